@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
+
+#include "cgroup-parse.h"
+#include "macro.h"
+
+/* mountinfo separates fields with single spaces and ends lines with '\n'; every other space, tab,
+ * newline and backslash in a field is written as a three-digit octal escape. */
+static int next_field(const char **p, const char *end, const char **ret_start, size_t *ret_len) {
+        const char *s = *p, *e;
+
+        if (s >= end)
+                return -EBADMSG;
+        e = memchr(s, ' ', (size_t) (end - s));
+        if (!e)
+                e = end;
+        *ret_start = s;
+        *ret_len = (size_t) (e - s);
+        *p = e < end ? e + 1 : end;
+        return 0;
+}
+
+static int unescape_octal(const char *s, size_t n, char **ret) {
+        _cleanup_free_ char *out = malloc(n + 1);
+        size_t j = 0;
+
+        if (!out)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+                        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+                        int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
+                        if (v == 0)
+                                return -EBADMSG;
+                        out[j++] = (char) v;
+                        i += 3;
+                } else
+                        out[j++] = s[i];
+        }
+        out[j] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static bool field_eq(const char *f, size_t n, const char *s) {
+        return strlen(s) == n && strneq(f, s, n);
+}
+
+int mountinfo_find_cgroup2(const char *mountinfo, char **ret_path) {
+        const char *line = mountinfo;
+
+        if (!mountinfo)
+                return -EINVAL;
+
+        while (*line != '\0') {
+                const char *eol = strchr(line, '\n'), *p = line, *f, *root, *mnt;
+                size_t n, nroot, nmnt;
+                bool sep = false;
+                int r;
+
+                if (!eol)
+                        eol = line + strlen(line);
+
+                if (eol == line) { /* tolerate blank lines */
+                        line = eol + (*eol == '\n');
+                        continue;
+                }
+
+                /* mount ID, parent ID, major:minor */
+                for (int i = 0; i < 3; i++)
+                        if (next_field(&p, eol, &f, &n) < 0 || n == 0)
+                                return -EBADMSG;
+                if (next_field(&p, eol, &root, &nroot) < 0 || next_field(&p, eol, &mnt, &nmnt) < 0 ||
+                        nmnt == 0)
+                        return -EBADMSG;
+
+                /* mount options, then optional fields up to the "-" separator */
+                while (next_field(&p, eol, &f, &n) >= 0)
+                        if (field_eq(f, n, "-")) {
+                                sep = true;
+                                break;
+                        }
+                if (!sep || next_field(&p, eol, &f, &n) < 0)
+                        return -EBADMSG;
+
+                if (field_eq(f, n, "cgroup2") && field_eq(root, nroot, "/")) {
+                        r = unescape_octal(mnt, nmnt, ret_path);
+                        return r;
+                }
+
+                line = eol + (*eol == '\n');
+        }
+
+        return -ENOENT;
+}
+
+int proc_cgroup_find_unified(const char *text, char **ret_path) {
+        const char *line = text;
+
+        if (!text)
+                return -EINVAL;
+
+        while (*line != '\0') {
+                const char *eol = strchr(line, '\n');
+                size_t n;
+
+                if (!eol)
+                        eol = line + strlen(line);
+                n = (size_t) (eol - line);
+
+                if (n >= 3 && strneq(line, "0::", 3)) {
+                        char *path;
+
+                        if (n == 3 || line[3] != '/')
+                                return -EBADMSG;
+                        path = strndup(line + 3, n - 3);
+                        if (!path)
+                                return -ENOMEM;
+                        *ret_path = path;
+                        return 0;
+                }
+
+                line = eol + (*eol == '\n');
+        }
+
+        return -ENOENT;
+}
+
+int cgroup_events_parse_populated(const char *text, bool *ret_populated) {
+        const char *line = text;
+
+        if (!text)
+                return -EINVAL;
+
+        while (*line != '\0') {
+                const char *eol = strchr(line, '\n');
+                size_t n;
+
+                if (!eol)
+                        eol = line + strlen(line);
+                n = (size_t) (eol - line);
+
+                if (n == STRLEN("populated 0") && strneq(line, "populated ", STRLEN("populated "))) {
+                        char v = line[STRLEN("populated ")];
+
+                        if (v != '0' && v != '1')
+                                return -EBADMSG;
+                        *ret_populated = v == '1';
+                        return 0;
+                }
+
+                line = eol + (*eol == '\n');
+        }
+
+        return -EBADMSG;
+}

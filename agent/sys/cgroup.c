@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "cgroup-parse.h"
+#include "cgroup.h"
+#include "fileio.h"
+
+/* A mountinfo of containers-heavy hosts easily has thousands of lines; cgroup files are tiny. */
+#define MOUNTINFO_MAX (16U * 1024U * 1024U)
+#define CGROUP_FILE_MAX (1U * 1024U * 1024U)
+#define KILL_BY_FREEZING_PASSES 64
+
+int cgroup_get_root(char **ret_path) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &text);
+        if (r < 0)
+                return r;
+        return mountinfo_find_cgroup2(text, ret_path);
+}
+
+int cgroup_pidref_get_path(const PidRef *pidref, char **ret_path) {
+        char procfile[STRLEN("/proc//cgroup") + 21];
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        int r;
+
+        if (!pidref_is_set(pidref))
+                return -ESRCH;
+
+        snprintf(procfile, sizeof(procfile), "/proc/%d/cgroup", (int) pidref->pid);
+        r = read_full_file_at(AT_FDCWD, procfile, CGROUP_FILE_MAX, &text);
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+
+        r = proc_cgroup_find_unified(text, &path);
+        if (r < 0)
+                return r;
+
+        /* Only if the process still lives did we read its own file and not a successor's. */
+        r = pidref_verify(pidref);
+        if (r < 0)
+                return r;
+
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+int cgroup_open(const char *root, const char *path) {
+        _cleanup_free_ char *full = NULL;
+        int fd;
+
+        if (!root || !path || path[0] != '/')
+                return -EINVAL;
+        if (asprintf(&full, "%s%s", root, path) < 0)
+                return -ENOMEM;
+
+        fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fd;
+}
+
+int cgroup_is_populated(int cgroup_fd, bool *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_full_file_at(cgroup_fd, "cgroup.events", CGROUP_FILE_MAX, &text);
+        if (r < 0)
+                return r;
+        return cgroup_events_parse_populated(text, ret);
+}
+
+/* Calls fn for each PID in cgroup.procs of the cgroup and of every cgroup below it. */
+static int cgroup_foreach_pid(int cgroup_fd, int (*fn)(pid_t pid, void *userdata), void *userdata,
+        unsigned depth) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int dup_fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+        int r;
+
+        /* cgroup2 limits nesting itself; this only protects our stack from a pathological tree. */
+        if (depth > 256)
+                return -ELOOP;
+
+        r = read_full_file_at(cgroup_fd, "cgroup.procs", CGROUP_FILE_MAX, &text);
+        if (r < 0)
+                return r;
+
+        for (char *p = text, *end; *p != '\0'; p = end) {
+                long long v;
+
+                v = strtoll(p, &end, 10);
+                if (end == p)
+                        return -EBADMSG;
+                while (*end == '\n')
+                        end++;
+                if (v <= 0 || v > INT32_MAX)
+                        return -EBADMSG;
+                r = fn((pid_t) v, userdata);
+                if (r < 0)
+                        return r;
+        }
+
+        dup_fd = openat(cgroup_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dup_fd < 0)
+                return -errno;
+        d = fdopendir(dup_fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(dup_fd);
+
+        r = 0;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int child = -EBADF;
+
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                child = openat(cgroup_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child < 0) {
+                        if (errno == ENOENT) /* removed while we looked */
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                r = cgroup_foreach_pid(child, fn, userdata, depth + 1);
+                if (r < 0)
+                        break;
+        }
+        closedir(d);
+        return r;
+}
+
+static int count_one(pid_t pid _unused_, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+int cgroup_count_processes(int cgroup_fd, unsigned *ret) {
+        unsigned n = 0;
+        int r;
+
+        r = cgroup_foreach_pid(cgroup_fd, count_one, &n, 0);
+        if (r < 0)
+                return r;
+        *ret = n;
+        return 0;
+}
+
+int cgroup_kill(int cgroup_fd) {
+        int r;
+
+        r = write_string_file_at(cgroup_fd, "cgroup.kill", "1");
+        if (r == -ENOENT || r == -EOPNOTSUPP)
+                return cgroup_kill_by_freezing(cgroup_fd);
+        return r;
+}
+
+static int kill_one(pid_t pid, void *userdata) {
+        PidRef p = PIDREF_NULL;
+        int r;
+
+        /* A frozen process cannot exit, so its PID cannot be recycled between reading cgroup.procs
+         * and opening the pidfd; -ESRCH means it was already dying when the freeze landed. */
+        r = pidref_set_pid(&p, pid);
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0)
+                return r;
+        r = pidref_kill(&p, SIGKILL);
+        pidref_done(&p);
+        if (r < 0 && r != -ESRCH)
+                return r;
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+int cgroup_kill_by_freezing(int cgroup_fd) {
+        int r = 0, q;
+
+        for (unsigned pass = 0; pass < KILL_BY_FREEZING_PASSES; pass++) {
+                unsigned n = 0;
+
+                r = write_string_file_at(cgroup_fd, "cgroup.freeze", "1");
+                if (r < 0)
+                        return r;
+
+                r = cgroup_foreach_pid(cgroup_fd, kill_one, &n, 0);
+
+                /* Thaw on every path: SIGKILL is only acted on by running tasks, and a cgroup left
+                 * frozen would keep its processes forever. */
+                q = write_string_file_at(cgroup_fd, "cgroup.freeze", "0");
+                if (r < 0)
+                        return r;
+                if (q < 0)
+                        return q;
+                if (n == 0)
+                        return 0;
+        }
+
+        return -EBUSY;
+}
+
+typedef struct EmptyWatch {
+        int cgroup_fd;
+        int events_fd;
+        cgroup_empty_handler_t handler;
+        void *userdata;
+        bool fired;
+} EmptyWatch;
+
+static void empty_watch_free(void *userdata) {
+        EmptyWatch *w = userdata;
+
+        if (!w)
+                return;
+        safe_close(w->cgroup_fd);
+        safe_close(w->events_fd);
+        free(w);
+}
+
+static int empty_watch_check(EmptyWatch *w, bool *ret_empty) {
+        char buf[256];
+        ssize_t k;
+        bool populated;
+        int r;
+
+        k = pread(w->events_fd, buf, sizeof(buf) - 1, 0);
+        if (k < 0) {
+                if (errno == ENODEV || errno == ENOENT) { /* cgroup removed: nothing can live in it */
+                        *ret_empty = true;
+                        return 0;
+                }
+                return -errno;
+        }
+        buf[k] = '\0';
+
+        r = cgroup_events_parse_populated(buf, &populated);
+        if (r < 0)
+                return r;
+        *ret_empty = !populated;
+        return 0;
+}
+
+static void empty_watch_fire(sd_event_source *s, EmptyWatch *w) {
+        if (w->fired)
+                return;
+        w->fired = true;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        w->handler(s, w->userdata);
+}
+
+static int on_events_changed(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        EmptyWatch *w = userdata;
+        bool empty = false;
+        int r;
+
+        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_UNMOUNT))
+                empty = true;
+        else {
+                r = empty_watch_check(w, &empty);
+                if (r < 0)
+                        /* Unreadable cgroup.events: report it as empty rather than hang the waiter
+                         * forever; the caller re-checks populated where it matters. */
+                        empty = true;
+        }
+
+        if (empty)
+                empty_watch_fire(s, w);
+        return 0;
+}
+
+static int on_already_empty(sd_event_source *s, void *userdata) {
+        empty_watch_fire(s, userdata);
+        return 0;
+}
+
+int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handler, void *userdata,
+        sd_event_source **ret_source) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *s = NULL;
+        EmptyWatch *w;
+        bool empty;
+        int r;
+
+        if (!e || cgroup_fd < 0 || !handler || !ret_source)
+                return -EINVAL;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *w = (EmptyWatch){ .cgroup_fd = -EBADF, .events_fd = -EBADF, .handler = handler, .userdata = userdata };
+
+        w->cgroup_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3);
+        if (w->cgroup_fd < 0) {
+                r = -errno;
+                empty_watch_free(w);
+                return r;
+        }
+        w->events_fd = openat(cgroup_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+        if (w->events_fd < 0) {
+                r = -errno;
+                empty_watch_free(w);
+                return r;
+        }
+
+        /* Watch first, then look: a change between the two is caught by the watch. */
+        r = sd_event_add_inotify_fd(e, &s, w->events_fd, IN_MODIFY | IN_DELETE_SELF, on_events_changed, w);
+        if (r < 0) {
+                empty_watch_free(w);
+                return r;
+        }
+        r = sd_event_source_set_destroy_callback(s, empty_watch_free);
+        if (r < 0) {
+                empty_watch_free(w);
+                return r;
+        }
+
+        r = empty_watch_check(w, &empty);
+        if (r < 0)
+                return r;
+        if (empty) {
+                _cleanup_(sd_event_source_unrefp) sd_event_source *d = NULL;
+
+                /* Hand the state over to a defer source so that the handler runs from the loop, never
+                 * from inside this call. */
+                r = sd_event_add_defer(e, &d, on_already_empty, w);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_destroy_callback(s, NULL);
+                r = sd_event_source_set_destroy_callback(d, empty_watch_free);
+                if (r < 0) {
+                        empty_watch_free(w);
+                        return r;
+                }
+                *ret_source = TAKE_PTR(d);
+                return 0;
+        }
+
+        *ret_source = TAKE_PTR(s);
+        return 0;
+}

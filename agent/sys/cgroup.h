@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "pidref.h"
+
+/* The cgroup2 mount point, read from /proc/self/mountinfo (never assumed to be /sys/fs/cgroup). */
+int cgroup_get_root(char **ret_path);
+
+/* The unified-hierarchy path of a process ("/runner.slice/x.scope"), verified against its pidfd. */
+int cgroup_pidref_get_path(const PidRef *pidref, char **ret_path);
+
+/* Opens the cgroup directory root/path as an O_PATH-free directory fd; every operation below takes
+ * such an fd, so a cgroup is addressed once and not by re-resolving its path. */
+int cgroup_open(const char *root, const char *path);
+
+/* Is anything alive in the cgroup or below it? */
+int cgroup_is_populated(int cgroup_fd, bool *ret);
+
+/* Counts the processes in the cgroup and all cgroups below it. */
+int cgroup_count_processes(int cgroup_fd, unsigned *ret);
+
+/* Kills every process in the cgroup and below it with SIGKILL. Uses cgroup.kill, which the kernel
+ * applies atomically, forks included; on kernels without it, falls back to
+ * cgroup_kill_by_freezing(). Returns 0 when the kill was issued: call cgroup_watch_empty() to learn
+ * when the last process is gone. */
+int cgroup_kill(int cgroup_fd);
+
+/* The fallback: freeze the subtree so nothing can fork, SIGKILL every process through a pidfd, thaw so
+ * the signals are delivered; repeated until a pass finds nobody (a process may be mid-fork when the
+ * freeze lands). Exported so that it is tested on kernels that have cgroup.kill. */
+int cgroup_kill_by_freezing(int cgroup_fd);
+
+typedef void (*cgroup_empty_handler_t)(sd_event_source *s, void *userdata);
+
+/* Calls handler once, from the event loop, when cgroup.events says "populated 0" (or the cgroup is
+ * removed). Driven by inotify on cgroup.events; if the cgroup is already empty the handler runs on the
+ * next loop iteration. Unref *ret_source to cancel. */
+int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handler, void *userdata,
+        sd_event_source **ret_source);

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A held child is put into its own transient scope; released, it leaves a double-forked setsid daemon
+ * and a process that ignores SIGINT, SIGTERM and SIGHUP in its own process group. Killing the scope's
+ * cgroup must leave none of them alive, and systemd must then collect the scope. Run against the real
+ * systemd, D-Bus and cgroup2; the lines starting with "# " narrate what happens. */
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "cgroup.h"
+#include "macro.h"
+#include "pidref.h"
+#include "scope.h"
+
+#define WAIT_USEC (20 * USEC_PER_SEC)
+#define N_REPORTS 3 /* the held child, the setsid daemon, the signal-ignoring process */
+
+typedef struct Ctx {
+        sd_event *event;
+        sd_bus *bus;
+        char *cgroot;
+        unsigned serial;
+} Ctx;
+
+static _printf_(1, 2) void narrate(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("# ", stdout);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        fputc('\n', stdout);
+        fflush(stdout);
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        *(bool *) userdata = true;
+        return 0;
+}
+
+/* Runs the event loop until *flag is set; fails the test after timeout. */
+static void run_until(Ctx *ctx, const bool *flag, const char *what) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
+        bool timed_out = false;
+
+        assert_int_equal(sd_event_add_time_relative(ctx->event, &timer, CLOCK_MONOTONIC, WAIT_USEC, 0,
+                                 on_wait_timeout, &timed_out),
+                0);
+        while (!*flag && !timed_out)
+                assert_true(sd_event_run(ctx->event, UINT64_MAX) >= 0);
+        if (!*flag)
+                fail_msg("timed out after %llus waiting for %s", (unsigned long long) (WAIT_USEC / USEC_PER_SEC),
+                        what);
+}
+
+typedef struct ScopeResult {
+        bool done;
+        int error;
+        char message[256];
+} ScopeResult;
+
+static void on_scope_done(ScopeJob *job, int error, const char *message, void *userdata) {
+        ScopeResult *res = userdata;
+
+        res->done = true;
+        res->error = error;
+        snprintf(res->message, sizeof(res->message), "%s", message ?: "");
+}
+
+static void on_empty(sd_event_source *s, void *userdata) {
+        *(bool *) userdata = true;
+}
+
+static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        *(bool *) userdata = true;
+        return 0;
+}
+
+static void report_self(int fd) {
+        pid_t pid = getpid();
+
+        /* A pid_t is far below PIPE_BUF, so concurrent reports never interleave. */
+        if (write(fd, &pid, sizeof(pid)) != sizeof(pid))
+                _exit(EXIT_FAILURE);
+}
+
+/* The held child: waits for the go byte, then builds the tree and stays. */
+static _Noreturn void child_main(int go_fd, int report_fd) {
+        pid_t pid;
+        char b;
+
+        if (read(go_fd, &b, 1) != 1)
+                _exit(EXIT_FAILURE); /* the test gave up on us */
+
+        /* A daemon the classic way: fork, setsid, fork again, first child exits. The grandchild is
+         * reparented away from us and leaves our session and process group. */
+        pid = fork();
+        if (pid < 0)
+                _exit(EXIT_FAILURE);
+        if (pid == 0) {
+                if (setsid() < 0)
+                        _exit(EXIT_FAILURE);
+                pid = fork();
+                if (pid < 0)
+                        _exit(EXIT_FAILURE);
+                if (pid == 0) {
+                        report_self(report_fd);
+                        for (;;)
+                                pause();
+                }
+                _exit(EXIT_SUCCESS);
+        }
+        if (waitpid(pid, NULL, 0) != pid)
+                _exit(EXIT_FAILURE);
+
+        /* A process that shrugs off every polite signal, in a process group of its own. */
+        pid = fork();
+        if (pid < 0)
+                _exit(EXIT_FAILURE);
+        if (pid == 0) {
+                signal(SIGTERM, SIG_IGN);
+                signal(SIGINT, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                if (setpgid(0, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                report_self(report_fd);
+                for (;;)
+                        pause();
+        }
+
+        report_self(report_fd);
+        for (;;)
+                pause();
+}
+
+static void read_reports(int fd, pid_t pids[static N_REPORTS]) {
+        size_t got = 0;
+
+        while (got < N_REPORTS * sizeof(pid_t)) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                ssize_t k;
+
+                assert_int_equal(poll(&pfd, 1, (int) (WAIT_USEC / USEC_PER_MSEC)), 1);
+                k = read(fd, (char *) pids + got, N_REPORTS * sizeof(pid_t) - got);
+                assert_true(k > 0);
+                got += (size_t) k;
+        }
+}
+
+static void start_scope(Ctx *ctx, const char *unit, const PidRef *pid, ScopeResult *res) {
+        _cleanup_(scope_job_freep) ScopeJob *job = NULL;
+        ScopeParams params = {
+                .unit = unit,
+                .slice = "runner.slice",
+                .description = "runner-agent scope self-test",
+                .pid = pid,
+        };
+
+        *res = (ScopeResult){};
+        assert_int_equal(scope_start(ctx->bus, &params, on_scope_done, res, &job), 0);
+        run_until(ctx, &res->done, "JobRemoved");
+}
+
+static bool unit_exists(Ctx *ctx, const char *unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(ctx->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager", "GetUnit", &error, &reply, "s", unit);
+        if (r >= 0)
+                return true;
+        if (!sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                fail_msg("GetUnit(%s): %s", unit, error.message);
+        return false;
+}
+
+/* The whole scenario, with the kill done by kill_fn. */
+static void scope_kill_scenario(Ctx *ctx, int (*kill_fn)(int cgroup_fd), const char *how) {
+        _cleanup_close_pair_ int go[2] = { -EBADF, -EBADF }, report[2] = { -EBADF, -EBADF },
+                                 canary[2] = { -EBADF, -EBADF };
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *removed_slot = NULL;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *watch = NULL;
+        _cleanup_free_ char *unit = NULL, *path = NULL, *expected_suffix = NULL, *rule = NULL;
+        _cleanup_close_ int cgfd = -EBADF;
+        PidRef child = PIDREF_NULL, other = PIDREF_NULL, procs[N_REPORTS - 1] = { PIDREF_NULL, PIDREF_NULL };
+        pid_t pids[N_REPORTS];
+        ScopeResult res;
+        bool empty = false, removed = false;
+        unsigned n_procs = 0, n_procs_after = 0;
+        uint64_t t0, t1;
+        siginfo_t si;
+        size_t k = 0;
+        char b;
+        int r;
+
+        assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+        /* Every process of the tree inherits the write end; EOF on the read end means all are gone. */
+        assert_int_equal(pipe2(canary, O_CLOEXEC), 0);
+
+        assert_true(asprintf(&unit, "runner-selftest-%d-%u.scope", (int) getpid(), ++ctx->serial) > 0);
+        assert_true(asprintf(&expected_suffix, "/runner.slice/%s", unit) > 0);
+
+        /* Listen for the scope's removal before it can possibly happen. */
+        assert_true(asprintf(&rule,
+                            "type='signal',sender='org.freedesktop.systemd1',interface='org.freedesktop."
+                            "systemd1.Manager',member='UnitRemoved',arg0='%s'",
+                            unit) > 0);
+        assert_true(sd_bus_add_match(ctx->bus, &removed_slot, rule, on_unit_removed, &removed) >= 0);
+
+        r = pidref_fork(&child);
+        assert_true(r >= 0);
+        if (r == 0) {
+                safe_close(go[1]);
+                safe_close(report[0]);
+                safe_close(canary[0]);
+                child_main(go[0], report[1]);
+        }
+        go[0] = safe_close(go[0]);
+        report[1] = safe_close(report[1]);
+        canary[1] = safe_close(canary[1]);
+
+        t0 = now_usec();
+        start_scope(ctx, unit, &child, &res);
+        t1 = now_usec();
+        if (res.error < 0)
+                fail_msg("StartTransientUnit(%s) failed: %d %s", unit, res.error, res.message);
+        narrate("[%s] %s started for held child %d in %.1f ms (JobRemoved: done)", how, unit, (int) child.pid,
+                (double) (t1 - t0) / 1000.0);
+
+        assert_int_equal(cgroup_pidref_get_path(&child, &path), 0);
+        narrate("[%s] child %d is in %s", how, (int) child.pid, path);
+        assert_true(strlen(path) >= strlen(expected_suffix));
+        assert_string_equal(path + strlen(path) - strlen(expected_suffix), expected_suffix);
+
+        /* A second scope of the same name must be refused with systemd's reason, not hang. */
+        r = pidref_fork(&other);
+        assert_true(r >= 0);
+        if (r == 0) {
+                pause();
+                _exit(EXIT_SUCCESS);
+        }
+        start_scope(ctx, unit, &other, &res);
+        assert_true(res.error < 0);
+        narrate("[%s] a second %s is refused: %s", how, unit, res.message);
+        assert_true(strlen(res.message) > 0);
+        assert_int_equal(pidref_kill(&other, SIGKILL), 0);
+        assert_int_equal(pidref_reap(&other, &si), 0);
+        pidref_done(&other);
+
+        /* Release the child and learn who it spawned. */
+        assert_int_equal(write(go[1], "x", 1), 1);
+        read_reports(report[0], pids);
+
+        for (size_t i = 0; i < N_REPORTS; i++) {
+                _cleanup_free_ char *p = NULL;
+
+                if (pids[i] == child.pid)
+                        continue;
+                assert_true(k < ELEMENTSOF(procs));
+                assert_int_equal(pidref_set_pid(&procs[k], pids[i]), 0);
+                assert_int_equal(cgroup_pidref_get_path(&procs[k], &p), 0);
+                assert_string_equal(p, path);
+                narrate("[%s] descendant %d: session %d, process group %d, cgroup %s", how, (int) pids[i],
+                        (int) getsid(pids[i]), (int) getpgid(pids[i]), p);
+                k++;
+        }
+        assert_int_equal(k, N_REPORTS - 1);
+
+        cgfd = cgroup_open(ctx->cgroot, path);
+        assert_true(cgfd >= 0);
+        assert_int_equal(cgroup_count_processes(cgfd, &n_procs), 0);
+        assert_int_equal(n_procs, N_REPORTS);
+
+        t0 = now_usec();
+        r = kill_fn(cgfd);
+        if (r < 0)
+                fail_msg("%s: %s", how, strerror(-r));
+        assert_int_equal(cgroup_watch_empty(ctx->event, cgfd, on_empty, &empty, &watch), 0);
+        run_until(ctx, &empty, "cgroup.events to say populated 0");
+        t1 = now_usec();
+        narrate("[%s] killed %u processes; populated 0 after %.2f ms", how, n_procs,
+                (double) (t1 - t0) / 1000.0);
+
+        /* Nothing survives: each process's pidfd says it exited, the child was SIGKILLed, and no
+         * holder of the canary pipe is left. */
+        for (size_t i = 0; i < ELEMENTSOF(procs); i++) {
+                assert_int_equal(pidref_wait_exit(&procs[i], (int) (WAIT_USEC / USEC_PER_MSEC)), 1);
+                pidref_done(&procs[i]);
+        }
+        assert_int_equal(pidref_reap(&child, &si), 0);
+        assert_int_equal(si.si_code, CLD_KILLED);
+        assert_int_equal(si.si_status, SIGKILL);
+        pidref_done(&child);
+        {
+                struct pollfd pfd = { .fd = canary[0], .events = POLLIN };
+
+                assert_int_equal(poll(&pfd, 1, (int) (WAIT_USEC / USEC_PER_MSEC)), 1);
+                assert_int_equal(read(canary[0], &b, 1), 0);
+        }
+        r = cgroup_count_processes(cgfd, &n_procs_after);
+        assert_true(r == -ENOENT || r == -ENODEV || (r == 0 && n_procs_after == 0));
+        narrate("[%s] survivors: 0 (all pidfds readable, child reaped with SIGKILL, canary pipe at EOF)", how);
+
+        /* systemd notices the empty cgroup itself and collects the scope. */
+        run_until(ctx, &removed, "UnitRemoved");
+        assert_false(unit_exists(ctx, unit));
+        narrate("[%s] %s is gone (UnitRemoved)", how, unit);
+}
+
+static void test_cgroup_kill(void **state) {
+        scope_kill_scenario(*state, cgroup_kill, "cgroup.kill");
+}
+
+static void test_kill_by_freezing(void **state) {
+        scope_kill_scenario(*state, cgroup_kill_by_freezing, "freeze+kill+thaw");
+}
+
+static void test_watch_already_empty(void **state) {
+        Ctx *ctx = *state;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *watch = NULL;
+        _cleanup_close_ int cgfd = -EBADF;
+        bool empty = false;
+
+        /* runner.slice is empty once the scenarios above are done: the watch must say so from the
+         * loop, without any change to cgroup.events to wake it. */
+        cgfd = cgroup_open(ctx->cgroot, "/runner.slice");
+        assert_true(cgfd >= 0);
+        assert_int_equal(cgroup_watch_empty(ctx->event, cgfd, on_empty, &empty, &watch), 0);
+        assert_false(empty); /* never from inside the call */
+        run_until(ctx, &empty, "an already empty cgroup to be reported");
+}
+
+static int setup(void **state) {
+        Ctx *ctx = calloc(1, sizeof(Ctx));
+        int r;
+
+        if (!ctx)
+                return -1;
+        if (sd_event_default(&ctx->event) < 0 || sd_bus_open_system(&ctx->bus) < 0 ||
+                sd_bus_attach_event(ctx->bus, ctx->event, SD_EVENT_PRIORITY_NORMAL) < 0)
+                return -1;
+        r = cgroup_get_root(&ctx->cgroot);
+        if (r < 0)
+                return -1;
+        /* Without a subscription systemd does not broadcast UnitRemoved. */
+        r = sd_bus_call_method(ctx->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
+        if (r < 0)
+                return -1;
+        narrate("cgroup2 is mounted at %s", ctx->cgroot);
+        *state = ctx;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Ctx *ctx = *state;
+
+        sd_bus_flush_close_unref(ctx->bus);
+        sd_event_unref(ctx->event);
+        free(ctx->cgroot);
+        free(ctx);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cgroup_kill),
+                cmocka_unit_test(test_kill_by_freezing),
+                cmocka_unit_test(test_watch_already_empty),
+        };
+        _cleanup_free_ char *root = NULL;
+
+        if (geteuid() != 0 || access("/run/systemd/system", F_OK) < 0 || cgroup_get_root(&root) < 0) {
+                fprintf(stderr, "needs root, systemd as PID 1 and cgroup2; run it through tests/container/run\n");
+                return 77;
+        }
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
