@@ -19,13 +19,13 @@
 #define STRLEN(x) (sizeof("" x "") - 1)
 
 /* Hands ownership of a pointer or fd to the caller, leaving the cleanup variable inert. */
-#define TAKE_GENERIC(var, type, nullvalue)                                                                    \
-        ({                                                                                                    \
-                type *_pvar_ = &(var);                                                                        \
-                type _var_ = *_pvar_;                                                                         \
-                type _nullvalue_ = nullvalue;                                                                 \
-                *_pvar_ = _nullvalue_;                                                                        \
-                _var_;                                                                                        \
+#define TAKE_GENERIC(var, type, nullvalue) \
+        ({ \
+                type *_pvar_ = &(var); \
+                type _var_ = *_pvar_; \
+                type _nullvalue_ = nullvalue; \
+                *_pvar_ = _nullvalue_; \
+                _var_; \
         })
 #define TAKE_PTR(ptr) TAKE_GENERIC(ptr, typeof(ptr), NULL)
 #define TAKE_FD(fd) TAKE_GENERIC(fd, int, -EBADF)
@@ -58,16 +58,16 @@ static inline void close_pairp(int (*p)[2]) {
 #define _cleanup_close_pair_ _cleanup_(close_pairp)
 
 /* Defines a cleanup function for a type whose destructor returns NULL, e.g. sd_bus_unref(). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                               \
-        static inline void func##p(type *p) {                                                                 \
-                if (*p)                                                                                       \
-                        *p = func(*p);                                                                        \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) { \
+                if (*p) \
+                        *p = func(*p); \
         }
 
-#define RET_NERRNO(expr)                                                                                      \
-        ({                                                                                                    \
-                __auto_type _value_ = (expr);                                                                        \
-                _value_ < 0 ? -errno : _value_;                                                               \
+#define RET_NERRNO(expr) \
+        ({ \
+                __auto_type _value_ = (expr); \
+                _value_ < 0 ? -errno : _value_; \
         })
 
 static inline int negative_errno(void) {

@@ -79,8 +79,8 @@ int cgroup_is_populated(int cgroup_fd, bool *ret) {
 }
 
 /* Calls fn for each PID in cgroup.procs of the cgroup and of every cgroup below it. */
-static int cgroup_foreach_pid(int cgroup_fd, int (*fn)(pid_t pid, void *userdata), void *userdata,
-        unsigned depth) {
+static int cgroup_foreach_pid(
+        int cgroup_fd, int (*fn)(pid_t pid, void *userdata), void *userdata, unsigned depth) {
         _cleanup_free_ char *text = NULL;
         _cleanup_close_ int dup_fd = -EBADF;
         DIR *d;
@@ -296,7 +296,9 @@ int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handle
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        *w = (EmptyWatch){ .cgroup_fd = -EBADF, .events_fd = -EBADF, .handler = handler, .userdata = userdata };
+        *w = (EmptyWatch){
+                .cgroup_fd = -EBADF, .events_fd = -EBADF, .handler = handler, .userdata = userdata
+        };
 
         w->cgroup_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3);
         if (w->cgroup_fd < 0) {

@@ -10,8 +10,8 @@
 
 struct ScopeJob {
         char *unit;
-        char *job_path;        /* known once StartTransientUnit answered */
-        char *early_job_path;  /* a JobRemoved seen before that answer */
+        char *job_path;       /* known once StartTransientUnit answered */
+        char *early_job_path; /* a JobRemoved seen before that answer */
         char *early_result;
         sd_bus_slot *match_slot;
         sd_bus_slot *call_slot;
@@ -220,8 +220,8 @@ int scope_start(sd_bus *bus, const ScopeParams *params, scope_job_handler_t hand
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                "StartTransientUnit");
+        r = sd_bus_message_new_method_call(
+                bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ss", params->unit, "fail");

@@ -25,8 +25,8 @@ typedef struct ScopeParams {
 /* Subscribes to JobRemoved for the unit, then calls StartTransientUnit with mode "fail"; both are
  * queued on bus and neither blocks. The handler is called exactly once, from the event loop the bus
  * is attached to. */
-int scope_start(sd_bus *bus, const ScopeParams *params, scope_job_handler_t handler, void *userdata,
-        ScopeJob **ret);
+int scope_start(
+        sd_bus *bus, const ScopeParams *params, scope_job_handler_t handler, void *userdata, ScopeJob **ret);
 
 const char *scope_job_unit(const ScopeJob *job);
 

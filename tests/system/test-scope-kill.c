@@ -3,6 +3,7 @@
  * and a process that ignores SIGINT, SIGTERM and SIGHUP in its own process group. Killing the scope's
  * cgroup must leave none of them alive, and systemd must then collect the scope. Run against the real
  * systemd, D-Bus and cgroup2; the lines starting with "# " narrate what happens. */
+#include <cmocka.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <cmocka.h>
 
 #include "cgroup.h"
 #include "macro.h"
@@ -63,8 +63,8 @@ static void run_until(Ctx *ctx, const bool *flag, const char *what) {
         while (!*flag && !timed_out)
                 assert_true(sd_event_run(ctx->event, UINT64_MAX) >= 0);
         if (!*flag)
-                fail_msg("timed out after %llus waiting for %s", (unsigned long long) (WAIT_USEC / USEC_PER_SEC),
-                        what);
+                fail_msg("timed out after %llus waiting for %s",
+                        (unsigned long long) (WAIT_USEC / USEC_PER_SEC), what);
 }
 
 typedef struct ScopeResult {
@@ -240,8 +240,8 @@ static void scope_kill_scenario(Ctx *ctx, int (*kill_fn)(int cgroup_fd), const c
         t1 = now_usec();
         if (res.error < 0)
                 fail_msg("StartTransientUnit(%s) failed: %d %s", unit, res.error, res.message);
-        narrate("[%s] %s started for held child %d in %.1f ms (JobRemoved: done)", how, unit, (int) child.pid,
-                (double) (t1 - t0) / 1000.0);
+        narrate("[%s] %s started for held child %d in %.1f ms (JobRemoved: done)", how, unit,
+                (int) child.pid, (double) (t1 - t0) / 1000.0);
 
         assert_int_equal(cgroup_pidref_get_path(&child, &path), 0);
         narrate("[%s] child %d is in %s", how, (int) child.pid, path);
@@ -315,7 +315,8 @@ static void scope_kill_scenario(Ctx *ctx, int (*kill_fn)(int cgroup_fd), const c
         }
         r = cgroup_count_processes(cgfd, &n_procs_after);
         assert_true(r == -ENOENT || r == -ENODEV || (r == 0 && n_procs_after == 0));
-        narrate("[%s] survivors: 0 (all pidfds readable, child reaped with SIGKILL, canary pipe at EOF)", how);
+        narrate("[%s] survivors: 0 (all pidfds readable, child reaped with SIGKILL, canary pipe at EOF)",
+                how);
 
         /* systemd notices the empty cgroup itself and collects the scope. */
         run_until(ctx, &removed, "UnitRemoved");
@@ -387,7 +388,8 @@ int main(void) {
         _cleanup_free_ char *root = NULL;
 
         if (geteuid() != 0 || access("/run/systemd/system", F_OK) < 0 || cgroup_get_root(&root) < 0) {
-                fprintf(stderr, "needs root, systemd as PID 1 and cgroup2; run it through tests/container/run\n");
+                fprintf(stderr,
+                        "needs root, systemd as PID 1 and cgroup2; run it through tests/container/run\n");
                 return 77;
         }
 

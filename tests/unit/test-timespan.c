@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include "macro.h"
 #include "timespan.h"
@@ -83,8 +83,8 @@ static void test_parse_table(void **state) {
                 int r = parse_timespan(parse_cases[i].input, &v);
 
                 if (r != parse_cases[i].error || (r == 0 && v != parse_cases[i].usec))
-                        fail_msg("parse_timespan(\"%s\") = %d, %llu; expected %d, %llu", parse_cases[i].input, r,
-                                (unsigned long long) v, parse_cases[i].error,
+                        fail_msg("parse_timespan(\"%s\") = %d, %llu; expected %d, %llu",
+                                parse_cases[i].input, r, (unsigned long long) v, parse_cases[i].error,
                                 (unsigned long long) parse_cases[i].usec);
                 if (r < 0)
                         assert_int_equal(v, 4242); /* untouched on failure */
