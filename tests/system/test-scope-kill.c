@@ -3,7 +3,6 @@
  * and a process that ignores SIGINT, SIGTERM and SIGHUP in its own process group. Killing the scope's
  * cgroup must leave none of them alive, and systemd must then collect the scope. Run against the real
  * systemd, D-Bus and cgroup2; the lines starting with "# " narrate what happens. */
-#include <cmocka.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -13,6 +12,9 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
+
+/* cmocka.h needs <setjmp.h>, <stdarg.h>, <stddef.h> and <stdint.h> before it */
+#include <cmocka.h>
 
 #include "cgroup.h"
 #include "macro.h"
