@@ -164,49 +164,77 @@ int cgroup_kill(int cgroup_fd) {
         return r;
 }
 
+typedef struct KillPass {
+        PidRef *killed; /* everyone signalled so far, across passes */
+        size_t n_killed;
+        unsigned n_new; /* signalled in this pass */
+} KillPass;
+
 static int kill_one(pid_t pid, void *userdata) {
-        PidRef p = PIDREF_NULL;
+        KillPass *k = userdata;
+        PidRef p = PIDREF_NULL, *a;
         int r;
 
+        /* Already signalled and still the same living process (its pidfd says it has not exited, so
+         * the PID was not recycled): it is dying, not new. */
+        for (size_t i = 0; i < k->n_killed; i++)
+                if (k->killed[i].pid == pid && pidref_verify(&k->killed[i]) == 0)
+                        return 0;
+
         /* A frozen process cannot exit, so its PID cannot be recycled between reading cgroup.procs
-         * and opening the pidfd; -ESRCH means it was already dying when the freeze landed. */
+         * and opening the pidfd; -ESRCH means it was already gone. */
         r = pidref_set_pid(&p, pid);
         if (r == -ESRCH)
                 return 0;
         if (r < 0)
                 return r;
         r = pidref_kill(&p, SIGKILL);
-        pidref_done(&p);
-        if (r < 0 && r != -ESRCH)
+        if (r < 0 && r != -ESRCH) {
+                pidref_done(&p);
                 return r;
-        (*(unsigned *) userdata)++;
+        }
+
+        a = reallocarray(k->killed, k->n_killed + 1, sizeof(PidRef));
+        if (!a) {
+                pidref_done(&p);
+                return -ENOMEM;
+        }
+        k->killed = a;
+        k->killed[k->n_killed++] = p;
+        k->n_new++;
         return 0;
 }
 
 int cgroup_kill_by_freezing(int cgroup_fd) {
-        int r = 0, q;
+        KillPass k = {};
+        int r = -EBUSY, q;
 
+        /* Each pass freezes the subtree, signals every process not signalled before and thaws. A
+         * pass that finds nobody new ends it: whatever forked while an earlier freeze was landing has
+         * been found by then. Killed processes may still be listed until they have exited. */
         for (unsigned pass = 0; pass < KILL_BY_FREEZING_PASSES; pass++) {
-                unsigned n = 0;
-
                 r = write_string_file_at(cgroup_fd, "cgroup.freeze", "1");
                 if (r < 0)
-                        return r;
+                        break;
 
-                r = cgroup_foreach_pid(cgroup_fd, kill_one, &n, 0);
+                k.n_new = 0;
+                r = cgroup_foreach_pid(cgroup_fd, kill_one, &k, 0);
 
-                /* Thaw on every path: SIGKILL is only acted on by running tasks, and a cgroup left
-                 * frozen would keep its processes forever. */
+                /* Thaw on every path: a cgroup left frozen would keep its processes forever. */
                 q = write_string_file_at(cgroup_fd, "cgroup.freeze", "0");
+                if (r >= 0)
+                        r = q;
                 if (r < 0)
-                        return r;
-                if (q < 0)
-                        return q;
-                if (n == 0)
-                        return 0;
+                        break;
+                if (k.n_new == 0)
+                        break;
+                r = -EBUSY;
         }
 
-        return -EBUSY;
+        for (size_t i = 0; i < k.n_killed; i++)
+                pidref_done(&k.killed[i]);
+        free(k.killed);
+        return r < 0 ? r : 0;
 }
 
 typedef struct EmptyWatch {

@@ -350,6 +350,7 @@ static void test_watch_already_empty(void **state) {
 }
 
 static int setup(void **state) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Ctx *ctx = calloc(1, sizeof(Ctx));
         int r;
 
@@ -363,9 +364,11 @@ static int setup(void **state) {
                 return -1;
         /* Without a subscription systemd does not broadcast UnitRemoved. */
         r = sd_bus_call_method(ctx->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
-        if (r < 0)
+                "org.freedesktop.systemd1.Manager", "Subscribe", &error, NULL, NULL);
+        if (r < 0) {
+                fprintf(stderr, "Subscribe failed: %s\n", error.message);
                 return -1;
+        }
         narrate("cgroup2 is mounted at %s", ctx->cgroot);
         *state = ctx;
         return 0;
