@@ -296,9 +296,9 @@ static int on_events_changed(sd_event_source *s, const struct inotify_event *ev,
         else {
                 r = empty_watch_check(w, &empty);
                 if (r < 0)
-                        /* Unreadable cgroup.events: report it as empty rather than hang the waiter
-                         * forever; the caller re-checks populated where it matters. */
-                        empty = true;
+                        /* Removal was handled above; any other failure to read says nothing about
+                         * the processes, so wait for the next change rather than claim "empty". */
+                        return 0;
         }
 
         if (empty)
