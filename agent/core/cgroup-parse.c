@@ -47,25 +47,33 @@ static bool field_eq(const char *f, size_t n, const char *s) {
         return strlen(s) == n && strneq(f, s, n);
 }
 
+/* Returns the next line of *cursor (its length, without the newline, in *ret_len) and moves the
+ * cursor past it; NULL at the end of the text. */
+static const char *next_line(const char **cursor, size_t *ret_len) {
+        const char *line = *cursor, *eol;
+
+        if (*line == '\0')
+                return NULL;
+        eol = strchrnul(line, '\n');
+        *ret_len = (size_t) (eol - line);
+        *cursor = eol + (*eol == '\n');
+        return line;
+}
+
 int mountinfo_find_cgroup2(const char *mountinfo, char **ret_path) {
-        const char *line = mountinfo;
+        const char *cursor = mountinfo, *line;
+        size_t len;
 
         if (!mountinfo)
                 return -EINVAL;
 
-        while (*line != '\0') {
-                const char *eol = strchr(line, '\n'), *p = line, *f, *root, *mnt;
+        while ((line = next_line(&cursor, &len))) {
+                const char *eol = line + len, *p = line, *f, *root, *mnt;
                 size_t n, nroot, nmnt;
                 bool sep = false;
-                int r;
 
-                if (!eol)
-                        eol = line + strlen(line);
-
-                if (eol == line) { /* tolerate blank lines */
-                        line = eol + (*eol == '\n');
+                if (len == 0) /* tolerate blank lines */
                         continue;
-                }
 
                 /* mount ID, parent ID, major:minor */
                 for (int i = 0; i < 3; i++)
@@ -84,31 +92,21 @@ int mountinfo_find_cgroup2(const char *mountinfo, char **ret_path) {
                 if (!sep || next_field(&p, eol, &f, &n) < 0)
                         return -EBADMSG;
 
-                if (field_eq(f, n, "cgroup2") && field_eq(root, nroot, "/")) {
-                        r = unescape_octal(mnt, nmnt, ret_path);
-                        return r;
-                }
-
-                line = eol + (*eol == '\n');
+                if (field_eq(f, n, "cgroup2") && field_eq(root, nroot, "/"))
+                        return unescape_octal(mnt, nmnt, ret_path);
         }
 
         return -ENOENT;
 }
 
 int proc_cgroup_find_unified(const char *text, char **ret_path) {
-        const char *line = text;
+        const char *cursor = text, *line;
+        size_t n;
 
         if (!text)
                 return -EINVAL;
 
-        while (*line != '\0') {
-                const char *eol = strchr(line, '\n');
-                size_t n;
-
-                if (!eol)
-                        eol = line + strlen(line);
-                n = (size_t) (eol - line);
-
+        while ((line = next_line(&cursor, &n))) {
                 if (n >= 3 && strneq(line, "0::", 3)) {
                         char *path;
 
@@ -120,27 +118,19 @@ int proc_cgroup_find_unified(const char *text, char **ret_path) {
                         *ret_path = path;
                         return 0;
                 }
-
-                line = eol + (*eol == '\n');
         }
 
         return -ENOENT;
 }
 
 int cgroup_events_parse_populated(const char *text, bool *ret_populated) {
-        const char *line = text;
+        const char *cursor = text, *line;
+        size_t n;
 
         if (!text)
                 return -EINVAL;
 
-        while (*line != '\0') {
-                const char *eol = strchr(line, '\n');
-                size_t n;
-
-                if (!eol)
-                        eol = line + strlen(line);
-                n = (size_t) (eol - line);
-
+        while ((line = next_line(&cursor, &n))) {
                 if (n == STRLEN("populated 0") && strneq(line, "populated ", STRLEN("populated "))) {
                         char v = line[STRLEN("populated ")];
 
@@ -149,8 +139,6 @@ int cgroup_events_parse_populated(const char *text, bool *ret_populated) {
                         *ret_populated = v == '1';
                         return 0;
                 }
-
-                line = eol + (*eol == '\n');
         }
 
         return -EBADMSG;

@@ -12,8 +12,8 @@ int cgroup_get_root(char **ret_path);
 /* The unified-hierarchy path of a process ("/runner.slice/x.scope"), verified against its pidfd. */
 int cgroup_pidref_get_path(const PidRef *pidref, char **ret_path);
 
-/* Opens the cgroup directory root/path as an O_PATH-free directory fd; every operation below takes
- * such an fd, so a cgroup is addressed once and not by re-resolving its path. */
+/* Opens the cgroup directory root/path (O_DIRECTORY, readable); every operation below takes such an
+ * fd, so a cgroup is addressed once and not by re-resolving its path. */
 int cgroup_open(const char *root, const char *path);
 
 /* Is anything alive in the cgroup or below it? */

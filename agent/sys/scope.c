@@ -37,7 +37,8 @@ ScopeJob *scope_job_free(ScopeJob *job) {
         return NULL;
 }
 
-int scope_job_result_to_errno(const char *result) {
+/* Maps a systemd job result ("done", "failed", "timeout", …) to 0 or a -errno. */
+static int scope_job_result_to_errno(const char *result) {
         static const struct {
                 const char *result;
                 int error;

@@ -33,6 +33,3 @@ const char *scope_job_unit(const ScopeJob *job);
 /* Cancels what is still pending (the handler is then not called) and frees the job. */
 ScopeJob *scope_job_free(ScopeJob *job);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ScopeJob *, scope_job_free);
-
-/* Maps a systemd job result ("done", "failed", "timeout", …) to 0 or a -errno. */
-int scope_job_result_to_errno(const char *result);
