@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+#define MIN(a, b) \
+        ({ \
+                __auto_type _a_ = (a); \
+                __auto_type _b_ = (b); \
+                _a_ < _b_ ? _a_ : _b_; \
+        })
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define STRLEN(x) (sizeof("" x "") - 1)
@@ -74,6 +82,19 @@ static inline int negative_errno(void) {
         /* Only call this when something set errno; a 0 here would turn a failure into a success. */
         return errno > 0 ? -errno : -EIO;
 }
+
+/* Whether x equals one of the listed values. */
+#define IN_SET(x, first, ...) \
+        ({ \
+                bool _found_ = false; \
+                const __typeof__(x) _set_[] = { first, __VA_ARGS__ }; \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++) \
+                        if ((x) == _set_[_i_]) { \
+                                _found_ = true; \
+                                break; \
+                        } \
+                _found_; \
+        })
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expr.h"
+
+/* Workflow files: the GitHub Actions subset runner-agent runs (see runnerctl(1) and the README),
+ * loaded from YAML text into a typed model. Pure: the caller reads the file. */
+
+/* Limits, each reported with a clear error when exceeded. GitHub allows 256 jobs per run and 1000
+ * steps per job; the rest bound memory and time for any input. */
+#define WORKFLOW_MAX_SIZE (1024U * 1024U)
+#define WORKFLOW_MAX_JOBS 256U
+#define WORKFLOW_MAX_STEPS 1000U
+#define WORKFLOW_MAX_DEPTH 32U
+#define WORKFLOW_MAX_STRING (256U * 1024U)
+#define WORKFLOW_MAX_NODES 100000U /* YAML nodes visited, aliases counted each time they are used */
+#define WORKFLOW_MAX_ERRORS 100U
+#define WORKFLOW_MAX_ID 100U
+#define WORKFLOW_MAX_TIMEOUT_MINUTES 10080U /* one week */
+#define WORKFLOW_DEFAULT_JOB_TIMEOUT_MINUTES 360U
+
+typedef struct WorkflowPos {
+        unsigned line, column; /* 1-based */
+} WorkflowPos;
+
+typedef struct WorkflowError {
+        WorkflowPos pos;
+        char *message;
+} WorkflowError;
+
+typedef struct WorkflowErrors {
+        WorkflowError *errors; /* sorted by position */
+        size_t n;
+        bool truncated; /* more than WORKFLOW_MAX_ERRORS; the last one says so */
+} WorkflowErrors;
+
+void workflow_errors_done(WorkflowErrors *e);
+
+/* A string that may hold ${{ }}: the text as written and its compiled template. */
+typedef struct WorkflowString {
+        char *raw;
+        ExprTemplate *template;
+        WorkflowPos pos;
+} WorkflowString;
+
+typedef struct WorkflowVar {
+        char *name;
+        WorkflowString value;
+} WorkflowVar;
+
+typedef struct WorkflowVars {
+        WorkflowVar *items; /* in file order */
+        size_t n;
+} WorkflowVars;
+
+typedef struct WorkflowCondition {
+        char *raw;      /* NULL when the key is absent */
+        ExprNode *node; /* with the implicit success() applied; success() when absent */
+        WorkflowPos pos;
+} WorkflowCondition;
+
+typedef struct WorkflowStep {
+        unsigned number; /* 1-based, in file order */
+        char *id;        /* as written, or GitHub's generated __run, __run_2, … */
+        bool id_generated;
+        WorkflowString name; /* raw NULL when absent */
+        WorkflowCondition condition;
+        WorkflowString run;
+        char *shell;      /* the command line with {0} for the script file */
+        char *shell_name; /* bash, sh, python, pwsh; NULL for a custom command */
+        WorkflowVars env;
+        WorkflowString working_directory; /* raw NULL: the job's default, else the workspace */
+        uint64_t timeout_usec;            /* 0: none but the job's */
+        bool continue_on_error;
+        WorkflowPos pos;
+} WorkflowStep;
+
+typedef struct WorkflowJob {
+        unsigned number; /* 1-based, in file order: j<N> in unit names */
+        char *id;
+        WorkflowString name;
+        char **needs;        /* job ids */
+        size_t *needs_index; /* into Workflow.jobs */
+        WorkflowPos *needs_pos;
+        size_t n_needs;
+        WorkflowCondition condition;
+        WorkflowVars env;
+        WorkflowVars outputs;
+        uint64_t timeout_usec; /* GitHub's default of 360 minutes when not given */
+        bool continue_on_error;
+        char *runs_on; /* recorded, not interpreted */
+        WorkflowStep *steps;
+        size_t n_steps;
+        WorkflowPos pos;
+} WorkflowJob;
+
+typedef struct Workflow {
+        char *name; /* NULL when absent */
+        char **on;  /* the event names, recorded */
+        size_t n_on;
+        WorkflowVars env;
+        WorkflowJob *jobs;
+        size_t n_jobs;
+} Workflow;
+
+/* Loads a workflow. Returns 0, or -EINVAL with every problem found in errors (when given), or
+ * -ENOMEM. */
+int workflow_load(const char *text, size_t len, Workflow **ret, WorkflowErrors *errors);
+
+Workflow *workflow_free(Workflow *w);
+static inline void workflow_freep(Workflow **w) {
+        if (*w)
+                *w = workflow_free(*w);
+}
+
+const WorkflowJob *workflow_find_job(const Workflow *w, const char *id);
+
+/* The parse options for each place an expression may appear, following GitHub's context
+ * availability table. */
+extern const ExprParseOptions workflow_expr_job_if;
+extern const ExprParseOptions workflow_expr_step;
