@@ -133,9 +133,30 @@ void workflow_errors_done(WorkflowErrors *e) {
         *e = (WorkflowErrors){};
 }
 
+static void error_push(Loader *l, WorkflowPos pos, char *m) {
+        WorkflowErrors *e = &l->errors;
+
+        /* an alias used in several places would report the same problem at the same place again */
+        for (size_t i = 0; i < e->n; i++)
+                if (e->errors[i].pos.line == pos.line && e->errors[i].pos.column == pos.column &&
+                        streq(e->errors[i].message, m)) {
+                        free(m);
+                        return;
+                }
+
+        /* e->n is also the allocated size: errors are rare, so grow one at a time */
+        WorkflowError *p = reallocarray(e->errors, e->n + 1, sizeof(WorkflowError));
+        if (!p) {
+                free(m);
+                l->oom = true;
+                return;
+        }
+        e->errors = p;
+        e->errors[e->n++] = (WorkflowError){ .pos = pos, .message = m };
+}
+
 _printf_(3, 4) static void error_at(Loader *l, WorkflowPos pos, const char *fmt, ...) {
         WorkflowErrors *e = &l->errors;
-        size_t allocated = e->n;
         char *m = NULL;
         va_list ap;
         int r;
@@ -144,8 +165,12 @@ _printf_(3, 4) static void error_at(Loader *l, WorkflowPos pos, const char *fmt,
                 return;
         if (e->n >= WORKFLOW_MAX_ERRORS) {
                 e->truncated = true;
-                pos = e->errors[e->n - 1].pos;
-                fmt = "too many errors, stopping here";
+                m = strdup("too many errors, stopping here");
+                if (!m)
+                        l->oom = true;
+                else
+                        error_push(l, e->errors[e->n - 1].pos, m);
+                return;
         }
 
         va_start(ap, fmt);
@@ -155,15 +180,7 @@ _printf_(3, 4) static void error_at(Loader *l, WorkflowPos pos, const char *fmt,
                 l->oom = true;
                 return;
         }
-        /* e->n is also the allocated size: errors are rare, so grow one at a time */
-        WorkflowError *p = reallocarray(e->errors, allocated + 1, sizeof(WorkflowError));
-        if (!p) {
-                free(m);
-                l->oom = true;
-                return;
-        }
-        e->errors = p;
-        e->errors[e->n++] = (WorkflowError){ .pos = pos, .message = m };
+        error_push(l, pos, m);
 }
 
 /* YAML → tree */
@@ -499,17 +516,28 @@ static WorkflowPos scalar_pos(Loader *l, const YNode *n, size_t offset) {
                                 line_start = i + 1;
                         }
                 line = n->pos.line + 1 + (unsigned) k;
-                /* find that source line and measure its indentation */
+                /* the block's indentation is that of its first non-blank line */
                 s = l->text;
-                for (unsigned cur = 1; cur < line && s; cur++) {
+                for (unsigned cur = 1; cur <= n->pos.line && s; cur++) {
                         s = memchr(s, '\n', l->len - (size_t) (s - l->text));
                         if (s)
                                 s++;
                 }
-                if (!s)
+                while (s && (size_t) (s - l->text) < l->len) {
+                        size_t rest = l->len - (size_t) (s - l->text), sp = 0;
+                        const char *eol = memchr(s, '\n', rest);
+                        size_t width = eol ? (size_t) (eol - s) : rest;
+
+                        while (sp < width && s[sp] == ' ')
+                                sp++;
+                        if (sp < width && s[sp] != '\r') {
+                                indent = sp;
+                                break;
+                        }
+                        s = eol ? eol + 1 : NULL;
+                }
+                if (!s || (size_t) (s - l->text) >= l->len)
                         return p;
-                while ((size_t) (s - l->text) + indent < l->len && s[indent] == ' ')
-                        indent++;
                 return (WorkflowPos){ .line = line,
                         .column = (unsigned) (indent + offset - line_start + 1) };
         }
@@ -581,7 +609,7 @@ static int check_keys(Loader *l, const YNode *map, const KeySet *set) {
                 const YNode *k = map->items[i];
 
                 if (k->type != Y_SCALAR) {
-                        error_at(l, k->pos, "%s keys must be strings, not %s", set->what, type_name(k));
+                        error_at(l, k->pos, "keys in %s must be strings, not %s", set->what, type_name(k));
                         continue;
                 }
                 refs[n++] = (KeyRef){ .key = k->value, .index = i };

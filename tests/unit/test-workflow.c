@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The workflow loader: every file in workflows/valid loads, every file in workflows/invalid fails with
+ * exactly the errors its .expected file lists (LINE:COLUMN: MESSAGE, one a line, in order), and the
+ * model holds what the file says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "workflow.h"
+
+static char *fixture(const char *dir, const char *name) {
+        char *path;
+
+        assert_int_equal(asprintf(&path, "%s/%s/%s", WORKFLOW_FIXTURES_DIR, dir, name) < 0, 0);
+        return path;
+}
+
+static char *read_fixture(const char *path, size_t *ret_len) {
+        char *text = NULL;
+        int r = read_full_file_at(AT_FDCWD, path, 4 * WORKFLOW_MAX_SIZE, &text);
+
+        if (r < 0)
+                fail_msg("cannot read %s: %s", path, strerror(-r));
+        *ret_len = (size_t) r;
+        return text;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && streq(s + a - b, suffix);
+}
+
+static unsigned for_each_fixture(const char *dir, void (*f)(const char *name)) {
+        _cleanup_free_ char *path = fixture(dir, "");
+        struct dirent **list = NULL;
+        int n = scandir(path, &list, NULL, alphasort);
+        unsigned count = 0;
+
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++) {
+                if (has_suffix(list[i]->d_name, ".yml")) {
+                        f(list[i]->d_name);
+                        count++;
+                }
+                free(list[i]);
+        }
+        free(list);
+        return count;
+}
+
+static void check_valid(const char *name) {
+        _cleanup_free_ char *path = fixture("valid", name), *text = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        size_t len;
+        int r;
+
+        text = read_fixture(path, &len);
+        r = workflow_load(text, len, &w, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                print_error("%s:%u:%u: %s\n", name, errors.errors[i].pos.line, errors.errors[i].pos.column,
+                        errors.errors[i].message);
+        assert_int_equal(r, 0);
+        assert_int_equal(errors.n, 0);
+        assert_non_null(w);
+        assert_true(w->n_jobs > 0);
+}
+
+static void check_invalid(const char *name) {
+        _cleanup_free_ char *path = fixture("invalid", name), *text = NULL, *expected_path = NULL,
+                            *expected = NULL, *got = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        size_t len, got_len = 0;
+        FILE *f;
+        int r;
+
+        text = read_fixture(path, &len);
+        r = workflow_load(text, len, &w, &errors);
+        assert_int_equal(r, -EINVAL);
+        assert_null(w);
+
+        f = open_memstream(&got, &got_len);
+        assert_non_null(f);
+        for (size_t i = 0; i < errors.n; i++)
+                fprintf(f, "%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
+                        errors.errors[i].message);
+        assert_int_equal(fclose(f), 0);
+
+        assert_int_equal(asprintf(&expected_path, "%.*s.expected", (int) strlen(path) - 4, path) < 0, 0);
+        expected = read_fixture(expected_path, &len);
+        if (!streq(expected, got))
+                fail_msg("%s: expected errors:\n%s\ngot:\n%s", name, expected, got);
+}
+
+static void test_valid_fixtures(void **state) {
+        assert_true(for_each_fixture("valid", check_valid) >= 2);
+}
+
+static void test_invalid_fixtures(void **state) {
+        assert_true(for_each_fixture("invalid", check_invalid) >= 15);
+}
+
+static Workflow *load_ok(const char *text) {
+        WorkflowErrors errors = {};
+        Workflow *w = NULL;
+        int r = workflow_load(text, strlen(text), &w, &errors);
+
+        for (size_t i = 0; i < errors.n; i++)
+                print_error("%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
+                        errors.errors[i].message);
+        workflow_errors_done(&errors);
+        assert_int_equal(r, 0);
+        return w;
+}
+
+static void test_model(void **state) {
+        _cleanup_free_ char *path = fixture("valid", "cleanup.yml"), *text = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        const WorkflowJob *build, *test, *cleanup;
+        size_t len;
+
+        text = read_fixture(path, &len);
+        assert_int_equal(workflow_load(text, len, &w, NULL), 0);
+
+        assert_string_equal(w->name, "Build and clean up");
+        assert_int_equal(w->n_on, 2);
+        assert_string_equal(w->on[0], "push");
+        assert_string_equal(w->on[1], "workflow_dispatch");
+        assert_int_equal(w->n_jobs, 3);
+
+        build = &w->jobs[0];
+        assert_string_equal(build->id, "build");
+        assert_int_equal(build->number, 1);
+        assert_string_equal(build->name.raw, "Build on ${{ github.ref_name }}");
+        assert_non_null(build->name.template);
+        assert_string_equal(build->runs_on, "self-hosted,linux");
+        assert_int_equal(build->timeout_usec, 360ULL * 60 * 1000000);
+        assert_int_equal(build->env.n, 3);
+        assert_string_equal(build->env.items[1].name, "LEVEL");
+        assert_string_equal(build->env.items[1].value.raw, "2");
+        assert_string_equal(build->env.items[2].value.raw, "");
+        assert_int_equal(build->n_steps, 3);
+
+        /* shells: the job's default (python) beats the workflow's (sh); a step's own beats both */
+        assert_string_equal(build->steps[0].shell, "python {0}");
+        assert_string_equal(build->steps[0].shell_name, "python");
+        assert_string_equal(build->steps[1].shell, "bash --noprofile --norc -eo pipefail {0}");
+        assert_string_equal(build->steps[2].shell, "perl {0}");
+        assert_null(build->steps[2].shell_name);
+
+        /* ids: given, or GitHub's generated ones, skipping an id a step already has */
+        assert_string_equal(build->steps[0].id, "__run");
+        assert_true(build->steps[0].id_generated);
+        assert_string_equal(build->steps[1].id, "compile");
+        assert_false(build->steps[1].id_generated);
+        assert_string_equal(build->steps[2].id, "__run_2");
+        assert_int_equal(build->steps[2].number, 3);
+
+        /* working directory: the step's own, else the workflow default */
+        assert_string_equal(build->steps[1].working_directory.raw, "${{ github.workspace }}/build");
+        assert_string_equal(build->steps[0].working_directory.raw, "src");
+
+        /* conditions: absent is success(); a status function keeps the condition as written */
+        assert_null(build->steps[0].condition.raw);
+        assert_non_null(build->steps[0].condition.node);
+        assert_string_equal(build->steps[2].condition.raw, "${{ !cancelled() }}");
+        assert_true(expr_node_uses_status(build->steps[2].condition.node));
+
+        test = workflow_find_job(w, "test");
+        assert_non_null(test);
+        assert_int_equal(test->number, 2);
+        assert_int_equal(test->timeout_usec, 30ULL * 60 * 1000000);
+        assert_false(test->continue_on_error);
+        assert_int_equal(test->n_needs, 1);
+        assert_int_equal(test->needs_index[0], 0);
+        assert_int_equal(test->steps[0].timeout_usec, 5ULL * 60 * 1000000);
+        assert_true(test->steps[0].continue_on_error);
+        assert_string_equal(test->steps[0].shell, "sh -e {0}");
+        /* the given __run makes the generated ones move on */
+        assert_string_equal(test->steps[0].id, "__run_2");
+        assert_string_equal(test->steps[1].id, "__run");
+        assert_string_equal(test->steps[2].id, "__run_3");
+
+        cleanup = workflow_find_job(w, "cleanup");
+        assert_non_null(cleanup);
+        assert_int_equal(cleanup->n_needs, 2);
+        assert_int_equal(cleanup->needs_index[1], 1);
+        assert_int_equal(cleanup->outputs.n, 1);
+        assert_string_equal(cleanup->outputs.items[0].name, "done");
+        assert_null(workflow_find_job(w, "nope"));
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+
+        /* no shell anywhere: GitHub's Linux default, not the explicit bash line */
+        w = load_ok(
+                "jobs:\n  a:\n    steps:\n      - run: echo\n      - run: echo\n        timeout-minutes: 0.5\n");
+        assert_string_equal(w->jobs[0].steps[0].shell, "bash -e {0}");
+        assert_null(w->jobs[0].steps[0].shell_name);
+        assert_null(w->jobs[0].steps[0].working_directory.raw);
+        assert_int_equal(w->jobs[0].steps[1].timeout_usec, 30ULL * 1000000);
+        assert_int_equal(w->n_on, 0);
+        assert_null(w->name);
+        w = workflow_free(w);
+
+        /* on: as a scalar; YAML's other boolean spellings */
+        w = load_ok(
+                "on: push\njobs:\n  a:\n    continue-on-error: True\n    steps:\n      - run: x\n        "
+                "continue-on-error: FALSE\n");
+        assert_int_equal(w->n_on, 1);
+        assert_true(w->jobs[0].continue_on_error);
+        assert_false(w->jobs[0].steps[0].continue_on_error);
+}
+
+static char *repeat_text(const char *head, const char *unit, size_t n, const char *tail) {
+        size_t len = strlen(head) + strlen(unit) * n + strlen(tail) + 1;
+        char *s = malloc(len), *p;
+
+        assert_non_null(s);
+        p = stpcpy(s, head);
+        for (size_t i = 0; i < n; i++)
+                p = stpcpy(p, unit);
+        strcpy(p, tail);
+        return s;
+}
+
+static void expect_error(const char *text, size_t len, const char *expected) {
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        char got[512];
+
+        assert_int_equal(workflow_load(text, len, &w, &errors), -EINVAL);
+        assert_true(errors.n >= 1);
+        snprintf(got, sizeof(got), "%u:%u: %s", errors.errors[0].pos.line, errors.errors[0].pos.column,
+                errors.errors[0].message);
+        if (!streq(got, expected))
+                fail_msg("expected %s, got %s", expected, got);
+}
+
+static void test_limits(void **state) {
+        _cleanup_free_ char *big = NULL, *jobs = NULL, *steps = NULL, *string = NULL;
+        char *p;
+
+        /* the file */
+        big = repeat_text("", "#", WORKFLOW_MAX_SIZE + 1, "");
+        expect_error(big, strlen(big), "1:1: the file has 1048577 bytes, more than the limit of 1048576");
+        expect_error("jobs:\n  a:\0", 11, "2:5: the file contains a NUL byte");
+
+        /* 257 jobs */
+        jobs = repeat_text("jobs:\n", "  j:\n    steps: [{run: x}]\n", 0, "");
+        for (unsigned i = 0; i <= WORKFLOW_MAX_JOBS; i++) {
+                p = jobs;
+                assert_int_equal(asprintf(&jobs, "%s  j%u:\n    steps: [{run: x}]\n", p, i) < 0, 0);
+                free(p);
+        }
+        expect_error(jobs, strlen(jobs), "514:3: the workflow has 257 jobs, more than the limit of 256");
+
+        /* 1001 steps */
+        steps = repeat_text("jobs:\n  a:\n    steps:\n", "      - run: x\n", WORKFLOW_MAX_STEPS + 1, "");
+        expect_error(steps, strlen(steps), "1004:9: job 'a' has 1001 steps, more than the limit of 1000");
+
+        /* a 256 KiB + 1 string */
+        string = repeat_text("jobs:\n  a:\n    steps:\n      - run: ", "x", WORKFLOW_MAX_STRING + 1, "\n");
+        expect_error(string, strlen(string),
+                "4:14: string of 262145 bytes is longer than the limit of 262144 bytes");
+
+        /* what fits, loads */
+        free(steps);
+        steps = repeat_text("jobs:\n  a:\n    steps:\n", "      - run: x\n", WORKFLOW_MAX_STEPS, "");
+        _cleanup_(workflow_freep) Workflow *w = load_ok(steps);
+        assert_int_equal(w->jobs[0].n_steps, WORKFLOW_MAX_STEPS);
+        assert_string_equal(w->jobs[0].steps[999].id, "__run_1000");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_valid_fixtures),
+                cmocka_unit_test(test_invalid_fixtures),
+                cmocka_unit_test(test_model),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_limits),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
