@@ -742,8 +742,24 @@ static int fn_format(Evaluator *e, const ExprNode *node, ExprValue **args, size_
         set_error(e->error, node->offset, -EINVAL, "The following format string %s: %.160s%s", what, f, \
                 len > 160 ? "…" : "")
 
+        /* the next brace of each kind is remembered until passed, so that a long run of one kind
+         * does not make this quadratic */
+        char *next_l = NULL, *next_r = NULL;
+        bool l_done = false, r_done = false;
+
         while (i < len) {
-                char *l = memchr(f + i, '{', len - i), *rb = memchr(f + i, '}', len - i);
+                char *l, *rb;
+
+                if (!l_done && (!next_l || next_l < f + i)) {
+                        next_l = memchr(f + i, '{', len - i);
+                        l_done = !next_l;
+                }
+                if (!r_done && (!next_r || next_r < f + i)) {
+                        next_r = memchr(f + i, '}', len - i);
+                        r_done = !next_r;
+                }
+                l = next_l;
+                rb = next_r;
 
                 if (l && (!rb || rb > l)) {
                         size_t lb = l - f, digits = 0, arg = 0;
