@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "alloc-util.h"
 #include "expr-lexer.h"
 #include "expr-value.h"
 #include "macro.h"
@@ -101,24 +102,12 @@ ExprValue *expr_value_new_object(void) {
         return value_new(EXPR_OBJECT);
 }
 
-static int grow(void **p, size_t *allocated, size_t n, size_t size) {
-        if (n < *allocated)
-                return 0;
-        size_t a = *allocated ? *allocated * 2 : 8;
-        void *q = reallocarray(*p, a, size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *allocated = a;
-        return 0;
-}
-
 int expr_array_append(ExprValue *array, ExprValue *v) {
         int r;
 
         if (array->kind != EXPR_ARRAY)
                 return -EINVAL;
-        r = grow(
+        r = array_grow(
                 (void **) &array->array.items, &array->array.allocated, array->array.n, sizeof(ExprValue *));
         if (r < 0)
                 return r;
@@ -152,7 +141,7 @@ static int object_insert(ExprValue *object, const char *key, size_t key_len, Exp
                 return 0;
         }
 
-        r = grow((void **) &object->object.pairs, &object->object.allocated, object->object.n,
+        r = array_grow((void **) &object->object.pairs, &object->object.allocated, object->object.n,
                 sizeof(ExprPair));
         if (r < 0)
                 return r;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <yaml.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "workflow.h"
 
@@ -114,18 +115,6 @@ typedef struct Loader {
         bool oom;
 } Loader;
 
-static int grow(void **p, size_t *allocated, size_t n, size_t size) {
-        if (n < *allocated)
-                return 0;
-        size_t a = *allocated ? *allocated * 2 : 8;
-        void *q = reallocarray(*p, a, size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *allocated = a;
-        return 0;
-}
-
 void workflow_errors_done(WorkflowErrors *e) {
         for (size_t i = 0; i < e->n; i++)
                 free(e->errors[i].message);
@@ -192,7 +181,7 @@ static WorkflowPos mark_pos(yaml_mark_t m) {
 static YNode *node_new(Loader *l, YType type, const yaml_event_t *ev) {
         YNode *n;
 
-        if (grow((void **) &l->nodes, &l->allocated_nodes, l->n_nodes, sizeof(YNode *)) < 0)
+        if (array_grow((void **) &l->nodes, &l->allocated_nodes, l->n_nodes, sizeof(YNode *)) < 0)
                 return NULL;
         n = calloc(1, sizeof(YNode));
         if (!n)
@@ -205,7 +194,7 @@ static YNode *node_new(Loader *l, YType type, const yaml_event_t *ev) {
 }
 
 static int node_append(YNode *parent, YNode *child) {
-        int r = grow((void **) &parent->items, &parent->allocated, parent->n, sizeof(YNode *));
+        int r = array_grow((void **) &parent->items, &parent->allocated, parent->n, sizeof(YNode *));
         if (r < 0)
                 return r;
         parent->items[parent->n++] = child;
@@ -217,7 +206,7 @@ static int anchor_add(Loader *l, const yaml_char_t *name, YNode *node) {
 
         if (!name)
                 return 0;
-        if (grow((void **) &l->anchors, &l->allocated_anchors, l->n_anchors, sizeof(Anchor)) < 0)
+        if (array_grow((void **) &l->anchors, &l->allocated_anchors, l->n_anchors, sizeof(Anchor)) < 0)
                 return -ENOMEM;
         s = strdup((const char *) name);
         if (!s)
@@ -750,34 +739,44 @@ static int set_vars(Loader *l, const YNode *n, const ExprParseOptions *opts, con
         return 0;
 }
 
-static int set_timeout(Loader *l, const YNode *n, uint64_t *ret) {
+static void set_timeout(Loader *l, const YNode *n, uint64_t *ret) {
         double d;
 
         if (!visit(l, n))
-                return 0;
+                return;
         if (n->type == Y_SCALAR && strstr(n->value, "${{")) {
                 error_at(l, n->pos, "expressions in timeout-minutes are not supported by runner-agent");
-                return 0;
+                return;
         }
         if (!as_number(n, &d) || !(d > 0) || d > WORKFLOW_MAX_TIMEOUT_MINUTES) {
                 error_at(l, n->pos, "timeout-minutes must be a number of minutes above 0 and at most %u",
                         WORKFLOW_MAX_TIMEOUT_MINUTES);
-                return 0;
+                return;
         }
         *ret = (uint64_t) llround(d * 60e6);
-        return 0;
 }
 
-static int set_boolean(Loader *l, const YNode *n, const char *what, bool *ret) {
+static void set_boolean(Loader *l, const YNode *n, const char *what, bool *ret) {
         if (!visit(l, n))
-                return 0;
+                return;
         if (n->type == Y_SCALAR && strstr(n->value, "${{")) {
                 error_at(l, n->pos, "expressions in %s are not supported by runner-agent", what);
-                return 0;
+                return;
         }
         if (!as_boolean(n, ret))
                 error_at(l, n->pos, "%s must be true or false", what);
-        return 0;
+}
+
+/* timeout-minutes and continue-on-error, which jobs and steps share */
+static void set_limits(Loader *l, const YNode *map, uint64_t *ret_timeout, bool *ret_continue) {
+        const YNode *v;
+
+        v = map_get(map, "timeout-minutes");
+        if (v)
+                set_timeout(l, v, ret_timeout);
+        v = map_get(map, "continue-on-error");
+        if (v)
+                set_boolean(l, v, "continue-on-error", ret_continue);
 }
 
 static bool valid_id(const char *s) {
@@ -964,14 +963,7 @@ static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, Wor
                         return r;
         }
 
-        v = map_get(n, "timeout-minutes");
-        if (v)
-                (void) set_timeout(l, v, &s->timeout_usec);
-
-        v = map_get(n, "continue-on-error");
-        if (v)
-                (void) set_boolean(l, v, "continue-on-error", &s->continue_on_error);
-
+        set_limits(l, n, &s->timeout_usec, &s->continue_on_error);
         return 0;
 }
 
@@ -1111,12 +1103,7 @@ static int load_job(
                 if (r < 0)
                         return r;
         }
-        v = map_get(n, "timeout-minutes");
-        if (v)
-                (void) set_timeout(l, v, &j->timeout_usec);
-        v = map_get(n, "continue-on-error");
-        if (v)
-                (void) set_boolean(l, v, "continue-on-error", &j->continue_on_error);
+        set_limits(l, n, &j->timeout_usec, &j->continue_on_error);
         v = map_get(n, "runs-on");
         if (v && visit(l, v)) {
                 j->runs_on = runs_on_string(v);

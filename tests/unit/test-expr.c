@@ -19,6 +19,7 @@
 
 #include "expr.h"
 #include "macro.h"
+#include "test-util.h"
 
 static const char context_json[] =
         "{\"github\": {\"ref\": \"refs/heads/main\", \"event_name\": \"push\", \"sha\": \"abc123\","
@@ -469,18 +470,6 @@ static void test_conformance_table(void **state) {
         assert_true(ELEMENTSOF(cases) >= 200);
 }
 
-static char *repeat(const char *prefix, const char *unit, unsigned n, const char *suffix) {
-        size_t len = strlen(prefix) + strlen(unit) * n + strlen(suffix) + 1;
-        char *s = malloc(len), *p = s;
-
-        assert_non_null(s);
-        p = stpcpy(p, prefix);
-        for (unsigned i = 0; i < n; i++)
-                p = stpcpy(p, unit);
-        strcpy(p, suffix);
-        return s;
-}
-
 static void expect(Env *env, const char *text, const char *expected) {
         _cleanup_free_ char *got = run(env, text, &all);
 
@@ -496,38 +485,38 @@ static void test_limits(void **state) {
         _cleanup_free_ char *a48 = NULL, *a49 = NULL, *s20998 = NULL, *s20999 = NULL;
         char *p;
 
-        p49 = repeat("", "(", 49, "1");
-        p49c = repeat(p49, ")", 49, "");
+        p49 = repeat_text("", "(", 49, "1");
+        p49c = repeat_text(p49, ")", 49, "");
         expect(env, p49c, "= 1");
-        p50 = repeat("", "(", 50, "1");
-        p50c = repeat(p50, ")", 50, "");
+        p50 = repeat_text("", "(", 50, "1");
+        p50c = repeat_text(p50, ")", 50, "");
         expect(env, p50c, "! Exceeded max expression depth 50");
 
-        n49 = repeat("", "!", 49, "true");
+        n49 = repeat_text("", "!", 49, "true");
         expect(env, n49, "= false");
-        n50 = repeat("", "!", 50, "true");
+        n50 = repeat_text("", "!", 50, "true");
         expect(env, n50, "! Exceeded max expression depth 50");
 
-        a48 = repeat("github", ".a", 49, "");
+        a48 = repeat_text("github", ".a", 49, "");
         expect(env, a48, "= null");
-        a49 = repeat("github", ".a", 50, "");
+        a49 = repeat_text("github", ".a", 50, "");
         expect(env, a49, "! Exceeded max expression depth 50");
 
         /* 21000 characters is the longest expression */
-        s20998 = repeat("'", "a", 20998, "'");
+        s20998 = repeat_text("'", "a", 20998, "'");
         assert_int_equal(strlen(s20998), 21000);
         _cleanup_free_ char *got = run(env, s20998, &all);
         assert_true(strneq(got, "= \"aaaa", 7));
-        s20999 = repeat("'", "a", 20999, "'");
+        s20999 = repeat_text("'", "a", 20999, "'");
         expect(env, s20999, "! Exceeded max expression length 21000");
 
         /* results stop at 1 MiB: format() doubling its input 11 times from 1000 characters */
-        _cleanup_free_ char *big = repeat("format('{0}{0}', ", "format('{0}{0}', ", 10, "");
-        p = repeat(big, "", 0, "'");
+        _cleanup_free_ char *big = repeat_text("format('{0}{0}', ", "format('{0}{0}', ", 10, "");
+        p = repeat_text(big, "", 0, "'");
         free(big);
-        big = repeat(p, "x", 1000, "'");
+        big = repeat_text(p, "x", 1000, "'");
         free(p);
-        p = repeat(big, ")", 11, "");
+        p = repeat_text(big, ")", 11, "");
         expect(env, p, "! Exceeded max result size of 1048576 bytes");
         free(p);
 }

@@ -15,6 +15,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "test-util.h"
 #include "workflow.h"
 
 static char *fixture(const char *dir, const char *name) {
@@ -221,18 +222,6 @@ static void test_defaults(void **state) {
         assert_int_equal(w->n_on, 1);
         assert_true(w->jobs[0].continue_on_error);
         assert_false(w->jobs[0].steps[0].continue_on_error);
-}
-
-static char *repeat_text(const char *head, const char *unit, size_t n, const char *tail) {
-        size_t len = strlen(head) + strlen(unit) * n + strlen(tail) + 1;
-        char *s = malloc(len), *p;
-
-        assert_non_null(s);
-        p = stpcpy(s, head);
-        for (size_t i = 0; i < n; i++)
-                p = stpcpy(p, unit);
-        strcpy(p, tail);
-        return s;
 }
 
 static void expect_error(const char *text, size_t len, const char *expected) {
