@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "agent-conf.h"
+#include "alloc-util.h"
+#include "macro.h"
+#include "timespan.h"
+
+#define MAX_PARALLEL_JOBS 4096U
+
+void config_init(Config *c) {
+        *c = (Config){
+                .interrupt_timeout_usec = 7500 * USEC_PER_MSEC,
+                .terminate_timeout_usec = 2500 * USEC_PER_MSEC,
+                .force_terminate_usec = 5 * 60 * USEC_PER_SEC,
+                .signal_target = SIGNAL_TARGET_ENTRY,
+                .max_parallel_jobs = 0,
+        };
+}
+
+void config_errors_done(ConfigErrors *e) {
+        for (size_t i = 0; i < e->n; i++) {
+                free(e->errors[i].file);
+                free(e->errors[i].message);
+        }
+        free(e->errors);
+        *e = (ConfigErrors){};
+}
+
+_printf_(4, 5) static int add_error(ConfigErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+        ConfigError *p;
+        char *m = NULL, *f;
+        va_list ap;
+        int r;
+
+        if (!e)
+                return 0;
+        va_start(ap, fmt);
+        r = vasprintf(&m, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        f = strdup(file);
+        p = reallocarray(e->errors, e->n + 1, sizeof(ConfigError));
+        if (!f || !p) {
+                free(m);
+                free(f);
+                if (p)
+                        e->errors = p;
+                return -ENOMEM;
+        }
+        e->errors = p;
+        e->errors[e->n++] = (ConfigError){ .file = f, .line = line, .message = m };
+        return 0;
+}
+
+static const char *const signal_targets[_SIGNAL_TARGET_MAX] = {
+        [SIGNAL_TARGET_ENTRY] = "entry",
+        [SIGNAL_TARGET_CGROUP] = "cgroup",
+};
+
+const char *signal_target_to_string(SignalTarget t) {
+        return t < _SIGNAL_TARGET_MAX ? signal_targets[t] : NULL;
+}
+
+SignalTarget signal_target_from_string(const char *s) {
+        for (SignalTarget t = 0; t < _SIGNAL_TARGET_MAX; t++)
+                if (streq(s, signal_targets[t]))
+                        return t;
+        return _SIGNAL_TARGET_MAX;
+}
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r';
+}
+
+static char *strip(char *s) {
+        size_t n;
+
+        while (is_blank(*s))
+                s++;
+        n = strlen(s);
+        while (n > 0 && is_blank(s[n - 1]))
+                s[--n] = '\0';
+        return s;
+}
+
+typedef enum Section {
+        SECTION_NONE,
+        SECTION_CANCEL,
+        SECTION_AGENT,
+        SECTION_UNKNOWN,
+} Section;
+
+static int parse_timeout(const char *value, bool allow_zero, uint64_t *ret, char *why, size_t why_size) {
+        uint64_t u;
+        int r = parse_timespan(value, &u);
+
+        if (r == -ERANGE) {
+                snprintf(why, why_size, "time span out of range");
+                return r;
+        }
+        if (r < 0) {
+                snprintf(why, why_size, "not a time span (e.g. 7500ms, 2.5s, 5min)");
+                return r;
+        }
+        if (!allow_zero && u == 0) {
+                snprintf(why, why_size, "must be longer than 0");
+                return -EINVAL;
+        }
+        *ret = u;
+        return 0;
+}
+
+static int assign(
+        Config *c, Section section, const char *key, const char *value, char *why, size_t why_size) {
+        if (section == SECTION_CANCEL) {
+                if (streq(key, "InterruptTimeoutSec"))
+                        return parse_timeout(value, false, &c->interrupt_timeout_usec, why, why_size);
+                if (streq(key, "TerminateTimeoutSec"))
+                        return parse_timeout(value, false, &c->terminate_timeout_usec, why, why_size);
+                if (streq(key, "ForceTerminateSec"))
+                        return parse_timeout(value, false, &c->force_terminate_usec, why, why_size);
+                if (streq(key, "SignalTarget")) {
+                        SignalTarget t = signal_target_from_string(value);
+                        if (t == _SIGNAL_TARGET_MAX) {
+                                snprintf(why, why_size, "must be entry or cgroup");
+                                return -EINVAL;
+                        }
+                        c->signal_target = t;
+                        return 0;
+                }
+        } else if (section == SECTION_AGENT) {
+                if (streq(key, "MaxParallelJobs")) {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(value, &end, 10);
+                        if (!*value || *end || errno != 0 || value[0] == '-' || v > MAX_PARALLEL_JOBS) {
+                                snprintf(why, why_size, "must be a number from 0 (no limit) to %u",
+                                        MAX_PARALLEL_JOBS);
+                                return -EINVAL;
+                        }
+                        c->max_parallel_jobs = (unsigned) v;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int config_parse(Config *c, const char *file, const char *text, size_t len, ConfigErrors *errors) {
+        _cleanup_free_ char *buf = NULL, *logical = NULL;
+        Section section = SECTION_NONE;
+        unsigned line = 0, start_line = 0;
+        size_t logical_len = 0;
+        bool failed = false;
+        char *p, *next;
+        int r;
+
+#define ERROR(at, ...) \
+        do { \
+                failed = true; \
+                if (add_error(errors, file, at, __VA_ARGS__) < 0) \
+                        return -ENOMEM; \
+        } while (0)
+
+        if (len > CONFIG_MAX_SIZE) {
+                ERROR(1, "file has %zu bytes, more than the limit of %u", len, CONFIG_MAX_SIZE);
+                return -EINVAL;
+        }
+        if (memchr(text, '\0', len)) {
+                ERROR(1, "file contains a NUL byte");
+                return -EINVAL;
+        }
+
+        buf = malloc(len + 1);
+        logical = malloc(len + 1);
+        if (!buf || !logical)
+                return -ENOMEM;
+        memcpy(buf, text, len);
+        buf[len] = '\0';
+
+        for (p = buf; p; p = next) {
+                char *l, *eq, *key, *value, why[160] = "";
+                size_t n;
+
+                next = strchr(p, '\n');
+                if (next)
+                        *next++ = '\0';
+                line++;
+                if (strlen(p) > CONFIG_MAX_LINE) {
+                        ERROR(line, "line longer than %u characters", CONFIG_MAX_LINE);
+                        continue;
+                }
+
+                /* comments are whole lines, also inside a continuation, as in systemd */
+                l = strip(p);
+                if (logical_len == 0 && (*l == '#' || *l == ';' || *l == '\0'))
+                        continue;
+                if (logical_len > 0 && (*l == '#' || *l == ';'))
+                        continue;
+
+                if (logical_len == 0)
+                        start_line = line;
+                n = strlen(l);
+                if (n > 0 && l[n - 1] == '\\' && next) {
+                        memcpy(logical + logical_len, l, n - 1);
+                        logical_len += n - 1;
+                        logical[logical_len++] = ' ';
+                        continue;
+                }
+                memcpy(logical + logical_len, l, n);
+                logical_len += n;
+                logical[logical_len] = '\0';
+                logical_len = 0;
+                l = strip(logical);
+
+                if (*l == '[') {
+                        n = strlen(l);
+                        if (n < 3 || l[n - 1] != ']') {
+                                ERROR(start_line, "invalid section header '%s'", l);
+                                section = SECTION_UNKNOWN;
+                                continue;
+                        }
+                        l[n - 1] = '\0';
+                        if (streq(l + 1, "Cancel"))
+                                section = SECTION_CANCEL;
+                        else if (streq(l + 1, "Agent"))
+                                section = SECTION_AGENT;
+                        else {
+                                ERROR(start_line, "unknown section [%s] (expected [Agent] or [Cancel])",
+                                        l + 1);
+                                section = SECTION_UNKNOWN;
+                        }
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq) {
+                        ERROR(start_line, "expected Key=Value, got '%s'", l);
+                        continue;
+                }
+                *eq = '\0';
+                key = strip(l);
+                value = strip(eq + 1);
+                if (section == SECTION_NONE) {
+                        ERROR(start_line, "%s= outside of a section", key);
+                        continue;
+                }
+                if (section == SECTION_UNKNOWN) /* reported at the header */
+                        continue;
+
+                r = assign(c, section, key, value, why, sizeof(why));
+                if (r == -ENOENT)
+                        ERROR(start_line, "unknown setting %s= in [%s]", key,
+                                section == SECTION_CANCEL ? "Cancel" : "Agent");
+                else if (r < 0)
+                        ERROR(start_line, "invalid %s=%s: %s", key, value, why);
+        }
+#undef ERROR
+
+        return failed ? -EINVAL : 0;
+}
+
+int config_verify(const Config *c, ConfigErrors *errors) {
+        char a[TIMESPAN_MAX], b[TIMESPAN_MAX], f[TIMESPAN_MAX];
+
+        /* the polite phases must end before the deadline that kills everything */
+        if (c->interrupt_timeout_usec > UINT64_MAX - c->terminate_timeout_usec ||
+                c->interrupt_timeout_usec + c->terminate_timeout_usec >= c->force_terminate_usec) {
+                if (add_error(errors, "(configuration)", 0,
+                            "InterruptTimeoutSec=%s plus TerminateTimeoutSec=%s must be shorter than "
+                            "ForceTerminateSec=%s",
+                            format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
+                            format_timespan(b, sizeof(b), c->terminate_timeout_usec),
+                            format_timespan(f, sizeof(f), c->force_terminate_usec)) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
+        return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The agent's configuration, /etc/runner-agent/agent.conf and the .conf files in agent.conf.d: systemd-style
+ * INI (sections, Key=Value, # and ; comments, a trailing backslash continues a line), later files and later
+ * lines overriding earlier ones. Pure: the caller reads the files in order and feeds each to config_parse().
+ */
+
+#define CONFIG_MAX_SIZE (64U * 1024U)
+#define CONFIG_MAX_LINE 4096U
+
+typedef enum SignalTarget {
+        SIGNAL_TARGET_ENTRY,  /* SIGINT and SIGTERM go to the step's entry process, as on GitHub */
+        SIGNAL_TARGET_CGROUP, /* … to every process of the step's scope */
+        _SIGNAL_TARGET_MAX,
+} SignalTarget;
+
+typedef struct Config {
+        /* [Cancel] */
+        uint64_t interrupt_timeout_usec; /* SIGINT → SIGTERM */
+        uint64_t terminate_timeout_usec; /* SIGTERM → cgroup.kill */
+        uint64_t force_terminate_usec;   /* cancel request → everything killed */
+        SignalTarget signal_target;
+        /* [Agent] */
+        unsigned max_parallel_jobs; /* 0: no limit */
+} Config;
+
+/* GitHub's documented defaults: 7500 ms, 2500 ms, 5 min, the entry process. */
+void config_init(Config *c);
+
+typedef struct ConfigError {
+        char *file;
+        unsigned line;
+        char *message;
+} ConfigError;
+
+typedef struct ConfigErrors {
+        ConfigError *errors;
+        size_t n;
+} ConfigErrors;
+
+void config_errors_done(ConfigErrors *e);
+
+/* Applies one file's settings on top of c. Returns 0, -EINVAL with every problem in errors (settings
+ * from valid lines are still applied), or -ENOMEM. */
+int config_parse(Config *c, const char *file, const char *text, size_t len, ConfigErrors *errors);
+
+/* Checks the settings together, after all files: the escalation must fit before the force deadline.
+ * Problems go to errors with file "(configuration)" and line 0. */
+int config_verify(const Config *c, ConfigErrors *errors);
+
+const char *signal_target_to_string(SignalTarget t);
+SignalTarget signal_target_from_string(const char *s);

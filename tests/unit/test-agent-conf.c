@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* agent.conf: defaults, overriding across files, every error with its file and line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "agent-conf.h"
+#include "macro.h"
+#include "test-util.h"
+
+static int parse(Config *c, const char *file, const char *text, ConfigErrors *errors) {
+        return config_parse(c, file, text, strlen(text), errors);
+}
+
+static void test_defaults(void **state) {
+        Config c;
+
+        config_init(&c);
+        assert_int_equal(c.interrupt_timeout_usec, 7500 * USEC_PER_MSEC);
+        assert_int_equal(c.terminate_timeout_usec, 2500 * USEC_PER_MSEC);
+        assert_int_equal(c.force_terminate_usec, 300 * USEC_PER_SEC);
+        assert_int_equal(c.signal_target, SIGNAL_TARGET_ENTRY);
+        assert_int_equal(c.max_parallel_jobs, 0);
+        assert_int_equal(config_verify(&c, NULL), 0);
+
+        /* an empty file, comments and blank lines change nothing */
+        assert_int_equal(parse(&c, "agent.conf", "# comment\n; another\n\n   \n[Cancel]\n", NULL), 0);
+        assert_int_equal(c.interrupt_timeout_usec, 7500 * USEC_PER_MSEC);
+}
+
+static void test_override(void **state) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        Config c;
+
+        config_init(&c);
+        assert_int_equal(parse(&c, "agent.conf",
+                                 "[Cancel]\n"
+                                 "InterruptTimeoutSec = 10s\n"
+                                 "TerminateTimeoutSec=1.5s\r\n"
+                                 "ForceTerminateSec=10min\n"
+                                 "SignalTarget=cgroup\n"
+                                 "[Agent]\n"
+                                 "MaxParallelJobs=8\n",
+                                 &errors),
+                0);
+        assert_int_equal(errors.n, 0);
+        assert_int_equal(c.interrupt_timeout_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(c.terminate_timeout_usec, 1500 * USEC_PER_MSEC);
+        assert_int_equal(c.force_terminate_usec, 600 * USEC_PER_SEC);
+        assert_int_equal(c.signal_target, SIGNAL_TARGET_CGROUP);
+        assert_int_equal(c.max_parallel_jobs, 8);
+
+        /* a drop-in overrides what it names, nothing else; the last assignment wins */
+        assert_int_equal(parse(&c, "agent.conf.d/10-fast.conf",
+                                 "[Cancel]\nInterruptTimeoutSec=1s\nInterruptTimeoutSec=2s\n"
+                                 "ForceTerminateSec=1min \\\n  30s\n",
+                                 &errors),
+                0);
+        assert_int_equal(c.interrupt_timeout_usec, 2 * USEC_PER_SEC);
+        assert_int_equal(c.terminate_timeout_usec, 1500 * USEC_PER_MSEC);
+        assert_int_equal(c.force_terminate_usec, 90 * USEC_PER_SEC);
+        assert_int_equal(config_verify(&c, &errors), 0);
+}
+
+typedef struct ErrorCase {
+        const char *text;
+        const char *expected; /* every error as "LINE: MESSAGE\n" */
+} ErrorCase;
+
+static const ErrorCase error_cases[] = {
+        { "InterruptTimeoutSec=1s\n", "1: InterruptTimeoutSec= outside of a section\n" },
+        { "[Cancle]\nX=1\n[Cancel]\nInterruptTimeoutSec=1s\n",
+                "1: unknown section [Cancle] (expected [Agent] or [Cancel])\n" },
+        { "[Cancel\n", "1: invalid section header '[Cancel'\n" },
+        { "[Cancel]\nInterruptTimeout=1s\n", "2: unknown setting InterruptTimeout= in [Cancel]\n" },
+        { "[Cancel]\nInterruptTimeoutSec\n", "2: expected Key=Value, got 'InterruptTimeoutSec'\n" },
+        { "[Cancel]\nInterruptTimeoutSec=soon\n",
+                "2: invalid InterruptTimeoutSec=soon: not a time span (e.g. 7500ms, 2.5s, 5min)\n" },
+        { "[Cancel]\nTerminateTimeoutSec=0\n", "2: invalid TerminateTimeoutSec=0: must be longer than 0\n" },
+        { "[Cancel]\nForceTerminateSec=-5s\n",
+                "2: invalid ForceTerminateSec=-5s: time span out of range\n" },
+        { "[Cancel]\nSignalTarget=group\n", "2: invalid SignalTarget=group: must be entry or cgroup\n" },
+        { "[Agent]\nMaxParallelJobs=-1\n",
+                "2: invalid MaxParallelJobs=-1: must be a number from 0 (no limit) to 4096\n" },
+        { "[Agent]\nMaxParallelJobs=9999\n",
+                "2: invalid MaxParallelJobs=9999: must be a number from 0 (no limit) to 4096\n" },
+        { "[Agent]\nSignalTarget=entry\n", "2: unknown setting SignalTarget= in [Agent]\n" },
+        /* every error, each at the first line of its (continued) entry */
+        { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=\n",
+                "2: invalid InterruptTimeoutSec=x: not a time span (e.g. 7500ms, 2.5s, 5min)\n"
+                "5: unknown setting Foo= in [Cancel]\n"
+                "8: invalid MaxParallelJobs=: must be a number from 0 (no limit) to 4096\n" },
+};
+
+static char *render(const ConfigErrors *errors) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        assert_non_null(f);
+        for (size_t i = 0; i < errors->n; i++) {
+                assert_string_equal(errors->errors[i].file, "agent.conf");
+                fprintf(f, "%u: %s\n", errors->errors[i].line, errors->errors[i].message);
+        }
+        assert_int_equal(fclose(f), 0);
+        return s;
+}
+
+static void test_errors(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(error_cases); i++) {
+                _cleanup_(config_errors_done) ConfigErrors errors = {};
+                _cleanup_free_ char *got = NULL;
+                Config c;
+
+                config_init(&c);
+                assert_int_equal(parse(&c, "agent.conf", error_cases[i].text, &errors), -EINVAL);
+                got = render(&errors);
+                if (!streq(got, error_cases[i].expected))
+                        fail_msg("case %zu: expected\n%sgot\n%s", i, error_cases[i].expected, got);
+        }
+}
+
+static void test_valid_lines_still_apply(void **state) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        Config c;
+
+        config_init(&c);
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Cancel]\nBogus=1\nInterruptTimeoutSec=3s\n", &errors), -EINVAL);
+        assert_int_equal(errors.n, 1);
+        assert_int_equal(c.interrupt_timeout_usec, 3 * USEC_PER_SEC);
+}
+
+static void test_limits(void **state) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        _cleanup_free_ char *big = NULL, *line = NULL;
+        Config c;
+
+        config_init(&c);
+        big = repeat_text("", "#", CONFIG_MAX_SIZE + 1, "");
+        assert_int_equal(parse(&c, "agent.conf", big, &errors), -EINVAL);
+        assert_string_equal(errors.errors[0].message, "file has 65537 bytes, more than the limit of 65536");
+        config_errors_done(&errors);
+
+        line = repeat_text("[Cancel]\n#", "x", CONFIG_MAX_LINE, "\nInterruptTimeoutSec=1s\n");
+        assert_int_equal(parse(&c, "agent.conf", line, &errors), -EINVAL);
+        assert_int_equal(errors.n, 1);
+        assert_int_equal(errors.errors[0].line, 2);
+        assert_string_equal(errors.errors[0].message, "line longer than 4096 characters");
+        assert_int_equal(c.interrupt_timeout_usec, USEC_PER_SEC);
+        config_errors_done(&errors);
+
+        assert_int_equal(config_parse(&c, "agent.conf", "[Cancel]\0", 9, &errors), -EINVAL);
+        assert_string_equal(errors.errors[0].message, "file contains a NUL byte");
+}
+
+static void test_verify(void **state) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        Config c;
+
+        config_init(&c);
+        assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=10s\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &errors), -EINVAL);
+        assert_int_equal(errors.n, 1);
+        assert_string_equal(errors.errors[0].message,
+                "InterruptTimeoutSec=7s 500ms plus TerminateTimeoutSec=2s 500ms must be shorter than "
+                "ForceTerminateSec=10s");
+
+        /* infinity disables the force deadline */
+        config_errors_done(&errors);
+        assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=infinity\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &errors), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_override),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_valid_lines_still_apply),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_verify),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
