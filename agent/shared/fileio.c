@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -68,5 +73,63 @@ int write_string_file_at(int dir_fd, const char *path, const char *s) {
                 return -errno;
         if ((size_t) k != n)
                 return -EIO;
+        return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len) {
+        while (len > 0) {
+                ssize_t k = write(fd, data, len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += k;
+                len -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t len, mode_t mode) {
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        char tmp[NAME_MAX + 1];
+        int r;
+
+        if (strchr(name, '/') || strlen(name) > NAME_MAX - 24)
+                return -EINVAL;
+
+        /* the temporary file lives beside the target, so the rename stays within one file system */
+        for (unsigned attempt = 0;; attempt++) {
+                uint64_t rnd;
+
+                if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+                        rnd = ((uint64_t) getpid() << 32) ^ attempt;
+                snprintf(tmp, sizeof(tmp), ".#%s.%016" PRIx64, name, rnd);
+                fd = openat(
+                        dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, mode);
+                if (fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt >= 16)
+                        return -errno;
+        }
+
+        r = write_all(fd, data, len);
+        if (r >= 0 && fchmod(fd, mode) < 0) /* against the umask */
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+
+        /* the rename itself must reach the disk too */
+        dfd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (fsync(dfd) < 0)
+                return -errno;
         return 0;
 }
