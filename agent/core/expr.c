@@ -893,6 +893,8 @@ static int fn_hash_files(
         if (r < 0)
                 return set_error(e->error, node->offset, r, "hashFiles() failed: %s",
                         message[0] ? message : strerror(-r));
+        if (!hash)
+                return set_error(e->error, node->offset, -EIO, "hashFiles() returned no hash");
 
         return new_value(expr_value_new_stringz(hash), ret);
 }
