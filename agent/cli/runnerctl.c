@@ -183,14 +183,15 @@ static int verb_eval(int argc, char *argv[]) {
                 return 0;
         }
 
-        r = expr_template_parse(text, strlen(text), &popts, &template, &error);
-        if (r >= 0 && !template->node) {
-                /* no ${{ }}: the text is the expression */
+        if (strstr(text, "${{")) {
+                r = expr_template_parse(text, strlen(text), &popts, &template, &error);
+                if (r >= 0)
+                        r = expr_template_evaluate(template, &ctx, &value, &error);
+        } else {
                 r = expr_parse(text, strlen(text), &popts, &node, &error);
                 if (r >= 0)
                         r = expr_evaluate(node, &ctx, &value, &error);
-        } else if (r >= 0)
-                r = expr_template_evaluate(template, &ctx, &value, &error);
+        }
         if (r >= 0)
                 r = expr_value_to_json(value, true, &json, NULL);
         if (r == -ENOMEM) {

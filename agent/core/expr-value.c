@@ -559,9 +559,7 @@ static ExprKind coerce(const ExprValue *a, const ExprValue *b, double *ret_a, do
                 ka = EXPR_NUMBER;
         if (kb == EXPR_NULL || kb == EXPR_BOOLEAN || (kb == EXPR_STRING && ka == EXPR_NUMBER))
                 kb = EXPR_NUMBER;
-        /* a string against null/boolean: the other side became a number, so the string follows */
-        if (ka == EXPR_NUMBER && kb == EXPR_STRING)
-                kb = EXPR_NUMBER;
+        /* a string on the left of null/boolean: the right side only became a number above */
         if (kb == EXPR_NUMBER && ka == EXPR_STRING)
                 ka = EXPR_NUMBER;
         if (ka != kb)

@@ -676,10 +676,6 @@ static int evaluate_index(Evaluator *e, const ExprNode *node, ExprValue **ret) {
         return new_value(expr_value_new_null(), ret);
 }
 
-static int value_string(const ExprValue *v, char **ret, size_t *ret_len) {
-        return expr_value_to_string(v, ret, ret_len);
-}
-
 static int fn_contains(ExprValue **args, ExprValue **ret) {
         ExprValue *haystack = args[0], *needle = args[1];
         bool found = false;
@@ -689,9 +685,9 @@ static int fn_contains(ExprValue **args, ExprValue **ret) {
                 _cleanup_free_ char *h = NULL, *n = NULL, *hu = NULL, *nu = NULL;
                 size_t hl, nl, hul, nul;
 
-                r = value_string(haystack, &h, &hl);
+                r = expr_value_to_string(haystack, &h, &hl);
                 if (r >= 0)
-                        r = value_string(needle, &n, &nl);
+                        r = expr_value_to_string(needle, &n, &nl);
                 if (r >= 0)
                         r = expr_string_upper(h, hl, &hu, &hul);
                 if (r >= 0)
@@ -713,9 +709,9 @@ static int fn_affix(ExprValue **args, bool start, ExprValue **ret) {
         int r;
 
         if (expr_value_is_primitive(args[0]) && expr_value_is_primitive(args[1])) {
-                r = value_string(args[0], &s, &sl);
+                r = expr_value_to_string(args[0], &s, &sl);
                 if (r >= 0)
-                        r = value_string(args[1], &a, &al);
+                        r = expr_value_to_string(args[1], &a, &al);
                 if (r >= 0)
                         r = expr_string_upper(s, sl, &su, &sul);
                 if (r >= 0)
@@ -734,7 +730,7 @@ static int fn_format(Evaluator *e, const ExprNode *node, ExprValue **args, size_
         char *s;
         int r;
 
-        r = value_string(args[0], &f, &len);
+        r = expr_value_to_string(args[0], &f, &len);
         if (r < 0)
                 return r;
 
@@ -789,7 +785,7 @@ static int fn_format(Evaluator *e, const ExprNode *node, ExprValue **args, size_
 
                         r = strbuf_put(&out, f + i, lb - i);
                         if (r >= 0)
-                                r = value_string(args[1 + arg], &a, &alen);
+                                r = expr_value_to_string(args[1 + arg], &a, &alen);
                         if (r >= 0)
                                 r = strbuf_put(&out, a, alen);
                         if (r < 0)
@@ -828,7 +824,7 @@ static int fn_join(Evaluator *e, const ExprNode *node, ExprValue **args, size_t 
         int r;
 
         if (expr_value_is_primitive(args[0])) {
-                r = value_string(args[0], &s, &len);
+                r = expr_value_to_string(args[0], &s, &len);
                 if (r < 0)
                         return r;
                 return new_value(expr_value_new_string(s, len), ret);
@@ -837,7 +833,7 @@ static int fn_join(Evaluator *e, const ExprNode *node, ExprValue **args, size_t 
                 return new_value(expr_value_new_string("", 0), ret);
 
         if (n_args > 1 && expr_value_is_primitive(args[1]))
-                r = value_string(args[1], &sep, &sep_len);
+                r = expr_value_to_string(args[1], &sep, &sep_len);
         else
                 r = (sep = strdup(",")) ? 0 : -ENOMEM;
         if (r < 0)
@@ -852,7 +848,7 @@ static int fn_join(Evaluator *e, const ExprNode *node, ExprValue **args, size_t 
                         if (r < 0)
                                 return too_big(e, node, r);
                 }
-                r = value_string(args[0]->array.items[i], &item, &item_len);
+                r = expr_value_to_string(args[0]->array.items[i], &item, &item_len);
                 if (r < 0)
                         return r;
                 r = strbuf_put(&out, item, item_len);
@@ -881,7 +877,7 @@ static int fn_hash_files(
         if (!patterns)
                 return -ENOMEM;
         for (i = 0; i < n_args; i++) {
-                r = value_string(args[i], &patterns[i], NULL);
+                r = expr_value_to_string(args[i], &patterns[i], NULL);
                 if (r < 0)
                         break;
         }
@@ -898,6 +894,12 @@ static int fn_hash_files(
 
         return new_value(expr_value_new_stringz(hash), ret);
 }
+
+/* The status functions are listed in ExprStatus order. */
+_Static_assert(EXPR_FUNCTION_FAILURE - EXPR_FUNCTION_SUCCESS == EXPR_STATUS_FAILURE - EXPR_STATUS_SUCCESS &&
+                EXPR_FUNCTION_ALWAYS - EXPR_FUNCTION_SUCCESS == EXPR_STATUS_ALWAYS &&
+                EXPR_FUNCTION_CANCELLED - EXPR_FUNCTION_SUCCESS == EXPR_STATUS_CANCELLED,
+        "status functions out of order");
 
 static int fn_status(Evaluator *e, const ExprNode *node, ExprValue **ret) {
         ExprStatus s = (ExprStatus) (node->function - EXPR_FUNCTION_SUCCESS);
@@ -960,7 +962,7 @@ static int evaluate_call(Evaluator *e, const ExprNode *node, ExprValue **ret) {
                         char message[256];
                         size_t len;
 
-                        r = value_string(args[0], &s, &len);
+                        r = expr_value_to_string(args[0], &s, &len);
                         if (r < 0)
                                 break;
                         r = expr_value_from_json(s, len, ret, message, sizeof(message));

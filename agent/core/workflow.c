@@ -250,7 +250,6 @@ static bool tag_ok(Loader *l, const yaml_event_t *ev, const yaml_char_t *tag, bo
 static int build_tree(Loader *l) {
         yaml_parser_t parser;
         YNode *stack[WORKFLOW_MAX_DEPTH + 1];
-        const yaml_char_t *stack_anchor[WORKFLOW_MAX_DEPTH + 1];
         yaml_char_t *anchors_owned[WORKFLOW_MAX_DEPTH + 1] = {};
         size_t depth = 0;
         unsigned documents = 0;
@@ -367,7 +366,6 @@ static int build_tree(Loader *l) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        stack_anchor[depth] = anchors_owned[depth];
                         stack[depth++] = n;
                         n = NULL; /* attached already */
                         break;
@@ -376,7 +374,7 @@ static int build_tree(Loader *l) {
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:
                         depth--;
-                        if (anchor_add(l, stack_anchor[depth], stack[depth]) < 0)
+                        if (anchor_add(l, anchors_owned[depth], stack[depth]) < 0)
                                 r = -ENOMEM;
                         free(anchors_owned[depth]);
                         anchors_owned[depth] = NULL;
