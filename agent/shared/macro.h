@@ -23,6 +23,13 @@
                 _a_ < _b_ ? _a_ : _b_; \
         })
 
+#define MAX(a, b) \
+        ({ \
+                typeof(a) _a_ = (a); \
+                typeof(b) _b_ = (b); \
+                _a_ > _b_ ? _a_ : _b_; \
+        })
+
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define STRLEN(x) (sizeof("" x "") - 1)
 
@@ -42,6 +49,11 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
 
 /* Closes fd if it is valid and returns -EBADF, so that "fd = safe_close(fd);" resets it. Never changes
  * errno: cleanup paths run after the error we want to report was set. */

@@ -1,0 +1,1351 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "file-command.h"
+#include "macro.h"
+#include "run.h"
+#include "strbuf.h"
+
+static void json_object_putp(json_object **o) {
+        if (*o)
+                json_object_put(*o);
+}
+
+static const char *const run_status_table[_RUN_STATUS_MAX] = {
+        [RUN_STATUS_QUEUED] = "queued",
+        [RUN_STATUS_IN_PROGRESS] = "in_progress",
+        [RUN_STATUS_COMPLETED] = "completed",
+};
+
+static const char *const run_conclusion_table[_RUN_CONCLUSION_MAX] = {
+        [RUN_CONCLUSION_NONE] = NULL,
+        [RUN_CONCLUSION_SUCCESS] = "success",
+        [RUN_CONCLUSION_FAILURE] = "failure",
+        [RUN_CONCLUSION_CANCELLED] = "cancelled",
+        [RUN_CONCLUSION_SKIPPED] = "skipped",
+};
+
+const char *run_status_to_string(RunStatus s) {
+        return s >= 0 && s < _RUN_STATUS_MAX ? run_status_table[s] : NULL;
+}
+
+const char *run_conclusion_to_string(RunConclusion c) {
+        return c >= 0 && c < _RUN_CONCLUSION_MAX ? run_conclusion_table[c] : NULL;
+}
+
+static void strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **i = l; *i; i++)
+                free(*i);
+        free(l);
+}
+
+RunStepSpec *run_step_spec_free(RunStepSpec *s) {
+        if (!s)
+                return NULL;
+        free(s->script);
+        free(s->shell);
+        free(s->working_directory);
+        strv_free(s->env);
+        strv_free(s->path);
+        free(s);
+        return NULL;
+}
+
+void run_actions_done(RunActions *a) {
+        for (size_t i = 0; i < a->n; i++)
+                run_step_spec_free(a->actions[i].spec);
+        free(a->actions);
+        *a = (RunActions){};
+}
+
+static int action_push(RunActions *a, RunActionType type, size_t job, size_t step, RunStepSpec *spec) {
+        if (!a)
+                return 0;
+        if (array_grow((void **) &a->actions, &a->allocated, a->n + 1, sizeof(RunAction)) < 0)
+                return -ENOMEM;
+        a->actions[a->n++] = (RunAction){ .type = type, .job = job, .step = step, .spec = spec };
+        return 0;
+}
+
+static int changed(RunActions *a, size_t job, size_t step) {
+        return action_push(a, RUN_ACTION_CHANGED, job, step, NULL);
+}
+
+static void run_step_done(RunStep *s) {
+        free(s->name);
+        free(s->unit);
+        free(s->message);
+        expr_value_unref(s->outputs);
+}
+
+static void run_job_done(RunJob *j, size_t n_steps) {
+        for (size_t i = 0; i < n_steps; i++)
+                run_step_done(&j->steps[i]);
+        free(j->steps);
+        free(j->name);
+        free(j->message);
+        expr_value_unref(j->env);
+        for (size_t i = 0; i < j->n_path; i++)
+                free(j->path[i]);
+        free(j->path);
+        expr_value_unref(j->outputs);
+}
+
+Run *run_free(Run *run) {
+        if (!run)
+                return NULL;
+        for (size_t i = 0; i < run->n_jobs; i++)
+                run_job_done(&run->jobs[i], run->jobs[i].def->n_steps);
+        free(run->jobs);
+        free(run->source);
+        free(run->workspace_root);
+        free(run->cancelled_by);
+        expr_value_unref(run->github);
+        expr_value_unref(run->runner);
+        workflow_free(run->workflow);
+        free(run);
+        return NULL;
+}
+
+int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
+        ExprValue *github, ExprValue *runner, uint64_t now, Run **ret) {
+        _cleanup_(run_freep) Run *run = NULL;
+
+        if (!source || !workflow || !workspace_root || !ret)
+                return -EINVAL;
+
+        run = calloc(1, sizeof(*run));
+        if (!run)
+                return -ENOMEM;
+        run->id = id;
+        run->created_at = now;
+        run->source = strdup(source);
+        run->workspace_root = strdup(workspace_root);
+        run->github = github ? expr_value_ref(github) : expr_value_new_object();
+        run->runner = runner ? expr_value_ref(runner) : expr_value_new_object();
+        run->jobs = calloc(workflow->n_jobs, sizeof(RunJob));
+        if (!run->source || !run->workspace_root || !run->github || !run->runner || !run->jobs)
+                return -ENOMEM;
+
+        /* From here on run_free() walks the jobs, so each needs its definition first. */
+        for (size_t i = 0; i < workflow->n_jobs; i++)
+                run->jobs[i].def = &workflow->jobs[i];
+        run->n_jobs = workflow->n_jobs;
+        run->workflow = workflow;
+
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                RunJob *j = &run->jobs[i];
+
+                j->local_status = RUN_CONCLUSION_SUCCESS;
+                j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
+                if (!j->steps)
+                        return -ENOMEM;
+                for (size_t k = 0; k < j->def->n_steps; k++) {
+                        j->steps[k].def = &j->def->steps[k];
+                        j->steps[k].exit_code = -1;
+                }
+        }
+
+        *ret = TAKE_PTR(run);
+        return 0;
+}
+
+int run_slice_name(uint64_t id, char **ret) {
+        return asprintf(ret, "runner-r%" PRIu64 ".slice", id) < 0 ? -ENOMEM : 0;
+}
+
+int run_job_slice_name(const Run *run, size_t job, char **ret) {
+        return asprintf(ret, "runner-r%" PRIu64 "-j%u.slice", run->id, run->jobs[job].def->number) < 0
+                ? -ENOMEM
+                : 0;
+}
+
+int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret) {
+        return asprintf(ret, "runner-r%" PRIu64 "-j%u-s%u.scope", run->id, run->jobs[job].def->number,
+                       run->jobs[job].def->steps[step].number) < 0
+                ? -ENOMEM
+                : 0;
+}
+
+/* ---- expression contexts ---- */
+
+typedef struct EvalScope {
+        const Run *run;
+        const RunJob *job;
+        bool step_level;
+} EvalScope;
+
+/* Is ancestor reachable from job through needs? */
+static void collect_ancestors(const Run *run, size_t job, bool *seen) {
+        const WorkflowJob *def = run->jobs[job].def;
+
+        for (size_t i = 0; i < def->n_needs; i++) {
+                size_t a = def->needs_index[i];
+                if (seen[a])
+                        continue;
+                seen[a] = true;
+                collect_ancestors(run, a, seen);
+        }
+}
+
+static int job_status_function(const Run *run, const RunJob *job, ExprStatus which) {
+        _cleanup_free_ bool *seen = NULL;
+        bool any_failure = false, all_success = true;
+
+        if (which == EXPR_STATUS_ALWAYS)
+                return 1;
+        if (which == EXPR_STATUS_CANCELLED)
+                return run->cancel_requested;
+
+        seen = calloc(MAX(run->n_jobs, 1U), sizeof(bool));
+        if (!seen)
+                return -ENOMEM;
+        collect_ancestors(run, (size_t) (job - run->jobs), seen);
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                if (!seen[i])
+                        continue;
+                if (run->jobs[i].conclusion == RUN_CONCLUSION_FAILURE)
+                        any_failure = true;
+                if (run->jobs[i].conclusion != RUN_CONCLUSION_SUCCESS)
+                        all_success = false;
+        }
+        if (which == EXPR_STATUS_FAILURE)
+                return any_failure;
+        return !run->cancel_requested && all_success;
+}
+
+static int step_status_function(const Run *run, const RunJob *job, ExprStatus which) {
+        switch (which) {
+        case EXPR_STATUS_ALWAYS:
+                return 1;
+        case EXPR_STATUS_CANCELLED:
+                return job->local_status == RUN_CONCLUSION_CANCELLED || run->cancel_requested;
+        case EXPR_STATUS_FAILURE:
+                return job->local_status == RUN_CONCLUSION_FAILURE;
+        case EXPR_STATUS_SUCCESS:
+                return job->local_status == RUN_CONCLUSION_SUCCESS;
+        default:
+                return -EINVAL;
+        }
+}
+
+static int eval_status(ExprStatus which, void *userdata) {
+        const EvalScope *scope = userdata;
+
+        return scope->step_level ? step_status_function(scope->run, scope->job, which)
+                                 : job_status_function(scope->run, scope->job, which);
+}
+
+static int object_set_string(ExprValue *o, const char *key, const char *value) {
+        _cleanup_(expr_value_unrefp) ExprValue *v = expr_value_new_stringz(value ?: "");
+        if (!v)
+                return -ENOMEM;
+        return expr_object_set(o, key, strlen(key), v);
+}
+
+static int object_set_value(ExprValue *o, const char *key, ExprValue *v) {
+        if (!v)
+                return -ENOMEM;
+        return expr_object_set(o, key, strlen(key), v);
+}
+
+static int object_copy(const ExprValue *from, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; from && i < from->object.n; i++) {
+                r = expr_object_set(o, from->object.pairs[i].key, from->object.pairs[i].key_len,
+                        from->object.pairs[i].value);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int job_workspace(const Run *run, const RunJob *job, char **ret) {
+        return asprintf(ret, "%s/%s", run->workspace_root, job->def->id) < 0 ? -ENOMEM : 0;
+}
+
+/* The contexts for an expression in job (step_level: inside one of its steps, with env as given). */
+static int build_contexts(
+        const Run *run, const RunJob *job, bool step_level, const ExprValue *env, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *c = NULL, *github = NULL, *needs = NULL, *steps = NULL,
+                                               *jobctx = NULL, *envctx = NULL;
+        _cleanup_free_ char *workspace = NULL, *run_id = NULL;
+        int r;
+
+        c = expr_value_new_object();
+        needs = expr_value_new_object();
+        steps = expr_value_new_object();
+        jobctx = expr_value_new_object();
+        if (!c || !needs || !steps || !jobctx)
+                return -ENOMEM;
+
+        r = object_copy(run->github, &github);
+        if (r < 0)
+                return r;
+        r = job_workspace(run, job, &workspace);
+        if (r < 0)
+                return r;
+        if (asprintf(&run_id, "%" PRIu64, run->id) < 0)
+                return -ENOMEM;
+        if (object_set_string(github, "job", job->def->id) < 0 ||
+                object_set_string(github, "workspace", workspace) < 0 ||
+                object_set_string(github, "run_id", run_id) < 0 ||
+                object_set_string(github, "workflow", run->workflow->name ?: run->source) < 0)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < job->def->n_needs; i++) {
+                const RunJob *n = &run->jobs[job->def->needs_index[i]];
+                _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+                _cleanup_(expr_value_unrefp) ExprValue *outputs = NULL;
+
+                if (!o)
+                        return -ENOMEM;
+                r = object_copy(n->outputs, &outputs);
+                if (r < 0)
+                        return r;
+                if (object_set_value(o, "outputs", outputs) < 0 ||
+                        object_set_string(o, "result", run_conclusion_to_string(n->conclusion)) < 0 ||
+                        expr_object_set(needs, n->def->id, strlen(n->def->id), o) < 0)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; step_level && i < job->def->n_steps; i++) {
+                const RunStep *s = &job->steps[i];
+                _cleanup_(expr_value_unrefp) ExprValue *o = NULL, *outputs = NULL;
+
+                /* As on GitHub: steps with an id of their own, once they have a result. */
+                if (s->def->id_generated || s->status != RUN_STATUS_COMPLETED)
+                        continue;
+                o = expr_value_new_object();
+                if (!o)
+                        return -ENOMEM;
+                r = object_copy(s->outputs, &outputs);
+                if (r < 0)
+                        return r;
+                if (object_set_value(o, "outputs", outputs) < 0 ||
+                        object_set_string(o, "outcome", run_conclusion_to_string(s->outcome)) < 0 ||
+                        object_set_string(o, "conclusion", run_conclusion_to_string(s->conclusion)) < 0 ||
+                        expr_object_set(steps, s->def->id, strlen(s->def->id), o) < 0)
+                        return -ENOMEM;
+        }
+
+        if (object_set_string(jobctx, "status", run_conclusion_to_string(job->local_status)) < 0)
+                return -ENOMEM;
+
+        r = object_copy(env, &envctx);
+        if (r < 0)
+                return r;
+
+        _cleanup_(expr_value_unrefp) ExprValue *inputs = expr_value_new_object(),
+                                               *vars = expr_value_new_object(),
+                                               *secrets = expr_value_new_object();
+        if (!inputs || !vars || !secrets)
+                return -ENOMEM;
+        if (expr_object_set(c, "github", 6, github) < 0 || expr_object_set(c, "env", 3, envctx) < 0 ||
+                expr_object_set(c, "job", 3, jobctx) < 0 || expr_object_set(c, "needs", 5, needs) < 0 ||
+                expr_object_set(c, "steps", 5, steps) < 0 ||
+                expr_object_set(c, "runner", 6, run->runner) < 0 ||
+                expr_object_set(c, "inputs", 6, inputs) < 0 || expr_object_set(c, "vars", 4, vars) < 0 ||
+                expr_object_set(c, "secrets", 7, secrets) < 0)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int set_message(char **where, const char *fmt, ...) _printf_(2, 3);
+static int set_message(char **where, const char *fmt, ...) {
+        va_list ap;
+        char *m;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&m, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        free(*where);
+        *where = m;
+        return 0;
+}
+
+/* Evaluates a template to a string. Returns 0, -EINVAL with *message set, or -ENOMEM. */
+static int eval_string(const WorkflowString *s, const ExprValue *contexts, EvalScope *scope,
+        const char *what, char **ret, char **message) {
+        ExprEvalContext ctx = { .contexts = contexts, .status = eval_status, .userdata = scope };
+        ExprError err = {};
+        size_t len;
+        int r;
+
+        if (!s->template) {
+                *ret = strdup(s->raw ?: "");
+                return *ret ? 0 : -ENOMEM;
+        }
+        r = expr_template_evaluate_string(s->template, &ctx, ret, &len, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return set_message(message, "%u:%u: %s: %s", s->pos.line, s->pos.column, what,
+                               err.message[0] ? err.message : "evaluation failed") < 0
+                        ? -ENOMEM
+                        : -EINVAL;
+        if (memchr(*ret, 0, len)) {
+                *ret = mfree(*ret);
+                return set_message(message, "%u:%u: %s contains a NUL byte", s->pos.line, s->pos.column,
+                               what) < 0
+                        ? -ENOMEM
+                        : -EINVAL;
+        }
+        return 0;
+}
+
+static int eval_condition(
+        const WorkflowCondition *c, const ExprValue *contexts, EvalScope *scope, bool *ret, char **message) {
+        ExprEvalContext ctx = { .contexts = contexts, .status = eval_status, .userdata = scope };
+        ExprError err = {};
+        int r;
+
+        r = expr_evaluate_condition(c->node, &ctx, ret, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return set_message(message, "%u:%u: if: %s", c->pos.line, c->pos.column,
+                               err.message[0] ? err.message : "evaluation failed") < 0
+                        ? -ENOMEM
+                        : -EINVAL;
+        return 0;
+}
+
+/* Adds vars to env (an object), each evaluated with contexts whose env is env as it grows. */
+static int eval_vars(const Run *run, const RunJob *job, bool step_level, const WorkflowVars *vars,
+        ExprValue *env, char **message) {
+        EvalScope scope = { .run = run, .job = job, .step_level = step_level };
+        int r;
+
+        for (size_t i = 0; i < vars->n; i++) {
+                _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
+                _cleanup_free_ char *value = NULL, *what = NULL;
+
+                r = build_contexts(run, job, step_level, env, &contexts);
+                if (r < 0)
+                        return r;
+                if (asprintf(&what, "env.%s", vars->items[i].name) < 0)
+                        return -ENOMEM;
+                r = eval_string(&vars->items[i].value, contexts, &scope, what, &value, message);
+                if (r < 0)
+                        return r;
+                r = object_set_string(env, vars->items[i].name, value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- conclusions ---- */
+
+static void step_conclude(RunStep *s, RunConclusion outcome, uint64_t now) {
+        s->status = RUN_STATUS_COMPLETED;
+        s->outcome = outcome;
+        s->conclusion = outcome == RUN_CONCLUSION_FAILURE && s->def->continue_on_error
+                ? RUN_CONCLUSION_SUCCESS
+                : outcome;
+        if (outcome != RUN_CONCLUSION_SKIPPED && !s->started_at)
+                s->started_at = now;
+        s->completed_at = now;
+}
+
+static void job_note_step(RunJob *j, const RunStep *s) {
+        if (s->conclusion == RUN_CONCLUSION_FAILURE && j->local_status == RUN_CONCLUSION_SUCCESS)
+                j->local_status = RUN_CONCLUSION_FAILURE;
+}
+
+static int job_conclude(Run *run, size_t job, RunConclusion outcome, uint64_t now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        int r;
+
+        j->status = RUN_STATUS_COMPLETED;
+        j->phase = RUN_JOB_DONE;
+        j->outcome = outcome;
+        j->conclusion = outcome == RUN_CONCLUSION_FAILURE && j->def->continue_on_error
+                ? RUN_CONCLUSION_SUCCESS
+                : outcome;
+        j->completed_at = now;
+        if (outcome == RUN_CONCLUSION_SKIPPED || (outcome != RUN_CONCLUSION_SUCCESS && !j->started_at)) {
+                /* Steps of a job that never ran are skipped. */
+                for (size_t i = 0; i < j->def->n_steps; i++)
+                        if (j->steps[i].status != RUN_STATUS_COMPLETED) {
+                                step_conclude(&j->steps[i], RUN_CONCLUSION_SKIPPED, now);
+                                r = changed(actions, job, i);
+                                if (r < 0)
+                                        return r;
+                        }
+        }
+        return changed(actions, job, SIZE_MAX);
+}
+
+/* The job's steps are all done: evaluate its outputs, then clean up. */
+static int job_finish_steps(Run *run, size_t job, uint64_t now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
+        bool any_started = false;
+        int r;
+
+        j->outputs = expr_value_new_object();
+        if (!j->outputs)
+                return -ENOMEM;
+        r = build_contexts(run, j, true, j->env, &contexts);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->def->outputs.n; i++) {
+                _cleanup_free_ char *value = NULL, *what = NULL;
+
+                if (asprintf(&what, "outputs.%s", j->def->outputs.items[i].name) < 0)
+                        return -ENOMEM;
+                r = eval_string(
+                        &j->def->outputs.items[i].value, contexts, &scope, what, &value, &j->message);
+                if (r == -EINVAL) {
+                        j->local_status = j->local_status == RUN_CONCLUSION_CANCELLED
+                                ? j->local_status
+                                : RUN_CONCLUSION_FAILURE;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                r = object_set_string(j->outputs, j->def->outputs.items[i].name, value);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < j->def->n_steps; i++)
+                if (j->steps[i].unit)
+                        any_started = true;
+
+        if (!any_started)
+                return run_job_cleaned(run, job, now, actions);
+
+        j->phase = RUN_JOB_CLEANUP;
+        return action_push(actions, RUN_ACTION_CLEAN_JOB, job, SIZE_MAX, NULL);
+}
+
+/* ---- starting jobs and steps ---- */
+
+static bool job_needs_done(const Run *run, const RunJob *j) {
+        for (size_t i = 0; i < j->def->n_needs; i++)
+                if (run->jobs[j->def->needs_index[i]].phase != RUN_JOB_DONE)
+                        return false;
+        return true;
+}
+
+static int job_try_start(Run *run, size_t job, uint64_t now, unsigned *budget, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = NULL;
+        bool pass;
+        int r;
+
+        if (!job_needs_done(run, j))
+                return 0;
+        if (*budget == 0)
+                return 0;
+
+        env = expr_value_new_object();
+        if (!env)
+                return -ENOMEM;
+        r = build_contexts(run, j, false, env, &contexts);
+        if (r < 0)
+                return r;
+        r = eval_condition(&j->def->condition, contexts, &scope, &pass, &j->message);
+        if (r == -EINVAL)
+                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        if (r < 0)
+                return r;
+        if (!pass)
+                return job_conclude(run, job, RUN_CONCLUSION_SKIPPED, now, actions);
+
+        r = eval_vars(run, j, false, &run->workflow->env, env, &j->message);
+        if (r >= 0)
+                r = eval_vars(run, j, false, &j->def->env, env, &j->message);
+        if (r == -EINVAL)
+                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        if (r < 0)
+                return r;
+
+        expr_value_unref(contexts);
+        r = build_contexts(run, j, false, env, &contexts);
+        if (r < 0)
+                return r;
+        if (j->def->name.raw) {
+                r = eval_string(&j->def->name, contexts, &scope, "name", &j->name, &j->message);
+                if (r == -EINVAL)
+                        return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+                if (r < 0)
+                        return r;
+        }
+
+        if (*budget != UINT_MAX)
+                (*budget)--;
+        j->env = TAKE_PTR(env);
+        j->status = RUN_STATUS_IN_PROGRESS;
+        j->phase = RUN_JOB_STEPPING;
+        j->started_at = now;
+        if (run->status == RUN_STATUS_QUEUED) {
+                run->status = RUN_STATUS_IN_PROGRESS;
+                run->started_at = now;
+                r = changed(actions, SIZE_MAX, SIZE_MAX);
+                if (r < 0)
+                        return r;
+        }
+        return changed(actions, job, SIZE_MAX);
+}
+
+static int strv_env_set(char ***env, size_t *n, size_t *allocated, const char *name, const char *value) {
+        size_t len = strlen(name);
+        char *e;
+
+        if (asprintf(&e, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < *n; i++)
+                if (strncmp((*env)[i], name, len) == 0 && (*env)[i][len] == '=') {
+                        free((*env)[i]);
+                        (*env)[i] = e;
+                        return 0;
+                }
+        if (array_grow((void **) env, allocated, *n + 2, sizeof(char *)) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
+        (*env)[(*n)++] = e;
+        (*env)[*n] = NULL;
+        return 0;
+}
+
+static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret, char **message) {
+        RunJob *j = &run->jobs[job];
+        RunStep *s = &j->steps[step];
+        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
+        _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL;
+        _cleanup_free_ char *workspace = NULL, *wd = NULL, *run_id = NULL;
+        size_t n_env = 0, allocated = 0;
+        int r;
+
+        spec = calloc(1, sizeof(*spec));
+        if (!spec)
+                return -ENOMEM;
+
+        r = object_copy(j->env, &env);
+        if (r < 0)
+                return r;
+        r = eval_vars(run, j, true, &s->def->env, env, message);
+        if (r < 0)
+                return r;
+
+        r = build_contexts(run, j, true, env, &contexts);
+        if (r < 0)
+                return r;
+        r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
+        if (r < 0)
+                return r;
+
+        r = job_workspace(run, j, &workspace);
+        if (r < 0)
+                return r;
+        if (s->def->working_directory.raw) {
+                r = eval_string(
+                        &s->def->working_directory, contexts, &scope, "working-directory", &wd, message);
+                if (r < 0)
+                        return r;
+        }
+        if (!wd || !*wd)
+                spec->working_directory = TAKE_PTR(workspace);
+        else if (wd[0] == '/')
+                spec->working_directory = TAKE_PTR(wd);
+        else if (asprintf(&spec->working_directory, "%s/%s", workspace, wd) < 0)
+                return -ENOMEM;
+
+        spec->shell = strdup(s->def->shell);
+        if (!spec->shell)
+                return -ENOMEM;
+        spec->timeout_usec = s->def->timeout_usec;
+
+        spec->env = calloc(1, sizeof(char *));
+        if (!spec->env)
+                return -ENOMEM;
+        allocated = 1;
+        for (size_t i = 0; i < env->object.n; i++) {
+                _cleanup_free_ char *v = NULL;
+                const ExprPair *p = &env->object.pairs[i];
+
+                r = expr_value_to_string(p->value, &v, NULL);
+                if (r < 0)
+                        return r;
+                r = strv_env_set(&spec->env, &n_env, &allocated, p->key, v);
+                if (r < 0)
+                        return r;
+        }
+        /* GitHub's defaults, which a workflow cannot override. */
+        if (asprintf(&run_id, "%" PRIu64, run->id) < 0)
+                return -ENOMEM;
+        if (strv_env_set(&spec->env, &n_env, &allocated, "CI", "true") < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTIONS", "true") < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_RUN_ID", run_id) < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_JOB", j->def->id) < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_WORKFLOW",
+                        run->workflow->name ?: run->source) < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_WORKSPACE",
+                        expr_object_getz(expr_object_getz(contexts, "github"), "workspace")->string.s) < 0 ||
+                strv_env_set(&spec->env, &n_env, &allocated, "RUNNER_OS", "Linux") < 0)
+                return -ENOMEM;
+
+        spec->path = calloc(j->n_path + 1, sizeof(char *));
+        if (!spec->path)
+                return -ENOMEM;
+        for (size_t i = 0; i < j->n_path; i++) {
+                spec->path[i] = strdup(j->path[i]);
+                if (!spec->path[i])
+                        return -ENOMEM;
+        }
+
+        if (s->def->name.raw) {
+                r = eval_string(&s->def->name, contexts, &scope, "name", &s->name, message);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(spec);
+        return 0;
+}
+
+static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        int r;
+
+        while (j->next_step < j->def->n_steps) {
+                size_t step = j->next_step++;
+                RunStep *s = &j->steps[step];
+                _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
+                _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
+                bool pass;
+
+                r = build_contexts(run, j, true, j->env, &contexts);
+                if (r < 0)
+                        return r;
+                r = eval_condition(&s->def->condition, contexts, &scope, &pass, &s->message);
+                if (r == -EINVAL) {
+                        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
+                        job_note_step(j, s);
+                        r = changed(actions, job, step);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                if (!pass) {
+                        step_conclude(s, RUN_CONCLUSION_SKIPPED, now);
+                        r = changed(actions, job, step);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
+                r = step_build_spec(run, job, step, &spec, &s->message);
+                if (r == -EINVAL) {
+                        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
+                        job_note_step(j, s);
+                        r = changed(actions, job, step);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+
+                s->status = RUN_STATUS_IN_PROGRESS;
+                s->started_at = now;
+                r = run_step_unit_name(run, job, step, &s->unit);
+                if (r < 0)
+                        return r;
+                j->phase = RUN_JOB_STEP;
+                r = action_push(actions, RUN_ACTION_START_STEP, job, step, spec);
+                if (r < 0)
+                        return r;
+                TAKE_PTR(spec);
+                return changed(actions, job, step);
+        }
+
+        return job_finish_steps(run, job, now, actions);
+}
+
+static RunConclusion run_conclusion(const Run *run) {
+        bool failure = false, cancelled = false;
+
+        if (run->cancel_requested)
+                return RUN_CONCLUSION_CANCELLED;
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                failure = failure || run->jobs[i].conclusion == RUN_CONCLUSION_FAILURE;
+                cancelled = cancelled || run->jobs[i].conclusion == RUN_CONCLUSION_CANCELLED;
+        }
+        return failure      ? RUN_CONCLUSION_FAILURE
+                : cancelled ? RUN_CONCLUSION_CANCELLED
+                            : RUN_CONCLUSION_SUCCESS;
+}
+
+int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions) {
+        unsigned no_limit = UINT_MAX;
+        bool progress = true, all_done;
+        int r;
+
+        if (!budget)
+                budget = &no_limit;
+        if (run->status == RUN_STATUS_COMPLETED)
+                return 0;
+
+        while (progress) {
+                progress = false;
+                for (size_t i = 0; i < run->n_jobs; i++) {
+                        RunJob *j = &run->jobs[i];
+                        RunJobPhase before = j->phase;
+
+                        if (j->phase == RUN_JOB_WAITING && !run->cancel_requested)
+                                r = job_try_start(run, i, now, budget, actions);
+                        else if (j->phase == RUN_JOB_STEPPING)
+                                r = job_next_step(run, i, now, actions);
+                        else
+                                continue;
+                        if (r < 0)
+                                return r;
+                        if (j->phase != before)
+                                progress = true;
+                }
+        }
+
+        all_done = true;
+        for (size_t i = 0; i < run->n_jobs; i++)
+                all_done = all_done && run->jobs[i].phase == RUN_JOB_DONE;
+        if (!all_done)
+                return 0;
+
+        run->status = RUN_STATUS_COMPLETED;
+        run->conclusion = run_conclusion(run);
+        if (!run->started_at)
+                run->started_at = now;
+        run->completed_at = now;
+        return changed(actions, SIZE_MAX, SIZE_MAX);
+}
+
+/* ---- events from the agent ---- */
+
+static RunStep *running_step(Run *run, size_t job, size_t step) {
+        if (job >= run->n_jobs || step >= run->jobs[job].def->n_steps)
+                return NULL;
+        if (run->jobs[job].phase != RUN_JOB_STEP || run->jobs[job].next_step != step + 1)
+                return NULL;
+        if (run->jobs[job].steps[step].status != RUN_STATUS_IN_PROGRESS)
+                return NULL;
+        return &run->jobs[job].steps[step];
+}
+
+int run_step_started(
+        Run *run, size_t job, size_t step, const char *unit, uint64_t now, RunActions *actions) {
+        RunStep *s = running_step(run, job, step);
+
+        if (!s)
+                return -ESTALE;
+        s->started_at = now;
+        return changed(actions, job, step);
+}
+
+/* Applies $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH. Returns -EINVAL with *message on bad text. */
+static int apply_file_commands(RunJob *j, RunStep *s, const RunStepResult *res, char **message) {
+        FileCommandEntries out = {}, env = {};
+        char err[256] = "";
+        char **paths = NULL;
+        size_t n_paths = 0;
+        int r;
+
+        s->outputs = s->outputs ?: expr_value_new_object();
+        if (!s->outputs)
+                return -ENOMEM;
+
+        r = file_command_parse(res->output ?: "", res->output ? res->output_len : 0, &out, err, sizeof(err));
+        for (size_t i = 0; r != -ENOMEM && i < out.n; i++) {
+                _cleanup_(expr_value_unrefp)
+                        ExprValue *v = expr_value_new_string(out.entries[i].value, out.entries[i].value_len);
+                if (!v ||
+                        expr_object_set(s->outputs, out.entries[i].name, strlen(out.entries[i].name), v) < 0)
+                        r = -ENOMEM;
+        }
+        file_command_entries_done(&out);
+        if (r == -EINVAL)
+                return set_message(message, "GITHUB_OUTPUT: %s", err) < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0)
+                return r;
+
+        r = file_command_parse(res->env ?: "", res->env ? res->env_len : 0, &env, err, sizeof(err));
+        for (size_t i = 0; r != -ENOMEM && i < env.n; i++) {
+                _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+
+                /* A NUL cannot go into the environment of a process. */
+                if (memchr(env.entries[i].value, 0, env.entries[i].value_len)) {
+                        snprintf(err, sizeof(err), "line %u: the value of '%s' contains a NUL byte",
+                                env.entries[i].line, env.entries[i].name);
+                        r = -EINVAL;
+                        break;
+                }
+                v = expr_value_new_string(env.entries[i].value, env.entries[i].value_len);
+                if (!v || expr_object_set(j->env, env.entries[i].name, strlen(env.entries[i].name), v) < 0)
+                        r = -ENOMEM;
+        }
+        file_command_entries_done(&env);
+        if (r == -EINVAL)
+                return set_message(message, "GITHUB_ENV: %s", err) < 0 ? -ENOMEM : -EINVAL;
+        if (r < 0)
+                return r;
+
+        r = file_command_parse_paths(res->path ?: "", res->path ? res->path_len : 0, &paths, &n_paths);
+        if (r < 0)
+                return r;
+        /* Each addition goes in front, as on GitHub: the latest line wins. */
+        if (n_paths > 0) {
+                char **p = reallocarray(j->path, j->n_path + n_paths, sizeof(char *));
+                if (!p) {
+                        for (size_t i = 0; i < n_paths; i++)
+                                free(paths[i]);
+                        free(paths);
+                        return -ENOMEM;
+                }
+                j->path = p;
+                memmove(j->path + n_paths, j->path, j->n_path * sizeof(char *));
+                for (size_t i = 0; i < n_paths; i++)
+                        j->path[i] = paths[n_paths - 1 - i];
+                j->n_path += n_paths;
+        }
+        free(paths);
+        return 0;
+}
+
+int run_step_exited(
+        Run *run, size_t job, size_t step, const RunStepResult *result, uint64_t now, RunActions *actions) {
+        RunStep *s = running_step(run, job, step);
+        RunJob *j = &run->jobs[job];
+        RunConclusion outcome;
+        int r;
+
+        if (!s)
+                return -ESTALE;
+
+        s->exit_code = result->exit_signal ? -1 : result->exit_code;
+        s->exit_signal = result->exit_signal;
+        outcome = result->exit_signal == 0 && result->exit_code == 0 ? RUN_CONCLUSION_SUCCESS
+                                                                     : RUN_CONCLUSION_FAILURE;
+
+        r = apply_file_commands(j, s, result, &s->message);
+        if (r == -EINVAL)
+                outcome = RUN_CONCLUSION_FAILURE;
+        else if (r < 0)
+                return r;
+        r = 0;
+        if (!s->message && result->exit_signal)
+                r = set_message(&s->message, "killed by signal %d", result->exit_signal);
+        else if (!s->message && result->exit_code != 0)
+                r = set_message(&s->message, "Process completed with exit code %d.", result->exit_code);
+        if (r < 0)
+                return r;
+
+        step_conclude(s, outcome, now);
+        job_note_step(j, s);
+        j->phase = RUN_JOB_STEPPING;
+        return changed(actions, job, step);
+}
+
+int run_step_failed(
+        Run *run, size_t job, size_t step, const char *message, uint64_t now, RunActions *actions) {
+        RunStep *s = running_step(run, job, step);
+        RunJob *j = &run->jobs[job];
+        int r;
+
+        if (!s)
+                return -ESTALE;
+        r = set_message(&s->message, "%s", message ?: "the step could not be started");
+        if (r < 0)
+                return r;
+        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
+        job_note_step(j, s);
+        j->phase = RUN_JOB_STEPPING;
+        return changed(actions, job, step);
+}
+
+int run_job_cleaned(Run *run, size_t job, uint64_t now, RunActions *actions) {
+        RunJob *j;
+        RunConclusion outcome;
+
+        if (job >= run->n_jobs)
+                return -EINVAL;
+        j = &run->jobs[job];
+        if (j->phase != RUN_JOB_CLEANUP && j->phase != RUN_JOB_STEPPING)
+                return -ESTALE;
+
+        outcome = j->local_status == RUN_CONCLUSION_SUCCESS ? RUN_CONCLUSION_SUCCESS : j->local_status;
+        return job_conclude(run, job, outcome, now, actions);
+}
+
+int run_abort(Run *run, const char *by, uint64_t now, RunActions *actions) {
+        int r;
+
+        if (run->status == RUN_STATUS_COMPLETED)
+                return 0;
+        run->cancel_requested = true;
+        if (!run->cancelled_by && by) {
+                run->cancelled_by = strdup(by);
+                if (!run->cancelled_by)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                RunJob *j = &run->jobs[i];
+
+                switch (j->phase) {
+                case RUN_JOB_WAITING:
+                        r = job_conclude(run, i, RUN_CONCLUSION_CANCELLED, now, actions);
+                        break;
+                case RUN_JOB_STEPPING:
+                case RUN_JOB_STEP:
+                        j->local_status = RUN_CONCLUSION_CANCELLED;
+                        for (size_t k = 0; k < j->def->n_steps; k++) {
+                                RunStep *s = &j->steps[k];
+                                if (s->status == RUN_STATUS_COMPLETED)
+                                        continue;
+                                step_conclude(s,
+                                        s->status == RUN_STATUS_IN_PROGRESS ? RUN_CONCLUSION_CANCELLED
+                                                                            : RUN_CONCLUSION_SKIPPED,
+                                        now);
+                                r = changed(actions, i, k);
+                                if (r < 0)
+                                        return r;
+                        }
+                        j->next_step = j->def->n_steps;
+                        if (j->phase == RUN_JOB_STEP) {
+                                j->phase = RUN_JOB_CLEANUP;
+                                r = action_push(actions, RUN_ACTION_CLEAN_JOB, i, SIZE_MAX, NULL);
+                        } else
+                                r = job_finish_steps(run, i, now, actions);
+                        break;
+                default:
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return run_advance(run, now, NULL, actions);
+}
+
+bool run_is_idle(const Run *run) {
+        for (size_t i = 0; i < run->n_jobs; i++)
+                if (IN_SET(run->jobs[i].phase, RUN_JOB_STEP, RUN_JOB_CLEANUP))
+                        return false;
+        return true;
+}
+
+/* ---- shell command lines ---- */
+
+int run_shell_argv(const char *shell, const char *script, char ***ret) {
+        _cleanup_(strbuf_done) StrBuf word = {};
+        char **argv = NULL;
+        size_t n = 0, allocated = 0;
+        bool have_word = false, placeholder = false;
+        const char *p = shell;
+        int r = 0;
+
+        for (;; p++) {
+                char c = *p;
+
+                if (c == '\0' || c == ' ' || c == '\t') {
+                        if (have_word) {
+                                char *w = NULL;
+                                if (strbuf_take(&word, &w, NULL) < 0 ||
+                                        array_grow((void **) &argv, &allocated, n + 2, sizeof(char *)) < 0) {
+                                        free(w);
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                argv[n++] = w;
+                                argv[n] = NULL;
+                                have_word = false;
+                        }
+                        if (c == '\0')
+                                break;
+                        continue;
+                }
+                have_word = true;
+                if (c == '{' && strncmp(p, "{0}", 3) == 0) {
+                        r = strbuf_puts(&word, script);
+                        placeholder = true;
+                        p += 2;
+                } else if (c == '\'') {
+                        const char *end = strchr(p + 1, '\'');
+                        if (!end) {
+                                r = -EINVAL;
+                                break;
+                        }
+                        r = strbuf_put(&word, p + 1, (size_t) (end - p - 1));
+                        p = end;
+                } else if (c == '"') {
+                        for (p++; *p && *p != '"'; p++) {
+                                if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                                        p++;
+                                r = strbuf_put(&word, p, 1);
+                                if (r < 0)
+                                        break;
+                        }
+                        if (!*p) {
+                                r = -EINVAL;
+                                break;
+                        }
+                } else
+                        r = strbuf_put(&word, p, 1);
+                if (r < 0)
+                        break;
+        }
+
+        if (r >= 0 && n == 0)
+                r = -EINVAL;
+        if (r >= 0 && !placeholder) {
+                if (array_grow((void **) &argv, &allocated, n + 2, sizeof(char *)) < 0 ||
+                        !(argv[n] = strdup(script)))
+                        r = -ENOMEM;
+                else
+                        argv[++n] = NULL;
+        }
+        if (r < 0) {
+                strv_free(argv);
+                return r;
+        }
+        *ret = argv;
+        return 0;
+}
+
+/* ---- JSON ---- */
+
+int run_format_timestamp(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm))
+                return -EINVAL;
+        if (snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    (unsigned) (usec % USEC_PER_SEC / 1000)) >= (int) size)
+                return -ENOBUFS;
+        return 0;
+}
+
+static json_object *json_timestamp(uint64_t usec) {
+        char buf[64];
+
+        if (usec == 0 || run_format_timestamp(usec, buf, sizeof(buf)) < 0)
+                return NULL;
+        return json_object_new_string(buf);
+}
+
+static json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static int json_add(json_object *o, const char *key, json_object *v, bool nullable) {
+        if (!v && !nullable)
+                return -ENOMEM;
+        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+}
+
+static int json_add_outputs(json_object *o, const ExprValue *outputs) {
+        json_object *out = json_object_new_object();
+        int r;
+
+        r = json_add(o, "outputs", out, false);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; outputs && i < outputs->object.n; i++) {
+                const ExprPair *p = &outputs->object.pairs[i];
+                r = json_add(out, p->key,
+                        json_object_new_string_len(
+                                p->value->string.s, (int) MIN(p->value->string.len, (size_t) INT_MAX)),
+                        false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int step_to_json(const RunStep *s, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if ((r = json_add(o, "number", json_object_new_int((int) s->def->number), false)) < 0 ||
+                (r = json_add(o, "id", json_object_new_string(s->def->id), false)) < 0 ||
+                (r = json_add(o, "name", json_string_or_null(s->name ?: s->def->name.raw), true)) < 0 ||
+                (r = json_add(o, "status", json_object_new_string(run_status_to_string(s->status)), false)) <
+                        0 ||
+                (r = json_add(o, "outcome", json_string_or_null(run_conclusion_to_string(s->outcome)),
+                         true)) < 0 ||
+                (r = json_add(o, "conclusion", json_string_or_null(run_conclusion_to_string(s->conclusion)),
+                         true)) < 0 ||
+                (r = json_add(o, "unit", json_string_or_null(s->unit), true)) < 0 ||
+                (r = json_add(o, "exit_code", s->exit_code >= 0 ? json_object_new_int(s->exit_code) : NULL,
+                         true)) < 0 ||
+                (r = json_add(o, "exit_signal",
+                         s->exit_signal > 0 ? json_object_new_int(s->exit_signal) : NULL, true)) < 0 ||
+                (r = json_add(o, "started_at", json_timestamp(s->started_at), true)) < 0 ||
+                (r = json_add(o, "completed_at", json_timestamp(s->completed_at), true)) < 0 ||
+                (r = json_add(o, "message", json_string_or_null(s->message), true)) < 0 ||
+                (r = json_add_outputs(o, s->outputs)) < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int job_to_json(const Run *run, size_t job, json_object **ret) {
+        const RunJob *j = &run->jobs[job];
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_free_ char *slice = NULL;
+        json_object *steps;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = run_job_slice_name(run, job, &slice);
+        if (r < 0)
+                return r;
+        if ((r = json_add(o, "id", json_object_new_string(j->def->id), false)) < 0 ||
+                (r = json_add(o, "number", json_object_new_int((int) j->def->number), false)) < 0 ||
+                (r = json_add(o, "name", json_string_or_null(j->name ?: j->def->name.raw), true)) < 0 ||
+                (r = json_add(o, "status", json_object_new_string(run_status_to_string(j->status)), false)) <
+                        0 ||
+                (r = json_add(o, "outcome", json_string_or_null(run_conclusion_to_string(j->outcome)),
+                         true)) < 0 ||
+                (r = json_add(o, "conclusion", json_string_or_null(run_conclusion_to_string(j->conclusion)),
+                         true)) < 0 ||
+                (r = json_add(o, "slice", json_object_new_string(slice), false)) < 0 ||
+                (r = json_add(o, "started_at", json_timestamp(j->started_at), true)) < 0 ||
+                (r = json_add(o, "completed_at", json_timestamp(j->completed_at), true)) < 0 ||
+                (r = json_add(o, "message", json_string_or_null(j->message), true)) < 0 ||
+                (r = json_add_outputs(o, j->outputs)) < 0)
+                return r;
+
+        steps = json_object_new_array();
+        r = json_add(o, "steps", steps, false);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->def->n_steps; i++) {
+                json_object *s;
+                r = step_to_json(&j->steps[i], &s);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(steps, s) < 0) {
+                        json_object_put(s);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int run_to_json(const Run *run, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *jobs;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if ((r = json_add(o, "id", json_object_new_uint64(run->id), false)) < 0 ||
+                (r = json_add(o, "source", json_object_new_string(run->source), false)) < 0 ||
+                (r = json_add(o, "name", json_string_or_null(run->workflow->name), true)) < 0 ||
+                (r = json_add(o, "status", json_object_new_string(run_status_to_string(run->status)),
+                         false)) < 0 ||
+                (r = json_add(o, "conclusion",
+                         json_string_or_null(run_conclusion_to_string(run->conclusion)), true)) < 0 ||
+                (r = json_add(o, "cancelled_by", json_string_or_null(run->cancelled_by), true)) < 0 ||
+                (r = json_add(o, "created_at", json_timestamp(run->created_at), true)) < 0 ||
+                (r = json_add(o, "started_at", json_timestamp(run->started_at), true)) < 0 ||
+                (r = json_add(o, "completed_at", json_timestamp(run->completed_at), true)) < 0)
+                return r;
+
+        jobs = json_object_new_array();
+        r = json_add(o, "jobs", jobs, false);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                json_object *j;
+                r = job_to_json(run, i, &j);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(jobs, j) < 0) {
+                        json_object_put(j);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static bool json_mark(json_object *o, const char *message, const char *conclusion, json_object *stamp) {
+        json_object *status;
+
+        if (!json_object_object_get_ex(o, "status", &status) ||
+                streq(json_object_get_string(status), "completed"))
+                return false;
+        json_object_object_add(o, "status", json_object_new_string("completed"));
+        json_object_object_add(o, "conclusion", json_object_new_string(conclusion));
+        if (json_object_object_get_ex(o, "outcome", NULL))
+                json_object_object_add(o, "outcome", json_object_new_string(conclusion));
+        json_object_object_add(o, "completed_at", json_object_get(stamp));
+        if (message)
+                json_object_object_add(o, "message", json_object_new_string(message));
+        return true;
+}
+
+int run_json_mark_interrupted(json_object *run, const char *message, uint64_t now) {
+        _cleanup_(json_object_putp) json_object *stamp = json_timestamp(now);
+        json_object *jobs, *steps;
+        bool any = false;
+
+        if (!json_object_object_get_ex(run, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
+                return -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object *job = json_object_array_get_idx(jobs, i), *status;
+                bool started = json_object_object_get_ex(job, "status", &status) &&
+                        streq(json_object_get_string(status), "in_progress");
+
+                if (json_object_object_get_ex(job, "steps", &steps) &&
+                        json_object_is_type(steps, json_type_array))
+                        for (size_t k = 0; k < json_object_array_length(steps); k++) {
+                                json_object *step = json_object_array_get_idx(steps, k), *st;
+                                bool running = json_object_object_get_ex(step, "status", &st) &&
+                                        streq(json_object_get_string(st), "in_progress");
+                                any |= json_mark(step, running ? message : NULL,
+                                        running ? "cancelled" : "skipped", stamp);
+                        }
+                any |= json_mark(job, started ? message : NULL, "cancelled", stamp);
+        }
+        any |= json_mark(run, NULL, "cancelled", stamp);
+        return any;
+}

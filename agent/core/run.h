@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "expr-value.h"
+#include "workflow.h"
+
+/* One run of a workflow: the coordinator (job graph, job conditions, the parallel-jobs budget) and
+ * the executors (per job: step conditions, step results, file commands) as one pure state machine.
+ * Events come in as function calls (a step started, exited, failed to start; a job's leftovers are
+ * gone; the run is aborted), each with the time; decisions come out as actions for the agent to carry
+ * out. No system calls, no clock, no logging: the agent does all of that. */
+
+typedef enum RunStatus {
+        RUN_STATUS_QUEUED,
+        RUN_STATUS_IN_PROGRESS,
+        RUN_STATUS_COMPLETED,
+        _RUN_STATUS_MAX,
+} RunStatus;
+
+/* GitHub's words. NONE: not concluded yet. */
+typedef enum RunConclusion {
+        RUN_CONCLUSION_NONE,
+        RUN_CONCLUSION_SUCCESS,
+        RUN_CONCLUSION_FAILURE,
+        RUN_CONCLUSION_CANCELLED,
+        RUN_CONCLUSION_SKIPPED,
+        _RUN_CONCLUSION_MAX,
+} RunConclusion;
+
+typedef struct RunStep {
+        const WorkflowStep *def;
+        RunStatus status;
+        RunConclusion outcome;             /* before continue-on-error */
+        RunConclusion conclusion;          /* after it */
+        char *name;                        /* the evaluated display name */
+        char *unit;                        /* the scope, once the step was started */
+        char *message;                     /* why the step failed without an exit status */
+        int exit_code;                     /* -1: none */
+        int exit_signal;                   /* 0: none */
+        uint64_t started_at, completed_at; /* CLOCK_REALTIME µs, 0: not yet */
+        ExprValue *outputs;                /* object */
+} RunStep;
+
+typedef enum RunJobPhase {
+        RUN_JOB_WAITING,  /* needs not complete, or no room under the parallel-jobs limit */
+        RUN_JOB_STEPPING, /* between steps: the next one is chosen by run_advance() */
+        RUN_JOB_STEP,     /* a step was handed to the agent and has not ended */
+        RUN_JOB_CLEANUP,  /* steps done; the agent kills what they left, then run_job_cleaned() */
+        RUN_JOB_DONE,
+} RunJobPhase;
+
+typedef struct RunJob {
+        const WorkflowJob *def;
+        RunStatus status;
+        RunJobPhase phase;
+        RunConclusion outcome, conclusion;
+        /* The job's status as the step-level status functions see it: success, failure (a step
+         * concluded failure), cancelled (the job was cancelled; overrides). */
+        RunConclusion local_status;
+        char *name;
+        char *message; /* why the job failed outside its steps (condition, outputs) */
+        size_t next_step;
+        RunStep *steps;
+        ExprValue *env; /* workflow + job env, then $GITHUB_ENV additions */
+        char **path;    /* $GITHUB_PATH additions, latest first */
+        size_t n_path;
+        ExprValue *outputs; /* object, once completed */
+        uint64_t started_at, completed_at;
+} RunJob;
+
+typedef struct Run {
+        uint64_t id;
+        char *source; /* where the workflow came from, as the submitter named it */
+        Workflow *workflow;
+        char *workspace_root; /* each job works in <workspace_root>/<job id> */
+        ExprValue *github;    /* the github context's fixed part, from the agent */
+        ExprValue *runner;    /* the runner context */
+        RunStatus status;
+        RunConclusion conclusion;
+        bool cancel_requested;
+        char *cancelled_by; /* NULL until cancelled */
+        uint64_t created_at, started_at, completed_at;
+        RunJob *jobs;
+        size_t n_jobs;
+} Run;
+
+/* Takes ownership of workflow. github and runner are referenced (NULL: empty objects). */
+int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
+        ExprValue *github, ExprValue *runner, uint64_t now, Run **ret);
+Run *run_free(Run *run);
+static inline void run_freep(Run **r) {
+        if (*r)
+                *r = run_free(*r);
+}
+
+/* What the agent is asked to do. */
+typedef enum RunActionType {
+        /* Start steps[step] of jobs[job] with spec: the agent creates its scope and shim and later
+         * reports run_step_started() (optional), then run_step_exited() or run_step_failed(). */
+        RUN_ACTION_START_STEP,
+        /* The job's steps are done: kill what they left running, then call run_job_cleaned(). */
+        RUN_ACTION_CLEAN_JOB,
+        /* Something the agent shows changed (statuses, conclusions); step or job is SIZE_MAX when
+         * the change is the job's or the run's own. Persist, signal, log. */
+        RUN_ACTION_CHANGED,
+} RunActionType;
+
+typedef struct RunStepSpec {
+        char *script;            /* the run: text, evaluated */
+        char *shell;             /* the command line with {0} for the script file */
+        char *working_directory; /* absolute */
+        char **env;              /* NAME=VALUE, NULL-terminated: workflow < job < $GITHUB_ENV < step */
+        char **path;             /* directories to put in front of PATH, in order */
+        uint64_t timeout_usec;   /* 0: none */
+} RunStepSpec;
+
+typedef struct RunAction {
+        RunActionType type;
+        size_t job, step;
+        RunStepSpec *spec; /* START_STEP */
+} RunAction;
+
+typedef struct RunActions {
+        RunAction *actions;
+        size_t n, allocated;
+} RunActions;
+
+void run_actions_done(RunActions *a);
+RunStepSpec *run_step_spec_free(RunStepSpec *s);
+static inline void run_step_spec_freep(RunStepSpec **s) {
+        if (*s)
+                *s = run_step_spec_free(*s);
+}
+
+/* Decides everything that can be decided now: jobs whose needs are complete have their if evaluated
+ * and start or are skipped (at most *budget jobs start; the budget is decremented, UINT_MAX for no
+ * limit); running jobs between steps evaluate the next step's if and start or skip it, or finish;
+ * the run concludes when all jobs are done. Appends to actions. Returns 0 or -ENOMEM. */
+int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions);
+
+/* The step's scope exists and its entry process runs. */
+int run_step_started(Run *run, size_t job, size_t step, const char *unit, uint64_t now, RunActions *actions);
+
+/* The entry process ended (exit_signal 0: exited with exit_code). The texts are what the step left in
+ * $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH (NULL: empty). Call run_advance() afterwards. */
+typedef struct RunStepResult {
+        int exit_code;
+        int exit_signal;
+        const char *output, *env, *path;
+        size_t output_len, env_len, path_len;
+} RunStepResult;
+int run_step_exited(
+        Run *run, size_t job, size_t step, const RunStepResult *result, uint64_t now, RunActions *actions);
+
+/* The step could not be started (or its result could not be read); message says why. */
+int run_step_failed(
+        Run *run, size_t job, size_t step, const char *message, uint64_t now, RunActions *actions);
+
+/* The job's leftovers are gone: the job completes. */
+int run_job_cleaned(Run *run, size_t job, uint64_t now, RunActions *actions);
+
+/* The agent is stopping, or the run could not go on: every unfinished step and job concludes
+ * cancelled, and jobs with running steps get RUN_ACTION_CLEAN_JOB (their steps are killed with
+ * the job's slice). */
+int run_abort(Run *run, const char *by, uint64_t now, RunActions *actions);
+
+bool run_is_idle(const Run *run); /* nothing handed out to the agent is outstanding */
+
+const char *run_status_to_string(RunStatus s);
+const char *run_conclusion_to_string(RunConclusion c); /* NULL for NONE */
+
+/* The unit names of DESIGN §3. */
+int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);
+int run_job_slice_name(const Run *run, size_t job, char **ret);
+int run_slice_name(uint64_t id, char **ret);
+
+/* Splits a shell command line ("bash --noprofile -e {0}") into argv, replacing {0} by script (or
+ * appending it when the line has no {0}). Quotes as in a POSIX shell's simple words: '…' and "…"
+ * with \" and \\. */
+int run_shell_argv(const char *shell, const char *script, char ***ret);
+
+/* The run as the JSON of `runnerctl status --json` (DESIGN §4). */
+int run_to_json(const Run *run, json_object **ret);
+
+/* ISO 8601 in UTC with milliseconds, as GitHub writes them. */
+int run_format_timestamp(uint64_t usec, char *buf, size_t size);
+
+/* A finished run's JSON marked as the agent found it after a crash or restart: every job and step not
+ * completed becomes completed/cancelled with message, and the run too. Returns 1 if anything changed. */
+int run_json_mark_interrupted(json_object *run, const char *message, uint64_t now);

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The run state machine (coordinator + executors) driven by a fake agent and a fake clock: each step's
+ * run: text is a tiny script the fake agent interprets ("exit N", "output K=V", "env K=V", "path D"),
+ * so that every test reads like the workflow it runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "run.h"
+#include "test-util.h"
+
+#define T0 (1700000000ULL * USEC_PER_SEC)
+
+typedef struct Started {
+        size_t job, step;
+        RunStepSpec *spec;
+} Started;
+
+typedef struct Agent {
+        Run *run;
+        uint64_t now;
+        unsigned budget; /* for each advance; UINT_MAX: no limit */
+        Started queue[64];
+        size_t n_queue;
+        size_t n_cleaned, n_changed;
+        char log[4096]; /* "job/step" of each start, in order */
+} Agent;
+
+static void handle(Agent *a, RunActions *actions) {
+        for (size_t i = 0; i < actions->n; i++) {
+                RunAction *x = &actions->actions[i];
+
+                switch (x->type) {
+                case RUN_ACTION_START_STEP:
+                        assert_true(a->n_queue < ELEMENTSOF(a->queue));
+                        a->queue[a->n_queue++] = (Started){ x->job, x->step, TAKE_PTR(x->spec) };
+                        snprintf(a->log + strlen(a->log), sizeof(a->log) - strlen(a->log), "%s/%s ",
+                                a->run->jobs[x->job].def->id, a->run->jobs[x->job].def->steps[x->step].id);
+                        break;
+                case RUN_ACTION_CLEAN_JOB:
+                        a->n_cleaned++;
+                        assert_int_equal(run_job_cleaned(a->run, x->job, a->now, NULL), 0);
+                        break;
+                case RUN_ACTION_CHANGED:
+                        a->n_changed++;
+                        break;
+                }
+        }
+        run_actions_done(actions);
+}
+
+/* As the agent does: after a job's leftovers are gone, the run may move on. */
+static void advance(Agent *a) {
+        size_t cleaned;
+
+        do {
+                RunActions actions = {};
+                unsigned budget = a->budget;
+
+                cleaned = a->n_cleaned;
+                assert_int_equal(run_advance(a->run, a->now, &budget, &actions), 0);
+                handle(a, &actions);
+        } while (a->n_cleaned != cleaned);
+}
+
+/* Runs the script of the oldest started step and reports its exit. */
+static void finish_one(Agent *a) {
+        Started s = a->queue[0];
+        _cleanup_free_ char *script = strdup(s.spec->script);
+        char output[1024] = "", env[1024] = "", path[1024] = "";
+        RunStepResult res = {};
+        RunActions actions = {};
+
+        memmove(a->queue, a->queue + 1, --a->n_queue * sizeof(Started));
+        for (char *line = strtok(script, "\n"); line; line = strtok(NULL, "\n")) {
+                if (strncmp(line, "exit ", 5) == 0)
+                        res.exit_code = atoi(line + 5);
+                else if (strncmp(line, "output ", 7) == 0)
+                        snprintf(output + strlen(output), sizeof(output) - strlen(output), "%s\n", line + 7);
+                else if (strncmp(line, "env ", 4) == 0)
+                        snprintf(env + strlen(env), sizeof(env) - strlen(env), "%s\n", line + 4);
+                else if (strncmp(line, "path ", 5) == 0)
+                        snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s\n", line + 5);
+        }
+        res.output = output, res.output_len = strlen(output);
+        res.env = env, res.env_len = strlen(env);
+        res.path = path, res.path_len = strlen(path);
+
+        a->now += USEC_PER_SEC;
+        assert_int_equal(
+                run_step_started(a->run, s.job, s.step, "unit", a->now - USEC_PER_SEC / 2, &actions), 0);
+        assert_int_equal(run_step_exited(a->run, s.job, s.step, &res, a->now, &actions), 0);
+        run_step_spec_free(s.spec);
+        handle(a, &actions);
+        advance(a);
+}
+
+static void agent_start(Agent *a, const char *yaml) {
+        Workflow *w = NULL;
+        WorkflowErrors errors = {};
+
+        *a = (Agent){ .now = T0, .budget = UINT_MAX };
+        if (workflow_load(yaml, strlen(yaml), &w, &errors) < 0) {
+                for (size_t i = 0; i < errors.n; i++)
+                        print_message("%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
+                                errors.errors[i].message);
+                fail();
+        }
+        assert_int_equal(run_new(7, "test.yml", w, "/work/r7", NULL, NULL, a->now, &a->run), 0);
+        advance(a);
+}
+
+static void agent_run_all(Agent *a) {
+        while (a->n_queue > 0)
+                finish_one(a);
+        assert_int_equal(a->run->status, RUN_STATUS_COMPLETED);
+        assert_true(run_is_idle(a->run));
+}
+
+static void agent_done(Agent *a) {
+        for (size_t i = 0; i < a->n_queue; i++)
+                run_step_spec_free(a->queue[i].spec);
+        a->run = run_free(a->run);
+}
+
+static const RunJob *job(const Agent *a, const char *id) {
+        for (size_t i = 0; i < a->run->n_jobs; i++)
+                if (streq(a->run->jobs[i].def->id, id))
+                        return &a->run->jobs[i];
+        fail_msg("no job %s", id);
+        return NULL;
+}
+
+static const char *conclusion(const Agent *a, const char *id) {
+        return run_conclusion_to_string(job(a, id)->conclusion) ?: "none";
+}
+
+static const char *step_conclusion(const Agent *a, const char *id, size_t step) {
+        return run_conclusion_to_string(job(a, id)->steps[step].conclusion) ?: "none";
+}
+
+static const char *output(const ExprValue *outputs, const char *key) {
+        const ExprValue *v = expr_object_getz(outputs, key);
+        return v ? v->string.s : NULL;
+}
+
+static const char *env_get(char **env, const char *name) {
+        size_t len = strlen(name);
+        const char *found = NULL;
+
+        for (char **e = env; *e; e++)
+                if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+                        assert_null(found); /* names are unique */
+                        found = *e + len + 1;
+                }
+        return found;
+}
+
+/* The acceptance workflow of the system suite, in memory: needs, outputs, env, and a failing
+ * continue-on-error step. */
+static void test_three_jobs(void **state) {
+        Agent a;
+
+        agent_start(&a,
+                "name: three\n"
+                "env: { LEVEL: workflow, BOTH: workflow }\n"
+                "jobs:\n"
+                "  build:\n"
+                "    env: { BOTH: job }\n"
+                "    outputs: { artifact: '${{ steps.make.outputs.file }}' }\n"
+                "    steps:\n"
+                "      - id: make\n"
+                "        run: |\n"
+                "          output file=app-${{ env.LEVEL }}-${{ env.BOTH }}.tar\n"
+                "      - run: exit 3\n"
+                "        continue-on-error: true\n"
+                "  test:\n"
+                "    needs: build\n"
+                "    steps:\n"
+                "      - id: check\n"
+                "        env: { ART: '${{ needs.build.outputs.artifact }}' }\n"
+                "        run: output seen=${{ env.ART }}\n"
+                "  deploy:\n"
+                "    needs: [build, test]\n"
+                "    if: needs.build.result == 'success'\n"
+                "    steps:\n"
+                "      - run: exit 0\n");
+
+        /* Only build can start: its needs are complete, the others wait. */
+        assert_int_equal(a.n_queue, 1);
+        assert_int_equal(a.run->status, RUN_STATUS_IN_PROGRESS);
+        assert_int_equal(job(&a, "test")->status, RUN_STATUS_QUEUED);
+
+        finish_one(&a);
+        /* The failing step runs with its outputs' predecessor done. */
+        assert_int_equal(a.n_queue, 1);
+        finish_one(&a);
+        assert_string_equal(conclusion(&a, "build"), "success");
+        assert_string_equal(run_conclusion_to_string(job(&a, "build")->steps[1].outcome), "failure");
+        assert_string_equal(step_conclusion(&a, "build", 1), "success");
+        assert_int_equal(job(&a, "build")->steps[1].exit_code, 3);
+        assert_string_equal(output(job(&a, "build")->outputs, "artifact"), "app-workflow-job.tar");
+
+        agent_run_all(&a);
+        assert_string_equal(output(job(&a, "test")->steps[0].outputs, "seen"), "app-workflow-job.tar");
+        assert_string_equal(conclusion(&a, "test"), "success");
+        assert_string_equal(conclusion(&a, "deploy"), "success");
+        assert_string_equal(run_conclusion_to_string(a.run->conclusion), "success");
+        assert_string_equal(a.log, "build/make build/__run test/check deploy/__run ");
+        assert_int_equal(a.n_cleaned, 3);
+        agent_done(&a);
+}
+
+/* A failing job: dependents without a status function are skipped, failure() ones run, and the
+ * run fails. */
+static void test_failure_propagates(void **state) {
+        Agent a;
+
+        agent_start(&a,
+                "jobs:\n"
+                "  a:\n"
+                "    steps:\n"
+                "      - run: exit 1\n"
+                "      - run: exit 0\n"
+                "      - if: failure()\n"
+                "        run: exit 0\n"
+                "      - if: always()\n"
+                "        run: exit 0\n"
+                "  b: { needs: a, steps: [ { run: exit 0 } ] }\n"
+                "  c: { needs: b, steps: [ { run: exit 0 } ] }\n"
+                "  on-failure: { needs: c, if: failure(), steps: [ { run: exit 0 } ] }\n"
+                "  always: { needs: a, if: always(), steps: [ { run: exit 0 } ] }\n"
+                "  not-cancelled: { needs: a, if: '!cancelled()', steps: [ { run: exit 0 } ] }\n");
+        agent_run_all(&a);
+
+        assert_string_equal(step_conclusion(&a, "a", 0), "failure");
+        assert_string_equal(step_conclusion(&a, "a", 1), "skipped");
+        assert_string_equal(step_conclusion(&a, "a", 2), "success");
+        assert_string_equal(step_conclusion(&a, "a", 3), "success");
+        assert_string_equal(job(&a, "a")->steps[0].message, "Process completed with exit code 1.");
+        assert_string_equal(conclusion(&a, "a"), "failure");
+        assert_string_equal(conclusion(&a, "b"), "skipped");
+        assert_string_equal(step_conclusion(&a, "b", 0), "skipped");
+        assert_string_equal(conclusion(&a, "c"), "skipped");
+        /* failure() looks at every ancestor, not only the direct needs. */
+        assert_string_equal(conclusion(&a, "on-failure"), "success");
+        assert_string_equal(conclusion(&a, "always"), "success");
+        assert_string_equal(conclusion(&a, "not-cancelled"), "success");
+        assert_string_equal(run_conclusion_to_string(a.run->conclusion), "failure");
+        agent_done(&a);
+}
+
+static void test_file_commands(void **state) {
+        Agent a;
+        Started s;
+
+        agent_start(&a,
+                "jobs:\n"
+                "  j:\n"
+                "    env: { FROM_JOB: job }\n"
+                "    steps:\n"
+                "      - run: |\n"
+                "          env FROM_STEP=one\n"
+                "          env FROM_JOB=overridden\n"
+                "          path /opt/a\n"
+                "          path /opt/b\n"
+                "      - env: { FROM_STEP: step-env-wins, GITHUB_JOB: not-this }\n"
+                "        run: exit 0\n"
+                "      - id: bad\n"
+                "        run: output not a command\n"
+                "      - if: steps.bad.outcome == 'failure'\n"
+                "        run: exit 0\n");
+        finish_one(&a);
+
+        s = a.queue[0];
+        assert_string_equal(env_get(s.spec->env, "FROM_STEP"), "step-env-wins");
+        assert_string_equal(env_get(s.spec->env, "FROM_JOB"), "overridden");
+        assert_string_equal(env_get(s.spec->env, "GITHUB_JOB"), "j");
+        assert_string_equal(env_get(s.spec->env, "GITHUB_WORKSPACE"), "/work/r7/j");
+        assert_string_equal(env_get(s.spec->env, "CI"), "true");
+        assert_string_equal(s.spec->path[0], "/opt/b");
+        assert_string_equal(s.spec->path[1], "/opt/a");
+        assert_null(s.spec->path[2]);
+        assert_string_equal(s.spec->working_directory, "/work/r7/j");
+        assert_string_equal(s.spec->shell, "bash -e {0}");
+
+        agent_run_all(&a);
+        assert_string_equal(step_conclusion(&a, "j", 2), "failure");
+        assert_string_equal(
+                job(&a, "j")->steps[2].message, "GITHUB_OUTPUT: line 1: Invalid format 'not a command'");
+        /* The step after it ran: it asked for failure through steps.<id>.outcome, which implies
+         * success() && …, and success() is false now, so it is skipped. */
+        assert_string_equal(step_conclusion(&a, "j", 3), "skipped");
+        assert_string_equal(conclusion(&a, "j"), "failure");
+        agent_done(&a);
+}
+
+static void test_parallel_budget(void **state) {
+        Agent a;
+
+        agent_start(&a,
+                "jobs:\n"
+                "  a: { steps: [ { run: exit 0 } ] }\n"
+                "  b: { steps: [ { run: exit 0 } ] }\n"
+                "  c: { steps: [ { run: exit 0 } ] }\n");
+        /* No limit: all three start at once. */
+        assert_int_equal(a.n_queue, 3);
+        agent_run_all(&a);
+        agent_done(&a);
+
+        /* A budget of two: the third job waits for room. */
+        {
+                Workflow *w = NULL;
+                const char *y = "jobs:\n"
+                                "  a: { steps: [ { run: exit 0 } ] }\n"
+                                "  b: { steps: [ { run: exit 0 } ] }\n"
+                                "  c: { steps: [ { run: exit 0 } ] }\n";
+                RunActions actions = {};
+                unsigned budget = 2;
+                size_t starts = 0;
+
+                assert_int_equal(workflow_load(y, strlen(y), &w, NULL), 0);
+                assert_int_equal(run_new(1, "x", w, "/w", NULL, NULL, T0, &a.run), 0);
+                assert_int_equal(run_advance(a.run, T0, &budget, &actions), 0);
+                for (size_t i = 0; i < actions.n; i++)
+                        starts += actions.actions[i].type == RUN_ACTION_START_STEP;
+                assert_int_equal(starts, 2);
+                assert_int_equal(budget, 0);
+                assert_int_equal(job(&a, "c")->status, RUN_STATUS_QUEUED);
+                run_actions_done(&actions);
+                a.run = run_free(a.run);
+        }
+}
+
+static void test_abort(void **state) {
+        Agent a;
+        RunActions actions = {};
+        size_t cleans = 0;
+
+        agent_start(&a,
+                "jobs:\n"
+                "  a: { steps: [ { run: exit 0 }, { run: exit 0 } ] }\n"
+                "  b: { needs: a, steps: [ { run: exit 0 } ] }\n");
+        assert_int_equal(a.n_queue, 1);
+
+        assert_int_equal(run_abort(a.run, "agent stopping", a.now, &actions), 0);
+        for (size_t i = 0; i < actions.n; i++)
+                cleans += actions.actions[i].type == RUN_ACTION_CLEAN_JOB;
+        assert_int_equal(cleans, 1);
+        run_actions_done(&actions);
+        /* The running step's exit, arriving after the abort, is stale. */
+        assert_int_equal(
+                run_step_exited(a.run, 0, 0, &(RunStepResult){ .exit_signal = 9 }, a.now, NULL), -ESTALE);
+        assert_false(run_is_idle(a.run));
+        assert_int_equal(a.run->status, RUN_STATUS_IN_PROGRESS);
+
+        assert_int_equal(run_job_cleaned(a.run, 0, a.now, &actions), 0);
+        assert_int_equal(run_advance(a.run, a.now, NULL, &actions), 0);
+        run_actions_done(&actions);
+        assert_int_equal(a.run->status, RUN_STATUS_COMPLETED);
+        assert_string_equal(run_conclusion_to_string(a.run->conclusion), "cancelled");
+        assert_string_equal(step_conclusion(&a, "a", 0), "cancelled");
+        assert_string_equal(step_conclusion(&a, "a", 1), "skipped");
+        assert_string_equal(conclusion(&a, "a"), "cancelled");
+        assert_string_equal(conclusion(&a, "b"), "cancelled");
+        assert_string_equal(a.run->cancelled_by, "agent stopping");
+        agent_done(&a);
+}
+
+static void test_evaluation_errors(void **state) {
+        Agent a;
+
+        agent_start(&a,
+                "jobs:\n"
+                "  a:\n"
+                "    steps:\n"
+                "      - run: exit 0\n"
+                "        if: fromJSON('{')\n"
+                "      - run: exit 0\n"
+                "  b:\n"
+                "    if: fromJSON('nope')\n"
+                "    steps: [ { run: exit 0 } ]\n");
+        agent_run_all(&a);
+        assert_string_equal(step_conclusion(&a, "a", 0), "failure");
+        assert_non_null(strstr(job(&a, "a")->steps[0].message, "5:13: if: "));
+        assert_string_equal(step_conclusion(&a, "a", 1), "skipped");
+        assert_string_equal(conclusion(&a, "b"), "failure");
+        assert_non_null(strstr(job(&a, "b")->message, "8:9: if: "));
+        assert_string_equal(step_conclusion(&a, "b", 0), "skipped");
+        agent_done(&a);
+}
+
+static void test_step_failed_to_start(void **state) {
+        Agent a;
+        RunActions actions = {};
+
+        agent_start(&a, "jobs:\n  a: { steps: [ { run: exit 0 }, { if: always(), run: exit 0 } ] }\n");
+        assert_int_equal(run_step_failed(a.run, 0, 0, "Failed to start scope: boom", a.now, &actions), 0);
+        assert_int_equal(run_step_failed(a.run, 0, 0, "again", a.now, &actions), -ESTALE);
+        handle(&a, &actions);
+        run_step_spec_free(a.queue[0].spec);
+        a.n_queue = 0;
+        advance(&a);
+        agent_run_all(&a);
+        assert_string_equal(step_conclusion(&a, "a", 0), "failure");
+        assert_string_equal(job(&a, "a")->steps[0].message, "Failed to start scope: boom");
+        assert_string_equal(step_conclusion(&a, "a", 1), "success");
+        assert_string_equal(conclusion(&a, "a"), "failure");
+        agent_done(&a);
+}
+
+static void test_json(void **state) {
+        Agent a;
+        json_object *o = NULL, *jobs, *steps, *step, *v;
+
+        agent_start(&a,
+                "name: Demo\n"
+                "jobs:\n"
+                "  build:\n"
+                "    steps:\n"
+                "      - id: compile\n"
+                "        name: Compile ${{ github.job }}\n"
+                "        run: exit 2\n");
+        agent_run_all(&a);
+        assert_int_equal(run_to_json(a.run, &o), 0);
+
+        assert_true(json_object_object_get_ex(o, "id", &v));
+        assert_int_equal(json_object_get_uint64(v), 7);
+        assert_true(json_object_object_get_ex(o, "status", &v));
+        assert_string_equal(json_object_get_string(v), "completed");
+        assert_true(json_object_object_get_ex(o, "conclusion", &v));
+        assert_string_equal(json_object_get_string(v), "failure");
+        assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        assert_int_equal(json_object_array_length(jobs), 1);
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(jobs, 0), "steps", &steps));
+        step = json_object_array_get_idx(steps, 0);
+        assert_true(json_object_object_get_ex(step, "number", &v));
+        assert_int_equal(json_object_get_int(v), 1);
+        assert_true(json_object_object_get_ex(step, "name", &v));
+        assert_string_equal(json_object_get_string(v), "Compile build");
+        assert_true(json_object_object_get_ex(step, "unit", &v));
+        assert_string_equal(json_object_get_string(v), "runner-r7-j1-s1.scope");
+        assert_true(json_object_object_get_ex(step, "exit_code", &v));
+        assert_int_equal(json_object_get_int(v), 2);
+        assert_true(json_object_object_get_ex(step, "started_at", &v));
+        assert_string_equal(json_object_get_string(v), "2023-11-14T22:13:20.500Z");
+        assert_true(json_object_object_get_ex(step, "completed_at", &v));
+        assert_string_equal(json_object_get_string(v), "2023-11-14T22:13:21.000Z");
+
+        /* A run found unfinished after a restart is marked, once. */
+        assert_true(json_object_object_get_ex(o, "status", &v));
+        json_object_object_add(o, "status", json_object_new_string("in_progress"));
+        json_object_object_add(step, "status", json_object_new_string("in_progress"));
+        assert_int_equal(run_json_mark_interrupted(o, "the agent stopped", T0), 1);
+        assert_true(json_object_object_get_ex(step, "conclusion", &v));
+        assert_string_equal(json_object_get_string(v), "cancelled");
+        assert_true(json_object_object_get_ex(step, "message", &v));
+        assert_string_equal(json_object_get_string(v), "the agent stopped");
+        assert_int_equal(run_json_mark_interrupted(o, "the agent stopped", T0), 0);
+
+        json_object_put(o);
+        agent_done(&a);
+}
+
+static void test_shell_argv(void **state) {
+        static const struct {
+                const char *shell, *expected;
+        } cases[] = {
+                { "bash -e {0}", "bash|-e|/s.sh|" },
+                { "bash --noprofile --norc -eo pipefail {0}",
+                        "bash|--noprofile|--norc|-eo|pipefail|/s.sh|" },
+                { "python", "python|/s.sh|" },
+                { "  sh   -c  'echo a b' x {0} ", "sh|-c|echo a b|x|/s.sh|" },
+                { "perl \"-e\\\"x\\\\\" {0}", "perl|-e\"x\\|/s.sh|" },
+                { "cmd --file={0}.ps1", "cmd|--file=/s.sh.ps1|" },
+                { "", NULL },
+                { "   ", NULL },
+                { "sh 'unterminated {0}", NULL },
+                { "sh \"unterminated {0}", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char **argv = NULL, buf[256] = "";
+                int r = run_shell_argv(cases[i].shell, "/s.sh", &argv);
+
+                if (!cases[i].expected) {
+                        assert_int_equal(r, -EINVAL);
+                        continue;
+                }
+                assert_int_equal(r, 0);
+                for (char **p = argv; *p; p++) {
+                        strcat(buf, *p);
+                        strcat(buf, "|");
+                        free(*p);
+                }
+                free(argv);
+                assert_string_equal(buf, cases[i].expected);
+        }
+}
+
+static void test_unit_names(void **state) {
+        Agent a;
+        _cleanup_free_ char *unit = NULL, *slice = NULL, *run_slice = NULL;
+
+        agent_start(&a,
+                "jobs:\n  x: { steps: [ { run: exit 0 } ] }\n  y: { steps: [ { run: a }, { run: b } ] }\n");
+        assert_int_equal(run_step_unit_name(a.run, 1, 1, &unit), 0);
+        assert_string_equal(unit, "runner-r7-j2-s2.scope");
+        assert_int_equal(run_job_slice_name(a.run, 1, &slice), 0);
+        assert_string_equal(slice, "runner-r7-j2.slice");
+        assert_int_equal(run_slice_name(7, &run_slice), 0);
+        assert_string_equal(run_slice, "runner-r7.slice");
+        agent_done(&a);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_three_jobs),
+                cmocka_unit_test(test_failure_propagates),
+                cmocka_unit_test(test_file_commands),
+                cmocka_unit_test(test_parallel_budget),
+                cmocka_unit_test(test_abort),
+                cmocka_unit_test(test_evaluation_errors),
+                cmocka_unit_test(test_step_failed_to_start),
+                cmocka_unit_test(test_json),
+                cmocka_unit_test(test_shell_argv),
+                cmocka_unit_test(test_unit_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
