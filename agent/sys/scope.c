@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "scope.h"
 
@@ -9,16 +10,38 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 
 struct ScopeJob {
+        UnitWatcher *watcher;
+        ScopeJob *prev, *next; /* in watcher->jobs while pending */
         char *unit;
-        char *job_path;       /* known once StartTransientUnit answered */
+        char *job_path;       /* known once systemd answered the call */
         char *early_job_path; /* a JobRemoved seen before that answer */
         char *early_result;
-        sd_bus_slot *match_slot;
         sd_bus_slot *call_slot;
         scope_job_handler_t handler;
         void *userdata;
         bool finished;
+        bool stop; /* StopUnit: a unit that does not exist is stopped already */
 };
+
+struct UnitWatcher {
+        sd_bus *bus;
+        sd_bus_slot *match_slot;
+        ScopeJob *jobs;
+        int error; /* the subscription failed: nothing can be watched */
+};
+
+static void job_unlink(ScopeJob *job) {
+        if (!job->watcher)
+                return;
+        if (job->prev)
+                job->prev->next = job->next;
+        else
+                job->watcher->jobs = job->next;
+        if (job->next)
+                job->next->prev = job->prev;
+        job->prev = job->next = NULL;
+        job->watcher = NULL;
+}
 
 const char *scope_job_unit(const ScopeJob *job) {
         return job ? job->unit : NULL;
@@ -27,7 +50,7 @@ const char *scope_job_unit(const ScopeJob *job) {
 ScopeJob *scope_job_free(ScopeJob *job) {
         if (!job)
                 return NULL;
-        sd_bus_slot_unref(job->match_slot);
+        job_unlink(job);
         sd_bus_slot_unref(job->call_slot);
         free(job->unit);
         free(job->job_path);
@@ -69,8 +92,8 @@ static void scope_job_finish(ScopeJob *job, int error, const char *message) {
                 return;
         job->finished = true;
 
-        /* Drop the subscription now: no later signal may reach a job the caller may free below. */
-        job->match_slot = sd_bus_slot_unref(job->match_slot);
+        /* Leave the watcher now: no later signal may reach a job the caller may free below. */
+        job_unlink(job);
         job->call_slot = sd_bus_slot_unref(job->call_slot);
 
         job->handler(job, error, message, job->userdata);
@@ -90,41 +113,100 @@ static void scope_job_finish_result(ScopeJob *job, const char *result) {
 }
 
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
-        ScopeJob *job = userdata;
+        UnitWatcher *w = userdata;
         const char *path, *unit, *result;
         uint32_t id;
         int r;
 
         r = sd_bus_message_read(m, "uoss", &id, &path, &unit, &result);
-        if (r < 0 || !streq(unit, job->unit))
+        if (r < 0)
                 return 0;
 
-        if (!job->job_path) {
-                /* The reply is sent before the job can run, so this should not happen; if it does,
-                 * keep the result for when we learn our job's path. */
-                free(job->early_job_path);
-                free(job->early_result);
-                job->early_job_path = strdup(path);
-                job->early_result = strdup(result);
-                if (!job->early_job_path || !job->early_result)
-                        scope_job_finish(job, -ENOMEM, "out of memory");
-                return 0;
+        for (ScopeJob *job = w->jobs; job; job = job->next) {
+                if (!streq(unit, job->unit))
+                        continue;
+                if (!job->job_path) {
+                        /* The reply is sent before the job can run, so this should not happen; if it
+                         * does, keep the result for when we learn our job's path. */
+                        free(job->early_job_path);
+                        free(job->early_result);
+                        job->early_job_path = strdup(path);
+                        job->early_result = strdup(result);
+                        if (!job->early_job_path || !job->early_result)
+                                scope_job_finish(job, -ENOMEM, "out of memory");
+                        return 0;
+                }
+                if (streq(path, job->job_path)) {
+                        scope_job_finish_result(job, result);
+                        return 0;
+                }
         }
-
-        if (!streq(path, job->job_path))
-                return 0;
-
-        scope_job_finish_result(job, result);
         return 0;
 }
 
 static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
-        ScopeJob *job = userdata;
+        UnitWatcher *w = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
 
-        if (e)
-                scope_job_finish(job, -sd_bus_error_get_errno(e) ?: -EIO, e->message ?: e->name);
+        if (!e)
+                return 0;
+        w->error = -sd_bus_error_get_errno(e) ?: -EIO;
+        /* A handler may free other jobs: take them one at a time from the head. */
+        while (w->jobs)
+                scope_job_finish(w->jobs, w->error, e->message ?: e->name);
         return 0;
+}
+
+int unit_watcher_new(sd_bus *bus, UnitWatcher **ret) {
+        UnitWatcher *w;
+        int r;
+
+        if (!bus || !ret)
+                return -EINVAL;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->bus = sd_bus_ref(bus);
+        r = sd_bus_match_signal_async(bus, &w->match_slot,
+                sd_bus_is_bus_client(bus) > 0 ? SYSTEMD_DEST : NULL, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                "JobRemoved", on_job_removed, on_match_installed, w);
+        if (r < 0) {
+                unit_watcher_free(w);
+                return r;
+        }
+        *ret = w;
+        return 0;
+}
+
+UnitWatcher *unit_watcher_free(UnitWatcher *w) {
+        if (!w)
+                return NULL;
+        while (w->jobs)
+                job_unlink(w->jobs);
+        sd_bus_slot_unref(w->match_slot);
+        sd_bus_unref(w->bus);
+        free(w);
+        return NULL;
+}
+
+int bus_open_systemd(sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (geteuid() == 0) {
+                r = sd_bus_new(&bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+                if (r < 0)
+                        return r;
+                if (sd_bus_start(bus) >= 0) {
+                        *ret = TAKE_PTR(bus);
+                        return 0;
+                }
+                bus = sd_bus_unref(bus);
+        }
+        return sd_bus_open_system(ret);
 }
 
 static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -137,7 +219,10 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
         if (e) {
                 int error = sd_bus_error_get_errno(e);
-                scope_job_finish(job, error > 0 ? -error : -EIO, e->message ?: e->name);
+                if (job->stop && sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
+                        scope_job_finish(job, 0, NULL);
+                else
+                        scope_job_finish(job, error > 0 ? -error : -EIO, e->message ?: e->name);
                 return 0;
         }
 
@@ -188,41 +273,48 @@ static int append_properties(sd_bus_message *m, const ScopeParams *params) {
         return sd_bus_message_close_container(m);
 }
 
-int scope_start(sd_bus *bus, const ScopeParams *params, scope_job_handler_t handler, void *userdata,
-        ScopeJob **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(scope_job_freep) ScopeJob *job = NULL;
-        int r;
+static int job_new(
+        UnitWatcher *w, const char *unit, scope_job_handler_t handler, void *userdata, ScopeJob **ret) {
+        ScopeJob *job;
 
-        if (!bus || !params || !params->unit || !pidref_is_set(params->pid) || !handler || !ret)
+        if (w->error < 0)
+                return w->error;
+        /* Unit names are restricted to [a-zA-Z0-9:_.\\@-] by systemd. */
+        if (!unit || strpbrk(unit, "'\",= \t\n"))
                 return -EINVAL;
-        /* Unit names are restricted to [a-zA-Z0-9:_.\\@-] by systemd; anything else would also
-         * break the match rule below. */
-        if (strpbrk(params->unit, "'\",= \t\n"))
-                return -EINVAL;
-
         job = calloc(1, sizeof(*job));
         if (!job)
                 return -ENOMEM;
         job->handler = handler;
         job->userdata = userdata;
-        job->unit = strdup(params->unit);
-        if (!job->unit)
+        job->unit = strdup(unit);
+        if (!job->unit) {
+                free(job);
                 return -ENOMEM;
+        }
+        job->watcher = w;
+        job->next = w->jobs;
+        if (w->jobs)
+                w->jobs->prev = job;
+        w->jobs = job;
+        *ret = job;
+        return 0;
+}
 
-        /* Subscribe first: the match is queued on the connection before the method call, and the bus
-         * handles a connection's messages in order, so JobRemoved cannot slip by. The rule cannot
-         * narrow by unit name: sd-bus re-checks rules locally and only matches argN when every
-         * argument before it is a string, which JobRemoved's leading job id is not. */
-        r = sd_bus_add_match_async(bus, &job->match_slot,
-                "type='signal',sender='" SYSTEMD_DEST "',path='" SYSTEMD_PATH "',interface='" SYSTEMD_MANAGER
-                "',member='JobRemoved'",
-                on_job_removed, on_match_installed, job);
+int scope_start(UnitWatcher *w, const ScopeParams *params, scope_job_handler_t handler, void *userdata,
+        ScopeJob **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(scope_job_freep) ScopeJob *job = NULL;
+        int r;
+
+        if (!w || !params || !pidref_is_set(params->pid) || !handler || !ret)
+                return -EINVAL;
+        r = job_new(w, params->unit, handler, userdata, &job);
         if (r < 0)
                 return r;
 
         r = sd_bus_message_new_method_call(
-                bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
+                w->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ss", params->unit, "fail");
@@ -235,7 +327,28 @@ int scope_start(sd_bus *bus, const ScopeParams *params, scope_job_handler_t hand
         if (r < 0)
                 return r;
 
-        r = sd_bus_call_async(bus, &job->call_slot, m, on_start_reply, job, 0);
+        r = sd_bus_call_async(w->bus, &job->call_slot, m, on_start_reply, job, 0);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(job);
+        return 0;
+}
+
+int unit_stop(
+        UnitWatcher *w, const char *unit, scope_job_handler_t handler, void *userdata, ScopeJob **ret) {
+        _cleanup_(scope_job_freep) ScopeJob *job = NULL;
+        int r;
+
+        if (!w || !handler || !ret)
+                return -EINVAL;
+        r = job_new(w, unit, handler, userdata, &job);
+        if (r < 0)
+                return r;
+        job->stop = true;
+
+        r = sd_bus_call_method_async(w->bus, &job->call_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                "StopUnit", on_start_reply, job, "ss", unit, "replace");
         if (r < 0)
                 return r;
 

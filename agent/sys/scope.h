@@ -11,6 +11,20 @@
 
 typedef struct ScopeJob ScopeJob;
 
+/* One subscription to systemd's JobRemoved per connection, shared by every job started through it, so
+ * that n jobs in flight cost n lookups per signal rather than n callbacks. On a direct connection to
+ * systemd (its private socket) signals carry no sender, so the rule names none there. */
+typedef struct UnitWatcher UnitWatcher;
+
+int unit_watcher_new(sd_bus *bus, UnitWatcher **ret);
+/* Jobs still pending are failed with -ECANCELED first (their handlers are not called). */
+UnitWatcher *unit_watcher_free(UnitWatcher *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(UnitWatcher *, unit_watcher_free);
+
+/* The connection to systemd for unit jobs: its private socket when we may use it (root; one hop less
+ * than the bus, and no bus policy in the way), else the system bus. Attached to no event loop. */
+int bus_open_systemd(sd_bus **ret);
+
 /* error is 0 when the job finished with result "done"; otherwise -errno, with message saying what
  * systemd answered (a D-Bus error or the job result). job stays valid until scope_job_free(). */
 typedef void (*scope_job_handler_t)(ScopeJob *job, int error, const char *message, void *userdata);
@@ -22,11 +36,14 @@ typedef struct ScopeParams {
         const PidRef *pid;       /* the held child */
 } ScopeParams;
 
-/* Subscribes to JobRemoved for the unit, then calls StartTransientUnit with mode "fail"; both are
- * queued on bus and neither blocks. The handler is called exactly once, from the event loop the bus
- * is attached to. */
-int scope_start(
-        sd_bus *bus, const ScopeParams *params, scope_job_handler_t handler, void *userdata, ScopeJob **ret);
+/* Calls StartTransientUnit with mode "fail", queued on the watcher's bus without blocking. The
+ * handler is called exactly once, from the event loop the bus is attached to. */
+int scope_start(UnitWatcher *w, const ScopeParams *params, scope_job_handler_t handler, void *userdata,
+        ScopeJob **ret);
+
+/* Stops a unit (StopUnit, mode "replace"); the handler as above. A unit that is not loaded counts as
+ * stopped: the handler gets 0. */
+int unit_stop(UnitWatcher *w, const char *unit, scope_job_handler_t handler, void *userdata, ScopeJob **ret);
 
 const char *scope_job_unit(const ScopeJob *job);
 

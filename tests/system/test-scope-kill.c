@@ -27,6 +27,7 @@
 typedef struct Ctx {
         sd_event *event;
         sd_bus *bus;
+        UnitWatcher *watcher;
         char *cgroot;
         unsigned serial;
 } Ctx;
@@ -173,7 +174,7 @@ static void start_scope(Ctx *ctx, const char *unit, const PidRef *pid, ScopeResu
         };
 
         *res = (ScopeResult){};
-        assert_int_equal(scope_start(ctx->bus, &params, on_scope_done, res, &job), 0);
+        assert_int_equal(scope_start(ctx->watcher, &params, on_scope_done, res, &job), 0);
         run_until(ctx, &res->done, "JobRemoved");
 }
 
@@ -357,7 +358,8 @@ static int setup(void **state) {
         if (!ctx)
                 return -1;
         if (sd_event_default(&ctx->event) < 0 || sd_bus_open_system(&ctx->bus) < 0 ||
-                sd_bus_attach_event(ctx->bus, ctx->event, SD_EVENT_PRIORITY_NORMAL) < 0)
+                sd_bus_attach_event(ctx->bus, ctx->event, SD_EVENT_PRIORITY_NORMAL) < 0 ||
+                unit_watcher_new(ctx->bus, &ctx->watcher) < 0)
                 return -1;
         r = cgroup_get_root(&ctx->cgroot);
         if (r < 0)
@@ -377,6 +379,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
         Ctx *ctx = *state;
 
+        unit_watcher_free(ctx->watcher);
         sd_bus_flush_close_unref(ctx->bus);
         sd_event_unref(ctx->event);
         free(ctx->cgroot);

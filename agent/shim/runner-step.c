@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* runner-step: the shim between the agent and a step's entry process (DESIGN §2).
+ *
+ * The agent forks and execs it, hands its PID to systemd for the step's scope, and holds it: the shim
+ * waits on its control socket (fd 3) until the agent says the scope exists. Then it creates the entry
+ * process with clone3(CLONE_PIDFD), as the step's user, with no_new_privs, in the working directory;
+ * sends the entry's pidfd to the agent (SCM_RIGHTS); copies the entry's stdout and stderr into the
+ * step's log file (complete, never rate-limited) and into journald with the RUNNER_* fields; and
+ * records the exit status in a file a restarted agent can read. It keeps copying output after the
+ * entry exited while background processes still hold the pipes, so that they never get SIGPIPE;
+ * the job's end kills them and the shim with the job's slice.
+ *
+ * Protocol on fd 3 (SOCK_SEQPACKET), one message a line of text:
+ *   agent → shim  "go"                  the scope exists; anything else or EOF: exit without running
+ *   shim → agent  "started PID"         with the entry's pidfd attached
+ *   shim → agent  "failed ERRNO"        the entry could not be executed
+ *   shim → agent  "exited CODE SIGNAL"  the entry ended (SIGNAL 0: exited with CODE)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+#define CONTROL_FD 3
+#define LINE_MAX_JOURNAL (48U * 1024U) /* longer lines go to journald in pieces */
+#define MAX_FIELDS 16U
+#define ENV_MAX_SIZE (4U * 1024U * 1024U)
+
+static uid_t arg_uid = (uid_t) -1;
+static gid_t arg_gid = (gid_t) -1;
+static const char *arg_workdir = NULL;
+static const char *arg_log = NULL;
+static const char *arg_exit_status = NULL;
+static const char *arg_env_file = NULL;
+static const char *arg_fields[MAX_FIELDS];
+static size_t arg_n_fields = 0;
+
+static void help(void) {
+        printf("%s [OPTIONS...] -- COMMAND [ARGUMENT...]\n\n"
+               "Runs one step of a runner-agent job. Started and held by runner-agent, which passes its\n"
+               "control socket as fd 3; not meant to be run by hand.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version             Show the version\n"
+               "     --user=UID:GID        Run the command as this user and group\n"
+               "     --workdir=DIR         Run the command in DIR\n"
+               "     --env-file=FILE       The command's environment: NAME=VALUE entries, each\n"
+               "                           ended by a NUL byte\n"
+               "     --log=FILE            Append the command's stdout and stderr to FILE\n"
+               "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
+               "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
+                program_invocation_short_name, MAX_FIELDS);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_USER,
+                ARG_WORKDIR,
+                ARG_ENV_FILE,
+                ARG_LOG,
+                ARG_EXIT_STATUS,
+                ARG_FIELD
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "user", required_argument, NULL, ARG_USER },
+                { "workdir", required_argument, NULL, ARG_WORKDIR },
+                { "env-file", required_argument, NULL, ARG_ENV_FILE },
+                { "log", required_argument, NULL, ARG_LOG },
+                { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
+                { "field", required_argument, NULL, ARG_FIELD },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts(PACKAGE_NAME " " PACKAGE_VERSION);
+                        return 0;
+                case ARG_USER: {
+                        unsigned u, g;
+                        char end;
+                        if (sscanf(optarg, "%u:%u%c", &u, &g, &end) != 2) {
+                                fprintf(stderr, "runner-step: --user wants UID:GID, got '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_uid = u;
+                        arg_gid = g;
+                        break;
+                }
+                case ARG_WORKDIR:
+                        arg_workdir = optarg;
+                        break;
+                case ARG_ENV_FILE:
+                        arg_env_file = optarg;
+                        break;
+                case ARG_LOG:
+                        arg_log = optarg;
+                        break;
+                case ARG_EXIT_STATUS:
+                        arg_exit_status = optarg;
+                        break;
+                case ARG_FIELD:
+                        if (arg_n_fields >= MAX_FIELDS || !strchr(optarg, '=')) {
+                                fprintf(stderr, "runner-step: bad or too many --field: '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_fields[arg_n_fields++] = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+
+        if (optind >= argc) {
+                fprintf(stderr, "runner-step: no command given\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int send_message(const char *text, int fd) {
+        struct iovec iov = { .iov_base = (void *) text, .iov_len = strlen(text) };
+        union {
+                struct cmsghdr cmsg;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (fd >= 0) {
+                struct cmsghdr *cmsg;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control);
+                cmsg = CMSG_FIRSTHDR(&mh);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        }
+        /* The agent may be gone (restarting); the step goes on regardless. */
+        return sendmsg(CONTROL_FD, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* Blocks until the agent says the scope exists. */
+static int wait_for_go(void) {
+        char buf[16];
+        ssize_t n;
+
+        do
+                n = recv(CONTROL_FD, buf, sizeof(buf), 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (n != 2 || memcmp(buf, "go", 2) != 0)
+                return -ECANCELED;
+        return 0;
+}
+
+static int read_env(char ***ret) {
+        _cleanup_free_ char *text = NULL;
+        char **env;
+        size_t n = 0, k = 0;
+        ssize_t len;
+
+        if (!arg_env_file) {
+                *ret = calloc(1, sizeof(char *));
+                return *ret ? 0 : -ENOMEM;
+        }
+        len = read_full_file_at(AT_FDCWD, arg_env_file, ENV_MAX_SIZE, &text);
+        if (len < 0)
+                return (int) len;
+        for (ssize_t i = 0; i < len; i++)
+                n += text[i] == '\0';
+        env = calloc(n + 1, sizeof(char *));
+        if (!env)
+                return -ENOMEM;
+        for (ssize_t i = 0; i < len; i += (ssize_t) strlen(text + i) + 1)
+                if (text[i] != '\0' && !(env[k++] = strdup(text + i)))
+                        return -ENOMEM; /* the process exits right after */
+        *ret = env;
+        return 0;
+}
+
+/* The entry process: never returns. */
+_Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd, int report_fd) {
+        sigset_t all;
+        int r = 0, null_fd;
+
+        /* What the shim ignores and blocks must not carry over to the step. */
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        sigemptyset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+                dup2(err_fd, STDERR_FILENO) < 0)
+                r = -errno;
+        if (r == 0 && arg_gid != (gid_t) -1 &&
+                (setgroups(0, NULL) < 0 || setresgid(arg_gid, arg_gid, arg_gid) < 0))
+                r = -errno;
+        if (r == 0 && arg_uid != (uid_t) -1 && setresuid(arg_uid, arg_uid, arg_uid) < 0)
+                r = -errno;
+        if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                r = -errno;
+        if (r == 0 && arg_workdir && chdir(arg_workdir) < 0)
+                r = -errno;
+        if (r == 0) {
+                /* PATH for the lookup is the step's own. */
+                environ = env;
+                execvp(argv[0], argv);
+                r = -errno;
+        }
+        (void) !write(report_fd, &r, sizeof(r));
+        _exit(127);
+}
+
+static pid_t clone_pidfd(int *ret_pidfd) {
+        struct clone_args args = {
+                .flags = CLONE_PIDFD,
+                .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
+                .exit_signal = SIGCHLD,
+        };
+
+        return (pid_t) syscall(SYS_clone3, &args, sizeof(args));
+}
+
+typedef struct Stream {
+        int fd;
+        int priority;
+        char line[LINE_MAX_JOURNAL];
+        size_t len;
+} Stream;
+
+static void journal_line(const char *line, size_t len, int priority) {
+        struct iovec iov[MAX_FIELDS + 3];
+        char prio[16];
+        size_t n = 0;
+        _cleanup_free_ char *message = NULL;
+
+        message = malloc(len + STRLEN("MESSAGE=") + 1);
+        if (!message)
+                return;
+        memcpy(stpcpy(message, "MESSAGE="), line, len);
+        iov[n++] = (struct iovec){ message, len + STRLEN("MESSAGE=") };
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        iov[n++] = (struct iovec){ (char *) "SYSLOG_IDENTIFIER=runner-step",
+                STRLEN("SYSLOG_IDENTIFIER=runner-step") };
+        for (size_t i = 0; i < arg_n_fields; i++)
+                iov[n++] = (struct iovec){ (char *) arg_fields[i], strlen(arg_fields[i]) };
+        /* Journald may drop lines under its rate limit; the log file keeps everything. */
+        (void) sd_journal_sendv(iov, (int) n);
+}
+
+static void journal_flush(Stream *s) {
+        if (s->len > 0)
+                journal_line(s->line, s->len, s->priority);
+        s->len = 0;
+}
+
+static void journal_feed(Stream *s, const char *data, size_t len) {
+        for (size_t i = 0; i < len; i++) {
+                if (data[i] == '\n') {
+                        journal_line(s->line, s->len, s->priority);
+                        s->len = 0;
+                        continue;
+                }
+                if (s->len == sizeof(s->line))
+                        journal_flush(s);
+                s->line[s->len++] = data[i];
+        }
+}
+
+static void write_all(int fd, const char *data, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, data, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return; /* a full disk must not stop the step; journald still has the lines */
+                data += n;
+                len -= (size_t) n;
+        }
+}
+
+/* Copies what is readable; returns false on EOF. */
+static bool pump(Stream *s, int log_fd) {
+        char buf[65536];
+        ssize_t n;
+
+        n = read(s->fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (n <= 0) {
+                journal_flush(s);
+                return false;
+        }
+        if (log_fd >= 0)
+                write_all(log_fd, buf, (size_t) n);
+        journal_feed(s, buf, (size_t) n);
+        return true;
+}
+
+static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
+        char text[64];
+
+        *ret_code = si->si_code == CLD_EXITED ? si->si_status : -1;
+        *ret_signal = si->si_code == CLD_EXITED ? 0 : si->si_status;
+        if (!arg_exit_status)
+                return;
+        snprintf(text, sizeof(text), "exit_code=%d\nexit_signal=%d\n", *ret_code, *ret_signal);
+        if (write_file_atomic_at(AT_FDCWD, arg_exit_status, text, strlen(text), 0644) < 0)
+                fprintf(stderr, "runner-step: failed to record the exit status in %s: %m\n",
+                        arg_exit_status);
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF },
+                                 report[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF;
+        char **env = NULL, msg[64];
+        Stream streams[2];
+        bool exited = false;
+        pid_t pid;
+        int r, child_error = 0;
+        ssize_t n;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        /* The shim outlives polite signals meant for the step (SignalTarget=cgroup sends them to every
+         * process of the scope); only the kill of the cgroup ends it early. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        (void) signal(SIGINT, SIG_IGN);
+        (void) signal(SIGTERM, SIG_IGN);
+        (void) signal(SIGHUP, SIG_IGN);
+
+        r = read_env(&env);
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read %s: %s\n", arg_env_file, strerror(-r));
+                return EXIT_FAILURE;
+        }
+
+        r = wait_for_go();
+        if (r < 0)
+                return EXIT_FAILURE; /* the agent gave up on this step (its scope failed) */
+
+        if (arg_log) {
+                log_fd = open(arg_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (log_fd < 0)
+                        fprintf(stderr, "runner-step: failed to open %s: %m\n", arg_log);
+        }
+
+        if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+                pipe2(report, O_CLOEXEC) < 0) {
+                snprintf(msg, sizeof(msg), "failed %d", errno);
+                (void) send_message(msg, -1);
+                return EXIT_FAILURE;
+        }
+
+        pid = clone_pidfd(&pidfd);
+        if (pid < 0) {
+                snprintf(msg, sizeof(msg), "failed %d", errno);
+                (void) send_message(msg, -1);
+                return EXIT_FAILURE;
+        }
+        if (pid == 0)
+                run_entry(argv + optind, env, out_pipe[1], err_pipe[1], report[1]);
+
+        out_pipe[1] = safe_close(out_pipe[1]);
+        err_pipe[1] = safe_close(err_pipe[1]);
+        report[1] = safe_close(report[1]);
+
+        /* EOF: the exec succeeded (the pipe is O_CLOEXEC); an int: it failed with that -errno. */
+        do
+                n = read(report[0], &child_error, sizeof(child_error));
+        while (n < 0 && errno == EINTR);
+        if (n == sizeof(child_error) && child_error < 0) {
+                char line[512];
+                int len = snprintf(line, sizeof(line), "runner-step: failed to execute %s: %s\n",
+                        argv[optind], strerror(-child_error));
+                if (log_fd >= 0)
+                        write_all(log_fd, line, (size_t) len);
+                journal_line(line, (size_t) len - 1, LOG_ERR);
+                snprintf(msg, sizeof(msg), "failed %d", -child_error);
+                (void) send_message(msg, -1);
+        } else {
+                snprintf(msg, sizeof(msg), "started %d", (int) pid);
+                (void) send_message(msg, pidfd);
+        }
+
+        streams[0] = (Stream){ .fd = out_pipe[0], .priority = LOG_INFO };
+        streams[1] = (Stream){ .fd = err_pipe[0], .priority = LOG_WARNING };
+
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = streams[0].fd, .events = POLLIN },
+                        { .fd = streams[1].fd, .events = POLLIN },
+                        { .fd = exited ? -1 : pidfd, .events = POLLIN },
+                };
+
+                if (p[0].fd < 0 && p[1].fd < 0 && exited)
+                        break;
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return EXIT_FAILURE;
+                }
+                for (size_t i = 0; i < 2; i++)
+                        if (p[i].revents && !pump(&streams[i], log_fd))
+                                streams[i].fd = -1; /* closed by the cleanup of the pipe arrays */
+
+                if (p[2].revents) {
+                        siginfo_t si = {};
+                        int code, sig;
+
+                        if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return EXIT_FAILURE;
+                        }
+                        exited = true;
+                        /* Output the entry wrote just before exiting goes first. */
+                        for (size_t i = 0; i < 2; i++)
+                                for (unsigned k = 0; k < 64 && streams[i].fd >= 0; k++) {
+                                        struct pollfd q = { .fd = streams[i].fd, .events = POLLIN };
+                                        if (poll(&q, 1, 0) <= 0 || !q.revents)
+                                                break;
+                                        if (!pump(&streams[i], log_fd))
+                                                streams[i].fd = -1;
+                                }
+                        if (log_fd >= 0)
+                                (void) fdatasync(log_fd);
+                        record_exit(&si, &code, &sig);
+                        snprintf(msg, sizeof(msg), "exited %d %d", code, sig);
+                        (void) send_message(msg, -1);
+                }
+        }
+
+        return EXIT_SUCCESS;
+}
