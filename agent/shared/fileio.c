@@ -11,12 +11,16 @@
 
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret_contents) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
 
         fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        return read_full_fd(fd, max_size, ret_contents);
+}
+
+int read_full_fd(int fd, size_t max_size, char **ret_contents) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
 
         for (;;) {
                 ssize_t k;

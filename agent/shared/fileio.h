@@ -8,6 +8,8 @@
  * Files from /proc and cgroupfs report size 0, so this reads until EOF. Returns the length, -EFBIG
  * when the file is larger than max_size, or -errno. */
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret_contents);
+/* The same for an open file, from its current offset. */
+int read_full_fd(int fd, size_t max_size, char **ret_contents);
 
 /* Writes s to an existing file below dir_fd in one write(2), as kernel interface files expect. */
 int write_string_file_at(int dir_fd, const char *path, const char *s);

@@ -50,6 +50,10 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+static inline const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
 static inline void *mfree(void *p) {
         free(p);
         return NULL;

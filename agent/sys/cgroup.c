@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-parse.h"
+#include "alloc-util.h"
 #include "cgroup.h"
 #include "fileio.h"
 
@@ -152,6 +153,34 @@ int cgroup_count_processes(int cgroup_fd, unsigned *ret) {
         if (r < 0)
                 return r;
         *ret = n;
+        return 0;
+}
+
+typedef struct PidList {
+        pid_t *pids;
+        size_t n, allocated;
+} PidList;
+
+static int list_one(pid_t pid, void *userdata) {
+        PidList *l = userdata;
+
+        if (array_grow((void **) &l->pids, &l->allocated, l->n + 1, sizeof(pid_t)) < 0)
+                return -ENOMEM;
+        l->pids[l->n++] = pid;
+        return 0;
+}
+
+int cgroup_list_processes(int cgroup_fd, pid_t **ret, size_t *ret_n) {
+        PidList l = {};
+        int r;
+
+        r = cgroup_foreach_pid(cgroup_fd, list_one, &l, 0);
+        if (r < 0) {
+                free(l.pids);
+                return r;
+        }
+        *ret = l.pids;
+        *ret_n = l.n;
         return 0;
 }
 

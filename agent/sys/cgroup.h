@@ -22,6 +22,9 @@ int cgroup_is_populated(int cgroup_fd, bool *ret);
 /* Counts the processes in the cgroup and all cgroups below it. */
 int cgroup_count_processes(int cgroup_fd, unsigned *ret);
 
+/* The PIDs in the cgroup and below it, as a snapshot (for logging: act on them only through pidfds). */
+int cgroup_list_processes(int cgroup_fd, pid_t **ret, size_t *ret_n);
+
 /* Kills every process in the cgroup and below it with SIGKILL. Uses cgroup.kill, which the kernel
  * applies atomically, forks included; on kernels without it, falls back to
  * cgroup_kill_by_freezing(). Returns 0 when the kill was issued: call cgroup_watch_empty() to learn

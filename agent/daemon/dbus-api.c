@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbus-api.h"
+#include "log.h"
+#include "workflow.h"
+
+#define INTERFACE "io.runneragent.Agent1"
+#define ERROR_INVALID_WORKFLOW INTERFACE ".Error.InvalidWorkflow"
+#define ERROR_NO_SUCH_RUN INTERFACE ".Error.NoSuchRun"
+#define ERROR_NO_SUCH_LOG INTERFACE ".Error.NoSuchLog"
+
+/* The bus policy lets only root and runner-admin through; this is the second lock, so that a
+ * mistake in one does not open the agent (and so that a direct connection could not bypass it). */
+static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const gid_t *gids = NULL;
+        uid_t uid;
+        gid_t gid;
+        int r, n;
+        bool allowed = false;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
+        if (r < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's credentials.");
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+
+        if (uid == 0)
+                allowed = true;
+        if (!allowed && sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == manager->admin_gid)
+                allowed = true;
+        n = allowed ? 0 : sd_bus_creds_get_supplementary_gids(creds, &gids);
+        for (int i = 0; i < n; i++)
+                if (gids[i] == manager->admin_gid)
+                        allowed = true;
+        if (!allowed)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Only root and members of runner-admin may use runner-agent (caller UID %u).", uid);
+
+        if (ret_name) {
+                struct passwd *pw = getpwuid(uid);
+                if (pw ? asprintf(ret_name, "%s (UID %u)", pw->pw_name, uid) < 0 : asprintf(ret_name, "UID %u", uid) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *manager = userdata;
+        _cleanup_free_ char *by = NULL, *errors = NULL;
+        const char *source, *yaml;
+        uint64_t id;
+        int r;
+
+        r = check_caller(m, manager, &by, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "ss", &source, &yaml);
+        if (r < 0)
+                return r;
+        if (strlen(yaml) > WORKFLOW_MAX_SIZE)
+                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW, "%s: the workflow is larger than %u bytes",
+                        source, WORKFLOW_MAX_SIZE);
+        if (strlen(source) == 0 || strlen(source) > 4096)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
+
+        r = manager_submit(manager, source, yaml, strlen(yaml), by, &id, &errors);
+        if (r == -EINVAL)
+                return sd_bus_error_set(error, ERROR_INVALID_WORKFLOW, errors);
+        if (r == -ESHUTDOWN)
+                return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "runner-agent is stopping; no new runs are accepted.");
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
+        return sd_bus_reply_method_return(m, "t", id);
+}
+
+static int run_json(ManagedRun *mr, const char **ret) {
+        json_object *o = NULL;
+        int r;
+
+        if (mr->run) {
+                r = run_to_json(mr->run, &o);
+                if (r < 0)
+                        return r;
+                if (mr->json)
+                        json_object_put(mr->json);
+                mr->json = o;
+        }
+        *ret = json_object_to_json_string_ext(mr->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return 0;
+}
+
+static int method_get_run(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *manager = userdata;
+        ManagedRun *mr;
+        const char *text;
+        uint64_t id;
+        int r;
+
+        r = check_caller(m, manager, NULL, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "t", &id);
+        if (r < 0)
+                return r;
+        mr = manager_find_run(manager, id);
+        if (!mr)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
+        r = run_json(mr, &text);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", text);
+}
+
+static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        static const char *const keys[] = { "id", "source", "name", "status", "conclusion", "created_at",
+                "started_at", "completed_at" };
+        Manager *manager = userdata;
+        json_object *list;
+        int r;
+
+        r = check_caller(m, manager, NULL, error);
+        if (r < 0)
+                return r;
+        list = json_object_new_array();
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < manager->n_runs; i++) {
+                ManagedRun *mr = manager->runs[i];
+                json_object *summary = json_object_new_object(), *v;
+                const char *ignored;
+
+                if (!summary || run_json(mr, &ignored) < 0) {
+                        json_object_put(summary);
+                        json_object_put(list);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                        if (json_object_object_get_ex(mr->json, keys[k], &v))
+                                json_object_object_add(summary, keys[k], json_object_get(v));
+                json_object_array_add(list, summary);
+        }
+        r = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+        json_object_put(list);
+        return r;
+}
+
+static int method_open_log(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *manager = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        const char *job;
+        uint64_t id;
+        uint32_t step;
+        int r;
+
+        r = check_caller(m, manager, NULL, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "tsu", &id, &job, &step);
+        if (r < 0)
+                return r;
+        fd = manager_open_log(manager, id, job, step);
+        if (fd == -ESRCH)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
+        if (fd == -ENOENT)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_LOG,
+                        "Run %" PRIu64 " has no log for job '%s' step %u (yet).", id, job, step);
+        if (fd < 0)
+                return sd_bus_error_set_errnof(error, fd, "Failed to open the log: %s", strerror(-fd));
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
+static const sd_bus_vtable agent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("s", source, "s", yaml), SD_BUS_RESULT("t", id), method_submit,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetRun", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", json), method_get_run,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRuns", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_runs,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenLog", SD_BUS_ARGS("t", id, "s", job, "u", step), SD_BUS_RESULT("h", fd),
+                method_open_log, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("RunChanged", SD_BUS_ARGS("t", id, "s", status, "s", conclusion), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("JobChanged", SD_BUS_ARGS("t", id, "s", job, "s", status, "s", conclusion), 0),
+        SD_BUS_SIGNAL_WITH_ARGS(
+                "StepChanged", SD_BUS_ARGS("t", id, "s", job, "u", step, "s", status, "s", conclusion), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_api_add(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, RUNNER_BUS_PATH, INTERFACE, agent_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the D-Bus object: %m");
+        return 0;
+}
+
+/* A finished run loaded from disk has no Run: its status comes from its JSON. */
+static void run_status(ManagedRun *mr, const char **status, const char **conclusion) {
+        json_object *v;
+
+        if (mr->run) {
+                *status = run_status_to_string(mr->run->status);
+                *conclusion = run_conclusion_to_string(mr->run->conclusion) ?: "";
+                return;
+        }
+        *status = json_object_object_get_ex(mr->json, "status", &v) ? json_object_get_string(v) : "";
+        *conclusion = json_object_object_get_ex(mr->json, "conclusion", &v) && v ? json_object_get_string(v) : "";
+}
+
+void bus_emit_run_changed(ManagedRun *mr) {
+        const char *status, *conclusion;
+
+        run_status(mr, &status, &conclusion);
+        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "RunChanged", "tss", mr->id, status,
+                conclusion);
+}
+
+void bus_emit_job_changed(ManagedRun *mr, size_t job) {
+        const RunJob *j = &mr->run->jobs[job];
+
+        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "JobChanged", "tsss", mr->id,
+                j->def->id, run_status_to_string(j->status), run_conclusion_to_string(j->conclusion) ?: "");
+}
+
+void bus_emit_step_changed(ManagedRun *mr, size_t job, size_t step) {
+        const RunJob *j = &mr->run->jobs[job];
+        const RunStep *s = &j->steps[step];
+
+        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "StepChanged", "tsuss", mr->id,
+                j->def->id, s->def->number, run_status_to_string(s->status),
+                run_conclusion_to_string(s->conclusion) ?: "");
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#include "manager.h"
+
+/* The D-Bus API, io.runneragent.Agent1 at /io/runneragent/Agent1: see runnerctl(1) and the README.
+ * Every method checks the caller: root or a member of runner-admin, else AccessDenied. */
+
+int bus_api_add(Manager *m);
+
+void bus_emit_run_changed(ManagedRun *mr);
+void bus_emit_job_changed(ManagedRun *mr, size_t job);
+void bus_emit_step_changed(ManagedRun *mr, size_t job, size_t step);

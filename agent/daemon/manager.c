@@ -1,0 +1,1205 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "cgroup.h"
+#include "dbus-api.h"
+#include "fileio.h"
+#include "file-command.h"
+#include "fs-util.h"
+#include "log.h"
+#include "manager.h"
+#include "message-id.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define STATE_MAX_SIZE (64U * 1024U * 1024U)
+
+static uint64_t now_realtime(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void process(ManagedRun *mr, RunActions *actions);
+static void kick_all(Manager *m);
+
+/* ---- runs: lifetime and state files ---- */
+
+static void job_ctx_done(JobCtx *jc, size_t n_steps) {
+        for (size_t i = 0; jc->steps && i < n_steps; i++)
+                step_process_free(jc->steps[i]);
+        free(jc->steps);
+        free(jc->refs);
+        sd_event_source_disable_unref(jc->clean_source);
+        sd_event_source_disable_unref(jc->empty_source);
+        scope_job_free(jc->slice_stop);
+        safe_close(jc->slice_fd);
+        safe_close(jc->files_fd);
+        free(jc->files_dir);
+}
+
+static ManagedRun *managed_run_free(ManagedRun *mr) {
+        if (!mr)
+                return NULL;
+        for (size_t i = 0; mr->jobs && mr->run && i < mr->run->n_jobs; i++)
+                job_ctx_done(&mr->jobs[i], mr->run->jobs[i].def->n_steps);
+        free(mr->jobs);
+        sd_event_source_disable_unref(mr->save_source);
+        scope_job_free(mr->slice_stop);
+        run_free(mr->run);
+        if (mr->json)
+                json_object_put(mr->json);
+        safe_close(mr->dir_fd);
+        free(mr);
+        return NULL;
+}
+
+static int managed_run_add(Manager *m, ManagedRun *mr) {
+        size_t i;
+
+        if (array_grow((void **) &m->runs, &m->allocated_runs, m->n_runs + 1, sizeof(ManagedRun *)) < 0)
+                return -ENOMEM;
+        for (i = m->n_runs; i > 0 && m->runs[i - 1]->id > mr->id; i--)
+                m->runs[i] = m->runs[i - 1];
+        m->runs[i] = mr;
+        m->n_runs++;
+        if (mr->id >= m->next_id)
+                m->next_id = mr->id + 1;
+        return 0;
+}
+
+ManagedRun *manager_find_run(Manager *m, uint64_t id) {
+        size_t lo = 0, hi = m->n_runs;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (m->runs[mid]->id == id)
+                        return m->runs[mid];
+                if (m->runs[mid]->id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static int save_now(ManagedRun *mr) {
+        json_object *o = NULL;
+        const char *text;
+        int r;
+
+        if (mr->run) {
+                r = run_to_json(mr->run, &o);
+                if (r < 0)
+                        return log_error_errno(r, "Run %" PRIu64 ": failed to build its state: %m", mr->id);
+                if (mr->json)
+                        json_object_put(mr->json);
+                mr->json = o;
+        }
+        text = json_object_to_json_string_ext(mr->json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = write_file_atomic_at(mr->dir_fd, "state.json", text, strlen(text), 0640);
+        if (r < 0)
+                return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
+        return 0;
+}
+
+static int on_save(sd_event_source *s, void *userdata) {
+        ManagedRun *mr = userdata;
+
+        mr->save_source = sd_event_source_disable_unref(mr->save_source);
+        (void) save_now(mr);
+        return 0;
+}
+
+/* Many changes in one loop iteration make one write. */
+static void save_soon(ManagedRun *mr) {
+        if (mr->save_source)
+                return;
+        if (sd_event_add_defer(mr->manager->event, &mr->save_source, on_save, mr) < 0)
+                (void) save_now(mr);
+}
+
+/* ---- journal events ---- */
+
+static void event_step(ManagedRun *mr, size_t job, size_t step, const char *message_id, const char *text) {
+        const RunJob *j = &mr->run->jobs[job];
+        const RunStep *s = &j->steps[step];
+
+        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s, step %u (%s): %s", mr->id, j->def->id, s->def->number,
+                s->name ?: s->def->name.raw ?: s->def->id, text,
+                "MESSAGE_ID=%s", message_id, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id,
+                "RUNNER_JOB=%s", j->def->id, "RUNNER_STEP=%u", s->def->number, "RUNNER_STEP_NAME=%s",
+                s->name ?: s->def->name.raw ?: s->def->id, "RUNNER_UNIT=%s", s->unit ?: "",
+                "RUNNER_CONCLUSION=%s", run_conclusion_to_string(s->conclusion) ?: "", NULL);
+}
+
+static void log_change(ManagedRun *mr, size_t job, size_t step) {
+        const Run *run = mr->run;
+        char text[512];
+
+        if (job == SIZE_MAX) {
+                if (run->status != RUN_STATUS_COMPLETED)
+                        return;
+                sd_journal_send("MESSAGE=Run %" PRIu64 " (%s) concluded %s.", mr->id, run->source,
+                        run_conclusion_to_string(run->conclusion), "MESSAGE_ID=" MESSAGE_RUN_CONCLUDED,
+                        "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_CONCLUSION=%s",
+                        run_conclusion_to_string(run->conclusion), NULL);
+                return;
+        }
+        if (step == SIZE_MAX) {
+                const RunJob *j = &run->jobs[job];
+                _cleanup_free_ char *slice = NULL;
+
+                if (j->status != RUN_STATUS_COMPLETED)
+                        return;
+                (void) run_job_slice_name(run, job, &slice);
+                sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s concluded %s%s%s.", mr->id, j->def->id,
+                        run_conclusion_to_string(j->conclusion), j->message ? ": " : "", j->message ?: "",
+                        "MESSAGE_ID=" MESSAGE_JOB_CONCLUDED, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id,
+                        "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s", slice ?: "", "RUNNER_CONCLUSION=%s",
+                        run_conclusion_to_string(j->conclusion), NULL);
+                return;
+        }
+        {
+                const RunStep *s = &run->jobs[job].steps[step];
+                if (s->status != RUN_STATUS_COMPLETED)
+                        return;
+                snprintf(text, sizeof(text), "concluded %s (outcome %s)%s%s", run_conclusion_to_string(s->conclusion),
+                        run_conclusion_to_string(s->outcome), s->message ? ": " : "", s->message ?: "");
+                event_step(mr, job, step, MESSAGE_STEP_CONCLUDED, text);
+        }
+}
+
+/* ---- steps ---- */
+
+static JobCtx *job_ctx(ManagedRun *mr, size_t job) {
+        return &mr->jobs[job];
+}
+
+static StepRef *step_ref_of(StepProcess *p, void *userdata) {
+        return userdata;
+}
+
+static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata) {
+        StepRef *ref = step_ref_of(p, userdata);
+        RunActions actions = {};
+        char text[64];
+
+        snprintf(text, sizeof(text), "started, entry process %d", (int) entry->pid);
+        event_step(ref->mr, ref->job, ref->step, MESSAGE_STEP_STARTED, text);
+        if (run_step_started(ref->mr->run, ref->job, ref->step, NULL, now_realtime(), &actions) >= 0)
+                process(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+static int read_file_command(JobCtx *jc, unsigned number, const char *suffix, char **ret, size_t *ret_len,
+        char **message) {
+        char name[64];
+        int r;
+
+        snprintf(name, sizeof(name), "s%u.%s", number, suffix);
+        r = read_user_file_at(jc->files_fd, name, jc->mr->manager->step_uid, FILE_COMMAND_MAX_SIZE, ret);
+        if (r >= 0) {
+                *ret_len = (size_t) r;
+                return 0;
+        }
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
+        }
+        if (asprintf(message, "Failed to read the step's %s file: %s", suffix,
+                    r == -EFBIG  ? "larger than 1 MiB"
+                    : r == -EPERM ? "not a regular file of the step's user"
+                                  : strerror(-r)) < 0)
+                return -ENOMEM;
+        return r;
+}
+
+static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
+        StepRef *ref = step_ref_of(p, userdata);
+        JobCtx *jc = job_ctx(ref->mr, ref->job);
+        unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL;
+        RunStepResult res = { .exit_code = code, .exit_signal = sig };
+        RunActions actions = {};
+        int r;
+
+        r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
+        if (r >= 0)
+                r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
+        if (r >= 0)
+                r = read_file_command(jc, number, "path", &path, &res.path_len, &message);
+        res.output = output;
+        res.env = env;
+        res.path = path;
+
+        if (r < 0)
+                r = run_step_failed(ref->mr->run, ref->job, ref->step, message ?: "out of memory", now_realtime(),
+                        &actions);
+        else
+                r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now_realtime(), &actions);
+        if (r >= 0)
+                process(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+static void on_step_failed(StepProcess *p, int error, const char *message, void *userdata) {
+        StepRef *ref = step_ref_of(p, userdata);
+        RunActions actions = {};
+
+        log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id, ref->mr->run->jobs[ref->job].def->id,
+                ref->step + 1, message);
+        if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now_realtime(), &actions) >= 0)
+                process(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+static const StepCallbacks step_callbacks = {
+        .started = on_step_started,
+        .exited = on_step_exited,
+        .failed = on_step_failed,
+};
+
+static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
+        if (!s)
+                return -ENOMEM;
+        if (array_grow((void **) l, allocated, *n + 2, sizeof(char *)) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        (*l)[(*n)++] = s;
+        (*l)[*n] = NULL;
+        return 0;
+}
+
+static void strv_free(char **l) {
+        for (char **i = l; i && *i; i++)
+                free(*i);
+        free(l);
+}
+
+static char *strdupf(const char *fmt, ...) _printf_(1, 2);
+static char *strdupf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return r < 0 ? NULL : s;
+}
+
+/* The job's directories: the workspace (the step user's), and below the runtime directory one for the
+ * agent's own files (root's) with the step user's file-command directory in it. */
+static int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const RunJob *j = &mr->run->jobs[job];
+        _cleanup_free_ char *ws = NULL, *files = NULL, *tmp = NULL;
+        int r;
+
+        ws = strdupf("%s/%s", mr->run->workspace_root, j->def->id);
+        if (!ws)
+                return -ENOMEM;
+        if (jc->files_fd >= 0) {
+                *ret_workspace_job = TAKE_PTR(ws);
+                return 0;
+        }
+
+        r = mkdir_p(mr->run->workspace_root, 0755, (uid_t) -1, (gid_t) -1);
+        if (r >= 0)
+                r = mkdir_p(ws, 0755, m->step_uid, m->step_gid);
+        if (r < 0)
+                return r;
+
+        files = strdupf("%s/r%" PRIu64 "/j%u", m->runtime_dir, mr->id, j->def->number);
+        tmp = strdupf("%s/r%" PRIu64 "/j%u/tmp", m->runtime_dir, mr->id, j->def->number);
+        if (!files || !tmp)
+                return -ENOMEM;
+        /* 0711: the step user may reach its file-command files by name, and list nothing else. */
+        r = mkdir_p(files, 0711, (uid_t) -1, (gid_t) -1);
+        if (r >= 0)
+                r = mkdir_p(tmp, 0700, m->step_uid, m->step_gid);
+        if (r < 0)
+                return r;
+        jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (jc->files_fd < 0)
+                return -errno;
+        jc->files_dir = TAKE_PTR(files);
+        *ret_workspace_job = TAKE_PTR(ws);
+        return 0;
+}
+
+static int build_environ(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret, size_t *ret_len) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        unsigned number = mr->run->jobs[job].def->steps[step].number;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        const char *user_path = NULL;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        for (char **e = spec->env; *e; e++) {
+                if (strncmp(*e, "PATH=", 5) == 0) {
+                        user_path = *e + 5;
+                        continue;
+                }
+                fputs(*e, f);
+                fputc('\0', f);
+        }
+        fprintf(f, "GITHUB_OUTPUT=%s/s%u.output%c", jc->files_dir, number, '\0');
+        fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
+        fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
+        fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
+        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0', '\0');
+        fputs("PATH=", f);
+        for (char **p = spec->path; *p; p++)
+                fprintf(f, "%s:", *p);
+        fputs(user_path ?: DEFAULT_PATH, f);
+        fputc('\0', f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        *ret_len = size;
+        return 0;
+}
+
+static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret_message) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const RunJob *j = &mr->run->jobs[job];
+        const RunStep *s = &j->steps[step];
+        unsigned number = s->def->number;
+        _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
+        _cleanup_free_ char *script = NULL, *environ_path = NULL;
+        char **argv = NULL, **shim_argv = NULL, name[64];
+        size_t environ_len = 0, n = 0, allocated = 0;
+        StepRef *ref;
+        int r;
+
+        r = job_prepare_dirs(mr, job, &ws);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to prepare the job's directories: %s", strerror(-r));
+                return r;
+        }
+
+        /* The files the step writes to are made by us, empty, and given to the step's user: what we
+         * read back later must be a file we made (read_user_file_at() checks). */
+        snprintf(name, sizeof(name), "s%u.sh", number);
+        r = write_new_file_at(jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
+        for (const char *suffix = "output"; r >= 0 && suffix;
+                suffix = streq(suffix, "output") ? "env" : streq(suffix, "env") ? "path" : NULL) {
+                snprintf(name, sizeof(name), "s%u.%s", number, suffix);
+                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, m->step_uid, m->step_gid);
+        }
+        if (r < 0) {
+                *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
+                return r;
+        }
+
+        r = build_environ(mr, job, step, spec, &environ_text, &environ_len);
+        if (r < 0)
+                return r;
+        snprintf(name, sizeof(name), "s%u.environ", number);
+        r = write_new_file_at(jc->files_fd, name, environ_text, environ_len, 0600, (uid_t) -1, (gid_t) -1);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to write the step's environment: %s", strerror(-r));
+                return r;
+        }
+
+        script = strdupf("%s/s%u.sh", jc->files_dir, number);
+        environ_path = strdupf("%s/s%u.environ", jc->files_dir, number);
+        if (!script || !environ_path)
+                return -ENOMEM;
+        r = run_shell_argv(spec->shell, script, &argv);
+        if (r < 0) {
+                *ret_message = strdupf("Invalid shell command line '%s'", spec->shell);
+                return r;
+        }
+
+        r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", m->step_uid, m->step_gid));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir=%s", spec->working_directory));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--env-file=%s", environ_path));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--log=%s/runs/%" PRIu64 "/logs/j%u-s%u.log", m->state_dir, mr->id, j->def->number, number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
+                                j->def->number, number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_JOB=%s", j->def->id));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_STEP=%u", number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--field=RUNNER_STEP_NAME=%s", s->name ?: s->def->name.raw ?: s->def->id));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_UNIT=%s", s->unit));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--"));
+        for (char **a = argv; r >= 0 && *a; a++)
+                r = strv_push(&shim_argv, &n, &allocated, strdup(*a));
+        strv_free(argv);
+        if (r < 0) {
+                strv_free(shim_argv);
+                return r;
+        }
+
+        r = run_job_slice_name(mr->run, job, &slice);
+        if (r >= 0) {
+                description = strdupf("runner-agent run %" PRIu64 ", job %s, step %u", mr->id, j->def->id, number);
+                r = description ? 0 : -ENOMEM;
+        }
+        if (r < 0) {
+                strv_free(shim_argv);
+                return -ENOMEM;
+        }
+        ref = &jc->refs[step];
+        *ref = (StepRef) { .mr = mr, .job = job, .step = step };
+
+        r = step_process_start(m->event, m->watcher,
+                &(StepParams) { .shim_argv = shim_argv, .unit = s->unit, .slice = slice, .description = description },
+                &step_callbacks, ref, &jc->steps[step]);
+        strv_free(shim_argv);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to start runner-step: %s", strerror(-r));
+                return r;
+        }
+        jc->running_step = step;
+        return 0;
+}
+
+/* ---- job end ---- */
+
+static void job_cleaned(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        RunActions actions = {};
+
+        /* The slice is empty: every shim has exited; this only reaps those the loop has not yet. */
+        for (size_t i = 0; i < mr->run->jobs[job].def->n_steps; i++)
+                jc->steps[i] = step_process_free(jc->steps[i]);
+        jc->files_fd = safe_close(jc->files_fd);
+        if (jc->files_dir) {
+                (void) rm_rf_at(AT_FDCWD, jc->files_dir);
+                jc->files_dir = mfree(jc->files_dir);
+        }
+        {
+                _cleanup_free_ char *ws = strdupf("%s/%s", mr->run->workspace_root, mr->run->jobs[job].def->id);
+                if (ws)
+                        (void) rm_rf_at(AT_FDCWD, ws);
+        }
+
+        if (run_job_cleaned(mr->run, job, now_realtime(), &actions) >= 0)
+                process(mr, &actions);
+        run_actions_done(&actions);
+        kick_all(mr->manager);
+}
+
+static void on_job_slice_stopped(ScopeJob *sj, int error, const char *message, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->slice_stop = scope_job_free(jc->slice_stop);
+        if (error < 0)
+                log_warning("Run %" PRIu64 ": failed to stop the slice of job %s: %s", jc->mr->id,
+                        jc->mr->run->jobs[jc->index].def->id, message);
+        job_cleaned(jc->mr, jc->index);
+}
+
+static void job_stop_slice(JobCtx *jc) {
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        r = run_job_slice_name(jc->mr->run, jc->index, &slice);
+        if (r >= 0)
+                r = unit_stop(jc->mr->manager->watcher, slice, on_job_slice_stopped, jc, &jc->slice_stop);
+        if (r < 0) {
+                log_warning("Run %" PRIu64 ": failed to stop slice %s: %s", jc->mr->id, strna(slice), strerror(-r));
+                job_cleaned(jc->mr, jc->index);
+        }
+}
+
+static void on_job_empty(sd_event_source *s, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->empty_source = sd_event_source_disable_unref(jc->empty_source);
+        jc->slice_fd = safe_close(jc->slice_fd);
+        job_stop_slice(jc);
+}
+
+static bool is_shim(JobCtx *jc, pid_t pid) {
+        for (size_t i = 0; i < jc->mr->run->jobs[jc->index].def->n_steps; i++)
+                if (jc->steps[i] && step_process_shim(jc->steps[i])->pid == pid)
+                        return true;
+        return false;
+}
+
+/* Logs each process the job's steps left behind, then kills them all with the slice. */
+static int on_clean_job(sd_event_source *s, void *userdata) {
+        JobCtx *jc = userdata;
+        ManagedRun *mr = jc->mr;
+        const RunJob *j = &mr->run->jobs[jc->index];
+        _cleanup_free_ char *slice = NULL, *path = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n_pids = 0;
+        unsigned orphans = 0;
+        int r;
+
+        jc->clean_source = sd_event_source_disable_unref(jc->clean_source);
+
+        r = run_job_slice_name(mr->run, jc->index, &slice);
+        if (r >= 0) {
+                _cleanup_free_ char *run_slice = NULL;
+                r = run_slice_name(mr->id, &run_slice);
+                if (r >= 0)
+                        path = strdupf("/runner.slice/%s/%s", run_slice, slice);
+                if (!path)
+                        r = -ENOMEM;
+        }
+        if (r >= 0) {
+                jc->slice_fd = cgroup_open(mr->manager->cgroot, path);
+                r = jc->slice_fd < 0 ? jc->slice_fd : 0;
+        }
+        if (r == -ENOENT) {
+                /* No step of the job ever got its scope: nothing can be left. */
+                job_stop_slice(jc);
+                return 0;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Run %" PRIu64 ": failed to open the cgroup of job %s: %m", mr->id, j->def->id);
+                job_stop_slice(jc);
+                return 0;
+        }
+
+        if (cgroup_list_processes(jc->slice_fd, &pids, &n_pids) >= 0)
+                for (size_t i = 0; i < n_pids; i++) {
+                        char comm_path[64], cmdline[256] = "";
+                        _cleanup_free_ char *text = NULL;
+                        int len;
+
+                        if (is_shim(jc, pids[i]))
+                                continue;
+                        snprintf(comm_path, sizeof(comm_path), "/proc/%d/cmdline", (int) pids[i]);
+                        len = read_full_file_at(AT_FDCWD, comm_path, 4096, &text);
+                        if (len > 0) {
+                                for (int k = 0; k < len - 1; k++)
+                                        if (text[k] == '\0')
+                                                text[k] = ' ';
+                                snprintf(cmdline, sizeof(cmdline), "%s", text);
+                        }
+                        orphans++;
+                        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s: killing process %d (%s) left running by its steps.",
+                                mr->id, j->def->id, (int) pids[i], cmdline, "MESSAGE_ID=" MESSAGE_ORPHAN_KILLED,
+                                "PRIORITY=%d", LOG_NOTICE, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
+                                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PID=%d", (int) pids[i],
+                                "RUNNER_COMMAND=%s", cmdline, NULL);
+                }
+
+        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s ended: killing its slice %s (%zu processes, %u left by steps).",
+                mr->id, j->def->id, slice, n_pids, orphans, "MESSAGE_ID=" MESSAGE_JOB_SLICE_KILLED, "PRIORITY=%d",
+                LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s", slice,
+                "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PROCESSES=%zu", n_pids, NULL);
+
+        r = cgroup_kill(jc->slice_fd);
+        if (r < 0)
+                log_error_errno(r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
+        r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
+        if (r < 0) {
+                log_error_errno(r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
+                jc->slice_fd = safe_close(jc->slice_fd);
+                job_stop_slice(jc);
+        }
+        return 0;
+}
+
+/* ---- applying actions ---- */
+
+static void on_run_slice_stopped(ScopeJob *sj, int error, const char *message, void *userdata) {
+        ManagedRun *mr = userdata;
+
+        mr->slice_stop = scope_job_free(mr->slice_stop);
+        if (error < 0)
+                log_warning("Run %" PRIu64 ": failed to stop its slice: %s", mr->id, message);
+        mr->completed_announced = true;
+        (void) save_now(mr);
+        log_change(mr, SIZE_MAX, SIZE_MAX);
+        bus_emit_run_changed(mr);
+        manager_update_status(mr->manager);
+}
+
+static void run_completed(ManagedRun *mr) {
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        if (mr->slice_stop || mr->completed_announced)
+                return;
+        /* The run is announced complete only once its slice is gone too. */
+        r = run_slice_name(mr->id, &slice);
+        if (r >= 0)
+                r = unit_stop(mr->manager->watcher, slice, on_run_slice_stopped, mr, &mr->slice_stop);
+        if (r < 0)
+                on_run_slice_stopped(NULL, r, strerror(-r), mr);
+}
+
+static unsigned job_budget(Manager *m) {
+        if (m->stopping)
+                return 0;
+        if (m->config.max_parallel_jobs == 0)
+                return UINT_MAX;
+        return m->running_jobs >= m->config.max_parallel_jobs ? 0 : m->config.max_parallel_jobs - m->running_jobs;
+}
+
+static void process(ManagedRun *mr, RunActions *actions) {
+        Manager *m = mr->manager;
+
+        for (;;) {
+                RunActions more = {};
+                unsigned budget;
+
+                for (size_t i = 0; i < actions->n; i++) {
+                        RunAction *a = &actions->actions[i];
+                        _cleanup_free_ char *message = NULL;
+                        int r;
+
+                        switch (a->type) {
+                        case RUN_ACTION_START_STEP:
+                                r = start_step(mr, a->job, a->step, a->spec, &message);
+                                if (r < 0)
+                                        (void) run_step_failed(mr->run, a->job, a->step,
+                                                message ?: "Failed to start the step: out of memory", now_realtime(),
+                                                &more);
+                                break;
+                        case RUN_ACTION_CLEAN_JOB: {
+                                JobCtx *jc = job_ctx(mr, a->job);
+                                /* From a fresh loop iteration: never inside a step's own callback. */
+                                r = sd_event_add_defer(m->event, &jc->clean_source, on_clean_job, jc);
+                                if (r < 0)
+                                        log_error_errno(r, "Failed to schedule the end of a job: %m");
+                                break;
+                        }
+                        case RUN_ACTION_CHANGED:
+                                save_soon(mr);
+                                if (a->job == SIZE_MAX) {
+                                        if (mr->run->status == RUN_STATUS_COMPLETED)
+                                                run_completed(mr);
+                                        else
+                                                bus_emit_run_changed(mr);
+                                        break;
+                                }
+                                log_change(mr, a->job, a->step);
+                                if (a->step == SIZE_MAX) {
+                                        JobCtx *jc = job_ctx(mr, a->job);
+                                        bool running = mr->run->jobs[a->job].status == RUN_STATUS_IN_PROGRESS;
+                                        /* The parallel-jobs limit counts jobs from start to completion. */
+                                        if (running != jc->counted) {
+                                                jc->counted = running;
+                                                if (running)
+                                                        m->running_jobs++;
+                                                else
+                                                        m->running_jobs--;
+                                        }
+                                        bus_emit_job_changed(mr, a->job);
+                                } else
+                                        bus_emit_step_changed(mr, a->job, a->step);
+                                break;
+                        }
+                }
+
+                budget = job_budget(m);
+                if (run_advance(mr->run, now_realtime(), &budget, &more) < 0)
+                        log_oom();
+                run_actions_done(actions);
+                *actions = more;
+                if (actions->n == 0)
+                        break;
+        }
+        manager_update_status(m);
+}
+
+static void kick(ManagedRun *mr) {
+        RunActions actions = {};
+
+        if (!mr->run || mr->run->status == RUN_STATUS_COMPLETED)
+                return;
+        process(mr, &actions);
+        run_actions_done(&actions);
+}
+
+static void kick_all(Manager *m) {
+        for (size_t i = 0; i < m->n_runs; i++)
+                kick(m->runs[i]);
+}
+
+/* ---- creating and loading runs ---- */
+
+static int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret) {
+        ManagedRun *mr = calloc(1, sizeof(*mr));
+
+        if (!mr)
+                return -ENOMEM;
+        mr->manager = m;
+        mr->id = id;
+        mr->dir_fd = -EBADF;
+        *ret = mr;
+        return 0;
+}
+
+static int managed_run_init_jobs(ManagedRun *mr) {
+        mr->jobs = calloc(MAX(mr->run->n_jobs, 1U), sizeof(JobCtx));
+        if (!mr->jobs)
+                return -ENOMEM;
+        for (size_t i = 0; i < mr->run->n_jobs; i++) {
+                JobCtx *jc = &mr->jobs[i];
+                size_t n = MAX(mr->run->jobs[i].def->n_steps, 1U);
+
+                jc->mr = mr;
+                jc->index = i;
+                jc->files_fd = -EBADF;
+                jc->slice_fd = -EBADF;
+                jc->steps = calloc(n, sizeof(StepProcess *));
+                jc->refs = calloc(n, sizeof(StepRef));
+                if (!jc->steps || !jc->refs)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int contexts_new(Manager *m, uint64_t id, const char *by, ExprValue **ret_github, ExprValue **ret_runner) {
+        _cleanup_(expr_value_unrefp) ExprValue *github = expr_value_new_object(), *runner = expr_value_new_object();
+        char number[32], host[256] = "";
+        struct utsname u;
+        const char *arch = "X64";
+        int r = 0;
+
+        if (!github || !runner)
+                return -ENOMEM;
+        snprintf(number, sizeof(number), "%" PRIu64, id);
+        if (uname(&u) >= 0)
+                arch = streq(u.machine, "aarch64") ? "ARM64"
+                        : streq(u.machine, "x86_64") ? "X64"
+                        : strncmp(u.machine, "arm", 3) == 0 ? "ARM"
+                                                           : "X86";
+        (void) gethostname(host, sizeof(host) - 1);
+
+#define SET(o, k, v)                                                                    \
+        do {                                                                            \
+                _cleanup_(expr_value_unrefp) ExprValue *_v = expr_value_new_stringz(v); \
+                if (r >= 0)                                                             \
+                        r = _v ? expr_object_set(o, k, strlen(k), _v) : -ENOMEM;        \
+        } while (0)
+        SET(github, "run_number", number);
+        SET(github, "event_name", "workflow_dispatch");
+        SET(github, "actor", by);
+        SET(runner, "os", "Linux");
+        SET(runner, "arch", arch);
+        SET(runner, "name", host);
+        SET(runner, "environment", "self-hosted");
+#undef SET
+        if (r < 0)
+                return r;
+        *ret_github = TAKE_PTR(github);
+        *ret_runner = TAKE_PTR(runner);
+        return 0;
+}
+
+static int format_errors(const char *source, const WorkflowErrors *errors, char **ret) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < errors->n; i++)
+                fprintf(f, "%s:%u:%u: %s\n", source, errors->errors[i].pos.line, errors->errors[i].pos.column,
+                        errors->errors[i].message);
+        if (fclose(f) != 0) {
+                free(text);
+                return -ENOMEM;
+        }
+        *ret = text;
+        return 0;
+}
+
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by, uint64_t *ret_id,
+        char **ret_errors) {
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
+        _cleanup_free_ char *dir = NULL, *workspace = NULL;
+        ManagedRun *mr = NULL;
+        RunActions actions = {};
+        uint64_t id;
+        int r;
+
+        if (m->stopping)
+                return -ESHUTDOWN;
+
+        r = workflow_load(yaml, len, &w, &errors);
+        if (r == -EINVAL) {
+                r = format_errors(source, &errors, ret_errors);
+                return r < 0 ? r : -EINVAL;
+        }
+        if (r < 0)
+                return r;
+
+        id = m->next_id;
+        dir = strdupf("%" PRIu64, id);
+        workspace = strdupf("%s/work/r%" PRIu64, m->state_dir, id);
+        if (!dir || !workspace)
+                return -ENOMEM;
+        if (mkdirat(m->runs_fd, dir, 0750) < 0)
+                return log_error_errno(-errno, "Failed to create the directory of run %" PRIu64 ": %m", id);
+        r = managed_run_new(m, id, &mr);
+        if (r < 0)
+                return r;
+        mr->dir_fd = openat(m->runs_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mr->dir_fd < 0 || mkdirat(mr->dir_fd, "logs", 0750) < 0) {
+                r = log_error_errno(-errno, "Failed to prepare the directory of run %" PRIu64 ": %m", id);
+                goto fail;
+        }
+        (void) fchown(mr->dir_fd, 0, m->admin_gid);
+        r = write_file_atomic_at(mr->dir_fd, "workflow.yml", yaml, len, 0640);
+        if (r < 0) {
+                log_error_errno(r, "Failed to save the workflow of run %" PRIu64 ": %m", id);
+                goto fail;
+        }
+
+        r = contexts_new(m, id, by, &github, &runner);
+        if (r < 0)
+                goto fail;
+        r = run_new(id, source, w, workspace, github, runner, now_realtime(), &mr->run);
+        if (r < 0)
+                goto fail;
+        TAKE_PTR(w);
+        r = managed_run_init_jobs(mr);
+        if (r < 0)
+                goto fail;
+        r = managed_run_add(m, mr);
+        if (r < 0)
+                goto fail;
+
+        sd_journal_send("MESSAGE=Run %" PRIu64 " submitted by %s: %s, %zu jobs.", id, by, source, mr->run->n_jobs,
+                "MESSAGE_ID=" MESSAGE_RUN_SUBMITTED, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, id,
+                "RUNNER_SUBMITTED_BY=%s", by, "RUNNER_SOURCE=%s", source, NULL);
+        (void) save_now(mr);
+        bus_emit_run_changed(mr);
+        process(mr, &actions);
+        run_actions_done(&actions);
+
+        *ret_id = id;
+        return 0;
+
+fail:
+        managed_run_free(mr);
+        (void) rm_rf_at(m->runs_fd, dir);
+        return r;
+}
+
+static void kill_leftover_slice(Manager *m, uint64_t id) {
+        _cleanup_free_ char *slice = NULL, *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned n = 0;
+
+        if (run_slice_name(id, &slice) < 0 || !(path = strdupf("/runner.slice/%s", slice)))
+                return;
+        fd = cgroup_open(m->cgroot, path);
+        if (fd < 0)
+                return;
+        (void) cgroup_count_processes(fd, &n);
+        if (n > 0) {
+                sd_journal_send("MESSAGE=Run %" PRIu64 " was in progress when the agent stopped: killing the %u processes left in %s.",
+                        id, n, slice, "MESSAGE_ID=" MESSAGE_RUN_INTERRUPTED, "PRIORITY=%d", LOG_WARNING,
+                        "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=kill",
+                        "RUNNER_PROCESSES=%u", n, NULL);
+                (void) cgroup_kill(fd);
+        }
+}
+
+static void on_leftover_slice_stopped(ScopeJob *sj, int error, const char *message, void *userdata) {
+        ManagedRun *mr = userdata;
+
+        mr->slice_stop = scope_job_free(mr->slice_stop);
+}
+
+int manager_load_runs(Manager *m) {
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+
+        fd = dup(m->runs_fd);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(fd));
+        if (!d)
+                return -errno;
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *text = NULL, *slice = NULL;
+                ManagedRun *mr = NULL;
+                json_object *status;
+                char *end;
+                uint64_t id;
+                int r;
+
+                errno = 0;
+                id = strtoull(de->d_name, &end, 10);
+                if (errno != 0 || *end != '\0' || id == 0 || de->d_name[0] == '0')
+                        continue;
+                if (managed_run_new(m, id, &mr) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                mr->dir_fd = openat(m->runs_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = mr->dir_fd < 0 ? -errno : read_full_file_at(mr->dir_fd, "state.json", STATE_MAX_SIZE, &text);
+                if (r >= 0) {
+                        mr->json = json_tokener_parse(text);
+                        r = mr->json && json_object_is_type(mr->json, json_type_object) ? 0 : -EBADMSG;
+                }
+                if (r < 0) {
+                        log_warning_errno(r, "Ignoring run %" PRIu64 ": cannot read its state.json: %m", id);
+                        /* Its number is still taken. */
+                        if (id >= m->next_id)
+                                m->next_id = id + 1;
+                        managed_run_free(mr);
+                        continue;
+                }
+
+                if (!json_object_object_get_ex(mr->json, "status", &status) ||
+                        !streq(json_object_get_string(status), "completed")) {
+                        kill_leftover_slice(m, id);
+                        (void) run_json_mark_interrupted(mr->json, "the agent stopped while the step was running",
+                                now_realtime());
+                        (void) save_now(mr);
+                        if (run_slice_name(id, &slice) >= 0)
+                                (void) unit_stop(m->watcher, slice, on_leftover_slice_stopped, mr, &mr->slice_stop);
+                }
+                mr->completed_announced = true;
+                if (managed_run_add(m, mr) < 0) {
+                        managed_run_free(mr);
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+/* ---- queries ---- */
+
+static int find_job_number(ManagedRun *mr, const char *job, unsigned *ret) {
+        json_object *jobs;
+
+        if (mr->run) {
+                const WorkflowJob *j = workflow_find_job(mr->run->workflow, job);
+                if (!j)
+                        return -ENOENT;
+                *ret = j->number;
+                return 0;
+        }
+        if (!json_object_object_get_ex(mr->json, "jobs", &jobs))
+                return -ENOENT;
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object *o = json_object_array_get_idx(jobs, i), *id, *number;
+                if (json_object_object_get_ex(o, "id", &id) && streq(json_object_get_string(id), job) &&
+                        json_object_object_get_ex(o, "number", &number)) {
+                        *ret = (unsigned) json_object_get_int(number);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step) {
+        ManagedRun *mr = manager_find_run(m, id);
+        char path[64];
+        unsigned number;
+        int r, fd;
+
+        if (!mr)
+                return -ESRCH;
+        r = find_job_number(mr, job, &number);
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof(path), "logs/j%u-s%u.log", number, step);
+        fd = openat(mr->dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* ---- stopping ---- */
+
+void manager_begin_stop(Manager *m) {
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        for (size_t i = 0; i < m->n_runs; i++) {
+                ManagedRun *mr = m->runs[i];
+                RunActions actions = {};
+
+                if (!mr->run || mr->run->status == RUN_STATUS_COMPLETED)
+                        continue;
+                if (run_abort(mr->run, "runner-agent stopping", now_realtime(), &actions) >= 0)
+                        process(mr, &actions);
+                run_actions_done(&actions);
+        }
+        manager_update_status(m);
+}
+
+bool manager_stopped(Manager *m) {
+        for (size_t i = 0; i < m->n_runs; i++) {
+                ManagedRun *mr = m->runs[i];
+                if (mr->slice_stop)
+                        return false;
+                if (mr->run && !mr->completed_announced)
+                        return false;
+        }
+        return true;
+}
+
+void manager_update_status(Manager *m) {
+        unsigned runs = 0, steps = 0;
+
+        for (size_t i = 0; i < m->n_runs; i++) {
+                const Run *run = m->runs[i]->run;
+                if (!run || run->status == RUN_STATUS_COMPLETED)
+                        continue;
+                runs++;
+                for (size_t j = 0; j < run->n_jobs; j++)
+                        steps += run->jobs[j].phase == RUN_JOB_STEP;
+        }
+        (void) sd_notifyf(false, "STATUS=%s%u runs in progress, %u jobs and %u steps running",
+                m->stopping ? "Stopping: " : "", runs, m->running_jobs, steps);
+}
+
+/* ---- the manager ---- */
+
+int manager_new(sd_event *event, const Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        struct passwd *pw;
+        struct group *gr;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return log_oom();
+        m->event = sd_event_ref(event);
+        m->config = *config;
+        m->runs_fd = -EBADF;
+        m->next_id = 1;
+        m->state_dir = strdup(getenv("RUNNER_AGENT_STATE_DIR") ?: RUNNER_STATE_DIR);
+        m->runtime_dir = strdup(getenv("RUNTIME_DIRECTORY") ?: RUNNER_RUNTIME_DIR);
+        m->shim_path = strdup(getenv("RUNNER_STEP_PATH") ?: RUNNER_LIBEXEC_DIR "/runner-step");
+        if (!m->state_dir || !m->runtime_dir || !m->shim_path)
+                return log_oom();
+        /* RuntimeDirectory= may list several directories, separated by colons. */
+        m->runtime_dir[strcspn(m->runtime_dir, ":")] = '\0';
+
+        errno = 0;
+        pw = getpwnam("runner");
+        if (!pw)
+                return log_error_errno(errno > 0 ? -errno : -ESRCH,
+                        "User 'runner', which runs the steps, does not exist (systemd-sysusers creates it from runner-agent.conf).");
+        m->step_uid = pw->pw_uid;
+        m->step_gid = pw->pw_gid;
+        m->step_home = strdup(pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+        errno = 0;
+        gr = getgrnam("runner-admin");
+        if (!gr)
+                return log_error_errno(errno > 0 ? -errno : -ESRCH,
+                        "Group 'runner-admin', whose members may use the agent, does not exist (systemd-sysusers creates it from runner-agent.conf).");
+        m->admin_gid = gr->gr_gid;
+        if (!m->step_home)
+                return log_oom();
+
+        r = cgroup_get_root(&m->cgroot);
+        if (r < 0)
+                return log_error_errno(r, "No cgroup2 hierarchy found in /proc/self/mountinfo: %m");
+
+        {
+                _cleanup_free_ char *runs = strdupf("%s/runs", m->state_dir);
+                if (!runs)
+                        return log_oom();
+                r = mkdir_p(runs, 0750, 0, m->admin_gid);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create %s: %m", runs);
+                m->runs_fd = open(runs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (m->runs_fd < 0)
+                        return log_error_errno(-errno, "Failed to open %s: %m", runs);
+        }
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_runs; i++)
+                managed_run_free(m->runs[i]);
+        free(m->runs);
+        unit_watcher_free(m->watcher);
+        sd_bus_flush_close_unref(m->bus);
+        sd_bus_flush_close_unref(m->systemd_bus);
+        sd_event_unref(m->event);
+        safe_close(m->runs_fd);
+        free(m->state_dir);
+        free(m->runtime_dir);
+        free(m->shim_path);
+        free(m->cgroot);
+        free(m->step_home);
+        free(m);
+        return NULL;
+}
+
+int manager_connect(Manager *m) {
+        int r;
+
+        r = bus_open_systemd(&m->systemd_bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to systemd: %m");
+        r = sd_bus_attach_event(m->systemd_bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the systemd connection to the event loop: %m");
+        r = unit_watcher_new(m->systemd_bus, &m->watcher);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = bus_api_add(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the system bus to the event loop: %m");
+        r = sd_bus_request_name(m->bus, RUNNER_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name " RUNNER_BUS_NAME ": %m");
+        return 0;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "agent-conf.h"
+#include "run.h"
+#include "scope.h"
+#include "step.h"
+
+/* The daemon's state: runs (live ones with their Run state machine, finished ones as the JSON the
+ * agent last wrote), and the glue that carries out what the state machine decides. */
+
+typedef struct Manager Manager;
+typedef struct ManagedRun ManagedRun;
+
+typedef struct StepRef {
+        ManagedRun *mr;
+        size_t job, step;
+} StepRef;
+
+typedef struct JobCtx {
+        ManagedRun *mr;
+        size_t index;
+        bool counted; /* in Manager.running_jobs */
+        StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
+        StepRef *refs;       /* the steps' callback userdata */
+        size_t running_step;
+        int files_fd;        /* the job's file-command directory, owned by the step user */
+        char *files_dir;
+        sd_event_source *clean_source;
+        sd_event_source *empty_source;
+        int slice_fd;
+        ScopeJob *slice_stop;
+} JobCtx;
+
+struct ManagedRun {
+        Manager *manager;
+        uint64_t id;
+        Run *run;          /* NULL: loaded from disk, finished */
+        json_object *json; /* the state as last written */
+        int dir_fd;        /* runs/<id> */
+        JobCtx *jobs;
+        sd_event_source *save_source; /* a deferred state write is pending */
+        ScopeJob *slice_stop;         /* the run's slice is being stopped */
+        bool completed_announced;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;         /* the system bus: our API */
+        sd_bus *systemd_bus; /* systemd, for scopes and slices */
+        UnitWatcher *watcher;
+        Config config;
+
+        char *state_dir;   /* /var/lib/runner-agent */
+        char *runtime_dir; /* /run/runner-agent */
+        char *shim_path;
+        int runs_fd;
+        char *cgroot;
+
+        uid_t step_uid;
+        gid_t step_gid;
+        gid_t admin_gid;
+        char *step_home;
+
+        ManagedRun **runs; /* by id, ascending */
+        size_t n_runs, allocated_runs;
+        uint64_t next_id;
+
+        bool stopping;
+        unsigned running_jobs;
+};
+
+int manager_new(sd_event *event, const Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Connects to the buses and claims the bus name (the D-Bus API lives in dbus-api.c). */
+int manager_connect(Manager *m);
+
+/* Reads runs/<id>/state.json of earlier runs; runs the agent left unfinished are marked cancelled and
+ * their slices killed. */
+int manager_load_runs(Manager *m);
+
+/* A new run from YAML text. On -EINVAL, *ret_errors holds the loader's messages, one a line,
+ * "SOURCE:LINE:COLUMN: message". */
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by, uint64_t *ret_id,
+        char **ret_errors);
+
+ManagedRun *manager_find_run(Manager *m, uint64_t id);
+/* Opens a step's log file for reading. */
+int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
+
+/* Stopping the agent: aborts every run; returns true once nothing is left running. */
+void manager_begin_stop(Manager *m);
+bool manager_stopped(Manager *m);
+
+void manager_update_status(Manager *m);

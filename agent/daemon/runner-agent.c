@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* runner-agent: runs workflows submitted over D-Bus, each step in its own transient scope. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "agent-conf.h"
+#include "fileio.h"
+#include "log.h"
+#include "manager.h"
+#include "timespan.h"
+
+static bool arg_check_config = false;
+static const char *arg_config_dir = RUNNER_CONF_DIR;
+
+static void help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "The runner-agent daemon: runs the workflows submitted with runnerctl, every step in its\n"
+               "own transient systemd scope, and kills what they leave behind. Runs as the service\n"
+               "runner-agent.service; talks to clients as %s on the system bus.\n\n"
+               "  -h --help             Show this help\n"
+               "     --version         Show the version\n"
+               "     --check-config    Read the configuration, print the effective settings (or every\n"
+               "                       error as FILE:LINE: message) and exit\n"
+               "     --config-dir=DIR  Read DIR/agent.conf and DIR/agent.conf.d/*.conf\n"
+               "                       (default: %s)\n\n"
+               "Configuration ([Cancel] InterruptTimeoutSec=, TerminateTimeoutSec=, ForceTerminateSec=,\n"
+               "SignalTarget=; [Agent] MaxParallelJobs=) is described in the README. State is kept in\n"
+               "%s.\n",
+                program_invocation_short_name, RUNNER_BUS_NAME, RUNNER_CONF_DIR, RUNNER_STATE_DIR);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_CHECK_CONFIG, ARG_CONFIG_DIR };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts(PACKAGE_NAME " " PACKAGE_VERSION);
+                        return 0;
+                case ARG_CHECK_CONFIG:
+                        arg_check_config = true;
+                        break;
+                case ARG_CONFIG_DIR:
+                        arg_config_dir = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "%s takes no arguments.\n", program_invocation_short_name);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int conf_filter(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+        return de->d_name[0] != '.' && n > 5 && streq(de->d_name + n - 5, ".conf");
+}
+
+static int parse_one(Config *c, const char *path, ConfigErrors *errors, bool *failed) {
+        _cleanup_free_ char *text = NULL;
+        int len, r;
+
+        len = read_full_file_at(AT_FDCWD, path, CONFIG_MAX_SIZE, &text);
+        if (len == -ENOENT)
+                return 0;
+        if (len == -EFBIG) {
+                fprintf(stderr, "%s: larger than %u bytes\n", path, CONFIG_MAX_SIZE);
+                *failed = true;
+                return 0;
+        }
+        if (len < 0) {
+                fprintf(stderr, "%s: %s\n", path, strerror(-len));
+                *failed = true;
+                return 0;
+        }
+        r = config_parse(c, path, text, (size_t) len, errors);
+        if (r == -EINVAL)
+                *failed = true;
+        return r == -ENOMEM ? r : 0;
+}
+
+/* agent.conf, then the .conf files of agent.conf.d in name order; every error is printed, not just the first. */
+static int load_config(Config *c) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        _cleanup_free_ char *main_path = NULL, *dropin_dir = NULL;
+        struct dirent **list = NULL;
+        bool failed = false;
+        int n, r;
+
+        config_init(c);
+        if (asprintf(&main_path, "%s/agent.conf", arg_config_dir) < 0 ||
+                asprintf(&dropin_dir, "%s/agent.conf.d", arg_config_dir) < 0)
+                return log_oom();
+        r = parse_one(c, main_path, &errors, &failed);
+        if (r < 0)
+                return log_oom();
+
+        n = scandir(dropin_dir, &list, conf_filter, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                if (r >= 0 && asprintf(&path, "%s/%s", dropin_dir, list[i]->d_name) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = parse_one(c, path, &errors, &failed);
+                free(list[i]);
+        }
+        free(list);
+        if (r < 0)
+                return log_oom();
+        if (n < 0 && errno != ENOENT) {
+                fprintf(stderr, "%s: %m\n", dropin_dir);
+                failed = true;
+        }
+        if (!failed && config_verify(c, &errors) == -EINVAL)
+                failed = true;
+
+        for (size_t i = 0; i < errors.n; i++)
+                if (errors.errors[i].line > 0)
+                        fprintf(stderr, "%s:%u: %s\n", errors.errors[i].file, errors.errors[i].line,
+                                errors.errors[i].message);
+                else
+                        fprintf(stderr, "%s: %s\n", errors.errors[i].file, errors.errors[i].message);
+        return failed ? -EINVAL : 0;
+}
+
+static void print_config(const Config *c) {
+        char a[64], b[64], f[64];
+
+        printf("[Cancel]\nInterruptTimeoutSec=%s\nTerminateTimeoutSec=%s\nForceTerminateSec=%s\nSignalTarget=%s\n\n"
+               "[Agent]\nMaxParallelJobs=%u\n",
+                format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
+                format_timespan(b, sizeof(b), c->terminate_timeout_usec),
+                format_timespan(f, sizeof(f), c->force_terminate_usec), signal_target_to_string(c->signal_target),
+                c->max_parallel_jobs);
+}
+
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (!m->stopping) {
+                log_info("Received SIG%s: stopping every run.", sigabbrev_np((int) si->ssi_signo));
+                (void) sd_notify(false, "STOPPING=1");
+        }
+        manager_begin_stop(m);
+        return 0;
+}
+
+/* After each iteration: once stopping and nothing is left, leave the loop. */
+static int on_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->stopping && manager_stopped(m))
+                return sd_event_exit(sd_event_source_get_event(s), 0);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        Config config;
+        sigset_t mask;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = load_config(&config);
+        if (r < 0) {
+                log_error("Invalid configuration in %s; not starting.", arg_config_dir);
+                return EXIT_FAILURE;
+        }
+        if (arg_check_config) {
+                print_config(&config);
+                return EXIT_SUCCESS;
+        }
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m"), EXIT_FAILURE;
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m"), EXIT_FAILURE;
+        (void) sd_event_set_watchdog(event, true);
+
+        r = manager_new(event, &config, &m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_connect(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_load_runs(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the earlier runs: %m"), EXIT_FAILURE;
+
+        if (sd_event_add_signal(event, NULL, SIGTERM, on_stop_signal, m) < 0 ||
+                sd_event_add_signal(event, NULL, SIGINT, on_stop_signal, m) < 0 ||
+                sd_event_add_post(event, NULL, on_post, m) < 0)
+                return log_error_errno(-ENOMEM, "Failed to set up the event loop: %m"), EXIT_FAILURE;
+
+        log_info("runner-agent " PACKAGE_VERSION " ready: %zu earlier runs, steps as UID %u, cgroup2 at %s.", m->n_runs,
+                m->step_uid, m->cgroot);
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+
+        r = sd_event_loop(event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
+        log_info("Every run is stopped; exiting.");
+        return EXIT_SUCCESS;
+}
