@@ -6,6 +6,7 @@
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
+#include "runnerctl-bus.h"
 #include "workflow.h"
 
 /* Context files are JSON documents such as the ones `runnerctl status --json` and GitHub's own
@@ -20,6 +21,21 @@ static void help(void) {
                "\n"
                "Submit, inspect and cancel workflow runs of runner-agent; check workflows and\n"
                "expressions offline.\n"
+               "\n"
+               "Commands that talk to runner-agent (root and members of runner-admin):\n"
+               "  run [--wait] [--follow] WORKFLOW.yml\n"
+               "                              Submit a workflow and print the run's id. A workflow\n"
+               "                              the agent refuses is reported as validate does.\n"
+               "                              --wait waits for the run to complete, --follow also\n"
+               "                              prints each step's output as it is written.\n"
+               "  status [--json] [RUN]       Show a run: jobs, steps, statuses, conclusions,\n"
+               "                              units, times. --json prints the documented JSON\n"
+               "                              contract (see the README). Without RUN: list.\n"
+               "  list [--json]               List the runs the agent knows.\n"
+               "  logs [--follow] RUN [JOB [STEP]]\n"
+               "                              Print the output of a run's steps (of one job, of\n"
+               "                              one step), complete, from the step log files;\n"
+               "                              --follow keeps printing until the run completes.\n"
                "\n"
                "Commands that need no daemon:\n"
                "  validate WORKFLOW.yml       Check a workflow file. Prints every error as\n"
@@ -46,7 +62,9 @@ static void help(void) {
                "     --version         Show the version\n"
                "\n"
                "Exit status: 0 on success, 1 when the workflow or expression is invalid or\n"
-               "cannot be evaluated, 2 on a usage error.\n");
+               "cannot be evaluated or the agent refused or failed the request, 2 on a usage\n"
+               "error. run --wait and --follow exit 0 when the run concluded success, 1 on\n"
+               "failure and 3 when it was cancelled.\n");
 }
 
 static int status_from_job(ExprStatus which, void *userdata) {
@@ -269,6 +287,10 @@ int main(int argc, char *argv[]) {
                 int (*run)(int argc, char *argv[]);
         } verbs[] = {
                 { "eval", verb_eval },
+                { "list", verb_list },
+                { "logs", verb_logs },
+                { "run", verb_run },
+                { "status", verb_status },
                 { "validate", verb_validate },
         };
 

@@ -10,14 +10,10 @@
 
 #include "alloc-util.h"
 #include "file-command.h"
+#include "json-util.h"
 #include "macro.h"
 #include "run.h"
 #include "strbuf.h"
-
-static void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
 
 static const char *const run_status_table[_RUN_STATUS_MAX] = {
         [RUN_STATUS_QUEUED] = "queued",

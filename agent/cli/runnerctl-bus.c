@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The verbs of runnerctl that talk to runner-agent over D-Bus: run, status, list, logs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "alloc-util.h"
+#include "fileio.h"
+#include "json-util.h"
+#include "macro.h"
+#include "runnerctl-bus.h"
+#include "workflow.h"
+
+#define INTERFACE "io.runneragent.Agent1"
+
+/* Exit codes of DESIGN §4. */
+#define EXIT_RUN_FAILURE 1
+#define EXIT_RUN_CANCELLED 3
+
+static bool colors(void) {
+        static int cached = -1;
+        if (cached < 0)
+                cached = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        return cached;
+}
+
+static const char *color_for(const char *conclusion) {
+        if (!colors() || !conclusion)
+                return "";
+        if (streq(conclusion, "success"))
+                return "\033[0;32m";
+        if (streq(conclusion, "failure"))
+                return "\033[0;31m";
+        if (streq(conclusion, "cancelled"))
+                return "\033[0;33m";
+        return "\033[0;90m";
+}
+
+static const char *color_off(const char *conclusion) {
+        return colors() && conclusion ? "\033[0m" : "";
+}
+
+static int bus_error(const char *what, int r, const sd_bus_error *e) {
+        if (e && sd_bus_error_is_set(e))
+                fprintf(stderr, "runnerctl: %s: %s\n", what, e->message ?: e->name);
+        else
+                fprintf(stderr, "runnerctl: %s: %s\n", what, strerror(-r));
+        return 1;
+}
+
+static int connect_bus(sd_bus **ret) {
+        int r = sd_bus_open_system(ret);
+        if (r < 0)
+                fprintf(stderr, "runnerctl: failed to connect to the system bus: %s\n", strerror(-r));
+        return r;
+}
+
+static int parse_run_id(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v == 0 || s[0] == '-') {
+                fprintf(stderr, "runnerctl: '%s' is not a run id\n", s);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int get_run(sd_bus *bus, uint64_t id, json_object **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *text;
+        int r;
+
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "GetRun", &error, &reply, "t", id);
+        if (r < 0)
+                return bus_error("GetRun", r, &error), r;
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return r;
+        *ret = json_tokener_parse(text);
+        return *ret ? 0 : -EBADMSG;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !v)
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static json_object *jget(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static int exit_code_for(const char *conclusion) {
+        if (conclusion && streq(conclusion, "success"))
+                return 0;
+        if (conclusion && streq(conclusion, "cancelled"))
+                return EXIT_RUN_CANCELLED;
+        return EXIT_RUN_FAILURE;
+}
+
+/* ---- following a run ---- */
+
+typedef struct LogStream {
+        char *job;
+        unsigned step;
+        int fd;
+        sd_event_source *watch;
+        bool finished; /* printed to its end */
+} LogStream;
+
+typedef struct Follower {
+        sd_bus *bus;
+        sd_event *event;
+        uint64_t id;
+        const char *job_filter;
+        unsigned step_filter; /* 0: all */
+        bool print_logs;
+        bool live;
+        LogStream *streams;
+        size_t n_streams, allocated;
+        const LogStream *last_printed;
+        char *conclusion; /* set once the run completed */
+        int error;
+} Follower;
+
+static void follower_done(Follower *f) {
+        for (size_t i = 0; i < f->n_streams; i++) {
+                free(f->streams[i].job);
+                safe_close(f->streams[i].fd);
+                sd_event_source_disable_unref(f->streams[i].watch);
+        }
+        free(f->streams);
+        free(f->conclusion);
+}
+
+static LogStream *stream_get(Follower *f, const char *job, unsigned step) {
+        for (size_t i = 0; i < f->n_streams; i++)
+                if (f->streams[i].step == step && streq(f->streams[i].job, job))
+                        return &f->streams[i];
+        return NULL;
+}
+
+static void stream_copy(Follower *f, LogStream *s) {
+        char buf[65536];
+        ssize_t n;
+
+        while ((n = read(s->fd, buf, sizeof(buf))) > 0) {
+                if (f->last_printed != s && (f->n_streams > 1 || !f->job_filter)) {
+                        printf("%s==> job %s, step %u <==%s\n", colors() ? "\033[1m" : "", s->job, s->step,
+                                colors() ? "\033[0m" : "");
+                        f->last_printed = s;
+                }
+                fwrite(buf, 1, (size_t) n, stdout);
+        }
+        fflush(stdout);
+}
+
+static int on_log_modified(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        Follower *f = userdata;
+        LogStream *s = NULL;
+
+        for (size_t i = 0; i < f->n_streams; i++)
+                if (f->streams[i].watch == src)
+                        s = &f->streams[i];
+        if (s && s->fd >= 0)
+                stream_copy(f, s);
+        return 0;
+}
+
+static bool wanted(Follower *f, const char *job, unsigned step) {
+        if (!f->print_logs)
+                return false;
+        if (f->job_filter && !streq(f->job_filter, job))
+                return false;
+        return f->step_filter == 0 || f->step_filter == step;
+}
+
+/* Opens the step's log (once) and prints what is there; completed: to its end, and stops watching. */
+static void follow_step(Follower *f, const char *job, unsigned step, bool completed) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        LogStream *s;
+        int fd, r;
+
+        if (!wanted(f, job, step))
+                return;
+        s = stream_get(f, job, step);
+        if (s && s->finished)
+                return;
+        if (!s) {
+                r = sd_bus_call_method(f->bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "OpenLog", &error, &reply,
+                        "tsu", f->id, job, step);
+                if (r < 0) {
+                        /* Not written yet: the next change of the step tries again. */
+                        if (!sd_bus_error_has_name(&error, INTERFACE ".Error.NoSuchLog"))
+                                bus_error("OpenLog", r, &error);
+                        return;
+                }
+                r = sd_bus_message_read(reply, "h", &fd);
+                if (r < 0)
+                        return;
+                if (array_grow((void **) &f->streams, &f->allocated, f->n_streams + 1, sizeof(LogStream)) < 0) {
+                        f->error = -ENOMEM;
+                        return;
+                }
+                s = &f->streams[f->n_streams++];
+                *s = (LogStream) { .job = strdup(job), .step = step, .fd = fcntl(fd, F_DUPFD_CLOEXEC, 3) };
+                if (!s->job || s->fd < 0) {
+                        f->error = -ENOMEM;
+                        return;
+                }
+                if (f->live && !completed) {
+                        char path[64];
+                        snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+                        r = sd_event_add_inotify(f->event, &s->watch, path, IN_MODIFY, on_log_modified, f);
+                        if (r < 0)
+                                fprintf(stderr, "runnerctl: cannot watch the log of step %u: %s\n", step, strerror(-r));
+                }
+        }
+        stream_copy(f, s);
+        if (completed) {
+                s->finished = true;
+                s->watch = sd_event_source_disable_unref(s->watch);
+                s->fd = safe_close(s->fd);
+        }
+}
+
+static void follow_run_json(Follower *f, json_object *run) {
+        json_object *jobs = jget(run, "jobs");
+
+        for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
+                json_object *job = json_object_array_get_idx(jobs, i), *steps = jget(job, "steps");
+                for (size_t k = 0; steps && k < json_object_array_length(steps); k++) {
+                        json_object *step = json_object_array_get_idx(steps, k);
+                        const char *status = jstr(step, "status");
+                        if (!jstr(step, "unit") || !status || streq(status, "queued"))
+                                continue;
+                        follow_step(f, jstr(job, "id"), (unsigned) json_object_get_int(jget(step, "number")),
+                                streq(status, "completed"));
+                }
+        }
+        if (streq(jstr(run, "status") ?: "", "completed") && !f->conclusion) {
+                f->conclusion = strdup(jstr(run, "conclusion") ?: "failure");
+                if (!f->conclusion)
+                        f->error = -ENOMEM;
+        }
+}
+
+static int on_step_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Follower *f = userdata;
+        const char *job, *status, *conclusion;
+        uint64_t id;
+        uint32_t step;
+
+        if (f->id == 0 || sd_bus_message_read(m, "tsuss", &id, &job, &step, &status, &conclusion) < 0 || id != f->id)
+                return 0;
+        if (!streq(status, "queued"))
+                follow_step(f, job, step, streq(status, "completed"));
+        return 0;
+}
+
+static int on_run_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Follower *f = userdata;
+        _cleanup_(json_object_putp) json_object *run = NULL;
+        const char *status, *conclusion;
+        uint64_t id;
+
+        if (f->id == 0 || sd_bus_message_read(m, "tss", &id, &status, &conclusion) < 0 || id != f->id)
+                return 0;
+        if (!streq(status, "completed"))
+                return 0;
+        /* A last look: steps whose final change we have not seen yet are printed to their end. */
+        if (get_run(f->bus, f->id, &run) >= 0)
+                follow_run_json(f, run);
+        return 0;
+}
+
+static int follower_subscribe(Follower *f) {
+        int r;
+
+        r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "StepChanged",
+                on_step_changed, f);
+        if (r >= 0)
+                r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "RunChanged",
+                        on_run_changed, f);
+        if (r < 0)
+                fprintf(stderr, "runnerctl: failed to subscribe to the agent's signals: %s\n", strerror(-r));
+        return r;
+}
+
+/* Subscribed first, then synchronised with GetRun: no change falls between the two. */
+static int follower_run(Follower *f) {
+        _cleanup_(json_object_putp) json_object *run = NULL;
+        int r;
+
+        r = get_run(f->bus, f->id, &run);
+        if (r < 0)
+                return r;
+        follow_run_json(f, run);
+
+        while (!f->conclusion && f->error == 0) {
+                r = sd_event_run(f->event, UINT64_MAX);
+                if (r < 0) {
+                        fprintf(stderr, "runnerctl: %s\n", strerror(-r));
+                        return r;
+                }
+        }
+        return f->error;
+}
+
+static int follower_init(Follower *f, sd_bus *bus) {
+        int r;
+
+        f->bus = bus;
+        r = sd_event_default(&f->event);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, f->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                fprintf(stderr, "runnerctl: %s\n", strerror(-r));
+        return r;
+}
+
+/* ---- verbs ---- */
+
+int verb_run(int argc, char *argv[]) {
+        enum { ARG_WAIT = 0x100, ARG_FOLLOW };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "wait", no_argument, NULL, ARG_WAIT },
+                { "follow", no_argument, NULL, ARG_FOLLOW },
+                {},
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *text = NULL, *source = NULL;
+        Follower f = {};
+        bool wait = false, follow = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("runnerctl run [--wait] [--follow] WORKFLOW.yml\n");
+                        return 0;
+                case ARG_WAIT:
+                        wait = true;
+                        break;
+                case ARG_FOLLOW:
+                        follow = wait = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (argc - optind != 1) {
+                fprintf(stderr, "runnerctl: run needs exactly one WORKFLOW file\n");
+                return 2;
+        }
+
+        r = read_full_file_at(AT_FDCWD, argv[optind], WORKFLOW_MAX_SIZE, &text);
+        if (r == -EFBIG) {
+                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", argv[optind], WORKFLOW_MAX_SIZE);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s: %s\n", argv[optind], strerror(-r));
+                return 1;
+        }
+        if (memchr(text, 0, (size_t) r)) {
+                fprintf(stderr, "%s: the file contains a NUL byte\n", argv[optind]);
+                return 1;
+        }
+        source = realpath(argv[optind], NULL);
+
+        if (connect_bus(&bus) < 0)
+                return 1;
+        if (wait) {
+                f.print_logs = follow;
+                f.live = follow;
+                if (follower_init(&f, bus) < 0 || follower_subscribe(&f) < 0) {
+                        follower_done(&f);
+                        return 1;
+                }
+        }
+
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", &error, &reply, "ss",
+                source ?: argv[optind], text);
+        if (r < 0) {
+                /* The loader's messages, one a line, as `runnerctl validate` prints them. */
+                if (sd_bus_error_has_name(&error, INTERFACE ".Error.InvalidWorkflow"))
+                        fputs(error.message, stderr);
+                else
+                        bus_error("Submit", r, &error);
+                follower_done(&f);
+                sd_event_unref(f.event);
+                return 1;
+        }
+        r = sd_bus_message_read(reply, "t", &f.id);
+        if (r < 0) {
+                follower_done(&f);
+                return 1;
+        }
+        printf("%" PRIu64 "\n", f.id);
+        fflush(stdout);
+        if (!wait)
+                return 0;
+
+        r = follower_run(&f);
+        if (r >= 0)
+                fprintf(stderr, "Run %" PRIu64 " concluded %s%s%s.\n", f.id, color_for(f.conclusion), f.conclusion,
+                        color_off(f.conclusion));
+        c = r < 0 ? 1 : exit_code_for(f.conclusion);
+        follower_done(&f);
+        sd_bus_detach_event(bus);
+        sd_event_unref(f.event);
+        return c;
+}
+
+static void print_status_table(json_object *run) {
+        json_object *jobs = jget(run, "jobs");
+        const char *conclusion = jstr(run, "conclusion");
+
+        printf("Run %s (%s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "source"), jstr(run, "status"),
+                conclusion ? ", " : "", color_for(conclusion), conclusion ?: "", color_off(conclusion));
+        if (jstr(run, "started_at"))
+                printf("  started %s%s%s\n", jstr(run, "started_at"), jstr(run, "completed_at") ? ", completed " : "",
+                        jstr(run, "completed_at") ?: "");
+        printf("\n%-16s %-4s %-24s %-12s %-10s %-10s %s\n", "JOB", "STEP", "NAME", "STATUS", "OUTCOME", "CONCLUSION",
+                "UNIT");
+        for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
+                json_object *job = json_object_array_get_idx(jobs, i), *steps = jget(job, "steps");
+                const char *jc = jstr(job, "conclusion");
+
+                printf("%-16s %-4s %-24.24s %-12s %-10s %s%-10s%s %s\n", jstr(job, "id"), "-",
+                        jstr(job, "name") ?: jstr(job, "id"), jstr(job, "status"), jstr(job, "outcome") ?: "-",
+                        color_for(jc), jc ?: "-", color_off(jc), jstr(job, "slice"));
+                for (size_t k = 0; steps && k < json_object_array_length(steps); k++) {
+                        json_object *s = json_object_array_get_idx(steps, k);
+                        const char *sc = jstr(s, "conclusion");
+                        printf("%-16s %-4s %-24.24s %-12s %-10s %s%-10s%s %s\n", "", jstr(s, "number"),
+                                jstr(s, "name") ?: jstr(s, "id"), jstr(s, "status"), jstr(s, "outcome") ?: "-",
+                                color_for(sc), sc ?: "-", color_off(sc), jstr(s, "unit") ?: "-");
+                        if (jstr(s, "message"))
+                                printf("%-16s %-4s   %s\n", "", "", jstr(s, "message"));
+                }
+                if (jstr(job, "message"))
+                        printf("%-16s %-4s   %s\n", "", "", jstr(job, "message"));
+        }
+}
+
+static int list_runs(sd_bus *bus, bool json) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_putp) json_object *list = NULL;
+        const char *text;
+        int r;
+
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "ListRuns", &error, &reply, NULL);
+        if (r < 0)
+                return bus_error("ListRuns", r, &error);
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return 1;
+        list = json_tokener_parse(text);
+        if (!list)
+                return 1;
+        if (json) {
+                puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return 0;
+        }
+        printf("%-6s %-12s %-10s %-25s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "SOURCE");
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *run = json_object_array_get_idx(list, i);
+                const char *c = jstr(run, "conclusion");
+                printf("%-6s %-12s %s%-10s%s %-25s %s\n", jstr(run, "id"), jstr(run, "status"), color_for(c), c ?: "-",
+                        color_off(c), jstr(run, "created_at") ?: "-", jstr(run, "source"));
+        }
+        printf("\n%zu run%s listed.\n", json_object_array_length(list), json_object_array_length(list) == 1 ? "" : "s");
+        return 0;
+}
+
+int verb_status(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, 'j' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *run = NULL;
+        bool json = false;
+        uint64_t id;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("runnerctl status [--json] [RUN]\n");
+                        return 0;
+                case 'j':
+                        json = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (argc - optind > 1) {
+                fprintf(stderr, "runnerctl: status takes at most one RUN\n");
+                return 2;
+        }
+        if (argc - optind == 1 && parse_run_id(argv[optind], &id) < 0)
+                return 2;
+        if (connect_bus(&bus) < 0)
+                return 1;
+        if (argc - optind == 0)
+                return list_runs(bus, json);
+        if (get_run(bus, id, &run) < 0)
+                return 1;
+        if (json)
+                puts(json_object_to_json_string_ext(run, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        else
+                print_status_table(run);
+        return 0;
+}
+
+int verb_list(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, 'j' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        bool json = false;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("runnerctl list [--json]\n");
+                        return 0;
+                case 'j':
+                        json = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (argc - optind != 0) {
+                fprintf(stderr, "runnerctl: list takes no arguments\n");
+                return 2;
+        }
+        if (connect_bus(&bus) < 0)
+                return 1;
+        return list_runs(bus, json);
+}
+
+int verb_logs(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "follow", no_argument, NULL, 'f' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *run = NULL;
+        Follower f = { .print_logs = true };
+        bool follow = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+hf", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("runnerctl logs [--follow] RUN [JOB [STEP]]\n");
+                        return 0;
+                case 'f':
+                        follow = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (argc - optind < 1 || argc - optind > 3) {
+                fprintf(stderr, "runnerctl: logs needs RUN [JOB [STEP]]\n");
+                return 2;
+        }
+        if (parse_run_id(argv[optind], &f.id) < 0)
+                return 2;
+        if (argc - optind >= 2)
+                f.job_filter = argv[optind + 1];
+        if (argc - optind == 3) {
+                char *end;
+                unsigned long v = strtoul(argv[optind + 2], &end, 10);
+                if (*end || v == 0 || v > UINT32_MAX) {
+                        fprintf(stderr, "runnerctl: '%s' is not a step number\n", argv[optind + 2]);
+                        return 2;
+                }
+                f.step_filter = (unsigned) v;
+        }
+        if (connect_bus(&bus) < 0)
+                return 1;
+
+        if (!follow) {
+                if (get_run(bus, f.id, &run) < 0)
+                        return 1;
+                f.bus = bus;
+                follow_run_json(&f, run);
+                follower_done(&f);
+                return 0;
+        }
+
+        f.live = true;
+        if (follower_init(&f, bus) < 0 || follower_subscribe(&f) < 0) {
+                follower_done(&f);
+                return 1;
+        }
+        r = follower_run(&f);
+        follower_done(&f);
+        sd_bus_detach_event(bus);
+        sd_event_unref(f.event);
+        return r < 0 ? 1 : 0;
+}
