@@ -10,7 +10,7 @@ packages=(
         # unit tests, sanitizers, fuzzing, formatting
         libcmocka-dev libclang-rt-14-dev clang-format
         # system tests: a booted systemd container over an overlay of /
-        systemd systemd-container dbus util-linux procps iproute2
+        systemd systemd-container dbus util-linux procps iproute2 jq passwd
         # package suite
         dpkg-dev debhelper rpm
 )

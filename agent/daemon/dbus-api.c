@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -15,38 +16,51 @@
 #define ERROR_NO_SUCH_RUN INTERFACE ".Error.NoSuchRun"
 #define ERROR_NO_SUCH_LOG INTERFACE ".Error.NoSuchLog"
 
-/* The bus policy lets only root and runner-admin through; this is the second lock, so that a
- * mistake in one does not open the agent (and so that a direct connection could not bypass it). */
-static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        const gid_t *gids = NULL;
-        uid_t uid;
-        gid_t gid;
-        int r, n;
-        bool allowed = false;
-
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
-        if (r < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's credentials.");
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+/* Is uid root, or a member of runner-admin? Membership is the user's, from NSS, as the bus policy's
+ * <policy group=> and polkit's unix-group see it, not the caller's current supplementary groups (the
+ * bus does not pass those on). */
+static bool user_allowed(Manager *manager, uid_t uid, const char **ret_name) {
+        struct passwd *pw;
+        gid_t groups[256];
+        int n = ELEMENTSOF(groups);
 
         if (uid == 0)
-                allowed = true;
-        if (!allowed && sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == manager->admin_gid)
-                allowed = true;
-        n = allowed ? 0 : sd_bus_creds_get_supplementary_gids(creds, &gids);
+                return true;
+        pw = getpwuid(uid);
+        if (!pw)
+                return false;
+        *ret_name = pw->pw_name;
+        if (pw->pw_gid == manager->admin_gid)
+                return true;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+                return false; /* more than 256 groups: not worth a retry loop for an access check */
         for (int i = 0; i < n; i++)
-                if (gids[i] == manager->admin_gid)
-                        allowed = true;
-        if (!allowed)
+                if (groups[i] == manager->admin_gid)
+                        return true;
+        return false;
+}
+
+/* The bus policy lets only root and runner-admin through; this is the second lock, so that a
+ * mistake in one does not open the agent. */
+static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *name = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+        if (!user_allowed(manager, uid, &name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                         "Only root and members of runner-admin may use runner-agent (caller UID %u).", uid);
 
         if (ret_name) {
-                struct passwd *pw = getpwuid(uid);
-                if (pw ? asprintf(ret_name, "%s (UID %u)", pw->pw_name, uid) < 0 : asprintf(ret_name, "UID %u", uid) < 0)
+                if (uid == 0)
+                        name = "root";
+                if (name ? asprintf(ret_name, "%s (UID %u)", name, uid) < 0 : asprintf(ret_name, "UID %u", uid) < 0)
                         return -ENOMEM;
         }
         return 0;
