@@ -84,7 +84,8 @@ static int get_run(sd_bus *bus, uint64_t id, json_object **ret) {
         const char *text;
         int r;
 
-        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "GetRun", &error, &reply, "t", id);
+        r = sd_bus_call_method(
+                bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "GetRun", &error, &reply, "t", id);
         if (r < 0)
                 return bus_error("GetRun", r, &error), r;
         r = sd_bus_message_read(reply, "s", &text);
@@ -204,8 +205,8 @@ static void follow_step(Follower *f, const char *job, unsigned step, bool comple
         if (s && s->finished)
                 return;
         if (!s) {
-                r = sd_bus_call_method(f->bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "OpenLog", &error, &reply,
-                        "tsu", f->id, job, step);
+                r = sd_bus_call_method(f->bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "OpenLog",
+                        &error, &reply, "tsu", f->id, job, step);
                 if (r < 0) {
                         /* Not written yet: the next change of the step tries again. */
                         if (!sd_bus_error_has_name(&error, INTERFACE ".Error.NoSuchLog"))
@@ -215,12 +216,13 @@ static void follow_step(Follower *f, const char *job, unsigned step, bool comple
                 r = sd_bus_message_read(reply, "h", &fd);
                 if (r < 0)
                         return;
-                if (array_grow((void **) &f->streams, &f->allocated, f->n_streams + 1, sizeof(LogStream)) < 0) {
+                if (array_grow((void **) &f->streams, &f->allocated, f->n_streams + 1, sizeof(LogStream)) <
+                        0) {
                         f->error = -ENOMEM;
                         return;
                 }
                 s = &f->streams[f->n_streams++];
-                *s = (LogStream) { .job = strdup(job), .step = step, .fd = fcntl(fd, F_DUPFD_CLOEXEC, 3) };
+                *s = (LogStream){ .job = strdup(job), .step = step, .fd = fcntl(fd, F_DUPFD_CLOEXEC, 3) };
                 if (!s->job || s->fd < 0) {
                         f->error = -ENOMEM;
                         return;
@@ -230,7 +232,8 @@ static void follow_step(Follower *f, const char *job, unsigned step, bool comple
                         snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
                         r = sd_event_add_inotify(f->event, &s->watch, path, IN_MODIFY, on_log_modified, f);
                         if (r < 0)
-                                fprintf(stderr, "runnerctl: cannot watch the log of step %u: %s\n", step, strerror(-r));
+                                fprintf(stderr, "runnerctl: cannot watch the log of step %u: %s\n", step,
+                                        strerror(-r));
                 }
         }
         stream_copy(f, s);
@@ -268,7 +271,8 @@ static int on_step_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         uint64_t id;
         uint32_t step;
 
-        if (f->id == 0 || sd_bus_message_read(m, "tsuss", &id, &job, &step, &status, &conclusion) < 0 || id != f->id)
+        if (f->id == 0 || sd_bus_message_read(m, "tsuss", &id, &job, &step, &status, &conclusion) < 0 ||
+                id != f->id)
                 return 0;
         if (!streq(status, "queued"))
                 follow_step(f, job, step, streq(status, "completed"));
@@ -297,8 +301,8 @@ static int follower_subscribe(Follower *f) {
         r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "StepChanged",
                 on_step_changed, f);
         if (r >= 0)
-                r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "RunChanged",
-                        on_run_changed, f);
+                r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE,
+                        "RunChanged", on_run_changed, f);
         if (r < 0)
                 fprintf(stderr, "runnerctl: failed to subscribe to the agent's signals: %s\n", strerror(-r));
         return r;
@@ -376,7 +380,8 @@ int verb_run(int argc, char *argv[]) {
 
         r = read_full_file_at(AT_FDCWD, argv[optind], WORKFLOW_MAX_SIZE, &text);
         if (r == -EFBIG) {
-                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", argv[optind], WORKFLOW_MAX_SIZE);
+                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", argv[optind],
+                        WORKFLOW_MAX_SIZE);
                 return 1;
         }
         if (r < 0) {
@@ -400,8 +405,8 @@ int verb_run(int argc, char *argv[]) {
                 }
         }
 
-        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", &error, &reply, "ss",
-                source ?: argv[optind], text);
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", &error, &reply,
+                "ss", source ?: argv[optind], text);
         if (r < 0) {
                 /* The loader's messages, one a line, as `runnerctl validate` prints them. */
                 if (sd_bus_error_has_name(&error, INTERFACE ".Error.InvalidWorkflow"))
@@ -424,8 +429,8 @@ int verb_run(int argc, char *argv[]) {
 
         r = follower_run(&f);
         if (r >= 0)
-                fprintf(stderr, "Run %" PRIu64 " concluded %s%s%s.\n", f.id, color_for(f.conclusion), f.conclusion,
-                        color_off(f.conclusion));
+                fprintf(stderr, "Run %" PRIu64 " concluded %s%s%s.\n", f.id, color_for(f.conclusion),
+                        f.conclusion, color_off(f.conclusion));
         c = r < 0 ? 1 : exit_code_for(f.conclusion);
         follower_done(&f);
         sd_bus_detach_event(bus);
@@ -440,23 +445,25 @@ static void print_status_table(json_object *run) {
         printf("Run %s (%s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "source"), jstr(run, "status"),
                 conclusion ? ", " : "", color_for(conclusion), conclusion ?: "", color_off(conclusion));
         if (jstr(run, "started_at"))
-                printf("  started %s%s%s\n", jstr(run, "started_at"), jstr(run, "completed_at") ? ", completed " : "",
-                        jstr(run, "completed_at") ?: "");
-        printf("\n%-16s %-4s %-24s %-12s %-10s %-10s %s\n", "JOB", "STEP", "NAME", "STATUS", "OUTCOME", "CONCLUSION",
-                "UNIT");
+                printf("  started %s%s%s\n", jstr(run, "started_at"),
+                        jstr(run, "completed_at") ? ", completed " : "", jstr(run, "completed_at") ?: "");
+        printf("\n%-16s %-4s %-24s %-12s %-10s %-10s %s\n", "JOB", "STEP", "NAME", "STATUS", "OUTCOME",
+                "CONCLUSION", "UNIT");
         for (size_t i = 0; jobs && i < json_object_array_length(jobs); i++) {
                 json_object *job = json_object_array_get_idx(jobs, i), *steps = jget(job, "steps");
                 const char *jc = jstr(job, "conclusion");
 
                 printf("%-16s %-4s %-24.24s %-12s %-10s %s%-10s%s %s\n", jstr(job, "id"), "-",
-                        jstr(job, "name") ?: jstr(job, "id"), jstr(job, "status"), jstr(job, "outcome") ?: "-",
-                        color_for(jc), jc ?: "-", color_off(jc), jstr(job, "slice"));
+                        jstr(job, "name") ?: jstr(job, "id"), jstr(job, "status"),
+                        jstr(job, "outcome") ?: "-", color_for(jc), jc ?: "-", color_off(jc),
+                        jstr(job, "slice"));
                 for (size_t k = 0; steps && k < json_object_array_length(steps); k++) {
                         json_object *s = json_object_array_get_idx(steps, k);
                         const char *sc = jstr(s, "conclusion");
                         printf("%-16s %-4s %-24.24s %-12s %-10s %s%-10s%s %s\n", "", jstr(s, "number"),
-                                jstr(s, "name") ?: jstr(s, "id"), jstr(s, "status"), jstr(s, "outcome") ?: "-",
-                                color_for(sc), sc ?: "-", color_off(sc), jstr(s, "unit") ?: "-");
+                                jstr(s, "name") ?: jstr(s, "id"), jstr(s, "status"),
+                                jstr(s, "outcome") ?: "-", color_for(sc), sc ?: "-", color_off(sc),
+                                jstr(s, "unit") ?: "-");
                         if (jstr(s, "message"))
                                 printf("%-16s %-4s   %s\n", "", "", jstr(s, "message"));
                 }
@@ -472,7 +479,8 @@ static int list_runs(sd_bus *bus, bool json) {
         const char *text;
         int r;
 
-        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "ListRuns", &error, &reply, NULL);
+        r = sd_bus_call_method(
+                bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "ListRuns", &error, &reply, NULL);
         if (r < 0)
                 return bus_error("ListRuns", r, &error);
         r = sd_bus_message_read(reply, "s", &text);
@@ -482,17 +490,19 @@ static int list_runs(sd_bus *bus, bool json) {
         if (!list)
                 return 1;
         if (json) {
-                puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(
+                        list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 return 0;
         }
         printf("%-6s %-12s %-10s %-25s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "SOURCE");
         for (size_t i = 0; i < json_object_array_length(list); i++) {
                 json_object *run = json_object_array_get_idx(list, i);
                 const char *c = jstr(run, "conclusion");
-                printf("%-6s %-12s %s%-10s%s %-25s %s\n", jstr(run, "id"), jstr(run, "status"), color_for(c), c ?: "-",
-                        color_off(c), jstr(run, "created_at") ?: "-", jstr(run, "source"));
+                printf("%-6s %-12s %s%-10s%s %-25s %s\n", jstr(run, "id"), jstr(run, "status"), color_for(c),
+                        c ?: "-", color_off(c), jstr(run, "created_at") ?: "-", jstr(run, "source"));
         }
-        printf("\n%zu run%s listed.\n", json_object_array_length(list), json_object_array_length(list) == 1 ? "" : "s");
+        printf("\n%zu run%s listed.\n", json_object_array_length(list),
+                json_object_array_length(list) == 1 ? "" : "s");
         return 0;
 }
 
@@ -533,7 +543,8 @@ int verb_status(int argc, char *argv[]) {
         if (get_run(bus, id, &run) < 0)
                 return 1;
         if (json)
-                puts(json_object_to_json_string_ext(run, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(
+                        run, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         else
                 print_status_table(run);
         return 0;

@@ -52,7 +52,8 @@ static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
         if (!user_allowed(manager, uid, &name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                         "Only root and members of runner-admin may use runner-agent (caller UID %u).", uid);
@@ -60,7 +61,8 @@ static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd
         if (ret_name) {
                 if (uid == 0)
                         name = "root";
-                if (name ? asprintf(ret_name, "%s (UID %u)", name, uid) < 0 : asprintf(ret_name, "UID %u", uid) < 0)
+                if (name ? asprintf(ret_name, "%s (UID %u)", name, uid) < 0
+                         : asprintf(ret_name, "UID %u", uid) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -80,16 +82,18 @@ static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         if (strlen(yaml) > WORKFLOW_MAX_SIZE)
-                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW, "%s: the workflow is larger than %u bytes",
-                        source, WORKFLOW_MAX_SIZE);
+                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
+                        "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
         if (strlen(source) == 0 || strlen(source) > 4096)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
 
         r = manager_submit(manager, source, yaml, strlen(yaml), by, &id, &errors);
         if (r == -EINVAL)
                 return sd_bus_error_set(error, ERROR_INVALID_WORKFLOW, errors);
         if (r == -ESHUTDOWN)
-                return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "runner-agent is stopping; no new runs are accepted.");
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_FAILED, "runner-agent is stopping; no new runs are accepted.");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
         return sd_bus_reply_method_return(m, "t", id);
@@ -107,7 +111,8 @@ static int run_json(ManagedRun *mr, const char **ret) {
                         json_object_put(mr->json);
                 mr->json = o;
         }
-        *ret = json_object_to_json_string_ext(mr->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        *ret = json_object_to_json_string_ext(
+                mr->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         return 0;
 }
 
@@ -193,8 +198,8 @@ static int method_open_log(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
 static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("s", source, "s", yaml), SD_BUS_RESULT("t", id), method_submit,
-                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("s", source, "s", yaml), SD_BUS_RESULT("t", id),
+                method_submit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetRun", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", json), method_get_run,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRuns", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_runs,
@@ -202,7 +207,8 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenLog", SD_BUS_ARGS("t", id, "s", job, "u", step), SD_BUS_RESULT("h", fd),
                 method_open_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("RunChanged", SD_BUS_ARGS("t", id, "s", status, "s", conclusion), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("JobChanged", SD_BUS_ARGS("t", id, "s", job, "s", status, "s", conclusion), 0),
+        SD_BUS_SIGNAL_WITH_ARGS(
+                "JobChanged", SD_BUS_ARGS("t", id, "s", job, "s", status, "s", conclusion), 0),
         SD_BUS_SIGNAL_WITH_ARGS(
                 "StepChanged", SD_BUS_ARGS("t", id, "s", job, "u", step, "s", status, "s", conclusion), 0),
         SD_BUS_VTABLE_END,
@@ -227,15 +233,16 @@ static void run_status(ManagedRun *mr, const char **status, const char **conclus
                 return;
         }
         *status = json_object_object_get_ex(mr->json, "status", &v) ? json_object_get_string(v) : "";
-        *conclusion = json_object_object_get_ex(mr->json, "conclusion", &v) && v ? json_object_get_string(v) : "";
+        *conclusion = json_object_object_get_ex(mr->json, "conclusion", &v) && v ? json_object_get_string(v)
+                                                                                 : "";
 }
 
 void bus_emit_run_changed(ManagedRun *mr) {
         const char *status, *conclusion;
 
         run_status(mr, &status, &conclusion);
-        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "RunChanged", "tss", mr->id, status,
-                conclusion);
+        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "RunChanged", "tss", mr->id,
+                status, conclusion);
 }
 
 void bus_emit_job_changed(ManagedRun *mr, size_t job) {
@@ -249,7 +256,7 @@ void bus_emit_step_changed(ManagedRun *mr, size_t job, size_t step) {
         const RunJob *j = &mr->run->jobs[job];
         const RunStep *s = &j->steps[step];
 
-        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "StepChanged", "tsuss", mr->id,
-                j->def->id, s->def->number, run_status_to_string(s->status),
+        (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "StepChanged", "tsuss",
+                mr->id, j->def->id, s->def->number, run_status_to_string(s->status),
                 run_conclusion_to_string(s->conclusion) ?: "");
 }

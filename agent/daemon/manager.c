@@ -18,8 +18,8 @@
 #include "alloc-util.h"
 #include "cgroup.h"
 #include "dbus-api.h"
-#include "fileio.h"
 #include "file-command.h"
+#include "fileio.h"
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
@@ -111,7 +111,8 @@ static int save_now(ManagedRun *mr) {
                         json_object_put(mr->json);
                 mr->json = o;
         }
-        text = json_object_to_json_string_ext(mr->json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        text = json_object_to_json_string_ext(
+                mr->json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         r = write_file_atomic_at(mr->dir_fd, "state.json", text, strlen(text), 0640);
         if (r < 0)
                 return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
@@ -170,17 +171,18 @@ static void log_change(ManagedRun *mr, size_t job, size_t step) {
                 (void) run_job_slice_name(run, job, &slice);
                 sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s concluded %s%s%s.", mr->id, j->def->id,
                         run_conclusion_to_string(j->conclusion), j->message ? ": " : "", j->message ?: "",
-                        "MESSAGE_ID=" MESSAGE_JOB_CONCLUDED, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id,
-                        "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s", slice ?: "", "RUNNER_CONCLUSION=%s",
-                        run_conclusion_to_string(j->conclusion), NULL);
+                        "MESSAGE_ID=" MESSAGE_JOB_CONCLUDED, "PRIORITY=%d", LOG_INFO,
+                        "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s",
+                        slice ?: "", "RUNNER_CONCLUSION=%s", run_conclusion_to_string(j->conclusion), NULL);
                 return;
         }
         {
                 const RunStep *s = &run->jobs[job].steps[step];
                 if (s->status != RUN_STATUS_COMPLETED)
                         return;
-                snprintf(text, sizeof(text), "concluded %s (outcome %s)%s%s", run_conclusion_to_string(s->conclusion),
-                        run_conclusion_to_string(s->outcome), s->message ? ": " : "", s->message ?: "");
+                snprintf(text, sizeof(text), "concluded %s (outcome %s)%s%s",
+                        run_conclusion_to_string(s->conclusion), run_conclusion_to_string(s->outcome),
+                        s->message ? ": " : "", s->message ?: "");
                 event_step(mr, job, step, MESSAGE_STEP_CONCLUDED, text);
         }
 }
@@ -207,8 +209,8 @@ static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata)
         run_actions_done(&actions);
 }
 
-static int read_file_command(JobCtx *jc, unsigned number, const char *suffix, char **ret, size_t *ret_len,
-        char **message) {
+static int read_file_command(
+        JobCtx *jc, unsigned number, const char *suffix, char **ret, size_t *ret_len, char **message) {
         char name[64];
         int r;
 
@@ -224,9 +226,9 @@ static int read_file_command(JobCtx *jc, unsigned number, const char *suffix, ch
                 return 0;
         }
         if (asprintf(message, "Failed to read the step's %s file: %s", suffix,
-                    r == -EFBIG  ? "larger than 1 MiB"
-                    : r == -EPERM ? "not a regular file of the step's user"
-                                  : strerror(-r)) < 0)
+                    r == -EFBIG           ? "larger than 1 MiB"
+                            : r == -EPERM ? "not a regular file of the step's user"
+                                          : strerror(-r)) < 0)
                 return -ENOMEM;
         return r;
 }
@@ -250,8 +252,8 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         res.path = path;
 
         if (r < 0)
-                r = run_step_failed(ref->mr->run, ref->job, ref->step, message ?: "out of memory", now_realtime(),
-                        &actions);
+                r = run_step_failed(ref->mr->run, ref->job, ref->step, message ?: "out of memory",
+                        now_realtime(), &actions);
         else
                 r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now_realtime(), &actions);
         if (r >= 0)
@@ -263,8 +265,8 @@ static void on_step_failed(StepProcess *p, int error, const char *message, void 
         StepRef *ref = step_ref_of(p, userdata);
         RunActions actions = {};
 
-        log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id, ref->mr->run->jobs[ref->job].def->id,
-                ref->step + 1, message);
+        log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
+                ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
         if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now_realtime(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
@@ -347,7 +349,8 @@ static int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job
         return 0;
 }
 
-static int build_environ(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret, size_t *ret_len) {
+static int build_environ(
+        ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret, size_t *ret_len) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         unsigned number = mr->run->jobs[job].def->steps[step].number;
@@ -371,7 +374,8 @@ static int build_environ(ManagedRun *mr, size_t job, size_t step, const RunStepS
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
-        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0', '\0');
+        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0',
+                '\0');
         fputs("PATH=", f);
         for (char **p = spec->path; *p; p++)
                 fprintf(f, "%s:", *p);
@@ -406,9 +410,11 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
         /* The files the step writes to are made by us, empty, and given to the step's user: what we
          * read back later must be a file we made (read_user_file_at() checks). */
         snprintf(name, sizeof(name), "s%u.sh", number);
-        r = write_new_file_at(jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
-        for (const char *suffix = "output"; r >= 0 && suffix;
-                suffix = streq(suffix, "output") ? "env" : streq(suffix, "env") ? "path" : NULL) {
+        r = write_new_file_at(
+                jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
+        for (const char *suffix = "output"; r >= 0 && suffix; suffix = streq(suffix, "output") ? "env"
+                        : streq(suffix, "env")                                                 ? "path"
+                                                                                               : NULL) {
                 snprintf(name, sizeof(name), "s%u.%s", number, suffix);
                 r = write_new_file_at(jc->files_fd, name, "", 0, 0600, m->step_uid, m->step_gid);
         }
@@ -446,7 +452,8 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--env-file=%s", environ_path));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
-                        strdupf("--log=%s/runs/%" PRIu64 "/logs/j%u-s%u.log", m->state_dir, mr->id, j->def->number, number));
+                        strdupf("--log=%s/runs/%" PRIu64 "/logs/j%u-s%u.log", m->state_dir, mr->id,
+                                j->def->number, number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
@@ -474,7 +481,8 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
 
         r = run_job_slice_name(mr->run, job, &slice);
         if (r >= 0) {
-                description = strdupf("runner-agent run %" PRIu64 ", job %s, step %u", mr->id, j->def->id, number);
+                description = strdupf(
+                        "runner-agent run %" PRIu64 ", job %s, step %u", mr->id, j->def->id, number);
                 r = description ? 0 : -ENOMEM;
         }
         if (r < 0) {
@@ -482,10 +490,13 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
                 return -ENOMEM;
         }
         ref = &jc->refs[step];
-        *ref = (StepRef) { .mr = mr, .job = job, .step = step };
+        *ref = (StepRef){ .mr = mr, .job = job, .step = step };
 
         r = step_process_start(m->event, m->watcher,
-                &(StepParams) { .shim_argv = shim_argv, .unit = s->unit, .slice = slice, .description = description },
+                &(StepParams){ .shim_argv = shim_argv,
+                        .unit = s->unit,
+                        .slice = slice,
+                        .description = description },
                 &step_callbacks, ref, &jc->steps[step]);
         strv_free(shim_argv);
         if (r < 0) {
@@ -511,7 +522,8 @@ static void job_cleaned(ManagedRun *mr, size_t job) {
                 jc->files_dir = mfree(jc->files_dir);
         }
         {
-                _cleanup_free_ char *ws = strdupf("%s/%s", mr->run->workspace_root, mr->run->jobs[job].def->id);
+                _cleanup_free_ char *ws = strdupf(
+                        "%s/%s", mr->run->workspace_root, mr->run->jobs[job].def->id);
                 if (ws)
                         (void) rm_rf_at(AT_FDCWD, ws);
         }
@@ -540,7 +552,8 @@ static void job_stop_slice(JobCtx *jc) {
         if (r >= 0)
                 r = unit_stop(jc->mr->manager->watcher, slice, on_job_slice_stopped, jc, &jc->slice_stop);
         if (r < 0) {
-                log_warning("Run %" PRIu64 ": failed to stop slice %s: %s", jc->mr->id, strna(slice), strerror(-r));
+                log_warning("Run %" PRIu64 ": failed to stop slice %s: %s", jc->mr->id, strna(slice),
+                        strerror(-r));
                 job_cleaned(jc->mr, jc->index);
         }
 }
@@ -592,7 +605,8 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
                 return 0;
         }
         if (r < 0) {
-                log_error_errno(r, "Run %" PRIu64 ": failed to open the cgroup of job %s: %m", mr->id, j->def->id);
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to open the cgroup of job %s: %m", mr->id, j->def->id);
                 job_stop_slice(jc);
                 return 0;
         }
@@ -614,24 +628,30 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
                                 snprintf(cmdline, sizeof(cmdline), "%s", text);
                         }
                         orphans++;
-                        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s: killing process %d (%s) left running by its steps.",
-                                mr->id, j->def->id, (int) pids[i], cmdline, "MESSAGE_ID=" MESSAGE_ORPHAN_KILLED,
-                                "PRIORITY=%d", LOG_NOTICE, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
-                                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PID=%d", (int) pids[i],
-                                "RUNNER_COMMAND=%s", cmdline, NULL);
+                        sd_journal_send("MESSAGE=Run %" PRIu64
+                                        ", job %s: killing process %d (%s) left running by its steps.",
+                                mr->id, j->def->id, (int) pids[i], cmdline,
+                                "MESSAGE_ID=" MESSAGE_ORPHAN_KILLED, "PRIORITY=%d", LOG_NOTICE,
+                                "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
+                                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PID=%d",
+                                (int) pids[i], "RUNNER_COMMAND=%s", cmdline, NULL);
                 }
 
-        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s ended: killing its slice %s (%zu processes, %u left by steps).",
-                mr->id, j->def->id, slice, n_pids, orphans, "MESSAGE_ID=" MESSAGE_JOB_SLICE_KILLED, "PRIORITY=%d",
-                LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s", slice,
-                "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PROCESSES=%zu", n_pids, NULL);
+        sd_journal_send("MESSAGE=Run %" PRIu64
+                        ", job %s ended: killing its slice %s (%zu processes, %u left by steps).",
+                mr->id, j->def->id, slice, n_pids, orphans, "MESSAGE_ID=" MESSAGE_JOB_SLICE_KILLED,
+                "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
+                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PROCESSES=%zu", n_pids,
+                NULL);
 
         r = cgroup_kill(jc->slice_fd);
         if (r < 0)
-                log_error_errno(r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
         r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
         if (r < 0) {
-                log_error_errno(r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
                 jc->slice_fd = safe_close(jc->slice_fd);
                 job_stop_slice(jc);
         }
@@ -672,7 +692,9 @@ static unsigned job_budget(Manager *m) {
                 return 0;
         if (m->config.max_parallel_jobs == 0)
                 return UINT_MAX;
-        return m->running_jobs >= m->config.max_parallel_jobs ? 0 : m->config.max_parallel_jobs - m->running_jobs;
+        return m->running_jobs >= m->config.max_parallel_jobs
+                ? 0
+                : m->config.max_parallel_jobs - m->running_jobs;
 }
 
 static void process(ManagedRun *mr, RunActions *actions) {
@@ -692,8 +714,8 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                 r = start_step(mr, a->job, a->step, a->spec, &message);
                                 if (r < 0)
                                         (void) run_step_failed(mr->run, a->job, a->step,
-                                                message ?: "Failed to start the step: out of memory", now_realtime(),
-                                                &more);
+                                                message ?: "Failed to start the step: out of memory",
+                                                now_realtime(), &more);
                                 break;
                         case RUN_ACTION_CLEAN_JOB: {
                                 JobCtx *jc = job_ctx(mr, a->job);
@@ -715,7 +737,8 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                 log_change(mr, a->job, a->step);
                                 if (a->step == SIZE_MAX) {
                                         JobCtx *jc = job_ctx(mr, a->job);
-                                        bool running = mr->run->jobs[a->job].status == RUN_STATUS_IN_PROGRESS;
+                                        bool running = mr->run->jobs[a->job].status ==
+                                                RUN_STATUS_IN_PROGRESS;
                                         /* The parallel-jobs limit counts jobs from start to completion. */
                                         if (running != jc->counted) {
                                                 jc->counted = running;
@@ -790,8 +813,10 @@ static int managed_run_init_jobs(ManagedRun *mr) {
         return 0;
 }
 
-static int contexts_new(Manager *m, uint64_t id, const char *by, ExprValue **ret_github, ExprValue **ret_runner) {
-        _cleanup_(expr_value_unrefp) ExprValue *github = expr_value_new_object(), *runner = expr_value_new_object();
+static int contexts_new(
+        Manager *m, uint64_t id, const char *by, ExprValue **ret_github, ExprValue **ret_runner) {
+        _cleanup_(expr_value_unrefp) ExprValue *github = expr_value_new_object(),
+                                               *runner = expr_value_new_object();
         char number[32], host[256] = "";
         struct utsname u;
         const char *arch = "X64";
@@ -801,17 +826,17 @@ static int contexts_new(Manager *m, uint64_t id, const char *by, ExprValue **ret
                 return -ENOMEM;
         snprintf(number, sizeof(number), "%" PRIu64, id);
         if (uname(&u) >= 0)
-                arch = streq(u.machine, "aarch64") ? "ARM64"
-                        : streq(u.machine, "x86_64") ? "X64"
+                arch = streq(u.machine, "aarch64")          ? "ARM64"
+                        : streq(u.machine, "x86_64")        ? "X64"
                         : strncmp(u.machine, "arm", 3) == 0 ? "ARM"
-                                                           : "X86";
+                                                            : "X86";
         (void) gethostname(host, sizeof(host) - 1);
 
-#define SET(o, k, v)                                                                    \
-        do {                                                                            \
+#define SET(o, k, v) \
+        do { \
                 _cleanup_(expr_value_unrefp) ExprValue *_v = expr_value_new_stringz(v); \
-                if (r >= 0)                                                             \
-                        r = _v ? expr_object_set(o, k, strlen(k), _v) : -ENOMEM;        \
+                if (r >= 0) \
+                        r = _v ? expr_object_set(o, k, strlen(k), _v) : -ENOMEM; \
         } while (0)
         SET(github, "run_number", number);
         SET(github, "event_name", "workflow_dispatch");
@@ -836,8 +861,8 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; i < errors->n; i++)
-                fprintf(f, "%s:%u:%u: %s\n", source, errors->errors[i].pos.line, errors->errors[i].pos.column,
-                        errors->errors[i].message);
+                fprintf(f, "%s:%u:%u: %s\n", source, errors->errors[i].pos.line,
+                        errors->errors[i].pos.column, errors->errors[i].message);
         if (fclose(f) != 0) {
                 free(text);
                 return -ENOMEM;
@@ -846,8 +871,8 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         return 0;
 }
 
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by, uint64_t *ret_id,
-        char **ret_errors) {
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
+        uint64_t *ret_id, char **ret_errors) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
@@ -904,9 +929,10 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         if (r < 0)
                 goto fail;
 
-        sd_journal_send("MESSAGE=Run %" PRIu64 " submitted by %s: %s, %zu jobs.", id, by, source, mr->run->n_jobs,
-                "MESSAGE_ID=" MESSAGE_RUN_SUBMITTED, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, id,
-                "RUNNER_SUBMITTED_BY=%s", by, "RUNNER_SOURCE=%s", source, NULL);
+        sd_journal_send("MESSAGE=Run %" PRIu64 " submitted by %s: %s, %zu jobs.", id, by, source,
+                mr->run->n_jobs, "MESSAGE_ID=" MESSAGE_RUN_SUBMITTED, "PRIORITY=%d", LOG_INFO,
+                "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_SUBMITTED_BY=%s", by, "RUNNER_SOURCE=%s", source,
+                NULL);
         (void) save_now(mr);
         bus_emit_run_changed(mr);
         process(mr, &actions);
@@ -933,7 +959,9 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
                 return;
         (void) cgroup_count_processes(fd, &n);
         if (n > 0) {
-                sd_journal_send("MESSAGE=Run %" PRIu64 " was in progress when the agent stopped: killing the %u processes left in %s.",
+                sd_journal_send(
+                        "MESSAGE=Run %" PRIu64
+                        " was in progress when the agent stopped: killing the %u processes left in %s.",
                         id, n, slice, "MESSAGE_ID=" MESSAGE_RUN_INTERRUPTED, "PRIORITY=%d", LOG_WARNING,
                         "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=kill",
                         "RUNNER_PROCESSES=%u", n, NULL);
@@ -976,7 +1004,8 @@ int manager_load_runs(Manager *m) {
                         return -ENOMEM;
                 }
                 mr->dir_fd = openat(m->runs_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = mr->dir_fd < 0 ? -errno : read_full_file_at(mr->dir_fd, "state.json", STATE_MAX_SIZE, &text);
+                r = mr->dir_fd < 0 ? -errno
+                                   : read_full_file_at(mr->dir_fd, "state.json", STATE_MAX_SIZE, &text);
                 if (r >= 0) {
                         mr->json = json_tokener_parse(text);
                         r = mr->json && json_object_is_type(mr->json, json_type_object) ? 0 : -EBADMSG;
@@ -993,11 +1022,12 @@ int manager_load_runs(Manager *m) {
                 if (!json_object_object_get_ex(mr->json, "status", &status) ||
                         !streq(json_object_get_string(status), "completed")) {
                         kill_leftover_slice(m, id);
-                        (void) run_json_mark_interrupted(mr->json, "the agent stopped while the step was running",
-                                now_realtime());
+                        (void) run_json_mark_interrupted(
+                                mr->json, "the agent stopped while the step was running", now_realtime());
                         (void) save_now(mr);
                         if (run_slice_name(id, &slice) >= 0)
-                                (void) unit_stop(m->watcher, slice, on_leftover_slice_stopped, mr, &mr->slice_stop);
+                                (void) unit_stop(
+                                        m->watcher, slice, on_leftover_slice_stopped, mr, &mr->slice_stop);
                 }
                 mr->completed_announced = true;
                 if (managed_run_add(m, mr) < 0) {

@@ -27,11 +27,11 @@ typedef struct StepRef {
 typedef struct JobCtx {
         ManagedRun *mr;
         size_t index;
-        bool counted; /* in Manager.running_jobs */
+        bool counted;        /* in Manager.running_jobs */
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
         StepRef *refs;       /* the steps' callback userdata */
         size_t running_step;
-        int files_fd;        /* the job's file-command directory, owned by the step user */
+        int files_fd; /* the job's file-command directory, owned by the step user */
         char *files_dir;
         sd_event_source *clean_source;
         sd_event_source *empty_source;
@@ -90,8 +90,8 @@ int manager_load_runs(Manager *m);
 
 /* A new run from YAML text. On -EINVAL, *ret_errors holds the loader's messages, one a line,
  * "SOURCE:LINE:COLUMN: message". */
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by, uint64_t *ret_id,
-        char **ret_errors);
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
+        uint64_t *ret_id, char **ret_errors);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* Opens a step's log file for reading. */

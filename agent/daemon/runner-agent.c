@@ -100,7 +100,8 @@ static int parse_one(Config *c, const char *path, ConfigErrors *errors, bool *fa
         return r == -ENOMEM ? r : 0;
 }
 
-/* agent.conf, then the .conf files of agent.conf.d in name order; every error is printed, not just the first. */
+/* agent.conf, then the .conf files of agent.conf.d in name order; every error is printed, not just the
+ * first. */
 static int load_config(Config *c) {
         _cleanup_(config_errors_done) ConfigErrors errors = {};
         _cleanup_free_ char *main_path = NULL, *dropin_dir = NULL;
@@ -151,8 +152,8 @@ static void print_config(const Config *c) {
                "[Agent]\nMaxParallelJobs=%u\n",
                 format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
                 format_timespan(b, sizeof(b), c->terminate_timeout_usec),
-                format_timespan(f, sizeof(f), c->force_terminate_usec), signal_target_to_string(c->signal_target),
-                c->max_parallel_jobs);
+                format_timespan(f, sizeof(f), c->force_terminate_usec),
+                signal_target_to_string(c->signal_target), c->max_parallel_jobs);
 }
 
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -223,8 +224,8 @@ int main(int argc, char *argv[]) {
                 sd_event_add_post(event, NULL, on_post, m) < 0)
                 return log_error_errno(-ENOMEM, "Failed to set up the event loop: %m"), EXIT_FAILURE;
 
-        log_info("runner-agent " PACKAGE_VERSION " ready: %zu earlier runs, steps as UID %u, cgroup2 at %s.", m->n_runs,
-                m->step_uid, m->cgroot);
+        log_info("runner-agent " PACKAGE_VERSION " ready: %zu earlier runs, steps as UID %u, cgroup2 at %s.",
+                m->n_runs, m->step_uid, m->cgroot);
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
 

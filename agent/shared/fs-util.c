@@ -2,8 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +12,8 @@
 #include "fs-util.h"
 #include "macro.h"
 
-int write_new_file_at(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
-        gid_t gid) {
+int write_new_file_at(
+        int dir_fd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid) {
         _cleanup_close_ int fd = -EBADF;
         const char *p = data;
 

@@ -9,7 +9,8 @@
 
 /* Creates dir_fd/name (O_EXCL, no symlink followed) with data, mode, and owner uid:gid
  * ((uid_t) -1: leave). */
-int write_new_file_at(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
+int write_new_file_at(
+        int dir_fd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
 
 /* mkdir -p for an absolute path; each created directory gets mode; the last one also uid:gid. */
 int mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);

@@ -6,8 +6,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
-#include "cgroup-parse.h"
 #include "alloc-util.h"
+#include "cgroup-parse.h"
 #include "cgroup.h"
 #include "fileio.h"
 

@@ -92,8 +92,8 @@ static uint64_t run_systemd_run(void) {
         if (pid == 0) {
                 int null = open("/dev/null", O_WRONLY);
                 dup2(null, 2);
-                execlp("systemd-run", "systemd-run", "--scope", "--quiet", "--collect", "--slice=runner-bench.slice",
-                        unit, arg_stamp, fd, id, (char *) NULL);
+                execlp("systemd-run", "systemd-run", "--scope", "--quiet", "--collect",
+                        "--slice=runner-bench.slice", unit, arg_stamp, fd, id, (char *) NULL);
                 _exit(127);
         }
         uint64_t t1 = read_stamp(NULL);
@@ -129,7 +129,8 @@ static void launch(Launch *l) {
         snprintf(log, sizeof(log), "--log=/dev/null");
         l->t0 = now_ns();
         r = step_process_start(event, watcher,
-                &(StepParams) { .shim_argv = argv, .unit = unit, .slice = "runner-bench.slice" }, &callbacks, l, &l->p);
+                &(StepParams){ .shim_argv = argv, .unit = unit, .slice = "runner-bench.slice" }, &callbacks,
+                l, &l->p);
         if (r < 0) {
                 fprintf(stderr, "bench: step_process_start: %s\n", strerror(-r));
                 exit(2);
@@ -191,7 +192,8 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         if (sd_event_default(&event) < 0 || bus_open_systemd(&bus) < 0 ||
-                sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL) < 0 || unit_watcher_new(bus, &watcher) < 0) {
+                sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL) < 0 ||
+                unit_watcher_new(bus, &watcher) < 0) {
                 fprintf(stderr, "bench: cannot connect to systemd\n");
                 return 2;
         }
@@ -251,12 +253,13 @@ int main(int argc, char *argv[]) {
         overhead = ag50 - fe50;
         pass = overhead <= 2.0 && sr50 / ag50 >= 3.0;
 
-        printf("# step start: decision -> entry process running, %zu interleaved iterations each (ms)\n", iterations);
+        printf("# step start: decision -> entry process running, %zu interleaved iterations each (ms)\n",
+                iterations);
         printf("# %-34s %8s %8s %8s %8s\n", "method", "p50", "p90", "p99", "max");
         printf("# %-34s %8.3f %8.3f %8.3f %8.3f\n", "fork+exec (baseline)", fe50, pct(fe, iterations, 0.9),
                 pct(fe, iterations, 0.99), pct(fe, iterations, 1));
-        printf("# %-34s %8.3f %8.3f %8.3f %8.3f\n", "runner-agent (shim + scope)", ag50, pct(ag, iterations, 0.9),
-                pct(ag, iterations, 0.99), pct(ag, iterations, 1));
+        printf("# %-34s %8.3f %8.3f %8.3f %8.3f\n", "runner-agent (shim + scope)", ag50,
+                pct(ag, iterations, 0.9), pct(ag, iterations, 0.99), pct(ag, iterations, 1));
         printf("# %-34s %8.3f %8.3f %8.3f %8.3f\n", "systemd-run --scope", sr50, pct(sr, iterations, 0.9),
                 pct(sr, iterations, 0.99), pct(sr, iterations, 1));
         printf("# %-34s %8.3f %8.3f %8.3f %8.3f\n", "100 at once (runner-agent)", pct(par, PARALLEL, 0.5),
