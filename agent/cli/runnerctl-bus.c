@@ -506,30 +506,41 @@ static int list_runs(sd_bus *bus, bool json) {
         return 0;
 }
 
-int verb_status(int argc, char *argv[]) {
+/* Parses [--json] (and --help, printing usage); returns 1 to go on, 0 or 2 to exit with. */
+static int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "json", no_argument, NULL, 'j' },
                 {},
         };
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(json_object_putp) json_object *run = NULL;
-        bool json = false;
-        uint64_t id;
         int c;
 
+        *ret_json = false;
         optind = 1;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("runnerctl status [--json] [RUN]\n");
+                        printf("%s\n", usage);
                         return 0;
                 case 'j':
-                        json = true;
+                        *ret_json = true;
                         break;
                 default:
                         return 2;
                 }
+        return 1;
+}
+
+int verb_status(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *run = NULL;
+        bool json;
+        uint64_t id;
+        int r;
+
+        r = parse_json_option(argc, argv, "runnerctl status [--json] [RUN]", &json);
+        if (r != 1)
+                return r;
         if (argc - optind > 1) {
                 fprintf(stderr, "runnerctl: status takes at most one RUN\n");
                 return 2;
@@ -551,27 +562,13 @@ int verb_status(int argc, char *argv[]) {
 }
 
 int verb_list(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, 'j' },
-                {},
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        bool json = false;
-        int c;
+        bool json;
+        int r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("runnerctl list [--json]\n");
-                        return 0;
-                case 'j':
-                        json = true;
-                        break;
-                default:
-                        return 2;
-                }
+        r = parse_json_option(argc, argv, "runnerctl list [--json]", &json);
+        if (r != 1)
+                return r;
         if (argc - optind != 0) {
                 fprintf(stderr, "runnerctl: list takes no arguments\n");
                 return 2;

@@ -728,6 +728,14 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         return 0;
 }
 
+/* A step that concludes without running: skipped, or failed before it could start. */
+static int step_end_early(
+        RunJob *j, size_t job, size_t step, RunConclusion outcome, uint64_t now, RunActions *actions) {
+        step_conclude(&j->steps[step], outcome, now);
+        job_note_step(j, &j->steps[step]);
+        return changed(actions, job, step);
+}
+
 static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         EvalScope scope = { .run = run, .job = j, .step_level = true };
@@ -745,9 +753,7 @@ static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions
                         return r;
                 r = eval_condition(&s->def->condition, contexts, &scope, &pass, &s->message);
                 if (r == -EINVAL) {
-                        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
-                        job_note_step(j, s);
-                        r = changed(actions, job, step);
+                        r = step_end_early(j, job, step, RUN_CONCLUSION_FAILURE, now, actions);
                         if (r < 0)
                                 return r;
                         continue;
@@ -755,8 +761,7 @@ static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions
                 if (r < 0)
                         return r;
                 if (!pass) {
-                        step_conclude(s, RUN_CONCLUSION_SKIPPED, now);
-                        r = changed(actions, job, step);
+                        r = step_end_early(j, job, step, RUN_CONCLUSION_SKIPPED, now, actions);
                         if (r < 0)
                                 return r;
                         continue;
@@ -764,9 +769,7 @@ static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions
 
                 r = step_build_spec(run, job, step, &spec, &s->message);
                 if (r == -EINVAL) {
-                        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
-                        job_note_step(j, s);
-                        r = changed(actions, job, step);
+                        r = step_end_early(j, job, step, RUN_CONCLUSION_FAILURE, now, actions);
                         if (r < 0)
                                 return r;
                         continue;
