@@ -150,6 +150,12 @@ check "journalctl RUNNER_RUN_ID=$id shows the lines (first and last)" bash -c \
 check "journald entries carry RUNNER_JOB, RUNNER_STEP and RUNNER_UNIT" bash -c \
         "journalctl RUNNER_RUN_ID=$id RUNNER_JOB=out RUNNER_STEP=1 RUNNER_UNIT=runner-r$id-j1-s1.scope -o cat | grep -q '^000001 '"
 
+printf 'jobs:\n  a:\n    steps:\n      - run: echo first-line\n      - run: echo second-line; exit 4\n' >"$work/follow.yml"
+out=$(runnerctl run --follow "$work/follow.yml" 2>/dev/null); rc=$?
+say "run --follow: $out"
+check "run --follow streams each step's output and exits 1 for a failed run" \
+        bash -c "[[ $rc -eq 1 ]] && grep -qx first-line <<<'$out' && grep -qx second-line <<<'$out'"
+
 # ---- 3. who may use the agent ----
 runs_before=$(runnerctl list --json | jq length)
 err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups runnerctl list 2>&1); rc=$?
