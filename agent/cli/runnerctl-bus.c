@@ -17,7 +17,7 @@
 #include "fileio.h"
 #include "json-util.h"
 #include "macro.h"
-#include "runnerctl-bus.h"
+#include "runnerctl.h"
 #include "workflow.h"
 
 #define INTERFACE "io.runneragent.Agent1"
@@ -378,16 +378,10 @@ int verb_run(int argc, char *argv[]) {
                 return 2;
         }
 
-        r = read_full_file_at(AT_FDCWD, argv[optind], WORKFLOW_MAX_SIZE, &text);
-        if (r == -EFBIG) {
-                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", argv[optind],
-                        WORKFLOW_MAX_SIZE);
+        r = read_workflow_file(argv[optind], &text);
+        if (r < 0)
                 return 1;
-        }
-        if (r < 0) {
-                fprintf(stderr, "runnerctl: %s: %s\n", argv[optind], strerror(-r));
-                return 1;
-        }
+        /* A D-Bus string cannot carry it. */
         if (memchr(text, 0, (size_t) r)) {
                 fprintf(stderr, "%s: the file contains a NUL byte\n", argv[optind]);
                 return 1;

@@ -6,7 +6,7 @@
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
-#include "runnerctl-bus.h"
+#include "runnerctl.h"
 #include "workflow.h"
 
 /* Context files are JSON documents such as the ones `runnerctl status --json` and GitHub's own
@@ -224,6 +224,18 @@ static int verb_eval(int argc, char *argv[]) {
         return 0;
 }
 
+int read_workflow_file(const char *path, char **ret) {
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, path, WORKFLOW_MAX_SIZE, ret);
+        if (r == -EFBIG)
+                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", path,
+                        WORKFLOW_MAX_SIZE);
+        else if (r < 0)
+                fprintf(stderr, "runnerctl: %s: %s\n", path, strerror(-r));
+        return r;
+}
+
 static int verb_validate(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -251,16 +263,9 @@ static int verb_validate(int argc, char *argv[]) {
 
         path = argv[optind];
 
-        r = read_full_file_at(AT_FDCWD, path, WORKFLOW_MAX_SIZE, &text);
-        if (r == -EFBIG) {
-                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", path,
-                        WORKFLOW_MAX_SIZE);
+        r = read_workflow_file(path, &text);
+        if (r < 0)
                 return 1;
-        }
-        if (r < 0) {
-                fprintf(stderr, "runnerctl: %s: %s\n", path, strerror(-r));
-                return 1;
-        }
 
         r = workflow_load(text, (size_t) r, &w, &errors);
         for (size_t i = 0; i < errors.n; i++)

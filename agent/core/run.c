@@ -160,6 +160,17 @@ int run_slice_name(uint64_t id, char **ret) {
         return asprintf(ret, "runner-r%" PRIu64 ".slice", id) < 0 ? -ENOMEM : 0;
 }
 
+int run_slice_cgroup_path(uint64_t id, unsigned job_number, char **ret) {
+        int r;
+
+        if (job_number > 0)
+                r = asprintf(ret, "/runner.slice/runner-r%" PRIu64 ".slice/runner-r%" PRIu64 "-j%u.slice",
+                        id, id, job_number);
+        else
+                r = asprintf(ret, "/runner.slice/runner-r%" PRIu64 ".slice", id);
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int run_job_slice_name(const Run *run, size_t job, char **ret) {
         return asprintf(ret, "runner-r%" PRIu64 "-j%u.slice", run->id, run->jobs[job].def->number) < 0
                 ? -ENOMEM
@@ -862,8 +873,7 @@ static RunStep *running_step(Run *run, size_t job, size_t step) {
         return &run->jobs[job].steps[step];
 }
 
-int run_step_started(
-        Run *run, size_t job, size_t step, const char *unit, uint64_t now, RunActions *actions) {
+int run_step_started(Run *run, size_t job, size_t step, uint64_t now, RunActions *actions) {
         RunStep *s = running_step(run, job, step);
 
         if (!s)
@@ -1156,6 +1166,15 @@ int run_format_timestamp(uint64_t usec, char *buf, size_t size) {
         return 0;
 }
 
+/* Appends v to the array, which takes it over; v is freed if that fails. */
+static int json_array_push(json_object *array, json_object *v) {
+        if (json_object_array_add(array, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 static json_object *json_timestamp(uint64_t usec) {
         char buf[64];
 
@@ -1257,12 +1276,10 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
                 r = step_to_json(&j->steps[i], &s);
+                if (r >= 0)
+                        r = json_array_push(steps, s);
                 if (r < 0)
                         return r;
-                if (json_object_array_add(steps, s) < 0) {
-                        json_object_put(s);
-                        return -ENOMEM;
-                }
         }
         *ret = TAKE_PTR(o);
         return 0;
@@ -1295,12 +1312,10 @@ int run_to_json(const Run *run, json_object **ret) {
         for (size_t i = 0; i < run->n_jobs; i++) {
                 json_object *j;
                 r = job_to_json(run, i, &j);
+                if (r >= 0)
+                        r = json_array_push(jobs, j);
                 if (r < 0)
                         return r;
-                if (json_object_array_add(jobs, j) < 0) {
-                        json_object_put(j);
-                        return -ENOMEM;
-                }
         }
         *ret = TAKE_PTR(o);
         return 0;

@@ -145,7 +145,7 @@ static inline void run_step_spec_freep(RunStepSpec **s) {
 int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions);
 
 /* The step's scope exists and its entry process runs. */
-int run_step_started(Run *run, size_t job, size_t step, const char *unit, uint64_t now, RunActions *actions);
+int run_step_started(Run *run, size_t job, size_t step, uint64_t now, RunActions *actions);
 
 /* The entry process ended (exit_signal 0: exited with exit_code). The texts are what the step left in
  * $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH (NULL: empty). Call run_advance() afterwards. */
@@ -179,6 +179,9 @@ const char *run_conclusion_to_string(RunConclusion c); /* NULL for NONE */
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);
 int run_job_slice_name(const Run *run, size_t job, char **ret);
 int run_slice_name(uint64_t id, char **ret);
+/* Where systemd puts those slices below the cgroup2 root: "/runner.slice/runner-r<RUN>.slice", and
+ * with job_number > 0 "/…/runner-r<RUN>-j<J>.slice" (a dash in a slice name nests it). */
+int run_slice_cgroup_path(uint64_t id, unsigned job_number, char **ret);
 
 /* Splits a shell command line ("bash --noprofile -e {0}") into argv, replacing {0} by script (or
  * appending it when the line has no {0}). Quotes as in a POSIX shell's simple words: '…' and "…"

@@ -99,27 +99,10 @@ static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, "t", id);
 }
 
-static int run_json(ManagedRun *mr, const char **ret) {
-        json_object *o = NULL;
-        int r;
-
-        if (mr->run) {
-                r = run_to_json(mr->run, &o);
-                if (r < 0)
-                        return r;
-                if (mr->json)
-                        json_object_put(mr->json);
-                mr->json = o;
-        }
-        *ret = json_object_to_json_string_ext(
-                mr->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        return 0;
-}
-
 static int method_get_run(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *manager = userdata;
         ManagedRun *mr;
-        const char *text;
+        json_object *o;
         uint64_t id;
         int r;
 
@@ -132,10 +115,11 @@ static int method_get_run(sd_bus_message *m, void *userdata, sd_bus_error *error
         mr = manager_find_run(manager, id);
         if (!mr)
                 return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
-        r = run_json(mr, &text);
+        r = managed_run_json(mr, &o);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, "s", text);
+        return sd_bus_reply_method_return(m, "s",
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -153,16 +137,15 @@ static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *err
                 return -ENOMEM;
         for (size_t i = 0; i < manager->n_runs; i++) {
                 ManagedRun *mr = manager->runs[i];
-                json_object *summary = json_object_new_object(), *v;
-                const char *ignored;
+                json_object *summary = json_object_new_object(), *state, *v;
 
-                if (!summary || run_json(mr, &ignored) < 0) {
+                if (!summary || managed_run_json(mr, &state) < 0) {
                         json_object_put(summary);
                         json_object_put(list);
                         return -ENOMEM;
                 }
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-                        if (json_object_object_get_ex(mr->json, keys[k], &v))
+                        if (json_object_object_get_ex(state, keys[k], &v))
                                 json_object_object_add(summary, keys[k], json_object_get(v));
                 json_object_array_add(list, summary);
         }

@@ -98,21 +98,31 @@ ManagedRun *manager_find_run(Manager *m, uint64_t id) {
         return NULL;
 }
 
-static int save_now(ManagedRun *mr) {
-        json_object *o = NULL;
-        const char *text;
+int managed_run_json(ManagedRun *mr, json_object **ret) {
+        json_object *o;
         int r;
 
         if (mr->run) {
                 r = run_to_json(mr->run, &o);
                 if (r < 0)
-                        return log_error_errno(r, "Run %" PRIu64 ": failed to build its state: %m", mr->id);
+                        return r;
                 if (mr->json)
                         json_object_put(mr->json);
                 mr->json = o;
         }
-        text = json_object_to_json_string_ext(
-                mr->json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        *ret = mr->json;
+        return 0;
+}
+
+static int save_now(ManagedRun *mr) {
+        json_object *o;
+        const char *text;
+        int r;
+
+        r = managed_run_json(mr, &o);
+        if (r < 0)
+                return log_error_errno(r, "Run %" PRIu64 ": failed to build its state: %m", mr->id);
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         r = write_file_atomic_at(mr->dir_fd, "state.json", text, strlen(text), 0640);
         if (r < 0)
                 return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
@@ -193,18 +203,14 @@ static JobCtx *job_ctx(ManagedRun *mr, size_t job) {
         return &mr->jobs[job];
 }
 
-static StepRef *step_ref_of(StepProcess *p, void *userdata) {
-        return userdata;
-}
-
 static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata) {
-        StepRef *ref = step_ref_of(p, userdata);
+        StepRef *ref = userdata;
         RunActions actions = {};
         char text[64];
 
         snprintf(text, sizeof(text), "started, entry process %d", (int) entry->pid);
         event_step(ref->mr, ref->job, ref->step, MESSAGE_STEP_STARTED, text);
-        if (run_step_started(ref->mr->run, ref->job, ref->step, NULL, now_realtime(), &actions) >= 0)
+        if (run_step_started(ref->mr->run, ref->job, ref->step, now_realtime(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
 }
@@ -234,7 +240,7 @@ static int read_file_command(
 }
 
 static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
-        StepRef *ref = step_ref_of(p, userdata);
+        StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
         _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL;
@@ -262,7 +268,7 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
 }
 
 static void on_step_failed(StepProcess *p, int error, const char *message, void *userdata) {
-        StepRef *ref = step_ref_of(p, userdata);
+        StepRef *ref = userdata;
         RunActions actions = {};
 
         log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
@@ -503,7 +509,6 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
                 *ret_message = strdupf("Failed to start runner-step: %s", strerror(-r));
                 return r;
         }
-        jc->running_step = step;
         return 0;
 }
 
@@ -587,14 +592,8 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
         jc->clean_source = sd_event_source_disable_unref(jc->clean_source);
 
         r = run_job_slice_name(mr->run, jc->index, &slice);
-        if (r >= 0) {
-                _cleanup_free_ char *run_slice = NULL;
-                r = run_slice_name(mr->id, &run_slice);
-                if (r >= 0)
-                        path = strdupf("/runner.slice/%s/%s", run_slice, slice);
-                if (!path)
-                        r = -ENOMEM;
-        }
+        if (r >= 0)
+                r = run_slice_cgroup_path(mr->id, j->def->number, &path);
         if (r >= 0) {
                 jc->slice_fd = cgroup_open(mr->manager->cgroot, path);
                 r = jc->slice_fd < 0 ? jc->slice_fd : 0;
@@ -952,7 +951,7 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
         _cleanup_close_ int fd = -EBADF;
         unsigned n = 0;
 
-        if (run_slice_name(id, &slice) < 0 || !(path = strdupf("/runner.slice/%s", slice)))
+        if (run_slice_name(id, &slice) < 0 || run_slice_cgroup_path(id, 0, &path) < 0)
                 return;
         fd = cgroup_open(m->cgroot, path);
         if (fd < 0)

@@ -30,8 +30,7 @@ typedef struct JobCtx {
         bool counted;        /* in Manager.running_jobs */
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
         StepRef *refs;       /* the steps' callback userdata */
-        size_t running_step;
-        int files_fd; /* the job's file-command directory, owned by the step user */
+        int files_fd;        /* the job's file-command directory, owned by the step user */
         char *files_dir;
         sd_event_source *clean_source;
         sd_event_source *empty_source;
@@ -94,6 +93,8 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         uint64_t *ret_id, char **ret_errors);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
+/* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */
+int managed_run_json(ManagedRun *mr, json_object **ret);
 /* Opens a step's log file for reading. */
 int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
 

@@ -9,14 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
 #include "step.h"
 
 struct StepProcess {
         PidRef shim;
         PidRef entry;
         int control_fd;
-        char *cgroup;
         ScopeJob *scope_job;
         sd_event_source *control_source;
         sd_event_source *child_source;
@@ -32,10 +30,6 @@ const PidRef *step_process_shim(const StepProcess *p) {
 
 const PidRef *step_process_entry(const StepProcess *p) {
         return pidref_is_set(&p->entry) ? &p->entry : NULL;
-}
-
-const char *step_process_cgroup(const StepProcess *p) {
-        return p->cgroup;
 }
 
 bool step_process_shim_gone(const StepProcess *p) {
@@ -57,7 +51,6 @@ StepProcess *step_process_free(StepProcess *p) {
         pidref_done(&p->shim);
         pidref_done(&p->entry);
         safe_close(p->control_fd);
-        free(p->cgroup);
         free(p);
         return NULL;
 }
@@ -162,11 +155,10 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
                 return;
         }
 
-        r = cgroup_pidref_get_path(&p->shim, &p->cgroup);
-        if (r < 0 || send(p->control_fd, "go", 2, MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
-                snprintf(
-                        msg, sizeof(msg), "Failed to release runner-step: %s", strerror(r < 0 ? -r : errno));
-                report_failed(p, r < 0 ? r : -errno, msg);
+        if (send(p->control_fd, "go", 2, MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
+                r = -errno;
+                snprintf(msg, sizeof(msg), "Failed to release runner-step: %s", strerror(-r));
+                report_failed(p, r, msg);
         }
 }
 

@@ -38,7 +38,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(StepProcess *, step_process_free);
 
 const PidRef *step_process_shim(const StepProcess *p);
 const PidRef *step_process_entry(const StepProcess *p); /* NULL until started */
-/* The scope's cgroup ("/runner.slice/…/x.scope"), once the scope exists; NULL before. */
-const char *step_process_cgroup(const StepProcess *p);
 /* Has the shim exited (and been reaped)? */
 bool step_process_shim_gone(const StepProcess *p);

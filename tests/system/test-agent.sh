@@ -23,7 +23,7 @@ if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]]; then
         echo "1..0 # SKIP needs root and a booted systemd (run through tests/container/run)"
         exit 77
 fi
-if [[ ! -f /.runner-ct-marker && -z ${RUNNER_TEST_IN_CONTAINER:-} ]] && ! systemd-detect-virt -cq; then
+if ! systemd-detect-virt -cq; then
         echo "1..0 # SKIP installs into the system; only inside the test container"
         exit 77
 fi

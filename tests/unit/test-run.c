@@ -94,8 +94,7 @@ static void finish_one(Agent *a) {
         res.path = path, res.path_len = strlen(path);
 
         a->now += USEC_PER_SEC;
-        assert_int_equal(
-                run_step_started(a->run, s.job, s.step, "unit", a->now - USEC_PER_SEC / 2, &actions), 0);
+        assert_int_equal(run_step_started(a->run, s.job, s.step, a->now - USEC_PER_SEC / 2, &actions), 0);
         assert_int_equal(run_step_exited(a->run, s.job, s.step, &res, a->now, &actions), 0);
         run_step_spec_free(s.spec);
         handle(a, &actions);
@@ -507,7 +506,7 @@ static void test_shell_argv(void **state) {
 
 static void test_unit_names(void **state) {
         Agent a;
-        _cleanup_free_ char *unit = NULL, *slice = NULL, *run_slice = NULL;
+        _cleanup_free_ char *unit = NULL, *slice = NULL, *run_slice = NULL, *cg = NULL, *job_cg = NULL;
 
         agent_start(&a,
                 "jobs:\n  x: { steps: [ { run: exit 0 } ] }\n  y: { steps: [ { run: a }, { run: b } ] }\n");
@@ -517,6 +516,10 @@ static void test_unit_names(void **state) {
         assert_string_equal(slice, "runner-r7-j2.slice");
         assert_int_equal(run_slice_name(7, &run_slice), 0);
         assert_string_equal(run_slice, "runner-r7.slice");
+        assert_int_equal(run_slice_cgroup_path(7, 0, &cg), 0);
+        assert_string_equal(cg, "/runner.slice/runner-r7.slice");
+        assert_int_equal(run_slice_cgroup_path(7, 2, &job_cg), 0);
+        assert_string_equal(job_cg, "/runner.slice/runner-r7.slice/runner-r7-j2.slice");
         agent_done(&a);
 }
 

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* Shared by runnerctl's verbs. Each verb returns the process exit status. */
+
+/* Reads a workflow file (at most WORKFLOW_MAX_SIZE bytes). Errors are printed, "FILE:1:1: …" for the
+ * size limit as validate reports other problems; returns the length or < 0. */
+int read_workflow_file(const char *path, char **ret);
+
+/* The verbs that talk to runner-agent over D-Bus (runnerctl-bus.c). */
+int verb_run(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_list(int argc, char *argv[]);
+int verb_logs(int argc, char *argv[]);
