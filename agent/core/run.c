@@ -37,14 +37,6 @@ const char *run_conclusion_to_string(RunConclusion c) {
         return c >= 0 && c < _RUN_CONCLUSION_MAX ? run_conclusion_table[c] : NULL;
 }
 
-static void strv_free(char **l) {
-        if (!l)
-                return;
-        for (char **i = l; *i; i++)
-                free(*i);
-        free(l);
-}
-
 RunStepSpec *run_step_spec_free(RunStepSpec *s) {
         if (!s)
                 return NULL;
@@ -757,36 +749,28 @@ static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions
                 RunStep *s = &j->steps[step];
                 _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
                 _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
+                RunConclusion early = RUN_CONCLUSION_NONE;
                 bool pass;
 
                 r = build_contexts(run, j, true, j->env, &contexts);
                 if (r < 0)
                         return r;
+                /* A false if: skips the step; an if: or a step text that cannot be evaluated fails it. */
                 r = eval_condition(&s->def->condition, contexts, &scope, &pass, &s->message);
-                if (r == -EINVAL) {
-                        r = step_end_early(j, job, step, RUN_CONCLUSION_FAILURE, now, actions);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (r < 0)
+                if (r >= 0 && !pass)
+                        early = RUN_CONCLUSION_SKIPPED;
+                else if (r >= 0)
+                        r = step_build_spec(run, job, step, &spec, &s->message);
+                if (r == -EINVAL)
+                        early = RUN_CONCLUSION_FAILURE;
+                else if (r < 0)
                         return r;
-                if (!pass) {
-                        r = step_end_early(j, job, step, RUN_CONCLUSION_SKIPPED, now, actions);
+                if (early != RUN_CONCLUSION_NONE) {
+                        r = step_end_early(j, job, step, early, now, actions);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-
-                r = step_build_spec(run, job, step, &spec, &s->message);
-                if (r == -EINVAL) {
-                        r = step_end_early(j, job, step, RUN_CONCLUSION_FAILURE, now, actions);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (r < 0)
-                        return r;
 
                 s->status = RUN_STATUS_IN_PROGRESS;
                 s->started_at = now;

@@ -296,12 +296,6 @@ static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
         return 0;
 }
 
-static void strv_free(char **l) {
-        for (char **i = l; i && *i; i++)
-                free(*i);
-        free(l);
-}
-
 static char *strdupf(const char *fmt, ...) _printf_(1, 2);
 static char *strdupf(const char *fmt, ...) {
         va_list ap;

@@ -20,3 +20,10 @@ static inline int array_grow(void **p, size_t *allocated, size_t n, size_t size)
         *allocated = a;
         return 0;
 }
+
+/* Frees a NULL-terminated array of strings (NULL is fine). */
+static inline void strv_free(char **l) {
+        for (char **i = l; i && *i; i++)
+                free(*i);
+        free(l);
+}
