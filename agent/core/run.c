@@ -12,7 +12,7 @@
 #include "file-command.h"
 #include "json-util.h"
 #include "macro.h"
-#include "run.h"
+#include "run-internal.h"
 #include "strbuf.h"
 
 static const char *const run_status_table[_RUN_STATUS_MAX] = {
@@ -50,23 +50,45 @@ RunStepSpec *run_step_spec_free(RunStepSpec *s) {
 }
 
 void run_actions_done(RunActions *a) {
-        for (size_t i = 0; i < a->n; i++)
+        for (size_t i = 0; i < a->n; i++) {
                 run_step_spec_free(a->actions[i].spec);
+                free(a->actions[i].text);
+        }
         free(a->actions);
         *a = (RunActions){};
 }
 
-static int action_push(RunActions *a, RunActionType type, size_t job, size_t step, RunStepSpec *spec) {
-        if (!a)
-                return 0;
-        if (array_grow((void **) &a->actions, &a->allocated, a->n + 1, sizeof(RunAction)) < 0)
-                return -ENOMEM;
-        a->actions[a->n++] = (RunAction){ .type = type, .job = job, .step = step, .spec = spec };
+/* Takes the spec and the text of action, also on failure. */
+int run_action_push(RunActions *a, const RunAction *action) {
+        if (!a || array_grow((void **) &a->actions, &a->allocated, a->n + 1, sizeof(RunAction)) < 0) {
+                run_step_spec_free(action->spec);
+                free(action->text);
+                return a ? -ENOMEM : 0;
+        }
+        a->actions[a->n++] = *action;
         return 0;
 }
 
-static int changed(RunActions *a, size_t job, size_t step) {
+static int action_push(RunActions *a, RunActionType type, size_t job, size_t step, RunStepSpec *spec) {
+        return run_action_push(a, &(RunAction){ .type = type, .job = job, .step = step, .spec = spec });
+}
+
+int run_changed(RunActions *a, size_t job, size_t step) {
         return action_push(a, RUN_ACTION_CHANGED, job, step, NULL);
+}
+#define changed run_changed
+
+int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t deadline) {
+        *timer = MAX(deadline, 1U);
+        return run_action_push(
+                a, &(RunAction){ .type = RUN_ACTION_START_TIMER, .job = job, .step = step, .usec = *timer });
+}
+
+int run_timer_stop(RunActions *a, size_t job, size_t step, uint64_t *timer) {
+        if (*timer == 0)
+                return 0;
+        *timer = 0;
+        return action_push(a, RUN_ACTION_STOP_TIMER, job, step, NULL);
 }
 
 static void run_step_done(RunStep *s) {
@@ -106,7 +128,7 @@ Run *run_free(Run *run) {
 }
 
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
-        ExprValue *github, ExprValue *runner, uint64_t now, Run **ret) {
+        ExprValue *github, ExprValue *runner, RunTime now, Run **ret) {
         _cleanup_(run_freep) Run *run = NULL;
 
         if (!source || !workflow || !workspace_root || !ret)
@@ -116,7 +138,12 @@ int run_new(uint64_t id, const char *source, Workflow *workflow, const char *wor
         if (!run)
                 return -ENOMEM;
         run->id = id;
-        run->created_at = now;
+        run->created_at = now.realtime;
+        run->cancel = (RunCancelSettings){
+                .interrupt_usec = 7500 * USEC_PER_MSEC,
+                .terminate_usec = 2500 * USEC_PER_MSEC,
+                .force_usec = 300 * USEC_PER_SEC,
+        };
         run->source = strdup(source);
         run->workspace_root = strdup(workspace_root);
         run->github = github ? expr_value_ref(github) : expr_value_new_object();
@@ -455,17 +482,93 @@ static int eval_vars(const Run *run, const RunJob *job, bool step_level, const W
         return 0;
 }
 
+/* ---- conditions under a cancellation ---- */
+
+int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const char *condition,
+        bool result, const char *text) {
+        char *t = NULL;
+
+        if (text) {
+                t = strdup(text);
+                if (!t)
+                        return -ENOMEM;
+        }
+        return run_action_push(a,
+                &(RunAction){ .type = RUN_ACTION_EVENT,
+                        .job = job,
+                        .step = step,
+                        .event = event,
+                        .condition = condition,
+                        .result = result,
+                        .text = t });
+}
+
+const char *run_condition_text(const WorkflowCondition *c) {
+        return c->raw ?: "success()";
+}
+
+static int job_condition(Run *run, size_t job, bool *ret, char **message) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object();
+        int r;
+
+        if (!env)
+                return -ENOMEM;
+        r = build_contexts(run, j, false, env, &contexts);
+        if (r < 0)
+                return r;
+        return eval_condition(&j->def->condition, contexts, &scope, ret, message);
+}
+
+static int step_condition(Run *run, size_t job, size_t step, bool *ret, char **message) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
+        int r;
+
+        r = build_contexts(run, j, true, j->env, &contexts);
+        if (r < 0)
+                return r;
+        return eval_condition(&j->steps[step].def->condition, contexts, &scope, ret, message);
+}
+
+int run_eval_job_condition(Run *run, size_t job, bool *ret, char **ret_error) {
+        int r;
+
+        *ret_error = NULL;
+        r = job_condition(run, job, ret, ret_error);
+        if (r == -EINVAL)
+                *ret = false;
+        return r == -EINVAL ? 0 : r;
+}
+
+int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char **ret_error) {
+        int r;
+
+        *ret_error = NULL;
+        r = step_condition(run, job, step, ret, ret_error);
+        if (r == -EINVAL)
+                *ret = false;
+        return r == -EINVAL ? 0 : r;
+}
+
+/* An evaluation the cancellation made a decision of: into the journal. */
+static bool under_cancellation(const Run *run, const RunJob *j) {
+        return run->cancel_requested || j->local_status == RUN_CONCLUSION_CANCELLED;
+}
+
 /* ---- conclusions ---- */
 
-static void step_conclude(RunStep *s, RunConclusion outcome, uint64_t now) {
+static void step_conclude(RunStep *s, RunConclusion outcome, RunTime now) {
         s->status = RUN_STATUS_COMPLETED;
         s->outcome = outcome;
         s->conclusion = outcome == RUN_CONCLUSION_FAILURE && s->def->continue_on_error
                 ? RUN_CONCLUSION_SUCCESS
                 : outcome;
         if (outcome != RUN_CONCLUSION_SKIPPED && !s->started_at)
-                s->started_at = now;
-        s->completed_at = now;
+                s->started_at = now.realtime;
+        s->completed_at = now.realtime;
 }
 
 static void job_note_step(RunJob *j, const RunStep *s) {
@@ -473,17 +576,20 @@ static void job_note_step(RunJob *j, const RunStep *s) {
                 j->local_status = RUN_CONCLUSION_FAILURE;
 }
 
-static int job_conclude(Run *run, size_t job, RunConclusion outcome, uint64_t now, RunActions *actions) {
+static int job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         int r;
 
+        r = run_timer_stop(actions, job, SIZE_MAX, &j->timer);
+        if (r < 0)
+                return r;
         j->status = RUN_STATUS_COMPLETED;
         j->phase = RUN_JOB_DONE;
         j->outcome = outcome;
         j->conclusion = outcome == RUN_CONCLUSION_FAILURE && j->def->continue_on_error
                 ? RUN_CONCLUSION_SUCCESS
                 : outcome;
-        j->completed_at = now;
+        j->completed_at = now.realtime;
         if (outcome == RUN_CONCLUSION_SKIPPED || (outcome != RUN_CONCLUSION_SUCCESS && !j->started_at)) {
                 /* Steps of a job that never ran are skipped. */
                 for (size_t i = 0; i < j->def->n_steps; i++)
@@ -498,7 +604,7 @@ static int job_conclude(Run *run, size_t job, RunConclusion outcome, uint64_t no
 }
 
 /* The job's steps are all done: evaluate its outputs, then clean up. */
-static int job_finish_steps(Run *run, size_t job, uint64_t now, RunActions *actions) {
+static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         EvalScope scope = { .run = run, .job = j, .step_level = true };
         _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
@@ -551,32 +657,41 @@ static bool job_needs_done(const Run *run, const RunJob *j) {
         return true;
 }
 
-static int job_try_start(Run *run, size_t job, uint64_t now, unsigned *budget, RunActions *actions) {
+static int job_try_start(Run *run, size_t job, RunTime now, unsigned *budget, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         EvalScope scope = { .run = run, .job = j };
         _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = NULL;
-        bool pass;
+        bool pass = false;
         int r;
 
         if (!job_needs_done(run, j))
                 return 0;
+        /* Nothing starts after the step-5 deadline. */
+        if (run->force_terminated)
+                return job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
         if (*budget == 0)
                 return 0;
+
+        r = job_condition(run, job, &pass, &j->message);
+        if (r < 0 && r != -EINVAL)
+                return r;
+        if (run->cancel_requested) {
+                int k = run_event_push(actions, RUN_EVENT_JOB_CONDITION, job, SIZE_MAX,
+                        run_condition_text(&j->def->condition), r >= 0 && pass, r < 0 ? j->message : NULL);
+                if (k < 0)
+                        return k;
+        }
+        if (r == -EINVAL)
+                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        /* After the cancel request a job that does not run is cancelled, not skipped. */
+        if (!pass)
+                return job_conclude(run, job,
+                        run->cancel_requested ? RUN_CONCLUSION_CANCELLED : RUN_CONCLUSION_SKIPPED, now,
+                        actions);
 
         env = expr_value_new_object();
         if (!env)
                 return -ENOMEM;
-        r = build_contexts(run, j, false, env, &contexts);
-        if (r < 0)
-                return r;
-        r = eval_condition(&j->def->condition, contexts, &scope, &pass, &j->message);
-        if (r == -EINVAL)
-                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
-        if (r < 0)
-                return r;
-        if (!pass)
-                return job_conclude(run, job, RUN_CONCLUSION_SKIPPED, now, actions);
-
         r = eval_vars(run, j, false, &run->workflow->env, env, &j->message);
         if (r >= 0)
                 r = eval_vars(run, j, false, &j->def->env, env, &j->message);
@@ -602,10 +717,15 @@ static int job_try_start(Run *run, size_t job, uint64_t now, unsigned *budget, R
         j->env = TAKE_PTR(env);
         j->status = RUN_STATUS_IN_PROGRESS;
         j->phase = RUN_JOB_STEPPING;
-        j->started_at = now;
+        j->started_at = now.realtime;
+        if (j->def->timeout_usec > 0) {
+                r = run_timer_start(actions, job, SIZE_MAX, &j->timer, now.monotonic + j->def->timeout_usec);
+                if (r < 0)
+                        return r;
+        }
         if (run->status == RUN_STATUS_QUEUED) {
                 run->status = RUN_STATUS_IN_PROGRESS;
-                run->started_at = now;
+                run->started_at = now.realtime;
                 r = changed(actions, SIZE_MAX, SIZE_MAX);
                 if (r < 0)
                         return r;
@@ -733,30 +853,41 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
 
 /* A step that concludes without running: skipped, or failed before it could start. */
 static int step_end_early(
-        RunJob *j, size_t job, size_t step, RunConclusion outcome, uint64_t now, RunActions *actions) {
+        RunJob *j, size_t job, size_t step, RunConclusion outcome, RunTime now, RunActions *actions) {
         step_conclude(&j->steps[step], outcome, now);
         job_note_step(j, &j->steps[step]);
         return changed(actions, job, step);
 }
 
-static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions) {
+static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
-        EvalScope scope = { .run = run, .job = j, .step_level = true };
         int r;
 
         while (j->next_step < j->def->n_steps) {
                 size_t step = j->next_step++;
                 RunStep *s = &j->steps[step];
-                _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
                 _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
                 RunConclusion early = RUN_CONCLUSION_NONE;
-                bool pass;
+                bool pass = false;
 
-                r = build_contexts(run, j, true, j->env, &contexts);
-                if (r < 0)
-                        return r;
+                if (run->force_terminated) {
+                        r = step_end_early(j, job, step, RUN_CONCLUSION_SKIPPED, now, actions);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
                 /* A false if: skips the step; an if: or a step text that cannot be evaluated fails it. */
-                r = eval_condition(&s->def->condition, contexts, &scope, &pass, &s->message);
+                r = step_condition(run, job, step, &pass, &s->message);
+                if (r < 0 && r != -EINVAL)
+                        return r;
+                if (under_cancellation(run, j)) {
+                        int k = run_event_push(actions, RUN_EVENT_STEP_CONDITION, job, step,
+                                run_condition_text(&s->def->condition), r >= 0 && pass,
+                                r < 0 ? s->message : NULL);
+                        if (k < 0)
+                                return k;
+                }
                 if (r >= 0 && !pass)
                         early = RUN_CONCLUSION_SKIPPED;
                 else if (r >= 0)
@@ -773,7 +904,7 @@ static int job_next_step(Run *run, size_t job, uint64_t now, RunActions *actions
                 }
 
                 s->status = RUN_STATUS_IN_PROGRESS;
-                s->started_at = now;
+                s->started_at = now.realtime;
                 r = run_step_unit_name(run, job, step, &s->unit);
                 if (r < 0)
                         return r;
@@ -802,7 +933,7 @@ static RunConclusion run_conclusion(const Run *run) {
                             : RUN_CONCLUSION_SUCCESS;
 }
 
-int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions) {
+int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
         unsigned no_limit = UINT_MAX;
         bool progress = true, all_done;
         int r;
@@ -818,7 +949,7 @@ int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions) {
                         RunJob *j = &run->jobs[i];
                         RunJobPhase before = j->phase;
 
-                        if (j->phase == RUN_JOB_WAITING && !run->cancel_requested)
+                        if (j->phase == RUN_JOB_WAITING)
                                 r = job_try_start(run, i, now, budget, actions);
                         else if (j->phase == RUN_JOB_STEPPING)
                                 r = job_next_step(run, i, now, actions);
@@ -837,17 +968,20 @@ int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions) {
         if (!all_done)
                 return 0;
 
+        r = run_timer_stop(actions, SIZE_MAX, SIZE_MAX, &run->timer);
+        if (r < 0)
+                return r;
         run->status = RUN_STATUS_COMPLETED;
         run->conclusion = run_conclusion(run);
         if (!run->started_at)
-                run->started_at = now;
-        run->completed_at = now;
+                run->started_at = now.realtime;
+        run->completed_at = now.realtime;
         return changed(actions, SIZE_MAX, SIZE_MAX);
 }
 
 /* ---- events from the agent ---- */
 
-static RunStep *running_step(Run *run, size_t job, size_t step) {
+RunStep *run_running_step(Run *run, size_t job, size_t step) {
         if (job >= run->n_jobs || step >= run->jobs[job].def->n_steps)
                 return NULL;
         if (run->jobs[job].phase != RUN_JOB_STEP || run->jobs[job].next_step != step + 1)
@@ -857,13 +991,23 @@ static RunStep *running_step(Run *run, size_t job, size_t step) {
         return &run->jobs[job].steps[step];
 }
 
-int run_step_started(Run *run, size_t job, size_t step, uint64_t now, RunActions *actions) {
-        RunStep *s = running_step(run, job, step);
+int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *actions) {
+        RunStep *s = run_running_step(run, job, step);
+
+        int r;
 
         if (!s)
                 return -ESTALE;
-        s->started_at = now;
-        return changed(actions, job, step);
+        s->started_at = now.realtime;
+        s->entry_running = true;
+        r = changed(actions, job, step);
+        if (r < 0)
+                return r;
+        if (s->cancel_stage != RUN_CANCEL_NONE)
+                return cancel_step_started(run, job, step, now, actions);
+        if (s->def->timeout_usec > 0)
+                return run_timer_start(actions, job, step, &s->timer, now.monotonic + s->def->timeout_usec);
+        return 0;
 }
 
 /* Applies $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH. Returns -EINVAL with *message on bad text. */
@@ -936,8 +1080,8 @@ static int apply_file_commands(RunJob *j, RunStep *s, const RunStepResult *res, 
 }
 
 int run_step_exited(
-        Run *run, size_t job, size_t step, const RunStepResult *result, uint64_t now, RunActions *actions) {
-        RunStep *s = running_step(run, job, step);
+        Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions) {
+        RunStep *s = run_running_step(run, job, step);
         RunJob *j = &run->jobs[job];
         RunConclusion outcome;
         int r;
@@ -947,6 +1091,9 @@ int run_step_exited(
 
         s->exit_code = result->exit_signal ? -1 : result->exit_code;
         s->exit_signal = result->exit_signal;
+        /* What a step being cancelled wrote is not taken: it did not complete. */
+        if (s->cancel_stage != RUN_CANCEL_NONE)
+                return cancel_step_ended(run, job, step, now, actions);
         outcome = result->exit_signal == 0 && result->exit_code == 0 ? RUN_CONCLUSION_SUCCESS
                                                                      : RUN_CONCLUSION_FAILURE;
 
@@ -963,6 +1110,18 @@ int run_step_exited(
         if (r < 0)
                 return r;
 
+        return run_step_finish(run, job, step, outcome, now, actions);
+}
+
+int run_step_finish(
+        Run *run, size_t job, size_t step, RunConclusion outcome, RunTime now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        RunStep *s = &j->steps[step];
+        int r;
+
+        r = run_timer_stop(actions, job, step, &s->timer);
+        if (r < 0)
+                return r;
         step_conclude(s, outcome, now);
         job_note_step(j, s);
         j->phase = RUN_JOB_STEPPING;
@@ -970,23 +1129,21 @@ int run_step_exited(
 }
 
 int run_step_failed(
-        Run *run, size_t job, size_t step, const char *message, uint64_t now, RunActions *actions) {
-        RunStep *s = running_step(run, job, step);
-        RunJob *j = &run->jobs[job];
+        Run *run, size_t job, size_t step, const char *message, RunTime now, RunActions *actions) {
+        RunStep *s = run_running_step(run, job, step);
         int r;
 
         if (!s)
                 return -ESTALE;
+        if (s->cancel_stage != RUN_CANCEL_NONE)
+                return cancel_step_ended(run, job, step, now, actions);
         r = set_message(&s->message, "%s", message ?: "the step could not be started");
         if (r < 0)
                 return r;
-        step_conclude(s, RUN_CONCLUSION_FAILURE, now);
-        job_note_step(j, s);
-        j->phase = RUN_JOB_STEPPING;
-        return changed(actions, job, step);
+        return run_step_finish(run, job, step, RUN_CONCLUSION_FAILURE, now, actions);
 }
 
-int run_job_cleaned(Run *run, size_t job, uint64_t now, RunActions *actions) {
+int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j;
         RunConclusion outcome;
 
@@ -998,56 +1155,6 @@ int run_job_cleaned(Run *run, size_t job, uint64_t now, RunActions *actions) {
 
         outcome = j->local_status == RUN_CONCLUSION_SUCCESS ? RUN_CONCLUSION_SUCCESS : j->local_status;
         return job_conclude(run, job, outcome, now, actions);
-}
-
-int run_abort(Run *run, const char *by, uint64_t now, RunActions *actions) {
-        int r;
-
-        if (run->status == RUN_STATUS_COMPLETED)
-                return 0;
-        run->cancel_requested = true;
-        if (!run->cancelled_by && by) {
-                run->cancelled_by = strdup(by);
-                if (!run->cancelled_by)
-                        return -ENOMEM;
-        }
-
-        for (size_t i = 0; i < run->n_jobs; i++) {
-                RunJob *j = &run->jobs[i];
-
-                switch (j->phase) {
-                case RUN_JOB_WAITING:
-                        r = job_conclude(run, i, RUN_CONCLUSION_CANCELLED, now, actions);
-                        break;
-                case RUN_JOB_STEPPING:
-                case RUN_JOB_STEP:
-                        j->local_status = RUN_CONCLUSION_CANCELLED;
-                        for (size_t k = 0; k < j->def->n_steps; k++) {
-                                RunStep *s = &j->steps[k];
-                                if (s->status == RUN_STATUS_COMPLETED)
-                                        continue;
-                                step_conclude(s,
-                                        s->status == RUN_STATUS_IN_PROGRESS ? RUN_CONCLUSION_CANCELLED
-                                                                            : RUN_CONCLUSION_SKIPPED,
-                                        now);
-                                r = changed(actions, i, k);
-                                if (r < 0)
-                                        return r;
-                        }
-                        j->next_step = j->def->n_steps;
-                        if (j->phase == RUN_JOB_STEP) {
-                                j->phase = RUN_JOB_CLEANUP;
-                                r = action_push(actions, RUN_ACTION_CLEAN_JOB, i, SIZE_MAX, NULL);
-                        } else
-                                r = job_finish_steps(run, i, now, actions);
-                        break;
-                default:
-                        r = 0;
-                }
-                if (r < 0)
-                        return r;
-        }
-        return run_advance(run, now, NULL, actions);
 }
 
 bool run_is_idle(const Run *run) {

@@ -10,11 +10,20 @@
 #include "expr-value.h"
 #include "workflow.h"
 
-/* One run of a workflow: the coordinator (job graph, job conditions, the parallel-jobs budget) and
- * the executors (per job: step conditions, step results, file commands) as one pure state machine.
- * Events come in as function calls (a step started, exited, failed to start; a job's leftovers are
- * gone; the run is aborted), each with the time; decisions come out as actions for the agent to carry
- * out. No system calls, no clock, no logging: the agent does all of that. */
+/* One run of a workflow: the coordinator (job graph, job conditions, the parallel-jobs budget, the
+ * force deadline) and the executors (per job: step conditions, step results, file commands, the
+ * escalation of a step's cancellation) as one pure state machine. Events come in as function calls (a
+ * step started, exited, failed to start; its scope is empty; a job's leftovers are gone; a timer
+ * fired; the run is cancelled), each with the time; decisions come out as actions for the agent to
+ * carry out. No system calls, no clock, no logging: the agent does all of that. The cancellation
+ * itself (DESIGN §1) is in cancel.c. */
+
+/* The time of an event on both clocks: realtime for the timestamps people read, monotonic for the
+ * deadlines of a cancellation and of timeouts. */
+typedef struct RunTime {
+        uint64_t realtime;
+        uint64_t monotonic;
+} RunTime;
 
 typedef enum RunStatus {
         RUN_STATUS_QUEUED,
@@ -33,6 +42,16 @@ typedef enum RunConclusion {
         _RUN_CONCLUSION_MAX,
 } RunConclusion;
 
+/* Where a step's cancellation stands (DESIGN §1 step 4, and step 5). */
+typedef enum RunCancelStage {
+        RUN_CANCEL_NONE,
+        RUN_CANCEL_PENDING,   /* decided before the entry process ran: the step waits for it, or its end */
+        RUN_CANCEL_INTERRUPT, /* SIGINT sent; SIGTERM at the step's timer */
+        RUN_CANCEL_TERMINATE, /* SIGTERM sent; the kill at the step's timer */
+        RUN_CANCEL_KILL,      /* the scope's cgroup killed: the step waits for its exit and populated 0 */
+        RUN_CANCEL_FORCE,     /* the run's slice was killed (step 5) */
+} RunCancelStage;
+
 typedef struct RunStep {
         const WorkflowStep *def;
         RunStatus status;
@@ -45,6 +64,12 @@ typedef struct RunStep {
         int exit_signal;                   /* 0: none */
         uint64_t started_at, completed_at; /* CLOCK_REALTIME µs, 0: not yet */
         ExprValue *outputs;                /* object */
+        bool entry_running;                /* run_step_started() came */
+        RunCancelStage cancel_stage;
+        bool timed_out;        /* cancelled by its timeout-minutes: concludes failure */
+        bool exited, emptied;  /* in the KILL stage: which of the two it waits for has come */
+        uint64_t cancel_began; /* monotonic µs */
+        uint64_t timer;        /* monotonic µs deadline of the step's timer, 0: none */
 } RunStep;
 
 typedef enum RunJobPhase {
@@ -72,7 +97,15 @@ typedef struct RunJob {
         size_t n_path;
         ExprValue *outputs; /* object, once completed */
         uint64_t started_at, completed_at;
+        uint64_t timer; /* monotonic µs deadline of the job's timeout-minutes, 0: none */
 } RunJob;
+
+/* The durations of DESIGN §1 ([Cancel] in agent.conf). */
+typedef struct RunCancelSettings {
+        uint64_t interrupt_usec; /* SIGINT → SIGTERM */
+        uint64_t terminate_usec; /* SIGTERM → cgroup.kill of the step */
+        uint64_t force_usec;     /* cancel request → cgroup.kill of the run */
+} RunCancelSettings;
 
 typedef struct Run {
         uint64_t id;
@@ -83,8 +116,12 @@ typedef struct Run {
         ExprValue *runner;    /* the runner context */
         RunStatus status;
         RunConclusion conclusion;
+        RunCancelSettings cancel; /* GitHub's 7500 ms, 2500 ms, 5 min unless the agent sets others */
         bool cancel_requested;
-        char *cancelled_by; /* NULL until cancelled */
+        bool force_terminated;        /* step 5 happened: nothing starts any more */
+        char *cancelled_by;           /* NULL until cancelled */
+        uint64_t cancel_requested_at; /* monotonic µs */
+        uint64_t timer;               /* monotonic µs of the force deadline, 0: none */
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs;
         size_t n_jobs;
@@ -92,7 +129,7 @@ typedef struct Run {
 
 /* Takes ownership of workflow. github and runner are referenced (NULL: empty objects). */
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
-        ExprValue *github, ExprValue *runner, uint64_t now, Run **ret);
+        ExprValue *github, ExprValue *runner, RunTime now, Run **ret);
 Run *run_free(Run *run);
 static inline void run_freep(Run **r) {
         if (*r)
@@ -109,7 +146,36 @@ typedef enum RunActionType {
         /* Something the agent shows changed (statuses, conclusions); step or job is SIZE_MAX when
          * the change is the job's or the run's own. Persist, signal, log. */
         RUN_ACTION_CHANGED,
+        /* Send signal to the running step: to its entry process through the pidfd, or to every process
+         * of its scope (SignalTarget=cgroup). usec: time since the step's cancellation began. */
+        RUN_ACTION_SIGNAL_STEP,
+        /* cgroup.kill the step's scope, then call run_step_emptied() at populated 0. usec as above. */
+        RUN_ACTION_KILL_STEP,
+        /* The step must not start: if its shim is still held, it is never released (it ends, and
+         * run_step_failed() or run_step_exited() follows); if it was released, run_step_started() will
+         * come and the escalation starts there. */
+        RUN_ACTION_ABORT_STEP,
+        /* Step 5: cgroup.kill the run's slice. usec: time since the cancel request. */
+        RUN_ACTION_KILL_RUN,
+        /* Call run_timer_fired(job, step) at monotonic usec, replacing the timer of the same job and
+         * step (SIZE_MAX, SIZE_MAX: the run's force deadline; step SIZE_MAX: the job's timeout). */
+        RUN_ACTION_START_TIMER,
+        RUN_ACTION_STOP_TIMER,
+        /* A decision to put in the journal (what, condition, result, text). */
+        RUN_ACTION_EVENT,
 } RunActionType;
+
+/* The decisions of a cancellation that the core makes visible; the agent adds its own events for
+ * what it does (each signal sent, each cgroup killed). */
+typedef enum RunEvent {
+        RUN_EVENT_CANCEL_REQUESTED, /* text: by whom; result: --force */
+        RUN_EVENT_JOB_CONDITION,    /* a job's if: evaluated under the cancellation: condition, result */
+        RUN_EVENT_JOB_CANCELLED,    /* the cancellation message sent to a job; text: why */
+        RUN_EVENT_STEP_CONDITION,   /* a step's if: evaluated under the cancellation */
+        RUN_EVENT_STEP_TIMED_OUT,   /* text: the timeout */
+        RUN_EVENT_FORCE,            /* step 5; text: why */
+        _RUN_EVENT_MAX,
+} RunEvent;
 
 typedef struct RunStepSpec {
         char *script;            /* the run: text, evaluated */
@@ -123,7 +189,13 @@ typedef struct RunStepSpec {
 typedef struct RunAction {
         RunActionType type;
         size_t job, step;
-        RunStepSpec *spec; /* START_STEP */
+        RunStepSpec *spec;     /* START_STEP */
+        int signal;            /* SIGNAL_STEP */
+        uint64_t usec;         /* see the types */
+        RunEvent event;        /* EVENT */
+        const char *condition; /* EVENT: the if: as written (owned by the workflow) */
+        bool result;           /* EVENT */
+        char *text;            /* EVENT; owned */
 } RunAction;
 
 typedef struct RunActions {
@@ -142,10 +214,10 @@ static inline void run_step_spec_freep(RunStepSpec **s) {
  * and start or are skipped (at most *budget jobs start; the budget is decremented, UINT_MAX for no
  * limit); running jobs between steps evaluate the next step's if and start or skip it, or finish;
  * the run concludes when all jobs are done. Appends to actions. Returns 0 or -ENOMEM. */
-int run_advance(Run *run, uint64_t now, unsigned *budget, RunActions *actions);
+int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions);
 
 /* The step's scope exists and its entry process runs. */
-int run_step_started(Run *run, size_t job, size_t step, uint64_t now, RunActions *actions);
+int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
 
 /* The entry process ended (exit_signal 0: exited with exit_code). The texts are what the step left in
  * $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH (NULL: empty). Call run_advance() afterwards. */
@@ -156,19 +228,31 @@ typedef struct RunStepResult {
         size_t output_len, env_len, path_len;
 } RunStepResult;
 int run_step_exited(
-        Run *run, size_t job, size_t step, const RunStepResult *result, uint64_t now, RunActions *actions);
+        Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions);
 
 /* The step could not be started (or its result could not be read); message says why. */
 int run_step_failed(
-        Run *run, size_t job, size_t step, const char *message, uint64_t now, RunActions *actions);
+        Run *run, size_t job, size_t step, const char *message, RunTime now, RunActions *actions);
 
 /* The job's leftovers are gone: the job completes. */
-int run_job_cleaned(Run *run, size_t job, uint64_t now, RunActions *actions);
+int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);
 
-/* The agent is stopping, or the run could not go on: every unfinished step and job concludes
- * cancelled, and jobs with running steps get RUN_ACTION_CLEAN_JOB (their steps are killed with
- * the job's slice). */
-int run_abort(Run *run, const char *by, uint64_t now, RunActions *actions);
+/* ---- cancellation (cancel.c) ---- */
+
+/* The run's cancellation is requested (DESIGN §1): running jobs re-evaluate their if:, jobs to cancel
+ * get the cancellation message, steps to cancel escalate (SIGINT, SIGTERM, kill), and the force
+ * deadline starts. force: straight to step 5 (also after an earlier request). Returns -EALREADY for
+ * a completed run, 0 when the request changed nothing (asked before, without force). */
+int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *actions);
+
+/* A timer of RUN_ACTION_START_TIMER is due. */
+int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
+
+/* After RUN_ACTION_KILL_STEP: the step's scope holds no process any more. */
+int run_step_emptied(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
+
+const char *run_event_to_string(RunEvent e);
+const char *run_cancel_stage_to_string(RunCancelStage s);
 
 bool run_is_idle(const Run *run); /* nothing handed out to the agent is outstanding */
 

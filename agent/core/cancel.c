@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The cancellation of DESIGN §1, as part of the run state machine: the coordinator's side (the request,
+ * job conditions, cancellation messages, the step-5 deadline) and the executor's (step conditions and
+ * the escalation of one step: SIGINT, SIGTERM after InterruptTimeoutSec, the scope's cgroup.kill after
+ * TerminateTimeoutSec and the wait for populated 0), plus timeout-minutes of steps and jobs, which
+ * cancel through the same paths. Pure: the times come with the events, the effects go out as actions. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "macro.h"
+#include "run-internal.h"
+
+static const char *const event_table[_RUN_EVENT_MAX] = {
+        [RUN_EVENT_CANCEL_REQUESTED] = "cancel-requested",
+        [RUN_EVENT_JOB_CONDITION] = "job-condition",
+        [RUN_EVENT_JOB_CANCELLED] = "job-cancelled",
+        [RUN_EVENT_STEP_CONDITION] = "step-condition",
+        [RUN_EVENT_STEP_TIMED_OUT] = "step-timed-out",
+        [RUN_EVENT_FORCE] = "force",
+};
+
+const char *run_event_to_string(RunEvent e) {
+        return e >= 0 && e < _RUN_EVENT_MAX ? event_table[e] : NULL;
+}
+
+const char *run_cancel_stage_to_string(RunCancelStage s) {
+        static const char *const table[] = {
+                [RUN_CANCEL_NONE] = "none",
+                [RUN_CANCEL_PENDING] = "pending",
+                [RUN_CANCEL_INTERRUPT] = "interrupt",
+                [RUN_CANCEL_TERMINATE] = "terminate",
+                [RUN_CANCEL_KILL] = "kill",
+                [RUN_CANCEL_FORCE] = "force",
+        };
+        return s >= 0 && s < (RunCancelStage) ELEMENTSOF(table) ? table[s] : NULL;
+}
+
+static int replace_message(char **where, const char *text) {
+        char *m = strdup(text);
+
+        if (!m)
+                return -ENOMEM;
+        free(*where);
+        *where = m;
+        return 0;
+}
+
+static double minutes(uint64_t usec) {
+        return (double) usec / (60.0 * USEC_PER_SEC);
+}
+
+/* ---- one step (step 4) ---- */
+
+static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStage stage, uint64_t timeout,
+        RunTime now, RunActions *a) {
+        RunStep *s = &run->jobs[job].steps[step];
+        int r;
+
+        s->cancel_stage = stage;
+        r = run_action_push(a,
+                &(RunAction){ .type = RUN_ACTION_SIGNAL_STEP,
+                        .job = job,
+                        .step = step,
+                        .signal = sig,
+                        .usec = now.monotonic - s->cancel_began });
+        if (r < 0)
+                return r;
+        return run_timer_start(a, job, step, &s->timer, now.monotonic + timeout);
+}
+
+static int step_kill(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
+        RunStep *s = &run->jobs[job].steps[step];
+        int r;
+
+        s->cancel_stage = RUN_CANCEL_KILL;
+        r = run_timer_stop(a, job, step, &s->timer);
+        if (r < 0)
+                return r;
+        return run_action_push(a,
+                &(RunAction){ .type = RUN_ACTION_KILL_STEP,
+                        .job = job,
+                        .step = step,
+                        .usec = now.monotonic - s->cancel_began });
+}
+
+/* Step 4 begins. A step whose entry process has not started yet (its scope is being created, its shim
+ * held) is not signalled: it is told not to start, and if it starts anyway (the shim was released
+ * already) the escalation begins in cancel_step_started(). */
+static int step_cancel(Run *run, size_t job, size_t step, bool timed_out, RunTime now, RunActions *a) {
+        RunStep *s = &run->jobs[job].steps[step];
+
+        if (s->cancel_stage != RUN_CANCEL_NONE)
+                return 0;
+        s->timed_out = timed_out;
+        s->cancel_began = now.monotonic;
+        if (!s->entry_running) {
+                s->cancel_stage = RUN_CANCEL_PENDING;
+                return run_action_push(
+                        a, &(RunAction){ .type = RUN_ACTION_ABORT_STEP, .job = job, .step = step });
+        }
+        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, run->cancel.interrupt_usec, now, a);
+}
+
+int cancel_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
+        RunStep *s = &run->jobs[job].steps[step];
+
+        if (s->cancel_stage != RUN_CANCEL_PENDING)
+                return 0;
+        /* Started after the run's slice was killed: it is killed where it stands. */
+        if (run->force_terminated)
+                return step_kill(run, job, step, now, a);
+        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, run->cancel.interrupt_usec, now, a);
+}
+
+int cancel_step_ended(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
+        RunStep *s = &run->jobs[job].steps[step];
+        char text[128];
+        int r;
+
+        /* After the kill the step is over only when its scope is empty too. */
+        if (s->cancel_stage == RUN_CANCEL_KILL && !s->emptied) {
+                s->exited = true;
+                return 0;
+        }
+        if (s->timed_out)
+                snprintf(text, sizeof(text), "The step exceeded its timeout of %g minutes.",
+                        minutes(s->def->timeout_usec));
+        else
+                snprintf(text, sizeof(text), "%s",
+                        s->cancel_stage == RUN_CANCEL_PENDING
+                                ? "The operation was canceled before it started."
+                                : "The operation was canceled.");
+        r = replace_message(&s->message, text);
+        if (r < 0)
+                return r;
+        return run_step_finish(
+                run, job, step, s->timed_out ? RUN_CONCLUSION_FAILURE : RUN_CONCLUSION_CANCELLED, now, a);
+}
+
+int run_step_emptied(Run *run, size_t job, size_t step, RunTime now, RunActions *actions) {
+        RunStep *s = run_running_step(run, job, step);
+
+        if (!s || s->cancel_stage != RUN_CANCEL_KILL || s->emptied)
+                return -ESTALE;
+        s->emptied = true;
+        if (!s->exited)
+                return 0;
+        return cancel_step_ended(run, job, step, now, actions);
+}
+
+/* ---- one job (steps 2 and 3) ---- */
+
+/* The executor re-evaluates the if: of the job's running step; a false one cancels it. The steps not
+ * started yet are evaluated when they become ready, as always (job_next_step()). */
+static int job_reevaluate_running_step(Run *run, size_t job, RunTime now, RunActions *a) {
+        RunJob *j = &run->jobs[job];
+        _cleanup_free_ char *error = NULL;
+        size_t step;
+        bool pass;
+        int r;
+
+        if (j->phase != RUN_JOB_STEP || j->next_step == 0)
+                return 0;
+        step = j->next_step - 1;
+        if (j->steps[step].cancel_stage != RUN_CANCEL_NONE)
+                return 0;
+        r = run_eval_step_condition(run, job, step, &pass, &error);
+        if (r < 0)
+                return r;
+        r = run_event_push(a, RUN_EVENT_STEP_CONDITION, job, step,
+                run_condition_text(&j->steps[step].def->condition), pass, error);
+        if (r < 0)
+                return r;
+        return pass ? 0 : step_cancel(run, job, step, false, now, a);
+}
+
+/* The cancellation message: the job's status becomes cancelled. */
+static int job_cancel(Run *run, size_t job, const char *why, RunTime now, RunActions *a) {
+        RunJob *j = &run->jobs[job];
+        int r;
+
+        if (j->local_status == RUN_CONCLUSION_CANCELLED || !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+                return 0;
+        j->local_status = RUN_CONCLUSION_CANCELLED;
+        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, why);
+        if (r < 0)
+                return r;
+        return job_reevaluate_running_step(run, job, now, a);
+}
+
+/* ---- the run (steps 1 and 5) ---- */
+
+static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
+        int r;
+
+        if (run->force_terminated)
+                return 0;
+        run->force_terminated = true;
+        r = run_timer_stop(a, SIZE_MAX, SIZE_MAX, &run->timer);
+        if (r >= 0)
+                r = run_event_push(a, RUN_EVENT_FORCE, SIZE_MAX, SIZE_MAX, NULL, true, why);
+        if (r >= 0)
+                r = run_action_push(a,
+                        &(RunAction){ .type = RUN_ACTION_KILL_RUN,
+                                .job = SIZE_MAX,
+                                .step = SIZE_MAX,
+                                .usec = now.monotonic - run->cancel_requested_at });
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                RunJob *j = &run->jobs[i];
+                RunStep *s;
+
+                /* Jobs that were allowed to go on (always()) are cancelled now too. */
+                if (IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+                        j->local_status = RUN_CONCLUSION_CANCELLED;
+                if (j->phase != RUN_JOB_STEP || j->next_step == 0)
+                        continue;
+                s = &j->steps[j->next_step - 1];
+                if (!IN_SET(s->cancel_stage, RUN_CANCEL_NONE, RUN_CANCEL_INTERRUPT, RUN_CANCEL_TERMINATE))
+                        continue; /* pending, or killed already */
+                r = run_timer_stop(a, i, j->next_step - 1, &s->timer);
+                if (r < 0)
+                        return r;
+                if (s->cancel_stage == RUN_CANCEL_NONE)
+                        s->cancel_began = now.monotonic;
+                if (!s->entry_running) {
+                        s->cancel_stage = RUN_CANCEL_PENDING;
+                        r = run_action_push(a,
+                                &(RunAction){
+                                        .type = RUN_ACTION_ABORT_STEP, .job = i, .step = j->next_step - 1 });
+                        if (r < 0)
+                                return r;
+                } else
+                        s->cancel_stage = RUN_CANCEL_FORCE;
+        }
+        return 1;
+}
+
+int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a) {
+        int r;
+
+        if (run->status == RUN_STATUS_COMPLETED)
+                return -EALREADY;
+        if (run->cancel_requested && !force)
+                return 0;
+
+        if (!run->cancel_requested) {
+                run->cancel_requested = true;
+                run->cancel_requested_at = now.monotonic;
+                run->cancelled_by = strdup(by ?: "unknown");
+                if (!run->cancelled_by)
+                        return -ENOMEM;
+                r = run_event_push(a, RUN_EVENT_CANCEL_REQUESTED, SIZE_MAX, SIZE_MAX, NULL, force, by);
+                if (r >= 0)
+                        r = run_changed(a, SIZE_MAX, SIZE_MAX);
+                if (r < 0)
+                        return r;
+
+                /* --force skips to step 5: nothing to re-evaluate. */
+                if (!force) {
+                        r = run_timer_start(
+                                a, SIZE_MAX, SIZE_MAX, &run->timer, now.monotonic + run->cancel.force_usec);
+                        if (r < 0)
+                                return r;
+                        for (size_t i = 0; i < run->n_jobs; i++) {
+                                _cleanup_free_ char *error = NULL;
+                                bool pass;
+
+                                if (!IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+                                        continue;
+                                r = run_eval_job_condition(run, i, &pass, &error);
+                                if (r < 0)
+                                        return r;
+                                r = run_event_push(a, RUN_EVENT_JOB_CONDITION, i, SIZE_MAX,
+                                        run_condition_text(&run->jobs[i].def->condition), pass, error);
+                                if (r < 0)
+                                        return r;
+                                r = pass ? job_reevaluate_running_step(run, i, now, a)
+                                         : job_cancel(run, i, "The run was cancelled.", now, a);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        if (force)
+                return run_force(run, "runnerctl cancel --force", now, a);
+        return 1;
+}
+
+int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
+        RunJob *j;
+        RunStep *s;
+        int r;
+
+        if (run->status == RUN_STATUS_COMPLETED)
+                return -ESTALE;
+
+        if (job == SIZE_MAX) {
+                if (run->timer == 0 || now.monotonic < run->timer)
+                        return -ESTALE;
+                run->timer = 0;
+                r = run_force(run, "the force deadline passed", now, a);
+                return r < 0 ? r : 0;
+        }
+        if (job >= run->n_jobs)
+                return -EINVAL;
+        j = &run->jobs[job];
+
+        if (step == SIZE_MAX) {
+                if (j->timer == 0 || now.monotonic < j->timer)
+                        return -ESTALE;
+                char text[128];
+
+                j->timer = 0;
+                if (j->local_status == RUN_CONCLUSION_CANCELLED)
+                        return 0; /* cancelled already: its escalation keeps its times */
+                snprintf(text, sizeof(text),
+                        "The job has exceeded the maximum execution time of %g minutes.",
+                        minutes(j->def->timeout_usec));
+                r = replace_message(&j->message, text);
+                if (r < 0)
+                        return r;
+                return job_cancel(run, job, j->message, now, a);
+        }
+
+        s = run_running_step(run, job, step);
+        if (!s || s->timer == 0 || now.monotonic < s->timer)
+                return -ESTALE;
+        s->timer = 0;
+        switch (s->cancel_stage) {
+        case RUN_CANCEL_NONE: {
+                char text[64];
+
+                snprintf(text, sizeof(text), "timeout-minutes: %g", minutes(s->def->timeout_usec));
+                r = run_event_push(a, RUN_EVENT_STEP_TIMED_OUT, job, step, NULL, true, text);
+                if (r < 0)
+                        return r;
+                return step_cancel(run, job, step, true, now, a);
+        }
+        case RUN_CANCEL_INTERRUPT:
+                return step_signal(
+                        run, job, step, SIGTERM, RUN_CANCEL_TERMINATE, run->cancel.terminate_usec, now, a);
+        case RUN_CANCEL_TERMINATE:
+                return step_kill(run, job, step, now, a);
+        default:
+                return -ESTALE;
+        }
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* What run.c shares with cancel.c, and nothing else includes. */
+
+#include "run.h"
+
+int run_action_push(RunActions *a, const RunAction *action);
+int run_changed(RunActions *a, size_t job, size_t step);
+int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t deadline);
+int run_timer_stop(RunActions *a, size_t job, size_t step, uint64_t *timer);
+
+/* text is copied; condition is the workflow's. */
+int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const char *condition,
+        bool result, const char *text);
+
+/* The if: as written, or what an absent one means. */
+const char *run_condition_text(const WorkflowCondition *c);
+
+/* Evaluate a running job's if: with the job-level status functions, a step's with the step-level
+ * ones (DESIGN §1). An if: that cannot be evaluated is false; *ret_error says why (NULL otherwise). */
+int run_eval_job_condition(Run *run, size_t job, bool *ret, char **ret_error);
+int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char **ret_error);
+
+/* The step handed to the agent and not yet concluded; NULL if that is not (job, step). */
+RunStep *run_running_step(Run *run, size_t job, size_t step);
+
+/* The running step ends with outcome: its timer stops, it concludes, the job goes on to its next step. */
+int run_step_finish(
+        Run *run, size_t job, size_t step, RunConclusion outcome, RunTime now, RunActions *actions);
+
+/* The step's escalation when its entry process has just started (cancel.c). */
+int cancel_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
+/* The step ended while being cancelled (cancel.c): concludes, or waits for populated 0. */
+int cancel_step_ended(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);

@@ -1,0 +1,1022 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The cancellation (DESIGN §1) driven by a simulated agent on a fake clock. Each step's run: text says
+ * how its simulated process behaves:
+ *   sleep MS     runs MS milliseconds, then exits 0 (without it: runs until killed)
+ *   exit N       exits N when it ends on its own
+ *   trap INT     ignores SIGINT (trap TERM: SIGTERM)
+ *   linger MS    takes MS milliseconds to exit after a signal it does not ignore
+ * The simulator carries out every action as the agent would (timers, signals, kills, the held shim)
+ * and writes a log line per effect and per journal event, "<ms> WHAT …", which the tests read. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "run.h"
+#include "test-util.h"
+
+#define T0 (1700000000ULL * USEC_PER_SEC)
+#define NEVER UINT64_MAX
+#define MS USEC_PER_MSEC
+#define MONO0 (1000 * USEC_PER_SEC) /* the monotonic clock at the run's start */
+
+typedef struct Proc {
+        size_t job, step;
+        RunStepSpec *spec;
+        uint64_t ready_at; /* the scope exists: the held shim is released, the entry starts */
+        uint64_t duration;
+        uint64_t exit_at; /* NEVER: runs until killed */
+        uint64_t empty_at;
+        bool started, aborted, ended, trap_int, trap_term;
+        uint64_t linger;
+        int exit_code, exit_signal;
+} Proc;
+
+typedef struct Timer {
+        bool armed;
+        size_t job, step;
+        uint64_t at;
+} Timer;
+
+typedef struct Sim {
+        Run *run;
+        uint64_t now;         /* µs since the start of the run */
+        uint64_t scope_delay; /* from START_STEP to the entry running */
+        bool released;        /* the race: ABORT_STEP comes after the shim was released */
+        bool timers_first;    /* at equal times, timers fire before processes exit */
+        Proc procs[32];
+        size_t n_procs;
+        Timer timers[64];
+        size_t n_timers;
+        size_t n_actions; /* of every kind, for "nothing happened" checks */
+        char log[16384];
+} Sim;
+
+static RunTime at(const Sim *s) {
+        return (RunTime){ .realtime = T0 + s->now, .monotonic = MONO0 + s->now };
+}
+
+static void logf_(Sim *s, const char *fmt, ...) _printf_(2, 3);
+static void logf_(Sim *s, const char *fmt, ...) {
+        size_t len = strlen(s->log);
+        va_list ap;
+
+        len += (size_t) snprintf(s->log + len, sizeof(s->log) - len, "%" PRIu64 " ", s->now / MS);
+        va_start(ap, fmt);
+        vsnprintf(s->log + len, sizeof(s->log) - len, fmt, ap);
+        va_end(ap);
+        len = strlen(s->log);
+        snprintf(s->log + len, sizeof(s->log) - len, "\n");
+}
+
+static const char *job_id(Sim *s, size_t job) {
+        return job == SIZE_MAX ? "-" : s->run->jobs[job].def->id;
+}
+
+static Proc *proc_of(Sim *s, size_t job, size_t step) {
+        for (size_t i = s->n_procs; i > 0; i--)
+                if (s->procs[i - 1].job == job && s->procs[i - 1].step == step)
+                        return &s->procs[i - 1];
+        return NULL;
+}
+
+static void proc_parse(Proc *p) {
+        _cleanup_free_ char *script = strdup(p->spec->script);
+
+        bool exits = false;
+
+        p->duration = NEVER;
+        for (char *line = strtok(script, "\n"); line; line = strtok(NULL, "\n")) {
+                if (strncmp(line, "sleep ", 6) == 0)
+                        p->duration = strtoull(line + 6, NULL, 10) * MS;
+                else if (strncmp(line, "exit ", 5) == 0) {
+                        p->exit_code = atoi(line + 5);
+                        exits = true;
+                } else if (streq(line, "trap INT"))
+                        p->trap_int = true;
+                else if (streq(line, "trap TERM"))
+                        p->trap_term = true;
+                else if (strncmp(line, "linger ", 7) == 0)
+                        p->linger = strtoull(line + 7, NULL, 10) * MS;
+        }
+        if (exits && p->duration == NEVER)
+                p->duration = 0;
+}
+
+static void handle(Sim *s, RunActions *actions);
+
+/* As the agent does after every event: until nothing more is decided. */
+static void advance(Sim *s) {
+        for (;;) {
+                RunActions actions = {};
+
+                assert_int_equal(run_advance(s->run, at(s), NULL, &actions), 0);
+                if (actions.n == 0)
+                        break;
+                handle(s, &actions);
+        }
+}
+
+static void timer_set(Sim *s, size_t job, size_t step, uint64_t at_mono) {
+        Timer *free_slot = NULL;
+
+        for (size_t i = 0; i < s->n_timers; i++) {
+                Timer *t = &s->timers[i];
+                if (t->armed && t->job == job && t->step == step) {
+                        t->at = at_mono;
+                        return;
+                }
+                if (!t->armed && !free_slot)
+                        free_slot = t;
+        }
+        if (!free_slot) {
+                assert_true(s->n_timers < ELEMENTSOF(s->timers));
+                free_slot = &s->timers[s->n_timers++];
+        }
+        *free_slot = (Timer){ .armed = true, .job = job, .step = step, .at = at_mono };
+}
+
+static void timer_clear(Sim *s, size_t job, size_t step) {
+        for (size_t i = 0; i < s->n_timers; i++)
+                if (s->timers[i].armed && s->timers[i].job == job && s->timers[i].step == step)
+                        s->timers[i].armed = false;
+}
+
+static void kill_proc(Sim *s, Proc *p, int sig) {
+        if (p->ended)
+                return;
+        if (p->started || !p->aborted) {
+                p->exit_at = s->now;
+                p->exit_signal = sig;
+        }
+}
+
+static void handle(Sim *s, RunActions *actions) {
+        for (size_t i = 0; i < actions->n; i++) {
+                RunAction *x = &actions->actions[i];
+                Proc *p = NULL;
+
+                s->n_actions++;
+                if (x->job != SIZE_MAX && x->step != SIZE_MAX && x->type != RUN_ACTION_START_STEP)
+                        p = proc_of(s, x->job, x->step);
+
+                switch (x->type) {
+                case RUN_ACTION_START_STEP:
+                        assert_true(s->n_procs < ELEMENTSOF(s->procs));
+                        p = &s->procs[s->n_procs++];
+                        *p = (Proc){ .job = x->job,
+                                .step = x->step,
+                                .spec = TAKE_PTR(x->spec),
+                                .ready_at = s->now + s->scope_delay,
+                                .exit_at = NEVER,
+                                .empty_at = NEVER };
+                        proc_parse(p);
+                        logf_(s, "START %s/%zu", job_id(s, x->job), x->step + 1);
+                        break;
+                case RUN_ACTION_CLEAN_JOB: {
+                        RunActions more = {};
+                        assert_int_equal(run_job_cleaned(s->run, x->job, at(s), &more), 0);
+                        handle(s, &more);
+                        break;
+                }
+                case RUN_ACTION_CHANGED:
+                        break;
+                case RUN_ACTION_SIGNAL_STEP:
+                        /* Only an entry process that exists can be signalled. */
+                        assert_non_null(p);
+                        assert_true(p->started);
+                        logf_(s, "%s %s/%zu +%" PRIu64, x->signal == SIGINT ? "SIGINT" : "SIGTERM",
+                                job_id(s, x->job), x->step + 1, x->usec / MS);
+                        if (!p->ended && !(x->signal == SIGINT && p->trap_int) &&
+                                !(x->signal == SIGTERM && p->trap_term)) {
+                                p->exit_at = MIN(p->exit_at, s->now + p->linger);
+                                if (p->exit_at == s->now + p->linger)
+                                        p->exit_signal = x->signal;
+                        }
+                        break;
+                case RUN_ACTION_KILL_STEP:
+                        assert_non_null(p);
+                        logf_(s, "KILL %s/%zu +%" PRIu64, job_id(s, x->job), x->step + 1, x->usec / MS);
+                        kill_proc(s, p, SIGKILL);
+                        p->empty_at = s->now;
+                        break;
+                case RUN_ACTION_ABORT_STEP:
+                        assert_non_null(p);
+                        logf_(s, "ABORT %s/%zu", job_id(s, x->job), x->step + 1);
+                        if (!p->started && !s->released)
+                                p->aborted = true;
+                        break;
+                case RUN_ACTION_KILL_RUN:
+                        logf_(s, "KILL-RUN +%" PRIu64, x->usec / MS);
+                        for (size_t k = 0; k < s->n_procs; k++)
+                                kill_proc(s, &s->procs[k], SIGKILL);
+                        break;
+                case RUN_ACTION_START_TIMER:
+                        timer_set(s, x->job, x->step, x->usec);
+                        break;
+                case RUN_ACTION_STOP_TIMER:
+                        timer_clear(s, x->job, x->step);
+                        break;
+                case RUN_ACTION_EVENT:
+                        logf_(s, "EVENT %s %s/%zu%s%s%s%s%s", run_event_to_string(x->event),
+                                job_id(s, x->job), x->step == SIZE_MAX ? 0 : x->step + 1,
+                                x->condition ? " if " : "", x->condition ?: "",
+                                x->condition ? (x->result ? " => true" : " => false") : "",
+                                x->text ? ": " : "", x->text ?: "");
+                        break;
+                }
+        }
+        run_actions_done(actions);
+}
+
+static bool sim_step(Sim *s, uint64_t until);
+
+/* Starts the run; scope_delay is how long each step's scope takes to exist. The clock stays at 0. */
+static void sim_begin(Sim *s, const char *yaml, uint64_t scope_delay) {
+        Workflow *w = NULL;
+        WorkflowErrors errors = {};
+
+        memset(s, 0, sizeof(*s));
+        s->scope_delay = scope_delay;
+        if (workflow_load(yaml, strlen(yaml), &w, &errors) < 0) {
+                for (size_t i = 0; i < errors.n; i++)
+                        print_message("%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
+                                errors.errors[i].message);
+                fail();
+        }
+        assert_int_equal(run_new(7, "test.yml", w, "/work/r7", NULL, NULL, at(s), &s->run), 0);
+        advance(s);
+        while (sim_step(s, 0))
+                ;
+}
+
+static void sim_start(Sim *s, const char *yaml) {
+        sim_begin(s, yaml, 0);
+}
+
+/* One event: the earliest of the processes' and the timers' next moments, if not after until. */
+static bool sim_step(Sim *s, uint64_t until) {
+        uint64_t best = NEVER;
+        Proc *bp = NULL;
+        Timer *bt = NULL;
+        RunActions actions = {};
+        int kind = 0; /* 1: ready, 2: exit, 3: empty */
+
+        for (size_t i = 0; i < s->n_procs; i++) {
+                Proc *p = &s->procs[i];
+                uint64_t t = NEVER;
+                int k = 0;
+
+                if (!p->started && !p->ended)
+                        t = p->ready_at, k = 1;
+                else if (!p->ended)
+                        t = p->exit_at, k = 2;
+                else if (p->empty_at != NEVER)
+                        t = p->empty_at, k = 3;
+                if (t < best) {
+                        best = t, bp = p, kind = k;
+                }
+        }
+        for (size_t i = 0; i < s->n_timers; i++) {
+                Timer *t = &s->timers[i];
+                uint64_t when;
+
+                if (!t->armed)
+                        continue;
+                when = t->at - MONO0;
+                if (when < best || (when == best && s->timers_first)) {
+                        best = when, bt = t, bp = NULL;
+                }
+        }
+        if (best == NEVER || best > until)
+                return false;
+        assert_true(best >= s->now);
+        s->now = best;
+
+        if (bt) {
+                bt->armed = false;
+                assert_int_equal(run_timer_fired(s->run, bt->job, bt->step, at(s), &actions), 0);
+        } else if (kind == 1 && bp->aborted) {
+                /* The held shim is told to give up: it exits without an entry. */
+                bp->ended = true;
+                assert_int_equal(run_step_failed(s->run, bp->job, bp->step,
+                                         "runner-step exited with status 1 before the step's command ended",
+                                         at(s), &actions),
+                        0);
+        } else if (kind == 1) {
+                bp->started = true;
+                if (bp->exit_at == NEVER && bp->duration != NEVER)
+                        bp->exit_at = s->now + bp->duration;
+                assert_int_equal(run_step_started(s->run, bp->job, bp->step, at(s), &actions), 0);
+        } else if (kind == 2) {
+                RunStepResult res = { .exit_code = bp->exit_signal ? -1 : bp->exit_code,
+                        .exit_signal = bp->exit_signal };
+                bp->ended = true;
+                logf_(s, "EXIT %s/%zu %s", job_id(s, bp->job), bp->step + 1,
+                        bp->exit_signal == SIGINT            ? "SIGINT"
+                                : bp->exit_signal == SIGTERM ? "SIGTERM"
+                                : bp->exit_signal == SIGKILL ? "SIGKILL"
+                                                             : "code");
+                assert_int_equal(run_step_exited(s->run, bp->job, bp->step, &res, at(s), &actions), 0);
+        } else {
+                bp->empty_at = NEVER;
+                assert_int_equal(run_step_emptied(s->run, bp->job, bp->step, at(s), &actions), 0);
+        }
+        handle(s, &actions);
+        advance(s);
+        return true;
+}
+
+static void sim_run_until(Sim *s, uint64_t until_ms) {
+        while (sim_step(s, until_ms * MS))
+                ;
+        if (s->now < until_ms * MS)
+                s->now = until_ms * MS;
+}
+
+static void sim_run_all(Sim *s) {
+        while (sim_step(s, NEVER - 1))
+                ;
+        assert_int_equal(s->run->status, RUN_STATUS_COMPLETED);
+        assert_true(run_is_idle(s->run));
+}
+
+static int sim_cancel(Sim *s, bool force) {
+        RunActions actions = {};
+        int r;
+
+        r = run_cancel(s->run, "tester", force, at(s), &actions);
+        handle(s, &actions);
+        advance(s);
+        return r;
+}
+
+static void sim_done(Sim *s) {
+        for (size_t i = 0; i < s->n_procs; i++)
+                run_step_spec_free(s->procs[i].spec);
+        s->run = run_free(s->run);
+}
+
+/* Is line one whole line of the log? */
+static bool has(const Sim *s, const char *line) {
+        char needle[512], haystack[sizeof(s->log) + 1];
+
+        snprintf(needle, sizeof(needle), "\n%s\n", line);
+        snprintf(haystack, sizeof(haystack), "\n%s", s->log);
+        return strstr(haystack, needle);
+}
+
+static bool mentions(const Sim *s, const char *text) {
+        return strstr(s->log, text);
+}
+
+#define assert_log(s, line) \
+        do { \
+                if (!has(s, line)) { \
+                        print_message("missing \"%s\" in:\n%s", line, (s)->log); \
+                        fail(); \
+                } \
+        } while (0)
+
+#define assert_no_log(s, text) \
+        do { \
+                if (mentions(s, text)) { \
+                        print_message("unexpected \"%s\" in:\n%s", text, (s)->log); \
+                        fail(); \
+                } \
+        } while (0)
+
+static const RunJob *job(Sim *s, const char *id) {
+        for (size_t i = 0; i < s->run->n_jobs; i++)
+                if (streq(s->run->jobs[i].def->id, id))
+                        return &s->run->jobs[i];
+        fail_msg("no job %s", id);
+        return NULL;
+}
+
+static const char *conclusion(Sim *s, const char *id) {
+        return run_conclusion_to_string(job(s, id)->conclusion) ?: "none";
+}
+
+static const char *step_conclusion(Sim *s, const char *id, size_t step) {
+        return run_conclusion_to_string(job(s, id)->steps[step].conclusion) ?: "none";
+}
+
+static const char *step_outcome(Sim *s, const char *id, size_t step) {
+        return run_conclusion_to_string(job(s, id)->steps[step].outcome) ?: "none";
+}
+
+/* ---- steps 1–5 ---- */
+
+static void test_five_steps(void **state) {
+        Sim s;
+
+        /* A step that ignores SIGINT and SIGTERM: SIGINT at once, SIGTERM 7500 ms later, the kill
+         * 2500 ms after that; the step concludes when it has exited and its scope is empty. */
+        sim_start(&s,
+                "jobs:\n"
+                "  build:\n"
+                "    steps:\n"
+                "      - run: \"trap INT\\ntrap TERM\"\n"
+                "      - run: sleep 10\n"
+                "      - if: always()\n"
+                "        run: sleep 10\n");
+        sim_run_until(&s, 1000);
+        assert_int_equal(sim_cancel(&s, false), 1);
+        sim_run_all(&s);
+
+        assert_log(&s, "1000 EVENT cancel-requested -/0: tester");
+        assert_log(&s, "1000 EVENT job-condition build/0 if success() => false");
+        assert_log(&s, "1000 EVENT job-cancelled build/0: The run was cancelled.");
+        assert_log(&s, "1000 EVENT step-condition build/1 if success() => false");
+        assert_log(&s, "1000 SIGINT build/1 +0");
+        assert_log(&s, "8500 SIGTERM build/1 +7500");
+        assert_log(&s, "11000 KILL build/1 +10000");
+        assert_log(&s, "11000 EXIT build/1 SIGKILL");
+        /* The unconditioned step is skipped, the always() one runs. */
+        assert_log(&s, "11000 EVENT step-condition build/2 if success() => false");
+        assert_log(&s, "11000 EVENT step-condition build/3 if always() => true");
+        assert_log(&s, "11000 START build/3");
+        assert_string_equal(step_conclusion(&s, "build", 0), "cancelled");
+        assert_string_equal(step_outcome(&s, "build", 0), "cancelled");
+        assert_string_equal(job(&s, "build")->steps[0].message, "The operation was canceled.");
+        assert_string_equal(step_conclusion(&s, "build", 1), "skipped");
+        assert_string_equal(step_conclusion(&s, "build", 2), "success");
+        assert_string_equal(conclusion(&s, "build"), "cancelled");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        assert_string_equal(s.run->cancelled_by, "tester");
+        /* The run completed before its force deadline: that timer is gone. */
+        assert_no_log(&s, "KILL-RUN");
+        for (size_t i = 0; i < s.n_timers; i++)
+                assert_false(s.timers[i].armed);
+        sim_done(&s);
+}
+
+static void test_kill_waits_for_empty(void **state) {
+        Sim s;
+        Proc *p;
+        RunActions actions = {};
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" }, { if: always(), run: sleep 1 } ] }\n");
+        assert_int_equal(sim_cancel(&s, false), 1);
+        sim_run_until(&s, 9999);
+        /* At the kill: the exit comes first, the scope is still populated. */
+        assert_true(sim_step(&s, 10000 * MS));
+        assert_log(&s, "10000 KILL a/1 +10000");
+        p = proc_of(&s, 0, 0);
+        assert_true(sim_step(&s, 10000 * MS)); /* the exit */
+        assert_true(p->ended);
+        assert_int_equal(job(&s, "a")->steps[0].status, RUN_STATUS_IN_PROGRESS);
+        assert_no_log(&s, "START a/2");
+        /* populated 0: now it concludes and the next step starts */
+        assert_true(sim_step(&s, 10000 * MS));
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_log(&s, "10000 START a/2");
+        /* A second populated 0 is stale. */
+        assert_int_equal(run_step_emptied(s.run, 0, 0, at(&s), &actions), -ESTALE);
+        sim_run_all(&s);
+        sim_done(&s);
+}
+
+static void test_force_deadline(void **state) {
+        Sim s;
+
+        /* Step 5: an always() job keeps running after the cancel, until the force deadline kills the
+         * run's slice; nothing starts after it, not even always() steps and jobs. */
+        sim_start(&s,
+                "jobs:\n"
+                "  main:\n"
+                "    steps: [ { run: \"trap INT\\nlinger 100\" } ]\n"
+                "  cleanup:\n"
+                "    if: always()\n"
+                "    steps:\n"
+                "      - run: \"trap INT\\ntrap TERM\"\n"
+                "      - if: always()\n"
+                "        run: sleep 1\n"
+                "  after:\n"
+                "    needs: cleanup\n"
+                "    if: always()\n"
+                "    steps: [ { run: sleep 1 } ]\n");
+        sim_run_until(&s, 500);
+        assert_int_equal(sim_cancel(&s, false), 1);
+        sim_run_all(&s);
+
+        assert_log(&s, "500 EVENT job-condition cleanup/0 if always() => true");
+        assert_log(&s, "500 EVENT step-condition cleanup/1 if success() => true");
+        assert_no_log(&s, "SIGINT cleanup");
+        /* main: SIGINT ignored, SIGTERM at 8000 and 100 ms to exit */
+        assert_log(&s, "8000 SIGTERM main/1 +7500");
+        assert_log(&s, "8100 EXIT main/1 SIGTERM");
+        assert_log(&s, "300500 EVENT force -/0: the force deadline passed");
+        assert_log(&s, "300500 KILL-RUN +300000");
+        assert_log(&s, "300500 EXIT cleanup/1 SIGKILL");
+        assert_no_log(&s, "START cleanup/2");
+        assert_no_log(&s, "START after");
+        assert_string_equal(step_conclusion(&s, "cleanup", 0), "cancelled");
+        assert_string_equal(step_conclusion(&s, "cleanup", 1), "skipped");
+        assert_string_equal(conclusion(&s, "cleanup"), "cancelled");
+        assert_string_equal(conclusion(&s, "after"), "cancelled");
+        assert_string_equal(conclusion(&s, "main"), "cancelled");
+        sim_done(&s);
+}
+
+static void test_exit_between_signals(void **state) {
+        Sim s;
+
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: linger 120 } ] }\n");
+        sim_run_until(&s, 10);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "10 SIGINT a/1 +0");
+        assert_log(&s, "130 EXIT a/1 SIGINT");
+        assert_no_log(&s, "SIGTERM");
+        assert_no_log(&s, "KILL");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        for (size_t i = 0; i < s.n_timers; i++)
+                assert_false(s.timers[i].armed);
+        sim_done(&s);
+
+        /* Between SIGTERM and the kill. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\nlinger 2000\" } ] }\n");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "7500 SIGTERM a/1 +7500");
+        assert_log(&s, "9500 EXIT a/1 SIGTERM");
+        assert_no_log(&s, "KILL");
+        sim_done(&s);
+}
+
+static void test_exit_at_deadline(void **state) {
+        Sim s;
+
+        /* The step's own end at exactly 7500 ms, reported before the timer: no SIGTERM. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\nsleep 7500\" } ] }\n");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "7500 EXIT a/1 code");
+        assert_no_log(&s, "SIGTERM");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        sim_done(&s);
+
+        /* The timer first: SIGTERM goes out, then the exit is taken as the step's end. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\nsleep 7500\" } ] }\n");
+        s.timers_first = true;
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "7500 SIGTERM a/1 +7500");
+        assert_no_log(&s, "KILL");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        sim_done(&s);
+
+        /* The same at the kill deadline. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\ntrap TERM\\nsleep 10000\" } ] }\n");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "7500 SIGTERM a/1 +7500");
+        assert_log(&s, "10000 EXIT a/1 code");
+        assert_no_log(&s, "KILL");
+        sim_done(&s);
+}
+
+static void test_cancel_during_scope_creation(void **state) {
+        Sim s;
+
+        /* The shim is still held: it is never released, nothing is signalled. */
+        sim_begin(&s, "jobs:\n  a: { steps: [ { run: sleep 100 }, { if: always(), run: sleep 1 } ] }\n",
+                50 * MS);
+        sim_run_until(&s, 10);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "10 ABORT a/1");
+        assert_no_log(&s, "SIGINT");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_string_equal(job(&s, "a")->steps[0].message, "The operation was canceled before it started.");
+        assert_log(&s, "50 START a/2");
+        assert_log(&s, "50 EVENT step-condition a/2 if always() => true");
+        sim_done(&s);
+
+        /* The shim was released already when the abort came: the entry starts, and the escalation
+         * starts with it, counted from the decision. */
+        sim_begin(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\nsleep 100000\" } ] }\n", 50 * MS);
+        s.released = true;
+        sim_run_until(&s, 10);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "10 ABORT a/1");
+        assert_log(&s, "50 SIGINT a/1 +40");
+        assert_log(&s, "7550 SIGTERM a/1 +7540");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        sim_done(&s);
+}
+
+static void test_cancel_twice_and_after_completion(void **state) {
+        Sim s;
+        size_t before;
+
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\" } ] }\n");
+        assert_int_equal(sim_cancel(&s, false), 1);
+        sim_run_until(&s, 3000);
+        before = s.n_actions;
+        /* A second request changes nothing: no event, no signal, the escalation keeps its times. */
+        assert_int_equal(sim_cancel(&s, false), 0);
+        assert_int_equal(s.n_actions, before);
+        sim_run_all(&s);
+        assert_log(&s, "7500 SIGTERM a/1 +7500");
+        assert_int_equal(sim_cancel(&s, false), -EALREADY);
+        assert_int_equal(sim_cancel(&s, true), -EALREADY);
+        sim_done(&s);
+
+        /* After a normal completion too. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: sleep 5 } ] }\n");
+        sim_run_all(&s);
+        assert_int_equal(sim_cancel(&s, false), -EALREADY);
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "success");
+        assert_false(s.run->cancel_requested);
+        sim_done(&s);
+}
+
+static void test_force_during_escalation(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n"
+                "  b: { if: always(), steps: [ { run: sleep 100000 }, { if: always(), run: sleep 1 } ] }\n");
+        sim_cancel(&s, false);
+        sim_run_until(&s, 8000);
+        assert_log(&s, "7500 SIGTERM a/1 +7500");
+        assert_int_equal(sim_cancel(&s, true), 1);
+        sim_run_all(&s);
+        assert_log(&s, "8000 EVENT force -/0: runnerctl cancel --force");
+        assert_log(&s, "8000 KILL-RUN +8000");
+        assert_log(&s, "8000 EXIT a/1 SIGKILL");
+        assert_log(&s, "8000 EXIT b/1 SIGKILL");
+        /* The escalation's own kill never comes, and nothing starts. */
+        assert_no_log(&s, "KILL a/1");
+        assert_no_log(&s, "START b/2");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_string_equal(step_conclusion(&s, "b", 0), "cancelled");
+        assert_string_equal(step_conclusion(&s, "b", 1), "skipped");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        /* A second force is a no-op. */
+        sim_done(&s);
+
+        /* --force as the first request: straight to step 5, no conditions evaluated. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\" } ] }\n");
+        sim_run_until(&s, 200);
+        assert_int_equal(sim_cancel(&s, true), 1);
+        assert_int_equal(sim_cancel(&s, true), 0);
+        sim_run_all(&s);
+        assert_log(&s, "200 KILL-RUN +0");
+        assert_no_log(&s, "job-condition");
+        assert_no_log(&s, "SIGINT");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        sim_done(&s);
+}
+
+static void test_step_timeout(void **state) {
+        Sim s;
+
+        /* timeout-minutes: 0.01 is 600 ms: the step is cancelled by step 4 and concludes failure. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    steps:\n"
+                "      - { timeout-minutes: 0.01, run: \"trap INT\" }\n"
+                "      - run: sleep 1\n"
+                "      - { if: failure(), run: sleep 1 }\n");
+        sim_run_all(&s);
+        assert_log(&s, "600 EVENT step-timed-out a/1: timeout-minutes: 0.01");
+        assert_log(&s, "600 SIGINT a/1 +0");
+        assert_log(&s, "8100 SIGTERM a/1 +7500");
+        assert_string_equal(step_conclusion(&s, "a", 0), "failure");
+        assert_string_equal(step_outcome(&s, "a", 0), "failure");
+        assert_string_equal(
+                job(&s, "a")->steps[0].message, "The step exceeded its timeout of 0.01 minutes.");
+        assert_string_equal(step_conclusion(&s, "a", 1), "skipped");
+        assert_string_equal(step_conclusion(&s, "a", 2), "success");
+        assert_string_equal(conclusion(&s, "a"), "failure");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "failure");
+        /* Not a cancellation of the run: no condition events. */
+        assert_no_log(&s, "step-condition");
+        sim_done(&s);
+
+        /* With continue-on-error the job goes on as if it succeeded. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    steps:\n"
+                "      - { timeout-minutes: 0.01, continue-on-error: true, run: sleep 100000 }\n"
+                "      - run: sleep 1\n");
+        sim_run_all(&s);
+        assert_log(&s, "600 EXIT a/1 SIGINT");
+        assert_string_equal(step_outcome(&s, "a", 0), "failure");
+        assert_string_equal(step_conclusion(&s, "a", 0), "success");
+        assert_string_equal(step_conclusion(&s, "a", 1), "success");
+        assert_string_equal(conclusion(&s, "a"), "success");
+        sim_done(&s);
+
+        /* A step that ends before its timeout: the timer is stopped. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { timeout-minutes: 1, run: sleep 10 } ] }\n");
+        sim_run_all(&s);
+        assert_no_log(&s, "timed-out");
+        for (size_t i = 0; i < s.n_timers; i++)
+                assert_false(s.timers[i].armed);
+        sim_done(&s);
+}
+
+static void test_job_timeout(void **state) {
+        Sim s;
+
+        /* A job's timeout-minutes is the cancellation message to that job: its running step is
+         * cancelled, its cleanup steps still run; the run is not cancelled. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    timeout-minutes: 0.05\n"
+                "    steps:\n"
+                "      - run: sleep 100000\n"
+                "      - { if: cancelled(), run: sleep 10 }\n"
+                "      - run: sleep 10\n"
+                "  b: { needs: a, if: always(), steps: [ { run: sleep 1 } ] }\n");
+        sim_run_all(&s);
+        assert_log(&s,
+                "3000 EVENT job-cancelled a/0: The job has exceeded the maximum execution time of 0.05 minutes.");
+        assert_log(&s, "3000 EVENT step-condition a/1 if success() => false");
+        assert_log(&s, "3000 SIGINT a/1 +0");
+        assert_log(&s, "3000 EVENT step-condition a/2 if cancelled() => true");
+        assert_log(&s, "3000 START a/2");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_string_equal(step_conclusion(&s, "a", 1), "success");
+        assert_string_equal(step_conclusion(&s, "a", 2), "skipped");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "success");
+        assert_false(s.run->cancel_requested);
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        sim_done(&s);
+}
+
+static void test_job_timeout_during_cancellation(void **state) {
+        Sim s;
+
+        /* The run is cancelled; the always() job goes on and its unconditioned step keeps running
+         * (success() is the job's own status); then the job's timeout cancels the job, and that
+         * step is re-evaluated and cancelled. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    if: always()\n"
+                "    timeout-minutes: 0.5\n"
+                "    steps: [ { run: sleep 100000 } ]\n");
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "1000 EVENT job-condition a/0 if always() => true");
+        assert_log(&s, "1000 EVENT step-condition a/1 if success() => true");
+        assert_log(&s,
+                "30000 EVENT job-cancelled a/0: The job has exceeded the maximum execution time of 0.5 minutes.");
+        assert_log(&s, "30000 EVENT step-condition a/1 if success() => false");
+        assert_log(&s, "30000 SIGINT a/1 +0");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        sim_done(&s);
+
+        /* The job is being cancelled already when its timeout comes: nothing changes, the
+         * escalation keeps its times. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    timeout-minutes: 0.1\n"
+                "    steps: [ { run: \"trap INT\\ntrap TERM\" } ]\n");
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "1000 SIGINT a/1 +0");
+        assert_no_log(&s, "6000 EVENT");
+        assert_log(&s, "8500 SIGTERM a/1 +7500");
+        assert_log(&s, "11000 KILL a/1 +10000");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        sim_done(&s);
+}
+
+static void test_cleanup_job_after_cancel(void **state) {
+        Sim s;
+
+        /* A job that becomes ready after the cancel request runs if its if: passes, normally; one that
+         * does not pass is cancelled. */
+        sim_start(&s,
+                "jobs:\n"
+                "  build: { steps: [ { run: sleep 100000 } ] }\n"
+                "  cleanup:\n"
+                "    needs: build\n"
+                "    if: always()\n"
+                "    steps: [ { run: sleep 2000 }, { run: sleep 10 } ]\n"
+                "  report: { needs: build, if: cancelled(), steps: [ { run: sleep 10 } ] }\n"
+                "  deploy: { needs: build, steps: [ { run: sleep 10 } ] }\n");
+        sim_run_until(&s, 100);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "100 SIGINT build/1 +0");
+        assert_log(&s, "100 EXIT build/1 SIGINT");
+        assert_log(&s, "100 EVENT job-condition cleanup/0 if always() => true");
+        assert_log(&s, "100 EVENT job-condition report/0 if cancelled() => true");
+        assert_log(&s, "100 EVENT job-condition deploy/0 if success() => false");
+        /* Its steps run as in any job (the run is cancelled, the job is not: success() is true). */
+        assert_log(&s, "100 EVENT step-condition cleanup/1 if success() => true");
+        assert_log(&s, "2100 START cleanup/2");
+        assert_no_log(&s, "SIGINT cleanup");
+        assert_string_equal(conclusion(&s, "build"), "cancelled");
+        assert_string_equal(conclusion(&s, "cleanup"), "success");
+        assert_string_equal(conclusion(&s, "report"), "success");
+        assert_string_equal(conclusion(&s, "deploy"), "cancelled");
+        assert_no_log(&s, "START deploy");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        sim_done(&s);
+}
+
+static void test_continue_on_error_under_cancel(void **state) {
+        Sim s;
+
+        /* continue-on-error turns failure into success, never cancelled into anything else. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    continue-on-error: true\n"
+                "    steps: [ { continue-on-error: true, run: sleep 100000 } ]\n");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_string_equal(step_outcome(&s, "a", 0), "cancelled");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        sim_done(&s);
+}
+
+static void test_cancel_queued(void **state) {
+        Sim s;
+
+        /* Cancelled before any job ran: each is evaluated when ready. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { needs: [b], steps: [ { run: sleep 1 } ] }\n"
+                "  b: { steps: [ { run: sleep 1000 } ] }\n"
+                "  c: { needs: b, if: always(), steps: [ { run: sleep 1 } ] }\n");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "0 SIGINT b/1 +0");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        assert_string_equal(conclusion(&s, "c"), "success");
+        sim_done(&s);
+}
+
+/* ---- the status tables, row by row ---- */
+
+/* Job level: a job c needing b needing a; the condition is c's. */
+static void job_row(const char *a_run, bool cancel, const char *cond, const char *expect) {
+        Sim s;
+        char yaml[512];
+
+        snprintf(yaml, sizeof(yaml),
+                "jobs:\n"
+                "  a: { steps: [ { run: \"%s\" } ] }\n"
+                "  b: { needs: a, if: always(), steps: [ { run: sleep 1 } ] }\n"
+                "  c: { needs: b, if: \"%s\", steps: [ { run: sleep 1 } ] }\n",
+                a_run, cond);
+        sim_start(&s, yaml);
+        if (cancel)
+                sim_cancel(&s, false);
+        sim_run_all(&s);
+        if (!streq(conclusion(&s, "c"), expect)) {
+                print_message("job if: %s (a: %s, cancel: %d): %s, expected %s\n%s", cond, a_run, cancel,
+                        conclusion(&s, "c"), expect, s.log);
+                fail();
+        }
+        sim_done(&s);
+}
+
+static void test_job_status_table(void **state) {
+        /* always(): always */
+        job_row("sleep 1", false, "always()", "success");
+        job_row("exit 1", false, "always()", "success");
+        job_row("sleep 1", true, "always()", "success");
+        /* cancelled(): the run's cancellation was requested */
+        job_row("sleep 1", false, "cancelled()", "skipped");
+        job_row("sleep 1", true, "cancelled()", "success");
+        /* failure(): some ancestor, transitively, concluded failure */
+        job_row("exit 1", false, "failure()", "success");
+        job_row("sleep 1", false, "failure()", "skipped");
+        /* success(): not cancelled, every ancestor success */
+        job_row("sleep 1", false, "success()", "success");
+        job_row("exit 1", false, "success()", "skipped");
+        job_row("sleep 1", true, "success()", "cancelled");
+        /* no status function: success() && (…) */
+        job_row("sleep 1", false, "true", "success");
+        job_row("sleep 1", true, "true", "cancelled");
+        job_row("exit 1", false, "true", "skipped");
+}
+
+/* Step level: the second step's condition after a first step that runs a_run, in a job that is
+ * cancelled (job_cancel: by its timeout), continues under a run cancel (run_cancel), or neither. */
+static void step_row(const char *a_run, const char *how, const char *cond, const char *expect) {
+        Sim s;
+        char yaml[512];
+        bool job_timeout = streq(how, "job"), run_cancel = streq(how, "run");
+
+        snprintf(yaml, sizeof(yaml),
+                "jobs:\n"
+                "  j:\n"
+                "    if: always()\n"
+                "    timeout-minutes: %s\n"
+                "    steps:\n"
+                "      - { continue-on-error: false, run: \"%s\" }\n"
+                "      - { run: sleep 20 }\n"
+                "      - { if: \"%s\", run: sleep 1 }\n",
+                job_timeout ? "0.01" : "100", a_run, cond);
+        sim_start(&s, yaml);
+        if (run_cancel)
+                sim_cancel(&s, false);
+        /* "job" rows: the job's timeout (600 ms) comes while the first step ("sleep 1000") runs. */
+        sim_run_all(&s);
+        if (!streq(step_conclusion(&s, "j", 2), expect)) {
+                print_message("step if: %s (first step: %s, cancel: %s): %s, expected %s\n%s", cond, a_run,
+                        how, step_conclusion(&s, "j", 2), expect, s.log);
+                fail();
+        }
+        sim_done(&s);
+}
+
+static void test_step_status_table(void **state) {
+        /* always(): always */
+        step_row("sleep 1", "none", "always()", "success");
+        step_row("exit 1", "none", "always()", "success");
+        step_row("sleep 1000", "job", "always()", "success");
+        step_row("sleep 1", "run", "always()", "success");
+        /* cancelled(): job status cancelled, or the run's cancellation requested */
+        step_row("sleep 1", "none", "cancelled()", "skipped");
+        step_row("sleep 1000", "job", "cancelled()", "success");
+        step_row("sleep 1", "run", "cancelled()", "success");
+        /* failure(): job status failure; cancelled overrides it */
+        step_row("exit 1", "none", "failure()", "success");
+        step_row("sleep 1", "none", "failure()", "skipped");
+        step_row("sleep 1000", "job", "failure()", "skipped");
+        /* success(): job status success; in a job that continues under a run cancel it still is */
+        step_row("sleep 1", "none", "success()", "success");
+        step_row("exit 1", "none", "success()", "skipped");
+        step_row("sleep 1000", "job", "success()", "skipped");
+        step_row("sleep 1", "run", "success()", "success");
+        step_row("sleep 1", "run", "!cancelled()", "skipped");
+}
+
+static void test_cancelled_overrides_failure(void **state) {
+        Sim s;
+
+        /* A step failed, then the job is cancelled (its timeout): failure() is false, cancelled() true. */
+        sim_start(&s,
+                "jobs:\n"
+                "  j:\n"
+                "    timeout-minutes: 0.01\n"
+                "    steps:\n"
+                "      - { continue-on-error: false, run: exit 3 }\n"
+                "      - { if: always(), run: sleep 100000 }\n"
+                "      - { if: failure(), run: sleep 1 }\n"
+                "      - { if: cancelled(), run: sleep 1 }\n");
+        sim_run_all(&s);
+        assert_string_equal(step_conclusion(&s, "j", 0), "failure");
+        assert_log(&s, "600 EVENT step-condition j/2 if always() => true");
+        assert_string_equal(step_conclusion(&s, "j", 1), "success");
+        assert_string_equal(step_conclusion(&s, "j", 2), "skipped");
+        assert_string_equal(step_conclusion(&s, "j", 3), "success");
+        assert_string_equal(conclusion(&s, "j"), "cancelled");
+        sim_done(&s);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_five_steps),
+                cmocka_unit_test(test_kill_waits_for_empty),
+                cmocka_unit_test(test_force_deadline),
+                cmocka_unit_test(test_exit_between_signals),
+                cmocka_unit_test(test_exit_at_deadline),
+                cmocka_unit_test(test_cancel_during_scope_creation),
+                cmocka_unit_test(test_cancel_twice_and_after_completion),
+                cmocka_unit_test(test_force_during_escalation),
+                cmocka_unit_test(test_step_timeout),
+                cmocka_unit_test(test_job_timeout),
+                cmocka_unit_test(test_job_timeout_during_cancellation),
+                cmocka_unit_test(test_cleanup_job_after_cancel),
+                cmocka_unit_test(test_continue_on_error_under_cancel),
+                cmocka_unit_test(test_cancel_queued),
+                cmocka_unit_test(test_job_status_table),
+                cmocka_unit_test(test_step_status_table),
+                cmocka_unit_test(test_cancelled_overrides_failure),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
