@@ -64,7 +64,7 @@ static int connect_bus(sd_bus **ret) {
         return r;
 }
 
-static int parse_run_id(const char *s, uint64_t *ret) {
+int parse_run_id(const char *s, uint64_t *ret) {
         char *end;
         unsigned long long v;
 
@@ -523,6 +523,55 @@ static int parse_json_option(int argc, char *argv[], const char *usage, bool *re
                         return 2;
                 }
         return 1;
+}
+
+int verb_cancel(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "force", no_argument, NULL, 'f' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool force = false;
+        uint64_t id;
+        int c, r, changed;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+hf", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("runnerctl cancel [--force] RUN\n");
+                        return 0;
+                case 'f':
+                        force = true;
+                        break;
+                default:
+                        return 2;
+                }
+        if (argc - optind != 1) {
+                fprintf(stderr, "runnerctl: cancel needs exactly one RUN\n");
+                return 2;
+        }
+        if (parse_run_id(argv[optind], &id) < 0)
+                return 2;
+        if (connect_bus(&bus) < 0)
+                return 1;
+        r = sd_bus_call_method(
+                bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Cancel", &error, &reply, "tb", id, (int) force);
+        if (r < 0)
+                return bus_error("cancel", r, &error);
+        r = sd_bus_message_read(reply, "b", &changed);
+        if (r < 0)
+                return bus_error("cancel", r, NULL);
+        if (!changed)
+                printf("Run %" PRIu64 " is being cancelled already.\n", id);
+        else if (force)
+                printf("Run %" PRIu64 ": everything still running was killed.\n", id);
+        else
+                printf("Cancelling run %" PRIu64 ".\n", id);
+        return 0;
 }
 
 int verb_status(int argc, char *argv[]) {

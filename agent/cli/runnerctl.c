@@ -31,11 +31,22 @@ static void help(void) {
                "  status [--json] [RUN]       Show a run: jobs, steps, statuses, conclusions,\n"
                "                              units, times. --json prints the documented JSON\n"
                "                              contract (see the README). Without RUN: list.\n"
+               "  cancel [--force] RUN        Cancel a run as GitHub does: job and step if:\n"
+               "                              conditions re-evaluated, SIGINT to each step to\n"
+               "                              cancel, SIGTERM 7.5 s later, its cgroup killed\n"
+               "                              2.5 s after that; everything of the run killed\n"
+               "                              5 min after the request. --force kills everything\n"
+               "                              at once.\n"
                "  list [--json]               List the runs the agent knows.\n"
                "  logs [--follow] RUN [JOB [STEP]]\n"
                "                              Print the output of a run's steps (of one job, of\n"
                "                              one step), complete, from the step log files;\n"
                "                              --follow keeps printing until the run completes.\n"
+               "  events [--json] RUN         The run's timeline from the journal: each decision\n"
+               "                              of a cancellation (conditions, signals with PID and\n"
+               "                              time since the step's cancellation began, kills,\n"
+               "                              conclusions); times relative to the cancel request.\n"
+               "                              Needs read access to the system journal.\n"
                "\n"
                "Commands that need no daemon:\n"
                "  validate WORKFLOW.yml       Check a workflow file. Prints every error as\n"
@@ -291,7 +302,9 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*run)(int argc, char *argv[]);
         } verbs[] = {
+                { "cancel", verb_cancel },
                 { "eval", verb_eval },
+                { "events", verb_events },
                 { "list", verb_list },
                 { "logs", verb_logs },
                 { "run", verb_run },

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Shared by runnerctl's verbs. Each verb returns the process exit status. */
 
@@ -9,8 +10,14 @@
  * size limit as validate reports other problems; returns the length or < 0. */
 int read_workflow_file(const char *path, char **ret);
 
+/* A run id as the user typed it; prints the error. */
+int parse_run_id(const char *s, uint64_t *ret);
+
 /* The verbs that talk to runner-agent over D-Bus (runnerctl-bus.c). */
+int verb_cancel(int argc, char *argv[]);
 int verb_run(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
+/* Reads the journal (runnerctl-events.c). */
+int verb_events(int argc, char *argv[]);

@@ -15,6 +15,7 @@
 #define ERROR_INVALID_WORKFLOW INTERFACE ".Error.InvalidWorkflow"
 #define ERROR_NO_SUCH_RUN INTERFACE ".Error.NoSuchRun"
 #define ERROR_NO_SUCH_LOG INTERFACE ".Error.NoSuchLog"
+#define ERROR_NOT_RUNNING INTERFACE ".Error.NotRunning"
 
 /* Is uid root, or a member of runner-admin? Membership is the user's, from NSS, as the bus policy's
  * <policy group=> and polkit's unix-group see it, not the caller's current supplementary groups (the
@@ -154,6 +155,29 @@ static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *err
         return r;
 }
 
+static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *manager = userdata;
+        _cleanup_free_ char *by = NULL;
+        uint64_t id;
+        int force, r;
+
+        r = check_caller(m, manager, &by, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "tb", &id, &force);
+        if (r < 0)
+                return r;
+        r = manager_cancel(manager, id, by, force);
+        if (r == -ESRCH)
+                return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
+        if (r == -EALREADY)
+                return sd_bus_error_setf(error, ERROR_NOT_RUNNING, "Run %" PRIu64 " has completed already.", id);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to cancel run %" PRIu64 ": %s", id, strerror(-r));
+        /* true: this call changed something; false: the run was being cancelled already. */
+        return sd_bus_reply_method_return(m, "b", r > 0);
+}
+
 static int method_open_log(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *manager = userdata;
         _cleanup_close_ int fd = -EBADF;
@@ -187,6 +211,8 @@ static const sd_bus_vtable agent_vtable[] = {
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRuns", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_runs,
                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("t", id, "b", force), SD_BUS_RESULT("b", changed),
+                method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenLog", SD_BUS_ARGS("t", id, "s", job, "u", step), SD_BUS_RESULT("h", fd),
                 method_open_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("RunChanged", SD_BUS_ARGS("t", id, "s", status, "s", conclusion), 0),

@@ -21,6 +21,7 @@
 #include "file-command.h"
 #include "fileio.h"
 #include "fs-util.h"
+#include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "message-id.h"
@@ -28,11 +29,19 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define STATE_MAX_SIZE (64U * 1024U * 1024U)
 
-static uint64_t now_realtime(void) {
+static uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static uint64_t now_realtime(void) {
+        return clock_usec(CLOCK_REALTIME);
+}
+
+static RunTime now(void) {
+        return (RunTime){ .realtime = clock_usec(CLOCK_REALTIME), .monotonic = clock_usec(CLOCK_MONOTONIC) };
 }
 
 static void process(ManagedRun *mr, RunActions *actions);
@@ -40,9 +49,18 @@ static void kick_all(Manager *m);
 
 /* ---- runs: lifetime and state files ---- */
 
+static void step_ref_done(StepRef *ref) {
+        ref->timer = sd_event_source_disable_unref(ref->timer);
+        ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
+        ref->scope_fd = safe_close(ref->scope_fd);
+}
+
 static void job_ctx_done(JobCtx *jc, size_t n_steps) {
         for (size_t i = 0; jc->steps && i < n_steps; i++)
                 step_process_free(jc->steps[i]);
+        for (size_t i = 0; jc->refs && i < n_steps; i++)
+                step_ref_done(&jc->refs[i]);
+        sd_event_source_disable_unref(jc->timer);
         free(jc->steps);
         free(jc->refs);
         sd_event_source_disable_unref(jc->clean_source);
@@ -60,6 +78,8 @@ static ManagedRun *managed_run_free(ManagedRun *mr) {
                 job_ctx_done(&mr->jobs[i], mr->run->jobs[i].def->n_steps);
         free(mr->jobs);
         sd_event_source_disable_unref(mr->save_source);
+        sd_event_source_disable_unref(mr->timer);
+        free(mr->force_reason);
         scope_job_free(mr->slice_stop);
         run_free(mr->run);
         if (mr->json)
@@ -145,58 +165,6 @@ static void save_soon(ManagedRun *mr) {
                 (void) save_now(mr);
 }
 
-/* ---- journal events ---- */
-
-static void event_step(ManagedRun *mr, size_t job, size_t step, const char *message_id, const char *text) {
-        const RunJob *j = &mr->run->jobs[job];
-        const RunStep *s = &j->steps[step];
-
-        sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s, step %u (%s): %s", mr->id, j->def->id, s->def->number,
-                s->name ?: s->def->name.raw ?: s->def->id, text,
-                "MESSAGE_ID=%s", message_id, "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id,
-                "RUNNER_JOB=%s", j->def->id, "RUNNER_STEP=%u", s->def->number, "RUNNER_STEP_NAME=%s",
-                s->name ?: s->def->name.raw ?: s->def->id, "RUNNER_UNIT=%s", s->unit ?: "",
-                "RUNNER_CONCLUSION=%s", run_conclusion_to_string(s->conclusion) ?: "", NULL);
-}
-
-static void log_change(ManagedRun *mr, size_t job, size_t step) {
-        const Run *run = mr->run;
-        char text[512];
-
-        if (job == SIZE_MAX) {
-                if (run->status != RUN_STATUS_COMPLETED)
-                        return;
-                sd_journal_send("MESSAGE=Run %" PRIu64 " (%s) concluded %s.", mr->id, run->source,
-                        run_conclusion_to_string(run->conclusion), "MESSAGE_ID=" MESSAGE_RUN_CONCLUDED,
-                        "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_CONCLUSION=%s",
-                        run_conclusion_to_string(run->conclusion), NULL);
-                return;
-        }
-        if (step == SIZE_MAX) {
-                const RunJob *j = &run->jobs[job];
-                _cleanup_free_ char *slice = NULL;
-
-                if (j->status != RUN_STATUS_COMPLETED)
-                        return;
-                (void) run_job_slice_name(run, job, &slice);
-                sd_journal_send("MESSAGE=Run %" PRIu64 ", job %s concluded %s%s%s.", mr->id, j->def->id,
-                        run_conclusion_to_string(j->conclusion), j->message ? ": " : "", j->message ?: "",
-                        "MESSAGE_ID=" MESSAGE_JOB_CONCLUDED, "PRIORITY=%d", LOG_INFO,
-                        "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id, "RUNNER_UNIT=%s",
-                        slice ?: "", "RUNNER_CONCLUSION=%s", run_conclusion_to_string(j->conclusion), NULL);
-                return;
-        }
-        {
-                const RunStep *s = &run->jobs[job].steps[step];
-                if (s->status != RUN_STATUS_COMPLETED)
-                        return;
-                snprintf(text, sizeof(text), "concluded %s (outcome %s)%s%s",
-                        run_conclusion_to_string(s->conclusion), run_conclusion_to_string(s->outcome),
-                        s->message ? ": " : "", s->message ?: "");
-                event_step(mr, job, step, MESSAGE_STEP_CONCLUDED, text);
-        }
-}
-
 /* ---- steps ---- */
 
 static JobCtx *job_ctx(ManagedRun *mr, size_t job) {
@@ -206,11 +174,9 @@ static JobCtx *job_ctx(ManagedRun *mr, size_t job) {
 static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata) {
         StepRef *ref = userdata;
         RunActions actions = {};
-        char text[64];
 
-        snprintf(text, sizeof(text), "started, entry process %d", (int) entry->pid);
-        event_step(ref->mr, ref->job, ref->step, MESSAGE_STEP_STARTED, text);
-        if (run_step_started(ref->mr->run, ref->job, ref->step, now_realtime(), &actions) >= 0)
+        journal_step_started(ref->mr, ref->job, ref->step, entry->pid);
+        if (run_step_started(ref->mr->run, ref->job, ref->step, now(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
 }
@@ -259,9 +225,9 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
 
         if (r < 0)
                 r = run_step_failed(ref->mr->run, ref->job, ref->step, message ?: "out of memory",
-                        now_realtime(), &actions);
+                        now(), &actions);
         else
-                r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now_realtime(), &actions);
+                r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now(), &actions);
         if (r >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
@@ -273,7 +239,7 @@ static void on_step_failed(StepProcess *p, int error, const char *message, void 
 
         log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
                 ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
-        if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now_realtime(), &actions) >= 0)
+        if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
 }
@@ -490,7 +456,8 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
                 return -ENOMEM;
         }
         ref = &jc->refs[step];
-        *ref = (StepRef){ .mr = mr, .job = job, .step = step };
+        step_ref_done(ref);
+        *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
 
         r = step_process_start(m->event, m->watcher,
                 &(StepParams){ .shim_argv = shim_argv,
@@ -527,7 +494,7 @@ static void job_cleaned(ManagedRun *mr, size_t job) {
                         (void) rm_rf_at(AT_FDCWD, ws);
         }
 
-        if (run_job_cleaned(mr->run, job, now_realtime(), &actions) >= 0)
+        if (run_job_cleaned(mr->run, job, now(), &actions) >= 0)
                 process(mr, &actions);
         run_actions_done(&actions);
         kick_all(mr->manager);
@@ -621,21 +588,9 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
                                 snprintf(cmdline, sizeof(cmdline), "%s", text);
                         }
                         orphans++;
-                        sd_journal_send("MESSAGE=Run %" PRIu64
-                                        ", job %s: killing process %d (%s) left running by its steps.",
-                                mr->id, j->def->id, (int) pids[i], cmdline,
-                                "MESSAGE_ID=" MESSAGE_ORPHAN_KILLED, "PRIORITY=%d", LOG_NOTICE,
-                                "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
-                                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PID=%d",
-                                (int) pids[i], "RUNNER_COMMAND=%s", cmdline, NULL);
+                        journal_orphan(mr, jc->index, pids[i], cmdline);
                 }
-
-        sd_journal_send("MESSAGE=Run %" PRIu64
-                        ", job %s ended: killing its slice %s (%zu processes, %u left by steps).",
-                mr->id, j->def->id, slice, n_pids, orphans, "MESSAGE_ID=" MESSAGE_JOB_SLICE_KILLED,
-                "PRIORITY=%d", LOG_INFO, "RUNNER_RUN_ID=%" PRIu64, mr->id, "RUNNER_JOB=%s", j->def->id,
-                "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=orphans", "RUNNER_PROCESSES=%zu", n_pids,
-                NULL);
+        journal_job_slice_killed(mr, jc->index, n_pids, orphans);
 
         r = cgroup_kill(jc->slice_fd);
         if (r < 0)
@@ -661,7 +616,7 @@ static void on_run_slice_stopped(ScopeJob *sj, int error, const char *message, v
                 log_warning("Run %" PRIu64 ": failed to stop its slice: %s", mr->id, message);
         mr->completed_announced = true;
         (void) save_now(mr);
-        log_change(mr, SIZE_MAX, SIZE_MAX);
+        journal_change(mr, SIZE_MAX, SIZE_MAX);
         bus_emit_run_changed(mr);
         manager_update_status(mr->manager);
 }
@@ -680,9 +635,194 @@ static void run_completed(ManagedRun *mr) {
                 on_run_slice_stopped(NULL, r, strerror(-r), mr);
 }
 
-static unsigned job_budget(Manager *m) {
-        if (m->stopping)
+/* ---- the cancellation's effects ---- */
+
+static int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret) {
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        r = run_slice_cgroup_path(mr->id, mr->run->jobs[job].def->number, &slice);
+        if (r < 0)
+                return r;
+        *ret = strdupf("%s/%s", slice, mr->run->jobs[job].steps[step].unit);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* SignalTarget=cgroup: every process of the scope but the shim, each through a pidfd that is checked
+ * to still be a process of the scope after it was opened (a PID from cgroup.procs may be recycled). */
+static unsigned signal_scope(ManagedRun *mr, size_t job, size_t step, int sig) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n_pids = 0;
+        unsigned n = 0;
+
+        if (step_cgroup_path(mr, job, step, &path) < 0)
                 return 0;
+        fd = cgroup_open(mr->manager->cgroot, path);
+        if (fd < 0 || cgroup_list_processes(fd, &pids, &n_pids) < 0)
+                return 0;
+        for (size_t i = 0; i < n_pids; i++) {
+                _cleanup_free_ char *where = NULL;
+                PidRef p = PIDREF_NULL;
+
+                if (jc->steps[step] && pids[i] == step_process_shim(jc->steps[step])->pid)
+                        continue;
+                if (pidref_set_pid(&p, pids[i]) < 0)
+                        continue;
+                if (cgroup_pidref_get_path(&p, &where) >= 0 && strncmp(where, path, strlen(path)) == 0 &&
+                        IN_SET(where[strlen(path)], '\0', '/') && pidref_kill(&p, sig) >= 0)
+                        n++;
+                pidref_done(&p);
+        }
+        return n;
+}
+
+static void signal_step(ManagedRun *mr, const RunAction *a) {
+        StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
+        const PidRef *entry = p ? step_process_entry(p) : NULL;
+        unsigned n = 0;
+        int r;
+
+        if (!entry) {
+                log_error("Run %" PRIu64 ": asked to signal step %zu of job %s, which has no entry process.",
+                        mr->id, a->step + 1, mr->run->jobs[a->job].def->id);
+                return;
+        }
+        if (mr->manager->config.signal_target == SIGNAL_TARGET_CGROUP)
+                n = signal_scope(mr, a->job, a->step, a->signal);
+        else {
+                r = pidref_kill(entry, a->signal);
+                if (r < 0 && r != -ESRCH)
+                        log_warning_errno(r, "Run %" PRIu64 ": failed to signal process %d: %m", mr->id,
+                                (int) entry->pid);
+        }
+        journal_signal(mr, a->job, a->step, a->signal, entry->pid, n, a->usec);
+}
+
+static void on_step_empty(sd_event_source *s, void *userdata) {
+        StepRef *ref = userdata;
+        RunActions actions = {};
+
+        ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
+        ref->scope_fd = safe_close(ref->scope_fd);
+        if (run_step_emptied(ref->mr->run, ref->job, ref->step, now(), &actions) >= 0)
+                process(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+static void kill_step(ManagedRun *mr, const RunAction *a, RunActions *more) {
+        StepRef *ref = &job_ctx(mr, a->job)->refs[a->step];
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned n = 0;
+        int r;
+
+        r = step_cgroup_path(mr, a->job, a->step, &path);
+        if (r >= 0) {
+                fd = cgroup_open(mr->manager->cgroot, path);
+                r = fd < 0 ? fd : 0;
+        }
+        if (r >= 0) {
+                (void) cgroup_count_processes(fd, &n);
+                r = cgroup_kill(fd);
+        }
+        journal_step_killed(mr, a->job, a->step, n, a->usec);
+        if (r >= 0)
+                r = cgroup_watch_empty(mr->manager->event, fd, on_step_empty, ref, &ref->empty_source);
+        if (r >= 0) {
+                ref->scope_fd = TAKE_FD(fd);
+                return;
+        }
+        /* No scope (it is gone: empty), or it cannot be watched: the job's end kills and waits for
+         * the whole slice anyway, so the step need not hang here. */
+        if (r != -ENOENT)
+                log_error_errno(r, "Run %" PRIu64 ": failed to kill the scope of step %zu of job %s: %m", mr->id,
+                        a->step + 1, mr->run->jobs[a->job].def->id);
+        (void) run_step_emptied(mr->run, a->job, a->step, now(), more);
+}
+
+static void kill_run(ManagedRun *mr, const RunAction *a) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned n = 0;
+        int r;
+
+        r = run_slice_cgroup_path(mr->id, 0, &path);
+        if (r >= 0) {
+                fd = cgroup_open(mr->manager->cgroot, path);
+                r = fd < 0 ? fd : 0;
+        }
+        if (r >= 0) {
+                (void) cgroup_count_processes(fd, &n);
+                r = cgroup_kill(fd);
+        }
+        if (r < 0 && r != -ENOENT)
+                log_error_errno(r, "Run %" PRIu64 ": failed to kill its slice: %m", mr->id);
+        /* Each job's end waits for its slice to be empty. */
+        journal_run_forced(mr, mr->force_reason, n, a->usec);
+}
+
+static void timer_fired(ManagedRun *mr, size_t job, size_t step) {
+        RunActions actions = {};
+
+        if (mr->run && run_timer_fired(mr->run, job, step, now(), &actions) >= 0)
+                process(mr, &actions);
+        run_actions_done(&actions);
+}
+
+static int on_step_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        StepRef *ref = userdata;
+
+        ref->timer = sd_event_source_disable_unref(ref->timer);
+        timer_fired(ref->mr, ref->job, ref->step);
+        return 0;
+}
+
+static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->timer = sd_event_source_disable_unref(jc->timer);
+        timer_fired(jc->mr, jc->index, SIZE_MAX);
+        return 0;
+}
+
+static int on_run_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ManagedRun *mr = userdata;
+
+        mr->timer = sd_event_source_disable_unref(mr->timer);
+        timer_fired(mr, SIZE_MAX, SIZE_MAX);
+        return 0;
+}
+
+static sd_event_source **timer_slot(ManagedRun *mr, size_t job, size_t step) {
+        if (job == SIZE_MAX)
+                return &mr->timer;
+        if (step == SIZE_MAX)
+                return &job_ctx(mr, job)->timer;
+        return &job_ctx(mr, job)->refs[step].timer;
+}
+
+static void start_timer(ManagedRun *mr, const RunAction *a) {
+        sd_event_source **slot = timer_slot(mr, a->job, a->step);
+        int r;
+
+        *slot = sd_event_source_disable_unref(*slot);
+        /* Accuracy 1 µs: the stages are promised to the millisecond, not coalesced. */
+        if (a->job == SIZE_MAX)
+                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_run_timer, mr);
+        else if (a->step == SIZE_MAX)
+                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_job_timer,
+                        job_ctx(mr, a->job));
+        else
+                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_step_timer,
+                        &job_ctx(mr, a->job)->refs[a->step]);
+        if (r < 0)
+                log_error_errno(r, "Run %" PRIu64 ": failed to arm a timer: %m", mr->id);
+}
+
+static unsigned job_budget(Manager *m) {
         if (m->config.max_parallel_jobs == 0)
                 return UINT_MAX;
         return m->running_jobs >= m->config.max_parallel_jobs
@@ -708,7 +848,7 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                 if (r < 0)
                                         (void) run_step_failed(mr->run, a->job, a->step,
                                                 message ?: "Failed to start the step: out of memory",
-                                                now_realtime(), &more);
+                                                now(), &more);
                                 break;
                         case RUN_ACTION_CLEAN_JOB: {
                                 JobCtx *jc = job_ctx(mr, a->job);
@@ -718,6 +858,35 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                         log_error_errno(r, "Failed to schedule the end of a job: %m");
                                 break;
                         }
+                        case RUN_ACTION_SIGNAL_STEP:
+                                signal_step(mr, a);
+                                break;
+                        case RUN_ACTION_KILL_STEP:
+                                kill_step(mr, a, &more);
+                                break;
+                        case RUN_ACTION_ABORT_STEP: {
+                                StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
+                                journal_step_aborted(mr, a->job, a->step, p && step_process_abort(p) > 0);
+                                break;
+                        }
+                        case RUN_ACTION_KILL_RUN:
+                                kill_run(mr, a);
+                                break;
+                        case RUN_ACTION_START_TIMER:
+                                start_timer(mr, a);
+                                break;
+                        case RUN_ACTION_STOP_TIMER: {
+                                sd_event_source **slot = timer_slot(mr, a->job, a->step);
+                                *slot = sd_event_source_disable_unref(*slot);
+                                break;
+                        }
+                        case RUN_ACTION_EVENT:
+                                if (a->event == RUN_EVENT_FORCE) {
+                                        free(mr->force_reason);
+                                        mr->force_reason = a->text ? strdup(a->text) : NULL;
+                                }
+                                journal_decision(mr, a);
+                                break;
                         case RUN_ACTION_CHANGED:
                                 save_soon(mr);
                                 if (a->job == SIZE_MAX) {
@@ -727,7 +896,7 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                                 bus_emit_run_changed(mr);
                                         break;
                                 }
-                                log_change(mr, a->job, a->step);
+                                journal_change(mr, a->job, a->step);
                                 if (a->step == SIZE_MAX) {
                                         JobCtx *jc = job_ctx(mr, a->job);
                                         bool running = mr->run->jobs[a->job].status ==
@@ -748,7 +917,7 @@ static void process(ManagedRun *mr, RunActions *actions) {
                 }
 
                 budget = job_budget(m);
-                if (run_advance(mr->run, now_realtime(), &budget, &more) < 0)
+                if (run_advance(mr->run, now(), &budget, &more) < 0)
                         log_oom();
                 run_actions_done(actions);
                 *actions = more;
@@ -911,9 +1080,14 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         r = contexts_new(m, id, by, &github, &runner);
         if (r < 0)
                 goto fail;
-        r = run_new(id, source, w, workspace, github, runner, now_realtime(), &mr->run);
+        r = run_new(id, source, w, workspace, github, runner, now(), &mr->run);
         if (r < 0)
                 goto fail;
+        mr->run->cancel = (RunCancelSettings){
+                .interrupt_usec = m->config.interrupt_timeout_usec,
+                .terminate_usec = m->config.terminate_timeout_usec,
+                .force_usec = m->config.force_terminate_usec,
+        };
         TAKE_PTR(w);
         r = managed_run_init_jobs(mr);
         if (r < 0)
@@ -922,10 +1096,7 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         if (r < 0)
                 goto fail;
 
-        sd_journal_send("MESSAGE=Run %" PRIu64 " submitted by %s: %s, %zu jobs.", id, by, source,
-                mr->run->n_jobs, "MESSAGE_ID=" MESSAGE_RUN_SUBMITTED, "PRIORITY=%d", LOG_INFO,
-                "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_SUBMITTED_BY=%s", by, "RUNNER_SOURCE=%s", source,
-                NULL);
+        journal_run_submitted(mr, by);
         (void) save_now(mr);
         bus_emit_run_changed(mr);
         process(mr, &actions);
@@ -956,6 +1127,7 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
                         "MESSAGE=Run %" PRIu64
                         " was in progress when the agent stopped: killing the %u processes left in %s.",
                         id, n, slice, "MESSAGE_ID=" MESSAGE_RUN_INTERRUPTED, "PRIORITY=%d", LOG_WARNING,
+                        "RUNNER_EVENT=run-interrupted",
                         "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=kill",
                         "RUNNER_PROCESSES=%u", n, NULL);
                 (void) cgroup_kill(fd);
@@ -1076,20 +1248,30 @@ int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step) {
 
 /* ---- stopping ---- */
 
+int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
+        ManagedRun *mr = manager_find_run(m, id);
+        RunActions actions = {};
+        int r;
+
+        if (!mr)
+                return -ESRCH;
+        if (!mr->run)
+                return -EALREADY;
+        r = run_cancel(mr->run, by, force, now(), &actions);
+        if (r >= 0)
+                process(mr, &actions);
+        run_actions_done(&actions);
+        return r;
+}
+
 void manager_begin_stop(Manager *m) {
         if (m->stopping)
                 return;
         m->stopping = true;
-        for (size_t i = 0; i < m->n_runs; i++) {
-                ManagedRun *mr = m->runs[i];
-                RunActions actions = {};
-
-                if (!mr->run || mr->run->status == RUN_STATUS_COMPLETED)
-                        continue;
-                if (run_abort(mr->run, "runner-agent stopping", now_realtime(), &actions) >= 0)
-                        process(mr, &actions);
-                run_actions_done(&actions);
-        }
+        /* The same sequence as runnerctl cancel, so that TimeoutStopSec= covers the force deadline. */
+        for (size_t i = 0; i < m->n_runs; i++)
+                if (m->runs[i]->run && m->runs[i]->run->status != RUN_STATUS_COMPLETED)
+                        (void) manager_cancel(m, m->runs[i]->id, "runner-agent stopping", false);
         manager_update_status(m);
 }
 

@@ -22,6 +22,9 @@ typedef struct ManagedRun ManagedRun;
 typedef struct StepRef {
         ManagedRun *mr;
         size_t job, step;
+        sd_event_source *timer;        /* the step's timeout or the next stage of its cancellation */
+        int scope_fd;                  /* after the kill: the scope's cgroup, watched until empty */
+        sd_event_source *empty_source; /* … */
 } StepRef;
 
 typedef struct JobCtx {
@@ -36,6 +39,7 @@ typedef struct JobCtx {
         sd_event_source *empty_source;
         int slice_fd;
         ScopeJob *slice_stop;
+        sd_event_source *timer; /* the job's timeout-minutes */
 } JobCtx;
 
 struct ManagedRun {
@@ -47,6 +51,8 @@ struct ManagedRun {
         JobCtx *jobs;
         sd_event_source *save_source; /* a deferred state write is pending */
         ScopeJob *slice_stop;         /* the run's slice is being stopped */
+        sd_event_source *timer;       /* the force deadline */
+        char *force_reason;
         bool completed_announced;
 };
 
@@ -98,7 +104,11 @@ int managed_run_json(ManagedRun *mr, json_object **ret);
 /* Opens a step's log file for reading. */
 int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
 
-/* Stopping the agent: aborts every run; returns true once nothing is left running. */
+/* Cancels a run (DESIGN §1; force: step 5 at once). -ESRCH: no such run; -EALREADY: it completed. */
+int manager_cancel(Manager *m, uint64_t id, const char *by, bool force);
+
+/* Stopping the agent: cancels every run, as runnerctl cancel does; manager_stopped() tells when
+ * nothing is left running. */
 void manager_begin_stop(Manager *m);
 bool manager_stopped(Manager *m);
 

@@ -22,6 +22,8 @@ struct StepProcess {
         void *userdata;
         bool reported; /* exited() or failed() was called */
         bool shim_gone;
+        bool released; /* "go" was sent */
+        bool aborted;  /* it must not start */
 };
 
 const PidRef *step_process_shim(const StepProcess *p) {
@@ -146,6 +148,14 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
         int r;
 
         p->scope_job = scope_job_free(p->scope_job);
+        if (p->aborted) {
+                /* Cancelled while the scope was being created: closing the socket makes the held
+                 * shim exit without starting anything, and its exit is reported as usual. It was
+                 * not reaped before now, so the PID systemd was given could not be recycled. */
+                p->control_source = sd_event_source_disable_unref(p->control_source);
+                p->control_fd = safe_close(p->control_fd);
+                return;
+        }
         if (error < 0) {
                 snprintf(msg, sizeof(msg), "Failed to start scope: %s", message ?: strerror(-error));
                 /* Closing the socket tells the held shim to give up. */
@@ -155,11 +165,21 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
                 return;
         }
 
+        p->released = true;
         if (send(p->control_fd, "go", 2, MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
                 r = -errno;
                 snprintf(msg, sizeof(msg), "Failed to release runner-step: %s", strerror(-r));
                 report_failed(p, r, msg);
         }
+}
+
+int step_process_abort(StepProcess *p) {
+        if (p->released || p->reported)
+                return 0;
+        p->aborted = true;
+        if (!p->scope_job)
+                on_scope(NULL, 0, NULL, p);
+        return 1;
 }
 
 int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *params,

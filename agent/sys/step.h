@@ -36,6 +36,10 @@ int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *
 StepProcess *step_process_free(StepProcess *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StepProcess *, step_process_free);
 
+/* The step must not start. Returns 1 if its shim was still held: it is never released, it exits, and
+ * failed() follows. Returns 0 if it was released already: started() comes, and the caller acts then. */
+int step_process_abort(StepProcess *p);
+
 const PidRef *step_process_shim(const StepProcess *p);
 const PidRef *step_process_entry(const StepProcess *p); /* NULL until started */
 /* Has the shim exited (and been reaped)? */

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include "journal.h"
+#include "macro.h"
+#include "message-id.h"
+
+#define FIELDS_MAX 24
+
+typedef struct Fields {
+        char *items[FIELDS_MAX];
+        size_t n;
+} Fields;
+
+static void add(Fields *f, const char *fmt, ...) _printf_(2, 3);
+static void add(Fields *f, const char *fmt, ...) {
+        va_list ap;
+
+        if (f->n >= FIELDS_MAX)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&f->items[f->n], fmt, ap) >= 0)
+                f->n++;
+        va_end(ap);
+}
+
+/* Sends and frees. An event that cannot be sent is lost, never fatal: the steps go on. */
+static void send_fields(Fields *f) {
+        struct iovec iov[FIELDS_MAX];
+
+        for (size_t i = 0; i < f->n; i++)
+                iov[i] = (struct iovec){ .iov_base = f->items[i], .iov_len = strlen(f->items[i]) };
+        (void) sd_journal_sendv(iov, (int) f->n);
+        for (size_t i = 0; i < f->n; i++)
+                free(f->items[i]);
+        f->n = 0;
+}
+
+static const char *step_name(const RunStep *s) {
+        return s->name ?: s->def->name.raw ?: s->def->id;
+}
+
+/* MESSAGE_ID, PRIORITY, RUNNER_EVENT and the run, job and step the event is about. */
+static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority, const char *event, size_t job,
+        size_t step) {
+        add(f, "MESSAGE_ID=%s", message_id);
+        add(f, "PRIORITY=%d", priority);
+        add(f, "RUNNER_EVENT=%s", event);
+        add(f, "RUNNER_RUN_ID=%" PRIu64, mr->id);
+        if (job == SIZE_MAX || !mr->run)
+                return;
+        add(f, "RUNNER_JOB=%s", mr->run->jobs[job].def->id);
+        if (step == SIZE_MAX) {
+                _cleanup_free_ char *slice = NULL;
+                if (run_job_slice_name(mr->run, job, &slice) >= 0)
+                        add(f, "RUNNER_UNIT=%s", slice);
+                return;
+        }
+        {
+                const RunStep *s = &mr->run->jobs[job].steps[step];
+                add(f, "RUNNER_STEP=%u", s->def->number);
+                add(f, "RUNNER_STEP_NAME=%s", step_name(s));
+                if (s->unit)
+                        add(f, "RUNNER_UNIT=%s", s->unit);
+        }
+}
+
+/* "Run 3, job build, step 2 (Compile)" */
+static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t step) {
+        if (job == SIZE_MAX)
+                snprintf(buf, size, "Run %" PRIu64, mr->id);
+        else if (step == SIZE_MAX)
+                snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
+        else
+                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id, mr->run->jobs[job].def->id,
+                        mr->run->jobs[job].steps[step].def->number, step_name(&mr->run->jobs[job].steps[step]));
+}
+
+void journal_run_submitted(ManagedRun *mr, const char *by) {
+        Fields f = {};
+
+        head(&f, mr, MESSAGE_RUN_SUBMITTED, LOG_INFO, "run-submitted", SIZE_MAX, SIZE_MAX);
+        add(&f, "MESSAGE=Run %" PRIu64 " submitted by %s: %s, %zu jobs.", mr->id, by, mr->run->source,
+                mr->run->n_jobs);
+        add(&f, "RUNNER_SUBMITTED_BY=%s", by);
+        add(&f, "RUNNER_SOURCE=%s", mr->run->source);
+        send_fields(&f);
+}
+
+void journal_change(ManagedRun *mr, size_t job, size_t step) {
+        const Run *run = mr->run;
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, step);
+        if (job == SIZE_MAX) {
+                if (run->status != RUN_STATUS_COMPLETED)
+                        return;
+                head(&f, mr, MESSAGE_RUN_CONCLUDED, LOG_INFO, "run-concluded", job, step);
+                add(&f, "MESSAGE=%s (%s) concluded %s.", w, run->source, run_conclusion_to_string(run->conclusion));
+                add(&f, "RUNNER_CONCLUSION=%s", run_conclusion_to_string(run->conclusion));
+        } else if (step == SIZE_MAX) {
+                const RunJob *j = &run->jobs[job];
+
+                if (j->status != RUN_STATUS_COMPLETED)
+                        return;
+                head(&f, mr, MESSAGE_JOB_CONCLUDED, LOG_INFO, "job-concluded", job, step);
+                add(&f, "MESSAGE=%s concluded %s%s%s", w, run_conclusion_to_string(j->conclusion),
+                        j->message ? ": " : ".", j->message ?: "");
+                add(&f, "RUNNER_CONCLUSION=%s", run_conclusion_to_string(j->conclusion));
+        } else {
+                const RunStep *s = &run->jobs[job].steps[step];
+
+                if (s->status != RUN_STATUS_COMPLETED)
+                        return;
+                head(&f, mr, MESSAGE_STEP_CONCLUDED, LOG_INFO, "step-concluded", job, step);
+                add(&f, "MESSAGE=%s concluded %s (outcome %s)%s%s", w, run_conclusion_to_string(s->conclusion),
+                        run_conclusion_to_string(s->outcome), s->message ? ": " : ".", s->message ?: "");
+                add(&f, "RUNNER_CONCLUSION=%s", run_conclusion_to_string(s->conclusion));
+                add(&f, "RUNNER_OUTCOME=%s", run_conclusion_to_string(s->outcome));
+                if (s->exit_code >= 0)
+                        add(&f, "RUNNER_EXIT_CODE=%d", s->exit_code);
+                if (s->exit_signal > 0)
+                        add(&f, "RUNNER_EXIT_SIGNAL=SIG%s", sigabbrev_np(s->exit_signal) ?: "?");
+        }
+        send_fields(&f);
+}
+
+void journal_step_started(ManagedRun *mr, size_t job, size_t step, pid_t entry) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, step);
+        head(&f, mr, MESSAGE_STEP_STARTED, LOG_INFO, "step-started", job, step);
+        add(&f, "MESSAGE=%s started, entry process %d.", w, (int) entry);
+        add(&f, "RUNNER_PID=%d", (int) entry);
+        send_fields(&f);
+}
+
+void journal_decision(ManagedRun *mr, const RunAction *a) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, a->job, a->step);
+        switch (a->event) {
+        case RUN_EVENT_CANCEL_REQUESTED:
+                head(&f, mr, MESSAGE_CANCEL_REQUESTED, LOG_NOTICE, "cancel-requested", SIZE_MAX, SIZE_MAX);
+                add(&f, "MESSAGE=%s: %scancellation requested by %s.", w, a->result ? "forced " : "",
+                        a->text ?: "unknown");
+                add(&f, "RUNNER_CANCELLED_BY=%s", a->text ?: "unknown");
+                add(&f, "RUNNER_FORCE=%s", a->result ? "1" : "0");
+                break;
+        case RUN_EVENT_JOB_CONDITION:
+        case RUN_EVENT_STEP_CONDITION: {
+                bool is_job = a->event == RUN_EVENT_JOB_CONDITION;
+
+                head(&f, mr, is_job ? MESSAGE_JOB_CONDITION : MESSAGE_STEP_CONDITION, LOG_INFO,
+                        is_job ? "job-condition" : "step-condition", a->job, a->step);
+                add(&f, "MESSAGE=%s: if: %s is %s under the cancellation: %s%s%s", w, a->condition,
+                        a->result ? "true" : "false",
+                        a->result ? (is_job ? "the job goes on" : "the step runs")
+                                  : (is_job ? "the job is cancelled" : "the step is cancelled or skipped"),
+                        a->text ? ": " : ".", a->text ?: "");
+                add(&f, "RUNNER_CONDITION=%s", a->condition);
+                add(&f, "RUNNER_CONDITION_RESULT=%s", a->result ? "true" : "false");
+                break;
+        }
+        case RUN_EVENT_JOB_CANCELLED:
+                head(&f, mr, MESSAGE_JOB_CANCELLED, LOG_NOTICE, "job-cancelled", a->job, SIZE_MAX);
+                add(&f, "MESSAGE=%s: cancellation message sent to the job: %s", w, a->text ?: "");
+                add(&f, "RUNNER_REASON=%s", a->text ?: "");
+                break;
+        case RUN_EVENT_STEP_TIMED_OUT:
+                head(&f, mr, MESSAGE_STEP_TIMED_OUT, LOG_NOTICE, "step-timed-out", a->job, a->step);
+                add(&f, "MESSAGE=%s reached its %s: cancelling it.", w, a->text ?: "timeout");
+                break;
+        case RUN_EVENT_FORCE:
+                return; /* logged with the kill it leads to: journal_run_forced() */
+        default:
+                return;
+        }
+        send_fields(&f);
+}
+
+void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid, unsigned processes,
+        uint64_t elapsed_usec) {
+        Fields f = {};
+        char w[512];
+        const char *phase = sig == SIGINT ? "interrupt" : "terminate";
+
+        where(w, sizeof(w), mr, job, step);
+        head(&f, mr, MESSAGE_SIGNAL_SENT, LOG_NOTICE, phase, job, step);
+        if (processes > 0)
+                add(&f, "MESSAGE=%s: SIG%s sent to the %u processes of its scope, %" PRIu64 " ms into its cancellation.",
+                        w, sigabbrev_np(sig), processes, elapsed_usec / 1000);
+        else
+                add(&f, "MESSAGE=%s: SIG%s sent to its entry process %d, %" PRIu64 " ms into its cancellation.", w,
+                        sigabbrev_np(sig), (int) pid, elapsed_usec / 1000);
+        add(&f, "RUNNER_CANCEL_PHASE=%s", phase);
+        add(&f, "RUNNER_SIGNAL=SIG%s", sigabbrev_np(sig));
+        add(&f, "RUNNER_PID=%d", (int) pid);
+        add(&f, "RUNNER_SIGNAL_TARGET=%s", processes > 0 ? "cgroup" : "entry");
+        if (processes > 0)
+                add(&f, "RUNNER_PROCESSES=%u", processes);
+        add(&f, "RUNNER_ELAPSED_USEC=%" PRIu64, elapsed_usec);
+        send_fields(&f);
+}
+
+void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, step);
+        head(&f, mr, MESSAGE_STEP_KILLED, LOG_NOTICE, "kill", job, step);
+        add(&f, "MESSAGE=%s: killed its scope's cgroup (%u processes), %" PRIu64 " ms into its cancellation.", w,
+                processes, elapsed_usec / 1000);
+        add(&f, "RUNNER_CANCEL_PHASE=kill");
+        add(&f, "RUNNER_SIGNAL=SIGKILL");
+        add(&f, "RUNNER_PROCESSES=%u", processes);
+        add(&f, "RUNNER_ELAPSED_USEC=%" PRIu64, elapsed_usec);
+        send_fields(&f);
+}
+
+void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, step);
+        head(&f, mr, MESSAGE_STEP_ABORTED, LOG_NOTICE, "step-aborted", job, step);
+        if (held)
+                add(&f, "MESSAGE=%s: cancelled while its scope was being created; it will not start.", w);
+        else
+                add(&f, "MESSAGE=%s: cancelled while its entry process was starting; it is signalled once it runs.", w);
+        send_fields(&f);
+}
+
+void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uint64_t elapsed_usec) {
+        Fields f = {};
+        _cleanup_free_ char *slice = NULL;
+
+        head(&f, mr, MESSAGE_RUN_FORCE_TERMINATED, LOG_WARNING, "force", SIZE_MAX, SIZE_MAX);
+        (void) run_slice_name(mr->id, &slice);
+        add(&f, "MESSAGE=Run %" PRIu64 " force-terminated (%s): killed %s with %u processes, %" PRIu64
+                " ms after the cancel request.",
+                mr->id, why ?: "forced", strna(slice), processes, elapsed_usec / 1000);
+        add(&f, "RUNNER_CANCEL_PHASE=force");
+        add(&f, "RUNNER_SIGNAL=SIGKILL");
+        add(&f, "RUNNER_UNIT=%s", strna(slice));
+        add(&f, "RUNNER_REASON=%s", why ?: "forced");
+        add(&f, "RUNNER_PROCESSES=%u", processes);
+        add(&f, "RUNNER_ELAPSED_USEC=%" PRIu64, elapsed_usec);
+        send_fields(&f);
+}
+
+void journal_orphan(ManagedRun *mr, size_t job, pid_t pid, const char *command) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, SIZE_MAX);
+        head(&f, mr, MESSAGE_ORPHAN_KILLED, LOG_NOTICE, "orphan", job, SIZE_MAX);
+        add(&f, "MESSAGE=%s: killing process %d (%s) left running by its steps.", w, (int) pid, command);
+        add(&f, "RUNNER_CANCEL_PHASE=orphans");
+        add(&f, "RUNNER_PID=%d", (int) pid);
+        add(&f, "RUNNER_COMMAND=%s", command);
+        send_fields(&f);
+}
+
+void journal_job_slice_killed(ManagedRun *mr, size_t job, size_t processes, unsigned orphans) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, SIZE_MAX);
+        head(&f, mr, MESSAGE_JOB_SLICE_KILLED, LOG_INFO, "job-slice-killed", job, SIZE_MAX);
+        add(&f, "MESSAGE=%s ended: killing its slice (%zu processes, %u left by steps).", w, processes, orphans);
+        add(&f, "RUNNER_CANCEL_PHASE=orphans");
+        add(&f, "RUNNER_PROCESSES=%zu", processes);
+        send_fields(&f);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "manager.h"
+
+/* The agent's structured journal events (DESIGN §3): each has a MESSAGE_ID the catalog explains,
+ * RUNNER_EVENT (a short name, what `runnerctl events` shows), RUNNER_RUN_ID and, where they apply,
+ * RUNNER_JOB, RUNNER_STEP, RUNNER_STEP_NAME, RUNNER_UNIT and the fields of the decision. */
+
+void journal_run_submitted(ManagedRun *mr, const char *by);
+/* A run, job (step SIZE_MAX) or step (neither) that concluded; nothing for other changes. */
+void journal_change(ManagedRun *mr, size_t job, size_t step);
+void journal_step_started(ManagedRun *mr, size_t job, size_t step, pid_t entry);
+/* A decision of the state machine (RUN_ACTION_EVENT). */
+void journal_decision(ManagedRun *mr, const RunAction *a);
+/* What the agent did for the decisions: a signal sent (processes: how many got it), a step's scope
+ * killed, a step that was told not to start, the run's slice killed. */
+void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid, unsigned processes,
+        uint64_t elapsed_usec);
+void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec);
+void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held);
+void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uint64_t elapsed_usec);
+/* Job end: a process the steps left (orphan), and the job's slice killed. */
+void journal_orphan(ManagedRun *mr, size_t job, pid_t pid, const char *command);
+void journal_job_slice_killed(ManagedRun *mr, size_t job, size_t processes, unsigned orphans);
