@@ -558,8 +558,8 @@ int verb_cancel(int argc, char *argv[]) {
                 return 2;
         if (connect_bus(&bus) < 0)
                 return 1;
-        r = sd_bus_call_method(
-                bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Cancel", &error, &reply, "tb", id, (int) force);
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Cancel", &error, &reply,
+                "tb", id, (int) force);
         if (r < 0)
                 return bus_error("cancel", r, &error);
         r = sd_bus_message_read(reply, "b", &changed);

@@ -78,7 +78,8 @@ static json_object *entry_to_json(sd_journal *j, uint64_t usec) {
                         !streq(key, "PRIORITY"))
                         continue;
                 if (add(o, key,
-                            json_object_new_string_len(eq + 1, (int) (len - (size_t) (eq + 1 - (const char *) data)))) < 0)
+                            json_object_new_string_len(
+                                    eq + 1, (int) (len - (size_t) (eq + 1 - (const char *) data)))) < 0)
                         return NULL;
         }
         return TAKE_PTR(o);
@@ -143,7 +144,8 @@ int verb_events(int argc, char *argv[]) {
                 char event[64];
                 uint64_t usec;
 
-                if (!field(j, "RUNNER_EVENT", event, sizeof(event)) || sd_journal_get_realtime_usec(j, &usec) < 0)
+                if (!field(j, "RUNNER_EVENT", event, sizeof(event)) ||
+                        sd_journal_get_realtime_usec(j, &usec) < 0)
                         continue;
                 if (origin == 0)
                         origin = usec;
@@ -184,12 +186,15 @@ int verb_events(int argc, char *argv[]) {
         }
 
         if (json) {
-                puts(json_object_to_json_string_ext(array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(
+                        array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 return 0;
         }
         if (n == 0) {
                 fprintf(stderr, "runnerctl: no events of run %" PRIu64 " in the journal%s\n", id,
-                        geteuid() == 0 ? "" : " (reading the system journal needs root or the systemd-journal or adm group)");
+                        geteuid() == 0
+                                ? ""
+                                : " (reading the system journal needs root or the systemd-journal or adm group)");
                 return 1;
         }
         return 0;

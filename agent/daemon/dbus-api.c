@@ -171,9 +171,11 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r == -ESRCH)
                 return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
         if (r == -EALREADY)
-                return sd_bus_error_setf(error, ERROR_NOT_RUNNING, "Run %" PRIu64 " has completed already.", id);
+                return sd_bus_error_setf(
+                        error, ERROR_NOT_RUNNING, "Run %" PRIu64 " has completed already.", id);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to cancel run %" PRIu64 ": %s", id, strerror(-r));
+                return sd_bus_error_set_errnof(
+                        error, r, "Failed to cancel run %" PRIu64 ": %s", id, strerror(-r));
         /* true: this call changed something; false: the run was being cancelled already. */
         return sd_bus_reply_method_return(m, "b", r > 0);
 }

@@ -49,8 +49,8 @@ static const char *step_name(const RunStep *s) {
 }
 
 /* MESSAGE_ID, PRIORITY, RUNNER_EVENT and the run, job and step the event is about. */
-static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority, const char *event, size_t job,
-        size_t step) {
+static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority, const char *event,
+        size_t job, size_t step) {
         add(f, "MESSAGE_ID=%s", message_id);
         add(f, "PRIORITY=%d", priority);
         add(f, "RUNNER_EVENT=%s", event);
@@ -80,8 +80,9 @@ static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t ste
         else if (step == SIZE_MAX)
                 snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
         else
-                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id, mr->run->jobs[job].def->id,
-                        mr->run->jobs[job].steps[step].def->number, step_name(&mr->run->jobs[job].steps[step]));
+                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id,
+                        mr->run->jobs[job].def->id, mr->run->jobs[job].steps[step].def->number,
+                        step_name(&mr->run->jobs[job].steps[step]));
 }
 
 void journal_run_submitted(ManagedRun *mr, const char *by) {
@@ -105,7 +106,8 @@ void journal_change(ManagedRun *mr, size_t job, size_t step) {
                 if (run->status != RUN_STATUS_COMPLETED)
                         return;
                 head(&f, mr, MESSAGE_RUN_CONCLUDED, LOG_INFO, "run-concluded", job, step);
-                add(&f, "MESSAGE=%s (%s) concluded %s.", w, run->source, run_conclusion_to_string(run->conclusion));
+                add(&f, "MESSAGE=%s (%s) concluded %s.", w, run->source,
+                        run_conclusion_to_string(run->conclusion));
                 add(&f, "RUNNER_CONCLUSION=%s", run_conclusion_to_string(run->conclusion));
         } else if (step == SIZE_MAX) {
                 const RunJob *j = &run->jobs[job];
@@ -122,8 +124,9 @@ void journal_change(ManagedRun *mr, size_t job, size_t step) {
                 if (s->status != RUN_STATUS_COMPLETED)
                         return;
                 head(&f, mr, MESSAGE_STEP_CONCLUDED, LOG_INFO, "step-concluded", job, step);
-                add(&f, "MESSAGE=%s concluded %s (outcome %s)%s%s", w, run_conclusion_to_string(s->conclusion),
-                        run_conclusion_to_string(s->outcome), s->message ? ": " : ".", s->message ?: "");
+                add(&f, "MESSAGE=%s concluded %s (outcome %s)%s%s", w,
+                        run_conclusion_to_string(s->conclusion), run_conclusion_to_string(s->outcome),
+                        s->message ? ": " : ".", s->message ?: "");
                 add(&f, "RUNNER_CONCLUSION=%s", run_conclusion_to_string(s->conclusion));
                 add(&f, "RUNNER_OUTCOME=%s", run_conclusion_to_string(s->outcome));
                 if (s->exit_code >= 0)
@@ -199,11 +202,15 @@ void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid,
         where(w, sizeof(w), mr, job, step);
         head(&f, mr, MESSAGE_SIGNAL_SENT, LOG_NOTICE, phase, job, step);
         if (processes > 0)
-                add(&f, "MESSAGE=%s: SIG%s sent to the %u processes of its scope, %" PRIu64 " ms into its cancellation.",
+                add(&f,
+                        "MESSAGE=%s: SIG%s sent to the %u processes of its scope, %" PRIu64
+                        " ms into its cancellation.",
                         w, sigabbrev_np(sig), processes, elapsed_usec / 1000);
         else
-                add(&f, "MESSAGE=%s: SIG%s sent to its entry process %d, %" PRIu64 " ms into its cancellation.", w,
-                        sigabbrev_np(sig), (int) pid, elapsed_usec / 1000);
+                add(&f,
+                        "MESSAGE=%s: SIG%s sent to its entry process %d, %" PRIu64
+                        " ms into its cancellation.",
+                        w, sigabbrev_np(sig), (int) pid, elapsed_usec / 1000);
         add(&f, "RUNNER_CANCEL_PHASE=%s", phase);
         add(&f, "RUNNER_SIGNAL=SIG%s", sigabbrev_np(sig));
         add(&f, "RUNNER_PID=%d", (int) pid);
@@ -214,14 +221,17 @@ void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid,
         send_fields(&f);
 }
 
-void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec) {
+void journal_step_killed(
+        ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec) {
         Fields f = {};
         char w[512];
 
         where(w, sizeof(w), mr, job, step);
         head(&f, mr, MESSAGE_STEP_KILLED, LOG_NOTICE, "kill", job, step);
-        add(&f, "MESSAGE=%s: killed its scope's cgroup (%u processes), %" PRIu64 " ms into its cancellation.", w,
-                processes, elapsed_usec / 1000);
+        add(&f,
+                "MESSAGE=%s: killed its scope's cgroup (%u processes), %" PRIu64
+                " ms into its cancellation.",
+                w, processes, elapsed_usec / 1000);
         add(&f, "RUNNER_CANCEL_PHASE=kill");
         add(&f, "RUNNER_SIGNAL=SIGKILL");
         add(&f, "RUNNER_PROCESSES=%u", processes);
@@ -238,7 +248,8 @@ void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held) {
         if (held)
                 add(&f, "MESSAGE=%s: cancelled while its scope was being created; it will not start.", w);
         else
-                add(&f, "MESSAGE=%s: cancelled while its entry process was starting; it is signalled once it runs.", w);
+                add(&f, "MESSAGE=%s: cancelled while its entry process was starting; it is signalled once it runs.",
+                        w);
         send_fields(&f);
 }
 
@@ -248,7 +259,8 @@ void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uin
 
         head(&f, mr, MESSAGE_RUN_FORCE_TERMINATED, LOG_WARNING, "force", SIZE_MAX, SIZE_MAX);
         (void) run_slice_name(mr->id, &slice);
-        add(&f, "MESSAGE=Run %" PRIu64 " force-terminated (%s): killed %s with %u processes, %" PRIu64
+        add(&f,
+                "MESSAGE=Run %" PRIu64 " force-terminated (%s): killed %s with %u processes, %" PRIu64
                 " ms after the cancel request.",
                 mr->id, why ?: "forced", strna(slice), processes, elapsed_usec / 1000);
         add(&f, "RUNNER_CANCEL_PHASE=force");
@@ -279,7 +291,8 @@ void journal_job_slice_killed(ManagedRun *mr, size_t job, size_t processes, unsi
 
         where(w, sizeof(w), mr, job, SIZE_MAX);
         head(&f, mr, MESSAGE_JOB_SLICE_KILLED, LOG_INFO, "job-slice-killed", job, SIZE_MAX);
-        add(&f, "MESSAGE=%s ended: killing its slice (%zu processes, %u left by steps).", w, processes, orphans);
+        add(&f, "MESSAGE=%s ended: killing its slice (%zu processes, %u left by steps).", w, processes,
+                orphans);
         add(&f, "RUNNER_CANCEL_PHASE=orphans");
         add(&f, "RUNNER_PROCESSES=%zu", processes);
         send_fields(&f);

@@ -224,8 +224,8 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         res.path = path;
 
         if (r < 0)
-                r = run_step_failed(ref->mr->run, ref->job, ref->step, message ?: "out of memory",
-                        now(), &actions);
+                r = run_step_failed(
+                        ref->mr->run, ref->job, ref->step, message ?: "out of memory", now(), &actions);
         else
                 r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now(), &actions);
         if (r >= 0)
@@ -738,8 +738,8 @@ static void kill_step(ManagedRun *mr, const RunAction *a, RunActions *more) {
         /* No scope (it is gone: empty), or it cannot be watched: the job's end kills and waits for
          * the whole slice anyway, so the step need not hang here. */
         if (r != -ENOENT)
-                log_error_errno(r, "Run %" PRIu64 ": failed to kill the scope of step %zu of job %s: %m", mr->id,
-                        a->step + 1, mr->run->jobs[a->job].def->id);
+                log_error_errno(r, "Run %" PRIu64 ": failed to kill the scope of step %zu of job %s: %m",
+                        mr->id, a->step + 1, mr->run->jobs[a->job].def->id);
         (void) run_step_emptied(mr->run, a->job, a->step, now(), more);
 }
 
@@ -811,13 +811,17 @@ static void start_timer(ManagedRun *mr, const RunAction *a) {
         *slot = sd_event_source_disable_unref(*slot);
         /* Accuracy 1 µs: the stages are promised to the millisecond, not coalesced. */
         if (a->job == SIZE_MAX)
-                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_run_timer, mr);
+                r = sd_event_add_time(
+                        mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_run_timer, mr);
         else if (a->step == SIZE_MAX)
                 r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_job_timer,
                         job_ctx(mr, a->job));
         else
                 r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_step_timer,
                         &job_ctx(mr, a->job)->refs[a->step]);
+        /* Before other pending work (a big tree's exits, logs): a stage is due at its time. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(*slot, SD_EVENT_PRIORITY_IMPORTANT);
         if (r < 0)
                 log_error_errno(r, "Run %" PRIu64 ": failed to arm a timer: %m", mr->id);
 }
@@ -847,8 +851,8 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                 r = start_step(mr, a->job, a->step, a->spec, &message);
                                 if (r < 0)
                                         (void) run_step_failed(mr->run, a->job, a->step,
-                                                message ?: "Failed to start the step: out of memory",
-                                                now(), &more);
+                                                message ?: "Failed to start the step: out of memory", now(),
+                                                &more);
                                 break;
                         case RUN_ACTION_CLEAN_JOB: {
                                 JobCtx *jc = job_ctx(mr, a->job);
@@ -971,6 +975,8 @@ static int managed_run_init_jobs(ManagedRun *mr) {
                 jc->refs = calloc(n, sizeof(StepRef));
                 if (!jc->steps || !jc->refs)
                         return -ENOMEM;
+                for (size_t k = 0; k < n; k++)
+                        jc->refs[k] = (StepRef){ .mr = mr, .job = i, .step = k, .scope_fd = -EBADF };
         }
         return 0;
 }
@@ -1127,9 +1133,8 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
                         "MESSAGE=Run %" PRIu64
                         " was in progress when the agent stopped: killing the %u processes left in %s.",
                         id, n, slice, "MESSAGE_ID=" MESSAGE_RUN_INTERRUPTED, "PRIORITY=%d", LOG_WARNING,
-                        "RUNNER_EVENT=run-interrupted",
-                        "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s", slice, "RUNNER_CANCEL_PHASE=kill",
-                        "RUNNER_PROCESSES=%u", n, NULL);
+                        "RUNNER_EVENT=run-interrupted", "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s",
+                        slice, "RUNNER_CANCEL_PHASE=kill", "RUNNER_PROCESSES=%u", n, NULL);
                 (void) cgroup_kill(fd);
         }
 }

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Cancellation end to end (DESIGN §1), inside the throwaway container: the installed agent, driven
+# through runnerctl, observed through what the steps themselves recorded, the journal, processes and
+# cgroups. TAP output.
+#
+#   test-cancel.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...
+        local d=$1; shift
+        if "$@" >/dev/null; then ok "$d"; else not_ok "$d"; fi
+}
+within() { # within VALUE LOW HIGH
+        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
+}
+say() { sed 's/^/# /' <<<"$*"; }
+
+if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]]; then
+        echo "1..0 # SKIP needs root and a booted systemd (run through tests/container/run)"
+        exit 77
+fi
+if ! systemd-detect-virt -cq; then
+        echo "1..0 # SKIP installs into the system; only inside the test container"
+        exit 77
+fi
+
+work=$(mktemp -d /var/tmp/test-cancel.XXXXXX)
+chmod 0755 "$work"
+marks=/var/tmp/test-cancel-marks
+rm -rf "$marks" && mkdir -m 0777 "$marks"
+trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
+
+meson install -C "$build" --no-rebuild --quiet >/dev/null || { echo "Bail out! meson install failed"; exit 1; }
+systemd-sysusers >/dev/null 2>&1
+systemd-tmpfiles --create --prefix=/var/lib/runner-agent --prefix=/run/runner-agent >/dev/null 2>&1
+journalctl --update-catalog
+systemctl daemon-reload
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+state() { runnerctl status --json "$1"; }
+wait_for() { # wait_for SECONDS COMMAND...: polls (the test, not the agent)
+        local end=$((SECONDS + $1)); shift
+        until "$@" >/dev/null 2>&1; do
+                ((SECONDS < end)) || return 1
+                sleep 0.05
+        done
+}
+completed() { state "$1" | jq -e '.status == "completed"'; }
+events() { journalctl --sync; runnerctl events --json "$1"; }
+# event RUN JQ-SELECT: the first matching event's JSON
+event() { events "$1" | jq -c "[.[] | select($2)][0] // empty"; }
+survivors() { pgrep -u runner -a; }
+
+# ---- 1. the escalation's timings and the adversarial trees, with GitHub's defaults ----
+cat >"$work/stubborn.yml" <<YML
+name: stubborn steps
+jobs:
+  term:
+    steps:
+      - name: ignores SIGINT, ends on SIGTERM
+        run: |
+          trap 'date +%s%N > $marks/term.int' INT
+          trap 'date +%s%N > $marks/term.term; exit 0' TERM
+          touch $marks/term.ready
+          while :; do sleep 0.005; done
+      - run: echo "unconditioned step after the cancelled one"
+      - if: always()
+        run: echo "cleanup step ran"
+      - if: cancelled()
+        run: echo "cancelled() step ran"
+  kill:
+    steps:
+      - name: ignores SIGINT and SIGTERM
+        run: |
+          trap 'date +%s%N > $marks/kill.int' INT
+          trap 'date +%s%N > $marks/kill.term' TERM
+          touch $marks/kill.ready
+          while :; do date +%s%N > $marks/kill.beat.tmp; mv $marks/kill.beat.tmp $marks/kill.beat; sleep 0.005; done
+  finally:
+    needs: [term, kill]
+    if: always()
+    steps:
+      - run: echo "always() job ran after the cancel"
+YML
+
+id=$(runnerctl run "$work/stubborn.yml")
+check "run $id submitted" test -n "$id"
+wait_for 20 test -e $marks/term.ready -a -e $marks/kill.ready
+check "runnerctl cancel $id" runnerctl cancel "$id"
+t_cancel=$(date +%s%N)
+wait_for 30 completed "$id"
+check "the run completed, cancelled" jq -e '.conclusion == "cancelled"' <<<"$(state "$id")"
+
+int_term=$(( ($(cat $marks/term.term) - $(cat $marks/term.int)) / 1000000 ))
+say "term: SIGINT seen $(( ($(cat $marks/term.int) - t_cancel) / 1000000 )) ms after runnerctl returned, SIGTERM $int_term ms after SIGINT"
+check "an entry ignoring SIGINT got SIGTERM 7500 ms after SIGINT ($int_term ms, ±50)" within "$int_term" 7450 7550
+kill_term=$(( ($(cat $marks/kill.term) - $(cat $marks/kill.int)) / 1000000 ))
+last_beat=$(( ($(cat $marks/kill.beat) - $(cat $marks/kill.term)) / 1000000 ))
+check "the one ignoring both got SIGTERM at 7500 ms too ($kill_term ms)" within "$kill_term" 7450 7550
+check "… and was killed 2500 ms later (last sign of life $last_beat ms after SIGTERM, ±50)" within "$last_beat" 2450 2550
+kill_event=$(event "$id" '.RUNNER_EVENT == "kill" and .RUNNER_JOB == "kill"')
+term_event=$(event "$id" '.RUNNER_EVENT == "terminate" and .RUNNER_JOB == "kill"')
+say "journal: terminate $(jq -r .RUNNER_ELAPSED_USEC <<<"$term_event") µs, kill $(jq -r .RUNNER_ELAPSED_USEC <<<"$kill_event") µs into the step's cancellation"
+journal_gap=$(( ($(jq -r .realtime_usec <<<"$kill_event") - $(jq -r .realtime_usec <<<"$term_event")) / 1000 ))
+check "journal: the kill came ${journal_gap} ms after SIGTERM (±50)" within "$journal_gap" 2450 2550
+
+logs=$(runnerctl logs "$id")
+check "the always() cleanup step ran in the cancelled job" grep -q "cleanup step ran" <<<"$logs"
+check "the cancelled() step ran in the cancelled job" grep -q "cancelled() step ran" <<<"$logs"
+check "the unconditioned step after the cancelled one did not run" \
+        bash -c '! grep -q "unconditioned step after" <<<"$1"' _ "$logs"
+check "the always() job that became ready after the cancel ran" grep -q "always() job ran after the cancel" <<<"$logs"
+st=$(state "$id")
+check "status: term step 1 cancelled, 2 skipped, 3 and 4 success" jq -e '[.jobs[] | select(.id == "term") | .steps[].conclusion] == ["cancelled", "skipped", "success", "success"]' <<<"$st"
+check "status: jobs term and kill cancelled, finally success" jq -e '[.jobs[].conclusion] == ["cancelled", "cancelled", "success"]' <<<"$st"
+
+# The timeline, from journald.
+ev=$(events "$id")
+order=$(jq -r '[.[] | select(.RUNNER_JOB == "term" or .RUNNER_JOB == null) | .RUNNER_EVENT] | join(" ")' <<<"$ev")
+say "term's timeline: $order"
+check "the timeline is in order: cancel-requested, job-condition, job-cancelled, step-condition, interrupt, terminate, step-concluded" \
+        grep -q "cancel-requested job-condition job-cancelled step-condition interrupt terminate step-concluded" <<<"$order"
+check "cancel-requested names who asked" jq -e 'any(.[]; .RUNNER_EVENT == "cancel-requested" and .RUNNER_CANCELLED_BY == "root (UID 0)")' <<<"$ev"
+check "job-condition carries the expression and its result" jq -e 'any(.[]; .RUNNER_EVENT == "job-condition" and .RUNNER_JOB == "term" and .RUNNER_CONDITION == "success()" and .RUNNER_CONDITION_RESULT == "false")' <<<"$ev"
+check "the always() job's condition was logged true" jq -e 'any(.[]; .RUNNER_EVENT == "job-condition" and .RUNNER_JOB == "finally" and .RUNNER_CONDITION == "always()" and .RUNNER_CONDITION_RESULT == "true")' <<<"$ev"
+check "signals carry SIGNAL, PID, ELAPSED_USEC and the phase" jq -e 'any(.[]; .RUNNER_EVENT == "interrupt" and .RUNNER_SIGNAL == "SIGINT" and (.RUNNER_PID | tonumber) > 1 and .RUNNER_ELAPSED_USEC == "0" and .RUNNER_CANCEL_PHASE == "interrupt")' <<<"$ev"
+check "the kill carries the process count" jq -e 'any(.[]; .RUNNER_EVENT == "kill" and .RUNNER_CANCEL_PHASE == "kill" and (.RUNNER_PROCESSES | tonumber) >= 2)' <<<"$ev"
+check "every event has a MESSAGE_ID" jq -e 'all(.[]; .MESSAGE_ID | test("^[0-9a-f]{32}$"))' <<<"$ev"
+check "journalctl RUNNER_RUN_ID=$id RUNNER_CANCEL_PHASE=terminate finds both SIGTERMs" \
+        test "$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_CANCEL_PHASE=terminate -o cat | wc -l)" -eq 2
+check "journalctl -x explains the events from the catalog" \
+        bash -c 'journalctl -x -q RUNNER_RUN_ID='"$id"' RUNNER_EVENT=kill | grep -q "cgroup.kill, which the kernel applies"'
+table=$(runnerctl events "$id")
+say "$(grep -E 'cancel-requested|interrupt|terminate|kill ' <<<"$table" | head -8)"
+check "runnerctl events prints the timeline relative to the request" grep -qE '^\S+ \S+ +\+0\.000  cancel-requested' <<<"$table"
+check "runnerctl events shows SIGTERM at +7.5 s" grep -qE '\+7\.5[0-9]{2}  terminate' <<<"$table"
+
+# A step writing RUNNER_* fields to the journal cannot forge the timeline.
+cat >"$work/forge.yml" <<'YML'
+jobs:
+  forge:
+    steps:
+      - run: |
+          echo 'RUNNER_EVENT=kill' | systemd-cat --identifier=runner-agent 2>/dev/null || true
+          logger --journald <<EOF
+          MESSAGE=forged
+          RUNNER_RUN_ID=${GITHUB_RUN_ID}
+          RUNNER_EVENT=force
+          EOF
+YML
+fid=$(runnerctl run --wait "$work/forge.yml")
+fid=$(head -1 <<<"$fid")
+check "an event a step writes itself is not in runnerctl events" \
+        bash -c '! runnerctl events --json '"$fid"' | jq -e "any(.[]; .RUNNER_EVENT == \"force\")"'
+
+# ---- 2. shortened timeouts: the force deadline, --force, SignalTarget=cgroup, systemctl stop ----
+mkdir -p /etc/runner-agent/agent.conf.d
+cat >/etc/runner-agent/agent.conf.d/50-test.conf <<'EOF'
+[Cancel]
+InterruptTimeoutSec=500ms
+TerminateTimeoutSec=500ms
+ForceTerminateSec=3s
+EOF
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
+
+# Adversarial trees: the entry ignores SIGINT and SIGTERM, so the cgroup.kill (at 1 s here) meets
+# every one of them, the fork loop forking.
+cat >"$work/trees.yml" <<YML
+jobs:
+  trees:
+    steps:
+      - name: adversarial trees
+        run: |
+          ( setsid sleep 1001 & )                       # double fork + setsid
+          nohup sleep 1002 >/dev/null 2>&1 &            # nohup
+          bash -c "trap '' INT TERM; sleep 1003" &      # ignores both
+          sleep 1004 & kill -STOP \$!                   # stopped
+          printf '#!/bin/bash\nsleep 0.05\nexec -a reexec-1005 /bin/bash "\$0"\n' > $marks/reexec.sh
+          bash $marks/reexec.sh &                       # re-execs itself
+          ( while :; do sleep 1006 & sleep 0.02; done ) &  # forks while being killed
+          trap '' INT TERM
+          touch $marks/trees.ready
+          while :; do sleep 0.05; done
+YML
+id=$(runnerctl run "$work/trees.yml")
+wait_for 20 test -e $marks/trees.ready
+sleep 0.3 # the trees grow
+say "processes of the step before the cancel: $(pgrep -u runner | wc -l)"
+runnerctl cancel "$id" >/dev/null
+wait_for 20 completed "$id"
+check "no process of the adversarial trees survived (pgrep -u runner is empty)" test -z "$(survivors)"
+check "no sleep 100x, reexec or fork loop left" test -z "$(pgrep -a -f 'sleep 100[1-6]|reexec-1005|reexec.sh')"
+check "no cgroup of the run left" test ! -e /sys/fs/cgroup/runner.slice/runner-r$id.slice
+trees_kill=$(event "$id" '.RUNNER_EVENT == "kill" and .RUNNER_JOB == "trees"')
+say "the trees' scope held $(jq -r .RUNNER_PROCESSES <<<"$trees_kill") processes when it was killed"
+check "the trees' kill found the tree ($(jq -r .RUNNER_PROCESSES <<<"$trees_kill") processes)" \
+        test "$(jq -r .RUNNER_PROCESSES <<<"$trees_kill")" -ge 7
+
+# The rest with SignalTarget=cgroup.
+echo "SignalTarget=cgroup" >>/etc/runner-agent/agent.conf.d/50-test.conf
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
+
+cat >"$work/force.yml" <<YML
+jobs:
+  forever:
+    if: always()
+    steps:
+      - run: |
+          trap '' INT TERM
+          touch $marks/forever.ready
+          sleep 1000
+      - if: always()
+        run: echo "must not start after the deadline"
+  foreground:
+    steps:
+      - run: |
+          touch $marks/fg.ready
+          sleep 1000
+          echo "after sleep"
+YML
+id=$(runnerctl run "$work/force.yml")
+wait_for 20 test -e $marks/forever.ready -a -e $marks/fg.ready
+runnerctl cancel "$id" >/dev/null
+t0=$(date +%s%N)
+wait_for 20 completed "$id"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+st=$(state "$id")
+check "the always() job kept running and was force-terminated at the 3 s deadline (completed after $ms ms)" within "$ms" 2900 4000
+force=$(event "$id" '.RUNNER_EVENT == "force"')
+say "force event: $(jq -r .MESSAGE <<<"$force")"
+check "the force event: ELAPSED_USEC ≈ 3 s, the run's slice, the reason" \
+        jq -e '(.RUNNER_ELAPSED_USEC | tonumber) >= 3000000 and (.RUNNER_ELAPSED_USEC | tonumber) < 3050000 and .RUNNER_UNIT == "runner-r'"$id"'.slice" and .RUNNER_REASON == "the force deadline passed"' <<<"$force"
+check "nothing started after the deadline; the always() job is cancelled" \
+        jq -e '(.jobs[0].conclusion == "cancelled") and (.jobs[0].steps[1].conclusion == "skipped")' <<<"$st"
+check "SignalTarget=cgroup: SIGINT reached the foreground sleep and the step ended before SIGTERM" \
+        bash -c '! runnerctl events --json '"$id"' | jq -e "any(.[]; .RUNNER_JOB == \"foreground\" and .RUNNER_EVENT == \"terminate\")"'
+check "… the interrupt event says cgroup, with the process count" \
+        jq -e 'any(.[]; .RUNNER_JOB == "foreground" and .RUNNER_EVENT == "interrupt" and .RUNNER_SIGNAL_TARGET == "cgroup" and (.RUNNER_PROCESSES | tonumber) >= 2)' <<<"$(events "$id")"
+check "no survivors after the force" test -z "$(survivors)"
+
+# runnerctl cancel --force: step 5 at once.
+id=$(runnerctl run "$work/force.yml")
+rm -f $marks/*.ready
+wait_for 20 test -e $marks/forever.ready -a -e $marks/fg.ready
+t0=$(date +%s%N)
+check "runnerctl cancel --force" runnerctl cancel --force "$id"
+wait_for 20 completed "$id"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "--force: completed in $ms ms (< 500), with a force event and no signals" \
+        bash -c '(( '"$ms"' < 500 )) && runnerctl events --json '"$id"' | jq -e "any(.[]; .RUNNER_EVENT == \"force\") and all(.[]; .RUNNER_EVENT != \"interrupt\")"'
+check "runnerctl cancel of a completed run fails clearly" \
+        bash -c 'runnerctl cancel '"$id"' 2>&1 | grep -q "has completed already"'
+check "runnerctl cancel of an unknown run fails clearly" \
+        bash -c 'runnerctl cancel 9999 2>&1 | grep -q "No run 9999"'
+
+# systemctl stop runner-agent: the same sequence for every run.
+cat >"$work/stop.yml" <<YML
+jobs:
+  a:
+    steps:
+      - run: |
+          trap '' INT
+          touch $marks/stop.ready
+          sleep 1000
+      - if: always()
+        run: echo "cleanup during agent stop"
+YML
+rm -f $marks/*.ready
+id=$(runnerctl run "$work/stop.yml")
+wait_for 20 test -e $marks/stop.ready
+t0=$(date +%s%N)
+systemctl stop runner-agent
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "systemctl stop waited for the cancellation ($ms ms: SIGINT, SIGTERM 500 ms later)" within "$ms" 450 3000
+ev=$(journalctl --sync; journalctl -q RUNNER_RUN_ID="$id" _COMM=runner-agent -o json | jq -s '.')
+check "… which was requested by the agent stopping and went SIGINT, SIGTERM" \
+        jq -e 'any(.[]; .RUNNER_EVENT == "cancel-requested" and .RUNNER_CANCELLED_BY == "runner-agent stopping") and any(.[]; .RUNNER_EVENT == "interrupt") and any(.[]; .RUNNER_EVENT == "terminate")' <<<"$ev"
+check "… and the cleanup step still ran" bash -c 'jq -e "any(.[]; .RUNNER_EVENT == \"step-concluded\" and .RUNNER_STEP == \"2\" and .RUNNER_CONCLUSION == \"success\")" <<<"$1"' _ "$ev"
+check "the state on disk says cancelled" jq -e '.conclusion == "cancelled"' /var/lib/runner-agent/runs/"$id"/state.json
+check "no survivors after the agent stopped" test -z "$(survivors)"
+systemctl start runner-agent
+
+echo "1..$n"
+exit $((failed > 0))
