@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +33,25 @@ static void add(Fields *f, const char *fmt, ...) {
         va_end(ap);
 }
 
-/* Sends and frees. An event that cannot be sent is lost, never fatal: the steps go on. */
-static void send_fields(Fields *f) {
+/* Events are written by a thread of their own, in order: sd_journal_sendv() blocks while journald is
+ * behind, and the event loop must not wait for it between the stages of a cancellation (a hundred
+ * steps cancelled at once make several hundred events). */
+typedef struct Queued {
+        struct Queued *next;
+        Fields fields;
+} Queued;
+
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t wake, idle;
+        Queued *head, *tail;
+        bool started, busy, stop;
+        pthread_t thread;
+} writer = {
+        .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER
+};
+
+static void fields_send_now(Fields *f) {
         struct iovec iov[FIELDS_MAX];
 
         for (size_t i = 0; i < f->n; i++)
@@ -42,6 +60,81 @@ static void send_fields(Fields *f) {
         for (size_t i = 0; i < f->n; i++)
                 free(f->items[i]);
         f->n = 0;
+}
+
+static void *writer_main(void *arg) {
+        pthread_mutex_lock(&writer.lock);
+        for (;;) {
+                Queued *q;
+
+                while (!writer.head && !writer.stop)
+                        pthread_cond_wait(&writer.wake, &writer.lock);
+                if (!writer.head)
+                        break;
+                q = writer.head;
+                writer.head = q->next;
+                if (!writer.head)
+                        writer.tail = NULL;
+                writer.busy = true;
+                pthread_mutex_unlock(&writer.lock);
+                fields_send_now(&q->fields);
+                free(q);
+                pthread_mutex_lock(&writer.lock);
+                writer.busy = false;
+                if (!writer.head)
+                        pthread_cond_broadcast(&writer.idle);
+        }
+        pthread_mutex_unlock(&writer.lock);
+        return NULL;
+}
+
+/* Queues, or sends at once if the writer cannot run; takes the fields. An event that cannot be sent
+ * is lost, never fatal: the steps go on. */
+static void send_fields(Fields *f) {
+        Queued *q = malloc(sizeof(Queued));
+
+        pthread_mutex_lock(&writer.lock);
+        if (!writer.started && !writer.stop) {
+                sigset_t all, old;
+
+                /* The thread takes no signals: the loop's signalfd gets them. */
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                writer.started = pthread_create(&writer.thread, NULL, writer_main, NULL) == 0;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
+        if (!q || !writer.started) {
+                pthread_mutex_unlock(&writer.lock);
+                free(q);
+                fields_send_now(f);
+                return;
+        }
+        *q = (Queued){ .fields = *f };
+        *f = (Fields){};
+        if (writer.tail)
+                writer.tail->next = q;
+        else
+                writer.head = q;
+        writer.tail = q;
+        pthread_cond_signal(&writer.wake);
+        pthread_mutex_unlock(&writer.lock);
+}
+
+void journal_flush(void) {
+        pthread_mutex_lock(&writer.lock);
+        while (writer.started && (writer.head || writer.busy))
+                pthread_cond_wait(&writer.idle, &writer.lock);
+        pthread_mutex_unlock(&writer.lock);
+}
+
+void journal_stop(void) {
+        pthread_mutex_lock(&writer.lock);
+        writer.stop = true;
+        pthread_cond_signal(&writer.wake);
+        pthread_mutex_unlock(&writer.lock);
+        if (writer.started)
+                pthread_join(writer.thread, NULL);
+        writer.started = false;
 }
 
 static const char *step_name(const RunStep *s) {
@@ -133,6 +226,9 @@ void journal_change(ManagedRun *mr, size_t job, size_t step) {
                         add(&f, "RUNNER_EXIT_CODE=%d", s->exit_code);
                 if (s->exit_signal > 0)
                         add(&f, "RUNNER_EXIT_SIGNAL=SIG%s", sigabbrev_np(s->exit_signal) ?: "?");
+                if (mr->jobs && mr->jobs[job].refs && mr->jobs[job].refs[step].kill_to_empty_usec > 0)
+                        add(&f, "RUNNER_KILL_TO_EMPTY_USEC=%" PRIu64,
+                                mr->jobs[job].refs[step].kill_to_empty_usec);
         }
         send_fields(&f);
 }

@@ -11,6 +11,11 @@
  * RUNNER_EVENT (a short name, what `runnerctl events` shows), RUNNER_RUN_ID and, where they apply,
  * RUNNER_JOB, RUNNER_STEP, RUNNER_STEP_NAME, RUNNER_UNIT and the fields of the decision. */
 
+/* Events are queued and written in order by a thread (see journal.c). flush: waits until all queued
+ * are written. stop: writes what is queued and ends the thread (before exit). */
+void journal_flush(void);
+void journal_stop(void);
+
 void journal_run_submitted(ManagedRun *mr, const char *by);
 /* A run, job (step SIZE_MAX) or step (neither) that concluded; nothing for other changes. */
 void journal_change(ManagedRun *mr, size_t job, size_t step);

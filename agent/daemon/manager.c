@@ -679,26 +679,32 @@ static unsigned signal_scope(ManagedRun *mr, size_t job, size_t step, int sig) {
         return n;
 }
 
-static void signal_step(ManagedRun *mr, const RunAction *a) {
+typedef struct SignalSent {
+        pid_t pid;          /* the entry; 0: not sent */
+        unsigned processes; /* SignalTarget=cgroup: how many got it */
+} SignalSent;
+
+static SignalSent signal_step(ManagedRun *mr, const RunAction *a) {
         StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
         const PidRef *entry = p ? step_process_entry(p) : NULL;
-        unsigned n = 0;
+        SignalSent sent = {};
         int r;
 
         if (!entry) {
                 log_error("Run %" PRIu64 ": asked to signal step %zu of job %s, which has no entry process.",
                         mr->id, a->step + 1, mr->run->jobs[a->job].def->id);
-                return;
+                return sent;
         }
+        sent.pid = entry->pid;
         if (mr->manager->config.signal_target == SIGNAL_TARGET_CGROUP)
-                n = signal_scope(mr, a->job, a->step, a->signal);
+                sent.processes = signal_scope(mr, a->job, a->step, a->signal);
         else {
                 r = pidref_kill(entry, a->signal);
                 if (r < 0 && r != -ESRCH)
                         log_warning_errno(r, "Run %" PRIu64 ": failed to signal process %d: %m", mr->id,
                                 (int) entry->pid);
         }
-        journal_signal(mr, a->job, a->step, a->signal, entry->pid, n, a->usec);
+        return sent;
 }
 
 static void on_step_empty(sd_event_source *s, void *userdata) {
@@ -707,34 +713,46 @@ static void on_step_empty(sd_event_source *s, void *userdata) {
 
         ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
         ref->scope_fd = safe_close(ref->scope_fd);
+        ref->kill_to_empty_usec = clock_usec(CLOCK_MONOTONIC) - ref->killed_at;
         if (run_step_emptied(ref->mr->run, ref->job, ref->step, now(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
 }
 
-static void kill_step(ManagedRun *mr, const RunAction *a, RunActions *more) {
+/* The kill itself: into ref, so that kill_step_follow_up() can log and watch afterwards. */
+static void kill_step(ManagedRun *mr, const RunAction *a) {
         StepRef *ref = &job_ctx(mr, a->job)->refs[a->step];
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
-        unsigned n = 0;
         int r;
 
+        ref->kill_processes = 0;
         r = step_cgroup_path(mr, a->job, a->step, &path);
         if (r >= 0) {
                 fd = cgroup_open(mr->manager->cgroot, path);
                 r = fd < 0 ? fd : 0;
         }
         if (r >= 0) {
-                (void) cgroup_count_processes(fd, &n);
+                (void) cgroup_count_processes(fd, &ref->kill_processes);
+                ref->killed_at = clock_usec(CLOCK_MONOTONIC);
                 r = cgroup_kill(fd);
         }
-        journal_step_killed(mr, a->job, a->step, n, a->usec);
+        ref->kill_error = r;
         if (r >= 0)
-                r = cgroup_watch_empty(mr->manager->event, fd, on_step_empty, ref, &ref->empty_source);
-        if (r >= 0) {
                 ref->scope_fd = TAKE_FD(fd);
+}
+
+static void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more) {
+        StepRef *ref = &job_ctx(mr, a->job)->refs[a->step];
+        int r = ref->kill_error;
+
+        journal_step_killed(mr, a->job, a->step, ref->kill_processes, a->usec);
+        if (r >= 0)
+                r = cgroup_watch_empty(
+                        mr->manager->event, ref->scope_fd, on_step_empty, ref, &ref->empty_source);
+        if (r >= 0)
                 return;
-        }
+        ref->scope_fd = safe_close(ref->scope_fd);
         /* No scope (it is gone: empty), or it cannot be watched: the job's end kills and waits for
          * the whole slice anyway, so the step need not hang here. */
         if (r != -ENOENT)
@@ -766,9 +784,25 @@ static void kill_run(ManagedRun *mr, const RunAction *a) {
 
 static void timer_fired(ManagedRun *mr, size_t job, size_t step) {
         RunActions actions = {};
+        RunTime t = now();
 
-        if (mr->run && run_timer_fired(mr->run, job, step, now(), &actions) >= 0)
-                process(mr, &actions);
+        if (!mr->run)
+                return;
+        (void) run_timer_fired(mr->run, job, step, t, &actions);
+        /* The run's other steps whose stage is due too go in the same batch: their signals and kills
+         * go out together, before anything is logged. */
+        for (size_t j = 0; j < mr->run->n_jobs; j++)
+                for (size_t k = 0; k < mr->run->jobs[j].def->n_steps; k++) {
+                        StepRef *ref = &mr->jobs[j].refs[k];
+                        uint64_t usec;
+
+                        if (!ref->timer || sd_event_source_get_time(ref->timer, &usec) < 0 ||
+                                usec > t.monotonic)
+                                continue;
+                        ref->timer = sd_event_source_disable_unref(ref->timer);
+                        (void) run_timer_fired(mr->run, j, k, t, &actions);
+                }
+        process(mr, &actions);
         run_actions_done(&actions);
 }
 
@@ -838,8 +872,26 @@ static void process(ManagedRun *mr, RunActions *actions) {
         Manager *m = mr->manager;
 
         for (;;) {
+                _cleanup_free_ SignalSent *sent = NULL;
                 RunActions more = {};
                 unsigned budget;
+
+                /* Signals and kills first, everything else after: a cancel request reaches every
+                 * step to cancel before anything else is done about it. */
+                for (size_t i = 0; i < actions->n; i++) {
+                        if (actions->actions[i].type == RUN_ACTION_KILL_STEP)
+                                kill_step(mr, &actions->actions[i]);
+                        if (actions->actions[i].type != RUN_ACTION_SIGNAL_STEP)
+                                continue;
+                        if (!sent) {
+                                sent = calloc(actions->n, sizeof(SignalSent));
+                                if (!sent) {
+                                        log_oom();
+                                        break;
+                                }
+                        }
+                        sent[i] = signal_step(mr, &actions->actions[i]);
+                }
 
                 for (size_t i = 0; i < actions->n; i++) {
                         RunAction *a = &actions->actions[i];
@@ -863,10 +915,12 @@ static void process(ManagedRun *mr, RunActions *actions) {
                                 break;
                         }
                         case RUN_ACTION_SIGNAL_STEP:
-                                signal_step(mr, a);
+                                if (sent && sent[i].pid > 0)
+                                        journal_signal(mr, a->job, a->step, a->signal, sent[i].pid,
+                                                sent[i].processes, a->usec);
                                 break;
                         case RUN_ACTION_KILL_STEP:
-                                kill_step(mr, a, &more);
+                                kill_step_follow_up(mr, a, &more);
                                 break;
                         case RUN_ACTION_ABORT_STEP: {
                                 StepProcess *p = job_ctx(mr, a->job)->steps[a->step];

@@ -25,6 +25,10 @@ typedef struct StepRef {
         sd_event_source *timer;        /* the step's timeout or the next stage of its cancellation */
         int scope_fd;                  /* after the kill: the scope's cgroup, watched until empty */
         sd_event_source *empty_source; /* … */
+        uint64_t killed_at;            /* monotonic µs of the cgroup.kill */
+        unsigned kill_processes;       /* how many it met */
+        int kill_error;
+        uint64_t kill_to_empty_usec; /* from it to populated 0 */
 } StepRef;
 
 typedef struct JobCtx {

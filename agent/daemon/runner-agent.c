@@ -13,6 +13,7 @@
 
 #include "agent-conf.h"
 #include "fileio.h"
+#include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "timespan.h"
@@ -230,6 +231,7 @@ int main(int argc, char *argv[]) {
         manager_update_status(m);
 
         r = sd_event_loop(event);
+        journal_stop();
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
         log_info("Every run is stopped; exiting.");
