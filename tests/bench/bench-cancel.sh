@@ -17,32 +17,18 @@ set -uo pipefail
 
 build=$1
 helper=$build/tests/bench-cancel-helper
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-say() { sed 's/^/# /' <<<"$*"; }
-
-if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]] || ! systemd-detect-virt -cq; then
-        echo "1..0 # SKIP needs root and the test container (run through tests/container/run)"
-        exit 77
-fi
+. "$(dirname "$0")/../system/lib.sh"
+require_test_container
 
 work=$(mktemp -d /var/tmp/bench-cancel.XXXXXX)
 chmod 0777 "$work"
 trap 'rm -rf "$work"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
-meson install -C "$build" --no-rebuild --quiet >/dev/null || { echo "Bail out! meson install failed"; exit 1; }
+install_agent "$build"
 install -m 0755 "$helper" /usr/local/bin/bench-cancel-helper
-systemd-sysusers >/dev/null 2>&1
-systemd-tmpfiles --create --prefix=/var/lib/runner-agent --prefix=/run/runner-agent >/dev/null 2>&1
-systemctl daemon-reload
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
 rm -f /etc/runner-agent/agent.conf.d/*.conf
 systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
 
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.05; done; }
-completed() { runnerctl status --json "$1" | jq -e '.status == "completed"'; }
 # percentile P < numbers (one a line)
 pct() { sort -g | awk -v p="$1" '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int(p / 100 * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.3f\n", a[i] }'; }
 

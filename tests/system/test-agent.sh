@@ -9,34 +9,14 @@
 set -uo pipefail
 
 build=$1
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-        local d=$1; shift
-        if "$@" >/dev/null; then ok "$d"; else not_ok "$d"; fi
-}
-say() { sed 's/^/# /' <<<"$*"; }
-
-if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]]; then
-        echo "1..0 # SKIP needs root and a booted systemd (run through tests/container/run)"
-        exit 77
-fi
-if ! systemd-detect-virt -cq; then
-        echo "1..0 # SKIP installs into the system; only inside the test container"
-        exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+require_test_container
 
 work=$(mktemp -d /var/tmp/test-agent.XXXXXX)
 trap 'rm -rf "$work"; rm -f /etc/dbus-1/system.d/zz-test-open.conf /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
 # ---- install, as the packages would ----
-meson install -C "$build" --no-rebuild --quiet >/dev/null || { echo "Bail out! meson install failed"; exit 1; }
-systemd-sysusers >/dev/null 2>&1
-systemd-tmpfiles --create --prefix=/var/lib/runner-agent --prefix=/run/runner-agent >/dev/null 2>&1
-systemctl daemon-reload
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+install_agent "$build"
 useradd --system --no-create-home -G runner-admin tester 2>/dev/null || true
 systemctl start runner-agent || { journalctl -u runner-agent --no-pager | tail -20; echo "Bail out! runner-agent did not start"; exit 1; }
 

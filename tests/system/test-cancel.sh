@@ -9,27 +9,12 @@
 set -uo pipefail
 
 build=$1
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-        local d=$1; shift
-        if "$@" >/dev/null; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/lib.sh"
+require_test_container
+
 within() { # within VALUE LOW HIGH
         awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
 }
-say() { sed 's/^/# /' <<<"$*"; }
-
-if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]]; then
-        echo "1..0 # SKIP needs root and a booted systemd (run through tests/container/run)"
-        exit 77
-fi
-if ! systemd-detect-virt -cq; then
-        echo "1..0 # SKIP installs into the system; only inside the test container"
-        exit 77
-fi
 
 work=$(mktemp -d /var/tmp/test-cancel.XXXXXX)
 chmod 0755 "$work"
@@ -37,23 +22,10 @@ marks=/var/tmp/test-cancel-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
-meson install -C "$build" --no-rebuild --quiet >/dev/null || { echo "Bail out! meson install failed"; exit 1; }
-systemd-sysusers >/dev/null 2>&1
-systemd-tmpfiles --create --prefix=/var/lib/runner-agent --prefix=/run/runner-agent >/dev/null 2>&1
-journalctl --update-catalog
-systemctl daemon-reload
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+install_agent "$build"
 systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
 
 state() { runnerctl status --json "$1"; }
-wait_for() { # wait_for SECONDS COMMAND...: polls (the test, not the agent)
-        local end=$((SECONDS + $1)); shift
-        until "$@" >/dev/null 2>&1; do
-                ((SECONDS < end)) || return 1
-                sleep 0.05
-        done
-}
-completed() { state "$1" | jq -e '.status == "completed"'; }
 events() { journalctl --sync; runnerctl events --json "$1"; }
 # event RUN JQ-SELECT: the first matching event's JSON
 event() { events "$1" | jq -c "[.[] | select($2)][0] // empty"; }

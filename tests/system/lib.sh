@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Shared by the shell tests and benchmarks that drive the installed agent inside the test container:
+# TAP helpers, the skip rule, and installing the build as the packages would.
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...
+        local d=$1; shift
+        if "$@" >/dev/null; then ok "$d"; else not_ok "$d"; fi
+}
+say() { sed 's/^/# /' <<<"$*"; }
+
+# Exits 77 unless this is root in the booted test container: these tests install into the system.
+require_test_container() {
+        if [[ ! -d /run/systemd/system || $(id -u) -ne 0 ]]; then
+                echo "1..0 # SKIP needs root and a booted systemd (run through tests/container/run)"
+                exit 77
+        fi
+        if ! systemd-detect-virt -cq; then
+                echo "1..0 # SKIP installs into the system; only inside the test container"
+                exit 77
+        fi
+}
+
+# install_agent BUILD_DIR: meson install, sysusers, tmpfiles, the catalog, systemd and D-Bus reloads.
+install_agent() {
+        meson install -C "$1" --no-rebuild --quiet >/dev/null || { echo "Bail out! meson install failed"; exit 1; }
+        systemd-sysusers >/dev/null 2>&1
+        systemd-tmpfiles --create --prefix=/var/lib/runner-agent --prefix=/run/runner-agent >/dev/null 2>&1
+        journalctl --update-catalog
+        systemctl daemon-reload
+        busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+}
+
+# wait_for SECONDS COMMAND...: polls (the test, not the agent) until COMMAND succeeds.
+wait_for() {
+        local end=$((SECONDS + $1)); shift
+        until "$@" >/dev/null 2>&1; do
+                ((SECONDS < end)) || return 1
+                sleep 0.05
+        done
+}
+completed() { runnerctl status --json "$1" | jq -e '.status == "completed"'; }
