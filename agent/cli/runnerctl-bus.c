@@ -500,8 +500,7 @@ static int list_runs(sd_bus *bus, bool json) {
         return 0;
 }
 
-/* Parses [--json] (and --help, printing usage); returns 1 to go on, 0 or 2 to exit with. */
-static int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json) {
+int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "json", no_argument, NULL, 'j' },

@@ -3,7 +3,6 @@
  * wrote count (journald's trusted _UID=0 and _COMM=runner-agent): a step may write what it likes to
  * the journal, fields named RUNNER_* included, and must not be able to forge the timeline. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -86,31 +85,17 @@ static json_object *entry_to_json(sd_journal *j, uint64_t usec) {
 }
 
 int verb_events(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, 'j' },
-                {},
-        };
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         _cleanup_(json_object_putp) json_object *array = NULL;
         char match[64];
         uint64_t id, origin = 0;
-        bool json = false;
+        bool json;
         unsigned n = 0;
-        int c, r;
+        int r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("runnerctl events [--json] RUN\n");
-                        return 0;
-                case 'j':
-                        json = true;
-                        break;
-                default:
-                        return 2;
-                }
+        r = parse_json_option(argc, argv, "runnerctl events [--json] RUN", &json);
+        if (r != 1)
+                return r;
         if (argc - optind != 1) {
                 fprintf(stderr, "runnerctl: events needs exactly one RUN\n");
                 return 2;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -9,6 +10,9 @@
 /* Reads a workflow file (at most WORKFLOW_MAX_SIZE bytes). Errors are printed, "FILE:1:1: …" for the
  * size limit as validate reports other problems; returns the length or < 0. */
 int read_workflow_file(const char *path, char **ret);
+
+/* Parses [--json] (and --help, printing usage); returns 1 to go on, 0 or 2 to exit with. */
+int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json);
 
 /* A run id as the user typed it; prints the error. */
 int parse_run_id(const char *s, uint64_t *ret);

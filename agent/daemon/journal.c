@@ -43,13 +43,11 @@ typedef struct Queued {
 
 static struct {
         pthread_mutex_t lock;
-        pthread_cond_t wake, idle;
+        pthread_cond_t wake;
         Queued *head, *tail;
-        bool started, busy, stop;
+        bool started, stop;
         pthread_t thread;
-} writer = {
-        .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER
-};
+} writer = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static void fields_send_now(Fields *f) {
         struct iovec iov[FIELDS_MAX];
@@ -75,14 +73,10 @@ static void *writer_main(void *arg) {
                 writer.head = q->next;
                 if (!writer.head)
                         writer.tail = NULL;
-                writer.busy = true;
                 pthread_mutex_unlock(&writer.lock);
                 fields_send_now(&q->fields);
                 free(q);
                 pthread_mutex_lock(&writer.lock);
-                writer.busy = false;
-                if (!writer.head)
-                        pthread_cond_broadcast(&writer.idle);
         }
         pthread_mutex_unlock(&writer.lock);
         return NULL;
@@ -117,13 +111,6 @@ static void send_fields(Fields *f) {
                 writer.head = q;
         writer.tail = q;
         pthread_cond_signal(&writer.wake);
-        pthread_mutex_unlock(&writer.lock);
-}
-
-void journal_flush(void) {
-        pthread_mutex_lock(&writer.lock);
-        while (writer.started && (writer.head || writer.busy))
-                pthread_cond_wait(&writer.idle, &writer.lock);
         pthread_mutex_unlock(&writer.lock);
 }
 
@@ -365,6 +352,23 @@ void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uin
         add(&f, "RUNNER_REASON=%s", why ?: "forced");
         add(&f, "RUNNER_PROCESSES=%u", processes);
         add(&f, "RUNNER_ELAPSED_USEC=%" PRIu64, elapsed_usec);
+        send_fields(&f);
+}
+
+void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes) {
+        Fields f = {};
+
+        add(&f, "MESSAGE_ID=%s", MESSAGE_RUN_INTERRUPTED);
+        add(&f, "PRIORITY=%d", LOG_WARNING);
+        add(&f, "RUNNER_EVENT=run-interrupted");
+        add(&f, "RUNNER_RUN_ID=%" PRIu64, id);
+        add(&f,
+                "MESSAGE=Run %" PRIu64
+                " was in progress when the agent stopped: killing the %u processes left in %s.",
+                id, processes, slice);
+        add(&f, "RUNNER_UNIT=%s", slice);
+        add(&f, "RUNNER_CANCEL_PHASE=kill");
+        add(&f, "RUNNER_PROCESSES=%u", processes);
         send_fields(&f);
 }
 

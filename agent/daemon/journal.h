@@ -11,9 +11,8 @@
  * RUNNER_EVENT (a short name, what `runnerctl events` shows), RUNNER_RUN_ID and, where they apply,
  * RUNNER_JOB, RUNNER_STEP, RUNNER_STEP_NAME, RUNNER_UNIT and the fields of the decision. */
 
-/* Events are queued and written in order by a thread (see journal.c). flush: waits until all queued
- * are written. stop: writes what is queued and ends the thread (before exit). */
-void journal_flush(void);
+/* Events are queued and written in order by a thread (see journal.c). Writes what is queued and ends
+ * the thread (before exit). */
 void journal_stop(void);
 
 void journal_run_submitted(ManagedRun *mr, const char *by);
@@ -28,6 +27,8 @@ void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid,
         uint64_t elapsed_usec);
 void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec);
 void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held);
+/* A run the agent found unfinished at start: the processes left in its slice are killed. */
+void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes);
 void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uint64_t elapsed_usec);
 /* Job end: a process the steps left (orphan), and the job's slice killed. */
 void journal_orphan(ManagedRun *mr, size_t job, pid_t pid, const char *command);

@@ -1183,12 +1183,7 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
                 return;
         (void) cgroup_count_processes(fd, &n);
         if (n > 0) {
-                sd_journal_send(
-                        "MESSAGE=Run %" PRIu64
-                        " was in progress when the agent stopped: killing the %u processes left in %s.",
-                        id, n, slice, "MESSAGE_ID=" MESSAGE_RUN_INTERRUPTED, "PRIORITY=%d", LOG_WARNING,
-                        "RUNNER_EVENT=run-interrupted", "RUNNER_RUN_ID=%" PRIu64, id, "RUNNER_UNIT=%s",
-                        slice, "RUNNER_CANCEL_PHASE=kill", "RUNNER_PROCESSES=%u", n, NULL);
+                journal_run_interrupted(id, slice, n);
                 (void) cgroup_kill(fd);
         }
 }

@@ -176,9 +176,9 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
 int step_process_abort(StepProcess *p) {
         if (p->released || p->reported)
                 return 0;
+        /* Not released and nothing reported: the scope's job is still pending, and on_scope() will
+         * see the flag. */
         p->aborted = true;
-        if (!p->scope_job)
-                on_scope(NULL, 0, NULL, p);
         return 1;
 }
 

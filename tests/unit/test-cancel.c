@@ -152,10 +152,14 @@ static void timer_clear(Sim *s, size_t job, size_t step) {
 static void kill_proc(Sim *s, Proc *p, int sig) {
         if (p->ended)
                 return;
-        if (p->started || !p->aborted) {
-                p->exit_at = s->now;
-                p->exit_signal = sig;
+        if (!p->started) {
+                /* A held shim killed: it ends without an entry, reported as a failure. */
+                p->aborted = true;
+                p->ready_at = s->now;
+                return;
         }
+        p->exit_at = s->now;
+        p->exit_signal = sig;
 }
 
 static void handle(Sim *s, RunActions *actions) {
@@ -680,6 +684,22 @@ static void test_force_during_escalation(void **state) {
         assert_no_log(&s, "job-condition");
         assert_no_log(&s, "SIGINT");
         assert_string_equal(conclusion(&s, "a"), "cancelled");
+        sim_done(&s);
+
+        /* --force while the step's scope is still being created: the held shim is never released
+         * (and dies with the run's slice); nothing is signalled, nothing starts. */
+        sim_begin(&s, "jobs:\n  a: { steps: [ { run: sleep 100 }, { if: always(), run: sleep 1 } ] }\n",
+                50 * MS);
+        sim_run_until(&s, 10);
+        assert_int_equal(sim_cancel(&s, true), 1);
+        sim_run_all(&s);
+        assert_log(&s, "10 KILL-RUN +0");
+        assert_log(&s, "10 ABORT a/1");
+        assert_no_log(&s, "SIGINT");
+        assert_no_log(&s, "START a/2");
+        assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
+        assert_string_equal(job(&s, "a")->steps[0].message, "The operation was canceled before it started.");
+        assert_string_equal(step_conclusion(&s, "a", 1), "skipped");
         sim_done(&s);
 }
 
