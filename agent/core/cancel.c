@@ -192,6 +192,41 @@ static int job_cancel(Run *run, size_t job, const char *why, RunTime now, RunAct
         return job_reevaluate_running_step(run, job, now, a);
 }
 
+/* A job that is queued for room under MaxParallelJobs is one GitHub would have queued: at the request
+ * it is treated as a running one, and one that does not pass ends now, cancelled. */
+static int job_cancel_queued(Run *run, size_t job, RunTime now, RunActions *a) {
+        int r;
+
+        run->jobs[job].local_status = RUN_CONCLUSION_CANCELLED;
+        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, "The run was cancelled.");
+        if (r < 0)
+                return r;
+        return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, a);
+}
+
+/* At the request, the if: of each running or queued job is evaluated again with the job-level status
+ * functions. Jobs still waiting for their needs are evaluated when those complete, as always. */
+static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
+        RunJob *j = &run->jobs[job];
+        _cleanup_free_ char *error = NULL;
+        bool pass, queued = j->phase == RUN_JOB_QUEUED;
+        int r;
+
+        if (!queued && !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+                return 0;
+        r = run_eval_job_condition(run, job, &pass, &error);
+        if (r < 0)
+                return r;
+        r = run_event_push(a, RUN_EVENT_JOB_CONDITION, job, SIZE_MAX, run_condition_text(&j->def->condition),
+                pass, error);
+        if (r < 0)
+                return r;
+        if (queued)
+                return pass ? 0 : job_cancel_queued(run, job, now, a);
+        return pass ? job_reevaluate_running_step(run, job, now, a)
+                    : job_cancel(run, job, "The run was cancelled.", now, a);
+}
+
 /* ---- the run (steps 1 and 5) ---- */
 
 static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
@@ -269,20 +304,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
                         if (r < 0)
                                 return r;
                         for (size_t i = 0; i < run->n_jobs; i++) {
-                                _cleanup_free_ char *error = NULL;
-                                bool pass;
-
-                                if (!IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
-                                        continue;
-                                r = run_eval_job_condition(run, i, &pass, &error);
-                                if (r < 0)
-                                        return r;
-                                r = run_event_push(a, RUN_EVENT_JOB_CONDITION, i, SIZE_MAX,
-                                        run_condition_text(&run->jobs[i].def->condition), pass, error);
-                                if (r < 0)
-                                        return r;
-                                r = pass ? job_reevaluate_running_step(run, i, now, a)
-                                         : job_cancel(run, i, "The run was cancelled.", now, a);
+                                r = job_reevaluate(run, i, now, a);
                                 if (r < 0)
                                         return r;
                         }

@@ -29,6 +29,10 @@ RunStep *run_running_step(Run *run, size_t job, size_t step);
 int run_step_finish(
         Run *run, size_t job, size_t step, RunConclusion outcome, RunTime now, RunActions *actions);
 
+/* The job completes with outcome (before continue-on-error); the steps of a job that never started are
+ * skipped. */
+int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, RunActions *actions);
+
 /* The step's escalation when its entry process has just started (cancel.c). */
 int cancel_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
 /* The step ended while being cancelled (cancel.c): concludes, or waits for populated 0. */

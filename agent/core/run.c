@@ -576,7 +576,7 @@ static void job_note_step(RunJob *j, const RunStep *s) {
                 j->local_status = RUN_CONCLUSION_FAILURE;
 }
 
-static int job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, RunActions *actions) {
+int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         int r;
 
@@ -657,19 +657,15 @@ static bool job_needs_done(const Run *run, const RunJob *j) {
         return true;
 }
 
-static int job_try_start(Run *run, size_t job, RunTime now, unsigned *budget, RunActions *actions) {
+/* The job's needs have completed: its if: is evaluated now, as on GitHub. False skips it, also under a
+ * cancellation (README, Cancellation, step 3); true queues it for room under MaxParallelJobs. After the
+ * force deadline a job that passes cannot start any more: it is cancelled. */
+static int job_evaluate(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
-        EvalScope scope = { .run = run, .job = j };
-        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = NULL;
         bool pass = false;
         int r;
 
         if (!job_needs_done(run, j))
-                return 0;
-        /* Nothing starts after the step-5 deadline. */
-        if (run->force_terminated)
-                return job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
-        if (*budget == 0)
                 return 0;
 
         r = job_condition(run, job, &pass, &j->message);
@@ -682,12 +678,27 @@ static int job_try_start(Run *run, size_t job, RunTime now, unsigned *budget, Ru
                         return k;
         }
         if (r == -EINVAL)
-                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
-        /* After the cancel request a job that does not run is cancelled, not skipped. */
+                return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
         if (!pass)
-                return job_conclude(run, job,
-                        run->cancel_requested ? RUN_CONCLUSION_CANCELLED : RUN_CONCLUSION_SKIPPED, now,
-                        actions);
+                return run_job_conclude(run, job, RUN_CONCLUSION_SKIPPED, now, actions);
+        if (run->force_terminated)
+                return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
+        j->phase = RUN_JOB_QUEUED;
+        return 0;
+}
+
+/* A queued job starts when there is room: its env and name are evaluated, its steps begin. */
+static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = NULL;
+        int r;
+
+        /* Nothing starts after the force deadline. */
+        if (run->force_terminated)
+                return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
+        if (*budget == 0)
+                return 0;
 
         env = expr_value_new_object();
         if (!env)
@@ -696,18 +707,17 @@ static int job_try_start(Run *run, size_t job, RunTime now, unsigned *budget, Ru
         if (r >= 0)
                 r = eval_vars(run, j, false, &j->def->env, env, &j->message);
         if (r == -EINVAL)
-                return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+                return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
         if (r < 0)
                 return r;
 
-        expr_value_unref(contexts);
         r = build_contexts(run, j, false, env, &contexts);
         if (r < 0)
                 return r;
         if (j->def->name.raw) {
                 r = eval_string(&j->def->name, contexts, &scope, "name", &j->name, &j->message);
                 if (r == -EINVAL)
-                        return job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+                        return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
                 if (r < 0)
                         return r;
         }
@@ -950,7 +960,9 @@ int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
                         RunJobPhase before = j->phase;
 
                         if (j->phase == RUN_JOB_WAITING)
-                                r = job_try_start(run, i, now, budget, actions);
+                                r = job_evaluate(run, i, now, actions);
+                        else if (j->phase == RUN_JOB_QUEUED)
+                                r = job_start(run, i, now, budget, actions);
                         else if (j->phase == RUN_JOB_STEPPING)
                                 r = job_next_step(run, i, now, actions);
                         else
@@ -1154,7 +1166,7 @@ int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions) {
                 return -ESTALE;
 
         outcome = j->local_status == RUN_CONCLUSION_SUCCESS ? RUN_CONCLUSION_SUCCESS : j->local_status;
-        return job_conclude(run, job, outcome, now, actions);
+        return run_job_conclude(run, job, outcome, now, actions);
 }
 
 bool run_is_idle(const Run *run) {

@@ -73,7 +73,8 @@ typedef struct RunStep {
 } RunStep;
 
 typedef enum RunJobPhase {
-        RUN_JOB_WAITING,  /* needs not complete, or no room under the parallel-jobs limit */
+        RUN_JOB_WAITING,  /* needs not complete: its if: is evaluated when they are */
+        RUN_JOB_QUEUED,   /* needs complete and if: true; waits for room under MaxParallelJobs */
         RUN_JOB_STEPPING, /* between steps: the next one is chosen by run_advance() */
         RUN_JOB_STEP,     /* a step was handed to the agent and has not ended */
         RUN_JOB_CLEANUP,  /* steps done; the agent kills what they left, then run_job_cleaned() */

@@ -51,6 +51,7 @@ typedef struct Sim {
         uint64_t scope_delay; /* from START_STEP to the entry running */
         bool released;        /* the race: ABORT_STEP comes after the shim was released */
         bool timers_first;    /* at equal times, timers fire before processes exit */
+        unsigned max_jobs;    /* MaxParallelJobs= (0: no limit) */
         Proc procs[32];
         size_t n_procs;
         Timer timers[64];
@@ -112,12 +113,24 @@ static void proc_parse(Proc *p) {
 
 static void handle(Sim *s, RunActions *actions);
 
+/* The room under MaxParallelJobs, as the agent counts it: jobs from start to completion. */
+static unsigned budget(const Sim *s) {
+        unsigned running = 0;
+
+        if (s->max_jobs == 0)
+                return UINT_MAX;
+        for (size_t i = 0; i < s->run->n_jobs; i++)
+                running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
+        return running >= s->max_jobs ? 0 : s->max_jobs - running;
+}
+
 /* As the agent does after every event: until nothing more is decided. */
 static void advance(Sim *s) {
         for (;;) {
                 RunActions actions = {};
+                unsigned room = budget(s);
 
-                assert_int_equal(run_advance(s->run, at(s), NULL, &actions), 0);
+                assert_int_equal(run_advance(s->run, at(s), &room, &actions), 0);
                 if (actions.n == 0)
                         break;
                 handle(s, &actions);
@@ -242,13 +255,15 @@ static void handle(Sim *s, RunActions *actions) {
 
 static bool sim_step(Sim *s, uint64_t until);
 
-/* Starts the run; scope_delay is how long each step's scope takes to exist. The clock stays at 0. */
-static void sim_begin(Sim *s, const char *yaml, uint64_t scope_delay) {
+/* Starts the run; scope_delay is how long each step's scope takes to exist, max_jobs is
+ * MaxParallelJobs= (0: no limit). The clock stays at 0. */
+static void sim_begin_limited(Sim *s, const char *yaml, uint64_t scope_delay, unsigned max_jobs) {
         Workflow *w = NULL;
         WorkflowErrors errors = {};
 
         memset(s, 0, sizeof(*s));
         s->scope_delay = scope_delay;
+        s->max_jobs = max_jobs;
         if (workflow_load(yaml, strlen(yaml), &w, &errors) < 0) {
                 for (size_t i = 0; i < errors.n; i++)
                         print_message("%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
@@ -259,6 +274,10 @@ static void sim_begin(Sim *s, const char *yaml, uint64_t scope_delay) {
         advance(s);
         while (sim_step(s, 0))
                 ;
+}
+
+static void sim_begin(Sim *s, const char *yaml, uint64_t scope_delay) {
+        sim_begin_limited(s, yaml, scope_delay, 0);
 }
 
 static void sim_start(Sim *s, const char *yaml) {
@@ -831,7 +850,7 @@ static void test_cleanup_job_after_cancel(void **state) {
         Sim s;
 
         /* A job that becomes ready after the cancel request runs if its if: passes, normally; one that
-         * does not pass is cancelled. */
+         * does not pass is skipped, as any job whose if: is false when its needs complete. */
         sim_start(&s,
                 "jobs:\n"
                 "  build: { steps: [ { run: sleep 100000 } ] }\n"
@@ -856,8 +875,10 @@ static void test_cleanup_job_after_cancel(void **state) {
         assert_string_equal(conclusion(&s, "build"), "cancelled");
         assert_string_equal(conclusion(&s, "cleanup"), "success");
         assert_string_equal(conclusion(&s, "report"), "success");
-        assert_string_equal(conclusion(&s, "deploy"), "cancelled");
+        assert_string_equal(conclusion(&s, "deploy"), "skipped");
+        assert_string_equal(step_conclusion(&s, "deploy", 0), "skipped");
         assert_no_log(&s, "START deploy");
+        assert_no_log(&s, "job-cancelled deploy");
         assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
         sim_done(&s);
 }
@@ -882,7 +903,7 @@ static void test_continue_on_error_under_cancel(void **state) {
 static void test_cancel_queued(void **state) {
         Sim s;
 
-        /* Cancelled before any job ran: each is evaluated when ready. */
+        /* Cancelled while the first job runs: the others are evaluated when their needs complete. */
         sim_start(&s,
                 "jobs:\n"
                 "  a: { needs: [b], steps: [ { run: sleep 1 } ] }\n"
@@ -891,9 +912,114 @@ static void test_cancel_queued(void **state) {
         sim_cancel(&s, false);
         sim_run_all(&s);
         assert_log(&s, "0 SIGINT b/1 +0");
-        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "a"), "skipped");
         assert_string_equal(conclusion(&s, "b"), "cancelled");
         assert_string_equal(conclusion(&s, "c"), "success");
+        sim_done(&s);
+}
+
+/* ---- jobs not running at the request: waiting for their needs, or queued for a slot ---- */
+
+static void test_needs_waiting_skipped(void **state) {
+        Sim s;
+
+        /* A job waiting for its needs at the request is evaluated when they complete; no if: means
+         * success(), false after the cancel: the job is skipped, not cancelled. */
+        sim_start(&s,
+                "jobs:\n"
+                "  build: { steps: [ { run: sleep 100000 } ] }\n"
+                "  deploy: { needs: build, steps: [ { run: sleep 10 }, { if: always(), run: sleep 10 } ] }\n");
+        sim_run_until(&s, 100);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "100 EXIT build/1 SIGINT");
+        assert_log(&s, "100 EVENT job-condition deploy/0 if success() => false");
+        assert_no_log(&s, "job-cancelled deploy");
+        assert_no_log(&s, "START deploy");
+        assert_string_equal(conclusion(&s, "build"), "cancelled");
+        assert_string_equal(conclusion(&s, "deploy"), "skipped");
+        assert_string_equal(step_conclusion(&s, "deploy", 0), "skipped");
+        assert_string_equal(step_conclusion(&s, "deploy", 1), "skipped");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        sim_done(&s);
+}
+
+static void test_needs_waiting_always(void **state) {
+        Sim s;
+
+        /* With MaxParallelJobs=1: build runs, other (always()) is queued for the slot. At the request
+         * build is cancelled and other takes the slot; cleanup's needs complete then, so its if: is
+         * evaluated then (true), and it waits for the slot, then runs. */
+        sim_begin_limited(&s,
+                "jobs:\n"
+                "  build: { steps: [ { run: sleep 100000 } ] }\n"
+                "  other: { if: always(), steps: [ { run: sleep 5000 } ] }\n"
+                "  cleanup: { needs: build, if: always(), steps: [ { run: sleep 10 } ] }\n",
+                0, 1);
+        sim_run_until(&s, 100);
+        assert_no_log(&s, "START other");
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "100 EXIT build/1 SIGINT");
+        assert_log(&s, "100 START other/1");
+        assert_log(&s, "100 EVENT job-condition cleanup/0 if always() => true");
+        assert_log(&s, "5100 START cleanup/1");
+        assert_string_equal(conclusion(&s, "build"), "cancelled");
+        assert_string_equal(conclusion(&s, "other"), "success");
+        assert_string_equal(conclusion(&s, "cleanup"), "success");
+        assert_string_equal(step_conclusion(&s, "cleanup", 0), "success");
+        sim_done(&s);
+}
+
+static void test_queued_cancelled(void **state) {
+        Sim s;
+
+        /* MaxParallelJobs=1, two independent jobs: b is ready and waits only for the slot, a job
+         * GitHub would have queued. At the request its if: (none: success()) is evaluated like a running
+         * job's and, false, cancels it there and then: it never takes the slot. */
+        sim_begin_limited(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\nsleep 100000\" } ] }\n"
+                "  b: { steps: [ { run: sleep 10 } ] }\n",
+                0, 1);
+        sim_run_until(&s, 100);
+        assert_int_equal(job(&s, "b")->status, RUN_STATUS_QUEUED);
+        sim_cancel(&s, false);
+        assert_log(&s, "100 EVENT job-condition b/0 if success() => false");
+        assert_log(&s, "100 EVENT job-cancelled b/0: The run was cancelled.");
+        assert_int_equal(job(&s, "b")->status, RUN_STATUS_COMPLETED);
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        assert_string_equal(step_conclusion(&s, "b", 0), "skipped");
+        sim_run_all(&s);
+        assert_log(&s, "7600 SIGTERM a/1 +7500");
+        assert_no_log(&s, "START b");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        sim_done(&s);
+}
+
+static void test_queued_always(void **state) {
+        Sim s;
+
+        /* The same with if: always(): true at the request, b keeps waiting for its slot, which a
+         * (ignoring SIGINT) frees at SIGTERM, 7500 ms later; then b runs normally. */
+        sim_begin_limited(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\nsleep 100000\" } ] }\n"
+                "  b: { if: always(), steps: [ { run: sleep 10 } ] }\n",
+                0, 1);
+        sim_run_until(&s, 100);
+        sim_cancel(&s, false);
+        assert_log(&s, "100 EVENT job-condition b/0 if always() => true");
+        assert_no_log(&s, "job-cancelled b");
+        assert_int_equal(job(&s, "b")->status, RUN_STATUS_QUEUED);
+        sim_run_all(&s);
+        assert_log(&s, "7600 EXIT a/1 SIGTERM");
+        assert_log(&s, "7600 START b/1");
+        assert_log(&s, "7600 EVENT step-condition b/1 if success() => true");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "success");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
         sim_done(&s);
 }
 
@@ -936,10 +1062,10 @@ static void test_job_status_table(void **state) {
         /* success(): not cancelled, every ancestor success */
         job_row("sleep 1", false, "success()", "success");
         job_row("exit 1", false, "success()", "skipped");
-        job_row("sleep 1", true, "success()", "cancelled");
+        job_row("sleep 1", true, "success()", "skipped");
         /* no status function: success() && (…) */
         job_row("sleep 1", false, "true", "success");
-        job_row("sleep 1", true, "true", "cancelled");
+        job_row("sleep 1", true, "true", "skipped");
         job_row("exit 1", false, "true", "skipped");
 }
 
@@ -1034,6 +1160,10 @@ int main(void) {
                 cmocka_unit_test(test_cleanup_job_after_cancel),
                 cmocka_unit_test(test_continue_on_error_under_cancel),
                 cmocka_unit_test(test_cancel_queued),
+                cmocka_unit_test(test_needs_waiting_skipped),
+                cmocka_unit_test(test_needs_waiting_always),
+                cmocka_unit_test(test_queued_cancelled),
+                cmocka_unit_test(test_queued_always),
                 cmocka_unit_test(test_job_status_table),
                 cmocka_unit_test(test_step_status_table),
                 cmocka_unit_test(test_cancelled_overrides_failure),
