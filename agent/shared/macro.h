@@ -113,6 +113,13 @@ static inline int negative_errno(void) {
         })
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+/* Enough characters for any value of an integer type in decimal, with sign and NUL. */
+#define DECIMAL_STR_MAX(type) \
+        (2U + (sizeof(type) <= 1 ? 3U : sizeof(type) <= 2 ? 5U : sizeof(type) <= 4 ? 10U : 20U))
+
+static inline bool startswith(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
 #define USEC_PER_SEC ((uint64_t) 1000000ULL)

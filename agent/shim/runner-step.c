@@ -220,6 +220,12 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
                 dup2(err_fd, STDERR_FILENO) < 0)
                 r = -errno;
+        /* The step gets its stdio and nothing else: above all not the control socket, through which it
+         * could speak for the shim to the root agent. Close-on-exec rather than closed, so that the
+         * report pipe still carries an exec failure; if the kernel cannot do that, the step does not
+         * run. */
+        if (r == 0 && close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                r = -errno;
         if (r == 0 && arg_gid != (gid_t) -1 &&
                 (setgroups(0, NULL) < 0 || setresgid(arg_gid, arg_gid, arg_gid) < 0))
                 r = -errno;
@@ -349,17 +355,40 @@ static bool pump(Stream *s, int log_fd) {
         return true;
 }
 
+/* The directory of --exit-status=, opened before the step runs, and the file's name in it. */
+static int exit_dir_fd = -EBADF;
+static const char *exit_name = NULL;
+
+static int open_exit_dir(void) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash;
+
+        if (!arg_exit_status)
+                return 0;
+        slash = strrchr(arg_exit_status, '/');
+        if (!slash || slash[1] == '\0')
+                return -EINVAL;
+        exit_name = slash + 1;
+        dir = strndup(arg_exit_status, (size_t) (slash - arg_exit_status));
+        if (!dir)
+                return -ENOMEM;
+        exit_dir_fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return exit_dir_fd < 0 ? -errno : 0;
+}
+
 static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
         char text[64];
+        int r;
 
         *ret_code = si->si_code == CLD_EXITED ? si->si_status : -1;
         *ret_signal = si->si_code == CLD_EXITED ? 0 : si->si_status;
-        if (!arg_exit_status)
+        if (exit_dir_fd < 0)
                 return;
         snprintf(text, sizeof(text), "exit_code=%d\nexit_signal=%d\n", *ret_code, *ret_signal);
-        if (write_file_atomic_at(AT_FDCWD, arg_exit_status, text, strlen(text), 0644) < 0)
-                fprintf(stderr, "runner-step: failed to record the exit status in %s: %m\n",
-                        arg_exit_status);
+        r = write_file_atomic_at(exit_dir_fd, exit_name, text, strlen(text), 0640);
+        if (r < 0)
+                fprintf(stderr, "runner-step: failed to record the exit status in %s: %s\n", arg_exit_status,
+                        strerror(-r));
 }
 
 int main(int argc, char *argv[]) {
@@ -383,6 +412,19 @@ int main(int argc, char *argv[]) {
         (void) signal(SIGINT, SIG_IGN);
         (void) signal(SIGTERM, SIG_IGN);
         (void) signal(SIGHUP, SIG_IGN);
+
+        /* fd 3 is for us alone: it must not survive into anything we exec. */
+        if (fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC) < 0) {
+                fprintf(stderr, "runner-step: no control socket on fd %d: %m\n", CONTROL_FD);
+                return EXIT_FAILURE;
+        }
+
+        r = open_exit_dir();
+        if (r < 0) {
+                fprintf(stderr, "runner-step: cannot open the directory of %s: %s\n", arg_exit_status,
+                        strerror(-r));
+                return EXIT_FAILURE;
+        }
 
         r = read_env(&env);
         if (r < 0) {

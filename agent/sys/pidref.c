@@ -1,9 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 
+#include "fileio.h"
 #include "pidref.h"
+
+#define PROC_STATUS_MAX (64U * 1024U)
+
+/* The number after "key:" on its own line of a /proc text file; -ENODATA if there is none. */
+static int proc_find_number(const char *text, const char *key, long *ret) {
+        size_t n = strlen(key);
+
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, n) == 0 && l[n] == ':') {
+                        char *end;
+                        long v;
+
+                        errno = 0;
+                        v = strtol(l + n + 1, &end, 10);
+                        if (errno != 0 || end == l + n + 1 || !IN_SET(*end, '\n', '\0'))
+                                return -EBADMSG;
+                        *ret = v;
+                        return 0;
+                }
+        return -ENODATA;
+}
 
 int pidref_set_pid(PidRef *pidref, pid_t pid) {
         int fd;
@@ -17,6 +43,56 @@ int pidref_set_pid(PidRef *pidref, pid_t pid) {
 
         pidref_done(pidref);
         *pidref = (PidRef){ .pid = pid, .fd = fd };
+        return 0;
+}
+
+int pidref_from_pidfd(int fd, PidRef *ret) {
+        char path[STRLEN("/proc/self/fdinfo/") + 12];
+        _cleanup_free_ char *text = NULL;
+        long pid;
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        r = read_full_file_at(AT_FDCWD, path, PROC_STATUS_MAX, &text);
+        if (r < 0)
+                return r;
+        /* Only pidfds have a "Pid:" line in their fdinfo; -1 (or 0, outside our PID namespace) once
+         * the process has been reaped. */
+        r = proc_find_number(text, "Pid", &pid);
+        if (r == -ENODATA)
+                return -EBADF;
+        if (r < 0)
+                return r;
+        if (pid <= 0 || pid > INT32_MAX)
+                return -ESRCH;
+        *ret = (PidRef){ .pid = (pid_t) pid, .fd = fd };
+        return 0;
+}
+
+int pidref_get_ppid(const PidRef *pidref, pid_t *ret) {
+        char path[STRLEN("/proc//status") + 12];
+        _cleanup_free_ char *text = NULL;
+        long ppid;
+        int r;
+
+        if (!pidref_is_set(pidref))
+                return -ESRCH;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pidref->pid);
+        r = read_full_file_at(AT_FDCWD, path, PROC_STATUS_MAX, &text);
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        r = proc_find_number(text, "PPid", &ppid);
+        if (r < 0)
+                return r;
+        /* Only if the process still lives did we read its own file and not a successor's. */
+        r = pidref_verify(pidref);
+        if (r < 0)
+                return r;
+        *ret = (pid_t) ppid;
         return 0;
 }
 

@@ -25,6 +25,13 @@ static inline bool pidref_is_set(const PidRef *p) {
  * or when the caller verifies the process afterwards (see pidref_verify()). */
 int pidref_set_pid(PidRef *pidref, pid_t pid);
 
+/* A pidfd received from elsewhere, as a PidRef (taking the fd on success). -EBADF: fd is not a pidfd;
+ * -ESRCH: its process has been reaped already. */
+int pidref_from_pidfd(int fd, PidRef *ret);
+
+/* The parent's PID, read while the process is known to be alive (-ESRCH once it has exited). */
+int pidref_get_ppid(const PidRef *pidref, pid_t *ret);
+
 /* Forks. Returns 0 in the child (ret untouched) and 1 in the parent with *ret set. The pidfd is
  * opened before the parent could reap the child, so it always refers to the child. */
 int pidref_fork(PidRef *ret);

@@ -9,7 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "step-control.h"
 #include "step.h"
+
+/* The most descriptors one control message may carry before it is a violation by that fact alone. */
+#define STEP_CONTROL_MAX_FDS 8U
 
 struct StepProcess {
         PidRef shim;
@@ -20,10 +25,10 @@ struct StepProcess {
         sd_event_source *child_source;
         StepCallbacks callbacks;
         void *userdata;
+        StepControlPhase phase;
         bool reported; /* exited() or failed() was called */
         bool shim_gone;
-        bool released; /* "go" was sent */
-        bool aborted;  /* it must not start */
+        bool aborted; /* it must not start */
 };
 
 const PidRef *step_process_shim(const StepProcess *p) {
@@ -64,18 +69,95 @@ static void report_failed(StepProcess *p, int error, const char *message) {
         p->callbacks.failed(p, error, message, p->userdata);
 }
 
+/* Ends the control channel: nothing more is expected (or believed) from the shim. */
+static void control_close(StepProcess *p) {
+        p->control_source = sd_event_source_disable_unref(p->control_source);
+        p->control_fd = safe_close(p->control_fd);
+}
+
+/* The shim broke the control protocol: the step fails, and nothing it says is believed any more. The
+ * caller kills the step's scope (see StepCallbacks.failed). */
+static void protocol_violation(StepProcess *p, const char *reason) {
+        char msg[256];
+
+        control_close(p);
+        snprintf(msg, sizeof(msg),
+                "runner-step broke the control protocol (%s); the step's result is unknown", reason);
+        report_failed(p, -EPROTO, msg);
+}
+
+/* The pidfd attached to "started" must be the shim's child in the shim's scope: a PID the shim names
+ * is believed only once the kernel confirms it. A process that is gone already (the entry may exit
+ * and be reaped before this runs) cannot be signalled through its pidfd, so it is harmless. */
+static int verify_entry(StepProcess *p, int fd, pid_t claimed, PidRef *ret, const char **ret_reason) {
+        _cleanup_free_ char *shim_cgroup = NULL, *entry_cgroup = NULL;
+        PidRef e = PIDREF_NULL;
+        pid_t ppid;
+        size_t n;
+        int r;
+
+        r = pidref_from_pidfd(fd, &e);
+        if (r == -EBADF) {
+                *ret_reason = "the descriptor attached to 'started' is not a pidfd";
+                return -EPROTO;
+        }
+        if (r == -ESRCH) {
+                *ret = (PidRef){ .pid = claimed, .fd = fd };
+                return 0;
+        }
+        if (r < 0) {
+                *ret_reason = "the pidfd attached to 'started' could not be inspected";
+                return -EPROTO;
+        }
+        if (e.pid != claimed) {
+                *ret_reason = "'started' names another PID than the pidfd's";
+                return -EPROTO;
+        }
+        r = pidref_get_ppid(&e, &ppid);
+        if (r >= 0 && ppid != p->shim.pid) {
+                *ret_reason = "the pidfd attached to 'started' is not runner-step's child";
+                return -EPROTO;
+        }
+        if (r >= 0)
+                r = cgroup_pidref_get_path(&p->shim, &shim_cgroup);
+        if (r >= 0)
+                r = cgroup_pidref_get_path(&e, &entry_cgroup);
+        if (r >= 0) {
+                n = strlen(shim_cgroup);
+                if (strncmp(entry_cgroup, shim_cgroup, n) != 0 || !IN_SET(entry_cgroup[n], '\0', '/')) {
+                        *ret_reason =
+                                "the pidfd attached to 'started' is of a process outside the step's scope";
+                        return -EPROTO;
+                }
+        }
+        if (r < 0 && r != -ESRCH) {
+                *ret_reason = "the process of the pidfd attached to 'started' could not be inspected";
+                return -EPROTO;
+        }
+        /* -ESRCH: it exited while we looked; it was the shim's child as far as we saw, and a pidfd of an
+         * exited process reaches nobody. */
+        *ret = e;
+        return 0;
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         StepProcess *p = userdata;
+        /* Room for more descriptors than the protocol allows, so that a message carrying too many is
+         * seen as such (and each one closed) rather than cut short by the kernel. */
         union {
                 struct cmsghdr cmsg;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * STEP_CONTROL_MAX_FDS)];
         } control = {};
-        char text[64] = "";
-        struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
+        char text[STEP_CONTROL_MESSAGE_MAX + 1];
+        struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) };
         struct msghdr mh = {
                 .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)
         };
-        int received_fd = -EBADF, a, b;
+        int fds[STEP_CONTROL_MAX_FDS];
+        size_t n_fds = 0;
+        StepControlMessage m;
+        StepControlPhase next;
+        const char *reason = NULL;
         ssize_t n;
 
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -84,37 +166,75 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 n = 0;
         }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                        c->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(&received_fd, CMSG_DATA(c), sizeof(int));
+        /* Every descriptor received is ours to close, whatever the message says. */
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+                        int k;
 
-        if (n == 0) {
+                        memcpy(&k, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (n_fds < ELEMENTSOF(fds))
+                                fds[n_fds++] = k;
+                        else
+                                safe_close(k);
+                }
+        }
+
+        if (n == 0 && n_fds == 0 && !(mh.msg_flags & MSG_CTRUNC)) {
                 /* The shim closed its end: it exited. The child source reports how. */
-                p->control_source = sd_event_source_disable_unref(p->control_source);
-                safe_close(received_fd);
+                control_close(p);
                 return 0;
         }
-        text[n] = '\0';
 
-        if (sscanf(text, "started %d", &a) == 1 && received_fd >= 0) {
-                pidref_done(&p->entry);
-                p->entry = (PidRef){ .pid = a, .fd = received_fd };
+        if (mh.msg_flags & MSG_CTRUNC)
+                reason = "a message with more descriptors attached than the protocol has";
+        else if (mh.msg_flags & MSG_TRUNC)
+                reason = "a message longer than any the protocol has";
+        else
+                (void) step_control_parse(p->phase, text, (size_t) n, n_fds, &m, &next, &reason);
+        if (!reason && m.type == STEP_CONTROL_MSG_STARTED) {
+                PidRef e = PIDREF_NULL;
+
+                if (verify_entry(p, fds[0], m.pid, &e, &reason) >= 0) {
+                        fds[0] = -EBADF; /* now e's */
+                        pidref_done(&p->entry);
+                        p->entry = e;
+                }
+        }
+        if (!reason && m.type == STEP_CONTROL_MSG_EXITED && pidref_wait_exit(&p->entry, 0) == 0)
+                reason = "'exited' while the entry process still runs";
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        if (reason) {
+                protocol_violation(p, reason);
+                return 0;
+        }
+
+        p->phase = next;
+        switch (m.type) {
+        case STEP_CONTROL_MSG_STARTED:
                 if (p->callbacks.started)
                         p->callbacks.started(p, &p->entry, p->userdata);
-                return 0;
-        }
-        safe_close(received_fd);
-        if (sscanf(text, "failed %d", &a) == 1) {
+                break;
+        case STEP_CONTROL_MSG_FAILED: {
                 char msg[256];
+
+                control_close(p);
                 snprintf(msg, sizeof(msg), "runner-step failed to execute the step's command: %s",
-                        strerror(a));
-                report_failed(p, -a, msg);
-        } else if (sscanf(text, "exited %d %d", &a, &b) == 2) {
+                        strerror(m.error));
+                report_failed(p, -m.error, msg);
+                break;
+        }
+        case STEP_CONTROL_MSG_EXITED:
+                /* Nothing more will come: the channel and the entry's pidfd are done with. */
+                control_close(p);
+                p->entry.fd = safe_close(p->entry.fd);
                 if (!p->reported) {
                         p->reported = true;
-                        p->callbacks.exited(p, a, b, p->userdata);
+                        p->callbacks.exited(p, m.code, m.signal, p->userdata);
                 }
+                break;
         }
         return 0;
 }
@@ -125,6 +245,9 @@ static int on_shim_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 
         p->shim_gone = true;
         p->child_source = sd_event_source_disable_unref(p->child_source);
+        /* Reaped: its PID stays for is-this-the-shim questions, the descriptor goes (a job may have
+         * many finished steps). */
+        p->shim.fd = safe_close(p->shim.fd);
         if (p->reported)
                 return 0;
         /* Its last message may still sit in the socket: read it before judging. */
@@ -152,20 +275,18 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
                 /* Cancelled while the scope was being created: closing the socket makes the held
                  * shim exit without starting anything, and its exit is reported as usual. It was
                  * not reaped before now, so the PID systemd was given could not be recycled. */
-                p->control_source = sd_event_source_disable_unref(p->control_source);
-                p->control_fd = safe_close(p->control_fd);
+                control_close(p);
                 return;
         }
         if (error < 0) {
                 snprintf(msg, sizeof(msg), "Failed to start scope: %s", message ?: strerror(-error));
                 /* Closing the socket tells the held shim to give up. */
-                p->control_source = sd_event_source_disable_unref(p->control_source);
-                p->control_fd = safe_close(p->control_fd);
+                control_close(p);
                 report_failed(p, error, msg);
                 return;
         }
 
-        p->released = true;
+        p->phase = STEP_CONTROL_RELEASED;
         if (send(p->control_fd, "go", 2, MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
                 r = -errno;
                 snprintf(msg, sizeof(msg), "Failed to release runner-step: %s", strerror(-r));
@@ -174,7 +295,7 @@ static void on_scope(ScopeJob *job, int error, const char *message, void *userda
 }
 
 int step_process_abort(StepProcess *p) {
-        if (p->released || p->reported)
+        if (p->phase != STEP_CONTROL_HELD || p->reported)
                 return 0;
         /* Not released and nothing reported: the scope's job is still pending, and on_scope() will
          * see the flag. */

@@ -17,8 +17,9 @@ typedef struct StepCallbacks {
         void (*started)(StepProcess *p, const PidRef *entry, void *userdata);
         /* The entry process ended (signal 0: exited with code). */
         void (*exited)(StepProcess *p, int code, int signal, void *userdata);
-        /* The step could not run, or the shim died without reporting an exit; called at most once, and
-         * never after exited(). */
+        /* The step could not run, the shim died without reporting an exit, or it broke the control
+         * protocol (error -EPROTO); called at most once, and never after exited(). Whatever still runs
+         * in the step's scope is then unsupervised: the caller kills it. */
         void (*failed)(StepProcess *p, int error, const char *message, void *userdata);
 } StepCallbacks;
 
