@@ -264,20 +264,23 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
         return failed ? -EINVAL : 0;
 }
 
-int config_verify(const Config *c, ConfigErrors *errors) {
-        char a[TIMESPAN_MAX], b[TIMESPAN_MAX], f[TIMESPAN_MAX];
+int config_verify(const Config *c, ConfigErrors *warnings) {
+        char a[TIMESPAN_MAX], f[TIMESPAN_MAX];
+        uint64_t escalation = c->interrupt_timeout_usec > UINT64_MAX - c->terminate_timeout_usec
+                ? UINT64_MAX
+                : c->interrupt_timeout_usec + c->terminate_timeout_usec;
 
-        /* the polite phases must end before the deadline that kills everything */
-        if (c->interrupt_timeout_usec > UINT64_MAX - c->terminate_timeout_usec ||
-                c->interrupt_timeout_usec + c->terminate_timeout_usec >= c->force_terminate_usec) {
-                if (add_error(errors, "(configuration)", 0,
-                            "InterruptTimeoutSec=%s plus TerminateTimeoutSec=%s must be shorter than "
-                            "ForceTerminateSec=%s",
-                            format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
-                            format_timespan(b, sizeof(b), c->terminate_timeout_usec),
-                            format_timespan(f, sizeof(f), c->force_terminate_usec)) < 0)
-                        return -ENOMEM;
-                return -EINVAL;
-        }
+        /* The force deadline counts from the request and kills the whole run: a step still running then
+         * is killed, whatever stage of its own escalation it has reached. */
+        if (c->force_terminate_usec < escalation &&
+                add_error(warnings, "(configuration)", 0,
+                        "ForceTerminateSec=%s is shorter than InterruptTimeoutSec= + TerminateTimeoutSec= "
+                        "(%s): a step still running %s after a cancel request is killed then, before %s",
+                        format_timespan(f, sizeof(f), c->force_terminate_usec),
+                        format_timespan(a, sizeof(a), escalation), f,
+                        c->force_terminate_usec <= c->interrupt_timeout_usec
+                                ? "the SIGTERM and kill stages are reached"
+                                : "its kill stage is reached") < 0)
+                return -ENOMEM;
         return 0;
 }

@@ -49,9 +49,12 @@ void config_errors_done(ConfigErrors *e);
  * from valid lines are still applied), or -ENOMEM. */
 int config_parse(Config *c, const char *file, const char *text, size_t len, ConfigErrors *errors);
 
-/* Checks the settings together, after all files: the escalation must fit before the force deadline.
- * Problems go to errors with file "(configuration)" and line 0. */
-int config_verify(const Config *c, ConfigErrors *errors);
+/* Checks the settings together, after all files. Nothing found there is an error: what is valid but
+ * worth knowing goes to warnings (file "(configuration)", line 0), for runner-agent --check-config and
+ * the service's start to show. A ForceTerminateSec= shorter than InterruptTimeoutSec= plus
+ * TerminateTimeoutSec= is such a case: the force deadline then pre-empts a step's escalation (README,
+ * Cancellation), which machines that must be free fast may want. Returns 0 or -ENOMEM. */
+int config_verify(const Config *c, ConfigErrors *warnings);
 
 const char *signal_target_to_string(SignalTarget t);
 SignalTarget signal_target_from_string(const char *s);

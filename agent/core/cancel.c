@@ -69,7 +69,7 @@ static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStag
                         .usec = now.monotonic - s->cancel_began });
         if (r < 0)
                 return r;
-        return run_timer_start(a, job, step, &s->timer, now.monotonic + timeout);
+        return run_timer_start(a, job, step, &s->timer, now.monotonic, timeout);
 }
 
 static int step_kill(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
@@ -300,7 +300,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
                 /* --force skips to step 5: nothing to re-evaluate. */
                 if (!force) {
                         r = run_timer_start(
-                                a, SIZE_MAX, SIZE_MAX, &run->timer, now.monotonic + run->cancel.force_usec);
+                                a, SIZE_MAX, SIZE_MAX, &run->timer, now.monotonic, run->cancel.force_usec);
                         if (r < 0)
                                 return r;
                         for (size_t i = 0; i < run->n_jobs; i++) {

@@ -7,7 +7,9 @@
 
 int run_action_push(RunActions *a, const RunAction *action);
 int run_changed(RunActions *a, size_t job, size_t step);
-int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t deadline);
+/* Arms the timer of (job, step) usec after now (monotonic µs); usec infinity (UINT64_MAX): never, which
+ * stops the one armed before. */
+int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t now, uint64_t usec);
 int run_timer_stop(RunActions *a, size_t job, size_t step, uint64_t *timer);
 
 /* text is copied; condition is the workflow's. */

@@ -78,8 +78,12 @@ int run_changed(RunActions *a, size_t job, size_t step) {
 }
 #define changed run_changed
 
-int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t deadline) {
-        *timer = MAX(deadline, 1U);
+int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t now, uint64_t usec) {
+        /* infinity, or a deadline beyond the clock's range: never. A timer armed before is replaced by
+         * that, so it goes. */
+        if (usec >= UINT64_MAX - now)
+                return run_timer_stop(a, job, step, timer);
+        *timer = MAX(now + usec, 1U);
         return run_action_push(
                 a, &(RunAction){ .type = RUN_ACTION_START_TIMER, .job = job, .step = step, .usec = *timer });
 }
@@ -729,7 +733,7 @@ static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunAct
         j->phase = RUN_JOB_STEPPING;
         j->started_at = now.realtime;
         if (j->def->timeout_usec > 0) {
-                r = run_timer_start(actions, job, SIZE_MAX, &j->timer, now.monotonic + j->def->timeout_usec);
+                r = run_timer_start(actions, job, SIZE_MAX, &j->timer, now.monotonic, j->def->timeout_usec);
                 if (r < 0)
                         return r;
         }
@@ -1018,7 +1022,7 @@ int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions 
         if (s->cancel_stage != RUN_CANCEL_NONE)
                 return cancel_step_started(run, job, step, now, actions);
         if (s->def->timeout_usec > 0)
-                return run_timer_start(actions, job, step, &s->timer, now.monotonic + s->def->timeout_usec);
+                return run_timer_start(actions, job, step, &s->timer, now.monotonic, s->def->timeout_usec);
         return 0;
 }
 

@@ -28,8 +28,8 @@ static void help(void) {
                "runner-agent.service; talks to clients as %s on the system bus.\n\n"
                "  -h --help             Show this help\n"
                "     --version         Show the version\n"
-               "     --check-config    Read the configuration, print the effective settings (or every\n"
-               "                       error as FILE:LINE: message) and exit\n"
+               "     --check-config    Read the configuration, print the effective settings and any\n"
+               "                       warnings (or every error as FILE:LINE: message) and exit\n"
                "     --config-dir=DIR  Read DIR/agent.conf and DIR/agent.conf.d/*.conf\n"
                "                       (default: %s)\n\n"
                "Configuration ([Cancel] InterruptTimeoutSec=, TerminateTimeoutSec=, ForceTerminateSec=,\n"
@@ -102,8 +102,8 @@ static int parse_one(Config *c, const char *path, ConfigErrors *errors, bool *fa
 }
 
 /* agent.conf, then the .conf files of agent.conf.d in name order; every error is printed, not just the
- * first. */
-static int load_config(Config *c) {
+ * first. What is valid but worth knowing goes to warnings, for the caller to show. */
+static int load_config(Config *c, ConfigErrors *warnings) {
         _cleanup_(config_errors_done) ConfigErrors errors = {};
         _cleanup_free_ char *main_path = NULL, *dropin_dir = NULL;
         struct dirent **list = NULL;
@@ -134,8 +134,8 @@ static int load_config(Config *c) {
                 fprintf(stderr, "%s: %m\n", dropin_dir);
                 failed = true;
         }
-        if (!failed && config_verify(c, &errors) == -EINVAL)
-                failed = true;
+        if (!failed && config_verify(c, warnings) < 0)
+                return log_oom();
 
         for (size_t i = 0; i < errors.n; i++)
                 if (errors.errors[i].line > 0)
@@ -180,6 +180,7 @@ static int on_post(sd_event_source *s, void *userdata) {
 int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(config_errors_done) ConfigErrors warnings = {};
         Config config;
         sigset_t mask;
         int r;
@@ -188,11 +189,16 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        r = load_config(&config);
+        r = load_config(&config, &warnings);
         if (r < 0) {
                 log_error("Invalid configuration in %s; not starting.", arg_config_dir);
                 return EXIT_FAILURE;
         }
+        for (size_t i = 0; i < warnings.n; i++)
+                if (arg_check_config)
+                        fprintf(stderr, "warning: %s\n", warnings.errors[i].message);
+                else
+                        log_warning("Configuration: %s", warnings.errors[i].message);
         if (arg_check_config) {
                 print_config(&config);
                 return EXIT_SUCCESS;

@@ -160,21 +160,53 @@ static void test_limits(void **state) {
 }
 
 static void test_verify(void **state) {
-        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        _cleanup_(config_errors_done) ConfigErrors warnings = {};
         Config c;
 
+        /* A deadline as long as the escalation: nothing to say. */
         config_init(&c);
         assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=10s\n", NULL), 0);
-        assert_int_equal(config_verify(&c, &errors), -EINVAL);
-        assert_int_equal(errors.n, 1);
-        assert_string_equal(errors.errors[0].message,
-                "InterruptTimeoutSec=7s 500ms plus TerminateTimeoutSec=2s 500ms must be shorter than "
-                "ForceTerminateSec=10s");
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(warnings.n, 0);
 
-        /* infinity disables the force deadline */
-        config_errors_done(&errors);
+        /* A shorter one is accepted as written (machines that must be free fast), with a warning that
+         * says what it means. */
+        assert_int_equal(
+                parse(&c, "agent.conf.d/50-fast.conf", "[Cancel]\nForceTerminateSec=3s\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(c.force_terminate_usec, 3 * USEC_PER_SEC);
+        assert_int_equal(c.interrupt_timeout_usec, 7500 * USEC_PER_MSEC);
+        assert_int_equal(warnings.n, 1);
+        assert_string_equal(warnings.errors[0].file, "(configuration)");
+        assert_int_equal(warnings.errors[0].line, 0);
+        assert_string_equal(warnings.errors[0].message,
+                "ForceTerminateSec=3s is shorter than InterruptTimeoutSec= + TerminateTimeoutSec= (10s): a "
+                "step still running 3s after a cancel request is killed then, before the SIGTERM and kill "
+                "stages are reached");
+        config_errors_done(&warnings);
+
+        /* Between SIGTERM and the step's own kill. */
+        assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=9s\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(warnings.n, 1);
+        assert_string_equal(warnings.errors[0].message,
+                "ForceTerminateSec=9s is shorter than InterruptTimeoutSec= + TerminateTimeoutSec= (10s): a "
+                "step still running 9s after a cancel request is killed then, before its kill stage is "
+                "reached");
+        config_errors_done(&warnings);
+
+        /* infinity disables the force deadline; an infinite escalation does not overflow */
         assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=infinity\n", NULL), 0);
-        assert_int_equal(config_verify(&c, &errors), 0);
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(warnings.n, 0);
+        assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nInterruptTimeoutSec=infinity\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(warnings.n, 0);
+        assert_int_equal(parse(&c, "agent.conf", "[Cancel]\nForceTerminateSec=5min\n", NULL), 0);
+        assert_int_equal(config_verify(&c, &warnings), 0);
+        assert_int_equal(warnings.n, 1);
+        assert_non_null(strstr(warnings.errors[0].message, "(infinity)"));
+        assert_non_null(strstr(warnings.errors[0].message, "the SIGTERM and kill stages"));
 }
 
 int main(void) {

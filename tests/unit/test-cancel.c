@@ -918,6 +918,78 @@ static void test_cancel_queued(void **state) {
         sim_done(&s);
 }
 
+static void test_force_before_escalation(void **state) {
+        Sim s;
+
+        /* ForceTerminateSec=3s, shorter than InterruptTimeoutSec=: the deadline kills everything at 3 s
+         * after the request, before SIGTERM; no stage of the step's own escalation fires after it, and
+         * the always() step does not start. */
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" }, { if: always(), run: sleep 1 } ] }\n"
+                "  b: { if: always(), steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
+        s.run->cancel.force_usec = 3 * USEC_PER_SEC;
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "1000 SIGINT a/1 +0");
+        assert_log(&s, "4000 KILL-RUN +3000");
+        assert_log(&s, "4000 EXIT a/1 SIGKILL");
+        assert_log(&s, "4000 EXIT b/1 SIGKILL");
+        assert_no_log(&s, "SIGTERM");
+        assert_no_log(&s, "KILL a/");
+        assert_no_log(&s, "START a/2");
+        assert_int_equal(s.run->completed_at, T0 + 4000 * MS);
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        assert_string_equal(step_conclusion(&s, "a", 1), "skipped");
+        for (size_t i = 0; i < s.n_timers; i++)
+                assert_false(s.timers[i].armed);
+        sim_done(&s);
+
+        /* ForceTerminateSec=9s: SIGTERM at 7500 ms, the deadline before the step's own kill. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
+        s.run->cancel.force_usec = 9 * USEC_PER_SEC;
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "8500 SIGTERM a/1 +7500");
+        assert_log(&s, "10000 KILL-RUN +9000");
+        assert_log(&s, "10000 EXIT a/1 SIGKILL");
+        assert_no_log(&s, "KILL a/");
+        assert_int_equal(s.run->completed_at, T0 + 10000 * MS);
+        sim_done(&s);
+}
+
+static void test_infinite_timeouts(void **state) {
+        Sim s;
+
+        /* ForceTerminateSec=infinity: no force deadline; the step's escalation runs its course. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
+        s.run->cancel.force_usec = UINT64_MAX;
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "8500 SIGTERM a/1 +7500");
+        assert_log(&s, "11000 KILL a/1 +10000");
+        assert_no_log(&s, "KILL-RUN");
+        sim_done(&s);
+
+        /* InterruptTimeoutSec=infinity: no SIGTERM ever; the force deadline ends it, and the step's
+         * timeout-minutes timer, replaced by the escalation, does not fire either. */
+        sim_start(&s, "jobs:\n  a: { steps: [ { timeout-minutes: 1, run: trap INT } ] }\n");
+        s.run->cancel.interrupt_usec = UINT64_MAX;
+        sim_run_until(&s, 1000);
+        sim_cancel(&s, false);
+        sim_run_all(&s);
+        assert_log(&s, "1000 SIGINT a/1 +0");
+        assert_no_log(&s, "SIGTERM");
+        assert_no_log(&s, "timed-out");
+        assert_log(&s, "301000 KILL-RUN +300000");
+        assert_log(&s, "301000 EXIT a/1 SIGKILL");
+        sim_done(&s);
+}
+
 /* ---- jobs not running at the request: waiting for their needs, or queued for a slot ---- */
 
 static void test_needs_waiting_skipped(void **state) {
@@ -1154,6 +1226,8 @@ int main(void) {
                 cmocka_unit_test(test_cancel_during_scope_creation),
                 cmocka_unit_test(test_cancel_twice_and_after_completion),
                 cmocka_unit_test(test_force_during_escalation),
+                cmocka_unit_test(test_force_before_escalation),
+                cmocka_unit_test(test_infinite_timeouts),
                 cmocka_unit_test(test_step_timeout),
                 cmocka_unit_test(test_job_timeout),
                 cmocka_unit_test(test_job_timeout_during_cancellation),
