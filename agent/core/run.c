@@ -795,6 +795,12 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
         if (r < 0)
                 return r;
+        /* GitHub names an unnamed step after its script as it runs, expressions evaluated. */
+        if (!s->def->name.raw) {
+                r = workflow_script_display_name(spec->script, &s->name);
+                if (r < 0)
+                        return r;
+        }
 
         r = job_workspace(run, j, &workspace);
         if (r < 0)
@@ -863,6 +869,10 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
 
         *ret = TAKE_PTR(spec);
         return 0;
+}
+
+const char *run_step_display_name(const RunStep *s) {
+        return s->name ?: s->def->display_name ?: s->def->id;
 }
 
 /* A step that concludes without running: skipped, or failed before it could start. */
@@ -1327,7 +1337,7 @@ static int step_to_json(const RunStep *s, json_object **ret) {
                 return -ENOMEM;
         if ((r = json_add(o, "number", json_object_new_int((int) s->def->number), false)) < 0 ||
                 (r = json_add(o, "id", json_object_new_string(s->def->id), false)) < 0 ||
-                (r = json_add(o, "name", json_string_or_null(s->name ?: s->def->name.raw), true)) < 0 ||
+                (r = json_add(o, "name", json_object_new_string(run_step_display_name(s)), false)) < 0 ||
                 (r = json_add(o, "status", json_object_new_string(run_status_to_string(s->status)), false)) <
                         0 ||
                 (r = json_add(o, "outcome", json_string_or_null(run_conclusion_to_string(s->outcome)),

@@ -57,7 +57,7 @@ typedef struct RunStep {
         RunStatus status;
         RunConclusion outcome;             /* before continue-on-error */
         RunConclusion conclusion;          /* after it */
-        char *name;                        /* the evaluated display name */
+        char *name;                        /* the evaluated display name, once started */
         char *unit;                        /* the scope, once the step was started */
         char *message;                     /* why the step failed without an exit status */
         int exit_code;                     /* -1: none */
@@ -259,6 +259,11 @@ bool run_is_idle(const Run *run); /* nothing handed out to the agent is outstand
 
 const char *run_status_to_string(RunStatus s);
 const char *run_conclusion_to_string(RunConclusion c); /* NULL for NONE */
+
+/* What the step is called in status, events and the journal (RUNNER_STEP_NAME): its name, evaluated once
+ * the step has started, or as GitHub does for a step without one, "Run " and the first line of its
+ * script. Never NULL; the step's id stays what steps.<id> and the unit names use. */
+const char *run_step_display_name(const RunStep *s);
 
 /* The unit names of DESIGN §3. */
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);

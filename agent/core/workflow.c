@@ -962,7 +962,14 @@ static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, Wor
         }
 
         set_limits(l, n, &s->timeout_usec, &s->continue_on_error);
-        return 0;
+
+        if (s->name.raw)
+                s->display_name = strdup(s->name.raw);
+        else if (s->run.raw)
+                return workflow_script_display_name(s->run.raw, &s->display_name);
+        else
+                return 0; /* reported: the workflow does not load */
+        return s->display_name ? 0 : -ENOMEM;
 }
 
 static int load_needs(Loader *l, const YNode *n, WorkflowJob *j) {
@@ -1279,6 +1286,17 @@ static void condition_done(WorkflowCondition *c) {
         expr_node_free(c->node);
 }
 
+int workflow_script_display_name(const char *script, char **ret) {
+        const char *line = script + strspn(script, " \t\r\n");
+        size_t len = strcspn(line, "\r\n"), chars = 0, cut = 0;
+
+        /* Count characters by their first byte; stop before the one past the limit. */
+        for (; cut < len; cut++)
+                if (((unsigned char) line[cut] & 0xC0) != 0x80 && chars++ == WORKFLOW_MAX_DISPLAY_NAME)
+                        break;
+        return asprintf(ret, "Run %.*s", (int) cut, line) < 0 ? -ENOMEM : 0;
+}
+
 Workflow *workflow_free(Workflow *w) {
         if (!w)
                 return NULL;
@@ -1289,6 +1307,7 @@ Workflow *workflow_free(Workflow *w) {
                         WorkflowStep *s = &j->steps[k];
                         free(s->id);
                         string_done(&s->name);
+                        free(s->display_name);
                         condition_done(&s->condition);
                         string_done(&s->run);
                         free(s->shell);

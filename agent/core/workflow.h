@@ -22,6 +22,8 @@
 #define WORKFLOW_MAX_ID 100U
 #define WORKFLOW_MAX_TIMEOUT_MINUTES 10080U /* one week */
 #define WORKFLOW_DEFAULT_JOB_TIMEOUT_MINUTES 360U
+#define WORKFLOW_MAX_DISPLAY_NAME \
+        1000U /* characters of a script's line in a step's name, as GitHub's runner */
 
 typedef struct WorkflowPos {
         unsigned line, column; /* 1-based */
@@ -68,6 +70,9 @@ typedef struct WorkflowStep {
         char *id;        /* as written, or GitHub's generated __run, __run_2, … */
         bool id_generated;
         WorkflowString name; /* raw NULL when absent */
+        /* What the step is called until it has started: its name as written, or, like on GitHub, "Run "
+         * and the first line of its script (the generated ids __run, __run_2, … stay ids). */
+        char *display_name;
         WorkflowCondition condition;
         WorkflowString run;
         char *shell;      /* the command line with {0} for the script file */
@@ -118,6 +123,10 @@ static inline void workflow_freep(Workflow **w) {
 }
 
 const WorkflowJob *workflow_find_job(const Workflow *w, const char *id);
+
+/* GitHub's name for a step without one: "Run " and the first line of script, leading whitespace
+ * trimmed, cut after WORKFLOW_MAX_DISPLAY_NAME characters (never inside a UTF-8 sequence). */
+int workflow_script_display_name(const char *script, char **ret);
 
 /* The parse options for each place an expression may appear, following GitHub's context
  * availability table. */

@@ -438,6 +438,47 @@ static void test_json(void **state) {
         agent_done(&a);
 }
 
+static void test_display_names(void **state) {
+        Agent a;
+        json_object *o = NULL, *jobs, *steps, *v;
+
+        /* An unnamed step is "Run " and the first line of its script, as on GitHub: as written until it
+         * starts, then with its expressions evaluated; its id stays __run. One never started keeps the
+         * text as written. A name with an expression is evaluated when the step starts. */
+        agent_start(&a,
+                "jobs:\n"
+                "  build:\n"
+                "    steps:\n"
+                "      - run: \"echo ${{ github.job }}\\nexit 0\"\n"
+                "      - name: Check ${{ github.job }}\n"
+                "        run: exit 0\n"
+                "      - if: failure()\n"
+                "        run: \"  ./report ${{ github.job }}\\n\"\n");
+        assert_string_equal(run_step_display_name(&job(&a, "build")->steps[0]), "Run echo build");
+        assert_string_equal(run_step_display_name(&job(&a, "build")->steps[1]), "Check ${{ github.job }}");
+        assert_string_equal(
+                run_step_display_name(&job(&a, "build")->steps[2]), "Run ./report ${{ github.job }}");
+        agent_run_all(&a);
+        assert_string_equal(run_step_display_name(&job(&a, "build")->steps[1]), "Check build");
+        assert_string_equal(step_conclusion(&a, "build", 2), "skipped");
+
+        assert_int_equal(run_to_json(a.run, &o), 0);
+        assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(jobs, 0), "steps", &steps));
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(steps, 0), "name", &v));
+        assert_string_equal(json_object_get_string(v), "Run echo build");
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(steps, 0), "id", &v));
+        assert_string_equal(json_object_get_string(v), "__run");
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(steps, 1), "name", &v));
+        assert_string_equal(json_object_get_string(v), "Check build");
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(steps, 2), "name", &v));
+        assert_string_equal(json_object_get_string(v), "Run ./report ${{ github.job }}");
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(steps, 2), "id", &v));
+        assert_string_equal(json_object_get_string(v), "__run_3");
+        json_object_put(o);
+        agent_done(&a);
+}
+
 static void test_shell_argv(void **state) {
         static const struct {
                 const char *shell, *expected;
@@ -502,6 +543,7 @@ int main(void) {
                 cmocka_unit_test(test_evaluation_errors),
                 cmocka_unit_test(test_step_failed_to_start),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_display_names),
                 cmocka_unit_test(test_shell_argv),
                 cmocka_unit_test(test_unit_names),
         };

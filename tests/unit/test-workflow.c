@@ -272,6 +272,50 @@ static void test_limits(void **state) {
         assert_string_equal(w->jobs[0].steps[999].id, "__run_1000");
 }
 
+static void test_display_names(void **state) {
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_free_ char *long_line = NULL, *long_yaml = NULL, *wide = NULL, *wide_yaml = NULL;
+        const WorkflowJob *j;
+        char *expected;
+
+        /* As on GitHub: a step without a name is "Run " and the first line of its script, leading blank
+         * lines and whitespace trimmed, up to CR or LF; a name is shown as written until it is
+         * evaluated. The generated ids stay ids. */
+        w = load_ok("jobs:\n"
+                    "  a:\n"
+                    "    steps:\n"
+                    "      - run: \"\\n  \\n \\t make -j4   \\nmake install\\n\"\n"
+                    "      - run: \"\\t make\\r\\nmake check\"\n"
+                    "      - name: Test ${{ github.job }}\n"
+                    "        run: make test\n"
+                    "      - id: deploy\n"
+                    "        run: ./deploy ${{ github.ref }}\n");
+        j = &w->jobs[0];
+        assert_string_equal(j->steps[0].display_name, "Run make -j4   ");
+        assert_string_equal(j->steps[0].id, "__run");
+        assert_string_equal(j->steps[1].display_name, "Run make");
+        assert_string_equal(j->steps[1].id, "__run_2");
+        assert_string_equal(j->steps[2].display_name, "Test ${{ github.job }}");
+        assert_string_equal(j->steps[3].display_name, "Run ./deploy ${{ github.ref }}");
+        w = workflow_free(w);
+
+        /* A long line is cut after WORKFLOW_MAX_DISPLAY_NAME characters, never inside one. */
+        long_line = repeat_text("", "x", WORKFLOW_MAX_DISPLAY_NAME + 500, "");
+        assert_int_equal(
+                asprintf(&long_yaml, "jobs:\n  a:\n    steps:\n      - run: %s\n", long_line) < 0, 0);
+        w = load_ok(long_yaml);
+        assert_int_equal(strlen(w->jobs[0].steps[0].display_name), 4 + WORKFLOW_MAX_DISPLAY_NAME);
+        assert_true(strncmp(w->jobs[0].steps[0].display_name, "Run xxx", 7) == 0);
+        w = workflow_free(w);
+
+        wide = repeat_text("", "\xc3\xa9", WORKFLOW_MAX_DISPLAY_NAME + 1, ""); /* é, two bytes each */
+        assert_int_equal(asprintf(&wide_yaml, "jobs:\n  a:\n    steps:\n      - run: %s\n", wide) < 0, 0);
+        w = load_ok(wide_yaml);
+        expected = repeat_text("Run ", "\xc3\xa9", WORKFLOW_MAX_DISPLAY_NAME, "");
+        assert_string_equal(w->jobs[0].steps[0].display_name, expected);
+        free(expected);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_fixtures),
@@ -279,6 +323,7 @@ int main(void) {
                 cmocka_unit_test(test_model),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_display_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
