@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The verbs of runnerctl that talk to runner-agent over D-Bus: run, status, list, logs. */
+/* The verbs of runnerctl that talk to runner-agent over D-Bus: run, status, list, logs, cancel. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "escape.h"
 #include "fileio.h"
 #include "json-util.h"
 #include "macro.h"
@@ -21,10 +21,6 @@
 #include "workflow.h"
 
 #define INTERFACE "io.runneragent.Agent1"
-
-/* Exit codes of DESIGN §4. */
-#define EXIT_RUN_FAILURE 1
-#define EXIT_RUN_CANCELLED 3
 
 static bool colors(void) {
         static int cached = -1;
@@ -49,32 +45,61 @@ static const char *color_off(const char *conclusion) {
         return colors() && conclusion ? "\033[0m" : "";
 }
 
-static int bus_error(const char *what, int r, const sd_bus_error *e) {
-        if (e && sd_bus_error_is_set(e))
-                fprintf(stderr, "runnerctl: %s: %s\n", what, e->message ?: e->name);
-        else
-                fprintf(stderr, "runnerctl: %s: %s\n", what, strerror(-r));
-        return 1;
+/* Prints why a call to the agent failed, in words a user can act on, and returns the error as the
+ * verbs map it to an exit status: -EACCES when the bus policy or the agent itself refused the caller
+ * (both say org.freedesktop.DBus.Error.AccessDenied), -EHOSTDOWN when the agent is not running, r
+ * otherwise. The bus's own message names match rules and bus ids; --verbose adds it. */
+static int agent_error(const char *what, int r, const sd_bus_error *e) {
+        bool set = e && sd_bus_error_is_set(e);
+        _cleanup_free_ char *message = set && e->message ? escape_for_terminal(e->message) : NULL;
+        int ret;
+
+        if (set && sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) {
+                fprintf(stderr,
+                        "runnerctl: access denied: only root and members of the group runner-admin "
+                        "may use runner-agent\n");
+                ret = -EACCES;
+        } else if (set &&
+                sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                fprintf(stderr, "runnerctl: runner-agent is not running (systemctl start runner-agent)\n");
+                ret = -EHOSTDOWN;
+        } else {
+                if (set && strneq(e->name, INTERFACE ".Error.", STRLEN(INTERFACE ".Error.")))
+                        /* The agent's own errors are sentences written for the user. */
+                        fprintf(stderr, "runnerctl: %s\n", strna(message));
+                else if (set)
+                        fprintf(stderr, "runnerctl: %s: %s\n", what, message ?: e->name);
+                else
+                        fprintf(stderr, "runnerctl: %s: %s\n", what, strerror(-r));
+                /* Only the two refusals above get their own exit statuses. */
+                ret = IN_SET(r, -EACCES, -EHOSTDOWN) ? -EIO : r;
+        }
+
+        if (arg_verbose && set)
+                fprintf(stderr, "runnerctl: %s: %s: %s\n", what, e->name, strna(message));
+        return ret;
+}
+
+/* The exit status for an error that agent_error() or connect_bus() printed. */
+static int exit_status(int r) {
+        if (r == -EACCES)
+                return EXIT_ACCESS_DENIED;
+        if (r == -EHOSTDOWN)
+                return EXIT_AGENT_UNREACHABLE;
+        return EXIT_FAILED;
+}
+
+static int bad_reply(const char *what, int r) {
+        fprintf(stderr, "runnerctl: %s: cannot read the agent's reply: %s\n", what, strerror(-r));
+        return r;
 }
 
 static int connect_bus(sd_bus **ret) {
         int r = sd_bus_open_system(ret);
-        if (r < 0)
-                fprintf(stderr, "runnerctl: failed to connect to the system bus: %s\n", strerror(-r));
-        return r;
-}
-
-int parse_run_id(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || v == 0 || s[0] == '-') {
-                fprintf(stderr, "runnerctl: '%s' is not a run id\n", s);
-                return -EINVAL;
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: cannot connect to the system bus: %s\n", strerror(-r));
+                return -EHOSTDOWN;
         }
-        *ret = v;
         return 0;
 }
 
@@ -87,12 +112,12 @@ static int get_run(sd_bus *bus, uint64_t id, json_object **ret) {
         r = sd_bus_call_method(
                 bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "GetRun", &error, &reply, "t", id);
         if (r < 0)
-                return bus_error("GetRun", r, &error), r;
+                return agent_error("GetRun", r, &error);
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
-                return r;
+                return bad_reply("GetRun", r);
         *ret = json_tokener_parse(text);
-        return *ret ? 0 : -EBADMSG;
+        return *ret ? 0 : bad_reply("GetRun", -EBADMSG);
 }
 
 static const char *jstr(json_object *o, const char *key) {
@@ -112,7 +137,42 @@ static int exit_code_for(const char *conclusion) {
                 return 0;
         if (conclusion && streq(conclusion, "cancelled"))
                 return EXIT_RUN_CANCELLED;
-        return EXIT_RUN_FAILURE;
+        return EXIT_FAILED;
+}
+
+/* Replaces every string in o, at any depth, by its escape_for_terminal() form: the tables print names,
+ * ids, messages and sources of a workflow, and this way none of them is missed. Keys are left alone;
+ * the tables print none that a workflow chose. */
+static int escape_json_strings(json_object *o) {
+        int r;
+
+        switch (json_object_get_type(o)) {
+        case json_type_string: {
+                _cleanup_free_ char *e = escape_for_terminal_length(
+                        json_object_get_string(o), (size_t) json_object_get_string_len(o));
+                if (!e || json_object_set_string(o, e) == 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        r = escape_json_strings(json_object_array_get_idx(o, i));
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        case json_type_object: {
+                json_object_object_foreach(o, key, value) {
+                        (void) key;
+                        r = escape_json_strings(value);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
 }
 
 /* ---- following a run ---- */
@@ -163,10 +223,12 @@ static void stream_copy(Follower *f, LogStream *s) {
 
         while ((n = read(s->fd, buf, sizeof(buf))) > 0) {
                 if (f->last_printed != s && (f->n_streams > 1 || !f->job_filter)) {
-                        printf("%s==> job %s, step %u <==%s\n", colors() ? "\033[1m" : "", s->job, s->step,
-                                colors() ? "\033[0m" : "");
+                        _cleanup_free_ char *job = escape_for_terminal(s->job);
+                        printf("%s==> job %s, step %u <==%s\n", colors() ? "\033[1m" : "", strna(job),
+                                s->step, colors() ? "\033[0m" : "");
                         f->last_printed = s;
                 }
+                /* The step's own output, as it wrote it (as cat of the log file would print it). */
                 fwrite(buf, 1, (size_t) n, stdout);
         }
         fflush(stdout);
@@ -210,7 +272,7 @@ static void follow_step(Follower *f, const char *job, unsigned step, bool comple
                 if (r < 0) {
                         /* Not written yet: the next change of the step tries again. */
                         if (!sd_bus_error_has_name(&error, INTERFACE ".Error.NoSuchLog"))
-                                bus_error("OpenLog", r, &error);
+                                (void) agent_error("OpenLog", r, &error);
                         return;
                 }
                 r = sd_bus_message_read(reply, "h", &fd);
@@ -342,79 +404,69 @@ static int follower_init(Follower *f, sd_bus *bus) {
 
 /* ---- verbs ---- */
 
+/* The loader's lines, as `runnerctl validate` prints them; they quote the workflow's text. */
+static void print_escaped_lines(const char *text) {
+        for (const char *p = text; *p;) {
+                size_t n = strcspn(p, "\n");
+                _cleanup_free_ char *e = escape_for_terminal_length(p, n);
+
+                fprintf(stderr, "%s\n", strna(e));
+                p += n;
+                if (*p == '\n')
+                        p++;
+        }
+}
+
 int verb_run(int argc, char *argv[]) {
-        enum { ARG_WAIT = 0x100, ARG_FOLLOW };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "wait", no_argument, NULL, ARG_WAIT },
-                { "follow", no_argument, NULL, ARG_FOLLOW },
-                {},
-        };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *text = NULL, *source = NULL;
+        _cleanup_free_ char *text = NULL, *source = NULL, *conclusion = NULL;
+        const char *path = argv[1];
+        bool wait = arg_wait || arg_follow;
         Follower f = {};
-        bool wait = false, follow = false;
         int c, r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("runnerctl run [--wait] [--follow] WORKFLOW.yml\n");
-                        return 0;
-                case ARG_WAIT:
-                        wait = true;
-                        break;
-                case ARG_FOLLOW:
-                        follow = wait = true;
-                        break;
-                default:
-                        return 2;
-                }
-        if (argc - optind != 1) {
-                fprintf(stderr, "runnerctl: run needs exactly one WORKFLOW file\n");
-                return 2;
-        }
-
-        r = read_workflow_file(argv[optind], &text);
+        r = read_workflow_file(path, &text);
         if (r < 0)
-                return 1;
+                return EXIT_FAILED;
         /* A D-Bus string cannot carry it. */
         if (memchr(text, 0, (size_t) r)) {
-                fprintf(stderr, "%s: the file contains a NUL byte\n", argv[optind]);
-                return 1;
+                _cleanup_free_ char *e = escape_for_terminal(path);
+                fprintf(stderr, "%s: the file contains a NUL byte\n", strna(e));
+                return EXIT_FAILED;
         }
-        source = realpath(argv[optind], NULL);
+        source = realpath(path, NULL);
 
-        if (connect_bus(&bus) < 0)
-                return 1;
+        r = connect_bus(&bus);
+        if (r < 0)
+                return exit_status(r);
         if (wait) {
-                f.print_logs = follow;
-                f.live = follow;
+                f.print_logs = arg_follow;
+                f.live = arg_follow;
                 if (follower_init(&f, bus) < 0 || follower_subscribe(&f) < 0) {
                         follower_done(&f);
-                        return 1;
+                        return EXIT_FAILED;
                 }
         }
 
         r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", &error, &reply,
-                "ss", source ?: argv[optind], text);
+                "ss", source ?: path, text);
         if (r < 0) {
-                /* The loader's messages, one a line, as `runnerctl validate` prints them. */
                 if (sd_bus_error_has_name(&error, INTERFACE ".Error.InvalidWorkflow"))
-                        fputs(error.message, stderr);
+                        print_escaped_lines(error.message);
                 else
-                        bus_error("Submit", r, &error);
+                        r = agent_error("Submit", r, &error);
                 follower_done(&f);
                 sd_event_unref(f.event);
-                return 1;
+                return exit_status(r);
         }
         r = sd_bus_message_read(reply, "t", &f.id);
         if (r < 0) {
+                (void) bad_reply("Submit", r);
                 follower_done(&f);
-                return 1;
+                sd_event_unref(f.event);
+                return EXIT_FAILED;
         }
         printf("%" PRIu64 "\n", f.id);
         fflush(stdout);
@@ -422,16 +474,19 @@ int verb_run(int argc, char *argv[]) {
                 return 0;
 
         r = follower_run(&f);
-        if (r >= 0)
+        if (r >= 0) {
+                conclusion = escape_for_terminal(f.conclusion);
                 fprintf(stderr, "Run %" PRIu64 " concluded %s%s%s.\n", f.id, color_for(f.conclusion),
-                        f.conclusion, color_off(f.conclusion));
-        c = r < 0 ? 1 : exit_code_for(f.conclusion);
+                        strna(conclusion), color_off(f.conclusion));
+        }
+        c = r < 0 ? exit_status(r) : exit_code_for(f.conclusion);
         follower_done(&f);
         sd_bus_detach_event(bus);
         sd_event_unref(f.event);
         return c;
 }
 
+/* run has had its strings escaped (escape_json_strings()). */
 static void print_status_table(json_object *run) {
         json_object *jobs = jget(run, "jobs");
         const char *conclusion = jstr(run, "conclusion");
@@ -466,7 +521,7 @@ static void print_status_table(json_object *run) {
         }
 }
 
-static int list_runs(sd_bus *bus, bool json) {
+static int list_runs(sd_bus *bus) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(json_object_putp) json_object *list = NULL;
@@ -476,17 +531,22 @@ static int list_runs(sd_bus *bus, bool json) {
         r = sd_bus_call_method(
                 bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "ListRuns", &error, &reply, NULL);
         if (r < 0)
-                return bus_error("ListRuns", r, &error);
+                return agent_error("ListRuns", r, &error);
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
-                return 1;
+                return bad_reply("ListRuns", r);
         list = json_tokener_parse(text);
         if (!list)
-                return 1;
-        if (json) {
+                return bad_reply("ListRuns", -EBADMSG);
+        if (arg_json) {
                 puts(json_object_to_json_string_ext(
                         list, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 return 0;
+        }
+        r = escape_json_strings(list);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s\n", strerror(-r));
+                return r;
         }
         printf("%-6s %-12s %-10s %-25s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "SOURCE");
         for (size_t i = 0; i < json_object_array_length(list); i++) {
@@ -500,73 +560,28 @@ static int list_runs(sd_bus *bus, bool json) {
         return 0;
 }
 
-int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, 'j' },
-                {},
-        };
-        int c;
-
-        *ret_json = false;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("%s\n", usage);
-                        return 0;
-                case 'j':
-                        *ret_json = true;
-                        break;
-                default:
-                        return 2;
-                }
-        return 1;
-}
-
 int verb_cancel(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "force", no_argument, NULL, 'f' },
-                {},
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool force = false;
         uint64_t id;
-        int c, r, changed;
+        int r, changed;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+hf", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("runnerctl cancel [--force] RUN\n");
-                        return 0;
-                case 'f':
-                        force = true;
-                        break;
-                default:
-                        return 2;
-                }
-        if (argc - optind != 1) {
-                fprintf(stderr, "runnerctl: cancel needs exactly one RUN\n");
-                return 2;
-        }
-        if (parse_run_id(argv[optind], &id) < 0)
-                return 2;
-        if (connect_bus(&bus) < 0)
-                return 1;
-        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Cancel", &error, &reply,
-                "tb", id, (int) force);
+        if (parse_run_id(argv[1], &id) < 0)
+                return EXIT_USAGE;
+        r = connect_bus(&bus);
         if (r < 0)
-                return bus_error("cancel", r, &error);
+                return exit_status(r);
+        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Cancel", &error, &reply,
+                "tb", id, (int) arg_force);
+        if (r < 0)
+                return exit_status(agent_error("Cancel", r, &error));
         r = sd_bus_message_read(reply, "b", &changed);
         if (r < 0)
-                return bus_error("cancel", r, NULL);
+                return exit_status(bad_reply("Cancel", r));
         if (!changed)
                 printf("Run %" PRIu64 " is being cancelled already.\n", id);
-        else if (force)
+        else if (arg_force)
                 printf("Run %" PRIu64 ": everything still running was killed.\n", id);
         else
                 printf("Cancelling run %" PRIu64 ".\n", id);
@@ -576,97 +591,74 @@ int verb_cancel(int argc, char *argv[]) {
 int verb_status(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_object_putp) json_object *run = NULL;
-        bool json;
         uint64_t id;
         int r;
 
-        r = parse_json_option(argc, argv, "runnerctl status [--json] [RUN]", &json);
-        if (r != 1)
-                return r;
-        if (argc - optind > 1) {
-                fprintf(stderr, "runnerctl: status takes at most one RUN\n");
-                return 2;
-        }
-        if (argc - optind == 1 && parse_run_id(argv[optind], &id) < 0)
-                return 2;
-        if (connect_bus(&bus) < 0)
-                return 1;
-        if (argc - optind == 0)
-                return list_runs(bus, json);
-        if (get_run(bus, id, &run) < 0)
-                return 1;
-        if (json)
+        if (argc > 1 && parse_run_id(argv[1], &id) < 0)
+                return EXIT_USAGE;
+        r = connect_bus(&bus);
+        if (r < 0)
+                return exit_status(r);
+        if (argc == 1)
+                return exit_status(list_runs(bus));
+        r = get_run(bus, id, &run);
+        if (r < 0)
+                return exit_status(r);
+        if (arg_json) {
                 puts(json_object_to_json_string_ext(
                         run, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        else
-                print_status_table(run);
+                return 0;
+        }
+        r = escape_json_strings(run);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        print_status_table(run);
         return 0;
 }
 
 int verb_list(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        bool json;
         int r;
 
-        r = parse_json_option(argc, argv, "runnerctl list [--json]", &json);
-        if (r != 1)
-                return r;
-        if (argc - optind != 0) {
-                fprintf(stderr, "runnerctl: list takes no arguments\n");
-                return 2;
-        }
-        if (connect_bus(&bus) < 0)
-                return 1;
-        return list_runs(bus, json);
+        r = connect_bus(&bus);
+        if (r < 0)
+                return exit_status(r);
+        return exit_status(list_runs(bus));
 }
 
 int verb_logs(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "follow", no_argument, NULL, 'f' },
-                {},
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_object_putp) json_object *run = NULL;
         Follower f = { .print_logs = true };
-        bool follow = false;
-        int c, r;
+        int r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+hf", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("runnerctl logs [--follow] RUN [JOB [STEP]]\n");
-                        return 0;
-                case 'f':
-                        follow = true;
-                        break;
-                default:
-                        return 2;
-                }
-        if (argc - optind < 1 || argc - optind > 3) {
-                fprintf(stderr, "runnerctl: logs needs RUN [JOB [STEP]]\n");
-                return 2;
-        }
-        if (parse_run_id(argv[optind], &f.id) < 0)
-                return 2;
-        if (argc - optind >= 2)
-                f.job_filter = argv[optind + 1];
-        if (argc - optind == 3) {
+        if (parse_run_id(argv[1], &f.id) < 0)
+                return EXIT_USAGE;
+        if (argc >= 3)
+                f.job_filter = argv[2];
+        if (argc >= 4) {
                 char *end;
-                unsigned long v = strtoul(argv[optind + 2], &end, 10);
-                if (*end || v == 0 || v > UINT32_MAX) {
-                        fprintf(stderr, "runnerctl: '%s' is not a step number\n", argv[optind + 2]);
-                        return 2;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(argv[3], &end, 10);
+                if (errno != 0 || end == argv[3] || *end || v == 0 || v > UINT32_MAX || argv[3][0] == '-') {
+                        _cleanup_free_ char *e = escape_for_terminal(argv[3]);
+                        usage_error("'%s' is not a step number", strna(e));
+                        return EXIT_USAGE;
                 }
                 f.step_filter = (unsigned) v;
         }
-        if (connect_bus(&bus) < 0)
-                return 1;
+        r = connect_bus(&bus);
+        if (r < 0)
+                return exit_status(r);
 
-        if (!follow) {
-                if (get_run(bus, f.id, &run) < 0)
-                        return 1;
+        if (!arg_follow) {
+                r = get_run(bus, f.id, &run);
+                if (r < 0)
+                        return exit_status(r);
                 f.bus = bus;
                 follow_run_json(&f, run);
                 follower_done(&f);
@@ -676,11 +668,11 @@ int verb_logs(int argc, char *argv[]) {
         f.live = true;
         if (follower_init(&f, bus) < 0 || follower_subscribe(&f) < 0) {
                 follower_done(&f);
-                return 1;
+                return EXIT_FAILED;
         }
         r = follower_run(&f);
         follower_done(&f);
         sd_bus_detach_event(bus);
         sd_event_unref(f.event);
-        return r < 0 ? 1 : 0;
+        return r < 0 ? exit_status(r) : 0;
 }

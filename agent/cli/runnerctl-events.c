@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "escape.h"
 #include "json-util.h"
 #include "macro.h"
 #include "runnerctl.h"
@@ -87,26 +88,19 @@ static json_object *entry_to_json(sd_journal *j, uint64_t usec) {
 int verb_events(int argc, char *argv[]) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         _cleanup_(json_object_putp) json_object *array = NULL;
+        _cleanup_free_ char *e_event = NULL, *e_message = NULL;
         char match[64];
         uint64_t id, origin = 0;
-        bool json;
         unsigned n = 0;
         int r;
 
-        r = parse_json_option(argc, argv, "runnerctl events [--json] RUN", &json);
-        if (r != 1)
-                return r;
-        if (argc - optind != 1) {
-                fprintf(stderr, "runnerctl: events needs exactly one RUN\n");
-                return 2;
-        }
-        if (parse_run_id(argv[optind], &id) < 0)
-                return 2;
+        if (parse_run_id(argv[1], &id) < 0)
+                return EXIT_USAGE;
 
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0) {
                 fprintf(stderr, "runnerctl: failed to open the journal: %s\n", strerror(-r));
-                return 1;
+                return EXIT_FAILED;
         }
         snprintf(match, sizeof(match), "RUNNER_RUN_ID=%" PRIu64, id);
         r = sd_journal_add_match(j, match, 0);
@@ -116,12 +110,12 @@ int verb_events(int argc, char *argv[]) {
                 r = sd_journal_add_match(j, "_COMM=runner-agent", 0);
         if (r < 0) {
                 fprintf(stderr, "runnerctl: failed to filter the journal: %s\n", strerror(-r));
-                return 1;
+                return EXIT_FAILED;
         }
-        if (json) {
+        if (arg_json) {
                 array = json_object_new_array();
                 if (!array)
-                        return 1;
+                        return EXIT_FAILED;
         }
 
         /* Times count from the cancel request, or from the first event if there was none. */
@@ -142,7 +136,7 @@ int verb_events(int argc, char *argv[]) {
         r = sd_journal_seek_head(j);
         if (r < 0) {
                 fprintf(stderr, "runnerctl: failed to read the journal: %s\n", strerror(-r));
-                return 1;
+                return EXIT_FAILED;
         }
 
         SD_JOURNAL_FOREACH(j) {
@@ -154,23 +148,32 @@ int verb_events(int argc, char *argv[]) {
                 if (sd_journal_get_realtime_usec(j, &usec) < 0)
                         continue;
                 n++;
-                if (json) {
+                if (arg_json) {
                         json_object *o = entry_to_json(j, usec);
                         if (!o || json_object_array_add(array, o) < 0) {
                                 json_object_put(o);
                                 fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
-                                return 1;
+                                return EXIT_FAILED;
                         }
                         continue;
                 }
                 if (n == 1)
                         printf("%-23s  %10s  %-16s  %s\n", "TIME", "+SECONDS", "EVENT", "WHAT");
                 format_time(usec, stamp, sizeof(stamp));
-                printf("%-23s  %+10.3f  %-16s  %s\n", stamp, ((double) usec - (double) origin) / 1e6, event,
-                        field(j, "MESSAGE", message, sizeof(message)) ?: "");
+                /* The messages name steps and jobs as the workflow does. */
+                e_event = mfree(e_event);
+                e_message = mfree(e_message);
+                e_event = escape_for_terminal(event);
+                e_message = escape_for_terminal(field(j, "MESSAGE", message, sizeof(message)) ?: "");
+                if (!e_event || !e_message) {
+                        fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
+                        return EXIT_FAILED;
+                }
+                printf("%-23s  %+10.3f  %-16s  %s\n", stamp, ((double) usec - (double) origin) / 1e6,
+                        e_event, e_message);
         }
 
-        if (json) {
+        if (arg_json) {
                 puts(json_object_to_json_string_ext(
                         array, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 return 0;
@@ -180,7 +183,7 @@ int verb_events(int argc, char *argv[]) {
                         geteuid() == 0
                                 ? ""
                                 : " (reading the system journal needs root or the systemd-journal or adm group)");
-                return 1;
+                return EXIT_FAILED;
         }
         return 0;
 }

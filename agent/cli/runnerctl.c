@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* runnerctl: one getopt_long parse of every option, wherever it stands on the command line, then the
+ * verb table decides which verb runs, whether the options given apply to it and whether it has the
+ * right number of operands. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 
+#include "escape.h"
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
@@ -13,14 +19,20 @@
  * toJSON(github) print; a few MiB covers a full event payload. */
 #define CONTEXT_FILE_MAX (16U * 1024U * 1024U)
 
-static const char *arg_context = NULL;
-static bool arg_if = false;
+bool arg_verbose = false;
+bool arg_json = false;
+bool arg_wait = false;
+bool arg_follow = false;
+bool arg_force = false;
+bool arg_if = false;
+const char *arg_context = NULL;
 
 static void help(void) {
         printf("Usage: runnerctl [OPTIONS] COMMAND ...\n"
                "\n"
                "Submit, inspect and cancel workflow runs of runner-agent; check workflows and\n"
-               "expressions offline.\n"
+               "expressions offline. Options may come before or after the command and its\n"
+               "arguments; -- ends the options.\n"
                "\n"
                "Commands that talk to runner-agent (root and members of runner-admin):\n"
                "  run [--wait] [--follow] WORKFLOW.yml\n"
@@ -49,33 +61,85 @@ static void help(void) {
                "                              Needs read access to the system journal.\n"
                "\n"
                "Commands that need no daemon:\n"
-               "  validate WORKFLOW.yml       Check a workflow file. Prints every error as\n"
+               "  validate WORKFLOW.yml...    Check workflow files. Prints every error as\n"
                "                              FILE:LINE:COLUMN: MESSAGE on standard error and\n"
-               "                              exits 1 if there is any, 0 if the file is valid.\n"
+               "                              exits 1 if there is any, 0 if every file is valid.\n"
                "  eval [--context FILE.json] [--if] EXPRESSION\n"
                "                              Evaluate a GitHub Actions expression and print its\n"
                "                              value as JSON. Text containing ${{ }} is evaluated\n"
                "                              as a string template.\n"
+               "  help                        Show this help.\n"
                "\n"
-               "Options of eval:\n"
-               "  --context FILE.json  A JSON object whose members are the contexts (github,\n"
-               "                       env, job, steps, needs, runner, inputs, vars, secrets,\n"
-               "                       strategy, matrix); names not given are null.\n"
-               "  --if                 Treat EXPRESSION as an if: condition: ${{ }} is\n"
-               "                       optional, a condition without a status function is\n"
-               "                       success() && (condition), and the output is true or\n"
-               "                       false. success(), failure() and cancelled() read\n"
-               "                       job.status from the context (success, failure or\n"
-               "                       cancelled; success when absent).\n"
+               "Options of the commands above:\n"
+               "     --wait           run: wait for the run to complete\n"
+               "  -f --follow         run: --wait, printing each step's output as it is written;\n"
+               "                      logs: keep printing until the run completes\n"
+               "  -f --force          cancel: kill everything of the run at once\n"
+               "     --json           status, list, events: print JSON\n"
+               "     --context FILE.json\n"
+               "                      eval: a JSON object whose members are the contexts\n"
+               "                      (github, env, job, steps, needs, runner, inputs, vars,\n"
+               "                      secrets, strategy, matrix); names not given are null.\n"
+               "     --if             eval: treat EXPRESSION as an if: condition: ${{ }} is\n"
+               "                      optional, a condition without a status function is\n"
+               "                      success() && (condition), and the output is true or\n"
+               "                      false. success(), failure() and cancelled() read\n"
+               "                      job.status from the context (success, failure or\n"
+               "                      cancelled; success when absent).\n"
+               "An option a command does not take is a usage error.\n"
                "\n"
                "General options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
+               "  -v --verbose         When the agent or the bus refuses a request, also print\n"
+               "                       the D-Bus error name and message\n"
                "\n"
-               "Exit status: 0 on success, 1 when the workflow or expression is invalid or\n"
-               "cannot be evaluated or the agent refused or failed the request, 2 on a usage\n"
-               "error. run --wait and --follow exit 0 when the run concluded success, 1 on\n"
-               "failure and 3 when it was cancelled.\n");
+               "Names, ids, messages and sources that come from a workflow or a step are printed\n"
+               "with control characters escaped (newline as \\n, tab as \\t, ESC as \\x1b, other\n"
+               "control bytes and invalid UTF-8 as \\xNN), so that they cannot act on the\n"
+               "terminal. --json prints them exactly, as JSON strings. The steps' own output\n"
+               "(logs, and run --follow) is printed as the steps wrote it, byte for byte.\n"
+               "\n"
+               "Exit status:\n"
+               "  0  success; run --wait/--follow: the run concluded success\n"
+               "  1  the workflow or expression is invalid or cannot be evaluated, or the agent\n"
+               "     refused or failed the request; run --wait/--follow: the run concluded\n"
+               "     failure\n"
+               "  2  usage error\n"
+               "  3  run --wait/--follow: the run concluded cancelled\n"
+               "  4  access denied: not root and not a member of runner-admin\n"
+               "  7  runner-agent is not running, or the system bus cannot be reached\n");
+}
+
+static int verb_help(int argc, char *argv[]) {
+        help();
+        return 0;
+}
+
+int usage_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("runnerctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputs("\nTry 'runnerctl --help' for more information.\n", stderr);
+        return -EINVAL;
+}
+
+int parse_run_id(const char *s, uint64_t *ret) {
+        _cleanup_free_ char *e = NULL;
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == 0 && end != s && *end == '\0' && v != 0 && s[0] != '-') {
+                *ret = v;
+                return 0;
+        }
+        e = escape_for_terminal(s);
+        return usage_error("'%s' is not a run id", strna(e));
 }
 
 static int status_from_job(ExprStatus which, void *userdata) {
@@ -106,11 +170,16 @@ static int status_from_job(ExprStatus which, void *userdata) {
 }
 
 static void print_expr_error(const char *text, const ExprError *e) {
-        fprintf(stderr, "runnerctl: column %zu: %s\n", e->offset + 1, e->message);
-        /* Point at the column when the expression fits on one terminal line. */
-        if (strlen(text) <= 120 && !strchr(text, '\n')) {
+        _cleanup_free_ char *message = escape_for_terminal(e->message);
+        bool plain = strlen(text) <= 120;
+
+        fprintf(stderr, "runnerctl: column %zu: %s\n", e->offset + 1, strna(message));
+        /* Point at the column when the expression fits on one terminal line, and escaping would not
+         * move the column. */
+        for (const char *p = text; plain && *p; p++)
+                plain = (unsigned char) *p >= 0x20 && *p != 0x7f;
+        if (plain)
                 fprintf(stderr, "  %s\n  %*s^\n", text, (int) e->offset, "");
-        }
 }
 
 static int load_contexts(ExprValue **ret) {
@@ -147,46 +216,18 @@ static int load_contexts(ExprValue **ret) {
 }
 
 static int verb_eval(int argc, char *argv[]) {
-        enum { ARG_CONTEXT = 0x100, ARG_IF };
-        static const struct option options[] = {
-                { "context", required_argument, NULL, ARG_CONTEXT },
-                { "if", no_argument, NULL, ARG_IF },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *value = NULL;
         _cleanup_(expr_node_freep) ExprNode *node = NULL;
         _cleanup_(expr_template_freep) ExprTemplate *template = NULL;
         _cleanup_free_ char *json = NULL;
         ExprParseOptions popts = { .allow = EXPR_ALLOW_STATUS };
         ExprError error = {};
-        const char *text;
-        int c, r;
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case ARG_CONTEXT:
-                        arg_context = optarg;
-                        break;
-                case ARG_IF:
-                        arg_if = true;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return 2;
-                }
-        if (argc - optind != 1) {
-                fprintf(stderr, "runnerctl: eval needs exactly one EXPRESSION (quote it for the shell)\n");
-                return 2;
-        }
-        text = argv[optind];
+        const char *text = argv[1];
+        int r;
 
         r = load_contexts(&contexts);
         if (r < 0)
-                return 1;
+                return EXIT_FAILED;
 
         ExprEvalContext ctx = {
                 .contexts = contexts,
@@ -202,11 +243,11 @@ static int verb_eval(int argc, char *argv[]) {
                         r = expr_evaluate_condition(node, &ctx, &result, &error);
                 if (r == -ENOMEM) {
                         fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
-                        return 1;
+                        return EXIT_FAILED;
                 }
                 if (r < 0) {
                         print_expr_error(text, &error);
-                        return 1;
+                        return EXIT_FAILED;
                 }
                 puts(result ? "true" : "false");
                 return 0;
@@ -225,109 +266,284 @@ static int verb_eval(int argc, char *argv[]) {
                 r = expr_value_to_json(value, true, &json, NULL);
         if (r == -ENOMEM) {
                 fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
-                return 1;
+                return EXIT_FAILED;
         }
         if (r < 0) {
                 print_expr_error(text, &error);
-                return 1;
+                return EXIT_FAILED;
         }
         puts(json);
         return 0;
 }
 
 int read_workflow_file(const char *path, char **ret) {
+        _cleanup_free_ char *e = escape_for_terminal(path);
         int r;
 
         r = read_full_file_at(AT_FDCWD, path, WORKFLOW_MAX_SIZE, ret);
         if (r == -EFBIG)
-                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", path,
+                fprintf(stderr, "%s:1:1: the file is larger than the limit of %u bytes\n", strna(e),
                         WORKFLOW_MAX_SIZE);
         else if (r < 0)
-                fprintf(stderr, "runnerctl: %s: %s\n", path, strerror(-r));
+                fprintf(stderr, "runnerctl: %s: %s\n", strna(e), strerror(-r));
         return r;
 }
 
-static int verb_validate(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
+/* Prints the problems as FILE:LINE:COLUMN: MESSAGE; returns whether the file is valid. */
+static bool validate_one(const char *path) {
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
-        _cleanup_free_ char *text = NULL;
-        const char *path;
-        int c, r;
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return 2;
-                }
-        if (argc - optind != 1) {
-                fprintf(stderr, "runnerctl: validate needs exactly one WORKFLOW file\n");
-                return 2;
-        }
-
-        path = argv[optind];
+        _cleanup_free_ char *text = NULL, *e = NULL;
+        size_t steps = 0;
+        int r;
 
         r = read_workflow_file(path, &text);
         if (r < 0)
-                return 1;
+                return false;
 
+        e = escape_for_terminal(path);
         r = workflow_load(text, (size_t) r, &w, &errors);
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "%s:%u:%u: %s\n", path, errors.errors[i].pos.line,
-                        errors.errors[i].pos.column, errors.errors[i].message);
-        if (r == -ENOMEM) {
-                fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
-                return 1;
+        /* The loader's messages quote the workflow's own text. */
+        for (size_t i = 0; i < errors.n; i++) {
+                _cleanup_free_ char *message = escape_for_terminal(errors.errors[i].message);
+                fprintf(stderr, "%s:%u:%u: %s\n", strna(e), errors.errors[i].pos.line,
+                        errors.errors[i].pos.column, strna(message));
         }
+        if (r == -ENOMEM)
+                fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
         if (r < 0)
-                return 1;
+                return false;
 
-        size_t steps = 0;
         for (size_t i = 0; i < w->n_jobs; i++)
                 steps += w->jobs[i].n_steps;
-        printf("%s: valid: %zu job%s, %zu step%s\n", path, w->n_jobs, w->n_jobs == 1 ? "" : "s", steps,
+        printf("%s: valid: %zu job%s, %zu step%s\n", strna(e), w->n_jobs, w->n_jobs == 1 ? "" : "s", steps,
                 steps == 1 ? "" : "s");
-        return 0;
+        return true;
+}
+
+static int verb_validate(int argc, char *argv[]) {
+        bool valid = true;
+
+        for (int i = 1; i < argc; i++)
+                valid = validate_one(argv[i]) && valid;
+        return valid ? 0 : EXIT_FAILED;
+}
+
+/* The options that only some verbs take. */
+typedef enum VerbOption {
+        OPTION_JSON = 1 << 0,
+        OPTION_WAIT = 1 << 1,
+        OPTION_FOLLOW = 1 << 2,
+        OPTION_FORCE = 1 << 3,
+        OPTION_CONTEXT = 1 << 4,
+        OPTION_IF = 1 << 5,
+        OPTION_F = 1 << 6, /* -f: --force for cancel, --follow for run and logs */
+} VerbOption;
+
+static const struct {
+        VerbOption option;
+        const char *name;
+} option_names[] = {
+        { OPTION_JSON, "--json" },
+        { OPTION_WAIT, "--wait" },
+        { OPTION_FOLLOW, "--follow" },
+        { OPTION_FORCE, "--force" },
+        { OPTION_CONTEXT, "--context" },
+        { OPTION_IF, "--if" },
+        { OPTION_F, "-f" },
+};
+
+#define ARGS_ANY UINT_MAX
+
+typedef struct Verb {
+        const char *name;
+        unsigned min_args, max_args; /* operands after the verb */
+        VerbOption options;          /* which of the options above apply */
+        int (*dispatch)(int argc, char *argv[]);
+        const char *synopsis; /* for the usage error */
+} Verb;
+
+static const Verb verbs[] = {
+        { "run", 1, 1, OPTION_WAIT | OPTION_FOLLOW | OPTION_F, verb_run,
+                "run [--wait] [--follow] WORKFLOW.yml" },
+        { "status", 0, 1, OPTION_JSON, verb_status, "status [--json] [RUN]" },
+        { "cancel", 1, 1, OPTION_FORCE | OPTION_F, verb_cancel, "cancel [--force] RUN" },
+        { "list", 0, 0, OPTION_JSON, verb_list, "list [--json]" },
+        { "logs", 1, 3, OPTION_FOLLOW | OPTION_F, verb_logs, "logs [--follow] RUN [JOB [STEP]]" },
+        { "events", 1, 1, OPTION_JSON, verb_events, "events [--json] RUN" },
+        { "validate", 1, ARGS_ANY, 0, verb_validate, "validate WORKFLOW.yml..." },
+        { "eval", 1, 1, OPTION_CONTEXT | OPTION_IF, verb_eval,
+                "eval [--context FILE.json] [--if] 'EXPRESSION'" },
+        { "help", 0, ARGS_ANY, 0, verb_help, "help" },
+};
+
+/* Collects the options into arg_* and the given verb-specific ones into ret_given, and the verb and its
+ * operands, in order, into ret_operands. Returns 1 to go on, 0 to exit successfully (--help,
+ * --version), or < 0 after a usage error. */
+static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret_operands, size_t *ret_n) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JSON,
+                ARG_WAIT,
+                ARG_FOLLOW,
+                ARG_FORCE,
+                ARG_CONTEXT,
+                ARG_IF,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "verbose", no_argument, NULL, 'v' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "wait", no_argument, NULL, ARG_WAIT },
+                { "follow", no_argument, NULL, ARG_FOLLOW },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "context", required_argument, NULL, ARG_CONTEXT },
+                { "if", no_argument, NULL, ARG_IF },
+                {},
+        };
+        _cleanup_free_ char **operands = NULL;
+        VerbOption given = 0;
+        size_t n = 0;
+        int c;
+
+        operands = calloc((size_t) argc + 1, sizeof(char *));
+        if (!operands)
+                return -ENOMEM;
+
+        /* "-": operands come back in order as 1, so that options may follow them whatever
+         * POSIXLY_CORRECT says; ":": a missing argument is reported as such. We print the errors. */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "-:hvf", options, NULL)) >= 0)
+                switch (c) {
+                case 1:
+                        operands[n++] = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("runnerctl %s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'v':
+                        arg_verbose = true;
+                        break;
+                case 'f':
+                        given |= OPTION_F;
+                        break;
+                case ARG_JSON:
+                        given |= OPTION_JSON;
+                        break;
+                case ARG_WAIT:
+                        given |= OPTION_WAIT;
+                        break;
+                case ARG_FOLLOW:
+                        given |= OPTION_FOLLOW;
+                        break;
+                case ARG_FORCE:
+                        given |= OPTION_FORCE;
+                        break;
+                case ARG_CONTEXT:
+                        given |= OPTION_CONTEXT;
+                        arg_context = optarg;
+                        break;
+                case ARG_IF:
+                        given |= OPTION_IF;
+                        break;
+                case ':':
+                        return usage_error("option '%s' needs a value", argv[optind - 1]);
+                case '?': {
+                        /* optopt is the character of an unknown short option, 0 for an unknown long
+                         * one, and the value of a long one given a value it does not take. */
+                        _cleanup_free_ char *e = NULL;
+                        if (optopt > 0x20 && optopt < 0x7f && !strchr("hvf", optopt))
+                                return usage_error("unknown option '-%c'", optopt);
+                        if (optopt != 0 && optopt < 0x100 && !strchr("hvf", optopt))
+                                return usage_error("unknown option");
+                        /* A long option: getopt_long() has moved past it. */
+                        e = escape_for_terminal(argv[optind - 1]);
+                        if (optopt == 0)
+                                return usage_error("unknown option '%s'", strna(e));
+                        return usage_error("option '%s' takes no value", strna(e));
+                }
+                default:
+                        return -EINVAL;
+                }
+        /* After "--", the rest are operands. */
+        for (int i = optind; i < argc; i++)
+                operands[n++] = argv[i];
+
+        *ret_given = given;
+        *ret_operands = TAKE_PTR(operands);
+        *ret_n = n;
+        return 1;
+}
+
+static const Verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+/* Checks the options and operands given against the verb's entry in the table, and sets the arg_*
+ * that the options mean for it. Returns the verb, or NULL after a usage error. */
+static const Verb *verb_for(VerbOption given, char **operands, size_t n) {
+        const Verb *verb;
+        size_t args;
+
+        if (n == 0) {
+                usage_error("no command given");
+                return NULL;
+        }
+        verb = find_verb(operands[0]);
+        if (!verb) {
+                _cleanup_free_ char *e = escape_for_terminal(operands[0]);
+                usage_error("unknown command '%s'", strna(e));
+                return NULL;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(option_names); i++)
+                if ((given & option_names[i].option) && !(verb->options & option_names[i].option)) {
+                        usage_error("option '%s' does not apply to %s", option_names[i].name, verb->name);
+                        return NULL;
+                }
+        args = n - 1;
+        if (args < verb->min_args) {
+                usage_error("too few arguments for %s; usage: runnerctl %s", verb->name, verb->synopsis);
+                return NULL;
+        }
+        if (verb->max_args != ARGS_ANY && args > verb->max_args) {
+                usage_error("too many arguments for %s; usage: runnerctl %s", verb->name, verb->synopsis);
+                return NULL;
+        }
+
+        if (given & OPTION_F)
+                given |= verb->options & OPTION_FORCE ? OPTION_FORCE : OPTION_FOLLOW;
+        arg_json = given & OPTION_JSON;
+        arg_wait = given & OPTION_WAIT;
+        arg_follow = given & OPTION_FOLLOW;
+        arg_force = given & OPTION_FORCE;
+        arg_if = given & OPTION_IF;
+        return verb;
 }
 
 int main(int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*run)(int argc, char *argv[]);
-        } verbs[] = {
-                { "cancel", verb_cancel },
-                { "eval", verb_eval },
-                { "events", verb_events },
-                { "list", verb_list },
-                { "logs", verb_logs },
-                { "run", verb_run },
-                { "status", verb_status },
-                { "validate", verb_validate },
-        };
+        _cleanup_free_ char **operands = NULL;
+        const Verb *verb;
+        VerbOption given = 0;
+        size_t n = 0;
+        int r;
 
-        if (argc < 2) {
-                help();
-                return 2;
+        r = parse_argv(argc, argv, &given, &operands, &n);
+        if (r == -ENOMEM) {
+                fprintf(stderr, "runnerctl: %s\n", strerror(ENOMEM));
+                return EXIT_FAILED;
         }
-        if (streq(argv[1], "-h") || streq(argv[1], "--help") || streq(argv[1], "help")) {
-                help();
-                return 0;
-        }
-        if (streq(argv[1], "--version")) {
-                printf("runnerctl %s\n", PACKAGE_VERSION);
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(argv[1], verbs[i].name))
-                        return verbs[i].run(argc - 1, argv + 1);
-
-        fprintf(stderr, "runnerctl: unknown command '%s'; see runnerctl --help\n", argv[1]);
-        return 2;
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        verb = verb_for(given, operands, n);
+        if (!verb)
+                return EXIT_USAGE;
+        return verb->dispatch((int) n, operands);
 }

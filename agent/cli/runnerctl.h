@@ -4,18 +4,41 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-/* Shared by runnerctl's verbs. Each verb returns the process exit status. */
+#include "macro.h"
+
+/* Shared by runnerctl's verbs. */
+
+/* Exit statuses, as runnerctl --help and the README's runnerctl section list them (4 and 7 are the
+ * LSB's codes for init scripts). */
+#define EXIT_FAILED 1 /* invalid workflow or expression; refused or failed request; run failure */
+#define EXIT_USAGE 2
+#define EXIT_RUN_CANCELLED 3     /* run --wait/--follow: the run concluded cancelled */
+#define EXIT_ACCESS_DENIED 4     /* insufficient privilege */
+#define EXIT_AGENT_UNREACHABLE 7 /* runner-agent is not running, or there is no system bus */
+
+/* The parsed command line (runnerctl.c). */
+extern bool arg_verbose;
+extern bool arg_json;
+extern bool arg_wait;
+extern bool arg_follow;
+extern bool arg_force;
+extern bool arg_if;
+extern const char *arg_context;
+
+/* A verb gets its operands with the verb itself first, as argv[0]; it returns the exit status. */
 
 /* Reads a workflow file (at most WORKFLOW_MAX_SIZE bytes). Errors are printed, "FILE:1:1: …" for the
  * size limit as validate reports other problems; returns the length or < 0. */
 int read_workflow_file(const char *path, char **ret);
 
-/* Parses [--json] (and --help, printing usage); returns 1 to go on, 0 or 2 to exit with. */
-int parse_json_option(int argc, char *argv[], const char *usage, bool *ret_json);
-
-/* A run id as the user typed it; prints the error. */
+/* A run id as the user typed it; a usage error otherwise. */
 int parse_run_id(const char *s, uint64_t *ret);
+
+/* Prints "runnerctl: MESSAGE" and a hint at --help on stderr, as every usage error does (exit status
+ * EXIT_USAGE); returns -EINVAL. */
+_printf_(1, 2) int usage_error(const char *format, ...);
 
 /* The verbs that talk to runner-agent over D-Bus (runnerctl-bus.c). */
 int verb_cancel(int argc, char *argv[]);

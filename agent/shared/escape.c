@@ -6,7 +6,7 @@
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes) of a code point from U+00A0 on, or 0:
  * overlong forms, surrogates, code points above U+10FFFF, truncated sequences and C1 controls are
- * not printable. Ranges from RFC 3629, section 4. */
+ * not printable (utf-8(7)). */
 static size_t printable_utf8_length(const unsigned char *s, size_t n) {
         unsigned char lo = 0x80, hi = 0xBF;
         size_t len;

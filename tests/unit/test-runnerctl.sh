@@ -71,8 +71,55 @@ echo '{"github":' >"$tmp/broken.json"
 check "a context file that is not JSON" 1 "" "$runnerctl" eval --context "$tmp/broken.json" "1"
 check "a missing context file" 1 "" "$runnerctl" eval --context "$tmp/none.json" "1"
 stderr_is "missing file message" "runnerctl: $tmp/none.json: No such file or directory"
+hint="Try 'runnerctl --help' for more information."
 check "eval without an expression is a usage error" 2 "" "$runnerctl" eval
+stderr_is "a usage error is one line and the hint, not the help" \
+        "runnerctl: too few arguments for eval; usage: runnerctl eval [--context FILE.json] [--if] 'EXPRESSION'
+$hint"
 check "an unknown command is a usage error" 2 "" "$runnerctl" frobnicate
+stderr_is "unknown command message" "runnerctl: unknown command 'frobnicate'
+$hint"
+check "no command is a usage error" 2 "" "$runnerctl"
+stderr_is "no command message" "runnerctl: no command given
+$hint"
+check "cancel without a run is a usage error" 2 "" "$runnerctl" cancel
+stderr_is "cancel without a run message" "runnerctl: too few arguments for cancel; usage: runnerctl cancel [--force] RUN
+$hint"
+check "too many operands are a usage error" 2 "" "$runnerctl" list 3
+stderr_is "too many operands message" "runnerctl: too many arguments for list; usage: runnerctl list [--json]
+$hint"
+check "an unknown option is a usage error" 2 "" "$runnerctl" list --frobnicate
+stderr_is "unknown option message" "runnerctl: unknown option '--frobnicate'
+$hint"
+check "an unknown short option after the operands is a usage error" 2 "" "$runnerctl" eval 1 -x
+stderr_is "unknown short option message" "runnerctl: unknown option '-x'
+$hint"
+check "an option of another command is a usage error" 2 "" "$runnerctl" cancel --json 3
+stderr_is "the message names the option and the command" "runnerctl: option '--json' does not apply to cancel
+$hint"
+check "-f of cancel and logs does not apply to list" 2 "" "$runnerctl" list -f
+stderr_is "-f message" "runnerctl: option '-f' does not apply to list
+$hint"
+check "a value for an option that takes none" 2 "" "$runnerctl" list --json=yes
+stderr_is "option value message" "runnerctl: option '--json=yes' takes no value
+$hint"
+check "--context without its file" 2 "" "$runnerctl" eval 1 --context
+stderr_is "missing option value message" "runnerctl: option '--context' needs a value
+$hint"
+check "a run id that is not a number" 2 "" "$runnerctl" status 3x
+stderr_is "run id message" "runnerctl: '3x' is not a run id
+$hint"
+check "--help after the command and its operands prints the help" 0 "$("$runnerctl" --help)" \
+        "$runnerctl" validate "$fixtures/valid/cleanup.yml" --help
+check "runnerctl help prints it too" 0 "$("$runnerctl" --help)" "$runnerctl" help
+
+check "options after the operand: eval EXPR --if" 0 true "$runnerctl" eval "success()" --if
+check "options after the operand: eval EXPR --context FILE" 0 '"refs/heads/main"' \
+        "$runnerctl" eval "github.ref" --context "$tmp/ctx.json"
+check "-- ends the options" 0 -1 "$runnerctl" eval --context "$tmp/ctx.json" -- -1
+check "options after the operand: cancel RUN --force gets to the bus" 7 "" \
+        env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/no-bus" "$runnerctl" cancel 3 --force
+stderr_is "no system bus is said plainly" "runnerctl: cannot connect to the system bus: No such file or directory"
 
 check "validate a valid workflow" 0 "$fixtures/valid/cleanup.yml: valid: 3 jobs, 7 steps" \
         "$runnerctl" validate "$fixtures/valid/cleanup.yml"
@@ -85,6 +132,34 @@ head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$tmp/big.yml"
 check "validate a file over 1 MiB" 1 "" "$runnerctl" validate "$tmp/big.yml"
 stderr_is "size limit message" "$tmp/big.yml:1:1: the file is larger than the limit of 1048576 bytes"
 check "validate without a file is a usage error" 2 "" "$runnerctl" validate
+check "validate several files: exit 1 if one is invalid" 1 "$fixtures/valid/cleanup.yml: valid: 3 jobs, 7 steps" \
+        "$runnerctl" validate "$fixtures/valid/cleanup.yml" "$fixtures/invalid/needs.yml"
+stderr_is "and the errors of the invalid one" "$(sed "s|^|$fixtures/invalid/needs.yml:|" "$fixtures/invalid/needs.expected")"
+
+# The loader quotes the workflow's text in its messages: ESC, BEL, newline and tab come out escaped.
+cat >"$tmp/escapes.yml" <<'YML'
+name: "title \e]0;pwned\a"
+"\e[2J": 1
+jobs:
+  build:
+    name: "clear \e[2J and a\nnewline"
+    needs: "\e]0;pwned\a"
+    steps:
+      - name: "step \e[2J"
+        id: "a\tb"
+        run: echo
+YML
+check "validate a workflow with control characters in its text" 1 "" "$runnerctl" validate "$tmp/escapes.yml"
+stderr_is "validate prints them escaped" "$tmp/escapes.yml:2:1: unknown key '\x1b[2J' in the workflow (expected one of: name, on, env, defaults, jobs)
+$tmp/escapes.yml:6:12: job 'build' needs unknown job '\x1b]0;pwned\x07'
+$tmp/escapes.yml:9:13: invalid step id 'a\tb': ids start with a letter or '_', contain only letters, digits, '-' and '_', and are shorter than 100 characters"
+n=$((n + 1))
+if ! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' "$tmp/stderr"; then
+        echo "ok $n - no control character but newline reached stderr"
+else
+        echo "not ok $n - control characters reached stderr"
+        failed=$((failed + 1))
+fi
 
 echo "1..$n"
 exit $((failed > 0))
