@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The cancellation of DESIGN §1, as part of the run state machine: the coordinator's side (the request,
- * job conditions, cancellation messages, the step-5 deadline) and the executor's (step conditions and
- * the escalation of one step: SIGINT, SIGTERM after InterruptTimeoutSec, the scope's cgroup.kill after
- * TerminateTimeoutSec and the wait for populated 0), plus timeout-minutes of steps and jobs, which
- * cancel through the same paths. Pure: the times come with the events, the effects go out as actions. */
+/* The cancellation of the README (Cancellation), as part of the run state machine: the coordinator's
+ * side (the request, job conditions, cancellation messages, the force deadline) and the executor's (step
+ * conditions and the escalation of one step: SIGINT, SIGTERM after InterruptTimeoutSec, the scope's
+ * cgroup.kill after TerminateTimeoutSec and the wait for populated 0), plus timeout-minutes of steps and
+ * jobs, which cancel through the same paths. Pure: the times come with the events, the effects go out as
+ * actions. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static double minutes(uint64_t usec) {
         return (double) usec / (60.0 * USEC_PER_SEC);
 }
 
-/* ---- one step (step 4) ---- */
+/* ---- one step: its escalation (README, Cancellation, step 2) ---- */
 
 static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStage stage, uint64_t timeout,
         RunTime now, RunActions *a) {
@@ -87,8 +88,8 @@ static int step_kill(Run *run, size_t job, size_t step, RunTime now, RunActions 
                         .usec = now.monotonic - s->cancel_began });
 }
 
-/* Step 4 begins. A step whose entry process has not started yet (its scope is being created, its shim
- * held) is not signalled: it is told not to start, and if it starts anyway (the shim was released
+/* The step's escalation begins. A step whose entry process has not started yet (its scope is being created,
+ * its shim held) is not signalled: it is told not to start, and if it starts anyway (the shim was released
  * already) the escalation begins in cancel_step_started(). */
 static int step_cancel(Run *run, size_t job, size_t step, bool timed_out, RunTime now, RunActions *a) {
         RunStep *s = &run->jobs[job].steps[step];
@@ -152,7 +153,7 @@ int run_step_emptied(Run *run, size_t job, size_t step, RunTime now, RunActions 
         return cancel_step_ended(run, job, step, now, actions);
 }
 
-/* ---- one job (steps 2 and 3) ---- */
+/* ---- one job: its if: and the cancellation message (README, Cancellation, steps 1 to 3) ---- */
 
 /* The executor re-evaluates the if: of the job's running step; a false one cancels it. The steps not
  * started yet are evaluated when they become ready, as always (job_next_step()). */
@@ -227,7 +228,7 @@ static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
                     : job_cancel(run, job, "The run was cancelled.", now, a);
 }
 
-/* ---- the run (steps 1 and 5) ---- */
+/* ---- the run: the request and the force deadline (README, Cancellation, steps 1 and 4) ---- */
 
 static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
         int r;
@@ -297,7 +298,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
                 if (r < 0)
                         return r;
 
-                /* --force skips to step 5: nothing to re-evaluate. */
+                /* --force goes straight to the force deadline: nothing to re-evaluate. */
                 if (!force) {
                         r = run_timer_start(
                                 a, SIZE_MAX, SIZE_MAX, &run->timer, now.monotonic, run->cancel.force_usec);

@@ -20,7 +20,8 @@ int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const
 const char *run_condition_text(const WorkflowCondition *c);
 
 /* Evaluate a running job's if: with the job-level status functions, a step's with the step-level
- * ones (DESIGN §1). An if: that cannot be evaluated is false; *ret_error says why (NULL otherwise). */
+ * ones (the tables in README, Cancellation). An if: that cannot be evaluated is false; *ret_error says why
+ * (NULL otherwise). */
 int run_eval_job_condition(Run *run, size_t job, bool *ret, char **ret_error);
 int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char **ret_error);
 

@@ -16,7 +16,7 @@
  * step started, exited, failed to start; its scope is empty; a job's leftovers are gone; a timer
  * fired; the run is cancelled), each with the time; decisions come out as actions for the agent to
  * carry out. No system calls, no clock, no logging: the agent does all of that. The cancellation
- * itself (DESIGN §1) is in cancel.c. */
+ * itself (README, Cancellation) is in cancel.c. */
 
 /* The time of an event on both clocks: realtime for the timestamps people read, monotonic for the
  * deadlines of a cancellation and of timeouts. */
@@ -42,14 +42,15 @@ typedef enum RunConclusion {
         _RUN_CONCLUSION_MAX,
 } RunConclusion;
 
-/* Where a step's cancellation stands (DESIGN §1 step 4, and step 5). */
+/* Where a step's cancellation stands (README, Cancellation: the escalation of step 2, the force
+ * deadline of step 4). */
 typedef enum RunCancelStage {
         RUN_CANCEL_NONE,
         RUN_CANCEL_PENDING,   /* decided before the entry process ran: the step waits for it, or its end */
         RUN_CANCEL_INTERRUPT, /* SIGINT sent; SIGTERM at the step's timer */
         RUN_CANCEL_TERMINATE, /* SIGTERM sent; the kill at the step's timer */
         RUN_CANCEL_KILL,      /* the scope's cgroup killed: the step waits for its exit and populated 0 */
-        RUN_CANCEL_FORCE,     /* the run's slice was killed (step 5) */
+        RUN_CANCEL_FORCE,     /* the run's slice was killed (the force deadline) */
 } RunCancelStage;
 
 typedef struct RunStep {
@@ -101,7 +102,7 @@ typedef struct RunJob {
         uint64_t timer; /* monotonic µs deadline of the job's timeout-minutes, 0: none */
 } RunJob;
 
-/* The durations of DESIGN §1 ([Cancel] in agent.conf). */
+/* The durations of README, Cancellation ([Cancel] in agent.conf). */
 typedef struct RunCancelSettings {
         uint64_t interrupt_usec; /* SIGINT → SIGTERM */
         uint64_t terminate_usec; /* SIGTERM → cgroup.kill of the step */
@@ -119,7 +120,7 @@ typedef struct Run {
         RunConclusion conclusion;
         RunCancelSettings cancel; /* GitHub's 7500 ms, 2500 ms, 5 min unless the agent sets others */
         bool cancel_requested;
-        bool force_terminated;        /* step 5 happened: nothing starts any more */
+        bool force_terminated;        /* the force deadline passed: nothing starts any more */
         char *cancelled_by;           /* NULL until cancelled */
         uint64_t cancel_requested_at; /* monotonic µs */
         uint64_t timer;               /* monotonic µs of the force deadline, 0: none */
@@ -156,7 +157,7 @@ typedef enum RunActionType {
          * run_step_failed() or run_step_exited() follows); if it was released, run_step_started() will
          * come and the escalation starts there. */
         RUN_ACTION_ABORT_STEP,
-        /* Step 5: cgroup.kill the run's slice. usec: time since the cancel request. */
+        /* The force deadline: cgroup.kill the run's slice. usec: time since the cancel request. */
         RUN_ACTION_KILL_RUN,
         /* Call run_timer_fired(job, step) at monotonic usec, replacing the timer of the same job and
          * step (SIZE_MAX, SIZE_MAX: the run's force deadline; step SIZE_MAX: the job's timeout). */
@@ -174,7 +175,7 @@ typedef enum RunEvent {
         RUN_EVENT_JOB_CANCELLED,    /* the cancellation message sent to a job; text: why */
         RUN_EVENT_STEP_CONDITION,   /* a step's if: evaluated under the cancellation */
         RUN_EVENT_STEP_TIMED_OUT,   /* text: the timeout */
-        RUN_EVENT_FORCE,            /* step 5; text: why */
+        RUN_EVENT_FORCE,            /* the force deadline; text: why */
         _RUN_EVENT_MAX,
 } RunEvent;
 
@@ -212,9 +213,10 @@ static inline void run_step_spec_freep(RunStepSpec **s) {
 }
 
 /* Decides everything that can be decided now: jobs whose needs are complete have their if evaluated
- * and start or are skipped (at most *budget jobs start; the budget is decremented, UINT_MAX for no
- * limit); running jobs between steps evaluate the next step's if and start or skip it, or finish;
- * the run concludes when all jobs are done. Appends to actions. Returns 0 or -ENOMEM. */
+ * and are skipped or queued; queued jobs start, at most *budget of them (the budget is decremented,
+ * UINT_MAX for no limit), the others stay queued for a later call; running jobs between steps evaluate the
+ * next step's if and start or skip it, or finish; the run concludes when all jobs are done. Appends to
+ * actions. Returns 0 or -ENOMEM. */
 int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions);
 
 /* The step's scope exists and its entry process runs. */
@@ -240,10 +242,10 @@ int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);
 
 /* ---- cancellation (cancel.c) ---- */
 
-/* The run's cancellation is requested (DESIGN §1): running jobs re-evaluate their if:, jobs to cancel
- * get the cancellation message, steps to cancel escalate (SIGINT, SIGTERM, kill), and the force
- * deadline starts. force: straight to step 5 (also after an earlier request). Returns -EALREADY for
- * a completed run, 0 when the request changed nothing (asked before, without force). */
+/* The run's cancellation is requested (README, Cancellation): running and queued jobs re-evaluate their if:,
+ * jobs to cancel get the cancellation message, steps to cancel escalate (SIGINT, SIGTERM, kill), and the
+ * force deadline starts. force: straight to the force deadline (also after an earlier request). Returns
+ * -EALREADY for a completed run, 0 when the request changed nothing (asked before, without force). */
 int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *actions);
 
 /* A timer of RUN_ACTION_START_TIMER is due. */
@@ -265,7 +267,7 @@ const char *run_conclusion_to_string(RunConclusion c); /* NULL for NONE */
  * script. Never NULL; the step's id stays what steps.<id> and the unit names use. */
 const char *run_step_display_name(const RunStep *s);
 
-/* The unit names of DESIGN §3. */
+/* The unit names of README, Running workflows. */
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);
 int run_job_slice_name(const Run *run, size_t job, char **ret);
 int run_slice_name(uint64_t id, char **ret);
@@ -278,7 +280,7 @@ int run_slice_cgroup_path(uint64_t id, unsigned job_number, char **ret);
  * with \" and \\. */
 int run_shell_argv(const char *shell, const char *script, char ***ret);
 
-/* The run as the JSON of `runnerctl status --json` (DESIGN §4). */
+/* The run as the JSON of `runnerctl status --json` (README, runnerctl status --json RUN). */
 int run_to_json(const Run *run, json_object **ret);
 
 /* ISO 8601 in UTC with milliseconds, as GitHub writes them. */

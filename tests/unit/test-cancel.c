@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The cancellation (DESIGN §1) driven by a simulated agent on a fake clock. Each step's run: text says
- * how its simulated process behaves:
- *   sleep MS     runs MS milliseconds, then exits 0 (without it: runs until killed)
- *   exit N       exits N when it ends on its own
- *   trap INT     ignores SIGINT (trap TERM: SIGTERM)
- *   linger MS    takes MS milliseconds to exit after a signal it does not ignore
- * The simulator carries out every action as the agent would (timers, signals, kills, the held shim)
- * and writes a log line per effect and per journal event, "<ms> WHAT …", which the tests read. */
+/* The cancellation (README, Cancellation) driven by a simulated agent on a fake clock. Each step's run: text
+ * says how its simulated process behaves: sleep MS     runs MS milliseconds, then exits 0 (without it: runs
+ * until killed) exit N       exits N when it ends on its own trap INT     ignores SIGINT (trap TERM:
+ * SIGTERM) linger MS    takes MS milliseconds to exit after a signal it does not ignore The simulator
+ * carries out every action as the agent would (timers, signals, kills, the held shim) and writes a log line
+ * per effect and per journal event, "<ms> WHAT …", which the tests read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,7 +434,7 @@ static const char *step_outcome(Sim *s, const char *id, size_t step) {
         return run_conclusion_to_string(job(s, id)->steps[step].outcome) ?: "none";
 }
 
-/* ---- steps 1–5 ---- */
+/* ---- the sequence of README, Cancellation ---- */
 
 static void test_five_steps(void **state) {
         Sim s;
@@ -513,8 +511,8 @@ static void test_kill_waits_for_empty(void **state) {
 static void test_force_deadline(void **state) {
         Sim s;
 
-        /* Step 5: an always() job keeps running after the cancel, until the force deadline kills the
-         * run's slice; nothing starts after it, not even always() steps and jobs. */
+        /* The force deadline (step 4): an always() job keeps running after the cancel, until the force
+         * deadline kills the run's slice; nothing starts after it, not even always() steps and jobs. */
         sim_start(&s,
                 "jobs:\n"
                 "  main:\n"
@@ -693,7 +691,7 @@ static void test_force_during_escalation(void **state) {
         /* A second force is a no-op. */
         sim_done(&s);
 
-        /* --force as the first request: straight to step 5, no conditions evaluated. */
+        /* --force as the first request: straight to the force deadline, no conditions evaluated. */
         sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\" } ] }\n");
         sim_run_until(&s, 200);
         assert_int_equal(sim_cancel(&s, true), 1);
@@ -725,7 +723,8 @@ static void test_force_during_escalation(void **state) {
 static void test_step_timeout(void **state) {
         Sim s;
 
-        /* timeout-minutes: 0.01 is 600 ms: the step is cancelled by step 4 and concludes failure. */
+        /* timeout-minutes: 0.01 is 600 ms: the step is cancelled by the escalation of step 2 and concludes
+         * failure. */
         sim_start(&s,
                 "jobs:\n"
                 "  a:\n"

@@ -15,7 +15,7 @@ static const struct {
         int error;
         uint64_t usec;
 } parse_cases[] = {
-        /* the cancellation defaults and what DESIGN.md writes */
+        /* the cancellation defaults and how the README writes them (Cancellation) */
         { "7500ms", 0, 7500 * USEC_PER_MSEC },
         { "2500ms", 0, 2500 * USEC_PER_MSEC },
         { "5min", 0, 300 * USEC_PER_SEC },
