@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Cancellation end to end (DESIGN §1), inside the throwaway container: the installed agent, driven
+# Cancellation end to end (README, Cancellation), inside the throwaway container: the installed agent, driven
 # through runnerctl, observed through what the steps themselves recorded, the journal, processes and
 # cgroups. TAP output.
 #
@@ -218,7 +218,7 @@ check "… the interrupt event says cgroup, with the process count" \
         jq -e 'any(.[]; .RUNNER_JOB == "foreground" and .RUNNER_EVENT == "interrupt" and .RUNNER_SIGNAL_TARGET == "cgroup" and (.RUNNER_PROCESSES | tonumber) >= 2)' <<<"$(events "$id")"
 check "no survivors after the force" test -z "$(survivors)"
 
-# runnerctl cancel --force: step 5 at once.
+# runnerctl cancel --force: the force deadline at once.
 id=$(runnerctl run "$work/force.yml")
 rm -f $marks/*.ready
 wait_for 20 test -e $marks/forever.ready -a -e $marks/fg.ready
