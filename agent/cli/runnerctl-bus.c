@@ -491,8 +491,9 @@ static void print_status_table(json_object *run) {
         json_object *jobs = jget(run, "jobs");
         const char *conclusion = jstr(run, "conclusion");
 
-        printf("Run %s (%s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "source"), jstr(run, "status"),
-                conclusion ? ", " : "", color_for(conclusion), conclusion ?: "", color_off(conclusion));
+        printf("Run %s (%s, %s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "name") ?: "-",
+                jstr(run, "source"), jstr(run, "status"), conclusion ? ", " : "", color_for(conclusion),
+                conclusion ?: "", color_off(conclusion));
         if (jstr(run, "started_at"))
                 printf("  started %s%s%s\n", jstr(run, "started_at"),
                         jstr(run, "completed_at") ? ", completed " : "", jstr(run, "completed_at") ?: "");
@@ -548,12 +549,14 @@ static int list_runs(sd_bus *bus) {
                 fprintf(stderr, "runnerctl: %s\n", strerror(-r));
                 return r;
         }
-        printf("%-6s %-12s %-10s %-25s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "SOURCE");
+        printf("%-6s %-12s %-10s %-25s %-24s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "NAME",
+                "SOURCE");
         for (size_t i = 0; i < json_object_array_length(list); i++) {
                 json_object *run = json_object_array_get_idx(list, i);
                 const char *c = jstr(run, "conclusion");
-                printf("%-6s %-12s %s%-10s%s %-25s %s\n", jstr(run, "id"), jstr(run, "status"), color_for(c),
-                        c ?: "-", color_off(c), jstr(run, "created_at") ?: "-", jstr(run, "source"));
+                printf("%-6s %-12s %s%-10s%s %-25s %-24.24s %s\n", jstr(run, "id"), jstr(run, "status"),
+                        color_for(c), c ?: "-", color_off(c), jstr(run, "created_at") ?: "-",
+                        jstr(run, "name") ?: "-", jstr(run, "source"));
         }
         printf("\n%zu run%s listed.\n", json_object_array_length(list),
                 json_object_array_length(list) == 1 ? "" : "s");
