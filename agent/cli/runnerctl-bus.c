@@ -80,8 +80,10 @@ static int agent_error(const char *what, int r, const sd_bus_error *e) {
         return ret;
 }
 
-/* The exit status for an error that agent_error() or connect_bus() printed. */
+/* The exit status for r: 0, or an error that agent_error(), bad_reply() or connect_bus() printed. */
 static int exit_status(int r) {
+        if (r >= 0)
+                return 0;
         if (r == -EACCES)
                 return EXIT_ACCESS_DENIED;
         if (r == -EHOSTDOWN)

@@ -49,6 +49,11 @@ check "and killed everything at once" grep -qx "Run $id: everything still runnin
 check "the run completes cancelled" wait_for 20 bash -c \
         "runnerctl status $id --json | jq -e '.status == \"completed\" and .conclusion == \"cancelled\"'"
 check "runnerctl list --json after the verb" bash -c "runnerctl list --json | jq -e 'length >= 1'"
+check "runnerctl list exits 0" runnerctl list
+check "runnerctl status without a run lists, exit 0" runnerctl status
+check "runnerctl status RUN exits 0" runnerctl status "$id"
+useradd --system --no-create-home -G runner-admin cli-tester 2>/dev/null || true
+check "a member of runner-admin may list, exit 0" runuser -u cli-tester -- runnerctl list
 
 # ---- 2. users outside runner-admin: the bus policy refuses ----
 expect "the bus policy's refusal is one plain line and exit 4" 4 "$denied" as_nobody list
