@@ -127,6 +127,14 @@ check "list: the run's name (cut at 24 columns) and source escaped, on one line"
 check "the same run through --json keeps the exact bytes" bash -c \
         "runnerctl status --json $id | jq -e '.name == \"wf \\u001b]0;pwned\\u0007\\u001b[2J\\nnext\" and .jobs[0].steps[0].name == \"s \\u001b]0;p\\u0007\\ny\"'"
 
+# The loader's messages quote the workflow's text; run prints them as validate does.
+printf 'jobs:\n  a:\n    steps:\n      - run: echo\n        "\\e]0;pwned\\a": 1\n' >"$work/bad.yml"
+runnerctl run "$work/bad.yml" >/dev/null 2>"$work/bad.txt"; rc=$?
+cat -v "$work/bad.txt" | sed 's/^/# run bad.yml: /'
+check "run of an invalid workflow exits 1" test "$rc" -eq 1
+check "and prints the loader's message escaped" grep -qF "bad.yml:5:9: unknown key '\x1b]0;pwned\x07' in a step" "$work/bad.txt"
+check "with no control byte" bash -c "! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' '$work/bad.txt'"
+
 journalctl --sync
 runnerctl events "$id" >"$work/events.txt" 2>&1
 cat -v "$work/events.txt" | sed 's/^/# events: /'
