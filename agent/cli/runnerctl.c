@@ -377,9 +377,10 @@ static const Verb verbs[] = {
         { "help", 0, ARGS_ANY, 0, verb_help, "help" },
 };
 
-/* Collects the options into arg_* and the given verb-specific ones into ret_given, and the verb and its
- * operands, in order, into ret_operands. Returns 1 to go on, 0 to exit successfully (--help,
- * --version), or < 0 after a usage error. */
+/* Sets arg_verbose and arg_context, collects the verb-specific options given into ret_given (verb_for()
+ * turns them into arg_* once the verb is known), and the verb and its operands, in order, into
+ * ret_operands. Returns 1 to go on, 0 to exit successfully (--help, --version), -ENOMEM, or -EINVAL
+ * after a usage error. */
 static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret_operands, size_t *ret_n) {
         enum {
                 ARG_VERSION = 0x100,
