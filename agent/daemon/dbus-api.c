@@ -16,6 +16,7 @@
 #define ERROR_NO_SUCH_RUN INTERFACE ".Error.NoSuchRun"
 #define ERROR_NO_SUCH_LOG INTERFACE ".Error.NoSuchLog"
 #define ERROR_NOT_RUNNING INTERFACE ".Error.NotRunning"
+#define ERROR_BUSY INTERFACE ".Error.Busy"
 
 /* Is uid root, or a member of runner-admin? Membership is the user's, from NSS, as the bus policy's
  * <policy group=> and polkit's unix-group see it, not the caller's current supplementary groups (the
@@ -95,6 +96,14 @@ static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r == -ESHUTDOWN)
                 return sd_bus_error_set(
                         error, SD_BUS_ERROR_FAILED, "runner-agent is stopping; no new runs are accepted.");
+        if (IN_SET(r, -EMFILE, -ENFILE, -ENOSPC, -EDQUOT, -ENOMEM))
+                /* A limit, not a fault: nothing of the run was kept, and a later submit can work. */
+                return sd_bus_error_setf(error, ERROR_BUSY,
+                        "runner-agent cannot take a new run now (%s); nothing was created, try again later.",
+                        r == -ENOMEM ? "out of memory"
+                                : IN_SET(r, -ENOSPC, -EDQUOT)
+                                ? "no space left in its state directory"
+                                : "too many open files: see LimitNOFILE= of runner-agent.service");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
         return sd_bus_reply_method_return(m, "t", id);

@@ -84,7 +84,6 @@ static ManagedRun *managed_run_free(ManagedRun *mr) {
         run_free(mr->run);
         if (mr->json)
                 json_object_put(mr->json);
-        safe_close(mr->dir_fd);
         free(mr);
         return NULL;
 }
@@ -134,16 +133,35 @@ int managed_run_json(ManagedRun *mr, json_object **ret) {
         return 0;
 }
 
-static int save_now(ManagedRun *mr) {
+/* runs/<id>. Opened when needed and closed right after: the agent holds no descriptor per run at
+ * rest, so the number of runs it keeps is bounded by the disk, not by LimitNOFILE=. */
+static int run_dir_open(Manager *m, uint64_t id) {
+        char name[DECIMAL_STR_MAX(uint64_t)];
+        int fd;
+
+        snprintf(name, sizeof(name), "%" PRIu64, id);
+        fd = openat(m->runs_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+static int write_state(ManagedRun *mr, int dir_fd) {
         json_object *o;
         const char *text;
         int r;
 
         r = managed_run_json(mr, &o);
         if (r < 0)
-                return log_error_errno(r, "Run %" PRIu64 ": failed to build its state: %m", mr->id);
+                return r;
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        r = write_file_atomic_at(mr->dir_fd, "state.json", text, strlen(text), 0640);
+        return write_file_atomic_at(dir_fd, "state.json", text, strlen(text), 0640);
+}
+
+static int save_now(ManagedRun *mr) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = run_dir_open(mr->manager, mr->id);
+        r = fd < 0 ? fd : write_state(mr, fd);
         if (r < 0)
                 return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
         return 0;
@@ -233,12 +251,21 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         run_actions_done(&actions);
 }
 
+static int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret);
+
 static void on_step_failed(StepProcess *p, int error, const char *message, void *userdata) {
         StepRef *ref = userdata;
         RunActions actions = {};
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
 
         log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
                 ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
+        /* Whatever still runs in the step's scope (an entry whose shim died or broke the protocol) is
+         * no longer supervised: it must not run beside the job's next step. */
+        if (step_cgroup_path(ref->mr, ref->job, ref->step, &path) >= 0 &&
+                (fd = cgroup_open(ref->mr->manager->cgroot, path)) >= 0)
+                (void) cgroup_kill(fd);
         if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now(), &actions) >= 0)
                 process(ref->mr, &actions);
         run_actions_done(&actions);
@@ -1008,7 +1035,6 @@ static int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret) {
                 return -ENOMEM;
         mr->manager = m;
         mr->id = id;
-        mr->dir_fd = -EBADF;
         *ret = mr;
         return 0;
 }
@@ -1093,12 +1119,19 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         return 0;
 }
 
+/* A run is prepared in runs/.new-<id> and renamed to runs/<id> only when complete: a submit that
+ * fails half-way (a full disk, no descriptors left) leaves nothing a later start or submit trips
+ * over, and the id is free for the next submit. */
+#define NEW_RUN_PREFIX ".new-"
+
 int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
         uint64_t *ret_id, char **ret_errors) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
-        _cleanup_free_ char *dir = NULL, *workspace = NULL;
+        _cleanup_free_ char *workspace = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        char name[DECIMAL_STR_MAX(uint64_t)], tmp[STRLEN(NEW_RUN_PREFIX) + DECIMAL_STR_MAX(uint64_t)];
         ManagedRun *mr = NULL;
         RunActions actions = {};
         uint64_t id;
@@ -1116,31 +1149,35 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
                 return r;
 
         id = m->next_id;
-        dir = strdupf("%" PRIu64, id);
+        snprintf(name, sizeof(name), "%" PRIu64, id);
+        snprintf(tmp, sizeof(tmp), NEW_RUN_PREFIX "%" PRIu64, id);
         workspace = strdupf("%s/work/r%" PRIu64, m->state_dir, id);
-        if (!dir || !workspace)
+        if (!workspace)
                 return -ENOMEM;
-        if (mkdirat(m->runs_fd, dir, 0750) < 0)
+        /* Room in the table first: once the directory has its name, nothing may fail any more. */
+        if (array_grow((void **) &m->runs, &m->allocated_runs, m->n_runs + 1, sizeof(ManagedRun *)) < 0)
+                return -ENOMEM;
+
+        (void) rm_rf_at(m->runs_fd, tmp); /* from an agent that died in the middle of a submit */
+        if (mkdirat(m->runs_fd, tmp, 0750) < 0)
                 return log_error_errno(-errno, "Failed to create the directory of run %" PRIu64 ": %m", id);
-        r = managed_run_new(m, id, &mr);
-        if (r < 0)
-                return r;
-        mr->dir_fd = openat(m->runs_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (mr->dir_fd < 0 || mkdirat(mr->dir_fd, "logs", 0750) < 0) {
+        dir_fd = openat(m->runs_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0 || mkdirat(dir_fd, "logs", 0750) < 0) {
                 r = log_error_errno(-errno, "Failed to prepare the directory of run %" PRIu64 ": %m", id);
                 goto fail;
         }
-        (void) fchown(mr->dir_fd, 0, m->admin_gid);
-        r = write_file_atomic_at(mr->dir_fd, "workflow.yml", yaml, len, 0640);
+        (void) fchown(dir_fd, 0, m->admin_gid);
+        r = write_file_atomic_at(dir_fd, "workflow.yml", yaml, len, 0640);
         if (r < 0) {
                 log_error_errno(r, "Failed to save the workflow of run %" PRIu64 ": %m", id);
                 goto fail;
         }
 
-        r = contexts_new(m, id, by, &github, &runner);
-        if (r < 0)
-                goto fail;
-        r = run_new(id, source, w, workspace, github, runner, now(), &mr->run);
+        r = managed_run_new(m, id, &mr);
+        if (r >= 0)
+                r = contexts_new(m, id, by, &github, &runner);
+        if (r >= 0)
+                r = run_new(id, source, w, workspace, github, runner, now(), &mr->run);
         if (r < 0)
                 goto fail;
         mr->run->cancel = (RunCancelSettings){
@@ -1152,12 +1189,21 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         r = managed_run_init_jobs(mr);
         if (r < 0)
                 goto fail;
-        r = managed_run_add(m, mr);
-        if (r < 0)
+        r = write_state(mr, dir_fd);
+        if (r < 0) {
+                log_error_errno(r, "Failed to write the state of run %" PRIu64 ": %m", id);
                 goto fail;
+        }
+        dir_fd = safe_close(dir_fd);
+        if (renameat2(m->runs_fd, tmp, m->runs_fd, name, RENAME_NOREPLACE) < 0) {
+                r = log_error_errno(-errno, "Failed to create run %" PRIu64 ": %m", id);
+                if (r == -EEXIST)
+                        m->next_id = id + 1; /* not ours: never try this id again */
+                goto fail;
+        }
+        (void) managed_run_add(m, mr); /* cannot fail: room was made above */
 
         journal_run_submitted(mr, by);
-        (void) save_now(mr);
         bus_emit_run_changed(mr);
         process(mr, &actions);
         run_actions_done(&actions);
@@ -1167,7 +1213,16 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
 
 fail:
         managed_run_free(mr);
-        (void) rm_rf_at(m->runs_fd, dir);
+        /* Removed name by name with the descriptor at hand: the failure may well have been the lack
+         * of another one (rm_rf_at() needs a few). */
+        if (dir_fd >= 0) {
+                (void) unlinkat(dir_fd, "workflow.yml", 0);
+                (void) unlinkat(dir_fd, "state.json", 0);
+                (void) unlinkat(dir_fd, "logs", AT_REMOVEDIR);
+                dir_fd = safe_close(dir_fd);
+        }
+        if (unlinkat(m->runs_fd, tmp, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                (void) rm_rf_at(m->runs_fd, tmp);
         return r;
 }
 
@@ -1208,12 +1263,18 @@ int manager_load_runs(Manager *m) {
         rewinddir(d);
         while ((de = readdir(d))) {
                 _cleanup_free_ char *text = NULL, *slice = NULL;
+                _cleanup_close_ int dir_fd = -EBADF;
                 ManagedRun *mr = NULL;
                 json_object *status;
                 char *end;
                 uint64_t id;
                 int r;
 
+                if (startswith(de->d_name, NEW_RUN_PREFIX)) {
+                        /* A submit the previous agent did not finish: it never became a run. */
+                        (void) rm_rf_at(m->runs_fd, de->d_name);
+                        continue;
+                }
                 errno = 0;
                 id = strtoull(de->d_name, &end, 10);
                 if (errno != 0 || *end != '\0' || id == 0 || de->d_name[0] == '0')
@@ -1222,9 +1283,9 @@ int manager_load_runs(Manager *m) {
                         closedir(d);
                         return -ENOMEM;
                 }
-                mr->dir_fd = openat(m->runs_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r = mr->dir_fd < 0 ? -errno
-                                   : read_full_file_at(mr->dir_fd, "state.json", STATE_MAX_SIZE, &text);
+                dir_fd = openat(m->runs_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                r = dir_fd < 0 ? -errno : read_full_file_at(dir_fd, "state.json", STATE_MAX_SIZE, &text);
+                dir_fd = safe_close(dir_fd);
                 if (r >= 0) {
                         mr->json = json_tokener_parse(text);
                         r = mr->json && json_object_is_type(mr->json, json_type_object) ? 0 : -EBADMSG;
@@ -1286,6 +1347,7 @@ static int find_job_number(ManagedRun *mr, const char *job, unsigned *ret) {
 
 int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step) {
         ManagedRun *mr = manager_find_run(m, id);
+        _cleanup_close_ int dir_fd = -EBADF;
         char path[64];
         unsigned number;
         int r, fd;
@@ -1296,7 +1358,10 @@ int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step) {
         if (r < 0)
                 return r;
         snprintf(path, sizeof(path), "logs/j%u-s%u.log", number, step);
-        fd = openat(mr->dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        dir_fd = run_dir_open(m, id);
+        if (dir_fd < 0)
+                return dir_fd;
+        fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
 }
 

@@ -51,7 +51,6 @@ struct ManagedRun {
         uint64_t id;
         Run *run;          /* NULL: loaded from disk, finished */
         json_object *json; /* the state as last written */
-        int dir_fd;        /* runs/<id> */
         JobCtx *jobs;
         sd_event_source *save_source; /* a deferred state write is pending */
         ScopeJob *slice_stop;         /* the run's slice is being stopped */
