@@ -15,8 +15,13 @@ void config_init(Config *c) {
                 .terminate_timeout_usec = 2500 * USEC_PER_MSEC,
                 .force_terminate_usec = 5 * 60 * USEC_PER_SEC,
                 .signal_target = SIGNAL_TARGET_ENTRY,
-                .max_parallel_jobs = 0,
+                .max_parallel_jobs = CONFIG_PARALLEL_JOBS_CPUS,
         };
+}
+
+void config_resolve_parallel_jobs(Config *c, unsigned n_cpus) {
+        if (c->max_parallel_jobs == CONFIG_PARALLEL_JOBS_CPUS)
+                c->max_parallel_jobs = MIN(MAX(n_cpus, 1U), MAX_PARALLEL_JOBS);
 }
 
 void config_errors_done(ConfigErrors *e) {
@@ -136,10 +141,20 @@ static int assign(
                         char *end;
                         unsigned long v;
 
+                        /* Empty: back to the default (one per CPU), as systemd resets a setting. */
+                        if (!*value) {
+                                c->max_parallel_jobs = CONFIG_PARALLEL_JOBS_CPUS;
+                                return 0;
+                        }
+                        if (streq(value, "infinity")) {
+                                c->max_parallel_jobs = 0;
+                                return 0;
+                        }
                         errno = 0;
                         v = strtoul(value, &end, 10);
-                        if (!*value || *end || errno != 0 || value[0] == '-' || v > MAX_PARALLEL_JOBS) {
-                                snprintf(why, why_size, "must be a number from 0 (no limit) to %u",
+                        if (*end || errno != 0 || value[0] == '-' || v > MAX_PARALLEL_JOBS) {
+                                snprintf(why, why_size,
+                                        "must be a number from 1 to %u, infinity or 0 (no limit), or empty (one per CPU)",
                                         MAX_PARALLEL_JOBS);
                                 return -EINVAL;
                         }

@@ -26,8 +26,14 @@ typedef struct Config {
         uint64_t force_terminate_usec;   /* cancel request → everything killed */
         SignalTarget signal_target;
         /* [Agent] */
-        unsigned max_parallel_jobs; /* 0: no limit */
+        unsigned max_parallel_jobs; /* 0: no limit; CONFIG_PARALLEL_JOBS_CPUS: as many as CPUs */
 } Config;
+
+/* MaxParallelJobs= when not set: one job per CPU the agent may run on, which the caller counts (this
+ * code reads nothing of the system) and puts in with config_resolve_parallel_jobs(). */
+#define CONFIG_PARALLEL_JOBS_CPUS UINT32_MAX
+
+void config_resolve_parallel_jobs(Config *c, unsigned n_cpus);
 
 /* GitHub's documented defaults: 7500 ms, 2500 ms, 5 min, the entry process. */
 void config_init(Config *c);

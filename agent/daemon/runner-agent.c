@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,8 +135,17 @@ static int load_config(Config *c, ConfigErrors *warnings) {
                 fprintf(stderr, "%s: %m\n", dropin_dir);
                 failed = true;
         }
-        if (!failed && config_verify(c, warnings) < 0)
-                return log_oom();
+        if (!failed) {
+                cpu_set_t cpus;
+
+                CPU_ZERO(&cpus);
+                config_resolve_parallel_jobs(c,
+                        sched_getaffinity(0, sizeof(cpus), &cpus) >= 0
+                                ? (unsigned) CPU_COUNT(&cpus)
+                                : (unsigned) sysconf(_SC_NPROCESSORS_ONLN));
+                if (config_verify(c, warnings) < 0)
+                        return log_oom();
+        }
 
         for (size_t i = 0; i < errors.n; i++)
                 if (errors.errors[i].line > 0)
@@ -147,14 +157,16 @@ static int load_config(Config *c, ConfigErrors *warnings) {
 }
 
 static void print_config(const Config *c) {
-        char a[64], b[64], f[64];
+        char a[64], b[64], f[64], jobs[DECIMAL_STR_MAX(unsigned)] = "infinity";
 
+        if (c->max_parallel_jobs > 0)
+                snprintf(jobs, sizeof(jobs), "%u", c->max_parallel_jobs);
         printf("[Cancel]\nInterruptTimeoutSec=%s\nTerminateTimeoutSec=%s\nForceTerminateSec=%s\nSignalTarget=%s\n\n"
-               "[Agent]\nMaxParallelJobs=%u\n",
+               "[Agent]\nMaxParallelJobs=%s\n",
                 format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
                 format_timespan(b, sizeof(b), c->terminate_timeout_usec),
                 format_timespan(f, sizeof(f), c->force_terminate_usec),
-                signal_target_to_string(c->signal_target), c->max_parallel_jobs);
+                signal_target_to_string(c->signal_target), jobs);
 }
 
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

@@ -25,7 +25,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.terminate_timeout_usec, 2500 * USEC_PER_MSEC);
         assert_int_equal(c.force_terminate_usec, 300 * USEC_PER_SEC);
         assert_int_equal(c.signal_target, SIGNAL_TARGET_ENTRY);
-        assert_int_equal(c.max_parallel_jobs, 0);
+        assert_int_equal(c.max_parallel_jobs, CONFIG_PARALLEL_JOBS_CPUS);
         assert_int_equal(config_verify(&c, NULL), 0);
 
         /* an empty file, comments and blank lines change nothing */
@@ -86,15 +86,15 @@ static const ErrorCase error_cases[] = {
                 "2: invalid ForceTerminateSec=-5s: time span out of range\n" },
         { "[Cancel]\nSignalTarget=group\n", "2: invalid SignalTarget=group: must be entry or cgroup\n" },
         { "[Agent]\nMaxParallelJobs=-1\n",
-                "2: invalid MaxParallelJobs=-1: must be a number from 0 (no limit) to 4096\n" },
+                "2: invalid MaxParallelJobs=-1: must be a number from 1 to 4096, infinity or 0 (no limit), or empty (one per CPU)\n" },
         { "[Agent]\nMaxParallelJobs=9999\n",
-                "2: invalid MaxParallelJobs=9999: must be a number from 0 (no limit) to 4096\n" },
+                "2: invalid MaxParallelJobs=9999: must be a number from 1 to 4096, infinity or 0 (no limit), or empty (one per CPU)\n" },
         { "[Agent]\nSignalTarget=entry\n", "2: unknown setting SignalTarget= in [Agent]\n" },
         /* every error, each at the first line of its (continued) entry */
-        { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=\n",
+        { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=many\n",
                 "2: invalid InterruptTimeoutSec=x: not a time span (e.g. 7500ms, 2.5s, 5min)\n"
                 "5: unknown setting Foo= in [Cancel]\n"
-                "8: invalid MaxParallelJobs=: must be a number from 0 (no limit) to 4096\n" },
+                "8: invalid MaxParallelJobs=many: must be a number from 1 to 4096, infinity or 0 (no limit), or empty (one per CPU)\n" },
 };
 
 static char *render(const ConfigErrors *errors) {
@@ -109,6 +109,31 @@ static char *render(const ConfigErrors *errors) {
         }
         assert_int_equal(fclose(f), 0);
         return s;
+}
+
+/* One job per CPU unless told otherwise; infinity (or 0) lifts the limit; empty goes back. */
+static void test_parallel_jobs(void **state) {
+        Config c;
+
+        config_init(&c);
+        config_resolve_parallel_jobs(&c, 2);
+        assert_int_equal(c.max_parallel_jobs, 2);
+        config_init(&c);
+        config_resolve_parallel_jobs(&c, 0); /* the count failed: still a limit */
+        assert_int_equal(c.max_parallel_jobs, 1);
+
+        config_init(&c);
+        assert_int_equal(parse(&c, "a.conf", "[Agent]\nMaxParallelJobs=infinity\n", NULL), 0);
+        config_resolve_parallel_jobs(&c, 2);
+        assert_int_equal(c.max_parallel_jobs, 0);
+        assert_int_equal(parse(&c, "a.conf", "[Agent]\nMaxParallelJobs=0\n", NULL), 0);
+        assert_int_equal(c.max_parallel_jobs, 0);
+        assert_int_equal(parse(&c, "a.conf", "[Agent]\nMaxParallelJobs=7\n", NULL), 0);
+        config_resolve_parallel_jobs(&c, 2);
+        assert_int_equal(c.max_parallel_jobs, 7);
+        assert_int_equal(parse(&c, "b.conf", "[Agent]\nMaxParallelJobs=\n", NULL), 0);
+        config_resolve_parallel_jobs(&c, 3);
+        assert_int_equal(c.max_parallel_jobs, 3);
 }
 
 static void test_errors(void **state) {
@@ -213,6 +238,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_override),
+                cmocka_unit_test(test_parallel_jobs),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_valid_lines_still_apply),
                 cmocka_unit_test(test_limits),
