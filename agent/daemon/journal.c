@@ -124,10 +124,6 @@ void journal_stop(void) {
         writer.started = false;
 }
 
-static const char *step_name(const RunStep *s) {
-        return s->name ?: s->def->name.raw ?: s->def->id;
-}
-
 /* MESSAGE_ID, PRIORITY, RUNNER_EVENT and the run, job and step the event is about. */
 static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority, const char *event,
         size_t job, size_t step) {
@@ -147,7 +143,7 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
         {
                 const RunStep *s = &mr->run->jobs[job].steps[step];
                 add(f, "RUNNER_STEP=%u", s->def->number);
-                add(f, "RUNNER_STEP_NAME=%s", step_name(s));
+                add(f, "RUNNER_STEP_NAME=%s", run_step_display_name(s));
                 if (s->unit)
                         add(f, "RUNNER_UNIT=%s", s->unit);
         }
@@ -162,7 +158,7 @@ static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t ste
         else
                 snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id,
                         mr->run->jobs[job].def->id, mr->run->jobs[job].steps[step].def->number,
-                        step_name(&mr->run->jobs[job].steps[step]));
+                        run_step_display_name(&mr->run->jobs[job].steps[step]));
 }
 
 void journal_run_submitted(ManagedRun *mr, const char *by) {

@@ -7,9 +7,10 @@
 
 #include "manager.h"
 
-/* The agent's structured journal events (DESIGN §3): each has a MESSAGE_ID the catalog explains,
- * RUNNER_EVENT (a short name, what `runnerctl events` shows), RUNNER_RUN_ID and, where they apply,
- * RUNNER_JOB, RUNNER_STEP, RUNNER_STEP_NAME, RUNNER_UNIT and the fields of the decision. */
+/* The agent's structured journal events (README, "Cancellation": the events and their fields): each has a
+ * MESSAGE_ID the catalog explains, RUNNER_EVENT (a short name, what `runnerctl events` shows), RUNNER_RUN_ID
+ * and, where they apply, RUNNER_JOB, RUNNER_STEP, RUNNER_STEP_NAME, RUNNER_UNIT and the fields of the
+ * decision. */
 
 /* Events are queued and written in order by a thread (see journal.c). Writes what is queued and ends
  * the thread (before exit). */

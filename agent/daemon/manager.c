@@ -459,7 +459,7 @@ static int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_STEP=%u", number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
-                        strdupf("--field=RUNNER_STEP_NAME=%s", s->name ?: s->def->name.raw ?: s->def->id));
+                        strdupf("--field=RUNNER_STEP_NAME=%s", run_step_display_name(s)));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_UNIT=%s", s->unit));
         if (r >= 0)

@@ -107,7 +107,8 @@ int managed_run_json(ManagedRun *mr, json_object **ret);
 /* Opens a step's log file for reading. */
 int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
 
-/* Cancels a run (DESIGN §1; force: step 5 at once). -ESRCH: no such run; -EALREADY: it completed. */
+/* Cancels a run (README, "Cancellation"; force: the force deadline at once). -ESRCH: no such run; -EALREADY:
+ * it completed. */
 int manager_cancel(Manager *m, uint64_t id, const char *by, bool force);
 
 /* Stopping the agent: cancels every run, as runnerctl cancel does; manager_stopped() tells when

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* runner-step: the shim between the agent and a step's entry process (DESIGN §2).
+/* runner-step: the shim between the agent and a step's entry process (README, "Running workflows").
  *
  * The agent forks and execs it, hands its PID to systemd for the step's scope, and holds it: the shim
  * waits on its control socket (fd 3) until the agent says the scope exists. Then it creates the entry
