@@ -9,16 +9,20 @@
  *                         then inotify until populated 0; prints the µs of each repetition
  *   baseline pgroup|entry SCRIPT READY GRACE_MS
  *                         the other runners' ways, re-implemented: runs SCRIPT with bash in a cgroup of
- *                         its own and a process group of its own, waits for the file READY, then
+ *                         its own and a process group of its own, waits for the file READY and for
+ *                         every kind of process of the adversarial tree (as bench-cancel.sh does), then
  *                         pgroup: SIGTERM to the process group, GRACE_MS, SIGKILL to it (GitLab Runner,
  *                         Buildkite); entry: SIGINT, GRACE_MS, SIGTERM, GRACE_MS, SIGKILL to the
  *                         entry's PID only (actions/runner); after another GRACE_MS prints how many
- *                         processes of the tree are still alive, then kills them with cgroup.kill.
+ *                         processes of the tree are still alive (once the count holds still: a busy
+ *                         machine may be slow to finish off the killed ones), then kills them with
+ *                         cgroup.kill.
  *
  * Needs root and a cgroup2 hierarchy it may create cgroups in (the test container). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -207,6 +211,66 @@ static int cmd_cgkill(unsigned n, unsigned repeat) {
         return 0;
 }
 
+/* Is a process whose command line starts with the words of want (NUL-separated) in the cgroup? */
+static bool cgroup_runs(const char *cg, const char *want, size_t want_len) {
+        char path[PATH_MAX], buf[64];
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && fgets(buf, sizeof(buf), f)) {
+                char cmdline[256];
+                ssize_t n;
+                int fd;
+
+                snprintf(path, sizeof(path), "/proc/%d/cmdline", atoi(buf));
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                n = read(fd, cmdline, sizeof(cmdline));
+                close(fd);
+                found = n >= (ssize_t) want_len && memcmp(cmdline, want, want_len) == 0;
+        }
+        fclose(f);
+        return found;
+}
+
+/* The adversarial tree has grown, as bench-cancel.sh's tree_grown says it (without the stopped sleep). */
+static bool tree_grown(const char *cg) {
+        /* argv[0] and argv[1] as /proc/PID/cmdline has them ("\000" is three octal digits at most). */
+#define ARGV(s) \
+        { s, sizeof(s) - 1 }
+        static const struct {
+                const char *argv;
+                size_t len;
+        } want[] = { ARGV("sleep\0001001"), ARGV("sleep\0001002"), ARGV("sleep\0001003"),
+                ARGV("reexec-1005"), ARGV("sleep\0001006") };
+#undef ARGV
+
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                if (!cgroup_runs(cg, want[i].argv, want[i].len))
+                        return false;
+        return true;
+}
+
+/* The number of processes once it has held still for 500 ms (at most 10 s). */
+static unsigned count_settled(const char *cg) {
+        unsigned last = count_procs(cg), same = 0;
+
+        for (unsigned i = 0; i < 100 && same < 5; i++) {
+                unsigned now;
+
+                sleep_ms(100);
+                now = count_procs(cg);
+                same = now == last ? same + 1 : 0;
+                last = now;
+        }
+        return last;
+}
+
 static int cmd_baseline(const char *how, const char *script, const char *ready, unsigned grace) {
         char cg[512];
         unsigned survivors;
@@ -215,9 +279,15 @@ static int cmd_baseline(const char *how, const char *script, const char *ready, 
         make_cgroup(cg, sizeof(cg), "bench-baseline");
         unlink(ready);
         pid = spawn_in(cg, true, (char *const[]){ (char *) "bash", (char *) script, NULL });
-        while (access(ready, F_OK) < 0)
+        /* Polls, as bench-cancel.sh's wait_for does: bounded far above what the tree needs. */
+        for (unsigned waited = 0; access(ready, F_OK) < 0 || !tree_grown(cg); waited += 10) {
+                if (waited > 60000) {
+                        fprintf(stderr, "bench-cancel-helper: the adversarial tree did not grow\n");
+                        (void) kill_and_wait(cg);
+                        return 2;
+                }
                 sleep_ms(10);
-        sleep_ms(300); /* the trees grow */
+        }
 
         if (strcmp(how, "pgroup") == 0) {
                 kill(-pid, SIGTERM);
@@ -232,7 +302,7 @@ static int cmd_baseline(const char *how, const char *script, const char *ready, 
         }
         waitpid(pid, NULL, 0);
         sleep_ms(grace);
-        survivors = count_procs(cg);
+        survivors = count_settled(cg);
         printf("%u\n", survivors);
         (void) kill_and_wait(cg);
         while (rmdir(cg) < 0 && errno == EBUSY)
