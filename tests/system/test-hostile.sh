@@ -35,8 +35,9 @@ systemctl restart runner-agent || { journalctl -u runner-agent --no-pager | tail
 agent_pid() { systemctl show -P MainPID runner-agent; }
 agent_fds() { ls "/proc/$(agent_pid)/fd" | wc -l; }
 conclusion() { runnerctl status --json "$1" | jq -r "$2"; }
-# submit FILE: runs it to completion; prints the run id.
-submit() { runnerctl run --wait "$1" 2>/dev/null | head -n1; }
+# submit FILE: runs it to completion; prints the run id. Bounded, so that an agent the attack brought
+# down fails the checks instead of hanging the test.
+submit() { timeout 120 runnerctl run --wait "$1" 2>/dev/null | head -n1; }
 
 # A root process outside every run, which records any signal it gets.
 systemd-run --quiet --unit=hostile-canary --property=Type=exec \
