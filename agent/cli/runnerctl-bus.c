@@ -59,6 +59,11 @@ static int agent_error(const char *what, int r, const sd_bus_error *e) {
                         "runnerctl: access denied: only root and members of the group runner-admin "
                         "may use runner-agent\n");
                 ret = -EACCES;
+        } else if (set && sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED)) {
+                fprintf(stderr,
+                        "runnerctl: the system bus refused this client: too many connections or requests at "
+                        "once; try again when fewer are waiting\n");
+                ret = r;
         } else if (set &&
                 sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
                 fprintf(stderr, "runnerctl: runner-agent is not running (systemctl start runner-agent)\n");
@@ -367,7 +372,12 @@ static int follower_subscribe(Follower *f) {
         if (r >= 0)
                 r = sd_bus_match_signal(f->bus, NULL, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE,
                         "RunChanged", on_run_changed, f);
-        if (r < 0)
+        if (r == -ENOBUFS)
+                /* org.freedesktop.DBus.Error.LimitsExceeded: dbus-daemon allows one user 256 connections. */
+                fprintf(stderr,
+                        "runnerctl: the system bus refused this client: too many connections or requests at "
+                        "once (org.freedesktop.DBus.Error.LimitsExceeded); try again when fewer are waiting\n");
+        else if (r < 0)
                 fprintf(stderr, "runnerctl: failed to subscribe to the agent's signals: %s\n", strerror(-r));
         return r;
 }
