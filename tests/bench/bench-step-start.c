@@ -3,7 +3,8 @@
  * runner-agent's path (fork+exec runner-step, held; StartTransientUnit; JobRemoved; release;
  * clone3 of the entry), against plain fork+exec of the same entry and against `systemd-run --scope`
  * of it, interleaved in one run; then 100 steps started at once. The entry (bench-stamp) reports
- * when it ran through an inherited pipe. Needs root and a booted systemd (the test container).
+ * when it ran through a FIFO it opens by name, the same way for all three (runner-step hands a step
+ * no descriptor above stderr). Needs root and a booted systemd (the test container).
  *
  *   bench-step-start RUNNER-STEP BENCH-STAMP [ITERATIONS]
  *
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +42,8 @@
 #define STAMP_WAIT_MS (60 * 1000)
 
 static const char *arg_shim, *arg_stamp;
-static int stamp_pipe[2];
+static char stamp_dir[] = "/run/bench-step-start.XXXXXX", stamp_path[64];
+static int stamp_fd = -EBADF;
 static sd_event *event;
 static UnitWatcher *watcher;
 static unsigned serial;
@@ -54,7 +57,7 @@ static uint64_t now_ns(void) {
 /* Reads one stamp: {id, ns}. An entry that never reports is a broken start, not a slow one: the
  * wait is bounded far above any start time, so that it fails here rather than at meson's timeout. */
 static uint64_t read_stamp(uint64_t *ret_id) {
-        struct pollfd pfd = { .fd = stamp_pipe[0], .events = POLLIN };
+        struct pollfd pfd = { .fd = stamp_fd, .events = POLLIN };
         uint64_t rec[2];
         ssize_t n;
         int r;
@@ -68,7 +71,7 @@ static uint64_t read_stamp(uint64_t *ret_id) {
                 exit(1);
         }
         do
-                n = read(stamp_pipe[0], rec, sizeof(rec));
+                n = read(stamp_fd, rec, sizeof(rec));
         while (n < 0 && errno == EINTR);
         if (n != sizeof(rec)) {
                 printf("Bail out! short read from the stamp pipe\n");
@@ -86,16 +89,15 @@ static void reap(pid_t pid) {
 }
 
 static uint64_t run_fork_exec(void) {
-        char fd[16], id[16];
+        char id[16];
         uint64_t t0;
         pid_t pid;
 
-        snprintf(fd, sizeof(fd), "%d", stamp_pipe[1]);
         snprintf(id, sizeof(id), "%u", ++serial);
         t0 = now_ns();
         pid = fork();
         if (pid == 0) {
-                execl(arg_stamp, arg_stamp, fd, id, (char *) NULL);
+                execl(arg_stamp, arg_stamp, stamp_path, id, (char *) NULL);
                 _exit(127);
         }
         uint64_t t1 = read_stamp(NULL);
@@ -104,11 +106,10 @@ static uint64_t run_fork_exec(void) {
 }
 
 static uint64_t run_systemd_run(void) {
-        char fd[16], id[16], unit[64];
+        char id[16], unit[64];
         uint64_t t0;
         pid_t pid;
 
-        snprintf(fd, sizeof(fd), "%d", stamp_pipe[1]);
         snprintf(id, sizeof(id), "%u", ++serial);
         snprintf(unit, sizeof(unit), "--unit=runner-bench-run-%u", serial);
         t0 = now_ns();
@@ -117,7 +118,7 @@ static uint64_t run_systemd_run(void) {
                 int null = open("/dev/null", O_WRONLY);
                 dup2(null, 2);
                 execlp("systemd-run", "systemd-run", "--scope", "--quiet", "--collect", "--slice=" SLICE,
-                        unit, arg_stamp, fd, id, (char *) NULL);
+                        unit, arg_stamp, stamp_path, id, (char *) NULL);
                 _exit(127);
         }
         uint64_t t1 = read_stamp(NULL);
@@ -143,11 +144,10 @@ static void on_failed(StepProcess *p, int error, const char *message, void *user
 static const StepCallbacks callbacks = { .exited = on_exited, .failed = on_failed };
 
 static void launch(Launch *l) {
-        char fd[16], id[16], unit[64], log[64];
-        char *argv[] = { (char *) arg_shim, log, (char *) "--", (char *) arg_stamp, fd, id, NULL };
+        char id[16], unit[64], log[64];
+        char *argv[] = { (char *) arg_shim, log, (char *) "--", (char *) arg_stamp, stamp_path, id, NULL };
         int r;
 
-        snprintf(fd, sizeof(fd), "%d", stamp_pipe[1]);
         snprintf(id, sizeof(id), "%u", ++serial);
         snprintf(unit, sizeof(unit), "runner-bench-%u.scope", serial);
         snprintf(log, sizeof(log), "--log=/dev/null");
@@ -251,8 +251,11 @@ int main(int argc, char *argv[]) {
         }
         arg_shim = argv[1];
         arg_stamp = argv[2];
-        /* The write end is inherited on purpose, through the shim and systemd-run alike. */
-        if (pipe2(stamp_pipe, 0) < 0 || fcntl(stamp_pipe[0], F_SETFD, FD_CLOEXEC) < 0)
+        /* Held open for reading and writing, so that an entry's open never waits and no read sees EOF. */
+        if (!mkdtemp(stamp_dir))
+                return 2;
+        snprintf(stamp_path, sizeof(stamp_path), "%s/stamps", stamp_dir);
+        if (mkfifo(stamp_path, 0600) < 0 || (stamp_fd = open(stamp_path, O_RDWR | O_CLOEXEC)) < 0)
                 return 2;
 
         sigset_t mask;
@@ -304,8 +307,8 @@ int main(int argc, char *argv[]) {
                         struct timespec zero = {};
                         fd_set s;
                         FD_ZERO(&s);
-                        FD_SET(stamp_pipe[0], &s);
-                        if (pselect(stamp_pipe[0] + 1, &s, NULL, NULL, &zero, NULL) <= 0)
+                        FD_SET(stamp_fd, &s);
+                        if (pselect(stamp_fd + 1, &s, NULL, NULL, &zero, NULL) <= 0)
                                 break;
                         par[got++] = read_stamp(NULL) - t0;
                         if (got == PARALLEL)
@@ -363,5 +366,7 @@ int main(int argc, char *argv[]) {
         free(ag);
         free(sr);
         unit_watcher_free(watcher);
+        (void) unlink(stamp_path);
+        (void) rmdir(stamp_dir);
         return pass ? 0 : 1;
 }
