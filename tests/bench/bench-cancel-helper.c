@@ -238,7 +238,8 @@ static bool cgroup_runs(const char *cg, const char *want, size_t want_len) {
         return found;
 }
 
-/* The adversarial tree has grown, as bench-cancel.sh's tree_grown says it (without the stopped sleep). */
+/* The adversarial tree has grown, as lib.sh's adversarial_tree_grown says it (without the stopped
+ * sleep). */
 static bool tree_grown(const char *cg) {
         /* argv[0] and argv[1] as /proc/PID/cmdline has them ("\000" is three octal digits at most). */
 #define ARGV(s) \

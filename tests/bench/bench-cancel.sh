@@ -39,8 +39,7 @@ systemctl restart runner-agent || { echo "Bail out! runner-agent did not start";
 
 # percentile P < numbers (one a line)
 pct() { sort -g | awk -v p="$1" 'NF { a[++n] = $1 } END { if (n == 0) { print "nan"; exit } i = int(p / 100 * n + 0.999999); if (i < 1) i = 1; if (i > n) i = n; printf "%.3f\n", a[i] }'; }
-# Live processes of the steps' user; a zombie waiting for its reaper is dead already.
-survivors() { ps -u runner -o stat= | grep -cv '^Z'; }
+survivors() { live_runner_processes | grep -c .; }
 
 # ---- 1. 100 steps: SIGINT latency and stage timing, GitHub's defaults ----
 steps=100
@@ -117,20 +116,11 @@ touch $work/adversarial.ready
 while :; do sleep 0.05; done
 EOF
 chmod 0755 "$work/adversarial.sh"
-# The adversarial tree has grown (the helper's baselines wait for the same). The stopped sleep 1004 is
-# not waited for: a stopped process in an orphaned process group is hung up by the kernel at once, so
-# in a step it may be gone already.
-tree_grown() {
-        local p
-        for p in 'sleep 1001' 'sleep 1002' 'sleep 1003' '^reexec-1005' 'sleep 1006'; do
-                pgrep -u runner -f "$p" >/dev/null || return 1
-        done
-}
 agent_surv=()
 for r in 1 2 3; do
         printf 'jobs:\n  a: { steps: [ { run: "bash %s/adversarial.sh" } ] }\n' "$work" >"$work/adv.yml"
         id=$(runnerctl run "$work/adv.yml")
-        wait_for 60 tree_grown || { echo "Bail out! the adversarial tree did not grow"; exit 1; }
+        wait_for 60 adversarial_tree_grown || { echo "Bail out! the adversarial tree did not grow"; exit 1; }
         runnerctl cancel "$id" >/dev/null
         wait_for 60 completed "$id" || { echo "Bail out! run $id did not complete"; exit 1; }
         agent_surv+=("$(survivors)")

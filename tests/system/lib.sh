@@ -44,3 +44,16 @@ wait_for() {
         done
 }
 completed() { runnerctl status --json "$1" | jq -e '.status == "completed"'; }
+
+# Live processes of the steps' user, as "PID ARGS" lines; a zombie waiting for its reaper is dead.
+live_runner_processes() { ps -u runner -o pid=,stat=,args= | awk '$2 !~ /^Z/ { $2 = ""; print }'; }
+
+# The adversarial tree of test-cancel.sh and bench-cancel.sh has grown: each kind of its processes
+# runs. The stopped sleep 1004 is left out: a stopped process in an orphaned process group is hung up
+# by the kernel at once, so in a step it may be gone already.
+adversarial_tree_grown() {
+        local p
+        for p in 'sleep 1001' 'sleep 1002' 'sleep 1003' '^reexec-1005' 'sleep 1006'; do
+                pgrep -u runner -f "$p" >/dev/null || return 1
+        done
+}
