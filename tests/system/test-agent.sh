@@ -56,7 +56,8 @@ jobs:
       - id: daemon
         run: |
           ( setsid sh -c 'sleep 1000 & echo $! > /var/tmp/test-agent-daemon.pid' & )
-          sleep 0.2
+          # The next step needs the PID: wait for it (bounded), not for a guess of how long it takes.
+          for i in $(seq 2000); do [ -s /var/tmp/test-agent-daemon.pid ] && break; sleep 0.01; done
           echo "cgroup=$(grep '^0::' /proc/self/cgroup)" >> "$GITHUB_OUTPUT"
       - id: alive
         run: kill -0 "$(cat /var/tmp/test-agent-daemon.pid)"
@@ -186,7 +187,7 @@ YML
 id=$(runnerctl run "$work/long.yml" | head -n 1)
 wait_status "$id" '.jobs[0].steps[0].status == "in_progress" and .jobs[0].steps[0].started_at != null' &&
         wait_status "$id" '.jobs[0].steps[0].unit != null'
-sleep 0.3
+wait_for 20 bash -c "pgrep -x sleep -a | grep -q 'sleep 1000' && pgrep -a -x sleep | grep -q 'sleep 2000'"
 check "the long step runs (sleep 1000 and a setsid sleep 2000)" bash -c "pgrep -x sleep -a | grep -q 'sleep 1000' && pgrep -a -x sleep | grep -q 'sleep 2000'"
 systemctl stop runner-agent
 check "after systemctl stop runner-agent no step process is left" bash -c "! pgrep -a -x sleep | grep -q 'sleep [12]000'"
