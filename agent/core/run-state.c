@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The internal state of a run (run-state.h): written field by field from the structs of run.h, read back
+ * as untrusted input. Reading checks each value (type, range, enum, length), then each job and step
+ * against its definition and against the rules the state machine keeps (a step runs only in a job whose
+ * phase is STEP, a timer is armed only where one can fire, ...), so that a state the machine could not
+ * have produced never reaches it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "escape.h"
+#include "json-util.h"
+#include "macro.h"
+#include "run-state.h"
+
+static const char *const phase_table[] = {
+        [RUN_JOB_WAITING] = "waiting",
+        [RUN_JOB_QUEUED] = "queued",
+        [RUN_JOB_STEPPING] = "stepping",
+        [RUN_JOB_STEP] = "step",
+        [RUN_JOB_CLEANUP] = "cleanup",
+        [RUN_JOB_DONE] = "done",
+};
+
+#define N_CANCEL_STAGES (RUN_CANCEL_FORCE + 1)
+
+/* ---- writing ---- */
+
+/* Adds v under key; v NULL means the allocation failed. */
+static int add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_null(json_object *o, const char *key) {
+        return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+}
+
+static int add_uint(json_object *o, const char *key, uint64_t u) {
+        return add(o, key, json_object_new_uint64(u));
+}
+
+static int add_int(json_object *o, const char *key, int i) {
+        return add(o, key, json_object_new_int(i));
+}
+
+static int add_bool(json_object *o, const char *key, bool b) {
+        return add(o, key, json_object_new_boolean(b));
+}
+
+static int add_string(json_object *o, const char *key, const char *s) {
+        return s ? add(o, key, json_object_new_string(s)) : add_null(o, key);
+}
+
+static int add_conclusion(json_object *o, const char *key, RunConclusion c) {
+        return add_string(o, key, run_conclusion_to_string(c));
+}
+
+static int expr_to_json(const ExprValue *v, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r;
+
+        switch (v->kind) {
+        case EXPR_NULL:
+                *ret = NULL;
+                return 0;
+        case EXPR_BOOLEAN:
+                o = json_object_new_boolean(v->boolean);
+                break;
+        case EXPR_NUMBER:
+                if (!isfinite(v->number))
+                        return -EINVAL;
+                o = json_object_new_double(v->number);
+                break;
+        case EXPR_STRING:
+                if (v->string.len > INT32_MAX)
+                        return -EINVAL;
+                o = json_object_new_string_len(v->string.s, (int) v->string.len);
+                break;
+        case EXPR_ARRAY:
+                o = json_object_new_array();
+                for (size_t i = 0; o && i < v->array.n; i++) {
+                        json_object *item;
+
+                        r = expr_to_json(v->array.items[i], &item);
+                        if (r < 0)
+                                return r;
+                        if (json_object_array_add(o, item) < 0) {
+                                json_object_put(item);
+                                return -ENOMEM;
+                        }
+                }
+                break;
+        case EXPR_OBJECT:
+                o = json_object_new_object();
+                for (size_t i = 0; o && i < v->object.n; i++) {
+                        const ExprPair *p = &v->object.pairs[i];
+                        json_object *item;
+
+                        if (memchr(p->key, 0, p->key_len))
+                                return -EINVAL;
+                        r = expr_to_json(p->value, &item);
+                        if (r < 0)
+                                return r;
+                        r = item ? add(o, p->key, item) : add_null(o, p->key);
+                        if (r < 0)
+                                return r;
+                }
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (!o)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int add_expr(json_object *o, const char *key, const ExprValue *v) {
+        json_object *j;
+        int r;
+
+        if (!v)
+                return add_null(o, key);
+        r = expr_to_json(v, &j);
+        if (r < 0)
+                return r;
+        return j ? add(o, key, j) : add_null(o, key);
+}
+
+static int step_to_json(const RunStep *s, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if ((r = add_string(o, "id", s->def->id)) < 0 ||
+                (r = add_string(o, "status", run_status_to_string(s->status))) < 0 ||
+                (r = add_conclusion(o, "outcome", s->outcome)) < 0 ||
+                (r = add_conclusion(o, "conclusion", s->conclusion)) < 0 ||
+                (r = add_string(o, "name", s->name)) < 0 || (r = add_string(o, "unit", s->unit)) < 0 ||
+                (r = add_string(o, "message", s->message)) < 0 ||
+                (r = add_int(o, "exit_code", s->exit_code)) < 0 ||
+                (r = add_int(o, "exit_signal", s->exit_signal)) < 0 ||
+                (r = add_uint(o, "started_at", s->started_at)) < 0 ||
+                (r = add_uint(o, "completed_at", s->completed_at)) < 0 ||
+                (r = add_expr(o, "outputs", s->outputs)) < 0 ||
+                (r = add_bool(o, "entry_running", s->entry_running)) < 0 ||
+                (r = add_string(o, "cancel_stage", run_cancel_stage_to_string(s->cancel_stage))) < 0 ||
+                (r = add_bool(o, "timed_out", s->timed_out)) < 0 ||
+                (r = add_bool(o, "exited", s->exited)) < 0 || (r = add_bool(o, "emptied", s->emptied)) < 0 ||
+                (r = add_uint(o, "cancel_began", s->cancel_began)) < 0 ||
+                (r = add_uint(o, "timer", s->timer)) < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int job_to_json(const RunJob *j, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *path, *steps;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if ((r = add_string(o, "id", j->def->id)) < 0 ||
+                (r = add_string(o, "phase", phase_table[j->phase])) < 0 ||
+                (r = add_string(o, "status", run_status_to_string(j->status))) < 0 ||
+                (r = add_conclusion(o, "outcome", j->outcome)) < 0 ||
+                (r = add_conclusion(o, "conclusion", j->conclusion)) < 0 ||
+                (r = add_conclusion(o, "local_status", j->local_status)) < 0 ||
+                (r = add_string(o, "name", j->name)) < 0 || (r = add_string(o, "message", j->message)) < 0 ||
+                (r = add_uint(o, "next_step", j->next_step)) < 0 || (r = add_expr(o, "env", j->env)) < 0 ||
+                (r = add(o, "path", path = json_object_new_array())) < 0)
+                return r;
+        for (size_t i = 0; i < j->n_path; i++)
+                if (json_object_array_add(path, json_object_new_string(j->path[i])) < 0)
+                        return -ENOMEM;
+        if ((r = add_expr(o, "outputs", j->outputs)) < 0 ||
+                (r = add_uint(o, "started_at", j->started_at)) < 0 ||
+                (r = add_uint(o, "completed_at", j->completed_at)) < 0 ||
+                (r = add_uint(o, "timer", j->timer)) < 0 ||
+                (r = add(o, "steps", steps = json_object_new_array())) < 0)
+                return r;
+        for (size_t i = 0; i < j->def->n_steps; i++) {
+                json_object *s;
+
+                r = step_to_json(&j->steps[i], &s);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(steps, s) < 0) {
+                        json_object_put(s);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int run_state_to_json(const Run *run, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *cancel, *jobs;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if ((r = add_int(o, "version", RUN_STATE_VERSION)) < 0 || (r = add_uint(o, "id", run->id)) < 0 ||
+                (r = add_string(o, "source", run->source)) < 0 ||
+                (r = add_string(o, "workspace_root", run->workspace_root)) < 0 ||
+                (r = add_expr(o, "github", run->github)) < 0 ||
+                (r = add_expr(o, "runner", run->runner)) < 0 ||
+                (r = add_string(o, "status", run_status_to_string(run->status))) < 0 ||
+                (r = add_conclusion(o, "conclusion", run->conclusion)) < 0 ||
+                (r = add(o, "cancel", cancel = json_object_new_object())) < 0 ||
+                (r = add_uint(cancel, "interrupt_usec", run->cancel.interrupt_usec)) < 0 ||
+                (r = add_uint(cancel, "terminate_usec", run->cancel.terminate_usec)) < 0 ||
+                (r = add_uint(cancel, "force_usec", run->cancel.force_usec)) < 0 ||
+                (r = add_bool(o, "cancel_requested", run->cancel_requested)) < 0 ||
+                (r = add_string(o, "cancelled_by", run->cancelled_by)) < 0 ||
+                (r = add_uint(o, "cancel_requested_at", run->cancel_requested_at)) < 0 ||
+                (r = add_bool(o, "force_terminated", run->force_terminated)) < 0 ||
+                (r = add_uint(o, "timer", run->timer)) < 0 ||
+                (r = add_uint(o, "created_at", run->created_at)) < 0 ||
+                (r = add_uint(o, "started_at", run->started_at)) < 0 ||
+                (r = add_uint(o, "completed_at", run->completed_at)) < 0 ||
+                (r = add(o, "jobs", jobs = json_object_new_array())) < 0)
+                return r;
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                json_object *j;
+
+                r = job_to_json(&run->jobs[i], &j);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(jobs, j) < 0) {
+                        json_object_put(j);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* ---- reading: values ---- */
+
+/* Where in the state a value is ("jobs[1].steps[0]."), and the first reason for refusing it. */
+typedef struct Parser {
+        char where[64];
+        char *error;
+        bool oom;
+} Parser;
+
+static int fail(Parser *p, const char *key, const char *fmt, ...) _printf_(3, 4);
+static int fail(Parser *p, const char *key, const char *fmt, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&reason, fmt, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&p->error, "%s%s: %s", p->where, key, reason) < 0) {
+                p->error = NULL;
+                p->oom = true;
+                return -ENOMEM;
+        }
+        return -EBADMSG;
+}
+
+/* A value from the state, shortened and escaped for the one-line reason. */
+static int fail_value(Parser *p, const char *key, const char *what, const char *value) {
+        _cleanup_free_ char *e = escape_for_terminal_length(value, strnlen(value, 40));
+
+        if (!e) {
+                p->oom = true;
+                return -ENOMEM;
+        }
+        return fail(p, key, "%s '%s%s'", what, e, strlen(value) > 40 ? "…" : "");
+}
+
+static const char *type_name(json_type t) {
+        switch (t) {
+        case json_type_null:
+                return "null";
+        case json_type_boolean:
+                return "a boolean";
+        case json_type_double:
+        case json_type_int:
+                return "a number";
+        case json_type_string:
+                return "a string";
+        case json_type_array:
+                return "an array";
+        case json_type_object:
+                return "an object";
+        }
+        return "?";
+}
+
+/* The member key of o, of type type (or null, when nullable: *ret NULL). */
+static int get(
+        Parser *p, json_object *o, const char *key, json_type type, bool nullable, json_object **ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return fail(p, key, "missing");
+        if (!v && nullable) {
+                *ret = NULL;
+                return 0;
+        }
+        if (json_object_get_type(v) != type)
+                return fail(p, key, "expected %s%s, not %s", type_name(type), nullable ? " or null" : "",
+                        type_name(json_object_get_type(v)));
+        *ret = v;
+        return 0;
+}
+
+/* Refuses the keys of o that are not in keys: a nested object holds exactly what this version writes. */
+static int check_keys(Parser *p, json_object *o, const char *const *keys) {
+        json_object_object_foreach(o, key, v) {
+                bool known = false;
+
+                (void) v;
+                for (const char *const *k = keys; *k && !known; k++)
+                        known = streq(*k, key);
+                if (!known)
+                        return fail_value(p, key, "unknown key", key);
+        }
+        return 0;
+}
+
+static int get_uint64(Parser *p, json_object *o, const char *key, uint64_t *ret) {
+        json_object *v;
+        int r;
+
+        r = get(p, o, key, json_type_int, false, &v);
+        if (r < 0)
+                return r;
+        if (json_object_get_int64(v) < 0)
+                return fail(p, key, "negative");
+        *ret = json_object_get_uint64(v);
+        return 0;
+}
+
+static int get_int(Parser *p, json_object *o, const char *key, int min, int max, int *ret) {
+        json_object *v;
+        int64_t i;
+        int r;
+
+        r = get(p, o, key, json_type_int, false, &v);
+        if (r < 0)
+                return r;
+        i = json_object_get_int64(v);
+        if (i < min || i > max)
+                return fail(p, key, "%" PRIi64 " is out of range [%d, %d]", i, min, max);
+        *ret = (int) i;
+        return 0;
+}
+
+static int get_bool(Parser *p, json_object *o, const char *key, bool *ret) {
+        json_object *v;
+        int r;
+
+        r = get(p, o, key, json_type_boolean, false, &v);
+        if (r < 0)
+                return r;
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
+/* A string of text: at most RUN_STATE_MAX_STRING bytes, no NUL. */
+static int get_string(Parser *p, json_object *o, const char *key, bool nullable, char **ret) {
+        json_object *v;
+        size_t len;
+        char *s;
+        int r;
+
+        r = get(p, o, key, json_type_string, nullable, &v);
+        if (r < 0)
+                return r;
+        if (!v) {
+                *ret = NULL;
+                return 0;
+        }
+        len = (size_t) json_object_get_string_len(v);
+        if (len > RUN_STATE_MAX_STRING)
+                return fail(p, key, "longer than %u bytes", RUN_STATE_MAX_STRING);
+        if (memchr(json_object_get_string(v), 0, len))
+                return fail(p, key, "contains a NUL byte");
+        s = strdup(json_object_get_string(v));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* One of the n strings of table (NULL entries never match); null is value null_value if nullable. */
+static int get_enum(Parser *p, json_object *o, const char *key, const char *const *table, int n,
+        bool nullable, int null_value, int *ret) {
+        json_object *v;
+        const char *s;
+        int r;
+
+        r = get(p, o, key, json_type_string, nullable, &v);
+        if (r < 0)
+                return r;
+        if (!v) {
+                *ret = null_value;
+                return 0;
+        }
+        s = json_object_get_string(v);
+        for (int i = 0; i < n; i++)
+                if (table[i] && streq(table[i], s)) {
+                        *ret = i;
+                        return 0;
+                }
+        return fail_value(p, key, "unknown value", s);
+}
+
+static int get_status(Parser *p, json_object *o, const char *key, RunStatus *ret) {
+        const char *table[_RUN_STATUS_MAX];
+        int r, v = 0;
+
+        for (int i = 0; i < _RUN_STATUS_MAX; i++)
+                table[i] = run_status_to_string(i);
+        r = get_enum(p, o, key, table, _RUN_STATUS_MAX, false, 0, &v);
+        if (r >= 0)
+                *ret = v;
+        return r;
+}
+
+/* null is RUN_CONCLUSION_NONE; without none, it is refused. */
+static int get_conclusion(Parser *p, json_object *o, const char *key, bool none, RunConclusion *ret) {
+        const char *table[_RUN_CONCLUSION_MAX];
+        int r, v = 0;
+
+        for (int i = 0; i < _RUN_CONCLUSION_MAX; i++)
+                table[i] = run_conclusion_to_string(i);
+        r = get_enum(p, o, key, table, _RUN_CONCLUSION_MAX, none, RUN_CONCLUSION_NONE, &v);
+        if (r >= 0)
+                *ret = v;
+        return r;
+}
+
+static int json_to_expr(
+        Parser *p, const char *key, json_object *o, unsigned depth, unsigned *members, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+        int r;
+
+        if (depth > EXPR_VALUE_MAX_DEPTH)
+                return fail(p, key, "nested deeper than %d", EXPR_VALUE_MAX_DEPTH);
+
+        switch (json_object_get_type(o)) {
+        case json_type_null:
+                v = expr_value_new_null();
+                break;
+        case json_type_boolean:
+                v = expr_value_new_boolean(json_object_get_boolean(o));
+                break;
+        case json_type_int:
+                /* As expr_value_from_json() reads them: int64, or the unsigned reading above. */
+                v = expr_value_new_number(json_object_get_int64(o) == INT64_MAX
+                                ? (double) json_object_get_uint64(o)
+                                : (double) json_object_get_int64(o));
+                break;
+        case json_type_double:
+                if (!isfinite(json_object_get_double(o)))
+                        return fail(p, key, "a number that is not finite");
+                v = expr_value_new_number(json_object_get_double(o));
+                break;
+        case json_type_string:
+                if ((size_t) json_object_get_string_len(o) > RUN_STATE_MAX_STRING)
+                        return fail(p, key, "a string longer than %u bytes", RUN_STATE_MAX_STRING);
+                v = expr_value_new_string(json_object_get_string(o), (size_t) json_object_get_string_len(o));
+                break;
+        case json_type_array:
+                v = expr_value_new_array();
+                for (size_t i = 0; v && i < json_object_array_length(o); i++) {
+                        _cleanup_(expr_value_unrefp) ExprValue *item = NULL;
+
+                        if (++*members > RUN_STATE_MAX_MEMBERS)
+                                return fail(p, key, "more than %u members", RUN_STATE_MAX_MEMBERS);
+                        r = json_to_expr(p, key, json_object_array_get_idx(o, i), depth + 1, members, &item);
+                        if (r < 0)
+                                return r;
+                        if (expr_array_append(v, item) < 0)
+                                return -ENOMEM;
+                }
+                break;
+        case json_type_object: {
+                v = expr_value_new_object();
+                if (!v)
+                        return -ENOMEM;
+                json_object_object_foreach(o, k, val) {
+                        _cleanup_(expr_value_unrefp) ExprValue *item = NULL;
+
+                        if (++*members > RUN_STATE_MAX_MEMBERS)
+                                return fail(p, key, "more than %u members", RUN_STATE_MAX_MEMBERS);
+                        r = json_to_expr(p, key, val, depth + 1, members, &item);
+                        if (r < 0)
+                                return r;
+                        /* Keys compare case-insensitively: two that differ only in case cannot both be. */
+                        r = expr_object_add(v, k, strlen(k), item);
+                        if (r == -EEXIST)
+                                return fail_value(p, key, "duplicate key", k);
+                        if (r < 0)
+                                return r;
+                }
+                break;
+        }
+        }
+        if (!v)
+                return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+typedef enum ObjectKind {
+        OBJECT_ANY,     /* a context: any values */
+        OBJECT_STRINGS, /* outputs: strings */
+        OBJECT_ENV,     /* an environment: strings without NUL */
+} ObjectKind;
+
+/* An object as an ExprValue (null: *ret NULL, if nullable). */
+static int get_object(
+        Parser *p, json_object *o, const char *key, ObjectKind kind, bool nullable, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+        json_object *j;
+        unsigned members = 0;
+        int r;
+
+        r = get(p, o, key, json_type_object, nullable, &j);
+        if (r < 0)
+                return r;
+        if (!j) {
+                *ret = NULL;
+                return 0;
+        }
+        r = json_to_expr(p, key, j, 0, &members, &v);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kind != OBJECT_ANY && i < v->object.n; i++) {
+                const ExprValue *item = v->object.pairs[i].value;
+
+                if (item->kind != EXPR_STRING)
+                        return fail_value(p, key, "not a string:", v->object.pairs[i].key);
+                if (kind == OBJECT_ENV && memchr(item->string.s, 0, item->string.len))
+                        return fail_value(p, key, "contains a NUL byte:", v->object.pairs[i].key);
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* ---- reading: a step, a job, the run ---- */
+
+static RunConclusion expected_conclusion(RunConclusion outcome, bool continue_on_error) {
+        return outcome == RUN_CONCLUSION_FAILURE && continue_on_error ? RUN_CONCLUSION_SUCCESS : outcome;
+}
+
+static int check_id(Parser *p, json_object *o, const char *what, const char *id) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = get_string(p, o, "id", false, &s);
+        if (r < 0)
+                return r;
+        if (!streq(s, id))
+                return fail_value(p, "id", what, s);
+        return 0;
+}
+
+static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, json_object *o) {
+        static const char *const keys[] = { "id", "status", "outcome", "conclusion", "name", "unit",
+                "message", "exit_code", "exit_signal", "started_at", "completed_at", "outputs",
+                "entry_running", "cancel_stage", "timed_out", "exited", "emptied", "cancel_began", "timer",
+                NULL };
+        const char *stages[N_CANCEL_STAGES];
+        RunStep *s = &run->jobs[job].steps[step];
+        _cleanup_free_ char *unit = NULL;
+        int r, stage = 0;
+
+        for (int i = 0; i < N_CANCEL_STAGES; i++)
+                stages[i] = run_cancel_stage_to_string(i);
+        if ((r = check_keys(p, o, keys)) < 0 ||
+                (r = check_id(p, o, "not this step of the workflow:", s->def->id)) < 0 ||
+                (r = get_status(p, o, "status", &s->status)) < 0 ||
+                (r = get_conclusion(p, o, "outcome", true, &s->outcome)) < 0 ||
+                (r = get_conclusion(p, o, "conclusion", true, &s->conclusion)) < 0 ||
+                (r = get_string(p, o, "name", true, &s->name)) < 0 ||
+                (r = get_string(p, o, "unit", true, &s->unit)) < 0 ||
+                (r = get_string(p, o, "message", true, &s->message)) < 0 ||
+                (r = get_int(p, o, "exit_code", -1, 255, &s->exit_code)) < 0 ||
+                (r = get_int(p, o, "exit_signal", 0, 64, &s->exit_signal)) < 0 ||
+                (r = get_uint64(p, o, "started_at", &s->started_at)) < 0 ||
+                (r = get_uint64(p, o, "completed_at", &s->completed_at)) < 0 ||
+                (r = get_object(p, o, "outputs", OBJECT_STRINGS, true, &s->outputs)) < 0 ||
+                (r = get_bool(p, o, "entry_running", &s->entry_running)) < 0 ||
+                (r = get_enum(p, o, "cancel_stage", stages, N_CANCEL_STAGES, false, 0, &stage)) < 0 ||
+                (r = get_bool(p, o, "timed_out", &s->timed_out)) < 0 ||
+                (r = get_bool(p, o, "exited", &s->exited)) < 0 ||
+                (r = get_bool(p, o, "emptied", &s->emptied)) < 0 ||
+                (r = get_uint64(p, o, "cancel_began", &s->cancel_began)) < 0 ||
+                (r = get_uint64(p, o, "timer", &s->timer)) < 0)
+                return r;
+        s->cancel_stage = stage;
+
+        /* What the state machine keeps true of a step (run.c, cancel.c). */
+        if (s->status == RUN_STATUS_COMPLETED) {
+                if (s->outcome == RUN_CONCLUSION_NONE)
+                        return fail(p, "outcome", "null in a completed step");
+                if (s->conclusion != expected_conclusion(s->outcome, s->def->continue_on_error))
+                        return fail(p, "conclusion", "does not follow from the outcome");
+                if (s->timer != 0)
+                        return fail(p, "timer", "armed in a completed step");
+        } else if (s->outcome != RUN_CONCLUSION_NONE || s->conclusion != RUN_CONCLUSION_NONE)
+                return fail(p, "conclusion", "set in a step that has not completed");
+        if (s->status == RUN_STATUS_QUEUED &&
+                (s->unit || s->entry_running || s->cancel_stage != RUN_CANCEL_NONE))
+                return fail(p, "status", "queued, but the step was started");
+        if (s->status == RUN_STATUS_IN_PROGRESS && !s->unit)
+                return fail(p, "unit", "null in a running step");
+        if (s->unit) {
+                /* The agent kills this unit: it must be the step's own. */
+                r = run_step_unit_name(run, job, step, &unit);
+                if (r < 0)
+                        return r;
+                if (!streq(unit, s->unit))
+                        return fail_value(p, "unit", "not the step's unit:", s->unit);
+        }
+        if (s->exit_signal > 0 && s->exit_code != -1)
+                return fail(p, "exit_code", "set beside exit_signal");
+        if (s->cancel_stage == RUN_CANCEL_NONE && (s->timed_out || s->cancel_began != 0))
+                return fail(p, "cancel_stage", "none in a step whose cancellation began");
+        if (s->cancel_stage == RUN_CANCEL_PENDING
+                        ? s->entry_running
+                        : s->cancel_stage > RUN_CANCEL_PENDING && !s->entry_running)
+                return fail(p, "entry_running", "contradicts cancel_stage");
+        if ((s->exited || s->emptied) && s->cancel_stage != RUN_CANCEL_KILL)
+                return fail(p, "cancel_stage", "not kill in a step that waits for its exit or populated 0");
+        if (s->status == RUN_STATUS_IN_PROGRESS && s->exited && s->emptied)
+                return fail(p, "emptied", "a step that exited and emptied is not running");
+        if (s->timer != 0 &&
+                (!s->entry_running ||
+                        !IN_SET(s->cancel_stage, RUN_CANCEL_NONE, RUN_CANCEL_INTERRUPT,
+                                RUN_CANCEL_TERMINATE)))
+                return fail(p, "timer", "armed in a step that has none");
+        return 0;
+}
+
+static int get_path(Parser *p, json_object *o, RunJob *j) {
+        json_object *a;
+        size_t n;
+        int r;
+
+        r = get(p, o, "path", json_type_array, false, &a);
+        if (r < 0)
+                return r;
+        n = json_object_array_length(a);
+        if (n > RUN_STATE_MAX_PATHS)
+                return fail(p, "path", "more than %u entries", RUN_STATE_MAX_PATHS);
+        j->path = calloc(MAX(n, 1U), sizeof(char *));
+        if (!j->path)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                size_t len = (size_t) json_object_get_string_len(e);
+
+                if (!json_object_is_type(e, json_type_string))
+                        return fail(
+                                p, "path", "expected strings, not %s", type_name(json_object_get_type(e)));
+                if (len > RUN_STATE_MAX_STRING || memchr(json_object_get_string(e), 0, len))
+                        return fail(p, "path", "an entry is longer than %u bytes or contains a NUL byte",
+                                RUN_STATE_MAX_STRING);
+                j->path[i] = strdup(json_object_get_string(e));
+                if (!j->path[i])
+                        return -ENOMEM;
+                j->n_path = i + 1;
+        }
+        return 0;
+}
+
+static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
+        static const char *const keys[] = { "id", "phase", "status", "outcome", "conclusion", "local_status",
+                "name", "message", "next_step", "env", "path", "outputs", "started_at", "completed_at",
+                "timer", "steps", NULL };
+        static const char *const local[_RUN_CONCLUSION_MAX] = {
+                [RUN_CONCLUSION_SUCCESS] = "success",
+                [RUN_CONCLUSION_FAILURE] = "failure",
+                [RUN_CONCLUSION_CANCELLED] = "cancelled",
+        };
+        RunJob *j = &run->jobs[job];
+        json_object *steps;
+        uint64_t next_step;
+        int r, phase = 0, local_status = 0;
+        bool started, running;
+        RunStatus status;
+
+        if ((r = check_keys(p, o, keys)) < 0 ||
+                (r = check_id(p, o, "not this job of the workflow:", j->def->id)) < 0 ||
+                (r = get_enum(p, o, "phase", phase_table, ELEMENTSOF(phase_table), false, 0, &phase)) < 0 ||
+                (r = get_status(p, o, "status", &j->status)) < 0 ||
+                (r = get_conclusion(p, o, "outcome", true, &j->outcome)) < 0 ||
+                (r = get_conclusion(p, o, "conclusion", true, &j->conclusion)) < 0 ||
+                (r = get_enum(p, o, "local_status", local, _RUN_CONCLUSION_MAX, false, 0, &local_status)) <
+                        0 ||
+                (r = get_string(p, o, "name", true, &j->name)) < 0 ||
+                (r = get_string(p, o, "message", true, &j->message)) < 0 ||
+                (r = get_uint64(p, o, "next_step", &next_step)) < 0 ||
+                (r = get_object(p, o, "env", OBJECT_ENV, true, &j->env)) < 0 ||
+                (r = get_path(p, o, j)) < 0 ||
+                (r = get_object(p, o, "outputs", OBJECT_STRINGS, true, &j->outputs)) < 0 ||
+                (r = get_uint64(p, o, "started_at", &j->started_at)) < 0 ||
+                (r = get_uint64(p, o, "completed_at", &j->completed_at)) < 0 ||
+                (r = get_uint64(p, o, "timer", &j->timer)) < 0 ||
+                (r = get(p, o, "steps", json_type_array, false, &steps)) < 0)
+                return r;
+        j->phase = phase;
+        j->local_status = local_status;
+        if (next_step > j->def->n_steps)
+                return fail(p, "next_step", "%" PRIu64 " is beyond the job's %zu steps", next_step,
+                        j->def->n_steps);
+        j->next_step = next_step;
+        if (json_object_array_length(steps) != j->def->n_steps)
+                return fail(p, "steps", "%zu steps, but the workflow's job has %zu",
+                        json_object_array_length(steps), j->def->n_steps);
+
+        /* What the state machine keeps true of a job (run.c, cancel.c). */
+        started = j->phase > RUN_JOB_QUEUED;
+        running = started && j->phase != RUN_JOB_DONE;
+        status = !started ? RUN_STATUS_QUEUED : running ? RUN_STATUS_IN_PROGRESS : RUN_STATUS_COMPLETED;
+        if (j->status != status)
+                return fail(p, "status", "%s in phase %s", run_status_to_string(j->status),
+                        phase_table[j->phase]);
+        if (j->phase == RUN_JOB_DONE) {
+                if (j->outcome == RUN_CONCLUSION_NONE)
+                        return fail(p, "outcome", "null in a completed job");
+                if (j->conclusion != expected_conclusion(j->outcome, j->def->continue_on_error))
+                        return fail(p, "conclusion", "does not follow from the outcome");
+        } else if (j->outcome != RUN_CONCLUSION_NONE || j->conclusion != RUN_CONCLUSION_NONE)
+                return fail(p, "conclusion", "set in a job that has not completed");
+        if (running && !j->env)
+                return fail(p, "env", "null in a running job");
+        if (!started && (j->env || j->next_step != 0))
+                return fail(p, "phase", "%s, but the job was started", phase_table[j->phase]);
+        if (j->timer != 0 && !running)
+                return fail(p, "timer", "armed in a job that is not running");
+        if (j->outputs && j->phase < RUN_JOB_CLEANUP)
+                return fail(p, "outputs", "set before the job's steps are done");
+        if (j->phase == RUN_JOB_STEP && j->next_step == 0)
+                return fail(p, "next_step", "0 in phase step");
+        if (j->phase == RUN_JOB_CLEANUP && j->next_step != j->def->n_steps)
+                return fail(p, "next_step", "steps left in phase cleanup");
+
+        for (size_t i = 0; i < j->def->n_steps; i++) {
+                /* The one step handed to the agent runs; those before it are done, those after it wait. */
+                RunStatus want = j->phase == RUN_JOB_STEP && i + 1 == j->next_step ? RUN_STATUS_IN_PROGRESS
+                        : i < j->next_step                                         ? RUN_STATUS_COMPLETED
+                                                                                   : RUN_STATUS_QUEUED;
+                RunStep *s = &j->steps[i];
+                size_t len = strlen(p->where);
+
+                snprintf(p->where + len, sizeof(p->where) - len, "steps[%zu].", i);
+                r = json_object_is_type(json_object_array_get_idx(steps, i), json_type_object)
+                        ? step_from_json(p, run, job, i, json_object_array_get_idx(steps, i))
+                        : fail(p, "", "expected an object");
+                if (r >= 0 && s->status != want &&
+                        !(j->phase == RUN_JOB_DONE && s->status == RUN_STATUS_COMPLETED))
+                        r = fail(p, "status", "%s in a job in phase %s", run_status_to_string(s->status),
+                                phase_table[j->phase]);
+                if (r >= 0 && run->force_terminated && s->status == RUN_STATUS_IN_PROGRESS &&
+                        !IN_SET(s->cancel_stage, RUN_CANCEL_PENDING, RUN_CANCEL_KILL, RUN_CANCEL_FORCE))
+                        r = fail(p, "cancel_stage", "%s after the force deadline",
+                                run_cancel_stage_to_string(s->cancel_stage));
+                if (r < 0)
+                        return r;
+                p->where[len] = 0;
+        }
+        return 0;
+}
+
+static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
+        static const char *const cancel_keys[] = { "interrupt_usec", "terminate_usec", "force_usec", NULL };
+        json_object *cancel, *jobs;
+        bool any_running = false, all_done = true;
+        int r;
+
+        if ((r = get_uint64(p, o, "id", &run->id)) < 0 ||
+                (r = get_string(p, o, "source", false, &run->source)) < 0 ||
+                (r = get_string(p, o, "workspace_root", false, &run->workspace_root)) < 0 ||
+                (r = get_object(p, o, "github", OBJECT_ANY, false, &run->github)) < 0 ||
+                (r = get_object(p, o, "runner", OBJECT_ANY, false, &run->runner)) < 0 ||
+                (r = get_status(p, o, "status", &run->status)) < 0 ||
+                (r = get_conclusion(p, o, "conclusion", true, &run->conclusion)) < 0 ||
+                (r = get(p, o, "cancel", json_type_object, false, &cancel)) < 0 ||
+                (r = get_bool(p, o, "cancel_requested", &run->cancel_requested)) < 0 ||
+                (r = get_string(p, o, "cancelled_by", true, &run->cancelled_by)) < 0 ||
+                (r = get_uint64(p, o, "cancel_requested_at", &run->cancel_requested_at)) < 0 ||
+                (r = get_bool(p, o, "force_terminated", &run->force_terminated)) < 0 ||
+                (r = get_uint64(p, o, "timer", &run->timer)) < 0 ||
+                (r = get_uint64(p, o, "created_at", &run->created_at)) < 0 ||
+                (r = get_uint64(p, o, "started_at", &run->started_at)) < 0 ||
+                (r = get_uint64(p, o, "completed_at", &run->completed_at)) < 0 ||
+                (r = get(p, o, "jobs", json_type_array, false, &jobs)) < 0)
+                return r;
+
+        strcpy(p->where, "cancel.");
+        if ((r = check_keys(p, cancel, cancel_keys)) < 0 ||
+                (r = get_uint64(p, cancel, "interrupt_usec", &run->cancel.interrupt_usec)) < 0 ||
+                (r = get_uint64(p, cancel, "terminate_usec", &run->cancel.terminate_usec)) < 0 ||
+                (r = get_uint64(p, cancel, "force_usec", &run->cancel.force_usec)) < 0)
+                return r;
+        p->where[0] = 0;
+
+        if (json_object_array_length(jobs) != run->n_jobs)
+                return fail(p, "jobs", "%zu jobs, but the workflow has %zu", json_object_array_length(jobs),
+                        run->n_jobs);
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                json_object *j = json_object_array_get_idx(jobs, i);
+
+                snprintf(p->where, sizeof(p->where), "jobs[%zu].", i);
+                r = json_object_is_type(j, json_type_object) ? job_from_json(p, run, i, j)
+                                                             : fail(p, "", "expected an object");
+                if (r < 0)
+                        return r;
+                any_running = any_running ||
+                        IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP);
+                all_done = all_done && run->jobs[i].phase == RUN_JOB_DONE;
+        }
+        p->where[0] = 0;
+
+        /* What the state machine keeps true of the run (run.c, cancel.c). */
+        if ((run->status == RUN_STATUS_COMPLETED) != (run->conclusion != RUN_CONCLUSION_NONE))
+                return fail(p, "conclusion", "contradicts the status %s", run_status_to_string(run->status));
+        if (run->status == RUN_STATUS_COMPLETED && !all_done)
+                return fail(p, "status", "completed with jobs not done");
+        if (run->status == RUN_STATUS_QUEUED && any_running)
+                return fail(p, "status", "queued with jobs running");
+        if (run->cancel_requested != !!run->cancelled_by)
+                return fail(p, "cancelled_by", "contradicts cancel_requested");
+        if (!run->cancel_requested && (run->force_terminated || run->cancel_requested_at != 0))
+                return fail(p, "cancel_requested", "false in a cancelled run");
+        if (run->timer != 0 &&
+                (!run->cancel_requested || run->force_terminated || run->status == RUN_STATUS_COMPLETED))
+                return fail(p, "timer", "armed in a run that has no force deadline ahead");
+        return 0;
+}
+
+int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error) {
+        _cleanup_(run_freep) Run *run = NULL;
+        Parser p = {};
+        json_object *version;
+        int r;
+
+        if (!workflow)
+                return -EINVAL;
+        run = calloc(1, sizeof(*run));
+        if (!run) {
+                workflow_free(workflow);
+                return -ENOMEM;
+        }
+        /* From here on run_free() frees the workflow, and walks the steps of each of the n_jobs jobs. */
+        run->workflow = workflow;
+        run->jobs = calloc(MAX(workflow->n_jobs, 1U), sizeof(RunJob));
+        if (!run->jobs)
+                return -ENOMEM;
+        for (size_t i = 0; i < workflow->n_jobs; i++) {
+                RunJob *j = &run->jobs[i];
+
+                j->def = &workflow->jobs[i];
+                j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
+                if (!j->steps)
+                        return -ENOMEM;
+                for (size_t k = 0; k < j->def->n_steps; k++)
+                        j->steps[k].def = &j->def->steps[k];
+                run->n_jobs = i + 1;
+        }
+
+        if (!json_object_is_type(o, json_type_object))
+                r = fail(&p, "state", "expected an object");
+        else if ((r = get(&p, o, "version", json_type_int, false, &version)) >= 0 &&
+                json_object_get_int64(version) != RUN_STATE_VERSION)
+                r = fail(&p, "version", "unsupported version %" PRIi64 " (this agent reads %d)",
+                        json_object_get_int64(version), RUN_STATE_VERSION);
+        if (r >= 0)
+                r = run_fields_from_json(&p, run, o);
+        if (r < 0) {
+                if (r == -EBADMSG && ret_error)
+                        *ret_error = TAKE_PTR(p.error);
+                free(p.error);
+                return p.oom ? -ENOMEM : r;
+        }
+        *ret = TAKE_PTR(run);
+        return 0;
+}
