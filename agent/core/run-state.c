@@ -294,8 +294,9 @@ static const char *type_name(json_type t) {
         case json_type_boolean:
                 return "a boolean";
         case json_type_double:
-        case json_type_int:
                 return "a number";
+        case json_type_int:
+                return "an integer";
         case json_type_string:
                 return "a string";
         case json_type_array:
@@ -768,10 +769,13 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
                 RunStep *s = &j->steps[i];
                 size_t len = strlen(p->where);
 
-                snprintf(p->where + len, sizeof(p->where) - len, "steps[%zu].", i);
-                r = json_object_is_type(json_object_array_get_idx(steps, i), json_type_object)
-                        ? step_from_json(p, run, job, i, json_object_array_get_idx(steps, i))
-                        : fail(p, "", "expected an object");
+                char key[32];
+
+                snprintf(key, sizeof(key), "steps[%zu]", i);
+                if (!json_object_is_type(json_object_array_get_idx(steps, i), json_type_object))
+                        return fail(p, key, "expected an object");
+                snprintf(p->where + len, sizeof(p->where) - len, "%s.", key);
+                r = step_from_json(p, run, job, i, json_object_array_get_idx(steps, i));
                 if (r >= 0 && s->status != want &&
                         !(j->phase == RUN_JOB_DONE && s->status == RUN_STATUS_COMPLETED))
                         r = fail(p, "status", "%s in a job in phase %s", run_status_to_string(s->status),
@@ -826,9 +830,13 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
         for (size_t i = 0; i < run->n_jobs; i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
 
-                snprintf(p->where, sizeof(p->where), "jobs[%zu].", i);
-                r = json_object_is_type(j, json_type_object) ? job_from_json(p, run, i, j)
-                                                             : fail(p, "", "expected an object");
+                char key[32];
+
+                snprintf(key, sizeof(key), "jobs[%zu]", i);
+                if (!json_object_is_type(j, json_type_object))
+                        return fail(p, key, "expected an object");
+                snprintf(p->where, sizeof(p->where), "%s.", key);
+                r = job_from_json(p, run, i, j);
                 if (r < 0)
                         return r;
                 any_running = any_running ||

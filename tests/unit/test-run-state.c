@@ -1,0 +1,975 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The internal state of a run (run-state.h). The property that matters is resuming: a run driven by a
+ * simulated agent on a fake clock is saved after every single event of a scenario, restored into a second
+ * Run, and both go on with the same world (processes, the clock, pending cleanups) and the same events; the
+ * actions they emit and their final JSON must be the same. Then: the state is a fixed point of a round trip,
+ * and corrupted states are refused with their reason.
+ *
+ * Each step's run: text says how its simulated process behaves, one command a line:
+ *   sleep MS        runs MS milliseconds, then exits (without it: runs until killed)
+ *   exit N          exits N when it ends on its own
+ *   trap INT|TERM   ignores SIGINT or SIGTERM
+ *   linger MS       takes MS milliseconds to exit after a signal it does not ignore
+ *   output K=V, setenv K=V, addpath D    written to $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "json-util.h"
+#include "macro.h"
+#include "run-state.h"
+#include "run.h"
+#include "test-util.h"
+
+#define T0 (1700000000ULL * USEC_PER_SEC)
+#define NEVER UINT64_MAX
+#define MS USEC_PER_MSEC
+#define MONO0 (1000 * USEC_PER_SEC)
+#define NJ 8
+#define NS 8
+
+typedef struct Proc {
+        bool present, started, aborted, ended, trap_int, trap_term;
+        uint64_t ready_at, exit_at, empty_at, duration, linger;
+        int exit_code, exit_signal;
+        char output[256], env[256], path[256];
+} Proc;
+
+/* What the scenario is: the workflow and how the world behaves around it. */
+typedef struct Scenario {
+        const char *name;
+        const char *yaml;
+        uint64_t scope_delay,
+                clean_delay;          /* START_STEP to the entry running; CLEAN_JOB to run_job_cleaned() */
+        unsigned max_jobs;            /* MaxParallelJobs= (0: no limit) */
+        bool released;                /* ABORT_STEP comes after the shim was released */
+        RunCancelSettings cancel;     /* 0s: the defaults */
+        uint64_t cancel_at, force_at; /* ms of runnerctl cancel and cancel --force; NEVER: none */
+        unsigned required;            /* Situations the scenario must pass through */
+} Scenario;
+
+/* Everything a simulated agent and its world hold; all but run and the timers survive the restart. */
+typedef struct Sim {
+        const Scenario *sc;
+        Run *run;
+        uint64_t now; /* µs since the start of the run */
+        uint64_t cancel_at, force_at;
+        Proc procs[NJ][NS];
+        uint64_t clean_at[NJ];
+        /* The armed timers (monotonic µs, 0: none), keyed as RUN_ACTION_START_TIMER keys them. */
+        uint64_t run_timer, job_timer[NJ], step_timer[NJ][NS];
+        size_t n_events;
+        char log[1 << 17];
+} Sim;
+
+static RunTime at(const Sim *s) {
+        return (RunTime){ .realtime = T0 + s->now, .monotonic = MONO0 + s->now };
+}
+
+static void logf_(Sim *s, const char *fmt, ...) _printf_(2, 3);
+static void logf_(Sim *s, const char *fmt, ...) {
+        size_t len = strlen(s->log);
+        va_list ap;
+
+        len += (size_t) snprintf(s->log + len, sizeof(s->log) - len, "%" PRIu64 " ", s->now / MS);
+        va_start(ap, fmt);
+        vsnprintf(s->log + len, sizeof(s->log) - len, fmt, ap);
+        va_end(ap);
+        len = strlen(s->log);
+        snprintf(s->log + len, sizeof(s->log) - len, "\n");
+        assert_true(strlen(s->log) < sizeof(s->log) - 1);
+}
+
+static uint64_t *timer_slot(Sim *s, size_t job, size_t step) {
+        if (job == SIZE_MAX)
+                return &s->run_timer;
+        assert_true(job < NJ && (step == SIZE_MAX || step < NS));
+        return step == SIZE_MAX ? &s->job_timer[job] : &s->step_timer[job][step];
+}
+
+static void proc_parse(Proc *p, const char *text) {
+        _cleanup_free_ char *script = strdup(text);
+        bool exits = false;
+
+        p->duration = NEVER;
+        for (char *line = strtok(script, "\n"); line; line = strtok(NULL, "\n")) {
+                if (strncmp(line, "sleep ", 6) == 0)
+                        p->duration = strtoull(line + 6, NULL, 10) * MS;
+                else if (strncmp(line, "exit ", 5) == 0) {
+                        p->exit_code = atoi(line + 5);
+                        exits = true;
+                } else if (streq(line, "trap INT"))
+                        p->trap_int = true;
+                else if (streq(line, "trap TERM"))
+                        p->trap_term = true;
+                else if (strncmp(line, "linger ", 7) == 0)
+                        p->linger = strtoull(line + 7, NULL, 10) * MS;
+                else if (strncmp(line, "output ", 7) == 0)
+                        snprintf(p->output + strlen(p->output), sizeof(p->output) - strlen(p->output),
+                                "%s\n", line + 7);
+                else if (strncmp(line, "setenv ", 7) == 0)
+                        snprintf(p->env + strlen(p->env), sizeof(p->env) - strlen(p->env), "%s\n", line + 7);
+                else if (strncmp(line, "addpath ", 8) == 0)
+                        snprintf(p->path + strlen(p->path), sizeof(p->path) - strlen(p->path), "%s\n",
+                                line + 8);
+        }
+        if (exits && p->duration == NEVER)
+                p->duration = 0;
+}
+
+static void log_spec(Sim *s, size_t job, size_t step, const RunStepSpec *spec) {
+        char buf[4096] = "";
+        size_t len;
+
+        len = (size_t) snprintf(buf, sizeof(buf),
+                "START %zu/%zu wd=%s shell=%s timeout=%" PRIu64 " env=", job, step, spec->working_directory,
+                spec->shell, spec->timeout_usec);
+        for (char **e = spec->env; *e; e++)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s;", *e);
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, " path=");
+        for (char **e = spec->path; *e; e++)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s:", *e);
+        snprintf(buf + len, sizeof(buf) - len, " script=%s", spec->script);
+        assert_true(strlen(buf) < sizeof(buf) - 1);
+        logf_(s, "%s", buf);
+}
+
+static void kill_proc(Sim *s, Proc *p, int sig) {
+        if (p->ended)
+                return;
+        if (!p->started) {
+                p->aborted = true;
+                p->ready_at = s->now;
+                return;
+        }
+        p->exit_at = s->now;
+        p->exit_signal = sig;
+}
+
+static void handle(Sim *s, RunActions *actions) {
+        for (size_t i = 0; i < actions->n; i++) {
+                RunAction *x = &actions->actions[i];
+                Proc *p = x->job < NJ && x->step < NS ? &s->procs[x->job][x->step] : NULL;
+
+                switch (x->type) {
+                case RUN_ACTION_START_STEP:
+                        assert_non_null(p);
+                        assert_false(p->present);
+                        *p = (Proc){ .present = true,
+                                .ready_at = s->now + s->sc->scope_delay * MS,
+                                .exit_at = NEVER,
+                                .empty_at = NEVER };
+                        proc_parse(p, x->spec->script);
+                        log_spec(s, x->job, x->step, x->spec);
+                        break;
+                case RUN_ACTION_CLEAN_JOB:
+                        assert_true(x->job < NJ);
+                        s->clean_at[x->job] = s->now + s->sc->clean_delay * MS;
+                        logf_(s, "CLEAN %zu", x->job);
+                        break;
+                case RUN_ACTION_CHANGED:
+                        logf_(s, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
+                        break;
+                case RUN_ACTION_SIGNAL_STEP:
+                        assert_non_null(p);
+                        assert_true(p->started);
+                        logf_(s, "SIGNAL %d %zu/%zu +%" PRIu64, x->signal, x->job, x->step, x->usec);
+                        if (!p->ended && !(x->signal == SIGINT && p->trap_int) &&
+                                !(x->signal == SIGTERM && p->trap_term)) {
+                                p->exit_at = MIN(p->exit_at, s->now + p->linger);
+                                if (p->exit_at == s->now + p->linger)
+                                        p->exit_signal = x->signal;
+                        }
+                        break;
+                case RUN_ACTION_KILL_STEP:
+                        assert_non_null(p);
+                        logf_(s, "KILL %zu/%zu +%" PRIu64, x->job, x->step, x->usec);
+                        kill_proc(s, p, SIGKILL);
+                        p->empty_at = s->now;
+                        break;
+                case RUN_ACTION_ABORT_STEP:
+                        assert_non_null(p);
+                        logf_(s, "ABORT %zu/%zu", x->job, x->step);
+                        if (!p->started && !s->sc->released)
+                                p->aborted = true;
+                        break;
+                case RUN_ACTION_KILL_RUN:
+                        logf_(s, "KILL-RUN +%" PRIu64, x->usec);
+                        for (size_t j = 0; j < NJ; j++)
+                                for (size_t k = 0; k < NS; k++)
+                                        if (s->procs[j][k].present)
+                                                kill_proc(s, &s->procs[j][k], SIGKILL);
+                        break;
+                case RUN_ACTION_START_TIMER:
+                        *timer_slot(s, x->job, x->step) = x->usec;
+                        logf_(s, "TIMER %zd/%zd %" PRIu64, (ssize_t) x->job, (ssize_t) x->step, x->usec);
+                        break;
+                case RUN_ACTION_STOP_TIMER:
+                        *timer_slot(s, x->job, x->step) = 0;
+                        logf_(s, "STOP-TIMER %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
+                        break;
+                case RUN_ACTION_EVENT:
+                        logf_(s, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event),
+                                (ssize_t) x->job, (ssize_t) x->step, strna(x->condition), x->result,
+                                strna(x->text));
+                        break;
+                }
+        }
+        run_actions_done(actions);
+}
+
+static unsigned budget(const Sim *s) {
+        unsigned running = 0;
+
+        if (s->sc->max_jobs == 0)
+                return UINT_MAX;
+        for (size_t i = 0; i < s->run->n_jobs; i++)
+                running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
+        return running >= s->sc->max_jobs ? 0 : s->sc->max_jobs - running;
+}
+
+static void advance(Sim *s) {
+        for (;;) {
+                RunActions actions = {};
+                unsigned room = budget(s);
+
+                assert_int_equal(run_advance(s->run, at(s), &room, &actions), 0);
+                if (actions.n == 0)
+                        break;
+                handle(s, &actions);
+        }
+}
+
+static Sim *sim_begin(const Scenario *sc) {
+        Sim *s = calloc(1, sizeof(Sim));
+        Workflow *w = NULL;
+        WorkflowErrors errors = {};
+        ExprValue *github, *runner;
+
+        assert_non_null(s);
+        s->sc = sc;
+        s->cancel_at = sc->cancel_at;
+        s->force_at = sc->force_at;
+        for (size_t j = 0; j < NJ; j++)
+                s->clean_at[j] = NEVER;
+        if (workflow_load(sc->yaml, strlen(sc->yaml), &w, &errors) < 0) {
+                for (size_t i = 0; i < errors.n; i++)
+                        print_message("%u:%u: %s\n", errors.errors[i].pos.line, errors.errors[i].pos.column,
+                                errors.errors[i].message);
+                fail();
+        }
+        assert_true(w->n_jobs <= NJ);
+        for (size_t j = 0; j < w->n_jobs; j++)
+                assert_true(w->jobs[j].n_steps <= NS);
+
+        /* Contexts as an agent gives them, with what JSON carries: strings, numbers, nesting. */
+        github = expr_value_new_object();
+        runner = expr_value_new_object();
+        assert_non_null(github);
+        assert_non_null(runner);
+        assert_int_equal(
+                expr_object_set(github, "event_name", 10, expr_value_new_stringz("workflow_dispatch")), 0);
+        assert_int_equal(expr_object_set(github, "run_attempt", 11, expr_value_new_number(1.5)), 0);
+        assert_int_equal(expr_object_set(runner, "os", 2, expr_value_new_stringz("Linux")), 0);
+        assert_int_equal(expr_object_set(runner, "tags", 4, expr_value_new_array()), 0);
+        assert_int_equal(run_new(7, "test.yml", w, "/work/r7", github, runner, at(s), &s->run), 0);
+        expr_value_unref(github);
+        expr_value_unref(runner);
+        if (sc->cancel.force_usec)
+                s->run->cancel = sc->cancel;
+        advance(s);
+        return s;
+}
+
+/* One event: the earliest of the scenario's requests, the processes', the cleanups' and the timers'
+ * moments; at equal times in that order, each by (job, step). False when nothing is left. */
+static bool sim_step(Sim *s) {
+        enum { NONE, CANCEL, FORCE, READY, EXIT, EMPTY, CLEAN, TIMER } kind = NONE;
+        uint64_t best = NEVER;
+        size_t bj = SIZE_MAX, bs = SIZE_MAX;
+        RunActions actions = {};
+        Proc *p;
+
+#define CONSIDER(t, k, j, st) \
+        do { \
+                if ((t) < best) { \
+                        best = (t), kind = (k), bj = (j), bs = (st); \
+                } \
+        } while (0)
+
+        if (s->cancel_at != NEVER)
+                CONSIDER(s->cancel_at * MS, CANCEL, SIZE_MAX, SIZE_MAX);
+        if (s->force_at != NEVER)
+                CONSIDER(s->force_at * MS, FORCE, SIZE_MAX, SIZE_MAX);
+        for (size_t j = 0; j < NJ; j++)
+                for (size_t k = 0; k < NS; k++) {
+                        p = &s->procs[j][k];
+                        if (!p->present)
+                                continue;
+                        if (!p->started && !p->ended)
+                                CONSIDER(p->ready_at, READY, j, k);
+                        else if (!p->ended)
+                                CONSIDER(p->exit_at, EXIT, j, k);
+                        else if (p->empty_at != NEVER)
+                                CONSIDER(p->empty_at, EMPTY, j, k);
+                }
+        for (size_t j = 0; j < NJ; j++)
+                CONSIDER(s->clean_at[j], CLEAN, j, SIZE_MAX);
+        if (s->run_timer)
+                CONSIDER(s->run_timer - MONO0, TIMER, SIZE_MAX, SIZE_MAX);
+        for (size_t j = 0; j < NJ; j++) {
+                if (s->job_timer[j])
+                        CONSIDER(s->job_timer[j] - MONO0, TIMER, j, SIZE_MAX);
+                for (size_t k = 0; k < NS; k++)
+                        if (s->step_timer[j][k])
+                                CONSIDER(s->step_timer[j][k] - MONO0, TIMER, j, k);
+        }
+#undef CONSIDER
+        if (kind == NONE)
+                return false;
+        assert_true(best >= s->now);
+        s->now = best;
+        s->n_events++;
+        p = bj < NJ && bs < NS ? &s->procs[bj][bs] : NULL;
+
+        switch (kind) {
+        case CANCEL:
+        case FORCE:
+                *(kind == CANCEL ? &s->cancel_at : &s->force_at) = NEVER;
+                logf_(s, "REQUEST cancel%s", kind == FORCE ? " --force" : "");
+                if (s->run->status != RUN_STATUS_COMPLETED)
+                        assert_true(run_cancel(s->run, "tester", kind == FORCE, at(s), &actions) >= 0);
+                break;
+        case READY:
+                if (p->aborted) {
+                        p->ended = true;
+                        assert_int_equal(
+                                run_step_failed(s->run, bj, bs, "runner-step gave up", at(s), &actions), 0);
+                } else {
+                        p->started = true;
+                        if (p->exit_at == NEVER && p->duration != NEVER)
+                                p->exit_at = s->now + p->duration;
+                        assert_int_equal(run_step_started(s->run, bj, bs, at(s), &actions), 0);
+                }
+                break;
+        case EXIT: {
+                bool normal = p->exit_signal == 0;
+                RunStepResult res = {
+                        .exit_code = normal ? p->exit_code : -1,
+                        .exit_signal = p->exit_signal,
+                        .output = normal ? p->output : NULL,
+                        .output_len = normal ? strlen(p->output) : 0,
+                        .env = normal ? p->env : NULL,
+                        .env_len = normal ? strlen(p->env) : 0,
+                        .path = normal ? p->path : NULL,
+                        .path_len = normal ? strlen(p->path) : 0,
+                };
+                p->ended = true;
+                logf_(s, "EXIT %zu/%zu %d %d", bj, bs, res.exit_code, res.exit_signal);
+                assert_int_equal(run_step_exited(s->run, bj, bs, &res, at(s), &actions), 0);
+                break;
+        }
+        case EMPTY:
+                p->empty_at = NEVER;
+                logf_(s, "EMPTY %zu/%zu", bj, bs);
+                assert_int_equal(run_step_emptied(s->run, bj, bs, at(s), &actions), 0);
+                break;
+        case CLEAN:
+                s->clean_at[bj] = NEVER;
+                logf_(s, "CLEANED %zu", bj);
+                assert_int_equal(run_job_cleaned(s->run, bj, at(s), &actions), 0);
+                break;
+        case TIMER:
+                *timer_slot(s, bj, bs) = 0;
+                logf_(s, "FIRED %zd/%zd", (ssize_t) bj, (ssize_t) bs);
+                assert_int_equal(run_timer_fired(s->run, bj, bs, at(s), &actions), 0);
+                break;
+        case NONE:
+                break;
+        }
+        handle(s, &actions);
+        advance(s);
+        return true;
+}
+
+static void sim_free(Sim *s) {
+        run_free(s->run);
+        free(s);
+}
+
+static char *json_text(json_object *o) {
+        char *t = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+
+        assert_non_null(t);
+        return t;
+}
+
+static char *state_text(const Run *run) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+
+        assert_int_equal(run_state_to_json(run, &o), 0);
+        return json_text(o);
+}
+
+static char *status_text(const Run *run) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+
+        assert_int_equal(run_to_json(run, &o), 0);
+        return json_text(o);
+}
+
+static Workflow *load(const char *yaml) {
+        Workflow *w = NULL;
+        WorkflowErrors errors = {};
+
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, &errors), 0);
+        return w;
+}
+
+/* The restart: the state as text, as on disk, read back for a newly loaded workflow. */
+static Run *restore(const char *text, const char *yaml) {
+        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(text);
+        _cleanup_free_ char *error = NULL;
+        Run *run = NULL;
+        int r;
+
+        assert_non_null(o);
+        r = run_state_from_json(o, load(yaml), &run, &error);
+        if (r < 0)
+                fail_msg("restore refused: %s", strna(error));
+        return run;
+}
+
+/* ---- the situations a scenario passes through ---- */
+
+enum {
+        SIT_RUNNING = 1 << 0,           /* a step's entry runs, not cancelled */
+        SIT_HELD = 1 << 1,              /* a step handed over, its entry not started yet */
+        SIT_PENDING = 1 << 2,           /* cancelled before its entry ran */
+        SIT_INTERRUPT = 1 << 3,         /* SIGINT sent, SIGTERM armed */
+        SIT_TERMINATE = 1 << 4,         /* SIGTERM sent, the kill armed */
+        SIT_KILL_HALF = 1 << 5,         /* killed, one of exit and populated 0 came */
+        SIT_FORCE = 1 << 6,             /* a step in the FORCE stage */
+        SIT_QUEUED = 1 << 7,            /* a job queued under MaxParallelJobs */
+        SIT_CLEANUP = 1 << 8,           /* a job's leftovers being killed */
+        SIT_WAITING_CANCELLED = 1 << 9, /* a job waits for its needs in a cancelled run */
+        SIT_STEP_TIMEOUT = 1 << 10,     /* a step's timeout-minutes armed */
+        SIT_JOB_TIMEOUT = 1 << 11,      /* a job's timeout-minutes armed */
+        SIT_FORCE_ARMED = 1 << 12,      /* the force deadline armed */
+        SIT_ENV_PATH = 1 << 13,         /* a running job with $GITHUB_ENV and $GITHUB_PATH additions */
+        SIT_OUTPUTS = 1 << 14,          /* a step with outputs in a running job */
+        SIT_JOB_CANCELLED = 1 << 15,    /* a running job got the cancellation message */
+};
+
+static unsigned situations(const Run *run) {
+        unsigned m = 0;
+
+        m |= run->timer ? SIT_FORCE_ARMED : 0;
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                const RunJob *j = &run->jobs[i];
+                bool running = IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP);
+
+                m |= j->phase == RUN_JOB_QUEUED ? SIT_QUEUED : 0;
+                m |= j->phase == RUN_JOB_CLEANUP ? SIT_CLEANUP : 0;
+                m |= j->phase == RUN_JOB_WAITING && run->cancel_requested ? SIT_WAITING_CANCELLED : 0;
+                m |= j->timer ? SIT_JOB_TIMEOUT : 0;
+                m |= running && j->n_path > 0 && j->env->object.n > 0 ? SIT_ENV_PATH : 0;
+                m |= running && j->local_status == RUN_CONCLUSION_CANCELLED ? SIT_JOB_CANCELLED : 0;
+                for (size_t k = 0; k < j->def->n_steps; k++) {
+                        const RunStep *s = &j->steps[k];
+
+                        m |= running && s->outputs && s->outputs->object.n > 0 ? SIT_OUTPUTS : 0;
+                        if (s->status != RUN_STATUS_IN_PROGRESS)
+                                continue;
+                        m |= !s->entry_running && s->cancel_stage == RUN_CANCEL_NONE ? SIT_HELD : 0;
+                        m |= s->entry_running && s->cancel_stage == RUN_CANCEL_NONE ? SIT_RUNNING : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_NONE && s->timer ? SIT_STEP_TIMEOUT : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_PENDING ? SIT_PENDING : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_INTERRUPT && s->timer ? SIT_INTERRUPT : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_TERMINATE && s->timer ? SIT_TERMINATE : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_KILL && (s->exited || s->emptied) ? SIT_KILL_HALF
+                                                                                             : 0;
+                        m |= s->cancel_stage == RUN_CANCEL_FORCE ? SIT_FORCE : 0;
+                }
+        }
+        return m;
+}
+
+/* The Run's timer fields are the timers the agent has armed: what a restarted agent re-arms from. */
+static void timers_from_run(Sim *s) {
+        const Run *run = s->run;
+
+        s->run_timer = run->timer;
+        memset(s->job_timer, 0, sizeof(s->job_timer));
+        memset(s->step_timer, 0, sizeof(s->step_timer));
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                s->job_timer[i] = run->jobs[i].timer;
+                for (size_t k = 0; k < run->jobs[i].def->n_steps; k++)
+                        s->step_timer[i][k] = run->jobs[i].steps[k].timer;
+        }
+}
+
+static void assert_same_timers(const Sim *a, const Sim *b) {
+        assert_int_equal(a->run_timer, b->run_timer);
+        assert_memory_equal(a->job_timer, b->job_timer, sizeof(a->job_timer));
+        assert_memory_equal(a->step_timer, b->step_timer, sizeof(a->step_timer));
+}
+
+static void assert_same_text(const char *what, const char *a, const char *b) {
+        if (!streq(a, b)) {
+                size_t i = 0;
+
+                while (a[i] && a[i] == b[i])
+                        i++;
+                while (i > 0 && a[i - 1] != '\n')
+                        i--;
+                print_message("%s differs after the restart; the original went on with:\n%.1500s\n"
+                              "the restored one with:\n%.1500s\n",
+                        what, a + i, b + i);
+                fail();
+        }
+}
+
+/* Saves the run after every event of the scenario, restores it, and continues both. */
+static void check_resume(const Scenario *sc) {
+        size_t n_events;
+        unsigned seen = 0;
+        Sim *ref = sim_begin(sc);
+
+        while (sim_step(ref))
+                ;
+        assert_int_equal(ref->run->status, RUN_STATUS_COMPLETED);
+        n_events = ref->n_events;
+        assert_true(n_events > 5);
+
+        for (size_t k = 0; k <= n_events; k++) {
+                _cleanup_free_ char *saved = NULL, *again = NULL, *a_status = NULL, *b_status = NULL,
+                                    *a_state = NULL, *b_state = NULL;
+                Sim *a = sim_begin(sc), *b = malloc(sizeof(Sim)), probe;
+                Run *r2;
+
+                assert_non_null(b);
+                for (size_t i = 0; i < k; i++)
+                        assert_true(sim_step(a));
+                seen |= situations(a->run);
+
+                /* The agent's timers are those the Run records. */
+                probe.run = a->run;
+                timers_from_run(&probe);
+                assert_same_timers(a, &probe);
+
+                /* A round trip is a fixed point. */
+                saved = state_text(a->run);
+                r2 = restore(saved, sc->yaml);
+                again = state_text(r2);
+                assert_string_equal(saved, again);
+
+                /* The restart: the world goes on, the agent re-arms the timers from the state. */
+                memcpy(b, a, sizeof(Sim));
+                b->run = r2;
+                timers_from_run(b);
+                a->log[0] = b->log[0] = 0;
+                while (sim_step(a))
+                        assert_true(sim_step(b));
+                assert_false(sim_step(b));
+
+                assert_same_text("the actions", a->log, b->log);
+                a_status = status_text(a->run);
+                b_status = status_text(b->run);
+                assert_same_text("run_to_json()", a_status, b_status);
+                a_state = state_text(a->run);
+                b_state = state_text(b->run);
+                assert_same_text("the state", a_state, b_state);
+                assert_int_equal(b->run->status, RUN_STATUS_COMPLETED);
+                sim_free(a);
+                sim_free(b);
+        }
+        if ((seen & sc->required) != sc->required)
+                fail_msg("%s: situations 0x%x required, 0x%x seen", sc->name, sc->required, seen);
+        sim_free(ref);
+}
+
+static const Scenario scenario_files = {
+        .name = "outputs, env, path, continue-on-error, timeouts",
+        .yaml = "env: { WF: wf }\n"
+                "jobs:\n"
+                "  build:\n"
+                "    name: Build ${{ github.run_id }}\n"
+                "    timeout-minutes: 1\n"
+                "    env: { JOBV: j }\n"
+                "    outputs: { art: '${{ steps.make.outputs.art }}' }\n"
+                "    steps:\n"
+                "      - id: make\n"
+                "        run: \"sleep 100\\noutput art=a1\\nsetenv FOO=bar\\naddpath /opt/one\"\n"
+                "      - name: Use ${{ env.FOO }}\n"
+                "        run: \"sleep 100\\naddpath /opt/two\\nsetenv FOO=baz\\noutput x=${{ env.JOBV }}\"\n"
+                "      - run: \"sleep 50\\nexit 3\"\n"
+                "        continue-on-error: true\n"
+                "      - timeout-minutes: 0.01\n"
+                "        run: \"trap INT\\nlinger 20\"\n"
+                "      - if: always()\n"
+                "        run: \"sleep 10\\noutput z=${{ env.FOO }}\"\n"
+                "  test:\n"
+                "    needs: build\n"
+                "    if: always()\n"
+                "    steps:\n"
+                "      - run: \"sleep 20\\nsetenv X=${{ needs.build.outputs.art }}\"\n"
+                "      - run: \"sleep 20\\noutput y=${{ env.X }}\"\n",
+        .scope_delay = 5,
+        .clean_delay = 30,
+        .cancel_at = NEVER,
+        .force_at = NEVER,
+        .required = SIT_RUNNING | SIT_HELD | SIT_INTERRUPT | SIT_CLEANUP | SIT_STEP_TIMEOUT |
+                SIT_JOB_TIMEOUT | SIT_ENV_PATH | SIT_OUTPUTS,
+};
+
+static const Scenario scenario_cancel = {
+        .name = "the escalation, always() steps and jobs",
+        .yaml = "jobs:\n"
+                "  main:\n"
+                "    steps:\n"
+                "      - run: \"sleep 100\\nsetenv A=1\\naddpath /opt/a\"\n"
+                "      - run: \"trap INT\\ntrap TERM\"\n"
+                "      - run: sleep 10\n"
+                "      - if: always()\n"
+                "        run: sleep 30\n"
+                "  always:\n"
+                "    needs: main\n"
+                "    if: always()\n"
+                "    steps: [ { run: sleep 20 } ]\n"
+                "  plain:\n"
+                "    needs: main\n"
+                "    steps: [ { run: sleep 20 } ]\n"
+                "  side:\n"
+                "    if: always()\n"
+                "    steps: [ { run: \"trap INT\\nlinger 300\" }, { if: cancelled(), run: sleep 5 } ]\n",
+        .scope_delay = 10,
+        .clean_delay = 50,
+        .cancel_at = 1000,
+        .force_at = NEVER,
+        .required = SIT_RUNNING | SIT_INTERRUPT | SIT_TERMINATE | SIT_KILL_HALF | SIT_CLEANUP |
+                SIT_WAITING_CANCELLED | SIT_FORCE_ARMED | SIT_JOB_CANCELLED | SIT_ENV_PATH,
+};
+
+static const Scenario scenario_queued = {
+        .name = "MaxParallelJobs=1 and a cancel while jobs are queued",
+        .yaml = "jobs:\n"
+                "  a: { steps: [ { run: sleep 500 }, { if: always(), run: sleep 10 } ] }\n"
+                "  b: { if: always(), steps: [ { run: sleep 100 } ] }\n"
+                "  c: { steps: [ { run: sleep 100 } ] }\n"
+                "  d: { needs: a, if: always(), steps: [ { run: sleep 10 } ] }\n",
+        .scope_delay = 1,
+        .clean_delay = 5,
+        .max_jobs = 1,
+        .cancel_at = 200,
+        .force_at = NEVER,
+        .required = SIT_QUEUED | SIT_RUNNING | SIT_WAITING_CANCELLED | SIT_INTERRUPT | SIT_CLEANUP,
+};
+
+static const Scenario scenario_force = {
+        .name = "a cancel before the entry ran, then the force deadline",
+        .yaml = "jobs:\n"
+                "  slow:\n"
+                "    steps: [ { run: sleep 5000 }, { if: always(), run: \"trap INT\\ntrap TERM\" } ]\n"
+                "  keeps:\n"
+                "    if: always()\n"
+                "    steps: [ { if: always(), run: \"trap INT\\ntrap TERM\" }, { if: always(), run: sleep 10 } ]\n"
+                "  late:\n"
+                "    needs: keeps\n"
+                "    if: always()\n"
+                "    steps: [ { run: sleep 10 } ]\n",
+        .scope_delay = 300,
+        .clean_delay = 20,
+        .cancel = { .interrupt_usec = 2000 * MS, .terminate_usec = 1000 * MS, .force_usec = 20000 * MS },
+        .cancel_at = 100,
+        .force_at = NEVER,
+        .required = SIT_HELD | SIT_PENDING | SIT_FORCE | SIT_FORCE_ARMED | SIT_CLEANUP | SIT_RUNNING,
+};
+
+static const Scenario scenario_force_now = {
+        .name = "cancel, then cancel --force during the escalation",
+        .yaml = "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" }, { if: always(), run: sleep 10 } ] }\n"
+                "  b: { if: always(), steps: [ { if: always(), run: \"trap INT\" } ] }\n"
+                "  c: { needs: a, if: always(), steps: [ { run: sleep 10 } ] }\n",
+        .scope_delay = 2,
+        .clean_delay = 10,
+        .cancel_at = 100,
+        .force_at = 9000,
+        .required = SIT_INTERRUPT | SIT_TERMINATE | SIT_FORCE | SIT_WAITING_CANCELLED,
+};
+
+static const Scenario scenario_job_timeout = {
+        .name = "a job's timeout while its step's shim is held, released anyway",
+        .yaml = "jobs:\n"
+                "  a:\n"
+                "    timeout-minutes: 0.001\n"
+                "    steps: [ { run: \"trap INT\\nlinger 200\" }, { if: always(), run: sleep 10 } ]\n"
+                "  b:\n"
+                "    needs: a\n"
+                "    if: always()\n"
+                "    steps: [ { timeout-minutes: 0.005, run: \"trap INT\\ntrap TERM\" } ]\n",
+        .scope_delay = 100,
+        .clean_delay = 10,
+        .released = true,
+        .cancel_at = NEVER,
+        .force_at = NEVER,
+        .required = SIT_HELD | SIT_PENDING | SIT_INTERRUPT | SIT_TERMINATE | SIT_JOB_CANCELLED |
+                SIT_JOB_TIMEOUT | SIT_STEP_TIMEOUT | SIT_KILL_HALF,
+};
+
+static void test_resume_files(void **state) {
+        check_resume(&scenario_files);
+}
+
+static void test_resume_cancel(void **state) {
+        check_resume(&scenario_cancel);
+}
+
+static void test_resume_queued(void **state) {
+        check_resume(&scenario_queued);
+}
+
+static void test_resume_force(void **state) {
+        check_resume(&scenario_force);
+}
+
+static void test_resume_force_now(void **state) {
+        check_resume(&scenario_force_now);
+}
+
+static void test_resume_job_timeout(void **state) {
+        check_resume(&scenario_job_timeout);
+}
+
+/* ---- refused states ---- */
+
+/* The state of the scenario after n events, as JSON; n SIZE_MAX: once main's second step is being
+ * interrupted (scenario_cancel). */
+static json_object *state_after(const Scenario *sc, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        Sim *s = sim_begin(sc);
+        json_object *o;
+
+        if (n == SIZE_MAX)
+                while (s->run->jobs[0].steps[1].cancel_stage != RUN_CANCEL_INTERRUPT)
+                        assert_true(sim_step(s));
+        for (size_t i = 0; n != SIZE_MAX && i < n; i++)
+                assert_true(sim_step(s));
+        text = state_text(s->run);
+        o = json_tokener_parse(text);
+        assert_non_null(o);
+        sim_free(s);
+        return o;
+}
+
+/* Sets the member at path ("jobs.0.steps.1.unit") to the JSON value text, or removes it (NULL). */
+static void mutate(json_object *root, const char *path, const char *value) {
+        _cleanup_free_ char *copy = strdup(path);
+        char *key = copy, *dot;
+        json_object *o = root;
+
+        while ((dot = strchr(key, '.'))) {
+                *dot = 0;
+                o = json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, atoi(key))
+                                                            : json_object_object_get(o, key);
+                assert_non_null(o);
+                key = dot + 1;
+        }
+        if (!value) {
+                json_object_object_del(o, key);
+                return;
+        }
+        json_object *v = streq(value, "null") ? NULL : json_tokener_parse(value);
+        assert_true(v || streq(value, "null"));
+        if (json_object_is_type(o, json_type_array))
+                assert_int_equal(json_object_array_put_idx(o, (size_t) atoi(key), v), 0);
+        else
+                assert_int_equal(json_object_object_add(o, key, v), 0);
+}
+
+static void test_refused(void **state) {
+        static const struct {
+                const char *path, *value, *error;
+        } table[] = {
+                { "version", "2", "version: unsupported version 2 (this agent reads 1)" },
+                { "version", "\"1\"", "version: expected an integer, not a string" },
+                { "version", NULL, "version: missing" },
+                { "jobs", NULL, "jobs: missing" },
+                { "jobs", "[]", "jobs: 0 jobs, but the workflow has 4" },
+                { "jobs.0.steps", "[]", "jobs[0].steps: 0 steps, but the workflow's job has 4" },
+                { "jobs.0.steps.1.cancel_stage", "\"x\"",
+                        "jobs[0].steps[1].cancel_stage: unknown value 'x'" },
+                { "jobs.0.steps.1.cancel_stage", "\"\\u001b]0;x\\u0007\\n\"",
+                        "jobs[0].steps[1].cancel_stage: unknown value '\\x1b]0;x\\x07\\n'" },
+                { "jobs.0.steps.1.cancel_stage", "\"none\"",
+                        "jobs[0].steps[1].cancel_stage: none in a step whose cancellation began" },
+                { "jobs.0.steps.1.cancel_stage", "7",
+                        "jobs[0].steps[1].cancel_stage: expected a string, not an integer" },
+                { "jobs.0.steps.1.timer", "-5", "jobs[0].steps[1].timer: negative" },
+                { "jobs.0.steps.1.timer", "1.5",
+                        "jobs[0].steps[1].timer: expected an integer, not a number" },
+                { "jobs.0.steps.1.exit_code", "300",
+                        "jobs[0].steps[1].exit_code: 300 is out of range [-1, 255]" },
+                { "jobs.0.steps.1.unit", "\"ssh.service\"",
+                        "jobs[0].steps[1].unit: not the step's unit: 'ssh.service'" },
+                { "jobs.0.steps.1.unit", "null", "jobs[0].steps[1].unit: null in a running step" },
+                { "jobs.0.steps.1.status", "\"completed\"",
+                        "jobs[0].steps[1].outcome: null in a completed step" },
+                { "jobs.0.steps.2.status", "\"in_progress\"",
+                        "jobs[0].steps[2].unit: null in a running step" },
+                { "jobs.0.steps.0.timer", "123", "jobs[0].steps[0].timer: armed in a completed step" },
+                { "jobs.0.steps.0.conclusion", "\"failure\"",
+                        "jobs[0].steps[0].conclusion: does not follow from the outcome" },
+                { "jobs.0.steps.0.bogus", "1", "jobs[0].steps[0].bogus: unknown key 'bogus'" },
+                { "jobs.0.steps.0.id", "\"other\"",
+                        "jobs[0].steps[0].id: not this step of the workflow: 'other'" },
+                { "jobs.0.steps.0.outputs", "[]",
+                        "jobs[0].steps[0].outputs: expected an object or null, not an array" },
+                { "jobs.0.steps.0.outputs", "{\"a\":1}", "jobs[0].steps[0].outputs: not a string: 'a'" },
+                { "jobs.0.steps.0", "5", "jobs[0].steps[0]: expected an object" },
+                { "jobs.0.phase", "\"running\"", "jobs[0].phase: unknown value 'running'" },
+                { "jobs.0.phase", "\"done\"", "jobs[0].status: in_progress in phase done" },
+                { "jobs.0.phase", "\"stepping\"",
+                        "jobs[0].steps[1].status: in_progress in a job in phase stepping" },
+                { "jobs.0.next_step", "99", "jobs[0].next_step: 99 is beyond the job's 4 steps" },
+                { "jobs.0.local_status", "\"skipped\"", "jobs[0].local_status: unknown value 'skipped'" },
+                { "jobs.0.env", "{\"A\":\"1\",\"a\":\"2\"}", "jobs[0].env: duplicate key 'a'" },
+                { "jobs.0.env", "null", "jobs[0].env: null in a running job" },
+                { "jobs.0.path", "[1]", "jobs[0].path: expected strings, not an integer" },
+                { "jobs.1.timer", "5", "jobs[1].timer: armed in a job that is not running" },
+                { "jobs.1.env", "{}", "jobs[1].phase: waiting, but the job was started" },
+                { "id", "\"7\"", "id: expected an integer, not a string" },
+                { "github", "\"x\"", "github: expected an object, not a string" },
+                { "cancelled_by", "null", "cancelled_by: contradicts cancel_requested" },
+                { "cancel_requested", "false", "cancelled_by: contradicts cancel_requested" },
+                { "force_terminated", "true",
+                        "jobs[0].steps[1].cancel_stage: interrupt after the force deadline" },
+                { "cancel.force_usec", NULL, "cancel.force_usec: missing" },
+                { "cancel.extra", "1", "cancel.extra: unknown key 'extra'" },
+                { "status", "\"completed\"", "conclusion: contradicts the status completed" },
+                { "source", "\"a\\u0000b\"", "source: contains a NUL byte" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                /* scenario_cancel after the request: main's step 2 is being interrupted. */
+                _cleanup_(json_object_putp) json_object *o = state_after(&scenario_cancel, SIZE_MAX);
+                _cleanup_free_ char *error = NULL;
+                Run *run = NULL;
+                int r;
+
+                if (i == 0) {
+                        _cleanup_free_ char *t = json_text(o);
+                        assert_non_null(strstr(t, "\"cancel_stage\":\"interrupt\""));
+                }
+                mutate(o, table[i].path, table[i].value);
+                r = run_state_from_json(o, load(scenario_cancel.yaml), &run, &error);
+                if (r != -EBADMSG || !streq(strna(error), table[i].error))
+                        fail_msg("%s = %s: got %d \"%s\", expected \"%s\"", table[i].path,
+                                strna(table[i].value), r, strna(error), table[i].error);
+                assert_null(run);
+        }
+}
+
+static void test_not_an_object(void **state) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_array();
+        _cleanup_free_ char *error = NULL;
+        Run *run = NULL;
+
+        assert_int_equal(run_state_from_json(o, load(scenario_cancel.yaml), &run, &error), -EBADMSG);
+        assert_string_equal(error, "state: expected an object");
+}
+
+/* The agent's own keys beside ours are left alone. */
+static void test_foreign_keys(void **state) {
+        _cleanup_(json_object_putp) json_object *o = state_after(&scenario_cancel, SIZE_MAX);
+        _cleanup_free_ char *before = json_text(o), *after = NULL, *error = NULL;
+        Run *run = NULL;
+
+        assert_int_equal(json_object_object_add(o, "boot_id", json_object_new_string("0123")), 0);
+        assert_int_equal(run_state_from_json(o, load(scenario_cancel.yaml), &run, &error), 0);
+        after = state_text(run);
+        assert_string_equal(before, after);
+        run_free(run);
+}
+
+/* A cut text never parses into a state that is accepted as something else. */
+static void test_truncated(void **state) {
+        _cleanup_(json_object_putp) json_object *o = state_after(&scenario_files, 12);
+        _cleanup_free_ char *text = json_text(o);
+        size_t len = strlen(text);
+
+        for (size_t cut = 0; cut < len; cut += 7) {
+                _cleanup_(json_object_putp) json_object *t = NULL;
+                _cleanup_free_ char *part = strndup(text, cut), *error = NULL;
+                Run *run = NULL;
+
+                t = json_tokener_parse(part);
+                if (!t)
+                        continue;
+                assert_int_equal(run_state_from_json(t, load(scenario_files.yaml), &run, &error), -EBADMSG);
+                assert_non_null(error);
+        }
+}
+
+/* The wrong workflow: another job count, or the same count with other ids. */
+static void test_other_workflow(void **state) {
+        _cleanup_(json_object_putp) json_object *o = state_after(&scenario_cancel, SIZE_MAX);
+        _cleanup_free_ char *e1 = NULL, *e2 = NULL;
+        Run *run = NULL;
+
+        assert_int_equal(run_state_from_json(o, load(scenario_queued.yaml), &run, &e1), -EBADMSG);
+        assert_string_equal(e1, "jobs[0].id: not this job of the workflow: 'main'");
+        assert_int_equal(run_state_from_json(o, load(scenario_force.yaml), &run, &e2), -EBADMSG);
+        assert_string_equal(e2, "jobs: 4 jobs, but the workflow has 3");
+}
+
+/* Writes the states of the scenarios into the fuzz corpus: RUN_STATE_CORPUS=DIR test-run-state */
+static void test_corpus(void **state) {
+        const char *dir = getenv("RUN_STATE_CORPUS");
+        const Scenario *sc = &scenario_cancel;
+
+        if (!dir)
+                skip();
+        for (size_t n = 0; n < 40; n += 4) {
+                _cleanup_(json_object_putp) json_object *o = state_after(sc, n);
+                _cleanup_free_ char *path = NULL;
+                FILE *f;
+
+                assert_true(asprintf(&path, "%s/state-%02zu.json", dir, n) > 0);
+                f = fopen(path, "we");
+                assert_non_null(f);
+                fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f);
+                assert_int_equal(fclose(f), 0);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_resume_files),
+                cmocka_unit_test(test_resume_cancel),
+                cmocka_unit_test(test_resume_queued),
+                cmocka_unit_test(test_resume_force),
+                cmocka_unit_test(test_resume_force_now),
+                cmocka_unit_test(test_resume_job_timeout),
+                cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_not_an_object),
+                cmocka_unit_test(test_foreign_keys),
+                cmocka_unit_test(test_truncated),
+                cmocka_unit_test(test_other_workflow),
+        };
+
+        if (getenv("RUN_STATE_CORPUS")) {
+                const struct CMUnitTest corpus[] = { cmocka_unit_test(test_corpus) };
+                return cmocka_run_group_tests(corpus, NULL, NULL);
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
