@@ -43,6 +43,9 @@ agent_ms() { jq -r '(.[:19] + "Z" | fromdate) * 1000 + (.[20:23] | tonumber)' <<
 request_ms() { event "$1" '.RUNNER_EVENT == "cancel-requested"' | jq -r '(.realtime_usec | tonumber) / 1000 | floor'; }
 
 # ---- 1. the escalation's timings and the adversarial trees, with GitHub's defaults ----
+# The steps measure when they see each signal: a trap runs as soon as bash gets the CPU, because the
+# wait builtin, unlike a foreground sleep, returns at once for a trapped signal; the stamp is
+# $EPOCHREALTIME, which costs no fork.
 cat >"$work/stubborn.yml" <<YML
 name: stubborn steps
 jobs:
@@ -53,7 +56,7 @@ jobs:
           trap 'echo \$EPOCHREALTIME > $marks/term.int' INT
           trap 'echo \$EPOCHREALTIME > $marks/term.term; exit 0' TERM
           touch $marks/term.ready
-          while :; do sleep 0.005; done
+          while :; do sleep 0.005 & wait \$! || true; done
       - run: echo "unconditioned step after the cancelled one"
       - if: always()
         run: echo "cleanup step ran"
@@ -66,7 +69,7 @@ jobs:
           trap 'echo \$EPOCHREALTIME > $marks/kill.int' INT
           trap 'echo \$EPOCHREALTIME > $marks/kill.term' TERM
           touch $marks/kill.ready
-          while :; do echo \$EPOCHREALTIME >> $marks/kill.beat; sleep 0.005; done
+          while :; do echo \$EPOCHREALTIME >> $marks/kill.beat; sleep 0.005 & wait \$! || true; done
   finally:
     needs: [term, kill]
     if: always()
