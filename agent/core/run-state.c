@@ -333,8 +333,16 @@ static int check_keys(Parser *p, json_object *o, const char *const *keys) {
                 (void) v;
                 for (const char *const *k = keys; *k && !known; k++)
                         known = streq(*k, key);
-                if (!known)
-                        return fail_value(p, key, "unknown key", key);
+                if (!known) {
+                        /* The key goes into the one-line reason: escaped and shortened. */
+                        _cleanup_free_ char *e = escape_for_terminal_length(key, strnlen(key, 40));
+
+                        if (!e) {
+                                p->oom = true;
+                                return -ENOMEM;
+                        }
+                        return fail(p, e, "unknown key");
+                }
         }
         return 0;
 }
