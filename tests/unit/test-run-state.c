@@ -248,6 +248,12 @@ static void advance(Sim *s) {
         }
 }
 
+static void set_value(ExprValue *o, const char *key, ExprValue *v) {
+        assert_non_null(v);
+        assert_int_equal(expr_object_set(o, key, strlen(key), v), 0);
+        expr_value_unref(v);
+}
+
 static Sim *sim_begin(const Scenario *sc) {
         Sim *s = calloc(1, sizeof(Sim));
         Workflow *w = NULL;
@@ -275,11 +281,10 @@ static Sim *sim_begin(const Scenario *sc) {
         runner = expr_value_new_object();
         assert_non_null(github);
         assert_non_null(runner);
-        assert_int_equal(
-                expr_object_set(github, "event_name", 10, expr_value_new_stringz("workflow_dispatch")), 0);
-        assert_int_equal(expr_object_set(github, "run_attempt", 11, expr_value_new_number(1.5)), 0);
-        assert_int_equal(expr_object_set(runner, "os", 2, expr_value_new_stringz("Linux")), 0);
-        assert_int_equal(expr_object_set(runner, "tags", 4, expr_value_new_array()), 0);
+        set_value(github, "event_name", expr_value_new_stringz("workflow_dispatch"));
+        set_value(github, "run_attempt", expr_value_new_number(1.5));
+        set_value(runner, "os", expr_value_new_stringz("Linux"));
+        set_value(runner, "tags", expr_value_new_array());
         assert_int_equal(run_new(7, "test.yml", w, "/work/r7", github, runner, at(s), &s->run), 0);
         expr_value_unref(github);
         expr_value_unref(runner);
