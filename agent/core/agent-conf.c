@@ -20,8 +20,10 @@ void config_init(Config *c) {
 }
 
 void config_resolve_parallel_jobs(Config *c, unsigned n_cpus) {
-        if (c->max_parallel_jobs == CONFIG_PARALLEL_JOBS_CPUS)
-                c->max_parallel_jobs = MIN(MAX(n_cpus, 1U), MAX_PARALLEL_JOBS);
+        if (c->max_parallel_jobs != CONFIG_PARALLEL_JOBS_CPUS)
+                return;
+        /* At least one (the count may have failed), at most what may be set by hand. */
+        c->max_parallel_jobs = n_cpus == 0 ? 1U : MIN(n_cpus, MAX_PARALLEL_JOBS);
 }
 
 void config_errors_done(ConfigErrors *e) {

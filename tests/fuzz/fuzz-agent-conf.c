@@ -25,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         errors.errors[i].line > size + 1)
                         __builtin_trap();
         if (c.interrupt_timeout_usec == 0 || c.terminate_timeout_usec == 0 || c.force_terminate_usec == 0 ||
-                c.signal_target >= _SIGNAL_TARGET_MAX || c.max_parallel_jobs > 4096)
+                c.signal_target >= _SIGNAL_TARGET_MAX ||
+                (c.max_parallel_jobs > 4096 && c.max_parallel_jobs != CONFIG_PARALLEL_JOBS_CPUS))
+                __builtin_trap();
+        config_resolve_parallel_jobs(&c, 2);
+        if (c.max_parallel_jobs > 4096)
                 __builtin_trap();
         (void) config_verify(&c, &errors);
         config_errors_done(&errors);
