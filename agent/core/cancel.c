@@ -56,8 +56,11 @@ static double minutes(uint64_t usec) {
 
 /* ---- one step: its escalation (README, Cancellation, step 2) ---- */
 
-static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStage stage, uint64_t timeout,
-        RunTime now, RunActions *a) {
+/* The next stage is due timeout after base: the time this stage was due, not when it was carried out,
+ * so that a stage carried out late (the agent was restarting) leaves the schedule as it was
+ * (README, "Restarts"). */
+static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStage stage, uint64_t base,
+        uint64_t timeout, RunTime now, RunActions *a) {
         RunStep *s = &run->jobs[job].steps[step];
         int r;
 
@@ -70,7 +73,7 @@ static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStag
                         .usec = now.monotonic - s->cancel_began });
         if (r < 0)
                 return r;
-        return run_timer_start(a, job, step, &s->timer, now.monotonic, timeout);
+        return run_timer_start(a, job, step, &s->timer, base, timeout);
 }
 
 static int step_kill(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
@@ -103,7 +106,8 @@ static int step_cancel(Run *run, size_t job, size_t step, bool timed_out, RunTim
                 return run_action_push(
                         a, &(RunAction){ .type = RUN_ACTION_ABORT_STEP, .job = job, .step = step });
         }
-        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, run->cancel.interrupt_usec, now, a);
+        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, now.monotonic,
+                run->cancel.interrupt_usec, now, a);
 }
 
 int cancel_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
@@ -114,7 +118,8 @@ int cancel_step_started(Run *run, size_t job, size_t step, RunTime now, RunActio
         /* Started after the run's slice was killed: it is killed where it stands. */
         if (run->force_terminated)
                 return step_kill(run, job, step, now, a);
-        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, run->cancel.interrupt_usec, now, a);
+        return step_signal(run, job, step, SIGINT, RUN_CANCEL_INTERRUPT, now.monotonic,
+                run->cancel.interrupt_usec, now, a);
 }
 
 int cancel_step_ended(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
@@ -319,6 +324,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
 int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
         RunJob *j;
         RunStep *s;
+        uint64_t due;
         int r;
 
         if (run->status == RUN_STATUS_COMPLETED)
@@ -355,6 +361,7 @@ int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *
         s = run_running_step(run, job, step);
         if (!s || s->timer == 0 || now.monotonic < s->timer)
                 return -ESTALE;
+        due = s->timer;
         s->timer = 0;
         switch (s->cancel_stage) {
         case RUN_CANCEL_NONE: {
@@ -367,8 +374,8 @@ int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *
                 return step_cancel(run, job, step, true, now, a);
         }
         case RUN_CANCEL_INTERRUPT:
-                return step_signal(
-                        run, job, step, SIGTERM, RUN_CANCEL_TERMINATE, run->cancel.terminate_usec, now, a);
+                return step_signal(run, job, step, SIGTERM, RUN_CANCEL_TERMINATE, due,
+                        run->cancel.terminate_usec, now, a);
         case RUN_CANCEL_TERMINATE:
                 return step_kill(run, job, step, now, a);
         default:

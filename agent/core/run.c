@@ -1036,6 +1036,28 @@ int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions 
         return 0;
 }
 
+int run_step_restart(Run *run, size_t job, size_t step, RunTime now, RunActions *actions) {
+        RunStep *s = run_running_step(run, job, step);
+        _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
+        int r;
+
+        if (!s || s->entry_running)
+                return -ESTALE;
+        if (s->cancel_stage != RUN_CANCEL_NONE)
+                return run_step_failed(
+                        run, job, step, "The step was cancelled before it ran.", now, actions);
+        r = step_build_spec(run, job, step, &spec, &s->message);
+        if (r == -EINVAL)
+                return run_step_failed(run, job, step, s->message, now, actions);
+        if (r < 0)
+                return r;
+        r = action_push(actions, RUN_ACTION_START_STEP, job, step, spec);
+        if (r < 0)
+                return r;
+        TAKE_PTR(spec);
+        return 0;
+}
+
 /* Applies $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH. Returns -EINVAL with *message on bad text. */
 static int apply_file_commands(RunJob *j, RunStep *s, const RunStepResult *res, char **message) {
         FileCommandEntries out = {}, env = {};

@@ -237,6 +237,12 @@ int run_step_exited(
 int run_step_failed(
         Run *run, size_t job, size_t step, const char *message, RunTime now, RunActions *actions);
 
+/* A restarted agent found the step handed over to its predecessor but never started (its entry never
+ * ran, and nothing of it is left): START_STEP again, with the spec evaluated anew — or, if its
+ * cancellation was decided meanwhile, the step ends as a step cancelled before it ran. -ESTALE: the
+ * step is not in that state. */
+int run_step_restart(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
+
 /* The job's leftovers are gone: the job completes. */
 int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);
 

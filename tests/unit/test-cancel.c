@@ -550,6 +550,32 @@ static void test_force_deadline(void **state) {
         sim_done(&s);
 }
 
+/* The agent was away when the SIGTERM stage fell due (README, "Restarts"): carried out late, it leaves
+ * the kill where the original schedule put it, 2500 ms after SIGTERM was due, not after it was sent. */
+static void test_late_stage_keeps_schedule(void **state) {
+        Sim s = {};
+        RunActions a = {};
+        bool found = false;
+
+        sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
+        sim_run_until(&s, 100);
+        assert_int_equal(sim_cancel(&s, false), 1);
+        assert_log(&s, "100 SIGINT a/1 +0");
+        s.now = 9000 * MS; /* away from 100 ms to 9000 ms; SIGTERM was due at 7600 */
+        assert_int_equal(run_timer_fired(s.run, 0, 0, at(&s), &a), 0);
+        for (size_t i = 0; i < a.n; i++) {
+                if (a.actions[i].type == RUN_ACTION_SIGNAL_STEP)
+                        assert_int_equal(a.actions[i].signal, SIGTERM);
+                if (a.actions[i].type == RUN_ACTION_START_TIMER) {
+                        assert_int_equal(a.actions[i].usec, MONO0 + (7600 + 2500) * MS);
+                        found = true;
+                }
+        }
+        assert_true(found);
+        run_actions_done(&a);
+        sim_done(&s);
+}
+
 static void test_exit_between_signals(void **state) {
         Sim s;
 
@@ -1220,6 +1246,7 @@ int main(void) {
                 cmocka_unit_test(test_five_steps),
                 cmocka_unit_test(test_kill_waits_for_empty),
                 cmocka_unit_test(test_force_deadline),
+                cmocka_unit_test(test_late_stage_keeps_schedule),
                 cmocka_unit_test(test_exit_between_signals),
                 cmocka_unit_test(test_exit_at_deadline),
                 cmocka_unit_test(test_cancel_during_scope_creation),
