@@ -351,17 +351,50 @@ void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uin
         send_fields(&f);
 }
 
-void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes) {
+void journal_agent_handed_over(unsigned runs, unsigned steps) {
+        Fields f = {};
+
+        add(&f, "MESSAGE_ID=%s", MESSAGE_AGENT_HANDED_OVER);
+        add(&f, "PRIORITY=%d", LOG_NOTICE);
+        add(&f, "RUNNER_EVENT=agent-handed-over");
+        add(&f, "MESSAGE=runner-agent is restarting: %u runs with %u running steps go on, for the next agent to take over.",
+                runs, steps);
+        add(&f, "RUNNER_RUNS=%u", runs);
+        add(&f, "RUNNER_STEPS=%u", steps);
+        send_fields(&f);
+}
+
+void journal_agent_readopted(
+        unsigned runs, unsigned steps, unsigned ended, uint64_t away_usec, unsigned overdue) {
+        Fields f = {};
+
+        add(&f, "MESSAGE_ID=%s", MESSAGE_AGENT_READOPTED);
+        add(&f, "PRIORITY=%d", LOG_NOTICE);
+        add(&f, "RUNNER_EVENT=agent-readopted");
+        add(&f,
+                "MESSAGE=runner-agent took over %u unfinished runs: %u running steps, %u that ended while it was away"
+                "%s%.3f s away; %u cancellation stages fell due meanwhile and are carried out now.",
+                runs, steps, ended, away_usec > 0 ? ", " : "; time away unknown", (double) away_usec / 1e6,
+                overdue);
+        add(&f, "RUNNER_RUNS=%u", runs);
+        add(&f, "RUNNER_STEPS=%u", steps);
+        add(&f, "RUNNER_STEPS_ENDED=%u", ended);
+        if (away_usec > 0)
+                add(&f, "RUNNER_AWAY_USEC=%" PRIu64, away_usec);
+        add(&f, "RUNNER_OVERDUE=%u", overdue);
+        send_fields(&f);
+}
+
+void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes, const char *why) {
         Fields f = {};
 
         add(&f, "MESSAGE_ID=%s", MESSAGE_RUN_INTERRUPTED);
         add(&f, "PRIORITY=%d", LOG_WARNING);
         add(&f, "RUNNER_EVENT=run-interrupted");
         add(&f, "RUNNER_RUN_ID=%" PRIu64, id);
-        add(&f,
-                "MESSAGE=Run %" PRIu64
-                " was in progress when the agent stopped: killing the %u processes left in %s.",
-                id, processes, slice);
+        add(&f, "MESSAGE=Run %" PRIu64 " cannot be taken over (%s): killing the %u processes left in %s.",
+                id, why, processes, slice);
+        add(&f, "RUNNER_REASON=%s", why);
         add(&f, "RUNNER_UNIT=%s", slice);
         add(&f, "RUNNER_CANCEL_PHASE=kill");
         add(&f, "RUNNER_PROCESSES=%u", processes);

@@ -28,8 +28,14 @@ void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid,
         uint64_t elapsed_usec);
 void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec);
 void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held);
+/* systemctl restart (or an upgrade): the agent leaves runs runs with steps steps running to the next. */
+void journal_agent_handed_over(unsigned runs, unsigned steps);
+/* The next agent took them over: away_usec since the previous one stopped serving (0: unknown),
+ * overdue: stages of cancellations that fell due meanwhile and are carried out now. */
+void journal_agent_readopted(
+        unsigned runs, unsigned steps, unsigned ended, uint64_t away_usec, unsigned overdue);
 /* A run the agent found unfinished at start: the processes left in its slice are killed. */
-void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes);
+void journal_run_interrupted(uint64_t id, const char *slice, unsigned processes, const char *why);
 void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uint64_t elapsed_usec);
 /* Job end: a process the steps left (orphan), and the job's slice killed. */
 void journal_orphan(ManagedRun *mr, size_t job, pid_t pid, const char *command);

@@ -18,13 +18,16 @@
 #include "alloc-util.h"
 #include "cgroup.h"
 #include "dbus-api.h"
+#include "fdstore.h"
 #include "file-command.h"
 #include "fileio.h"
 #include "fs-util.h"
 #include "journal.h"
+#include "json-util.h"
 #include "log.h"
 #include "manager.h"
 #include "message-id.h"
+#include "run-state.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define STATE_MAX_SIZE (64U * 1024U * 1024U)
@@ -50,14 +53,19 @@ static void kick_all(Manager *m);
 /* ---- runs: lifetime and state files ---- */
 
 static void step_ref_done(StepRef *ref) {
+        ref->stale_stop = scope_job_free(ref->stale_stop);
         ref->timer = sd_event_source_disable_unref(ref->timer);
         ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
         ref->scope_fd = safe_close(ref->scope_fd);
 }
 
 static void job_ctx_done(JobCtx *jc, size_t n_steps) {
+        /* Handing over, the steps go on for the next agent: their processes are not touched. */
         for (size_t i = 0; jc->steps && i < n_steps; i++)
-                step_process_free(jc->steps[i]);
+                if (jc->mr->manager->handing_over)
+                        step_process_release(jc->steps[i]);
+                else
+                        step_process_free(jc->steps[i]);
         for (size_t i = 0; jc->refs && i < n_steps; i++)
                 step_ref_done(&jc->refs[i]);
         sd_event_source_disable_unref(jc->timer);
@@ -144,11 +152,33 @@ static int run_dir_open(Manager *m, uint64_t id) {
         return fd < 0 ? -errno : fd;
 }
 
+/* run-state.json: what a restarted agent needs to carry the run on (README, "Restarts"): the core's
+ * state and the boot it belongs to (its deadlines are on this boot's CLOCK_MONOTONIC). Written before
+ * state.json, so that the public state never runs ahead of what a successor would resume from. */
+static int write_internal_state(ManagedRun *mr, int dir_fd) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *text;
+        int r;
+
+        if (!mr->run)
+                return 0;
+        r = run_state_to_json(mr->run, &o);
+        if (r < 0)
+                return r;
+        if (json_object_object_add(o, "boot_id", json_object_new_string(mr->manager->boot_id)) < 0)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return write_file_atomic_at(dir_fd, "run-state.json", text, strlen(text), 0600);
+}
+
 static int write_state(ManagedRun *mr, int dir_fd) {
         json_object *o;
         const char *text;
         int r;
 
+        r = write_internal_state(mr, dir_fd);
+        if (r < 0)
+                return r;
         r = managed_run_json(mr, &o);
         if (r < 0)
                 return r;
@@ -189,10 +219,44 @@ static JobCtx *job_ctx(ManagedRun *mr, size_t job) {
         return &mr->jobs[job];
 }
 
+/* The step's descriptors in systemd's store, under r<RUN>.j<J>.s<S>.{control,shim,entry}: what the
+ * next agent needs to take the step over (README, "Restarts"). */
+static const char *const step_fd_kinds[] = { "control", "shim", "entry" };
+
+static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
+        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        int fds[] = { step_process_control_fd(p), step_process_shim(p)->fd, entry->fd };
+        char name[FDSTORE_NAME_MAX];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                fdstore_step_name(name, ref->mr->id, job, step, step_fd_kinds[i]);
+                r = fdstore_put(name, fds[i]);
+                if (r < 0)
+                        log_warning_errno(r,
+                                "Run %" PRIu64
+                                ": cannot keep %s in systemd's descriptor store; a restart of the agent now would lose the step: %m",
+                                ref->mr->id, name);
+        }
+}
+
+static void step_fds_forget(StepRef *ref) {
+        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        char name[FDSTORE_NAME_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(step_fd_kinds); i++) {
+                fdstore_step_name(name, ref->mr->id, job, step, step_fd_kinds[i]);
+                (void) fdstore_remove(name);
+        }
+}
+
 static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata) {
         StepRef *ref = userdata;
         RunActions actions = {};
 
+        step_fds_store(ref, p, entry);
         journal_step_started(ref->mr, ref->job, ref->step, entry->pid);
         if (run_step_started(ref->mr->run, ref->job, ref->step, now(), &actions) >= 0)
                 process(ref->mr, &actions);
@@ -232,6 +296,7 @@ static void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         RunActions actions = {};
         int r;
 
+        step_fds_forget(ref);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
@@ -261,6 +326,7 @@ static void on_step_failed(StepProcess *p, int error, const char *message, void 
 
         log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
                 ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
+        step_fds_forget(ref);
         /* Whatever still runs in the step's scope (an entry whose shim died or broke the protocol) is
          * no longer supervised: it must not run beside the job's next step. */
         if (step_cgroup_path(ref->mr, ref->job, ref->step, &path) >= 0 &&
@@ -1226,7 +1292,7 @@ fail:
         return r;
 }
 
-static void kill_leftover_slice(Manager *m, uint64_t id) {
+static void kill_leftover_slice(Manager *m, uint64_t id, const char *why) {
         _cleanup_free_ char *slice = NULL, *path = NULL;
         _cleanup_close_ int fd = -EBADF;
         unsigned n = 0;
@@ -1238,7 +1304,7 @@ static void kill_leftover_slice(Manager *m, uint64_t id) {
                 return;
         (void) cgroup_count_processes(fd, &n);
         if (n > 0) {
-                journal_run_interrupted(id, slice, n);
+                journal_run_interrupted(id, slice, n, why);
                 (void) cgroup_kill(fd);
         }
 }
@@ -1249,10 +1315,266 @@ static void on_leftover_slice_stopped(ScopeJob *sj, int error, const char *messa
         mr->slice_stop = scope_job_free(mr->slice_stop);
 }
 
+/* ---- taking over from an earlier agent (README, "Restarts") ---- */
+
+typedef struct Adoption {
+        FdStore store;
+        ManagedRun **runs; /* taken over, to be resumed once all are loaded */
+        size_t n_runs, allocated;
+        unsigned steps, ended, overdue;
+} Adoption;
+
+/* logs/j<J>-s<S>.exit, which runner-step writes before it reports the exit: the step ended while no
+ * agent listened, or its report was read by the previous agent and lost with it. */
+static int read_exit_file(int dir_fd, unsigned job, unsigned step, int *ret_code, int *ret_signal) {
+        _cleanup_free_ char *text = NULL;
+        char name[64], extra;
+        int code, sig, r;
+
+        snprintf(name, sizeof(name), "logs/j%u-s%u.exit", job, step);
+        r = read_full_file_at(dir_fd, name, 256, &text);
+        if (r < 0)
+                return r;
+        if (sscanf(text, "exit_code=%d\nexit_signal=%d\n%c", &code, &sig, &extra) != 2 || code < -1 ||
+                code > 255 || sig < 0 || sig >= _NSIG || (code >= 0) != (sig == 0))
+                return -EBADMSG;
+        *ret_code = code;
+        *ret_signal = sig;
+        return 0;
+}
+
+static void adopt_timer(ManagedRun *mr, size_t job, size_t step, uint64_t usec, uint64_t now, Adoption *a) {
+        if (usec == 0)
+                return;
+        /* A stage that fell due while no agent was there is carried out at once: the timer is in the
+         * past and fires on the first iteration. */
+        if (usec <= now)
+                a->overdue++;
+        start_timer(
+                mr, &(RunAction){ .type = RUN_ACTION_START_TIMER, .job = job, .step = step, .usec = usec });
+}
+
+/* The run's state as the core left it, from run-state.json and workflow.yml. NULL *ret_why: taken. */
+static int adopt_run_state(Manager *m, uint64_t id, int dir_fd, Run **ret, char **ret_why) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        _cleanup_free_ char *text = NULL, *yaml = NULL, *error = NULL;
+        json_object *boot;
+        int r;
+
+        *ret_why = NULL;
+        r = read_full_file_at(dir_fd, "run-state.json", STATE_MAX_SIZE, &text);
+        if (r < 0)
+                return asprintf(ret_why, "its run-state.json cannot be read: %s", strerror(-r)) < 0 ? -ENOMEM
+                                                                                                    : 0;
+        o = json_parse_state(text);
+        if (!o || !json_object_is_type(o, json_type_object))
+                return (*ret_why = strdup("its run-state.json is not a JSON object")) ? 0 : -ENOMEM;
+        if (!json_object_object_get_ex(o, "boot_id", &boot) ||
+                !json_object_is_type(boot, json_type_string) ||
+                !streq(json_object_get_string(boot), m->boot_id))
+                return (*ret_why = strdup("the machine was restarted while it ran (the boot ID changed)"))
+                        ? 0
+                        : -ENOMEM;
+        r = read_full_file_at(dir_fd, "workflow.yml", WORKFLOW_MAX_SIZE, &yaml);
+        if (r >= 0)
+                r = workflow_load(yaml, (size_t) r, &w, &errors);
+        if (r < 0)
+                return (*ret_why = strdup("its workflow.yml no longer loads")) ? 0 : -ENOMEM;
+        r = run_state_from_json(o, TAKE_PTR(w), ret, &error); /* takes the workflow, also on failure */
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return asprintf(ret_why, "its run-state.json is invalid: %s", strna(error)) < 0 ? -ENOMEM
+                                                                                                : 0;
+        return 0;
+}
+
+static void on_stale_scope_stopped(ScopeJob *sj, int error, const char *message, void *userdata) {
+        StepRef *ref = userdata;
+        RunActions actions = {};
+        int r;
+
+        ref->stale_stop = scope_job_free(ref->stale_stop);
+        if (error < 0)
+                log_warning("Run %" PRIu64 ": failed to stop %s, left by the previous agent: %s",
+                        ref->mr->id, ref->mr->run->jobs[ref->job].steps[ref->step].unit, message);
+        r = run_step_restart(ref->mr->run, ref->job, ref->step, now(), &actions);
+        if (r >= 0)
+                process(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+/* A step that was running when the previous agent went away. */
+static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adoption *a) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        RunStep *s = &mr->run->jobs[job].steps[step];
+        unsigned jn = mr->run->jobs[job].def->number, sn = s->def->number;
+        StepRef *ref = &jc->refs[step];
+        _cleanup_free_ char *ws = NULL;
+        _cleanup_close_ int control = -EBADF;
+        PidRef shim = PIDREF_NULL, entry = PIDREF_NULL;
+        char name[FDSTORE_NAME_MAX];
+        RunActions actions = {};
+        int fd, code, sig, r;
+
+        *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
+        r = job_prepare_dirs(mr, job, &ws);
+        if (r < 0)
+                log_warning_errno(r, "Run %" PRIu64 ": cannot open the file-command directory of job %s: %m",
+                        mr->id, mr->run->jobs[job].def->id);
+
+        fdstore_step_name(name, mr->id, jn, sn, "control");
+        control = fdstore_take(&a->store, name);
+        fdstore_step_name(name, mr->id, jn, sn, "shim");
+        fd = fdstore_take(&a->store, name);
+        if (fd >= 0 && pidref_from_pidfd(fd, &shim) < 0)
+                safe_close(fd);
+        fdstore_step_name(name, mr->id, jn, sn, "entry");
+        fd = fdstore_take(&a->store, name);
+        if (fd >= 0 && pidref_from_pidfd(fd, &entry) < 0)
+                safe_close(fd); /* reaped already: its exit is in the socket or the exit file */
+
+        if (!s->entry_running) {
+                /* Handed to the previous agent, never started: its held shim ends with that agent's end
+                 * of the control socket. Once its scope is gone too, the step starts afresh. */
+                _cleanup_free_ char *path = NULL;
+                _cleanup_close_ int scope_fd = -EBADF;
+
+                pidref_done(&shim);
+                pidref_done(&entry);
+                if (step_cgroup_path(mr, job, step, &path) >= 0 &&
+                        (scope_fd = cgroup_open(m->cgroot, path)) >= 0)
+                        (void) cgroup_kill(scope_fd);
+                r = unit_stop(m->watcher, s->unit, on_stale_scope_stopped, ref, &ref->stale_stop);
+                if (r < 0)
+                        on_stale_scope_stopped(NULL, r, strerror(-r), ref);
+                return;
+        }
+        if (read_exit_file(dir_fd, jn, sn, &code, &sig) >= 0) {
+                a->ended++;
+                pidref_done(&shim);
+                pidref_done(&entry);
+                on_step_exited(NULL, code, sig, ref);
+                return;
+        }
+        if (control >= 0 && pidref_is_set(&shim)) {
+                r = step_process_adopt(
+                        m->event, control, &shim, &entry, &step_callbacks, ref, &jc->steps[step]);
+                if (r >= 0) {
+                        TAKE_FD(control);
+                        a->steps++;
+                        /* A kill already issued waits for the scope to empty; that watch is ours now. */
+                        if (s->cancel_stage == RUN_CANCEL_KILL && !s->emptied) {
+                                _cleanup_free_ char *path = NULL;
+
+                                if (step_cgroup_path(mr, job, step, &path) >= 0)
+                                        ref->scope_fd = cgroup_open(m->cgroot, path);
+                                if (ref->scope_fd < 0 ||
+                                        cgroup_watch_empty(m->event, ref->scope_fd, on_step_empty, ref,
+                                                &ref->empty_source) < 0) {
+                                        ref->scope_fd = safe_close(ref->scope_fd);
+                                        (void) run_step_emptied(mr->run, job, step, now(), &actions);
+                                        process(mr, &actions);
+                                }
+                        }
+                        run_actions_done(&actions);
+                        return;
+                }
+                log_warning_errno(r, "Run %" PRIu64 ": cannot take over step %u of job %s: %m", mr->id, sn,
+                        mr->run->jobs[job].def->id);
+        }
+        pidref_done(&shim);
+        pidref_done(&entry);
+        /* Either its runner-step died without recording an exit status, or systemd did not keep the
+         * descriptors (the service was stopped or failed rather than restarted): nothing of the step can
+         * be supervised any more, and on_step_failed() kills what is left of it. */
+        on_step_failed(NULL, -ESRCH,
+                "runner-agent could not take the step over after a restart: neither its exit status nor its "
+                "runner-step's descriptors were kept (runner-agent.service was stopped or failed rather than "
+                "restarted, or runner-step died)",
+                ref);
+}
+
+static int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why) {
+        _cleanup_(run_freep) Run *run = NULL;
+        ManagedRun *mr = NULL;
+        RunTime t = now();
+        int r;
+
+        r = adopt_run_state(m, id, dir_fd, &run, ret_why);
+        if (r < 0 || *ret_why)
+                return r;
+        if (array_grow((void **) &a->runs, &a->allocated, a->n_runs + 1, sizeof(ManagedRun *)) < 0)
+                return -ENOMEM;
+        r = managed_run_new(m, id, &mr);
+        if (r < 0)
+                return r;
+        mr->run = TAKE_PTR(run);
+        r = managed_run_init_jobs(mr);
+        if (r >= 0)
+                r = managed_run_add(m, mr);
+        if (r < 0) {
+                managed_run_free(mr);
+                return r;
+        }
+        for (size_t j = 0; j < mr->run->n_jobs; j++) {
+                const RunJob *job = &mr->run->jobs[j];
+
+                /* Counted before anything resumes, so that no run starts jobs past MaxParallelJobs=. */
+                if (job->status == RUN_STATUS_IN_PROGRESS) {
+                        mr->jobs[j].counted = true;
+                        m->running_jobs++;
+                }
+                adopt_timer(mr, j, SIZE_MAX, job->timer, t.monotonic, a);
+                for (size_t k = 0; k < job->def->n_steps; k++)
+                        adopt_timer(mr, j, k, job->steps[k].timer, t.monotonic, a);
+        }
+        adopt_timer(mr, SIZE_MAX, SIZE_MAX, mr->run->timer, t.monotonic, a);
+        a->runs[a->n_runs++] = mr;
+        return 0;
+}
+
+/* Once every run is loaded and counted: their steps are taken over, and each goes on. */
+static void adopt_resume(Manager *m, ManagedRun *mr, Adoption *a) {
+        _cleanup_close_ int dir_fd = run_dir_open(m, mr->id);
+        RunActions actions = {};
+
+        for (size_t j = 0; j < mr->run->n_jobs && mr->run->status != RUN_STATUS_COMPLETED; j++) {
+                const RunJob *job = &mr->run->jobs[j];
+
+                if (job->phase == RUN_JOB_STEP)
+                        for (size_t k = 0; k < job->def->n_steps; k++)
+                                if (job->steps[k].status == RUN_STATUS_IN_PROGRESS) {
+                                        adopt_step(mr, j, k, dir_fd, a);
+                                        break;
+                                }
+                if (job->phase == RUN_JOB_CLEANUP && !mr->jobs[j].clean_source &&
+                        sd_event_add_defer(m->event, &mr->jobs[j].clean_source, on_clean_job, &mr->jobs[j]) <
+                                0)
+                        log_oom();
+        }
+        if (mr->run->status == RUN_STATUS_COMPLETED)
+                run_completed(mr);
+        else {
+                process(mr, &actions);
+                run_actions_done(&actions);
+        }
+}
+
 int manager_load_runs(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
+        Adoption a = {};
+        uint64_t inactive_since = 0;
         DIR *d;
         struct dirent *de;
+        int r;
+
+        r = fdstore_load(&a.store);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the descriptors the previous agent stored: %m");
 
         fd = dup(m->runs_fd);
         if (fd < 0)
@@ -1262,13 +1584,12 @@ int manager_load_runs(Manager *m) {
                 return -errno;
         rewinddir(d);
         while ((de = readdir(d))) {
-                _cleanup_free_ char *text = NULL, *slice = NULL;
+                _cleanup_free_ char *text = NULL, *slice = NULL, *why = NULL;
                 _cleanup_close_ int dir_fd = -EBADF;
                 ManagedRun *mr = NULL;
                 json_object *status;
                 char *end;
                 uint64_t id;
-                int r;
 
                 if (startswith(de->d_name, NEW_RUN_PREFIX)) {
                         /* A submit the previous agent did not finish: it never became a run. */
@@ -1279,31 +1600,48 @@ int manager_load_runs(Manager *m) {
                 id = strtoull(de->d_name, &end, 10);
                 if (errno != 0 || *end != '\0' || id == 0 || de->d_name[0] == '0')
                         continue;
-                if (managed_run_new(m, id, &mr) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
+                if (id >= m->next_id)
+                        m->next_id = id + 1; /* taken, whatever becomes of it */
                 dir_fd = openat(m->runs_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 r = dir_fd < 0 ? -errno : read_full_file_at(dir_fd, "state.json", STATE_MAX_SIZE, &text);
-                dir_fd = safe_close(dir_fd);
                 if (r >= 0) {
-                        mr->json = json_tokener_parse(text);
-                        r = mr->json && json_object_is_type(mr->json, json_type_object) ? 0 : -EBADMSG;
+                        json_object *o = json_parse_state(text);
+                        r = o && json_object_is_type(o, json_type_object) &&
+                                        json_object_object_get_ex(o, "status", &status)
+                                ? 0
+                                : -EBADMSG;
+                        if (r >= 0 && !streq(json_object_get_string(status), "completed")) {
+                                json_object_put(o);
+                                r = adopt_run(m, id, dir_fd, &a, &why);
+                                if (r < 0)
+                                        goto fail;
+                                if (!why)
+                                        continue; /* taken over */
+                                o = json_parse_state(text);
+                                if (!o)
+                                        r = -ENOMEM;
+                        }
+                        if (r >= 0 && managed_run_new(m, id, &mr) >= 0)
+                                mr->json = o;
+                        else
+                                json_object_put(o);
                 }
-                if (r < 0) {
+                if (r < 0 || !mr) {
+                        if (r == -ENOMEM || (r >= 0 && !mr))
+                                goto fail;
                         log_warning_errno(r, "Ignoring run %" PRIu64 ": cannot read its state.json: %m", id);
-                        /* Its number is still taken. */
-                        if (id >= m->next_id)
-                                m->next_id = id + 1;
-                        managed_run_free(mr);
                         continue;
                 }
 
-                if (!json_object_object_get_ex(mr->json, "status", &status) ||
-                        !streq(json_object_get_string(status), "completed")) {
-                        kill_leftover_slice(m, id);
-                        (void) run_json_mark_interrupted(
-                                mr->json, "the agent stopped while the step was running", now_realtime());
+                if (why) {
+                        _cleanup_free_ char *message = NULL;
+
+                        log_warning("Run %" PRIu64 " cannot be taken over: %s.", id, why);
+                        kill_leftover_slice(m, id, why);
+                        if (asprintf(&message,
+                                    "runner-agent could not take the run over after a restart: %s", why) < 0)
+                                message = NULL;
+                        (void) run_json_mark_interrupted(mr->json, message ?: why, now_realtime());
                         (void) save_now(mr);
                         if (run_slice_name(id, &slice) >= 0)
                                 (void) unit_stop(
@@ -1312,12 +1650,31 @@ int manager_load_runs(Manager *m) {
                 mr->completed_announced = true;
                 if (managed_run_add(m, mr) < 0) {
                         managed_run_free(mr);
-                        closedir(d);
-                        return -ENOMEM;
+                        r = -ENOMEM;
+                        goto fail;
                 }
         }
         closedir(d);
-        return 0;
+        d = NULL;
+
+        for (size_t i = 0; i < a.n_runs; i++)
+                adopt_resume(m, a.runs[i], &a);
+        if (a.n_runs > 0) {
+                uint64_t t = clock_usec(CLOCK_MONOTONIC);
+
+                if (unit_get_own_inactive_since(m->systemd_bus, &inactive_since) < 0 || inactive_since > t)
+                        inactive_since = 0;
+                journal_agent_readopted((unsigned) a.n_runs, a.steps, a.ended,
+                        inactive_since > 0 ? t - inactive_since : 0, a.overdue);
+                log_info("Took over %zu unfinished runs with %u running steps.", a.n_runs, a.steps);
+        }
+        r = 0;
+fail:
+        if (d)
+                closedir(d);
+        fdstore_done(&a.store); /* what no step took: descriptors of steps that ended */
+        free(a.runs);
+        return r;
 }
 
 /* ---- queries ---- */
@@ -1380,6 +1737,10 @@ int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
         if (r >= 0)
                 process(mr, &actions);
         run_actions_done(&actions);
+        /* On disk before the caller hears back: a cancel that was answered survives a crash of the
+         * agent right after (README, "Restarts"). */
+        if (r > 0)
+                (void) save_now(mr);
         return r;
 }
 
@@ -1394,7 +1755,31 @@ void manager_begin_stop(Manager *m) {
         manager_update_status(m);
 }
 
+void manager_hand_over(Manager *m) {
+        unsigned runs = 0, steps = 0;
+
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        m->handing_over = true;
+        for (size_t i = 0; i < m->n_runs; i++) {
+                ManagedRun *mr = m->runs[i];
+
+                if (!mr->run || mr->completed_announced)
+                        continue;
+                runs++;
+                for (size_t j = 0; j < mr->run->n_jobs; j++)
+                        steps += mr->run->jobs[j].phase == RUN_JOB_STEP;
+                (void) save_now(mr);
+        }
+        journal_agent_handed_over(runs, steps);
+        log_info("Restarting: %u runs with %u running steps go on for the next agent.", runs, steps);
+        manager_update_status(m);
+}
+
 bool manager_stopped(Manager *m) {
+        if (m->handing_over)
+                return true;
         for (size_t i = 0; i < m->n_runs; i++) {
                 ManagedRun *mr = m->runs[i];
                 if (mr->slice_stop)
@@ -1459,6 +1844,19 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
         m->admin_gid = gr->gr_gid;
         if (!m->step_home)
                 return log_oom();
+
+        {
+                _cleanup_free_ char *text = NULL;
+                size_t k = 0;
+
+                r = read_full_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &text);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read this boot's ID: %m");
+                for (const char *c = text; *c && k < sizeof(m->boot_id) - 1; c++)
+                        if (*c != '-' && *c != '\n')
+                                m->boot_id[k++] = *c;
+                m->boot_id[k] = '\0';
+        }
 
         r = cgroup_get_root(&m->cgroot);
         if (r < 0)

@@ -29,6 +29,7 @@ typedef struct StepRef {
         unsigned kill_processes;       /* how many it met */
         int kill_error;
         uint64_t kill_to_empty_usec; /* from it to populated 0 */
+        ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */
 } StepRef;
 
 typedef struct JobCtx {
@@ -81,7 +82,10 @@ struct Manager {
         size_t n_runs, allocated_runs;
         uint64_t next_id;
 
+        char boot_id[33]; /* this boot's, as the kernel names it */
+
         bool stopping;
+        bool handing_over; /* systemctl restart: the runs go on, for the next agent (README, "Restarts") */
         unsigned running_jobs;
 };
 
@@ -115,5 +119,9 @@ int manager_cancel(Manager *m, uint64_t id, const char *by, bool force);
  * nothing is left running. */
 void manager_begin_stop(Manager *m);
 bool manager_stopped(Manager *m);
+
+/* systemctl restart, or an upgrade: every run goes on, its state saved and its steps' descriptors in
+ * systemd's store, for the next agent to take over (README, "Restarts"); the loop may exit at once. */
+void manager_hand_over(Manager *m);
 
 void manager_update_status(Manager *m);

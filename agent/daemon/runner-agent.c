@@ -169,13 +169,37 @@ static void print_config(const Config *c) {
                 signal_target_to_string(c->signal_target), jobs);
 }
 
+/* Is systemd restarting us (systemctl restart, try-restart, a package upgrade) rather than stopping
+ * us? The job it runs for our unit when SIGTERM arrives says (README, "Restarts"). Without a job (a
+ * signal sent by hand) or if systemd cannot be asked, it is a stop: runs are cancelled, never left
+ * without an agent. */
+static bool restarting(Manager *m) {
+        _cleanup_free_ char *type = NULL;
+        int r;
+
+        r = unit_get_own_job_type(m->systemd_bus, &type);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot ask systemd why we are stopped, so stopping every run: %m");
+                return false;
+        }
+        return type &&
+                (streq(type, "restart") || streq(type, "try-restart") || streq(type, "reload-or-restart") ||
+                        streq(type, "try-reload-or-restart"));
+}
+
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
-        if (!m->stopping) {
-                log_info("Received SIG%s: stopping every run.", sigabbrev_np((int) si->ssi_signo));
-                (void) sd_notify(false, "STOPPING=1");
+        if (m->stopping) {
+                manager_begin_stop(m);
+                return 0;
         }
+        (void) sd_notify(false, "STOPPING=1");
+        if (si->ssi_signo == SIGTERM && restarting(m)) {
+                manager_hand_over(m);
+                return 0;
+        }
+        log_info("Received SIG%s: stopping every run.", sigabbrev_np((int) si->ssi_signo));
         manager_begin_stop(m);
         return 0;
 }

@@ -16,6 +16,7 @@ typedef struct PidRef {
 } PidRef;
 
 #define PIDREF_NULL ((PidRef){ .pid = 0, .fd = -EBADF })
+#define TAKE_PIDREF(p) TAKE_GENERIC(p, PidRef, PIDREF_NULL)
 
 static inline bool pidref_is_set(const PidRef *p) {
         return p && p->pid > 0 && p->fd >= 0;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include "scope.h"
@@ -354,4 +356,52 @@ int unit_stop(
 
         *ret = TAKE_PTR(job);
         return 0;
+}
+
+static int own_unit_path(char **ret) {
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        r = sd_pid_get_unit(0, &unit);
+        if (r < 0)
+                return r;
+        return sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, ret);
+}
+
+int unit_get_own_job_type(sd_bus *bus, char **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *job_path;
+        uint32_t id;
+        int r;
+
+        r = own_unit_path(&path);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit",
+                "Job", &error, &reply, "(uo)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "(uo)", &id, &job_path);
+        if (r < 0)
+                return r;
+        if (id == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        return sd_bus_get_property_string(bus, "org.freedesktop.systemd1", job_path,
+                "org.freedesktop.systemd1.Job", "JobType", &error, ret);
+}
+
+int unit_get_own_inactive_since(sd_bus *bus, uint64_t *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = own_unit_path(&path);
+        if (r < 0)
+                return r;
+        return sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path,
+                "org.freedesktop.systemd1.Unit", "ActiveExitTimestampMonotonic", &error, 't', ret);
 }

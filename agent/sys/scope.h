@@ -50,3 +50,11 @@ const char *scope_job_unit(const ScopeJob *job);
 /* Cancels what is still pending (the handler is then not called) and frees the job. */
 ScopeJob *scope_job_free(ScopeJob *job);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ScopeJob *, scope_job_free);
+
+/* The type of the job systemd runs for our own unit right now ("stop", "restart", …), or NULL when
+ * there is none (a signal from elsewhere). Synchronous: for the moment the agent is told to stop. */
+int unit_get_own_job_type(sd_bus *bus, char **ret);
+
+/* When our own unit last left the active state, on CLOCK_MONOTONIC (µs; 0: never): at the start of a
+ * new agent, when the previous one stopped serving. Synchronous, for start-up. */
+int unit_get_own_inactive_since(sd_bus *bus, uint64_t *ret);

@@ -22,10 +22,12 @@ struct StepProcess {
         int control_fd;
         ScopeJob *scope_job;
         sd_event_source *control_source;
-        sd_event_source *child_source;
+        sd_event_source *child_source; /* our child: reaped through sd-event */
+        sd_event_source *shim_source;  /* adopted, not our child: its pidfd, readable once it exited */
         StepCallbacks callbacks;
         void *userdata;
         StepControlPhase phase;
+        bool adopted;  /* from an earlier agent: the shim is not our child */
         bool reported; /* exited() or failed() was called */
         bool shim_gone;
         bool aborted; /* it must not start */
@@ -43,23 +45,35 @@ bool step_process_shim_gone(const StepProcess *p) {
         return p->shim_gone;
 }
 
-StepProcess *step_process_free(StepProcess *p) {
+static StepProcess *step_process_done(StepProcess *p, bool kill_shim) {
         if (!p)
                 return NULL;
         p->scope_job = scope_job_free(p->scope_job);
         p->control_source = sd_event_source_disable_unref(p->control_source);
         p->child_source = sd_event_source_disable_unref(p->child_source);
-        if (!p->shim_gone && pidref_is_set(&p->shim)) {
-                siginfo_t si;
-                /* It is our child and nobody else reaps it: without this it would stay a zombie. */
+        p->shim_source = sd_event_source_disable_unref(p->shim_source);
+        if (kill_shim && !p->shim_gone && pidref_is_set(&p->shim)) {
                 (void) pidref_kill(&p->shim, SIGKILL);
-                (void) pidref_reap(&p->shim, &si);
+                /* It is our child and nobody else reaps it: without this it would stay a zombie. An
+                 * adopted one is PID 1's to reap. */
+                if (!p->adopted) {
+                        siginfo_t si;
+                        (void) pidref_reap(&p->shim, &si);
+                }
         }
         pidref_done(&p->shim);
         pidref_done(&p->entry);
         safe_close(p->control_fd);
         free(p);
         return NULL;
+}
+
+StepProcess *step_process_free(StepProcess *p) {
+        return step_process_done(p, true);
+}
+
+StepProcess *step_process_release(StepProcess *p) {
+        return step_process_done(p, false);
 }
 
 static void report_failed(StepProcess *p, int error, const char *message) {
@@ -239,29 +253,41 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int on_shim_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        StepProcess *p = userdata;
+/* The shim is gone; how it ended is in si if we reaped it, unknown (NULL) if it was adopted. */
+static void shim_gone(StepProcess *p, const siginfo_t *si) {
         char msg[128];
 
         p->shim_gone = true;
         p->child_source = sd_event_source_disable_unref(p->child_source);
-        /* Reaped: its PID stays for is-this-the-shim questions, the descriptor goes (a job may have
-         * many finished steps). */
+        p->shim_source = sd_event_source_disable_unref(p->shim_source);
+        /* Its PID stays for is-this-the-shim questions, the descriptor goes (a job may have many
+         * finished steps). */
         p->shim.fd = safe_close(p->shim.fd);
         if (p->reported)
-                return 0;
+                return;
         /* Its last message may still sit in the socket: read it before judging. */
         while (p->control_source && !p->reported)
                 if (on_control(NULL, p->control_fd, EPOLLIN, p) < 0 || !p->control_source)
                         break;
         if (p->reported)
-                return 0;
-        if (si->si_code == CLD_EXITED)
+                return;
+        if (!si)
+                snprintf(msg, sizeof(msg), "runner-step ended before the step's command did");
+        else if (si->si_code == CLD_EXITED)
                 snprintf(msg, sizeof(msg),
                         "runner-step exited with status %d before the step's command ended", si->si_status);
         else
                 snprintf(msg, sizeof(msg), "runner-step was killed by signal %d", si->si_status);
         report_failed(p, -EPROTO, msg);
+}
+
+static int on_shim_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        shim_gone(userdata, si);
+        return 0;
+}
+
+static int on_adopted_shim_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        shim_gone(userdata, NULL);
         return 0;
 }
 
@@ -363,4 +389,44 @@ int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *
 
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int step_process_adopt(sd_event *event, int control_fd, PidRef *shim, PidRef *entry,
+        const StepCallbacks *callbacks, void *userdata, StepProcess **ret) {
+        _cleanup_(step_process_freep) StepProcess *p = NULL;
+        int r;
+
+        if (!event || control_fd < 0 || !pidref_is_set(shim) || !callbacks || !callbacks->exited ||
+                !callbacks->failed || !ret)
+                return -EINVAL;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->adopted = true;
+        p->callbacks = *callbacks;
+        p->userdata = userdata;
+        p->control_fd = control_fd;
+        p->shim = TAKE_PIDREF(*shim);
+        p->entry = entry ? TAKE_PIDREF(*entry) : PIDREF_NULL;
+        /* Only adopted once 'started' was received (the descriptors are stored then): what may come
+         * now is 'exited'. */
+        p->phase = STEP_CONTROL_STARTED;
+
+        r = sd_event_add_io(event, &p->shim_source, p->shim.fd, EPOLLIN, on_adopted_shim_exit, p);
+        if (r < 0) {
+                p->control_fd = -EBADF; /* the caller's on failure */
+                return r;
+        }
+        r = sd_event_add_io(event, &p->control_source, p->control_fd, EPOLLIN, on_control, p);
+        if (r < 0) {
+                p->control_fd = -EBADF;
+                return r;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int step_process_control_fd(const StepProcess *p) {
+        return p->control_fd;
 }

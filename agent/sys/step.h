@@ -36,6 +36,18 @@ int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *
 /* Kills the shim if it still runs (SIGKILL through its pidfd) and reaps it; callbacks stop. */
 StepProcess *step_process_free(StepProcess *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StepProcess *, step_process_free);
+/* Lets go of the step without touching its processes: the agent hands it over to its successor. */
+StepProcess *step_process_release(StepProcess *p);
+
+/* Takes over a running step from an earlier agent (README, "Restarts"): its end of the control
+ * socket, the shim's pidfd and the entry's (unset if the entry is gone already). What the shim said
+ * while nobody listened waits in the socket and is read as usual; the shim is not our child, so its end
+ * is seen through its pidfd. Takes the descriptors on success. */
+int step_process_adopt(sd_event *event, int control_fd, PidRef *shim, PidRef *entry,
+        const StepCallbacks *callbacks, void *userdata, StepProcess **ret);
+
+/* The agent's end of the control socket (-EBADF once the shim has finished with it). */
+int step_process_control_fd(const StepProcess *p);
 
 /* The step must not start. Returns 1 if its shim was still held: it is never released, it exits, and
  * failed() follows. Returns 0 if it was released already: started() comes, and the caller acts then. */

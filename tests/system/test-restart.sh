@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The agent may die, the steps may not (README, "Restarts"), inside the throwaway container: the agent
+# is SIGKILLed, restarted and stopped under running workflows, and what the steps record, their logs,
+# the status JSON and the journal show that nothing was interrupted and every escalation kept its
+# schedule. TAP.
+#
+#   test-restart.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+. "$(dirname "$0")/lib.sh"
+require_test_container
+
+within() { # within VALUE LOW HIGH
+        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
+}
+# ms_between FILE-A FILE-B: ms from the stamp in A to the one in B (steps write $EPOCHREALTIME)
+ms_between() { awk '{ t[FILENAME] = $1 } END { printf "%d\n", (t[ARGV[2]] - t[ARGV[1]]) * 1000 }' "$1" "$2"; }
+
+work=$(mktemp -d /var/tmp/test-restart.XXXXXX)
+chmod 0755 "$work"
+marks=/var/tmp/test-restart-marks
+rm -rf "$marks" && mkdir -m 0777 "$marks"
+dropin=/run/systemd/system/runner-agent.service.d
+cleanup() {
+        rm -rf "$work" "$marks" "$dropin/50-test-restart.conf" /etc/runner-agent/agent.conf.d/40-test-restart.conf
+        systemctl daemon-reload
+}
+trap cleanup EXIT
+
+install_agent "$build"
+mkdir -p /etc/runner-agent/agent.conf.d
+printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-test-restart.conf
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+agent_pid() { systemctl show -P MainPID runner-agent; }
+# The status a user compares: what concluded how, with outputs and exit codes; not when, nor which
+# run or unit it was.
+comparable() {
+        [[ -n $1 ]] || return 1
+        runnerctl status --json "$1" | jq -S 'del(.id, .source, .created_at, .started_at, .completed_at)
+                | .jobs |= map(del(.started_at, .completed_at, .slice)
+                | .steps |= map(del(.started_at, .completed_at, .unit)))'
+}
+wait_done() { wait_for "$1" completed "$2"; }
+# same_status RUN-A RUN-B: both known, and alike as comparable() sees them
+same_status() {
+        local a b
+        a=$(comparable "$1") && b=$(comparable "$2") && [[ -n $a && $a == "$b" ]] && return 0
+        diff <(echo "$a") <(echo "$b") | sed 's/^/# /' >&2
+        return 1
+}
+# kill_agent: SIGKILL, then wait until systemd has brought a new agent up (Restart=on-failure).
+kill_agent() {
+        local old
+        old=$(agent_pid)
+        systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+        wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+}
+events() { journalctl --sync; runnerctl events --json "$1"; }
+
+# ---- 1. SIGKILL while a step runs ----
+cat >"$work/steady.yml" <<YML
+name: steady
+jobs:
+  build:
+    outputs:
+      out: \${{ steps.count.outputs.n }}
+    steps:
+      - id: count
+        name: counts through the agent's death
+        run: |
+          trap 'echo INT >> $marks/steady.signals' INT
+          trap 'echo TERM >> $marks/steady.signals' TERM
+          for i in \$(seq 1 40); do
+            echo "line \$i"
+            [ \$i -eq 5 ] && touch $marks/steady.ready
+            sleep 0.1
+          done
+          echo "n=40" >> "\$GITHUB_OUTPUT"
+      - run: echo "after \$N"
+        env:
+          N: \${{ steps.count.outputs.n }}
+  test:
+    needs: build
+    steps:
+      - run: echo "got \${{ needs.build.outputs.out }}"
+YML
+ref=$(runnerctl run --wait "$work/steady.yml" 2>/dev/null | head -n1)
+rm -f $marks/steady.ready
+id=$(runnerctl run "$work/steady.yml")
+wait_for 30 test -e $marks/steady.ready
+pid_before=$(agent_pid)
+kill_agent
+check "SIGKILLed agent $pid_before is back as $(agent_pid) (Restart=on-failure)" test "$(agent_pid)" != "$pid_before"
+wait_done 60 "$id"
+say "$(runnerctl status "$id")"
+check "the run concludes success" test "$(runnerctl status --json "$id" | jq -r .conclusion)" = success
+check "its status is the same as an undisturbed run's (run $ref)" same_status "$ref" "$id"
+check "the step never got a signal" test ! -e $marks/steady.signals
+runnerctl logs "$id" build 1 >"$work/steady.log"
+check "the step's log is complete, byte for byte" cmp -s "$work/steady.log" <(seq 1 40 | sed 's/^/line /')
+check "the journal says the agent took the run over" \
+        bash -c 'journalctl --sync; journalctl -o json RUNNER_EVENT=agent-readopted | jq -se "map(select(.RUNNER_STEPS == \"1\")) | length >= 1"'
+
+# ---- 2. SIGKILL 2 s into a cancellation: the escalation keeps its schedule ----
+cat >"$work/stubborn.yml" <<YML
+name: stubborn
+jobs:
+  kill:
+    steps:
+      - name: ignores SIGINT and SIGTERM
+        run: |
+          trap 'echo \$EPOCHREALTIME > $marks/kill.int' INT
+          trap 'echo \$EPOCHREALTIME > $marks/kill.term' TERM
+          touch $marks/kill.ready
+          while :; do echo \$EPOCHREALTIME >> $marks/kill.beat; sleep 0.005; done
+      - if: always()
+        run: echo "cleanup ran"
+YML
+id=$(runnerctl run "$work/stubborn.yml")
+wait_for 30 test -e $marks/kill.ready
+runnerctl cancel "$id"
+wait_for 10 test -e $marks/kill.int
+# 2 s after the SIGINT as the step saw it (a time, not a guess: the loop ends when it has passed).
+until (($(awk -v now="$EPOCHREALTIME" '{ printf "%d", (now - $1) * 1000 }' $marks/kill.int) >= 2000)); do
+        sleep 0.02
+done
+kill_agent
+wait_done 60 "$id"
+term_ms=$(ms_between $marks/kill.int $marks/kill.term)
+last_ms=$(ms_between $marks/kill.term $marks/kill.beat)
+check "SIGTERM reached the step ${term_ms} ms after SIGINT, across the agent's death (7500 ± 100)" \
+        within "$term_ms" 7400 7600
+check "its last sign of life was ${last_ms} ms after SIGTERM (kill at 2500, ± 100)" within "$last_ms" 2350 2600
+check "no process of the step survived" test -z "$(live_runner_processes)"
+state=$(runnerctl status --json "$id")
+check "the step concludes cancelled" test "$(jq -r '.jobs[0].steps[0].conclusion' <<<"$state")" = cancelled
+check "its always() step ran" test "$(jq -r '.jobs[0].steps[1].conclusion' <<<"$state")" = success
+timeline=$(events "$id" | jq -r '.[].RUNNER_EVENT' | tr '\n' ' ')
+say "timeline: $timeline"
+check "the timeline has the request, SIGINT, SIGTERM and the kill, in order" \
+        grep -Eq 'cancel-requested .*interrupt .*terminate .*kill ' <<<"$timeline"
+overdue=$(journalctl -o json RUNNER_EVENT=agent-readopted | jq -s '.[-1].RUNNER_OVERDUE | tonumber')
+check "the take-over found no stage overdue (the agent was back within 7.5 s): $overdue" test "$overdue" -eq 0
+
+# ---- 2b. a stage that fell due while no agent ran is carried out on its return, and the journal
+# says so; the kill keeps the original schedule ----
+# A slow restart: systemd brings the agent back 8.5 s after it died, keeping its descriptor store
+# meanwhile, as it does for Restart= (a stopped or failed service loses it).
+mkdir -p "$dropin"
+printf '[Service]\nRestartSec=8500ms\n' >"$dropin/50-test-restart.conf"
+systemctl daemon-reload
+rm -f $marks/kill.ready $marks/kill.int $marks/kill.term $marks/kill.beat
+id=$(runnerctl run "$work/stubborn.yml")
+wait_for 30 test -e $marks/kill.ready
+runnerctl cancel "$id"
+wait_for 10 test -e $marks/kill.int
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_done 60 "$id"
+rm -f "$dropin/50-test-restart.conf"
+systemctl daemon-reload
+term_ms=$(ms_between $marks/kill.int $marks/kill.term)
+last_ms=$(ms_between $marks/kill.int $marks/kill.beat)
+check "the overdue SIGTERM reached the step on the agent's return, ${term_ms} ms after SIGINT (8500-9500)" \
+        within "$term_ms" 8500 9500
+check "the kill kept its original time: last sign of life ${last_ms} ms after SIGINT (10000, -150 +100)" \
+        within "$last_ms" 9850 10100
+check "no process of the step survived" test -z "$(live_runner_processes)"
+overdue=$(journalctl -o json RUNNER_EVENT=agent-readopted | jq -s '.[-1].RUNNER_OVERDUE | tonumber')
+away=$(journalctl -o json RUNNER_EVENT=agent-readopted | jq -rs '.[-1].RUNNER_AWAY_USEC // "" ')
+check "the journal says 1 stage fell due while the agent was away (says $overdue), and for how long (${away} µs)" \
+        test "$overdue" -eq 1 -a -n "$away"
+
+# ---- 3. systemctl restart in the middle of a three-job workflow ----
+cat >"$work/three.yml" <<YML
+name: three
+jobs:
+  a:
+    outputs:
+      v: \${{ steps.s.outputs.v }}
+    steps:
+      - id: s
+        run: |
+          trap 'echo INT >> $marks/three.signals' INT
+          trap 'echo TERM >> $marks/three.signals' TERM
+          touch $marks/three.ready
+          sleep 2
+          echo "v=from-a" >> "\$GITHUB_OUTPUT"
+  b:
+    steps:
+      - run: |
+          trap 'echo INT >> $marks/three.signals' INT
+          trap 'echo TERM >> $marks/three.signals' TERM
+          sleep 2.5; echo b
+  c:
+    needs: [a, b]
+    steps:
+      - run: echo "c got \${{ needs.a.outputs.v }}"
+YML
+ref=$(runnerctl run --wait "$work/three.yml" 2>/dev/null | head -n1)
+rm -f $marks/three.ready $marks/three.signals
+id=$(runnerctl run "$work/three.yml")
+wait_for 30 test -e $marks/three.ready
+pid_before=$(agent_pid)
+systemctl restart runner-agent
+check "systemctl restart brought up a new agent" test "$(agent_pid)" != "$pid_before"
+wait_done 60 "$id"
+check "no step got a signal" test ! -e $marks/three.signals
+check "every job concludes as without the restart (run $ref)" same_status "$ref" "$id"
+check "the journal says the agent handed over" \
+        bash -c 'journalctl --sync; journalctl RUNNER_EVENT=agent-handed-over -o cat | grep -q "go on"'
+
+# ---- 4. a run from an earlier boot is not taken over ----
+mkdir -p "$dropin"
+printf '[Service]\nRestart=no\n' >"$dropin/50-test-restart.conf"
+systemctl daemon-reload
+rm -f $marks/steady.ready
+id=$(runnerctl run "$work/steady.yml")
+wait_for 30 test -e $marks/steady.ready
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 10 bash -c '! systemctl is-active -q runner-agent'
+state_file=/var/lib/runner-agent/runs/$id/run-state.json
+jq -c '.boot_id = "00000000000000000000000000000000"' "$state_file" >"$state_file.new" && mv "$state_file.new" "$state_file"
+rm -f "$dropin/50-test-restart.conf"
+systemctl daemon-reload
+systemctl start runner-agent
+wait_done 30 "$id"
+state=$(runnerctl status --json "$id")
+say "$(jq -c '{conclusion, jobs: [.jobs[] | {id, conclusion, message}]}' <<<"$state")"
+check "the run from another boot concludes cancelled" test "$(jq -r .conclusion <<<"$state")" = cancelled
+check "with a message saying why" bash -c 'jq -e "[.. | strings | select(test(\"boot ID\"))] | length > 0" <<<"$1"' _ "$state"
+check "and its processes were killed" test -z "$(live_runner_processes)"
+
+# ---- 5. systemctl stop still cancels every run, with the sequence ----
+rm -f $marks/kill.ready $marks/kill.int $marks/kill.term
+id=$(runnerctl run "$work/stubborn.yml")
+wait_for 30 test -e $marks/kill.ready
+systemctl stop runner-agent
+check "after systemctl stop, the run is cancelled" \
+        test "$(jq -r .conclusion /var/lib/runner-agent/runs/$id/state.json)" = cancelled
+check "its step got SIGINT first" test -e $marks/kill.int
+check "no process of it is left" test -z "$(live_runner_processes)"
+systemctl start runner-agent
+
+echo "1..$n"
+[[ $failed -eq 0 ]]
