@@ -122,7 +122,7 @@ jobs:
 YML
 id=$(runnerctl run "$work/stubborn.yml")
 wait_for 30 test -e $marks/kill.ready
-runnerctl cancel "$id"
+runnerctl cancel "$id" >/dev/null
 wait_for 10 test -e $marks/kill.int
 # 2 s after the SIGINT as the step saw it (a time, not a guess: the loop ends when it has passed).
 until (($(awk -v now="$EPOCHREALTIME" '{ printf "%d", (now - $1) * 1000 }' $marks/kill.int) >= 2000)); do
@@ -156,7 +156,7 @@ systemctl daemon-reload
 rm -f $marks/kill.ready $marks/kill.int $marks/kill.term $marks/kill.beat
 id=$(runnerctl run "$work/stubborn.yml")
 wait_for 30 test -e $marks/kill.ready
-runnerctl cancel "$id"
+runnerctl cancel "$id" >/dev/null
 wait_for 10 test -e $marks/kill.int
 systemctl kill --kill-who=main --signal=SIGKILL runner-agent
 wait_done 60 "$id"
