@@ -219,6 +219,32 @@ static inline void run_step_spec_freep(RunStepSpec **s) {
  * actions. Returns 0 or -ENOMEM. */
 int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions);
 
+/* ---- driving a run (run-drive.c) ---- */
+
+/* One effect of an action, carried out by whoever drives the run (the agent, or a test's simulated one).
+ * What follows from it at once (the step failed to start, its scope is gone already) goes into more, as
+ * the events' actions: the driver handles them in its next round. May take a->spec. */
+typedef void (*RunEffect)(void *userdata, RunAction *a, RunActions *more);
+
+/* What the driver asks of its caller. NULL effects: nothing to do for that action. */
+typedef struct RunDriverOps {
+        RunTime (*now)(void *userdata); /* the time for run_advance(), read each round */
+        /* The room under MaxParallelJobs= for run_advance(), read each round; NULL: no limit. */
+        unsigned (*room)(void *userdata);
+        /* First, every SIGNAL_STEP and KILL_STEP of a round, in order, with nothing else in between. */
+        RunEffect signal_step, kill_step;
+        /* Then every action of the round in order; for SIGNAL_STEP and KILL_STEP, what follows the
+         * signal or kill (logging it, watching the scope). */
+        RunEffect step_signalled, step_killed;
+        RunEffect start_step, abort_step, kill_run, clean_job, event, changed;
+        RunEffect start_timer, stop_timer;
+} RunDriverOps;
+
+/* Carries out actions (the actions of an event, or none), then run_advance() and its actions, until
+ * nothing more is decided. Empties actions. Returns 0, or the first error of run_advance(): the driving
+ * goes on regardless with what was decided. */
+int run_drive(Run *run, const RunDriverOps *ops, void *userdata, RunActions *actions);
+
 /* The step's scope exists and its entry process runs. */
 int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
 

@@ -772,11 +772,6 @@ static unsigned signal_scope(ManagedRun *mr, size_t job, size_t step, int sig) {
         return n;
 }
 
-typedef struct SignalSent {
-        pid_t pid;          /* the entry; 0: not sent */
-        unsigned processes; /* SignalTarget=cgroup: how many got it */
-} SignalSent;
-
 static SignalSent signal_step(ManagedRun *mr, const RunAction *a) {
         StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
         const PidRef *entry = p ? step_process_entry(p) : NULL;
@@ -961,121 +956,140 @@ static unsigned job_budget(Manager *m) {
                 : m->config.max_parallel_jobs - m->running_jobs;
 }
 
-static void process(ManagedRun *mr, RunActions *actions) {
+/* ---- the effects run_drive() calls ---- */
+
+static RunTime op_now(void *userdata) {
+        return now();
+}
+
+static unsigned op_room(void *userdata) {
+        ManagedRun *mr = userdata;
+        return job_budget(mr->manager);
+}
+
+static void op_signal_step(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+        job_ctx(mr, a->job)->refs[a->step].sent = signal_step(mr, a);
+}
+
+static void op_kill_step(void *userdata, RunAction *a, RunActions *more) {
+        kill_step(userdata, a);
+}
+
+static void op_step_signalled(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+        SignalSent *sent = &job_ctx(mr, a->job)->refs[a->step].sent;
+
+        if (sent->pid > 0)
+                journal_signal(mr, a->job, a->step, a->signal, sent->pid, sent->processes, a->usec);
+        *sent = (SignalSent){};
+}
+
+static void op_step_killed(void *userdata, RunAction *a, RunActions *more) {
+        kill_step_follow_up(userdata, a, more);
+}
+
+static void op_start_step(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+        _cleanup_free_ char *message = NULL;
+
+        if (start_step(mr, a->job, a->step, a->spec, &message) < 0)
+                (void) run_step_failed(mr->run, a->job, a->step,
+                        message ?: "Failed to start the step: out of memory", now(), more);
+}
+
+static void op_abort_step(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+        StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
+
+        journal_step_aborted(mr, a->job, a->step, p && step_process_abort(p) > 0);
+}
+
+static void op_kill_run(void *userdata, RunAction *a, RunActions *more) {
+        kill_run(userdata, a);
+}
+
+static void op_clean_job(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+        JobCtx *jc = job_ctx(mr, a->job);
+        int r;
+
+        /* From a fresh loop iteration: never inside a step's own callback. */
+        r = sd_event_add_defer(mr->manager->event, &jc->clean_source, on_clean_job, jc);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the end of a job: %m");
+}
+
+static void op_event(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+
+        if (a->event == RUN_EVENT_FORCE) {
+                free(mr->force_reason);
+                mr->force_reason = a->text ? strdup(a->text) : NULL;
+        }
+        journal_decision(mr, a);
+}
+
+static void op_changed(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
         Manager *m = mr->manager;
 
-        for (;;) {
-                _cleanup_free_ SignalSent *sent = NULL;
-                RunActions more = {};
-                unsigned budget;
-
-                /* Signals and kills first, everything else after: a cancel request reaches every
-                 * step to cancel before anything else is done about it. */
-                for (size_t i = 0; i < actions->n; i++) {
-                        if (actions->actions[i].type == RUN_ACTION_KILL_STEP)
-                                kill_step(mr, &actions->actions[i]);
-                        if (actions->actions[i].type != RUN_ACTION_SIGNAL_STEP)
-                                continue;
-                        if (!sent) {
-                                sent = calloc(actions->n, sizeof(SignalSent));
-                                if (!sent) {
-                                        log_oom();
-                                        break;
-                                }
-                        }
-                        sent[i] = signal_step(mr, &actions->actions[i]);
-                }
-
-                for (size_t i = 0; i < actions->n; i++) {
-                        RunAction *a = &actions->actions[i];
-                        _cleanup_free_ char *message = NULL;
-                        int r;
-
-                        switch (a->type) {
-                        case RUN_ACTION_START_STEP:
-                                r = start_step(mr, a->job, a->step, a->spec, &message);
-                                if (r < 0)
-                                        (void) run_step_failed(mr->run, a->job, a->step,
-                                                message ?: "Failed to start the step: out of memory", now(),
-                                                &more);
-                                break;
-                        case RUN_ACTION_CLEAN_JOB: {
-                                JobCtx *jc = job_ctx(mr, a->job);
-                                /* From a fresh loop iteration: never inside a step's own callback. */
-                                r = sd_event_add_defer(m->event, &jc->clean_source, on_clean_job, jc);
-                                if (r < 0)
-                                        log_error_errno(r, "Failed to schedule the end of a job: %m");
-                                break;
-                        }
-                        case RUN_ACTION_SIGNAL_STEP:
-                                if (sent && sent[i].pid > 0)
-                                        journal_signal(mr, a->job, a->step, a->signal, sent[i].pid,
-                                                sent[i].processes, a->usec);
-                                break;
-                        case RUN_ACTION_KILL_STEP:
-                                kill_step_follow_up(mr, a, &more);
-                                break;
-                        case RUN_ACTION_ABORT_STEP: {
-                                StepProcess *p = job_ctx(mr, a->job)->steps[a->step];
-                                journal_step_aborted(mr, a->job, a->step, p && step_process_abort(p) > 0);
-                                break;
-                        }
-                        case RUN_ACTION_KILL_RUN:
-                                kill_run(mr, a);
-                                break;
-                        case RUN_ACTION_START_TIMER:
-                                start_timer(mr, a);
-                                break;
-                        case RUN_ACTION_STOP_TIMER: {
-                                sd_event_source **slot = timer_slot(mr, a->job, a->step);
-                                *slot = sd_event_source_disable_unref(*slot);
-                                break;
-                        }
-                        case RUN_ACTION_EVENT:
-                                if (a->event == RUN_EVENT_FORCE) {
-                                        free(mr->force_reason);
-                                        mr->force_reason = a->text ? strdup(a->text) : NULL;
-                                }
-                                journal_decision(mr, a);
-                                break;
-                        case RUN_ACTION_CHANGED:
-                                save_soon(mr);
-                                if (a->job == SIZE_MAX) {
-                                        if (mr->run->status == RUN_STATUS_COMPLETED)
-                                                run_completed(mr);
-                                        else
-                                                bus_emit_run_changed(mr);
-                                        break;
-                                }
-                                journal_change(mr, a->job, a->step);
-                                if (a->step == SIZE_MAX) {
-                                        JobCtx *jc = job_ctx(mr, a->job);
-                                        bool running = mr->run->jobs[a->job].status ==
-                                                RUN_STATUS_IN_PROGRESS;
-                                        /* The parallel-jobs limit counts jobs from start to completion. */
-                                        if (running != jc->counted) {
-                                                jc->counted = running;
-                                                if (running)
-                                                        m->running_jobs++;
-                                                else
-                                                        m->running_jobs--;
-                                        }
-                                        bus_emit_job_changed(mr, a->job);
-                                } else
-                                        bus_emit_step_changed(mr, a->job, a->step);
-                                break;
-                        }
-                }
-
-                budget = job_budget(m);
-                if (run_advance(mr->run, now(), &budget, &more) < 0)
-                        log_oom();
-                run_actions_done(actions);
-                *actions = more;
-                if (actions->n == 0)
-                        break;
+        save_soon(mr);
+        if (a->job == SIZE_MAX) {
+                if (mr->run->status == RUN_STATUS_COMPLETED)
+                        run_completed(mr);
+                else
+                        bus_emit_run_changed(mr);
+                return;
         }
-        manager_update_status(m);
+        journal_change(mr, a->job, a->step);
+        if (a->step == SIZE_MAX) {
+                JobCtx *jc = job_ctx(mr, a->job);
+                bool running = mr->run->jobs[a->job].status == RUN_STATUS_IN_PROGRESS;
+
+                /* The parallel-jobs limit counts jobs from start to completion. */
+                if (running != jc->counted) {
+                        jc->counted = running;
+                        if (running)
+                                m->running_jobs++;
+                        else
+                                m->running_jobs--;
+                }
+                bus_emit_job_changed(mr, a->job);
+        } else
+                bus_emit_step_changed(mr, a->job, a->step);
+}
+
+static void op_start_timer(void *userdata, RunAction *a, RunActions *more) {
+        start_timer(userdata, a);
+}
+
+static void op_stop_timer(void *userdata, RunAction *a, RunActions *more) {
+        sd_event_source **slot = timer_slot(userdata, a->job, a->step);
+        *slot = sd_event_source_disable_unref(*slot);
+}
+
+static const RunDriverOps driver_ops = {
+        .now = op_now,
+        .room = op_room,
+        .signal_step = op_signal_step,
+        .kill_step = op_kill_step,
+        .step_signalled = op_step_signalled,
+        .step_killed = op_step_killed,
+        .start_step = op_start_step,
+        .abort_step = op_abort_step,
+        .kill_run = op_kill_run,
+        .clean_job = op_clean_job,
+        .event = op_event,
+        .changed = op_changed,
+        .start_timer = op_start_timer,
+        .stop_timer = op_stop_timer,
+};
+
+static void process(ManagedRun *mr, RunActions *actions) {
+        if (run_drive(mr->run, &driver_ops, mr, actions) < 0)
+                log_oom();
+        manager_update_status(mr->manager);
 }
 
 static void kick(ManagedRun *mr) {

@@ -19,6 +19,12 @@
 typedef struct Manager Manager;
 typedef struct ManagedRun ManagedRun;
 
+/* What a SIGNAL_STEP did, kept until it is logged after the round's other signals and kills. */
+typedef struct SignalSent {
+        pid_t pid;          /* the entry; 0: not sent */
+        unsigned processes; /* SignalTarget=cgroup: how many got it */
+} SignalSent;
+
 typedef struct StepRef {
         ManagedRun *mr;
         size_t job, step;
@@ -27,6 +33,7 @@ typedef struct StepRef {
         sd_event_source *empty_source; /* … */
         uint64_t killed_at;            /* monotonic µs of the cgroup.kill */
         unsigned kill_processes;       /* how many it met */
+        SignalSent sent;
         int kill_error;
         uint64_t kill_to_empty_usec; /* from it to populated 0 */
         ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */

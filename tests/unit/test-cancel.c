@@ -109,10 +109,9 @@ static void proc_parse(Proc *p) {
                 p->duration = 0;
 }
 
-static void handle(Sim *s, RunActions *actions);
-
 /* The room under MaxParallelJobs, as the agent counts it: jobs from start to completion. */
-static unsigned budget(const Sim *s) {
+static unsigned budget(void *userdata) {
+        const Sim *s = userdata;
         unsigned running = 0;
 
         if (s->max_jobs == 0)
@@ -120,19 +119,6 @@ static unsigned budget(const Sim *s) {
         for (size_t i = 0; i < s->run->n_jobs; i++)
                 running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
         return running >= s->max_jobs ? 0 : s->max_jobs - running;
-}
-
-/* As the agent does after every event: until nothing more is decided. */
-static void advance(Sim *s) {
-        for (;;) {
-                RunActions actions = {};
-                unsigned room = budget(s);
-
-                assert_int_equal(run_advance(s->run, at(s), &room, &actions), 0);
-                if (actions.n == 0)
-                        break;
-                handle(s, &actions);
-        }
 }
 
 static void timer_set(Sim *s, size_t job, size_t step, uint64_t at_mono) {
@@ -173,82 +159,136 @@ static void kill_proc(Sim *s, Proc *p, int sig) {
         p->exit_signal = sig;
 }
 
-static void handle(Sim *s, RunActions *actions) {
-        for (size_t i = 0; i < actions->n; i++) {
-                RunAction *x = &actions->actions[i];
-                Proc *p = NULL;
+/* ---- the effects, as the agent carries them out ---- */
 
-                s->n_actions++;
-                if (x->job != SIZE_MAX && x->step != SIZE_MAX && x->type != RUN_ACTION_START_STEP)
-                        p = proc_of(s, x->job, x->step);
+static RunTime sim_now(void *userdata) {
+        return at(userdata);
+}
 
-                switch (x->type) {
-                case RUN_ACTION_START_STEP:
-                        assert_true(s->n_procs < ELEMENTSOF(s->procs));
-                        p = &s->procs[s->n_procs++];
-                        *p = (Proc){ .job = x->job,
-                                .step = x->step,
-                                .spec = TAKE_PTR(x->spec),
-                                .ready_at = s->now + s->scope_delay,
-                                .exit_at = NEVER,
-                                .empty_at = NEVER };
-                        proc_parse(p);
-                        logf_(s, "START %s/%zu", job_id(s, x->job), x->step + 1);
-                        break;
-                case RUN_ACTION_CLEAN_JOB: {
-                        RunActions more = {};
-                        assert_int_equal(run_job_cleaned(s->run, x->job, at(s), &more), 0);
-                        handle(s, &more);
-                        break;
-                }
-                case RUN_ACTION_CHANGED:
-                        break;
-                case RUN_ACTION_SIGNAL_STEP:
-                        /* Only an entry process that exists can be signalled. */
-                        assert_non_null(p);
-                        assert_true(p->started);
-                        logf_(s, "%s %s/%zu +%" PRIu64, x->signal == SIGINT ? "SIGINT" : "SIGTERM",
-                                job_id(s, x->job), x->step + 1, x->usec / MS);
-                        if (!p->ended && !(x->signal == SIGINT && p->trap_int) &&
-                                !(x->signal == SIGTERM && p->trap_term)) {
-                                p->exit_at = MIN(p->exit_at, s->now + p->linger);
-                                if (p->exit_at == s->now + p->linger)
-                                        p->exit_signal = x->signal;
-                        }
-                        break;
-                case RUN_ACTION_KILL_STEP:
-                        assert_non_null(p);
-                        logf_(s, "KILL %s/%zu +%" PRIu64, job_id(s, x->job), x->step + 1, x->usec / MS);
-                        kill_proc(s, p, SIGKILL);
-                        p->empty_at = s->now;
-                        break;
-                case RUN_ACTION_ABORT_STEP:
-                        assert_non_null(p);
-                        logf_(s, "ABORT %s/%zu", job_id(s, x->job), x->step + 1);
-                        if (!p->started && !s->released)
-                                p->aborted = true;
-                        break;
-                case RUN_ACTION_KILL_RUN:
-                        logf_(s, "KILL-RUN +%" PRIu64, x->usec / MS);
-                        for (size_t k = 0; k < s->n_procs; k++)
-                                kill_proc(s, &s->procs[k], SIGKILL);
-                        break;
-                case RUN_ACTION_START_TIMER:
-                        timer_set(s, x->job, x->step, x->usec);
-                        break;
-                case RUN_ACTION_STOP_TIMER:
-                        timer_clear(s, x->job, x->step);
-                        break;
-                case RUN_ACTION_EVENT:
-                        logf_(s, "EVENT %s %s/%zu%s%s%s%s%s", run_event_to_string(x->event),
-                                job_id(s, x->job), x->step == SIZE_MAX ? 0 : x->step + 1,
-                                x->condition ? " if " : "", x->condition ?: "",
-                                x->condition ? (x->result ? " => true" : " => false") : "",
-                                x->text ? ": " : "", x->text ?: "");
-                        break;
-                }
+static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p;
+
+        s->n_actions++;
+        assert_true(s->n_procs < ELEMENTSOF(s->procs));
+        p = &s->procs[s->n_procs++];
+        *p = (Proc){ .job = x->job,
+                .step = x->step,
+                .spec = TAKE_PTR(x->spec),
+                .ready_at = s->now + s->scope_delay,
+                .exit_at = NEVER,
+                .empty_at = NEVER };
+        proc_parse(p);
+        logf_(s, "START %s/%zu", job_id(s, x->job), x->step + 1);
+}
+
+static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        s->n_actions++;
+        assert_int_equal(run_job_cleaned(s->run, x->job, at(s), more), 0);
+}
+
+static void sim_counted(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        s->n_actions++;
+}
+
+static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x->job, x->step);
+
+        s->n_actions++;
+        /* Only an entry process that exists can be signalled. */
+        assert_non_null(p);
+        assert_true(p->started);
+        logf_(s, "%s %s/%zu +%" PRIu64, x->signal == SIGINT ? "SIGINT" : "SIGTERM", job_id(s, x->job),
+                x->step + 1, x->usec / MS);
+        if (!p->ended && !(x->signal == SIGINT && p->trap_int) && !(x->signal == SIGTERM && p->trap_term)) {
+                p->exit_at = MIN(p->exit_at, s->now + p->linger);
+                if (p->exit_at == s->now + p->linger)
+                        p->exit_signal = x->signal;
         }
-        run_actions_done(actions);
+}
+
+static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x->job, x->step);
+
+        s->n_actions++;
+        assert_non_null(p);
+        logf_(s, "KILL %s/%zu +%" PRIu64, job_id(s, x->job), x->step + 1, x->usec / MS);
+        kill_proc(s, p, SIGKILL);
+        p->empty_at = s->now;
+}
+
+static void sim_abort_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x->job, x->step);
+
+        s->n_actions++;
+        assert_non_null(p);
+        logf_(s, "ABORT %s/%zu", job_id(s, x->job), x->step + 1);
+        if (!p->started && !s->released)
+                p->aborted = true;
+}
+
+static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        s->n_actions++;
+        logf_(s, "KILL-RUN +%" PRIu64, x->usec / MS);
+        for (size_t k = 0; k < s->n_procs; k++)
+                kill_proc(s, &s->procs[k], SIGKILL);
+}
+
+static void sim_start_timer(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        s->n_actions++;
+        timer_set(s, x->job, x->step, x->usec);
+}
+
+static void sim_stop_timer(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        s->n_actions++;
+        timer_clear(s, x->job, x->step);
+}
+
+static void sim_event(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        s->n_actions++;
+        logf_(s, "EVENT %s %s/%zu%s%s%s%s%s", run_event_to_string(x->event), job_id(s, x->job),
+                x->step == SIZE_MAX ? 0 : x->step + 1, x->condition ? " if " : "", x->condition ?: "",
+                x->condition ? (x->result ? " => true" : " => false") : "", x->text ? ": " : "",
+                x->text ?: "");
+}
+
+static const RunDriverOps sim_ops = {
+        .now = sim_now,
+        .room = budget,
+        .signal_step = sim_signal_step,
+        .kill_step = sim_kill_step,
+        .start_step = sim_start_step,
+        .abort_step = sim_abort_step,
+        .kill_run = sim_kill_run,
+        .clean_job = sim_clean_job,
+        .event = sim_event,
+        .changed = sim_counted,
+        .start_timer = sim_start_timer,
+        .stop_timer = sim_stop_timer,
+};
+
+/* As the agent does after every event: until nothing more is decided. */
+static void drive(Sim *s, RunActions *actions) {
+        assert_int_equal(run_drive(s->run, &sim_ops, s, actions), 0);
+}
+
+static void advance(Sim *s) {
+        RunActions none = {};
+        drive(s, &none);
 }
 
 static bool sim_step(Sim *s, uint64_t until);
@@ -350,8 +390,7 @@ static bool sim_step(Sim *s, uint64_t until) {
                 bp->empty_at = NEVER;
                 assert_int_equal(run_step_emptied(s->run, bp->job, bp->step, at(s), &actions), 0);
         }
-        handle(s, &actions);
-        advance(s);
+        drive(s, &actions);
         return true;
 }
 
@@ -374,8 +413,7 @@ static int sim_cancel(Sim *s, bool force) {
         int r;
 
         r = run_cancel(s->run, "tester", force, at(s), &actions);
-        handle(s, &actions);
-        advance(s);
+        drive(s, &actions);
         return r;
 }
 

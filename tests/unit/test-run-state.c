@@ -154,79 +154,14 @@ static void kill_proc(Sim *s, Proc *p, int sig) {
         p->exit_signal = sig;
 }
 
-static void handle(Sim *s, RunActions *actions) {
-        for (size_t i = 0; i < actions->n; i++) {
-                RunAction *x = &actions->actions[i];
-                Proc *p = x->job < NJ && x->step < NS ? &s->procs[x->job][x->step] : NULL;
+/* ---- the effects, as the agent carries them out ---- */
 
-                switch (x->type) {
-                case RUN_ACTION_START_STEP:
-                        assert_non_null(p);
-                        assert_false(p->present);
-                        *p = (Proc){ .present = true,
-                                .ready_at = s->now + s->sc->scope_delay * MS,
-                                .exit_at = NEVER,
-                                .empty_at = NEVER };
-                        proc_parse(p, x->spec->script);
-                        log_spec(s, x->job, x->step, x->spec);
-                        break;
-                case RUN_ACTION_CLEAN_JOB:
-                        assert_true(x->job < NJ);
-                        s->clean_at[x->job] = s->now + s->sc->clean_delay * MS;
-                        logf_(s, "CLEAN %zu", x->job);
-                        break;
-                case RUN_ACTION_CHANGED:
-                        logf_(s, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
-                        break;
-                case RUN_ACTION_SIGNAL_STEP:
-                        assert_non_null(p);
-                        assert_true(p->started);
-                        logf_(s, "SIGNAL %d %zu/%zu +%" PRIu64, x->signal, x->job, x->step, x->usec);
-                        if (!p->ended && !(x->signal == SIGINT && p->trap_int) &&
-                                !(x->signal == SIGTERM && p->trap_term)) {
-                                p->exit_at = MIN(p->exit_at, s->now + p->linger);
-                                if (p->exit_at == s->now + p->linger)
-                                        p->exit_signal = x->signal;
-                        }
-                        break;
-                case RUN_ACTION_KILL_STEP:
-                        assert_non_null(p);
-                        logf_(s, "KILL %zu/%zu +%" PRIu64, x->job, x->step, x->usec);
-                        kill_proc(s, p, SIGKILL);
-                        p->empty_at = s->now;
-                        break;
-                case RUN_ACTION_ABORT_STEP:
-                        assert_non_null(p);
-                        logf_(s, "ABORT %zu/%zu", x->job, x->step);
-                        if (!p->started && !s->sc->released)
-                                p->aborted = true;
-                        break;
-                case RUN_ACTION_KILL_RUN:
-                        logf_(s, "KILL-RUN +%" PRIu64, x->usec);
-                        for (size_t j = 0; j < NJ; j++)
-                                for (size_t k = 0; k < NS; k++)
-                                        if (s->procs[j][k].present)
-                                                kill_proc(s, &s->procs[j][k], SIGKILL);
-                        break;
-                case RUN_ACTION_START_TIMER:
-                        *timer_slot(s, x->job, x->step) = x->usec;
-                        logf_(s, "TIMER %zd/%zd %" PRIu64, (ssize_t) x->job, (ssize_t) x->step, x->usec);
-                        break;
-                case RUN_ACTION_STOP_TIMER:
-                        *timer_slot(s, x->job, x->step) = 0;
-                        logf_(s, "STOP-TIMER %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
-                        break;
-                case RUN_ACTION_EVENT:
-                        logf_(s, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event),
-                                (ssize_t) x->job, (ssize_t) x->step, strna(x->condition), x->result,
-                                strna(x->text));
-                        break;
-                }
-        }
-        run_actions_done(actions);
+static RunTime sim_now(void *userdata) {
+        return at(userdata);
 }
 
-static unsigned budget(const Sim *s) {
+static unsigned budget(void *userdata) {
+        const Sim *s = userdata;
         unsigned running = 0;
 
         if (s->sc->max_jobs == 0)
@@ -236,16 +171,116 @@ static unsigned budget(const Sim *s) {
         return running >= s->sc->max_jobs ? 0 : s->sc->max_jobs - running;
 }
 
-static void advance(Sim *s) {
-        for (;;) {
-                RunActions actions = {};
-                unsigned room = budget(s);
+static Proc *proc_of(Sim *s, const RunAction *x) {
+        Proc *p = x->job < NJ && x->step < NS ? &s->procs[x->job][x->step] : NULL;
 
-                assert_int_equal(run_advance(s->run, at(s), &room, &actions), 0);
-                if (actions.n == 0)
-                        break;
-                handle(s, &actions);
+        assert_non_null(p);
+        return p;
+}
+
+static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x);
+
+        assert_false(p->present);
+        *p = (Proc){ .present = true,
+                .ready_at = s->now + s->sc->scope_delay * MS,
+                .exit_at = NEVER,
+                .empty_at = NEVER };
+        proc_parse(p, x->spec->script);
+        log_spec(s, x->job, x->step, x->spec);
+}
+
+static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        assert_true(x->job < NJ);
+        s->clean_at[x->job] = s->now + s->sc->clean_delay * MS;
+        logf_(s, "CLEAN %zu", x->job);
+}
+
+static void sim_changed(void *userdata, RunAction *x, RunActions *more) {
+        logf_(userdata, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
+}
+
+static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x);
+
+        assert_true(p->started);
+        logf_(s, "SIGNAL %d %zu/%zu +%" PRIu64, x->signal, x->job, x->step, x->usec);
+        if (!p->ended && !(x->signal == SIGINT && p->trap_int) && !(x->signal == SIGTERM && p->trap_term)) {
+                p->exit_at = MIN(p->exit_at, s->now + p->linger);
+                if (p->exit_at == s->now + p->linger)
+                        p->exit_signal = x->signal;
         }
+}
+
+static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x);
+
+        logf_(s, "KILL %zu/%zu +%" PRIu64, x->job, x->step, x->usec);
+        kill_proc(s, p, SIGKILL);
+        p->empty_at = s->now;
+}
+
+static void sim_abort_step(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = proc_of(s, x);
+
+        logf_(s, "ABORT %zu/%zu", x->job, x->step);
+        if (!p->started && !s->sc->released)
+                p->aborted = true;
+}
+
+static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        logf_(s, "KILL-RUN +%" PRIu64, x->usec);
+        for (size_t j = 0; j < NJ; j++)
+                for (size_t k = 0; k < NS; k++)
+                        if (s->procs[j][k].present)
+                                kill_proc(s, &s->procs[j][k], SIGKILL);
+}
+
+static void sim_start_timer(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        *timer_slot(s, x->job, x->step) = x->usec;
+        logf_(s, "TIMER %zd/%zd %" PRIu64, (ssize_t) x->job, (ssize_t) x->step, x->usec);
+}
+
+static void sim_stop_timer(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+
+        *timer_slot(s, x->job, x->step) = 0;
+        logf_(s, "STOP-TIMER %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
+}
+
+static void sim_event(void *userdata, RunAction *x, RunActions *more) {
+        logf_(userdata, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event), (ssize_t) x->job,
+                (ssize_t) x->step, strna(x->condition), x->result, strna(x->text));
+}
+
+static const RunDriverOps sim_ops = {
+        .now = sim_now,
+        .room = budget,
+        .signal_step = sim_signal_step,
+        .kill_step = sim_kill_step,
+        .start_step = sim_start_step,
+        .abort_step = sim_abort_step,
+        .kill_run = sim_kill_run,
+        .clean_job = sim_clean_job,
+        .event = sim_event,
+        .changed = sim_changed,
+        .start_timer = sim_start_timer,
+        .stop_timer = sim_stop_timer,
+};
+
+/* As the agent does after every event: until nothing more is decided. */
+static void drive(Sim *s, RunActions *actions) {
+        assert_int_equal(run_drive(s->run, &sim_ops, s, actions), 0);
 }
 
 static void set_value(ExprValue *o, const char *key, ExprValue *v) {
@@ -290,7 +325,7 @@ static Sim *sim_begin(const Scenario *sc) {
         expr_value_unref(runner);
         if (sc->cancel.force_usec)
                 s->run->cancel = sc->cancel;
-        advance(s);
+        drive(s, &(RunActions){});
         return s;
 }
 
@@ -400,8 +435,7 @@ static bool sim_step(Sim *s) {
         case NONE:
                 break;
         }
-        handle(s, &actions);
-        advance(s);
+        drive(s, &actions);
         return true;
 }
 

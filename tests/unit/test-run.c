@@ -34,43 +34,49 @@ typedef struct Agent {
         char log[4096]; /* "job/step" of each start, in order */
 } Agent;
 
-static void handle(Agent *a, RunActions *actions) {
-        for (size_t i = 0; i < actions->n; i++) {
-                RunAction *x = &actions->actions[i];
+static RunTime agent_now(void *userdata) {
+        const Agent *a = userdata;
+        return AT(a->now);
+}
 
-                switch (x->type) {
-                case RUN_ACTION_START_STEP:
-                        assert_true(a->n_queue < ELEMENTSOF(a->queue));
-                        a->queue[a->n_queue++] = (Started){ x->job, x->step, TAKE_PTR(x->spec) };
-                        snprintf(a->log + strlen(a->log), sizeof(a->log) - strlen(a->log), "%s/%s ",
-                                a->run->jobs[x->job].def->id, a->run->jobs[x->job].def->steps[x->step].id);
-                        break;
-                case RUN_ACTION_CLEAN_JOB:
-                        a->n_cleaned++;
-                        assert_int_equal(run_job_cleaned(a->run, x->job, AT(a->now), NULL), 0);
-                        break;
-                case RUN_ACTION_CHANGED:
-                        a->n_changed++;
-                        break;
-                default: /* timers and the cancellation: test-cancel */
-                        break;
-                }
-        }
-        run_actions_done(actions);
+static unsigned agent_room(void *userdata) {
+        const Agent *a = userdata;
+        return a->budget;
+}
+
+static void agent_start_step(void *userdata, RunAction *x, RunActions *more) {
+        Agent *a = userdata;
+
+        assert_true(a->n_queue < ELEMENTSOF(a->queue));
+        a->queue[a->n_queue++] = (Started){ x->job, x->step, TAKE_PTR(x->spec) };
+        snprintf(a->log + strlen(a->log), sizeof(a->log) - strlen(a->log), "%s/%s ",
+                a->run->jobs[x->job].def->id, a->run->jobs[x->job].def->steps[x->step].id);
 }
 
 /* As the agent does: after a job's leftovers are gone, the run may move on. */
-static void advance(Agent *a) {
-        size_t cleaned;
+static void agent_clean_job(void *userdata, RunAction *x, RunActions *more) {
+        Agent *a = userdata;
 
-        do {
-                RunActions actions = {};
-                unsigned budget = a->budget;
+        a->n_cleaned++;
+        assert_int_equal(run_job_cleaned(a->run, x->job, AT(a->now), more), 0);
+}
 
-                cleaned = a->n_cleaned;
-                assert_int_equal(run_advance(a->run, AT(a->now), &budget, &actions), 0);
-                handle(a, &actions);
-        } while (a->n_cleaned != cleaned);
+static void agent_changed(void *userdata, RunAction *x, RunActions *more) {
+        Agent *a = userdata;
+        a->n_changed++;
+}
+
+/* Timers and the cancellation: test-cancel. */
+static const RunDriverOps agent_ops = {
+        .now = agent_now,
+        .room = agent_room,
+        .start_step = agent_start_step,
+        .clean_job = agent_clean_job,
+        .changed = agent_changed,
+};
+
+static void drive(Agent *a, RunActions *actions) {
+        assert_int_equal(run_drive(a->run, &agent_ops, a, actions), 0);
 }
 
 /* Runs the script of the oldest started step and reports its exit. */
@@ -101,8 +107,7 @@ static void finish_one(Agent *a) {
                 run_step_started(a->run, s.job, s.step, AT(a->now - USEC_PER_SEC / 2), &actions), 0);
         assert_int_equal(run_step_exited(a->run, s.job, s.step, &res, AT(a->now), &actions), 0);
         run_step_spec_free(s.spec);
-        handle(a, &actions);
-        advance(a);
+        drive(a, &actions);
 }
 
 static void agent_start(Agent *a, const char *yaml) {
@@ -117,7 +122,7 @@ static void agent_start(Agent *a, const char *yaml) {
                 fail();
         }
         assert_int_equal(run_new(7, "test.yml", w, "/work/r7", NULL, NULL, AT(a->now), &a->run), 0);
-        advance(a);
+        drive(a, &(RunActions){});
 }
 
 static void agent_run_all(Agent *a) {
@@ -373,10 +378,9 @@ static void test_step_failed_to_start(void **state) {
         assert_int_equal(
                 run_step_failed(a.run, 0, 0, "Failed to start scope: boom", AT(a.now), &actions), 0);
         assert_int_equal(run_step_failed(a.run, 0, 0, "again", AT(a.now), &actions), -ESTALE);
-        handle(&a, &actions);
         run_step_spec_free(a.queue[0].spec);
         a.n_queue = 0;
-        advance(&a);
+        drive(&a, &actions);
         agent_run_all(&a);
         assert_string_equal(step_conclusion(&a, "a", 0), "failure");
         assert_string_equal(job(&a, "a")->steps[0].message, "Failed to start scope: boom");
