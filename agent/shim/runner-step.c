@@ -5,10 +5,12 @@
  * waits on its control socket (fd 3) until the agent says the scope exists. Then it creates the entry
  * process with clone3(CLONE_PIDFD), as the step's user, with no_new_privs, in the working directory;
  * sends the entry's pidfd to the agent (SCM_RIGHTS); copies the entry's stdout and stderr into the
- * step's log file (complete, never rate-limited) and into journald with the RUNNER_* fields; and
- * records the exit status in a file a restarted agent can read. It keeps copying output after the
- * entry exited while background processes still hold the pipes, so that they never get SIGPIPE;
- * the job's end kills them and the shim with the job's slice.
+ * step's log file at the pace the step writes them (step-log.c: complete, or with --max-log-size its
+ * head and tail) and, through a queue a thread drains, into journald with the RUNNER_* fields
+ * (step-journal.c: never at the step's expense); and records the exit status in a file a restarted
+ * agent can read. It keeps copying output after the entry exited while background processes still
+ * hold the pipes, so that they never get SIGPIPE; the job's end kills them and the shim with the
+ * job's slice.
  *
  * Protocol on fd 3 (SOCK_SEQPACKET), one message a line of text:
  *   agent → shim  "go"                  the scope exists; anything else or EOF: exit without running
@@ -16,7 +18,6 @@
  *   shim → agent  "failed ERRNO"        the entry could not be executed
  *   shim → agent  "exited CODE SIGNAL"  the entry ended (SIGNAL 0: exited with CODE)
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,9 +39,17 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "step-journal.h"
+#include "step-log.h"
 
 #define CONTROL_FD 3
-#define LINE_MAX_JOURNAL (48U * 1024U) /* longer lines go to journald in pieces */
+/* Pipes of 1 MiB (the default pipe-max-size) let the step write on while the shim is between reads;
+ * one read takes what a pipe holds. */
+#define PIPE_SIZE (1024 * 1024)
+#define READ_SIZE (1024U * 1024U)
+/* How long the end of a step waits for journald to take the journal copy's queue (README, "Running
+ * workflows"); what is left then is left out of the journal, and stated. */
+#define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
 #define MAX_FIELDS 16U
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
 
@@ -50,6 +59,7 @@ static const char *arg_workdir = NULL;
 static const char *arg_log = NULL;
 static const char *arg_exit_status = NULL;
 static const char *arg_env_file = NULL;
+static uint64_t arg_max_log_size = 0;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
 
@@ -64,9 +74,46 @@ static void help(void) {
                "     --env-file=FILE       The command's environment: NAME=VALUE entries, each\n"
                "                           ended by a NUL byte\n"
                "     --log=FILE            Append the command's stdout and stderr to FILE\n"
+               "     --max-log-size=BYTES  Keep the log within BYTES (K, M, G: 1024-based): beyond it, its\n"
+               "                           first 90%% and last 10%% with a line saying what was cut\n"
+               "                           (0: unlimited, the default)\n"
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
                 program_invocation_short_name, MAX_FIELDS);
+}
+
+static int parse_size(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        unsigned shift = 0;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end && end[1] == '\0')
+                switch (*end) {
+                case 'K':
+                        shift = 10;
+                        end++;
+                        break;
+                case 'M':
+                        shift = 20;
+                        end++;
+                        break;
+                case 'G':
+                        shift = 30;
+                        end++;
+                        break;
+                default:
+                        break;
+                }
+        if (*end || v > (UINT64_MAX >> shift))
+                return -EINVAL;
+        *ret = (uint64_t) v << shift;
+        return 0;
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -77,6 +124,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ENV_FILE,
                 ARG_LOG,
                 ARG_EXIT_STATUS,
+                ARG_MAX_LOG_SIZE,
                 ARG_FIELD
         };
         static const struct option options[] = {
@@ -87,6 +135,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "env-file", required_argument, NULL, ARG_ENV_FILE },
                 { "log", required_argument, NULL, ARG_LOG },
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
+                { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
                 {},
         };
@@ -122,6 +171,13 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_EXIT_STATUS:
                         arg_exit_status = optarg;
+                        break;
+                case ARG_MAX_LOG_SIZE:
+                        if (parse_size(optarg, &arg_max_log_size) < 0) {
+                                fprintf(stderr, "runner-step: --max-log-size wants BYTES, got '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case ARG_FIELD:
                         if (arg_n_fields >= MAX_FIELDS || !strchr(optarg, '=')) {
@@ -255,106 +311,6 @@ static pid_t clone_pidfd(int *ret_pidfd) {
         return (pid_t) syscall(SYS_clone3, &args, sizeof(args));
 }
 
-typedef struct Stream {
-        int fd;
-        int priority;
-        char line[LINE_MAX_JOURNAL];
-        size_t len;
-} Stream;
-
-/* libsystemd is loaded when the first line goes to journald, after the entry process was started:
- * the shim is on the path from the agent's decision to the step running, and loading libsystemd at
- * exec time measurably lengthens that path (see bench-step-start). */
-typedef int (*journal_sendv_t)(const struct iovec *iov, int n);
-
-static journal_sendv_t journal_sendv(void) {
-        static journal_sendv_t f = NULL;
-        static bool tried = false;
-        void *h;
-
-        if (tried)
-                return f;
-        tried = true;
-        h = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-        if (h)
-                f = (journal_sendv_t) dlsym(h, "sd_journal_sendv");
-        if (!f)
-                fprintf(stderr,
-                        "runner-step: cannot load sd_journal_sendv from libsystemd.so.0; output goes to the log file only\n");
-        return f;
-}
-
-static void journal_line(const char *line, size_t len, int priority) {
-        struct iovec iov[MAX_FIELDS + 3];
-        char prio[16];
-        size_t n = 0;
-        _cleanup_free_ char *message = NULL;
-
-        message = malloc(len + STRLEN("MESSAGE=") + 1);
-        if (!message)
-                return;
-        memcpy(stpcpy(message, "MESSAGE="), line, len);
-        iov[n++] = (struct iovec){ message, len + STRLEN("MESSAGE=") };
-        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
-        iov[n++] = (struct iovec){ (char *) "SYSLOG_IDENTIFIER=runner-step",
-                STRLEN("SYSLOG_IDENTIFIER=runner-step") };
-        for (size_t i = 0; i < arg_n_fields; i++)
-                iov[n++] = (struct iovec){ (char *) arg_fields[i], strlen(arg_fields[i]) };
-        /* Journald may drop lines under its rate limit; the log file keeps everything. */
-        if (journal_sendv())
-                (void) journal_sendv()(iov, (int) n);
-}
-
-static void journal_flush(Stream *s) {
-        if (s->len > 0)
-                journal_line(s->line, s->len, s->priority);
-        s->len = 0;
-}
-
-static void journal_feed(Stream *s, const char *data, size_t len) {
-        for (size_t i = 0; i < len; i++) {
-                if (data[i] == '\n') {
-                        journal_line(s->line, s->len, s->priority);
-                        s->len = 0;
-                        continue;
-                }
-                if (s->len == sizeof(s->line))
-                        journal_flush(s);
-                s->line[s->len++] = data[i];
-        }
-}
-
-static void write_all(int fd, const char *data, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, data, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return; /* a full disk must not stop the step; journald still has the lines */
-                data += n;
-                len -= (size_t) n;
-        }
-}
-
-/* Copies what is readable; returns false on EOF. */
-static bool pump(Stream *s, int log_fd) {
-        char buf[65536];
-        ssize_t n;
-
-        n = read(s->fd, buf, sizeof(buf));
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return true;
-        if (n <= 0) {
-                journal_flush(s);
-                return false;
-        }
-        if (log_fd >= 0)
-                write_all(log_fd, buf, (size_t) n);
-        journal_feed(s, buf, (size_t) n);
-        return true;
-}
-
 /* The directory of --exit-status=, opened before the step runs, and the file's name in it. */
 static int exit_dir_fd = -EBADF;
 static const char *exit_name = NULL;
@@ -391,13 +347,80 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
                         strerror(-r));
 }
 
+typedef struct Copier {
+        int fds[_JOURNAL_STREAM_MAX]; /* the pipes' read ends, O_NONBLOCK; -EBADF once at EOF */
+        char *buf;
+        StepLog log;
+        JournalCopy *journal;
+} Copier;
+
+/* A log that cannot be written (a full disk) is told once, to the agent's journal through the shim's
+ * stderr and in the journal copy; the step goes on. */
+static void report_log_error(Copier *c, int r) {
+        char text[1024];
+
+        snprintf(text, sizeof(text),
+                "runner-step: cannot write to the log %s: %s; the step goes on, and its log ends after %" PRIu64
+                " bytes",
+                arg_log, strerror(-r), c->log.size);
+        fprintf(stderr, "%s\n", text);
+        journal_copy_message(c->journal, LOG_ERR, text);
+}
+
+/* One read of a stream into the log and the journal copy. Returns 1 when it copied something, 0 at
+ * EOF, -EAGAIN when nothing is there now. No per-line work is on this path but the journal copy's, which
+ * is bounded by its budget (step-journal.c). */
+static int pump(Copier *c, unsigned i) {
+        ssize_t n;
+        int r;
+
+        do
+                n = read(c->fds[i], c->buf, READ_SIZE);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno == EAGAIN)
+                return -EAGAIN;
+        if (n <= 0) {
+                /* EOF, or an error no retry would mend: the stream is done with. */
+                journal_copy_end_stream(c->journal, i);
+                c->fds[i] = safe_close(c->fds[i]);
+                return 0;
+        }
+        r = step_log_write(&c->log, c->buf, (size_t) n);
+        if (r < 0)
+                report_log_error(c, r);
+        journal_copy_feed(c->journal, i, c->buf, (size_t) n);
+        return 1;
+}
+
+/* After the entry exited: everything it wrote is in the pipes by now. Bounded, as background processes
+ * may write on. */
+static void drain(Copier *c) {
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                for (unsigned k = 0; k < 64 && c->fds[i] >= 0; k++)
+                        if (pump(c, i) <= 0)
+                                break;
+}
+
+/* The log as it stands complete on disk, the journal copy sent (or its gap stated). */
+static void settle(Copier *c) {
+        int r;
+
+        r = step_log_finish(&c->log);
+        if (r < 0)
+                report_log_error(c, r);
+        if (c->log.fd >= 0)
+                (void) fdatasync(c->log.fd);
+        journal_copy_flush(c->journal, JOURNAL_FLUSH_USEC);
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF },
                                  report[2] = { -EBADF, -EBADF };
         _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        Copier c = { .fds = { -EBADF, -EBADF }, .log = STEP_LOG_NULL };
         char **env = NULL, msg[64];
-        Stream streams[2];
-        bool exited = false;
+        bool exited = false, stuck;
         pid_t pid;
         int r, child_error = 0;
         ssize_t n;
@@ -432,14 +455,26 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+        buf = malloc(READ_SIZE);
+        if (!buf || journal_copy_new(arg_fields, arg_n_fields, arg_log, &c.journal) < 0) {
+                fprintf(stderr, "runner-step: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        c.buf = buf;
+
         r = wait_for_go();
         if (r < 0)
                 return EXIT_FAILURE; /* the agent gave up on this step (its scope failed) */
 
         if (arg_log) {
-                log_fd = open(arg_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+                /* Read back too: the tail of a cut log is moved (step-log.c). */
+                log_fd = open(arg_log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
                 if (log_fd < 0)
                         fprintf(stderr, "runner-step: failed to open %s: %m\n", arg_log);
+        }
+        if (step_log_init(&c.log, TAKE_FD(log_fd), arg_log, arg_max_log_size) < 0) {
+                fprintf(stderr, "runner-step: out of memory\n");
+                return EXIT_FAILURE;
         }
 
         if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
@@ -448,6 +483,9 @@ int main(int argc, char *argv[]) {
                 (void) send_message(msg, -1);
                 return EXIT_FAILURE;
         }
+        /* Best effort: the step writes on while the shim is between reads. */
+        (void) fcntl(out_pipe[0], F_SETPIPE_SZ, PIPE_SIZE);
+        (void) fcntl(err_pipe[0], F_SETPIPE_SZ, PIPE_SIZE);
 
         pid = clone_pidfd(&pidfd);
         if (pid < 0) {
@@ -470,9 +508,12 @@ int main(int argc, char *argv[]) {
                 char line[512];
                 int len = snprintf(line, sizeof(line), "runner-step: failed to execute %s: %s\n",
                         argv[optind], strerror(-child_error));
-                if (log_fd >= 0)
-                        write_all(log_fd, line, (size_t) len);
-                journal_line(line, (size_t) len - 1, LOG_ERR);
+
+                r = step_log_write(&c.log, line, (size_t) MIN(len, (int) sizeof(line) - 1));
+                if (r < 0)
+                        report_log_error(&c, r);
+                line[strcspn(line, "\n")] = '\0';
+                journal_copy_message(c.journal, LOG_ERR, line);
                 snprintf(msg, sizeof(msg), "failed %d", -child_error);
                 (void) send_message(msg, -1);
         } else {
@@ -480,13 +521,22 @@ int main(int argc, char *argv[]) {
                 (void) send_message(msg, pidfd);
         }
 
-        streams[0] = (Stream){ .fd = out_pipe[0], .priority = LOG_INFO };
-        streams[1] = (Stream){ .fd = err_pipe[0], .priority = LOG_WARNING };
+        /* Off the start path: the thread loads libsystemd. Without it, the log file still has it all. */
+        r = journal_copy_start(c.journal);
+        if (r < 0)
+                fprintf(stderr,
+                        "runner-step: cannot start the journal copy: %s; output goes to the log file only\n",
+                        strerror(-r));
+
+        c.fds[JOURNAL_STDOUT] = TAKE_FD(out_pipe[0]);
+        c.fds[JOURNAL_STDERR] = TAKE_FD(err_pipe[0]);
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                (void) fcntl(c.fds[i], F_SETFL, O_NONBLOCK);
 
         for (;;) {
                 struct pollfd p[3] = {
-                        { .fd = streams[0].fd, .events = POLLIN },
-                        { .fd = streams[1].fd, .events = POLLIN },
+                        { .fd = c.fds[JOURNAL_STDOUT], .events = POLLIN },
+                        { .fd = c.fds[JOURNAL_STDERR], .events = POLLIN },
                         { .fd = exited ? -1 : pidfd, .events = POLLIN },
                 };
 
@@ -497,9 +547,11 @@ int main(int argc, char *argv[]) {
                                 continue;
                         return EXIT_FAILURE;
                 }
-                for (size_t i = 0; i < 2; i++)
-                        if (p[i].revents && !pump(&streams[i], log_fd))
-                                streams[i].fd = -1; /* closed by the cleanup of the pipe arrays */
+                /* Whatever is ready, in the order of the streams: what the pipes allow of the order in
+                 * which the step wrote to both. */
+                for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                        if (p[i].revents)
+                                (void) pump(&c, i);
 
                 if (p[2].revents) {
                         siginfo_t si = {};
@@ -512,21 +564,19 @@ int main(int argc, char *argv[]) {
                         }
                         exited = true;
                         /* Output the entry wrote just before exiting goes first. */
-                        for (size_t i = 0; i < 2; i++)
-                                for (unsigned k = 0; k < 64 && streams[i].fd >= 0; k++) {
-                                        struct pollfd q = { .fd = streams[i].fd, .events = POLLIN };
-                                        if (poll(&q, 1, 0) <= 0 || !q.revents)
-                                                break;
-                                        if (!pump(&streams[i], log_fd))
-                                                streams[i].fd = -1;
-                                }
-                        if (log_fd >= 0)
-                                (void) fdatasync(log_fd);
+                        drain(&c);
+                        settle(&c);
                         record_exit(&si, &code, &sig);
                         snprintf(msg, sizeof(msg), "exited %d %d", code, sig);
                         (void) send_message(msg, -1);
                 }
         }
 
+        /* What background processes wrote after the entry's exit. */
+        settle(&c);
+        step_log_done(&c.log);
+        c.journal = journal_copy_free(c.journal, &stuck);
+        if (stuck)
+                _exit(EXIT_SUCCESS); /* a thread inside journald: nothing may run after it */
         return EXIT_SUCCESS;
 }

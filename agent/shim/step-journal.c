@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "macro.h"
+#include "step-journal.h"
+
+/* journald keeps at most RateLimitBurst= (10000) entries of a unit per RateLimitIntervalSec= (30 s),
+ * and drops the rest without telling the sender. A token bucket of JOURNAL_BURST_LINES refilled at
+ * JOURNAL_LINES_PER_SEC sends at most 9000 + 30 * 30 = 9900 in any 30 s, so that with journald's
+ * defaults every line sent is kept and the gap stated is the whole gap. The last HELD_LINES tokens
+ * are kept for the step's last lines: over the budget, lines are held back, the newest HELD_LINES,
+ * and sent when the output ends, so that a flood's journal copy has its beginning, a trickle, and
+ * its end (where the error usually is). */
+#define JOURNAL_BURST_LINES 9000.0
+#define JOURNAL_LINES_PER_SEC 30.0
+#define HELD_LINES 500U
+/* A step's bytes in the journal are budgeted too (one 100 MB line is 2,000 pieces). */
+#define JOURNAL_BURST_BYTES (4.0 * 1024 * 1024)
+#define JOURNAL_BYTES_PER_SEC (64.0 * 1024)
+#define HELD_BYTES (256U * 1024U)
+/* What may wait for journald: the whole burst. */
+#define JOURNAL_QUEUE_MAX_BYTES (6U * 1024U * 1024U)
+#define LINE_PIECE_MAX (48U * 1024U) /* longer lines go to journald in pieces */
+#define MAX_EXTRA 3U
+#define NOTICE_WAIT_USEC (500U * 1000U)
+
+typedef struct Record {
+        struct Record *next;
+        int priority;
+        size_t len;       /* of the message */
+        size_t extra_len; /* NUL-separated NAME=VALUE fields after it */
+        char data[];
+} Record;
+
+typedef struct Stream {
+        char line[LINE_PIECE_MAX];
+        size_t len;
+        bool dropping; /* the current line is left out */
+} Stream;
+
+typedef int (*journal_sendv_t)(const struct iovec *iov, int n);
+
+struct JournalCopy {
+        const char *const *fields;
+        size_t n_fields;
+        const char *log_path;
+        Stream streams[_JOURNAL_STREAM_MAX];
+
+        /* The feeding thread's alone. */
+        double line_tokens, byte_tokens;
+        uint64_t refilled_ns;
+        uint64_t left_lines, left_bytes; /* not queued: over the budget or the queue */
+        uint64_t stated_lines;
+        Record *held[HELD_LINES]; /* a ring: the newest lines over the budget */
+        size_t held_first, n_held, held_bytes;
+
+        pthread_t thread;
+        bool started;
+        /* Under lock. */
+        pthread_mutex_t lock;
+        pthread_cond_t wake, idle;
+        Record *head, **tail;
+        size_t queued_bytes;
+        bool busy, stop;
+        uint64_t lost_lines, lost_bytes; /* queued but never sent: dropped at a flush or refused */
+};
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+int journal_copy_new(const char *const *fields, size_t n_fields, const char *log_path, JournalCopy **ret) {
+        JournalCopy *j;
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->fields = fields;
+        j->n_fields = n_fields;
+        j->log_path = log_path;
+        j->line_tokens = JOURNAL_BURST_LINES;
+        j->byte_tokens = JOURNAL_BURST_BYTES;
+        j->refilled_ns = now_ns();
+        j->tail = &j->head;
+        pthread_mutex_init(&j->lock, NULL);
+        pthread_cond_init(&j->wake, NULL);
+        pthread_cond_init(&j->idle, NULL);
+        *ret = j;
+        return 0;
+}
+
+static journal_sendv_t load_sendv(void) {
+        journal_sendv_t f = NULL;
+        void *h;
+
+        h = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+        if (h)
+                f = (journal_sendv_t) dlsym(h, "sd_journal_sendv");
+        if (!f)
+                fprintf(stderr,
+                        "runner-step: cannot load sd_journal_sendv from libsystemd.so.0; output goes to the log file only\n");
+        return f;
+}
+
+static int send_record(journal_sendv_t sendv, const JournalCopy *j, const Record *rec) {
+        struct iovec iov[3 + 16 + MAX_EXTRA + 1];
+        _cleanup_free_ char *message = NULL;
+        char prio[32];
+        size_t n = 0;
+
+        message = malloc(STRLEN("MESSAGE=") + rec->len);
+        if (!message)
+                return -ENOMEM;
+        memcpy(message, "MESSAGE=", STRLEN("MESSAGE="));
+        memcpy(message + STRLEN("MESSAGE="), rec->data, rec->len);
+        iov[n++] = (struct iovec){ message, STRLEN("MESSAGE=") + rec->len };
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", rec->priority);
+        iov[n++] = (struct iovec){ prio, strlen(prio) };
+        iov[n++] = (struct iovec){ (char *) "SYSLOG_IDENTIFIER=runner-step",
+                STRLEN("SYSLOG_IDENTIFIER=runner-step") };
+        for (size_t i = 0; i < j->n_fields && i < 16; i++)
+                iov[n++] = (struct iovec){ (char *) j->fields[i], strlen(j->fields[i]) };
+        for (size_t off = 0, k = 0; off < rec->extra_len && k < MAX_EXTRA; k++) {
+                const char *f = rec->data + rec->len + off;
+
+                iov[n++] = (struct iovec){ (char *) f, strlen(f) };
+                off += strlen(f) + 1;
+        }
+        return sendv(iov, (int) n);
+}
+
+static void *journal_thread(void *userdata) {
+        JournalCopy *j = userdata;
+        journal_sendv_t sendv = load_sendv();
+
+        pthread_mutex_lock(&j->lock);
+        for (;;) {
+                Record *rec;
+                int r;
+
+                while (!j->head && !j->stop)
+                        pthread_cond_wait(&j->wake, &j->lock);
+                if (!j->head)
+                        break;
+                rec = j->head;
+                j->head = rec->next;
+                if (!j->head)
+                        j->tail = &j->head;
+                j->queued_bytes -= rec->len;
+                j->busy = true;
+                pthread_mutex_unlock(&j->lock);
+
+                r = sendv ? send_record(sendv, j, rec) : -ENOSYS;
+
+                pthread_mutex_lock(&j->lock);
+                if (r < 0) {
+                        j->lost_lines++;
+                        j->lost_bytes += rec->len;
+                }
+                free(rec);
+                j->busy = false;
+                if (!j->head)
+                        pthread_cond_broadcast(&j->idle);
+        }
+        j->busy = false;
+        pthread_cond_broadcast(&j->idle);
+        pthread_mutex_unlock(&j->lock);
+        return NULL;
+}
+
+int journal_copy_start(JournalCopy *j) {
+        int r;
+
+        r = -pthread_create(&j->thread, NULL, journal_thread, j);
+        if (r == 0)
+                j->started = true;
+        return r;
+}
+
+/* Queues a record; false if the queue is full (forced: never). */
+static bool enqueue(JournalCopy *j, int priority, const char *data, size_t len, const char *extra,
+        size_t extra_len, bool forced) {
+        Record *rec;
+
+        pthread_mutex_lock(&j->lock);
+        if (!forced && j->queued_bytes + len > JOURNAL_QUEUE_MAX_BYTES) {
+                pthread_mutex_unlock(&j->lock);
+                return false;
+        }
+        rec = malloc(sizeof(Record) + len + extra_len);
+        if (!rec) {
+                pthread_mutex_unlock(&j->lock);
+                return false;
+        }
+        rec->next = NULL;
+        rec->priority = priority;
+        rec->len = len;
+        rec->extra_len = extra_len;
+        memcpy(rec->data, data, len);
+        if (extra_len > 0)
+                memcpy(rec->data + len, extra, extra_len);
+        *j->tail = rec;
+        j->tail = &rec->next;
+        j->queued_bytes += len;
+        pthread_cond_signal(&j->wake);
+        pthread_mutex_unlock(&j->lock);
+        return true;
+}
+
+static void refill(JournalCopy *j) {
+        uint64_t now = now_ns();
+        double sec = (double) (now - j->refilled_ns) / 1e9;
+
+        j->refilled_ns = now;
+        j->line_tokens = MIN(JOURNAL_BURST_LINES, j->line_tokens + sec * JOURNAL_LINES_PER_SEC);
+        j->byte_tokens = MIN(JOURNAL_BURST_BYTES, j->byte_tokens + sec * JOURNAL_BYTES_PER_SEC);
+}
+
+/* Whether a line may go now, the tail's reserve kept. */
+static bool live_ok(const JournalCopy *j, size_t len) {
+        return j->line_tokens >= HELD_LINES + 1.0 && j->byte_tokens >= (double) HELD_BYTES + (double) len;
+}
+
+static int priority_of(unsigned stream) {
+        return stream == JOURNAL_STDERR ? LOG_WARNING : LOG_INFO;
+}
+
+static void drop_oldest_held(JournalCopy *j) {
+        Record *rec = j->held[j->held_first];
+
+        j->held[j->held_first] = NULL;
+        j->held_first = (j->held_first + 1) % HELD_LINES;
+        j->n_held--;
+        j->held_bytes -= rec->len;
+        j->left_lines++;
+        j->left_bytes += rec->len;
+        free(rec);
+}
+
+static void hold(JournalCopy *j, unsigned stream, const char *data, size_t len) {
+        Record *rec;
+
+        len = MIN(len, (size_t) HELD_BYTES);
+        while (j->n_held > 0 && (j->n_held == HELD_LINES || j->held_bytes + len > HELD_BYTES))
+                drop_oldest_held(j);
+        rec = malloc(sizeof(Record) + len);
+        if (!rec) {
+                j->left_lines++;
+                j->left_bytes += len;
+                return;
+        }
+        *rec = (Record){ .priority = priority_of(stream), .len = len };
+        memcpy(rec->data, data, len);
+        j->held[(j->held_first + j->n_held) % HELD_LINES] = rec;
+        j->n_held++;
+        j->held_bytes += len;
+}
+
+/* One line or piece of a line: queued now, or held back for the end. */
+static void emit(JournalCopy *j, unsigned stream, const char *data, size_t len) {
+        if (!live_ok(j, len)) {
+                hold(j, stream, data, len);
+                return;
+        }
+        if (!enqueue(j, priority_of(stream), data, len, NULL, 0, false)) {
+                j->left_lines++;
+                j->left_bytes += len;
+                return;
+        }
+        j->line_tokens -= 1.0;
+        j->byte_tokens -= (double) len;
+        /* What was held back is no longer the end of the output, and it cannot come after this. */
+        while (j->n_held > 0)
+                drop_oldest_held(j);
+}
+
+/* Newlines in data: the count of lines left out of a flood, with no per-line work. */
+static uint64_t count_newlines(const char *data, size_t len) {
+        const uint64_t ones = 0x0101010101010101ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
+        uint64_t c = 0;
+        size_t i = 0;
+
+        for (; i + 8 <= len; i += 8) {
+                uint64_t w, z;
+
+                memcpy(&w, data + i, 8);
+                w ^= ones * '\n';
+                /* The high bit of each byte of z is set exactly where w's byte is 0. */
+                z = ~(((w & low7) + low7) | w | low7);
+                c += (uint64_t) __builtin_popcountll(z);
+        }
+        for (; i < len; i++)
+                c += data[i] == '\n';
+        return c;
+}
+
+/* Over the budget, a whole read at once: its newest complete lines are held back, the others counted
+ * as left out, with no per-line work but for those held. */
+static void feed_over_budget(JournalCopy *j, unsigned stream, const char *p, const char *end) {
+        Stream *s = &j->streams[stream];
+        const char *last_nl = memrchr(p, '\n', (size_t) (end - p)), *start = p, *pos;
+        uint64_t n, k;
+
+        if (last_nl) {
+                n = count_newlines(p, (size_t) (end - p));
+                k = MIN(n, (uint64_t) HELD_LINES);
+                /* start: after the (k+1)-th newline from the end. */
+                pos = last_nl;
+                for (uint64_t i = 1; i <= k; i++) {
+                        const char *nl = pos > p ? memrchr(p, '\n', (size_t) (pos - p)) : NULL;
+
+                        if (!nl) {
+                                start = p;
+                                break;
+                        }
+                        if (i == k)
+                                start = nl + 1;
+                        pos = nl;
+                }
+                j->left_lines += n - k;
+                j->left_bytes += (uint64_t) (start - p);
+                while (start <= last_nl) {
+                        const char *nl = memchr(start, '\n', (size_t) (last_nl - start) + 1);
+
+                        hold(j, stream, start, (size_t) (nl - start));
+                        start = nl + 1;
+                }
+                p = last_nl + 1;
+        }
+        /* The line still being written. */
+        if ((size_t) (end - p) <= sizeof(s->line)) {
+                memcpy(s->line, p, (size_t) (end - p));
+                s->len = (size_t) (end - p);
+        } else {
+                s->dropping = true;
+                j->left_bytes += (uint64_t) (end - p);
+        }
+}
+
+void journal_copy_feed(JournalCopy *j, unsigned stream, const char *data, size_t len) {
+        Stream *s = &j->streams[stream];
+        const char *p = data, *end = data + len;
+
+        refill(j);
+        while (p < end) {
+                const char *nl, *seg_end;
+
+                if (s->len == 0 && !s->dropping && !live_ok(j, 0)) {
+                        feed_over_budget(j, stream, p, end);
+                        return;
+                }
+                nl = memchr(p, '\n', (size_t) (end - p));
+                seg_end = nl ?: end;
+                if (s->dropping)
+                        j->left_bytes += (uint64_t) (seg_end - p);
+                else
+                        while (p < seg_end) {
+                                size_t n = MIN((size_t) (seg_end - p), sizeof(s->line) - s->len);
+
+                                memcpy(s->line + s->len, p, n);
+                                s->len += n;
+                                p += n;
+                                if (s->len == sizeof(s->line)) {
+                                        /* A piece of a long line. */
+                                        emit(j, stream, s->line, s->len);
+                                        s->len = 0;
+                                }
+                        }
+                if (!nl)
+                        return;
+                if (s->dropping)
+                        j->left_lines++;
+                else
+                        emit(j, stream, s->line, s->len);
+                s->len = 0;
+                s->dropping = false;
+                p = nl + 1;
+        }
+}
+
+void journal_copy_end_stream(JournalCopy *j, unsigned stream) {
+        Stream *s = &j->streams[stream];
+
+        refill(j);
+        if (s->dropping)
+                j->left_lines++;
+        else if (s->len > 0)
+                emit(j, stream, s->line, s->len);
+        s->len = 0;
+        s->dropping = false;
+}
+
+void journal_copy_message(JournalCopy *j, int priority, const char *text) {
+        (void) enqueue(j, priority, text, strlen(text), NULL, 0, true);
+}
+
+/* Waits (lock held) until the queue is empty and the thread idle, or until deadline_ns. */
+static bool wait_idle(JournalCopy *j, uint64_t deadline_ns) {
+        struct timespec ts;
+        uint64_t now_mono = now_ns(), wait;
+
+        if (!j->started)
+                return !j->head;
+        /* The condition variable waits on CLOCK_REALTIME: the deadline as an interval from now. */
+        wait = deadline_ns > now_mono ? deadline_ns - now_mono : 0;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t) (wait / 1000000000ULL);
+        ts.tv_nsec += (long) (wait % 1000000000ULL);
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        while (j->head || j->busy)
+                if (pthread_cond_timedwait(&j->idle, &j->lock, &ts) == ETIMEDOUT)
+                        break;
+        return !j->head && !j->busy;
+}
+
+void journal_copy_flush(JournalCopy *j, uint64_t timeout_usec) {
+        char text[512], extra[256];
+        uint64_t lines, bytes;
+        int n, m;
+
+        /* The lines held back are the output's last: they go now, on the budget's reserve. */
+        pthread_mutex_lock(&j->lock);
+        for (; j->n_held > 0; j->n_held--) {
+                Record *rec = TAKE_PTR(j->held[j->held_first]);
+
+                j->held_first = (j->held_first + 1) % HELD_LINES;
+                rec->next = NULL;
+                *j->tail = rec;
+                j->tail = &rec->next;
+                j->queued_bytes += rec->len;
+                j->line_tokens -= 1.0;
+                j->byte_tokens -= (double) rec->len;
+        }
+        j->held_bytes = 0;
+        pthread_cond_signal(&j->wake);
+        if (!wait_idle(j, now_ns() + timeout_usec * 1000ULL))
+                /* journald did not take it in time: what still waits is left out. */
+                while (j->head) {
+                        Record *rec = j->head;
+
+                        j->head = rec->next;
+                        j->lost_lines++;
+                        j->lost_bytes += rec->len;
+                        j->queued_bytes -= rec->len;
+                        free(rec);
+                }
+        if (!j->head)
+                j->tail = &j->head;
+        lines = j->left_lines + j->lost_lines;
+        bytes = j->left_bytes + j->lost_bytes;
+        pthread_mutex_unlock(&j->lock);
+
+        if (lines == j->stated_lines)
+                return;
+        j->stated_lines = lines;
+        n = snprintf(text, sizeof(text),
+                "%" PRIu64 " lines (%" PRIu64 " bytes) of this step's output were left out of the journal "
+                "to keep pace with the step (the lines before this are its last); the complete output is in %s",
+                lines, bytes, j->log_path ?: "no log file (runner-step ran without --log)");
+        m = snprintf(extra, sizeof(extra),
+                "RUNNER_LINES_LEFT_OUT=%" PRIu64 "%cRUNNER_BYTES_LEFT_OUT=%" PRIu64 "%c", lines, '\0', bytes,
+                '\0');
+        if (j->log_path)
+                m += snprintf(
+                        extra + m, sizeof(extra) - (size_t) m, "RUNNER_LOG=%.200s%c", j->log_path, '\0');
+        (void) enqueue(j, LOG_NOTICE, text, (size_t) MIN(n, (int) sizeof(text) - 1), extra,
+                (size_t) MIN(m, (int) sizeof(extra)), true);
+        pthread_mutex_lock(&j->lock);
+        (void) wait_idle(j, now_ns() + NOTICE_WAIT_USEC * 1000ULL);
+        pthread_mutex_unlock(&j->lock);
+}
+
+JournalCopy *journal_copy_free(JournalCopy *j, bool *ret_stuck) {
+        bool idle;
+
+        *ret_stuck = false;
+        if (!j)
+                return NULL;
+        if (j->started) {
+                pthread_mutex_lock(&j->lock);
+                idle = !j->busy;
+                j->stop = true;
+                /* Not sent by now: left out (journal_copy_flush() has stated what it could). */
+                while (idle && j->head) {
+                        Record *rec = j->head;
+
+                        j->head = rec->next;
+                        free(rec);
+                }
+                pthread_cond_signal(&j->wake);
+                pthread_mutex_unlock(&j->lock);
+                if (!idle) {
+                        *ret_stuck = true;
+                        return NULL;
+                }
+                pthread_join(j->thread, NULL);
+        }
+        while (j->head) {
+                Record *rec = j->head;
+
+                j->head = rec->next;
+                free(rec);
+        }
+        for (size_t i = 0; i < HELD_LINES; i++)
+                free(j->held[i]);
+        pthread_mutex_destroy(&j->lock);
+        pthread_cond_destroy(&j->wake);
+        pthread_cond_destroy(&j->idle);
+        free(j);
+        return NULL;
+}

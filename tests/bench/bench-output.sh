@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Step output benchmark, one run, one table (inside the test container, against the installed agent):
+# four output shapes, each run as a step through runner-agent (`runnerctl run --wait`) and as the same
+# command writing to a file in the same container, interleaved, median of $REPS (3) each:
+#   short        2,000,000 short lines (`seq 1 2000000`, 15.9 MB)
+#   long         100,000 lines of 1,000 bytes (100 MB)
+#   one line     100 MB without a newline
+#   interleaved  200,000 lines of 91 bytes (18 MB), stdout and stderr alternating in blocks of 4 lines,
+#                each block one write(2)
+# The sizes keep the whole benchmark around a minute on a busy 2-core machine. The time is the step's
+# own (stamps taken by the step's script around the command), so that it measures what the step sees
+# of the copy, not the agent's step start; the target is 1.1× the direct write (README, "Benchmarks").
+# Then the journal copy: a step printing 5,000 lines has all of them in journald; a flood (2,000,000
+# lines) beside a normal step in another job: the normal step's lines are all in journald, the flood's
+# gap is stated (lines sent + lines stated left out = lines written), both logs are complete. Then
+# --max-log-size (through a wrapper of runner-step named by RUNNER_STEP_PATH) and a full disk (the
+# logs redirected by the same wrapper to a 1 MiB tmpfs).
+# The exit status judges what is broken whatever the machine: a log that is not byte for byte what
+# the step wrote (per stream for the interleaved shape: across two pipes only each stream's own order
+# is defined), a journal line lost from a normal step, a missing or wrong gap notice, a step failed or
+# slowed by the size limit or a full disk, or a ratio above 5× (far outside 1.1×: the CI machine is
+# shared and noisy).
+#
+#   [REPS=N] [BENCH_SHIM=RUNNER-STEP] bench-output.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+. "$(dirname "$0")/../system/lib.sh"
+require_test_container
+
+reps=${REPS:-3}
+work=$(mktemp -d /var/tmp/bench-output.XXXXXX)
+chmod 0777 "$work"
+dropin=/run/systemd/system/runner-agent.service.d/50-bench-output.conf
+cleanup() {
+        umount "$work/full" 2>/dev/null
+        rm -rf "$work"
+        rm -f /etc/runner-agent/agent.conf.d/*.conf /usr/local/libexec/bench-output-shim "$dropin"
+        systemctl daemon-reload
+}
+trap cleanup EXIT
+
+install_agent "$build"
+shim=$(systemctl show -P Environment runner-agent | tr ' ' '\n' | sed -n 's/^RUNNER_STEP_PATH=//p')
+[[ -n $shim ]] || shim=$(find /usr/lib /usr/libexec -name runner-step -type f 2>/dev/null | head -1)
+# BENCH_SHIM=FILE: measure that runner-step instead of the build's (the table before a change).
+[[ -n ${BENCH_SHIM:-} ]] && install -m 0755 "$BENCH_SHIM" "$shim"
+rm -f /etc/runner-agent/agent.conf.d/*.conf
+mkdir -p /etc/runner-agent/agent.conf.d
+printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-bench-output.conf
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+logs_of() { echo "/var/lib/runner-agent/runs/$1/logs"; }
+med() { sort -g | awk '{ a[++n] = $1 } END { print n ? a[int((n + 1) / 2)] : "nan" }'; }
+
+declare -A cmd
+cmd[short]='seq 1 2000000'
+# Not `yes | head`: the test container's services ignore SIGPIPE, so yes would complain on stderr.
+cmd[long]='perl -e '"'"'$l = "0" x 1000 . "\n"; print $l for 1 .. 100000'"'"
+cmd[oneline]='head -c 100000000 /dev/zero | tr "\\0" x'
+cmd[interleaved]='perl -e '"'"'for $i (0 .. 24999) { for $fh (*STDOUT, *STDERR) { $b = ""; $b .= sprintf("%s %07d %s\n", $fh eq *STDOUT ? "o" : "e", $i * 8 + ($fh eq *STDOUT ? 0 : 4) + $_, "x" x 80) for 0 .. 3; syswrite $fh, $b } }'"'"
+shapes=(short long oneline interleaved)
+declare -A label=([short]="2,000,000 short lines (seq)" [long]="100,000 lines of 1,000 bytes"
+        [oneline]="100 MB, no newline" [interleaved]="stdout+stderr interleaved, 200,000 lines")
+
+# step_yml NAME: a workflow whose one step runs the shape's command between two stamps
+step_yml() {
+        cat >"$work/$1.sh" <<EOF
+s=\$EPOCHREALTIME
+${cmd[$1]}
+e=\$EPOCHREALTIME
+echo "\$s \$e" >$work/$1.time
+EOF
+        printf 'jobs:\n  out: { steps: [ { run: "bash %s/%s.sh" } ] }\n' "$work" "$1" >"$work/$1.yml"
+}
+elapsed() { awk '{ printf "%.4f\n", $2 - $1 }' "$1" 2>/dev/null || echo nan; }
+
+declare -A t_agent t_file ratio ok_log j_sent j_left
+for s in "${shapes[@]}"; do
+        step_yml "$s"
+        a=() f=()
+        for ((r = 1; r <= reps; r++)); do
+                rm -f "$work/$s.time" "$work/$s.expected"
+                ( cd "$work" && bash -c "s=\$EPOCHREALTIME; { ${cmd[$s]}; } >$work/$s.expected 2>&1; e=\$EPOCHREALTIME; echo \"\$s \$e\" >$work/$s.time" )
+                f+=("$(elapsed "$work/$s.time")")
+                rm -f "$work/$s.time"
+                id=$(runnerctl run --wait "$work/$s.yml") || { echo "Bail out! the $s step failed (run $id)"; exit 1; }
+                a+=("$(elapsed "$work/$s.time")")
+                last_id=$id
+        done
+        t_agent[$s]=$(printf '%s\n' "${a[@]}" | med)
+        t_file[$s]=$(printf '%s\n' "${f[@]}" | med)
+        ratio[$s]=$(awk -v a="${t_agent[$s]}" -v f="${t_file[$s]}" 'BEGIN { printf "%.2f", (f > 0 ? a / f : 999) }')
+        log="$(logs_of "$last_id")/j1-s1.log"
+        if [[ $s == interleaved ]]; then
+                # Each stream's bytes in its own order; across the two pipes only as far as they allow.
+                ok_log[$s]=no
+                cmp -s <(grep '^o' "$log") <(grep '^o' "$work/$s.expected") &&
+                        cmp -s <(grep '^e' "$log") <(grep '^e' "$work/$s.expected") &&
+                        [[ $(stat -c %s "$log") == $(stat -c %s "$work/$s.expected") ]] && ok_log[$s]=yes
+                # Lines numbered in the order written: how many follow the one before them as written.
+                inorder=$(awk 'NR > 1 && $2 > prev { c++ } { prev = $2 } END { print c + 0 }' "$log")
+                ok_log[$s]="${ok_log[$s]}, $inorder of 199,999 lines after their predecessor as written"
+        else
+                ok_log[$s]=$(cmp "$log" "$work/$s.expected" 2>&1) && ok_log[$s]=yes || ok_log[$s]="no: ${ok_log[$s]//|/ }"
+        fi
+        journalctl --sync
+        j_sent[$s]=$(journalctl -q RUNNER_RUN_ID="$last_id" SYSLOG_IDENTIFIER=runner-step -o json |
+                jq -r 'select(.RUNNER_LINES_LEFT_OUT == null) | 1' | grep -c .)
+        j_left[$s]=$(journalctl -q RUNNER_RUN_ID="$last_id" -o json | jq -r '.RUNNER_LINES_LEFT_OUT // empty' | head -1)
+        rm -f "$work/$s.expected"
+done
+
+# ---- the journal copy: a normal step alone, then beside a flood ----
+printf 'jobs:\n  normal: { steps: [ { run: "seq -f %s 5000" } ] }\n' "'normal %g'" >"$work/normal.yml"
+id=$(runnerctl run --wait "$work/normal.yml") || { echo "Bail out! the normal step failed"; exit 1; }
+journalctl --sync
+normal_alone=$(journalctl -q RUNNER_RUN_ID="$id" -o cat | grep -c '^normal ')
+normal_alone_notice=$(journalctl -q RUNNER_RUN_ID="$id" -o json | jq -r '.RUNNER_LINES_LEFT_OUT // empty' | grep -c .)
+
+cat >"$work/flood.yml" <<'EOF'
+jobs:
+  flood: { steps: [ { run: "seq 1 2000000" } ] }
+  normal: { steps: [ { run: "for i in $(seq 50); do seq -f \"normal $i %g\" 100; sleep 0.01; done" } ] }
+EOF
+id=$(runnerctl run --wait "$work/flood.yml") || { echo "Bail out! the flood run failed"; exit 1; }
+journalctl --sync
+logs=$(logs_of "$id")
+flood_log_ok=no; normal_log_ok=no
+cmp -s "$logs/j1-s1.log" <(seq 1 2000000) && flood_log_ok=yes
+cmp -s "$logs/j2-s1.log" <(for i in $(seq 50); do seq -f "normal $i %g" 100; done) && normal_log_ok=yes
+normal_beside=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=normal -o cat | grep -c '^normal ')
+flood_sent=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood -o json |
+        jq -r 'select(.RUNNER_LINES_LEFT_OUT == null and .SYSLOG_IDENTIFIER == "runner-step") | 1' | grep -c .)
+flood_notice=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood -o json | jq -c 'select(.RUNNER_LINES_LEFT_OUT != null) | {MESSAGE, RUNNER_LINES_LEFT_OUT, RUNNER_STEP, RUNNER_UNIT}')
+flood_left=$(jq -r '.RUNNER_LINES_LEFT_OUT' <<<"$flood_notice" 2>/dev/null | head -1)
+
+# ---- --max-log-size and a full disk: runner-step through a wrapper the agent runs instead ----
+mkdir -p /usr/local/libexec "$(dirname "$dropin")" "$work/full"
+cat >/usr/local/libexec/bench-output-shim <<EOF
+#!/bin/bash
+# runner-step with the arguments in $work/shim-args, its log redirected to \$(cat $work/shim-logdir)
+extra=(\$(cat $work/shim-args 2>/dev/null))
+dir=\$(cat $work/shim-logdir 2>/dev/null)
+args=()
+for a in "\$@"; do
+        [[ -n \$dir && \$a == --log=* ]] && a="--log=\$dir/\${a##*/}"
+        args+=("\$a")
+done
+exec $shim "\${extra[@]}" "\${args[@]}"
+EOF
+chmod 0755 /usr/local/libexec/bench-output-shim
+printf '[Service]\nEnvironment=RUNNER_STEP_PATH=/usr/local/libexec/bench-output-shim\n' >"$dropin"
+systemctl daemon-reload
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
+
+# 1,000,000-byte limit on 2,000,000 short lines: the first 900,000 and the last 100,000 bytes, a marker
+echo --max-log-size=1000000 >"$work/shim-args"
+seq 1 2000000 >"$work/seq.expected"
+cut_status=ok
+a=()
+for ((r = 1; r <= reps; r++)); do
+        rm -f "$work/short.time"
+        id=$(runnerctl run --wait "$work/short.yml") || cut_status="the step failed"
+        a+=("$(elapsed "$work/short.time")")
+done
+cut_time=$(printf '%s\n' "${a[@]}" | med)
+log="$(logs_of "$id")/j1-s1.log"
+cut_size=$(stat -c %s "$log")
+cut_marker=$(tail -c +900001 "$log" 2>/dev/null | head -c 1000 | grep -a '^\[runner-step')
+total=$(stat -c %s "$work/seq.expected")
+cut_ok=no
+cmp -s <(head -c 900000 "$log") <(head -c 900000 "$work/seq.expected") &&
+        cmp -s <(tail -c 100000 "$log") <(tail -c 100000 "$work/seq.expected") &&
+        grep -q "^\[runner-step: $((total - 1000000)) bytes" <<<"$cut_marker" && cut_ok=yes
+
+# A full disk: the logs go to a 1 MiB tmpfs; the step must succeed and not be slowed, the error be told
+rm -f "$work/shim-args"
+echo "$work/full" >"$work/shim-logdir"
+full_status=ok
+a=()
+for ((r = 1; r <= reps; r++)); do
+        mount -t tmpfs -o size=1m,mode=0777 bench-output-full "$work/full"
+        rm -f "$work/short.time"
+        id=$(runnerctl run --wait "$work/short.yml") || full_status="the step failed"
+        a+=("$(elapsed "$work/short.time")")
+        umount "$work/full"
+done
+full_time=$(printf '%s\n' "${a[@]}" | med)
+journalctl --sync
+full_told=$(journalctl -q RUNNER_RUN_ID="$id" -o cat | grep -c 'No space left on device')
+# The shim's stderr is the agent's: a stream entry, not one of the journal copy's. Once a run.
+full_told_agent=$(journalctl -q _TRANSPORT=stdout -o cat | grep -c "j1-s1.log: No space left on device")
+rm -f "$work/shim-logdir" "$dropin"
+systemctl daemon-reload
+systemctl restart runner-agent
+
+# ---- the table ----
+row() { # row SHAPE
+        local s=$1
+        printf '| %s | %s | %s | %s× | ≤ 1.1× | %s | %s sent, %s stated left out |\n' "${label[$s]}" \
+                "${t_agent[$s]}" "${t_file[$s]}" "${ratio[$s]}" "${ok_log[$s]}" "${j_sent[$s]}" "${j_left[$s]:-none}"
+}
+say "$(
+        echo "| step output (median of $reps) | runner-agent (s) | to a file (s) | ratio | target | log identical | journal |"
+        echo "|---|---|---|---|---|---|---|"
+        for s in "${shapes[@]}"; do row "$s"; done
+        echo "| --max-log-size=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | head+tail+marker: $cut_ok, $cut_size bytes | |"
+        echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | $full_time | ${t_file[short]} | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
+        echo "| journal: 5,000 lines alone | | | | all | | $normal_alone in journald, notices $normal_alone_notice |"
+        echo "| journal: 5,000 lines beside a 2,000,000-line flood | | | | all | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
+)"
+say "the flood's notice: $flood_notice"
+say "the cut log's marker: $cut_marker"
+
+# ---- the gates: broken, not slow ----
+for s in "${shapes[@]}"; do
+        [[ ${ok_log[$s]} == yes* ]] && ok "$s: the log is the step's output, byte for byte" ||
+                not_ok "$s: the log differs from the step's output (${ok_log[$s]})"
+        awk -v r="${ratio[$s]}" 'BEGIN { exit !(r != "" && r + 0 <= 5) }' &&
+                ok "$s: ${ratio[$s]}× the direct write (target 1.1×, fails above 5×)" ||
+                not_ok "$s: ${ratio[$s]}× the direct write (fails above 5×)"
+done
+[[ $normal_alone -eq 5000 && $normal_alone_notice -eq 0 ]] && ok "a 5,000-line step has all its lines in journald, no gap notice" ||
+        not_ok "a 5,000-line step: $normal_alone lines in journald, $normal_alone_notice gap notices"
+[[ $normal_beside -eq 5000 ]] && ok "beside a flood, the normal step has all 5,000 lines in journald" ||
+        not_ok "beside a flood, the normal step has $normal_beside of 5,000 lines in journald"
+[[ -n $flood_left ]] && (( flood_sent + flood_left == 2000000 )) &&
+        ok "the flood's gap is stated: $flood_sent lines sent + $flood_left stated left out = 2,000,000" ||
+        not_ok "the flood's gap: $flood_sent lines sent, notice: ${flood_notice:-none}"
+[[ $flood_log_ok == yes && $normal_log_ok == yes ]] && ok "both logs complete beside each other" ||
+        not_ok "logs: flood $flood_log_ok, normal $normal_log_ok"
+[[ $cut_status == ok && $cut_ok == yes ]] && ok "--max-log-size keeps the head and the tail, and says what was cut" ||
+        not_ok "--max-log-size: $cut_status, head+tail+marker $cut_ok ($cut_size bytes, marker '$cut_marker')"
+awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { exit !(a <= 5 * f) }' &&
+        ok "--max-log-size does not slow the step (${cut_time} s)" || not_ok "--max-log-size: ${cut_time} s"
+[[ $full_status == ok ]] && awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { exit !(a <= 5 * f) }' &&
+        ok "a full disk neither fails nor slows the step (${full_time} s)" || not_ok "full disk: $full_status, ${full_time} s"
+[[ $full_told -eq 1 && $full_told_agent -eq $reps ]] && ok "the full disk is told once in the journal copy and once on the shim's stderr (a step)" ||
+        not_ok "the full disk was told $full_told times in the journal copy, $full_told_agent on the shim's stderr in $reps steps"
+echo "1..$n"
+exit $((failed > 0))
