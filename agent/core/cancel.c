@@ -73,17 +73,15 @@ static int step_signal(Run *run, size_t job, size_t step, int sig, RunCancelStag
                         .usec = now.monotonic - s->cancel_began });
         if (r < 0)
                 return r;
-        return run_timer_start(a, job, step, &s->timer, base, timeout);
+        run_timer_start(&s->timer, base, timeout);
+        return 0;
 }
 
 static int step_kill(Run *run, size_t job, size_t step, RunTime now, RunActions *a) {
         RunStep *s = &run->jobs[job].steps[step];
-        int r;
 
         s->cancel_stage = RUN_CANCEL_KILL;
-        r = run_timer_stop(a, job, step, &s->timer);
-        if (r < 0)
-                return r;
+        s->timer = 0;
         return run_action_push(a,
                 &(RunAction){ .type = RUN_ACTION_KILL_STEP,
                         .job = job,
@@ -241,9 +239,8 @@ static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
         if (run->force_terminated)
                 return 0;
         run->force_terminated = true;
-        r = run_timer_stop(a, SIZE_MAX, SIZE_MAX, &run->timer);
-        if (r >= 0)
-                r = run_event_push(a, RUN_EVENT_FORCE, SIZE_MAX, SIZE_MAX, NULL, true, why);
+        run->timer = 0;
+        r = run_event_push(a, RUN_EVENT_FORCE, SIZE_MAX, SIZE_MAX, NULL, true, why);
         if (r >= 0)
                 r = run_action_push(a,
                         &(RunAction){ .type = RUN_ACTION_KILL_RUN,
@@ -265,9 +262,7 @@ static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
                 s = &j->steps[j->next_step - 1];
                 if (!IN_SET(s->cancel_stage, RUN_CANCEL_NONE, RUN_CANCEL_INTERRUPT, RUN_CANCEL_TERMINATE))
                         continue; /* pending, or killed already */
-                r = run_timer_stop(a, i, j->next_step - 1, &s->timer);
-                if (r < 0)
-                        return r;
+                s->timer = 0;
                 if (s->cancel_stage == RUN_CANCEL_NONE)
                         s->cancel_began = now.monotonic;
                 if (!s->entry_running) {
@@ -305,10 +300,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
 
                 /* --force goes straight to the force deadline: nothing to re-evaluate. */
                 if (!force) {
-                        r = run_timer_start(
-                                a, SIZE_MAX, SIZE_MAX, &run->timer, now.monotonic, run->cancel.force_usec);
-                        if (r < 0)
-                                return r;
+                        run_timer_start(&run->timer, now.monotonic, run->cancel.force_usec);
                         for (size_t i = 0; i < run->n_jobs; i++) {
                                 r = job_reevaluate(run, i, now, a);
                                 if (r < 0)
@@ -381,4 +373,128 @@ int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *
         default:
                 return -ESTALE;
         }
+}
+
+/* ---- the run's deadlines, for the agent's one timer per run ---- */
+
+typedef struct Deadline {
+        uint64_t at;
+        size_t job, step;
+        size_t order; /* at equal times: the run's, then the jobs', then the steps', each by index */
+} Deadline;
+
+/* Calls f for every armed deadline of the run. */
+static int deadlines_foreach(const Run *run, int (*f)(const Deadline *d, void *userdata), void *userdata) {
+        size_t order = 0;
+        int r;
+
+        if (run->timer != 0) {
+                r = f(&(Deadline){ run->timer, SIZE_MAX, SIZE_MAX, order++ }, userdata);
+                if (r != 0)
+                        return r;
+        }
+        for (size_t i = 0; i < run->n_jobs; i++)
+                if (run->jobs[i].timer != 0) {
+                        r = f(&(Deadline){ run->jobs[i].timer, i, SIZE_MAX, order++ }, userdata);
+                        if (r != 0)
+                                return r;
+                }
+        for (size_t i = 0; i < run->n_jobs; i++)
+                for (size_t k = 0; k < run->jobs[i].def->n_steps; k++)
+                        if (run->jobs[i].steps[k].timer != 0) {
+                                r = f(&(Deadline){ run->jobs[i].steps[k].timer, i, k, order++ }, userdata);
+                                if (r != 0)
+                                        return r;
+                        }
+        return 0;
+}
+
+static int earliest(const Deadline *d, void *userdata) {
+        uint64_t *ret = userdata;
+
+        if (*ret == 0 || d->at < *ret)
+                *ret = d->at;
+        return 0;
+}
+
+uint64_t run_next_deadline(const Run *run) {
+        uint64_t t = 0;
+
+        if (run->status != RUN_STATUS_COMPLETED)
+                (void) deadlines_foreach(run, earliest, &t);
+        return t;
+}
+
+typedef struct Due {
+        uint64_t now;
+        Deadline *list;
+        size_t n, allocated;
+} Due;
+
+static int collect_due(const Deadline *d, void *userdata) {
+        Due *due = userdata;
+
+        if (d->at > due->now)
+                return 0;
+        if (array_grow((void **) &due->list, &due->allocated, due->n + 1, sizeof(Deadline)) < 0)
+                return -ENOMEM;
+        due->list[due->n++] = *d;
+        return 0;
+}
+
+static int deadline_compare(const void *a, const void *b) {
+        const Deadline *x = a, *y = b;
+
+        if (x->at != y->at)
+                return x->at < y->at ? -1 : 1;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int count_due(const Deadline *d, void *userdata) {
+        Due *due = userdata;
+
+        due->n += d->at <= due->now;
+        return 0;
+}
+
+unsigned run_count_due(const Run *run, uint64_t now) {
+        Due due = { .now = now };
+
+        if (run->status != RUN_STATUS_COMPLETED)
+                (void) deadlines_foreach(run, count_due, &due);
+        return (unsigned) due.n;
+}
+
+static uint64_t *deadline_slot(Run *run, size_t job, size_t step) {
+        if (job == SIZE_MAX)
+                return &run->timer;
+        return step == SIZE_MAX ? &run->jobs[job].timer : &run->jobs[job].steps[step].timer;
+}
+
+int run_timers_due(Run *run, RunTime now, RunActions *a) {
+        _cleanup_free_ Deadline *list = NULL;
+        Due due = { .now = now.monotonic };
+        int r;
+
+        if (run->status == RUN_STATUS_COMPLETED)
+                return 0;
+        r = deadlines_foreach(run, collect_due, &due);
+        list = due.list;
+        if (r < 0)
+                return r;
+        /* In the order they fell due, each once: a stage that a fired one arms for a time already past
+         * (the agent was away) fires on the next call, as its own batch. */
+        qsort(list, due.n, sizeof(Deadline), deadline_compare);
+        for (size_t i = 0; i < due.n; i++) {
+                uint64_t *slot;
+
+                r = run_timer_fired(run, list[i].job, list[i].step, now, a);
+                if (r < 0 && r != -ESTALE)
+                        return r;
+                /* A deadline that cannot fire must not stay due, or the agent's timer would spin. */
+                slot = deadline_slot(run, list[i].job, list[i].step);
+                if (r == -ESTALE && *slot != 0 && *slot <= now.monotonic)
+                        *slot = 0;
+        }
+        return 0;
 }

@@ -31,12 +31,6 @@ static void effect(const RunDriverOps *ops, void *userdata, RunAction *a, RunAct
         case RUN_ACTION_EVENT:
                 f = ops->event;
                 break;
-        case RUN_ACTION_START_TIMER:
-                f = ops->start_timer;
-                break;
-        case RUN_ACTION_STOP_TIMER:
-                f = ops->stop_timer;
-                break;
         }
         if (f)
                 f(userdata, a, more);

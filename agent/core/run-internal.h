@@ -7,10 +7,9 @@
 
 int run_action_push(RunActions *a, const RunAction *action);
 int run_changed(RunActions *a, size_t job, size_t step);
-/* Arms the timer of (job, step) usec after now (monotonic µs); usec infinity (UINT64_MAX): never, which
- * stops the one armed before. */
-int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t now, uint64_t usec);
-int run_timer_stop(RunActions *a, size_t job, size_t step, uint64_t *timer);
+/* Sets a deadline (RunStep.timer, RunJob.timer, Run.timer) usec after now (monotonic µs); usec infinity
+ * (UINT64_MAX): never, which clears the one set before. The agent learns of it from run_next_deadline(). */
+void run_timer_start(uint64_t *timer, uint64_t now, uint64_t usec);
 
 /* text is copied; condition is the workflow's. */
 int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const char *condition,

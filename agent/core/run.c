@@ -78,21 +78,10 @@ int run_changed(RunActions *a, size_t job, size_t step) {
 }
 #define changed run_changed
 
-int run_timer_start(RunActions *a, size_t job, size_t step, uint64_t *timer, uint64_t now, uint64_t usec) {
+void run_timer_start(uint64_t *timer, uint64_t now, uint64_t usec) {
         /* infinity, or a deadline beyond the clock's range: never. A timer armed before is replaced by
          * that, so it goes. */
-        if (usec >= UINT64_MAX - now)
-                return run_timer_stop(a, job, step, timer);
-        *timer = MAX(now + usec, 1U);
-        return run_action_push(
-                a, &(RunAction){ .type = RUN_ACTION_START_TIMER, .job = job, .step = step, .usec = *timer });
-}
-
-int run_timer_stop(RunActions *a, size_t job, size_t step, uint64_t *timer) {
-        if (*timer == 0)
-                return 0;
-        *timer = 0;
-        return action_push(a, RUN_ACTION_STOP_TIMER, job, step, NULL);
+        *timer = usec >= UINT64_MAX - now ? 0 : MAX(now + usec, 1U);
 }
 
 static void run_step_done(RunStep *s) {
@@ -584,9 +573,7 @@ int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, R
         RunJob *j = &run->jobs[job];
         int r;
 
-        r = run_timer_stop(actions, job, SIZE_MAX, &j->timer);
-        if (r < 0)
-                return r;
+        j->timer = 0;
         j->status = RUN_STATUS_COMPLETED;
         j->phase = RUN_JOB_DONE;
         j->outcome = outcome;
@@ -732,11 +719,8 @@ static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunAct
         j->status = RUN_STATUS_IN_PROGRESS;
         j->phase = RUN_JOB_STEPPING;
         j->started_at = now.realtime;
-        if (j->def->timeout_usec > 0) {
-                r = run_timer_start(actions, job, SIZE_MAX, &j->timer, now.monotonic, j->def->timeout_usec);
-                if (r < 0)
-                        return r;
-        }
+        if (j->def->timeout_usec > 0)
+                run_timer_start(&j->timer, now.monotonic, j->def->timeout_usec);
         if (run->status == RUN_STATUS_QUEUED) {
                 run->status = RUN_STATUS_IN_PROGRESS;
                 run->started_at = now.realtime;
@@ -994,9 +978,7 @@ int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
         if (!all_done)
                 return 0;
 
-        r = run_timer_stop(actions, SIZE_MAX, SIZE_MAX, &run->timer);
-        if (r < 0)
-                return r;
+        run->timer = 0;
         run->status = RUN_STATUS_COMPLETED;
         run->conclusion = run_conclusion(run);
         if (!run->started_at)
@@ -1032,7 +1014,7 @@ int run_step_started(Run *run, size_t job, size_t step, RunTime now, RunActions 
         if (s->cancel_stage != RUN_CANCEL_NONE)
                 return cancel_step_started(run, job, step, now, actions);
         if (s->def->timeout_usec > 0)
-                return run_timer_start(actions, job, step, &s->timer, now.monotonic, s->def->timeout_usec);
+                run_timer_start(&s->timer, now.monotonic, s->def->timeout_usec);
         return 0;
 }
 
@@ -1165,11 +1147,8 @@ int run_step_finish(
         Run *run, size_t job, size_t step, RunConclusion outcome, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         RunStep *s = &j->steps[step];
-        int r;
 
-        r = run_timer_stop(actions, job, step, &s->timer);
-        if (r < 0)
-                return r;
+        s->timer = 0;
         step_conclude(s, outcome, now);
         job_note_step(j, s);
         j->phase = RUN_JOB_STEPPING;

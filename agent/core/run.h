@@ -159,10 +159,6 @@ typedef enum RunActionType {
         RUN_ACTION_ABORT_STEP,
         /* The force deadline: cgroup.kill the run's slice. usec: time since the cancel request. */
         RUN_ACTION_KILL_RUN,
-        /* Call run_timer_fired(job, step) at monotonic usec, replacing the timer of the same job and
-         * step (SIZE_MAX, SIZE_MAX: the run's force deadline; step SIZE_MAX: the job's timeout). */
-        RUN_ACTION_START_TIMER,
-        RUN_ACTION_STOP_TIMER,
         /* A decision to put in the journal (what, condition, result, text). */
         RUN_ACTION_EVENT,
 } RunActionType;
@@ -237,7 +233,6 @@ typedef struct RunDriverOps {
          * signal or kill (logging it, watching the scope). */
         RunEffect step_signalled, step_killed;
         RunEffect start_step, abort_step, kill_run, clean_job, event, changed;
-        RunEffect start_timer, stop_timer;
 } RunDriverOps;
 
 /* Carries out actions (the actions of an event, or none), then run_advance() and its actions, until
@@ -280,7 +275,18 @@ int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);
  * -EALREADY for a completed run, 0 when the request changed nothing (asked before, without force). */
 int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *actions);
 
-/* A timer of RUN_ACTION_START_TIMER is due. */
+/* The run's deadlines (RunStep.timer, RunJob.timer, Run.timer): the stages of step cancellations, step and
+ * job timeouts, the force deadline. The agent keeps one timer per run, armed at run_next_deadline() after
+ * every event (0: none), and calls run_timers_due() when it fires: every deadline due at now is handled in
+ * that one call, in the order they fell due, so that stages due together go out together (README,
+ * Cancellation). */
+uint64_t run_next_deadline(const Run *run);
+int run_timers_due(Run *run, RunTime now, RunActions *actions);
+/* How many deadlines are due at now (monotonic µs): after a restart, the stages that fell due meanwhile. */
+unsigned run_count_due(const Run *run, uint64_t now);
+/* One deadline, if due: (SIZE_MAX, SIZE_MAX) the force deadline, (job, SIZE_MAX) the job's timeout, (job,
+ * step) the step's timeout or next stage. -ESTALE: not armed, or not due. run_timers_due() calls it for
+ * each. */
 int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
 
 /* After RUN_ACTION_KILL_STEP: the step's scope holds no process any more. */

@@ -54,7 +54,6 @@ static void kick_all(Manager *m);
 
 static void step_ref_done(StepRef *ref) {
         ref->stale_stop = scope_job_free(ref->stale_stop);
-        ref->timer = sd_event_source_disable_unref(ref->timer);
         ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
         ref->scope_fd = safe_close(ref->scope_fd);
 }
@@ -68,7 +67,6 @@ static void job_ctx_done(JobCtx *jc, size_t n_steps) {
                         step_process_free(jc->steps[i]);
         for (size_t i = 0; jc->refs && i < n_steps; i++)
                 step_ref_done(&jc->refs[i]);
-        sd_event_source_disable_unref(jc->timer);
         free(jc->steps);
         free(jc->refs);
         sd_event_source_disable_unref(jc->clean_source);
@@ -870,82 +868,39 @@ static void kill_run(ManagedRun *mr, const RunAction *a) {
         journal_run_forced(mr, mr->force_reason, n, a->usec);
 }
 
-static void timer_fired(ManagedRun *mr, size_t job, size_t step) {
-        RunActions actions = {};
-        RunTime t = now();
-
-        if (!mr->run)
-                return;
-        (void) run_timer_fired(mr->run, job, step, t, &actions);
-        /* The run's other steps whose stage is due too go in the same batch: their signals and kills
-         * go out together, before anything is logged. */
-        for (size_t j = 0; j < mr->run->n_jobs; j++)
-                for (size_t k = 0; k < mr->run->jobs[j].def->n_steps; k++) {
-                        StepRef *ref = &mr->jobs[j].refs[k];
-                        uint64_t usec;
-
-                        if (!ref->timer || sd_event_source_get_time(ref->timer, &usec) < 0 ||
-                                usec > t.monotonic)
-                                continue;
-                        ref->timer = sd_event_source_disable_unref(ref->timer);
-                        (void) run_timer_fired(mr->run, j, k, t, &actions);
-                }
-        process(mr, &actions);
-        run_actions_done(&actions);
-}
-
-static int on_step_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        StepRef *ref = userdata;
-
-        ref->timer = sd_event_source_disable_unref(ref->timer);
-        timer_fired(ref->mr, ref->job, ref->step);
-        return 0;
-}
-
-static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        JobCtx *jc = userdata;
-
-        jc->timer = sd_event_source_disable_unref(jc->timer);
-        timer_fired(jc->mr, jc->index, SIZE_MAX);
-        return 0;
-}
-
+/* The run's one timer: its next deadline, whatever it is for (README, Cancellation). */
 static int on_run_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         ManagedRun *mr = userdata;
+        RunActions actions = {};
 
-        mr->timer = sd_event_source_disable_unref(mr->timer);
-        timer_fired(mr, SIZE_MAX, SIZE_MAX);
+        if (!mr->run)
+                return 0;
+        if (run_timers_due(mr->run, now(), &actions) < 0)
+                log_oom();
+        process(mr, &actions);
         return 0;
 }
 
-static sd_event_source **timer_slot(ManagedRun *mr, size_t job, size_t step) {
-        if (job == SIZE_MAX)
-                return &mr->timer;
-        if (step == SIZE_MAX)
-                return &job_ctx(mr, job)->timer;
-        return &job_ctx(mr, job)->refs[step].timer;
-}
-
-static void start_timer(ManagedRun *mr, const RunAction *a) {
-        sd_event_source **slot = timer_slot(mr, a->job, a->step);
+static void run_timer_arm(ManagedRun *mr) {
+        uint64_t next = mr->run ? run_next_deadline(mr->run) : 0;
         int r;
 
-        *slot = sd_event_source_disable_unref(*slot);
-        /* Accuracy 1 µs: the stages are promised to the millisecond, not coalesced. */
-        if (a->job == SIZE_MAX)
+        if (next == 0)
+                r = mr->timer ? sd_event_source_set_enabled(mr->timer, SD_EVENT_OFF) : 0;
+        else if (mr->timer) {
+                r = sd_event_source_set_time(mr->timer, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(mr->timer, SD_EVENT_ONESHOT);
+        } else {
+                /* Accuracy 1 µs: the stages are promised to the millisecond, not coalesced. */
                 r = sd_event_add_time(
-                        mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_run_timer, mr);
-        else if (a->step == SIZE_MAX)
-                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_job_timer,
-                        job_ctx(mr, a->job));
-        else
-                r = sd_event_add_time(mr->manager->event, slot, CLOCK_MONOTONIC, a->usec, 1, on_step_timer,
-                        &job_ctx(mr, a->job)->refs[a->step]);
-        /* Before other pending work (a big tree's exits, logs): a stage is due at its time. */
-        if (r >= 0)
-                r = sd_event_source_set_priority(*slot, SD_EVENT_PRIORITY_IMPORTANT);
+                        mr->manager->event, &mr->timer, CLOCK_MONOTONIC, next, 1, on_run_timer, mr);
+                /* Before other pending work (a big tree's exits, logs): a stage is due at its time. */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(mr->timer, SD_EVENT_PRIORITY_IMPORTANT);
+        }
         if (r < 0)
-                log_error_errno(r, "Run %" PRIu64 ": failed to arm a timer: %m", mr->id);
+                log_error_errno(r, "Run %" PRIu64 ": failed to arm its timer: %m", mr->id);
 }
 
 static unsigned job_budget(Manager *m) {
@@ -1060,15 +1015,6 @@ static void op_changed(void *userdata, RunAction *a, RunActions *more) {
                 bus_emit_step_changed(mr, a->job, a->step);
 }
 
-static void op_start_timer(void *userdata, RunAction *a, RunActions *more) {
-        start_timer(userdata, a);
-}
-
-static void op_stop_timer(void *userdata, RunAction *a, RunActions *more) {
-        sd_event_source **slot = timer_slot(userdata, a->job, a->step);
-        *slot = sd_event_source_disable_unref(*slot);
-}
-
 static const RunDriverOps driver_ops = {
         .now = op_now,
         .room = op_room,
@@ -1082,13 +1028,12 @@ static const RunDriverOps driver_ops = {
         .clean_job = op_clean_job,
         .event = op_event,
         .changed = op_changed,
-        .start_timer = op_start_timer,
-        .stop_timer = op_stop_timer,
 };
 
 static void process(ManagedRun *mr, RunActions *actions) {
         if (run_drive(mr->run, &driver_ops, mr, actions) < 0)
                 log_oom();
+        run_timer_arm(mr);
         manager_update_status(mr->manager);
 }
 
@@ -1357,17 +1302,6 @@ static int read_exit_file(int dir_fd, unsigned job, unsigned step, int *ret_code
         return 0;
 }
 
-static void adopt_timer(ManagedRun *mr, size_t job, size_t step, uint64_t usec, uint64_t now, Adoption *a) {
-        if (usec == 0)
-                return;
-        /* A stage that fell due while no agent was there is carried out at once: the timer is in the
-         * past and fires on the first iteration. */
-        if (usec <= now)
-                a->overdue++;
-        start_timer(
-                mr, &(RunAction){ .type = RUN_ACTION_START_TIMER, .job = job, .step = step, .usec = usec });
-}
-
 /* The run's state as the core left it, from run-state.json and workflow.yml. NULL *ret_why: taken. */
 static int adopt_run_state(Manager *m, uint64_t id, int dir_fd, Run **ret, char **ret_why) {
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -1542,11 +1476,10 @@ static int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **re
                         mr->jobs[j].counted = true;
                         m->running_jobs++;
                 }
-                adopt_timer(mr, j, SIZE_MAX, job->timer, t.monotonic, a);
-                for (size_t k = 0; k < job->def->n_steps; k++)
-                        adopt_timer(mr, j, k, job->steps[k].timer, t.monotonic, a);
         }
-        adopt_timer(mr, SIZE_MAX, SIZE_MAX, mr->run->timer, t.monotonic, a);
+        /* A stage that fell due while no agent was there is carried out at once: process() arms the
+         * run's timer in the past, and it fires on the first iteration. */
+        a->overdue += run_count_due(mr->run, t.monotonic);
         a->runs[a->n_runs++] = mr;
         return 0;
 }

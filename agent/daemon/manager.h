@@ -28,7 +28,6 @@ typedef struct SignalSent {
 typedef struct StepRef {
         ManagedRun *mr;
         size_t job, step;
-        sd_event_source *timer;        /* the step's timeout or the next stage of its cancellation */
         int scope_fd;                  /* after the kill: the scope's cgroup, watched until empty */
         sd_event_source *empty_source; /* … */
         uint64_t killed_at;            /* monotonic µs of the cgroup.kill */
@@ -51,7 +50,6 @@ typedef struct JobCtx {
         sd_event_source *empty_source;
         int slice_fd;
         ScopeJob *slice_stop;
-        sd_event_source *timer; /* the job's timeout-minutes */
 } JobCtx;
 
 struct ManagedRun {
@@ -62,7 +60,7 @@ struct ManagedRun {
         JobCtx *jobs;
         sd_event_source *save_source; /* a deferred state write is pending */
         ScopeJob *slice_stop;         /* the run's slice is being stopped */
-        sd_event_source *timer;       /* the force deadline */
+        sd_event_source *timer;       /* at run_next_deadline(): every deadline of the run */
         char *force_reason;
         bool completed_announced;
 };

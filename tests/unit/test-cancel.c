@@ -37,12 +37,6 @@ typedef struct Proc {
         int exit_code, exit_signal;
 } Proc;
 
-typedef struct Timer {
-        bool armed;
-        size_t job, step;
-        uint64_t at;
-} Timer;
-
 typedef struct Sim {
         Run *run;
         uint64_t now;         /* µs since the start of the run */
@@ -52,8 +46,6 @@ typedef struct Sim {
         unsigned max_jobs;    /* MaxParallelJobs= (0: no limit) */
         Proc procs[32];
         size_t n_procs;
-        Timer timers[64];
-        size_t n_timers;
         size_t n_actions; /* of every kind, for "nothing happened" checks */
         char log[16384];
 } Sim;
@@ -119,31 +111,6 @@ static unsigned budget(void *userdata) {
         for (size_t i = 0; i < s->run->n_jobs; i++)
                 running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
         return running >= s->max_jobs ? 0 : s->max_jobs - running;
-}
-
-static void timer_set(Sim *s, size_t job, size_t step, uint64_t at_mono) {
-        Timer *free_slot = NULL;
-
-        for (size_t i = 0; i < s->n_timers; i++) {
-                Timer *t = &s->timers[i];
-                if (t->armed && t->job == job && t->step == step) {
-                        t->at = at_mono;
-                        return;
-                }
-                if (!t->armed && !free_slot)
-                        free_slot = t;
-        }
-        if (!free_slot) {
-                assert_true(s->n_timers < ELEMENTSOF(s->timers));
-                free_slot = &s->timers[s->n_timers++];
-        }
-        *free_slot = (Timer){ .armed = true, .job = job, .step = step, .at = at_mono };
-}
-
-static void timer_clear(Sim *s, size_t job, size_t step) {
-        for (size_t i = 0; i < s->n_timers; i++)
-                if (s->timers[i].armed && s->timers[i].job == job && s->timers[i].step == step)
-                        s->timers[i].armed = false;
 }
 
 static void kill_proc(Sim *s, Proc *p, int sig) {
@@ -242,20 +209,6 @@ static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
                 kill_proc(s, &s->procs[k], SIGKILL);
 }
 
-static void sim_start_timer(void *userdata, RunAction *x, RunActions *more) {
-        Sim *s = userdata;
-
-        s->n_actions++;
-        timer_set(s, x->job, x->step, x->usec);
-}
-
-static void sim_stop_timer(void *userdata, RunAction *x, RunActions *more) {
-        Sim *s = userdata;
-
-        s->n_actions++;
-        timer_clear(s, x->job, x->step);
-}
-
 static void sim_event(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
 
@@ -277,8 +230,6 @@ static const RunDriverOps sim_ops = {
         .clean_job = sim_clean_job,
         .event = sim_event,
         .changed = sim_counted,
-        .start_timer = sim_start_timer,
-        .stop_timer = sim_stop_timer,
 };
 
 /* As the agent does after every event: until nothing more is decided. */
@@ -326,7 +277,8 @@ static void sim_start(Sim *s, const char *yaml) {
 static bool sim_step(Sim *s, uint64_t until) {
         uint64_t best = NEVER;
         Proc *bp = NULL;
-        Timer *bt = NULL;
+        uint64_t deadline;
+        bool timer = false;
         RunActions actions = {};
         int kind = 0; /* 1: ready, 2: exit, 3: empty */
 
@@ -345,25 +297,18 @@ static bool sim_step(Sim *s, uint64_t until) {
                         best = t, bp = p, kind = k;
                 }
         }
-        for (size_t i = 0; i < s->n_timers; i++) {
-                Timer *t = &s->timers[i];
-                uint64_t when;
-
-                if (!t->armed)
-                        continue;
-                when = t->at - MONO0;
-                if (when < best || (when == best && s->timers_first)) {
-                        best = when, bt = t, bp = NULL;
-                }
+        deadline = run_next_deadline(s->run);
+        if (deadline != 0 && (deadline - MONO0 < best || (deadline - MONO0 == best && s->timers_first))) {
+                best = deadline - MONO0, timer = true, bp = NULL;
         }
         if (best == NEVER || best > until)
                 return false;
         assert_true(best >= s->now);
         s->now = best;
 
-        if (bt) {
-                bt->armed = false;
-                assert_int_equal(run_timer_fired(s->run, bt->job, bt->step, at(s), &actions), 0);
+        if (timer) {
+                /* Every deadline due now, in one batch, as the agent's one timer per run does. */
+                assert_int_equal(run_timers_due(s->run, at(s), &actions), 0);
         } else if (kind == 1 && bp->aborted) {
                 /* The held shim is told to give up: it exits without an entry. */
                 bp->ended = true;
@@ -513,8 +458,7 @@ static void test_five_steps(void **state) {
         assert_string_equal(s.run->cancelled_by, "tester");
         /* The run completed before its force deadline: that timer is gone. */
         assert_no_log(&s, "KILL-RUN");
-        for (size_t i = 0; i < s.n_timers; i++)
-                assert_false(s.timers[i].armed);
+        assert_int_equal(run_next_deadline(s.run), 0);
         sim_done(&s);
 }
 
@@ -593,23 +537,47 @@ static void test_force_deadline(void **state) {
 static void test_late_stage_keeps_schedule(void **state) {
         Sim s = {};
         RunActions a = {};
-        bool found = false;
+        unsigned sigterms = 0;
 
         sim_start(&s, "jobs:\n  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
         sim_run_until(&s, 100);
         assert_int_equal(sim_cancel(&s, false), 1);
         assert_log(&s, "100 SIGINT a/1 +0");
         s.now = 9000 * MS; /* away from 100 ms to 9000 ms; SIGTERM was due at 7600 */
-        assert_int_equal(run_timer_fired(s.run, 0, 0, at(&s), &a), 0);
-        for (size_t i = 0; i < a.n; i++) {
-                if (a.actions[i].type == RUN_ACTION_SIGNAL_STEP)
+        assert_int_equal(run_count_due(s.run, at(&s).monotonic), 1);
+        assert_int_equal(run_timers_due(s.run, at(&s), &a), 0);
+        for (size_t i = 0; i < a.n; i++)
+                if (a.actions[i].type == RUN_ACTION_SIGNAL_STEP) {
                         assert_int_equal(a.actions[i].signal, SIGTERM);
-                if (a.actions[i].type == RUN_ACTION_START_TIMER) {
-                        assert_int_equal(a.actions[i].usec, MONO0 + (7600 + 2500) * MS);
-                        found = true;
+                        sigterms++;
                 }
-        }
-        assert_true(found);
+        assert_int_equal(sigterms, 1);
+        assert_int_equal(run_next_deadline(s.run), MONO0 + (7600 + 2500) * MS);
+        run_actions_done(&a);
+        sim_done(&s);
+}
+
+/* Stages due at the same time come out of one call, so that the agent sends them together. */
+static void test_due_together(void **state) {
+        Sim s = {};
+        RunActions a = {};
+        unsigned sigterms = 0;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n"
+                "  b: { steps: [ { run: \"trap INT\\ntrap TERM\" } ] }\n");
+        sim_run_until(&s, 100);
+        assert_int_equal(sim_cancel(&s, false), 1);
+        assert_int_equal(run_next_deadline(s.run), MONO0 + 7600 * MS);
+        s.now = 7600 * MS;
+        assert_int_equal(run_count_due(s.run, at(&s).monotonic), 2);
+        assert_int_equal(run_timers_due(s.run, at(&s), &a), 0);
+        for (size_t i = 0; i < a.n; i++)
+                sigterms += a.actions[i].type == RUN_ACTION_SIGNAL_STEP && a.actions[i].signal == SIGTERM;
+        assert_int_equal(sigterms, 2);
+        assert_int_equal(run_count_due(s.run, at(&s).monotonic), 0);
+        assert_int_equal(run_next_deadline(s.run), MONO0 + 10100 * MS);
         run_actions_done(&a);
         sim_done(&s);
 }
@@ -626,8 +594,7 @@ static void test_exit_between_signals(void **state) {
         assert_no_log(&s, "SIGTERM");
         assert_no_log(&s, "KILL");
         assert_string_equal(step_conclusion(&s, "a", 0), "cancelled");
-        for (size_t i = 0; i < s.n_timers; i++)
-                assert_false(s.timers[i].armed);
+        assert_int_equal(run_next_deadline(s.run), 0);
         sim_done(&s);
 
         /* Between SIGTERM and the kill. */
@@ -831,8 +798,7 @@ static void test_step_timeout(void **state) {
         sim_start(&s, "jobs:\n  a: { steps: [ { timeout-minutes: 1, run: sleep 10 } ] }\n");
         sim_run_all(&s);
         assert_no_log(&s, "timed-out");
-        for (size_t i = 0; i < s.n_timers; i++)
-                assert_false(s.timers[i].armed);
+        assert_int_equal(run_next_deadline(s.run), 0);
         sim_done(&s);
 }
 
@@ -1006,8 +972,7 @@ static void test_force_before_escalation(void **state) {
         assert_string_equal(conclusion(&s, "a"), "cancelled");
         assert_string_equal(conclusion(&s, "b"), "cancelled");
         assert_string_equal(step_conclusion(&s, "a", 1), "skipped");
-        for (size_t i = 0; i < s.n_timers; i++)
-                assert_false(s.timers[i].armed);
+        assert_int_equal(run_next_deadline(s.run), 0);
         sim_done(&s);
 
         /* ForceTerminateSec=9s: SIGTERM at 7500 ms, the deadline before the step's own kill. */
@@ -1285,6 +1250,7 @@ int main(void) {
                 cmocka_unit_test(test_kill_waits_for_empty),
                 cmocka_unit_test(test_force_deadline),
                 cmocka_unit_test(test_late_stage_keeps_schedule),
+                cmocka_unit_test(test_due_together),
                 cmocka_unit_test(test_exit_between_signals),
                 cmocka_unit_test(test_exit_at_deadline),
                 cmocka_unit_test(test_cancel_during_scope_creation),

@@ -56,7 +56,7 @@ typedef struct Scenario {
         unsigned required;            /* Situations the scenario must pass through */
 } Scenario;
 
-/* Everything a simulated agent and its world hold; all but run and the timers survive the restart. */
+/* Everything a simulated agent and its world hold; all but run survive the restart. */
 typedef struct Sim {
         const Scenario *sc;
         Run *run;
@@ -64,8 +64,6 @@ typedef struct Sim {
         uint64_t cancel_at, force_at;
         Proc procs[NJ][NS];
         uint64_t clean_at[NJ];
-        /* The armed timers (monotonic µs, 0: none), keyed as RUN_ACTION_START_TIMER keys them. */
-        uint64_t run_timer, job_timer[NJ], step_timer[NJ][NS];
         size_t n_events;
         char log[1 << 17];
 } Sim;
@@ -86,13 +84,6 @@ static void logf_(Sim *s, const char *fmt, ...) {
         len = strlen(s->log);
         snprintf(s->log + len, sizeof(s->log) - len, "\n");
         assert_true(strlen(s->log) < sizeof(s->log) - 1);
-}
-
-static uint64_t *timer_slot(Sim *s, size_t job, size_t step) {
-        if (job == SIZE_MAX)
-                return &s->run_timer;
-        assert_true(job < NJ && (step == SIZE_MAX || step < NS));
-        return step == SIZE_MAX ? &s->job_timer[job] : &s->step_timer[job][step];
 }
 
 static void proc_parse(Proc *p, const char *text) {
@@ -244,20 +235,6 @@ static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
                                 kill_proc(s, &s->procs[j][k], SIGKILL);
 }
 
-static void sim_start_timer(void *userdata, RunAction *x, RunActions *more) {
-        Sim *s = userdata;
-
-        *timer_slot(s, x->job, x->step) = x->usec;
-        logf_(s, "TIMER %zd/%zd %" PRIu64, (ssize_t) x->job, (ssize_t) x->step, x->usec);
-}
-
-static void sim_stop_timer(void *userdata, RunAction *x, RunActions *more) {
-        Sim *s = userdata;
-
-        *timer_slot(s, x->job, x->step) = 0;
-        logf_(s, "STOP-TIMER %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
-}
-
 static void sim_event(void *userdata, RunAction *x, RunActions *more) {
         logf_(userdata, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event), (ssize_t) x->job,
                 (ssize_t) x->step, strna(x->condition), x->result, strna(x->text));
@@ -274,8 +251,6 @@ static const RunDriverOps sim_ops = {
         .clean_job = sim_clean_job,
         .event = sim_event,
         .changed = sim_changed,
-        .start_timer = sim_start_timer,
-        .stop_timer = sim_stop_timer,
 };
 
 /* As the agent does after every event: until nothing more is decided. */
@@ -363,15 +338,8 @@ static bool sim_step(Sim *s) {
                 }
         for (size_t j = 0; j < NJ; j++)
                 CONSIDER(s->clean_at[j], CLEAN, j, SIZE_MAX);
-        if (s->run_timer)
-                CONSIDER(s->run_timer - MONO0, TIMER, SIZE_MAX, SIZE_MAX);
-        for (size_t j = 0; j < NJ; j++) {
-                if (s->job_timer[j])
-                        CONSIDER(s->job_timer[j] - MONO0, TIMER, j, SIZE_MAX);
-                for (size_t k = 0; k < NS; k++)
-                        if (s->step_timer[j][k])
-                                CONSIDER(s->step_timer[j][k] - MONO0, TIMER, j, k);
-        }
+        if (run_next_deadline(s->run) != 0)
+                CONSIDER(run_next_deadline(s->run) - MONO0, TIMER, SIZE_MAX, SIZE_MAX);
 #undef CONSIDER
         if (kind == NONE)
                 return false;
@@ -428,9 +396,8 @@ static bool sim_step(Sim *s) {
                 assert_int_equal(run_job_cleaned(s->run, bj, at(s), &actions), 0);
                 break;
         case TIMER:
-                *timer_slot(s, bj, bs) = 0;
-                logf_(s, "FIRED %zd/%zd", (ssize_t) bj, (ssize_t) bs);
-                assert_int_equal(run_timer_fired(s->run, bj, bs, at(s), &actions), 0);
+                logf_(s, "DUE %u", run_count_due(s->run, at(s).monotonic));
+                assert_int_equal(run_timers_due(s->run, at(s), &actions), 0);
                 break;
         case NONE:
                 break;
@@ -542,26 +509,6 @@ static unsigned situations(const Run *run) {
         return m;
 }
 
-/* The Run's timer fields are the timers the agent has armed: what a restarted agent re-arms from. */
-static void timers_from_run(Sim *s) {
-        const Run *run = s->run;
-
-        s->run_timer = run->timer;
-        memset(s->job_timer, 0, sizeof(s->job_timer));
-        memset(s->step_timer, 0, sizeof(s->step_timer));
-        for (size_t i = 0; i < run->n_jobs; i++) {
-                s->job_timer[i] = run->jobs[i].timer;
-                for (size_t k = 0; k < run->jobs[i].def->n_steps; k++)
-                        s->step_timer[i][k] = run->jobs[i].steps[k].timer;
-        }
-}
-
-static void assert_same_timers(const Sim *a, const Sim *b) {
-        assert_int_equal(a->run_timer, b->run_timer);
-        assert_memory_equal(a->job_timer, b->job_timer, sizeof(a->job_timer));
-        assert_memory_equal(a->step_timer, b->step_timer, sizeof(a->step_timer));
-}
-
 static void assert_same_text(const char *what, const char *a, const char *b) {
         if (!streq(a, b)) {
                 size_t i = 0;
@@ -592,7 +539,7 @@ static void check_resume(const Scenario *sc) {
         for (size_t k = 0; k <= n_events; k++) {
                 _cleanup_free_ char *saved = NULL, *again = NULL, *a_status = NULL, *b_status = NULL,
                                     *a_state = NULL, *b_state = NULL;
-                Sim *a = sim_begin(sc), *b = malloc(sizeof(Sim)), probe;
+                Sim *a = sim_begin(sc), *b = malloc(sizeof(Sim));
                 Run *r2;
 
                 assert_non_null(b);
@@ -600,21 +547,16 @@ static void check_resume(const Scenario *sc) {
                         assert_true(sim_step(a));
                 seen |= situations(a->run);
 
-                /* The agent's timers are those the Run records. */
-                probe.run = a->run;
-                timers_from_run(&probe);
-                assert_same_timers(a, &probe);
-
                 /* A round trip is a fixed point. */
                 saved = state_text(a->run);
                 r2 = restore(saved, sc->yaml);
                 again = state_text(r2);
                 assert_string_equal(saved, again);
 
-                /* The restart: the world goes on, the agent re-arms the timers from the state. */
+                /* The restart: the world goes on, the agent arms the run's timer from the state. */
+                assert_int_equal(run_next_deadline(a->run), run_next_deadline(r2));
                 memcpy(b, a, sizeof(Sim));
                 b->run = r2;
-                timers_from_run(b);
                 a->log[0] = b->log[0] = 0;
                 while (sim_step(a))
                         assert_true(sim_step(b));
