@@ -521,13 +521,6 @@ int main(int argc, char *argv[]) {
                 (void) send_message(msg, pidfd);
         }
 
-        /* Off the start path: the thread loads libsystemd. Without it, the log file still has it all. */
-        r = journal_copy_start(c.journal);
-        if (r < 0)
-                fprintf(stderr,
-                        "runner-step: cannot start the journal copy: %s; output goes to the log file only\n",
-                        strerror(-r));
-
         c.fds[JOURNAL_STDOUT] = TAKE_FD(out_pipe[0]);
         c.fds[JOURNAL_STDERR] = TAKE_FD(err_pipe[0]);
         for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
