@@ -12,6 +12,7 @@
 
 #include "journal.h"
 #include "macro.h"
+#include "manager-internal.h"
 #include "message-id.h"
 
 #define FIELDS_MAX 24

@@ -19,38 +19,9 @@
 typedef struct Manager Manager;
 typedef struct ManagedRun ManagedRun;
 
-/* What a SIGNAL_STEP did, kept until it is logged after the round's other signals and kills. */
-typedef struct SignalSent {
-        pid_t pid;          /* the entry; 0: not sent */
-        unsigned processes; /* SignalTarget=cgroup: how many got it */
-} SignalSent;
-
-typedef struct StepRef {
-        ManagedRun *mr;
-        size_t job, step;
-        int scope_fd;                  /* after the kill: the scope's cgroup, watched until empty */
-        sd_event_source *empty_source; /* … */
-        uint64_t killed_at;            /* monotonic µs of the cgroup.kill */
-        unsigned kill_processes;       /* how many it met */
-        SignalSent sent;
-        int kill_error;
-        uint64_t kill_to_empty_usec; /* from it to populated 0 */
-        ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */
-} StepRef;
-
-typedef struct JobCtx {
-        ManagedRun *mr;
-        size_t index;
-        bool counted;        /* in Manager.running_jobs */
-        StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
-        StepRef *refs;       /* the steps' callback userdata */
-        int files_fd;        /* the job's file-command directory, owned by the step user */
-        char *files_dir;
-        sd_event_source *clean_source;
-        sd_event_source *empty_source;
-        int slice_fd;
-        ScopeJob *slice_stop;
-} JobCtx;
+/* The per-job and per-step state of a live run; manager-internal.h. */
+typedef struct JobCtx JobCtx;
+typedef struct StepRef StepRef;
 
 struct ManagedRun {
         Manager *manager;

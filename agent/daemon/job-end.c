@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A job's end (README, Running workflows): each process its steps left is logged, the job's slice is
+ * killed with cgroup.kill, the agent waits for populated 0, stops the slice and removes the job's
+ * directories; then the core hears run_job_cleaned(). */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "fileio.h"
+#include "fs-util.h"
+#include "journal.h"
+#include "log.h"
+#include "manager-internal.h"
+
+static void job_cleaned(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        RunActions actions = {};
+
+        /* The slice is empty: every shim has exited; this only reaps those the loop has not yet. */
+        for (size_t i = 0; i < mr->run->jobs[job].def->n_steps; i++)
+                jc->steps[i] = step_process_free(jc->steps[i]);
+        jc->files_fd = safe_close(jc->files_fd);
+        if (jc->files_dir) {
+                (void) rm_rf_at(AT_FDCWD, jc->files_dir);
+                jc->files_dir = mfree(jc->files_dir);
+        }
+        {
+                _cleanup_free_ char *ws = strdupf(
+                        "%s/%s", mr->run->workspace_root, mr->run->jobs[job].def->id);
+                if (ws)
+                        (void) rm_rf_at(AT_FDCWD, ws);
+        }
+
+        if (run_job_cleaned(mr->run, job, now(), &actions) >= 0)
+                run_loop_drive(mr, &actions);
+        run_actions_done(&actions);
+        sched_kick_all(mr->manager);
+}
+
+static void on_job_slice_stopped(ScopeJob *sj, int error, const char *message, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->slice_stop = scope_job_free(jc->slice_stop);
+        if (error < 0)
+                log_warning("Run %" PRIu64 ": failed to stop the slice of job %s: %s", jc->mr->id,
+                        jc->mr->run->jobs[jc->index].def->id, message);
+        job_cleaned(jc->mr, jc->index);
+}
+
+static void job_stop_slice(JobCtx *jc) {
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        r = run_job_slice_name(jc->mr->run, jc->index, &slice);
+        if (r >= 0)
+                r = unit_stop(jc->mr->manager->watcher, slice, on_job_slice_stopped, jc, &jc->slice_stop);
+        if (r < 0) {
+                log_warning("Run %" PRIu64 ": failed to stop slice %s: %s", jc->mr->id, strna(slice),
+                        strerror(-r));
+                job_cleaned(jc->mr, jc->index);
+        }
+}
+
+static void on_job_empty(sd_event_source *s, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->empty_source = sd_event_source_disable_unref(jc->empty_source);
+        jc->slice_fd = safe_close(jc->slice_fd);
+        job_stop_slice(jc);
+}
+
+static bool is_shim(JobCtx *jc, pid_t pid) {
+        for (size_t i = 0; i < jc->mr->run->jobs[jc->index].def->n_steps; i++)
+                if (jc->steps[i] && step_process_shim(jc->steps[i])->pid == pid)
+                        return true;
+        return false;
+}
+
+/* Logs each process the job's steps left behind, then kills them all with the slice. */
+static int on_clean_job(sd_event_source *s, void *userdata) {
+        JobCtx *jc = userdata;
+        ManagedRun *mr = jc->mr;
+        const RunJob *j = &mr->run->jobs[jc->index];
+        _cleanup_free_ char *slice = NULL, *path = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n_pids = 0;
+        unsigned orphans = 0;
+        int r;
+
+        jc->clean_source = sd_event_source_disable_unref(jc->clean_source);
+
+        r = run_job_slice_name(mr->run, jc->index, &slice);
+        if (r >= 0)
+                r = run_slice_cgroup_path(mr->id, j->def->number, &path);
+        if (r >= 0) {
+                jc->slice_fd = cgroup_open(mr->manager->cgroot, path);
+                r = jc->slice_fd < 0 ? jc->slice_fd : 0;
+        }
+        if (r == -ENOENT) {
+                /* No step of the job ever got its scope: nothing can be left. */
+                job_stop_slice(jc);
+                return 0;
+        }
+        if (r < 0) {
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to open the cgroup of job %s: %m", mr->id, j->def->id);
+                job_stop_slice(jc);
+                return 0;
+        }
+
+        if (cgroup_list_processes(jc->slice_fd, &pids, &n_pids) >= 0)
+                for (size_t i = 0; i < n_pids; i++) {
+                        char comm_path[64], cmdline[256] = "";
+                        _cleanup_free_ char *text = NULL;
+                        int len;
+
+                        if (is_shim(jc, pids[i]))
+                                continue;
+                        snprintf(comm_path, sizeof(comm_path), "/proc/%d/cmdline", (int) pids[i]);
+                        len = read_full_file_at(AT_FDCWD, comm_path, 4096, &text);
+                        if (len > 0) {
+                                for (int k = 0; k < len - 1; k++)
+                                        if (text[k] == '\0')
+                                                text[k] = ' ';
+                                snprintf(cmdline, sizeof(cmdline), "%s", text);
+                        }
+                        orphans++;
+                        journal_orphan(mr, jc->index, pids[i], cmdline);
+                }
+        journal_job_slice_killed(mr, jc->index, n_pids, orphans);
+
+        r = cgroup_kill(jc->slice_fd);
+        if (r < 0)
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
+        r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
+        if (r < 0) {
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
+                jc->slice_fd = safe_close(jc->slice_fd);
+                job_stop_slice(jc);
+        }
+        return 0;
+}
+
+void job_end_schedule(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        int r;
+
+        if (jc->clean_source)
+                return;
+        /* From a fresh loop iteration: never inside a step's own callback. */
+        r = sd_event_add_defer(mr->manager->event, &jc->clean_source, on_clean_job, jc);
+        if (r < 0)
+                log_error_errno(r, "Run %" PRIu64 ": failed to schedule the end of job %s: %m", mr->id,
+                        mr->run->jobs[job].def->id);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* What the daemon's modules share and nothing else includes: the per-job and per-step state of a live
+ * run, and each module's entry points. manager.h is the daemon's face to runner-agent.c, dbus-api.c and
+ * journal.c. */
+
+#include <time.h>
+
+#include "alloc-util.h"
+#include "fdstore.h"
+#include "manager.h"
+
+#define STATE_MAX_SIZE (64U * 1024U * 1024U)
+
+/* What a SIGNAL_STEP did, kept until it is logged after the round's other signals and kills. */
+typedef struct SignalSent {
+        pid_t pid;          /* the entry; 0: not sent */
+        unsigned processes; /* SignalTarget=cgroup: how many got it */
+} SignalSent;
+
+struct StepRef {
+        ManagedRun *mr;
+        size_t job, step;
+        int scope_fd;                  /* after the kill: the scope's cgroup, watched until empty */
+        sd_event_source *empty_source; /* … */
+        uint64_t killed_at;            /* monotonic µs of the cgroup.kill */
+        unsigned kill_processes;       /* how many it met */
+        SignalSent sent;
+        int kill_error;
+        uint64_t kill_to_empty_usec; /* from it to populated 0 */
+        ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */
+};
+
+struct JobCtx {
+        ManagedRun *mr;
+        size_t index;
+        bool counted;        /* in Manager.running_jobs */
+        StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
+        StepRef *refs;       /* the steps' callback userdata */
+        int files_fd;        /* the job's file-command directory, owned by the step user */
+        char *files_dir;
+        sd_event_source *clean_source;
+        sd_event_source *empty_source;
+        int slice_fd;
+        ScopeJob *slice_stop;
+};
+
+static inline uint64_t clock_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static inline RunTime now(void) {
+        return (RunTime){ .realtime = clock_usec(CLOCK_REALTIME), .monotonic = clock_usec(CLOCK_MONOTONIC) };
+}
+
+static inline JobCtx *job_ctx(ManagedRun *mr, size_t job) {
+        return &mr->jobs[job];
+}
+
+/* ---- manager.c: the run table ---- */
+
+char *strdupf(const char *fmt, ...) _printf_(1, 2);
+int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret);
+int managed_run_init_jobs(ManagedRun *mr); /* the JobCtx and StepRef of every job and step */
+int managed_run_add(Manager *m, ManagedRun *mr);
+ManagedRun *managed_run_free(ManagedRun *mr);
+void step_ref_done(StepRef *ref);
+
+/* ---- state.c: runs/<id>/ ---- */
+
+int run_dir_open(Manager *m, uint64_t id);   /* opened when needed: no descriptor per run at rest */
+int write_state(ManagedRun *mr, int dir_fd); /* run-state.json, then state.json */
+int save_now(ManagedRun *mr);
+void save_soon(ManagedRun *mr); /* many changes in one loop iteration make one write */
+/* The core's state from run-state.json and workflow.yml, for a restarted agent. NULL *ret_why: read;
+ * otherwise why the run cannot be taken over. */
+int state_read_run(Manager *m, int dir_fd, Run **ret, char **ret_why);
+
+/* ---- run-loop.c: a live run bound to the event loop ---- */
+
+/* Carries out actions and everything run_advance() decides after them (run_drive()), then re-arms the
+ * run's one timer. Empties actions. */
+void run_loop_drive(ManagedRun *mr, RunActions *actions);
+/* The run concluded: it is announced once its slice is gone. */
+void run_completed(ManagedRun *mr);
+
+/* ---- sched.c: MaxParallelJobs= across runs ---- */
+
+unsigned sched_room(Manager *m);
+/* A job's status changed: it counts against the limit from its start to its completion. */
+void sched_job_changed(ManagedRun *mr, size_t job);
+/* Room was freed: every run may start queued jobs. */
+void sched_kick_all(Manager *m);
+
+/* ---- step-exec.c: starting a step ---- */
+
+/* What differs between kinds of step: the entry's files and argv, from the spec. Today every step is a
+ * run: step, run by a shell (README, The workflow language); JavaScript actions run by node and
+ * container actions will be kinds of their own. */
+typedef struct StepKindOps {
+        const char *name;
+        /* Writes what the entry needs into the job's file-command directory and returns the entry's
+         * argv. *ret_message: why it failed, for the step's message (NULL: out of memory). */
+        int (*prepare)(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
+                char **ret_message);
+} StepKindOps;
+
+extern const StepCallbacks step_callbacks;
+int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret_message);
+/* The job's workspace and file-command directories, made once per job. */
+int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job);
+int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret);
+void on_step_exited(StepProcess *p, int code, int sig, void *userdata);
+void on_step_failed(StepProcess *p, int error, const char *message, void *userdata);
+
+/* ---- kill.c: signals and kills ---- */
+
+SignalSent signal_step(ManagedRun *mr, const RunAction *a);
+/* The kill itself, with nothing in between for the round's other kills; kill_step_follow_up() logs it
+ * and watches the scope afterwards. */
+void kill_step(ManagedRun *mr, const RunAction *a);
+void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more);
+void kill_run(ManagedRun *mr, const RunAction *a);
+/* The scope of a killed step is empty (cgroup_watch_empty() callback; userdata: its StepRef). */
+void on_step_empty(sd_event_source *s, void *userdata);
+
+/* ---- job-end.c ---- */
+
+/* The job's steps are done: from a fresh loop iteration, its leftovers are logged and killed. */
+void job_end_schedule(ManagedRun *mr, size_t job);
+
+/* ---- adopt.c: taking over from an earlier agent (README, "Restarts") ---- */
+
+typedef struct Adoption {
+        FdStore store;
+        ManagedRun **runs; /* taken over, to be resumed once all are loaded */
+        size_t n_runs, allocated;
+        unsigned steps, ended, overdue;
+} Adoption;
+
+void adoption_begin(Adoption *a);
+/* Takes run id over from its run-state.json. NULL *ret_why: taken (and added to the table); otherwise
+ * why not, and adopt_refuse() is for it. */
+int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why);
+/* A run that cannot be taken over (mr: as its state.json says): concluded cancelled, its leftovers
+ * killed. */
+void adopt_refuse(Manager *m, ManagedRun *mr, const char *why);
+/* Once every run is loaded and counted: their steps are taken over, each run goes on, and the
+ * agent-readopted event says what was found. */
+void adoption_resume(Manager *m, Adoption *a);
+void adoption_done(Adoption *a);

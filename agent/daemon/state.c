@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The files of a run in runs/<id>/ (README, Running workflows, and "Restarts"): state.json, the public
+ * status; run-state.json, what a restarted agent resumes from. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "json-util.h"
+#include "log.h"
+#include "manager-internal.h"
+#include "run-state.h"
+
+/* runs/<id>. Opened when needed and closed right after: the agent holds no descriptor per run at
+ * rest, so the number of runs it keeps is bounded by the disk, not by LimitNOFILE=. */
+int run_dir_open(Manager *m, uint64_t id) {
+        char name[DECIMAL_STR_MAX(uint64_t)];
+        int fd;
+
+        snprintf(name, sizeof(name), "%" PRIu64, id);
+        fd = openat(m->runs_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* run-state.json: what a restarted agent needs to carry the run on (README, "Restarts"): the core's
+ * state and the boot it belongs to (its deadlines are on this boot's CLOCK_MONOTONIC). Written before
+ * state.json, so that the public state never runs ahead of what a successor would resume from. */
+static int write_internal_state(ManagedRun *mr, int dir_fd) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *text;
+        int r;
+
+        if (!mr->run)
+                return 0;
+        r = run_state_to_json(mr->run, &o);
+        if (r < 0)
+                return r;
+        if (json_object_object_add(o, "boot_id", json_object_new_string(mr->manager->boot_id)) < 0)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return write_file_atomic_at(dir_fd, "run-state.json", text, strlen(text), 0600);
+}
+
+int write_state(ManagedRun *mr, int dir_fd) {
+        json_object *o;
+        const char *text;
+        int r;
+
+        r = write_internal_state(mr, dir_fd);
+        if (r < 0)
+                return r;
+        r = managed_run_json(mr, &o);
+        if (r < 0)
+                return r;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return write_file_atomic_at(dir_fd, "state.json", text, strlen(text), 0640);
+}
+
+int save_now(ManagedRun *mr) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = run_dir_open(mr->manager, mr->id);
+        r = fd < 0 ? fd : write_state(mr, fd);
+        if (r < 0)
+                return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
+        return 0;
+}
+
+static int on_save(sd_event_source *s, void *userdata) {
+        ManagedRun *mr = userdata;
+
+        mr->save_source = sd_event_source_disable_unref(mr->save_source);
+        (void) save_now(mr);
+        return 0;
+}
+
+/* Many changes in one loop iteration make one write. */
+void save_soon(ManagedRun *mr) {
+        if (mr->save_source)
+                return;
+        if (sd_event_add_defer(mr->manager->event, &mr->save_source, on_save, mr) < 0)
+                (void) save_now(mr);
+}
+
+/* The run's state as the core left it, from run-state.json and workflow.yml. NULL *ret_why: taken. */
+int state_read_run(Manager *m, int dir_fd, Run **ret, char **ret_why) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        _cleanup_free_ char *text = NULL, *yaml = NULL, *error = NULL;
+        json_object *boot;
+        int r;
+
+        *ret_why = NULL;
+        r = read_full_file_at(dir_fd, "run-state.json", STATE_MAX_SIZE, &text);
+        if (r < 0)
+                return asprintf(ret_why, "its run-state.json cannot be read: %s", strerror(-r)) < 0 ? -ENOMEM
+                                                                                                    : 0;
+        o = json_parse_state(text);
+        if (!o || !json_object_is_type(o, json_type_object))
+                return (*ret_why = strdup("its run-state.json is not a JSON object")) ? 0 : -ENOMEM;
+        if (!json_object_object_get_ex(o, "boot_id", &boot) ||
+                !json_object_is_type(boot, json_type_string) ||
+                !streq(json_object_get_string(boot), m->boot_id))
+                return (*ret_why = strdup("the machine was restarted while it ran (the boot ID changed)"))
+                        ? 0
+                        : -ENOMEM;
+        r = read_full_file_at(dir_fd, "workflow.yml", WORKFLOW_MAX_SIZE, &yaml);
+        if (r >= 0)
+                r = workflow_load(yaml, (size_t) r, &w, &errors);
+        if (r < 0)
+                return (*ret_why = strdup("its workflow.yml no longer loads")) ? 0 : -ENOMEM;
+        r = run_state_from_json(o, TAKE_PTR(w), ret, &error); /* takes the workflow, also on failure */
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return asprintf(ret_why, "its run-state.json is invalid: %s", strna(error)) < 0 ? -ENOMEM
+                                                                                                : 0;
+        return 0;
+}

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Starting a step (README, Running workflows): its files (file commands, environment), runner-step's
+ * command line, the held shim in the step's scope; and the shim's reports (started, exited, failed)
+ * fed to the core. What depends on the kind of step is behind a StepKindOps. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "fdstore.h"
+#include "file-command.h"
+#include "fileio.h"
+#include "fs-util.h"
+#include "journal.h"
+#include "log.h"
+#include "manager-internal.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The step's descriptors in systemd's store, under r<RUN>.j<J>.s<S>.{control,shim,entry}: what the
+ * next agent needs to take the step over (README, "Restarts"). */
+static const char *const step_fd_kinds[] = { "control", "shim", "entry" };
+
+static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
+        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        int fds[] = { step_process_control_fd(p), step_process_shim(p)->fd, entry->fd };
+        char name[FDSTORE_NAME_MAX];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                fdstore_step_name(name, ref->mr->id, job, step, step_fd_kinds[i]);
+                r = fdstore_put(name, fds[i]);
+                if (r < 0)
+                        log_warning_errno(r,
+                                "Run %" PRIu64
+                                ": cannot keep %s in systemd's descriptor store; a restart of the agent now would lose the step: %m",
+                                ref->mr->id, name);
+        }
+}
+
+static void step_fds_forget(StepRef *ref) {
+        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        char name[FDSTORE_NAME_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(step_fd_kinds); i++) {
+                fdstore_step_name(name, ref->mr->id, job, step, step_fd_kinds[i]);
+                (void) fdstore_remove(name);
+        }
+}
+
+static void on_step_started(StepProcess *p, const PidRef *entry, void *userdata) {
+        StepRef *ref = userdata;
+        RunActions actions = {};
+
+        step_fds_store(ref, p, entry);
+        journal_step_started(ref->mr, ref->job, ref->step, entry->pid);
+        if (run_step_started(ref->mr->run, ref->job, ref->step, now(), &actions) >= 0)
+                run_loop_drive(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+static int read_file_command(
+        JobCtx *jc, unsigned number, const char *suffix, char **ret, size_t *ret_len, char **message) {
+        char name[64];
+        int r;
+
+        snprintf(name, sizeof(name), "s%u.%s", number, suffix);
+        r = read_user_file_at(jc->files_fd, name, jc->mr->manager->step_uid, FILE_COMMAND_MAX_SIZE, ret);
+        if (r >= 0) {
+                *ret_len = (size_t) r;
+                return 0;
+        }
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
+        }
+        if (asprintf(message, "Failed to read the step's %s file: %s", suffix,
+                    r == -EFBIG           ? "larger than 1 MiB"
+                            : r == -EPERM ? "not a regular file of the step's user"
+                                          : strerror(-r)) < 0)
+                return -ENOMEM;
+        return r;
+}
+
+void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
+        StepRef *ref = userdata;
+        JobCtx *jc = job_ctx(ref->mr, ref->job);
+        unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL;
+        RunStepResult res = { .exit_code = code, .exit_signal = sig };
+        RunActions actions = {};
+        int r;
+
+        step_fds_forget(ref);
+        r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
+        if (r >= 0)
+                r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
+        if (r >= 0)
+                r = read_file_command(jc, number, "path", &path, &res.path_len, &message);
+        res.output = output;
+        res.env = env;
+        res.path = path;
+
+        if (r < 0)
+                r = run_step_failed(
+                        ref->mr->run, ref->job, ref->step, message ?: "out of memory", now(), &actions);
+        else
+                r = run_step_exited(ref->mr->run, ref->job, ref->step, &res, now(), &actions);
+        if (r >= 0)
+                run_loop_drive(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret) {
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        r = run_slice_cgroup_path(mr->id, mr->run->jobs[job].def->number, &slice);
+        if (r < 0)
+                return r;
+        *ret = strdupf("%s/%s", slice, mr->run->jobs[job].steps[step].unit);
+        return *ret ? 0 : -ENOMEM;
+}
+
+void on_step_failed(StepProcess *p, int error, const char *message, void *userdata) {
+        StepRef *ref = userdata;
+        RunActions actions = {};
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
+                ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
+        step_fds_forget(ref);
+        /* Whatever still runs in the step's scope (an entry whose shim died or broke the protocol) is
+         * no longer supervised: it must not run beside the job's next step. */
+        if (step_cgroup_path(ref->mr, ref->job, ref->step, &path) >= 0 &&
+                (fd = cgroup_open(ref->mr->manager->cgroot, path)) >= 0)
+                (void) cgroup_kill(fd);
+        if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now(), &actions) >= 0)
+                run_loop_drive(ref->mr, &actions);
+        run_actions_done(&actions);
+}
+
+const StepCallbacks step_callbacks = {
+        .started = on_step_started,
+        .exited = on_step_exited,
+        .failed = on_step_failed,
+};
+
+static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
+        if (!s)
+                return -ENOMEM;
+        if (array_grow((void **) l, allocated, *n + 2, sizeof(char *)) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        (*l)[(*n)++] = s;
+        (*l)[*n] = NULL;
+        return 0;
+}
+
+/* The job's directories: the workspace (the step user's), and below the runtime directory one for the
+ * agent's own files (root's) with the step user's file-command directory in it. */
+int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const RunJob *j = &mr->run->jobs[job];
+        _cleanup_free_ char *ws = NULL, *files = NULL, *tmp = NULL;
+        int r;
+
+        ws = strdupf("%s/%s", mr->run->workspace_root, j->def->id);
+        if (!ws)
+                return -ENOMEM;
+        if (jc->files_fd >= 0) {
+                *ret_workspace_job = TAKE_PTR(ws);
+                return 0;
+        }
+
+        r = mkdir_p(mr->run->workspace_root, 0755, (uid_t) -1, (gid_t) -1);
+        if (r >= 0)
+                r = mkdir_p(ws, 0755, m->step_uid, m->step_gid);
+        if (r < 0)
+                return r;
+
+        files = strdupf("%s/r%" PRIu64 "/j%u", m->runtime_dir, mr->id, j->def->number);
+        tmp = strdupf("%s/r%" PRIu64 "/j%u/tmp", m->runtime_dir, mr->id, j->def->number);
+        if (!files || !tmp)
+                return -ENOMEM;
+        /* 0711: the step user may reach its file-command files by name, and list nothing else. */
+        r = mkdir_p(files, 0711, (uid_t) -1, (gid_t) -1);
+        if (r >= 0)
+                r = mkdir_p(tmp, 0700, m->step_uid, m->step_gid);
+        if (r < 0)
+                return r;
+        jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (jc->files_fd < 0)
+                return -errno;
+        jc->files_dir = TAKE_PTR(files);
+        *ret_workspace_job = TAKE_PTR(ws);
+        return 0;
+}
+
+static int build_environ(
+        ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret, size_t *ret_len) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        unsigned number = mr->run->jobs[job].def->steps[step].number;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        const char *user_path = NULL;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        for (char **e = spec->env; *e; e++) {
+                if (strncmp(*e, "PATH=", 5) == 0) {
+                        user_path = *e + 5;
+                        continue;
+                }
+                fputs(*e, f);
+                fputc('\0', f);
+        }
+        fprintf(f, "GITHUB_OUTPUT=%s/s%u.output%c", jc->files_dir, number, '\0');
+        fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
+        fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
+        fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
+        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0',
+                '\0');
+        fputs("PATH=", f);
+        for (char **p = spec->path; *p; p++)
+                fprintf(f, "%s:", *p);
+        fputs(user_path ?: DEFAULT_PATH, f);
+        fputc('\0', f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        *ret_len = size;
+        return 0;
+}
+
+/* ---- the kinds of step ---- */
+
+/* run: the script in s<N>.sh, readable by the step's user, run by the step's shell command line. */
+static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
+        char **ret_message) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        unsigned number = mr->run->jobs[job].steps[step].def->number;
+        _cleanup_free_ char *script = NULL;
+        char name[64];
+        int r;
+
+        snprintf(name, sizeof(name), "s%u.sh", number);
+        r = write_new_file_at(
+                jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
+                return r;
+        }
+        script = strdupf("%s/%s", jc->files_dir, name);
+        if (!script)
+                return -ENOMEM;
+        r = run_shell_argv(spec->shell, script, ret_argv);
+        if (r < 0)
+                *ret_message = strdupf("Invalid shell command line '%s'", spec->shell);
+        return r;
+}
+
+static const StepKindOps step_kind_shell = {
+        .name = "run",
+        .prepare = shell_prepare,
+};
+
+static const StepKindOps *step_kind_of(const RunStep *s) {
+        /* The loader accepts run: steps only (uses: is refused), so that is every step for now. */
+        return &step_kind_shell;
+}
+
+/* ---- starting a step: the part every kind shares ---- */
+
+/* The step's files, runner-step's command line (who runs the entry, where, with which environment,
+ * where its output and exit status go, the journal fields of its lines, then the entry's argv from the
+ * step's kind), and the shim started and held until the step's scope exists. */
+int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret_message) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const RunJob *j = &mr->run->jobs[job];
+        const RunStep *s = &j->steps[step];
+        unsigned number = s->def->number;
+        const StepKindOps *kind = step_kind_of(s);
+        _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
+        _cleanup_free_ char *environ_path = NULL;
+        char **argv = NULL, **shim_argv = NULL, name[64];
+        size_t environ_len = 0, n = 0, allocated = 0;
+        StepRef *ref;
+        int r;
+
+        r = job_prepare_dirs(mr, job, &ws);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to prepare the job's directories: %s", strerror(-r));
+                return r;
+        }
+
+        /* The files the step writes to are made by us, empty, and given to the step's user: what we
+         * read back later must be a file we made (read_user_file_at() checks). */
+        r = 0;
+        for (const char *suffix = "output"; r >= 0 && suffix; suffix = streq(suffix, "output") ? "env"
+                        : streq(suffix, "env")                                                 ? "path"
+                                                                                               : NULL) {
+                snprintf(name, sizeof(name), "s%u.%s", number, suffix);
+                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, m->step_uid, m->step_gid);
+        }
+        if (r < 0) {
+                *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
+                return r;
+        }
+
+        r = build_environ(mr, job, step, spec, &environ_text, &environ_len);
+        if (r < 0)
+                return r;
+        snprintf(name, sizeof(name), "s%u.environ", number);
+        r = write_new_file_at(jc->files_fd, name, environ_text, environ_len, 0600, (uid_t) -1, (gid_t) -1);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to write the step's environment: %s", strerror(-r));
+                return r;
+        }
+
+        environ_path = strdupf("%s/s%u.environ", jc->files_dir, number);
+        if (!environ_path)
+                return -ENOMEM;
+        r = kind->prepare(mr, job, step, spec, &argv, ret_message);
+        if (r < 0)
+                return r;
+
+        r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", m->step_uid, m->step_gid));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir=%s", spec->working_directory));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--env-file=%s", environ_path));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--log=%s/runs/%" PRIu64 "/logs/j%u-s%u.log", m->state_dir, mr->id,
+                                j->def->number, number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
+                                j->def->number, number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_JOB=%s", j->def->id));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_STEP=%u", number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--field=RUNNER_STEP_NAME=%s", run_step_display_name(s)));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_UNIT=%s", s->unit));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--"));
+        for (char **a = argv; r >= 0 && *a; a++)
+                r = strv_push(&shim_argv, &n, &allocated, strdup(*a));
+        strv_free(argv);
+        if (r < 0) {
+                strv_free(shim_argv);
+                return r;
+        }
+
+        r = run_job_slice_name(mr->run, job, &slice);
+        if (r >= 0) {
+                description = strdupf(
+                        "runner-agent run %" PRIu64 ", job %s, step %u", mr->id, j->def->id, number);
+                r = description ? 0 : -ENOMEM;
+        }
+        if (r < 0) {
+                strv_free(shim_argv);
+                return -ENOMEM;
+        }
+        ref = &jc->refs[step];
+        step_ref_done(ref);
+        *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
+
+        r = step_process_start(m->event, m->watcher,
+                &(StepParams){ .shim_argv = shim_argv,
+                        .unit = s->unit,
+                        .slice = slice,
+                        .description = description },
+                &step_callbacks, ref, &jc->steps[step]);
+        strv_free(shim_argv);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to start runner-step: %s", strerror(-r));
+                return r;
+        }
+        return 0;
+}
