@@ -17,16 +17,18 @@
  * and drops the rest without telling the sender. A token bucket of JOURNAL_BURST_LINES refilled at
  * JOURNAL_LINES_PER_SEC sends at most 9000 + 30 * 30 = 9900 in any 30 s, so that with journald's
  * defaults every line sent is kept and the gap stated is the whole gap. The last HELD_LINES tokens
- * are kept for the step's last lines: over the budget, lines are held back, the newest HELD_LINES,
- * and sent when the output ends, so that a flood's journal copy has its beginning, a trickle, and
- * its end (where the error usually is). */
+ * are kept for the step's last lines: over the budget, the newest output of each stream is kept as
+ * it came (TAIL_BYTES, copied, not cut into lines), and its last HELD_LINES / 2 lines are sent when
+ * the output ends, so that a flood's journal copy has its beginning, a trickle, and its end (where
+ * the error usually is). */
 #define JOURNAL_BURST_LINES 9000.0
 #define JOURNAL_LINES_PER_SEC 30.0
 #define HELD_LINES 500U
 /* A step's bytes in the journal are budgeted too (one 100 MB line is 2,000 pieces). */
 #define JOURNAL_BURST_BYTES (4.0 * 1024 * 1024)
 #define JOURNAL_BYTES_PER_SEC (64.0 * 1024)
-#define HELD_BYTES (256U * 1024U)
+#define TAIL_BYTES (128U * 1024U)
+#define HELD_BYTES (2U * TAIL_BYTES)
 /* What may wait for journald: the whole burst. */
 #define JOURNAL_QUEUE_MAX_BYTES (6U * 1024U * 1024U)
 #define LINE_PIECE_MAX (48U * 1024U) /* longer lines go to journald in pieces */
@@ -44,7 +46,9 @@ typedef struct Record {
 typedef struct Stream {
         char line[LINE_PIECE_MAX];
         size_t len;
-        bool dropping; /* the current line is left out */
+        bool dropping;       /* the current line is left out */
+        char *tail;          /* a ring of TAIL_BYTES: the newest output over the budget, whole lines */
+        uint64_t tail_total; /* bytes put in it since it was last emptied */
 } Stream;
 
 typedef int (*journal_sendv_t)(const struct iovec *iov, int n);
@@ -60,8 +64,6 @@ struct JournalCopy {
         uint64_t refilled_ns;
         uint64_t left_lines, left_bytes; /* not queued: over the budget or the queue */
         uint64_t stated_lines;
-        Record *held[HELD_LINES]; /* a ring: the newest lines over the budget */
-        size_t held_first, n_held, held_bytes;
 
         pthread_t thread;
         bool started, start_failed;
@@ -248,41 +250,42 @@ static int priority_of(unsigned stream) {
         return stream == JOURNAL_STDERR ? LOG_WARNING : LOG_INFO;
 }
 
-static void drop_oldest_held(JournalCopy *j) {
-        Record *rec = j->held[j->held_first];
+static void tail_append(Stream *s, const char *data, size_t len) {
+        if (!s->tail) {
+                s->tail = malloc(TAIL_BYTES);
+                if (!s->tail)
+                        return;
+        }
+        if (len > TAIL_BYTES) {
+                s->tail_total += len - TAIL_BYTES;
+                data += len - TAIL_BYTES;
+                len = TAIL_BYTES;
+        }
+        while (len > 0) {
+                size_t pos = (size_t) (s->tail_total % TAIL_BYTES), n = MIN(len, TAIL_BYTES - pos);
 
-        j->held[j->held_first] = NULL;
-        j->held_first = (j->held_first + 1) % HELD_LINES;
-        j->n_held--;
-        j->held_bytes -= rec->len;
-        j->left_lines++;
-        j->left_bytes += rec->len;
-        free(rec);
+                memcpy(s->tail + pos, data, n);
+                s->tail_total += n;
+                data += n;
+                len -= n;
+        }
 }
 
-static void hold(JournalCopy *j, unsigned stream, const char *data, size_t len) {
-        Record *rec;
+/* Over the budget: left out, unless it turns out to be among the last lines. */
+static void hold(JournalCopy *j, unsigned stream, const char *data, size_t len, bool line_end) {
+        Stream *s = &j->streams[stream];
 
-        len = MIN(len, (size_t) HELD_BYTES);
-        while (j->n_held > 0 && (j->n_held == HELD_LINES || j->held_bytes + len > HELD_BYTES))
-                drop_oldest_held(j);
-        rec = malloc(sizeof(Record) + len);
-        if (!rec) {
-                j->left_lines++;
-                j->left_bytes += len;
-                return;
-        }
-        *rec = (Record){ .priority = priority_of(stream), .len = len };
-        memcpy(rec->data, data, len);
-        j->held[(j->held_first + j->n_held) % HELD_LINES] = rec;
-        j->n_held++;
-        j->held_bytes += len;
+        tail_append(s, data, len);
+        if (line_end)
+                tail_append(s, "\n", 1);
+        j->left_lines += line_end;
+        j->left_bytes += len;
 }
 
 /* One line or piece of a line: queued now, or held back for the end. */
-static void emit(JournalCopy *j, unsigned stream, const char *data, size_t len) {
+static void emit(JournalCopy *j, unsigned stream, const char *data, size_t len, bool line_end) {
         if (!live_ok(j, len)) {
-                hold(j, stream, data, len);
+                hold(j, stream, data, len, line_end);
                 return;
         }
         if (!enqueue(j, priority_of(stream), data, len, NULL, 0, false)) {
@@ -293,8 +296,8 @@ static void emit(JournalCopy *j, unsigned stream, const char *data, size_t len) 
         j->line_tokens -= 1.0;
         j->byte_tokens -= (double) len;
         /* What was held back is no longer the end of the output, and it cannot come after this. */
-        while (j->n_held > 0)
-                drop_oldest_held(j);
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                j->streams[i].tail_total = 0;
 }
 
 /* Newlines in data: the count of lines left out of a flood, with no per-line work. */
@@ -317,37 +320,16 @@ static uint64_t count_newlines(const char *data, size_t len) {
         return c;
 }
 
-/* Over the budget, a whole read at once: its newest complete lines are held back, the others counted
- * as left out, with no per-line work but for those held. */
+/* Over the budget, a whole read at once: counted as left out, its complete lines kept in the stream's
+ * tail, with no per-line work. */
 static void feed_over_budget(JournalCopy *j, unsigned stream, const char *p, const char *end) {
         Stream *s = &j->streams[stream];
-        const char *last_nl = memrchr(p, '\n', (size_t) (end - p)), *start = p, *pos;
-        uint64_t n, k;
+        const char *last_nl = memrchr(p, '\n', (size_t) (end - p));
 
         if (last_nl) {
-                n = count_newlines(p, (size_t) (end - p));
-                k = MIN(n, (uint64_t) HELD_LINES);
-                /* start: after the (k+1)-th newline from the end. */
-                pos = last_nl;
-                for (uint64_t i = 1; i <= k; i++) {
-                        const char *nl = pos > p ? memrchr(p, '\n', (size_t) (pos - p)) : NULL;
-
-                        if (!nl) {
-                                start = p;
-                                break;
-                        }
-                        if (i == k)
-                                start = nl + 1;
-                        pos = nl;
-                }
-                j->left_lines += n - k;
-                j->left_bytes += (uint64_t) (start - p);
-                while (start <= last_nl) {
-                        const char *nl = memchr(start, '\n', (size_t) (last_nl - start) + 1);
-
-                        hold(j, stream, start, (size_t) (nl - start));
-                        start = nl + 1;
-                }
+                j->left_lines += count_newlines(p, (size_t) (last_nl + 1 - p));
+                j->left_bytes += (uint64_t) (last_nl - p); /* the lines' bytes, as for lines sent */
+                tail_append(s, p, (size_t) (last_nl + 1 - p));
                 p = last_nl + 1;
         }
         /* The line still being written. */
@@ -385,7 +367,7 @@ void journal_copy_feed(JournalCopy *j, unsigned stream, const char *data, size_t
                                 p += n;
                                 if (s->len == sizeof(s->line)) {
                                         /* A piece of a long line. */
-                                        emit(j, stream, s->line, s->len);
+                                        emit(j, stream, s->line, s->len, false);
                                         s->len = 0;
                                 }
                         }
@@ -394,7 +376,7 @@ void journal_copy_feed(JournalCopy *j, unsigned stream, const char *data, size_t
                 if (s->dropping)
                         j->left_lines++;
                 else
-                        emit(j, stream, s->line, s->len);
+                        emit(j, stream, s->line, s->len, true);
                 s->len = 0;
                 s->dropping = false;
                 p = nl + 1;
@@ -408,7 +390,7 @@ void journal_copy_end_stream(JournalCopy *j, unsigned stream) {
         if (s->dropping)
                 j->left_lines++;
         else if (s->len > 0)
-                emit(j, stream, s->line, s->len);
+                emit(j, stream, s->line, s->len, true);
         s->len = 0;
         s->dropping = false;
 }
@@ -439,26 +421,62 @@ static bool wait_idle(JournalCopy *j, uint64_t deadline_ns) {
         return !j->head && !j->busy;
 }
 
+/* The last HELD_LINES / 2 complete lines of a stream's tail, queued; no longer left out. */
+static void send_tail(JournalCopy *j, unsigned stream) {
+        Stream *s = &j->streams[stream];
+        _cleanup_free_ char *buf = NULL;
+        size_t len = (size_t) MIN(s->tail_total, (uint64_t) TAIL_BYTES), start = 0, end, k = 0;
+        size_t pos = (size_t) (s->tail_total % TAIL_BYTES);
+
+        if (!s->tail || len == 0)
+                return;
+        buf = malloc(len);
+        if (!buf)
+                return;
+        /* In order: from the oldest byte kept. */
+        if (s->tail_total > TAIL_BYTES) {
+                memcpy(buf, s->tail + pos, TAIL_BYTES - pos);
+                memcpy(buf + TAIL_BYTES - pos, s->tail, pos);
+                /* The first line was cut by the ring: it stays left out. */
+                char *nl = memchr(buf, '\n', len);
+                start = nl ? (size_t) (nl + 1 - buf) : len;
+        } else
+                memcpy(buf, s->tail, len);
+        s->tail_total = 0;
+        /* From the end: where the last HELD_LINES / 2 lines begin. */
+        end = len;
+        while (end > start && buf[end - 1] != '\n')
+                end--; /* a piece of a line still being written, if any, is not a line yet */
+        for (size_t i = end; i > start && k <= HELD_LINES / 2; i--)
+                if (buf[i - 1] == '\n' && i != end) {
+                        if (++k == HELD_LINES / 2) {
+                                start = i;
+                                break;
+                        }
+                }
+        for (const char *p = buf + start; p < buf + end;) {
+                const char *nl = memchr(p, '\n', (size_t) (buf + end - p));
+                size_t n = (size_t) (nl - p);
+
+                if (enqueue(j, priority_of(stream), p, n, NULL, 0, true)) {
+                        j->left_lines--;
+                        j->left_bytes -= n;
+                        j->line_tokens -= 1.0;
+                        j->byte_tokens -= (double) n;
+                }
+                p = nl + 1;
+        }
+}
+
 void journal_copy_flush(JournalCopy *j, uint64_t timeout_usec) {
         char text[512], extra[256];
         uint64_t lines, bytes;
         int n, m;
 
         /* The lines held back are the output's last: they go now, on the budget's reserve. */
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                send_tail(j, i);
         pthread_mutex_lock(&j->lock);
-        for (; j->n_held > 0; j->n_held--) {
-                Record *rec = TAKE_PTR(j->held[j->held_first]);
-
-                j->held_first = (j->held_first + 1) % HELD_LINES;
-                rec->next = NULL;
-                *j->tail = rec;
-                j->tail = &rec->next;
-                j->queued_bytes += rec->len;
-                j->line_tokens -= 1.0;
-                j->byte_tokens -= (double) rec->len;
-        }
-        j->held_bytes = 0;
-        pthread_cond_signal(&j->wake);
         if (!wait_idle(j, now_ns() + timeout_usec * 1000ULL))
                 /* journald did not take it in time: what still waits is left out. */
                 while (j->head) {
@@ -527,8 +545,8 @@ JournalCopy *journal_copy_free(JournalCopy *j, bool *ret_stuck) {
                 j->head = rec->next;
                 free(rec);
         }
-        for (size_t i = 0; i < HELD_LINES; i++)
-                free(j->held[i]);
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                free(j->streams[i].tail);
         pthread_mutex_destroy(&j->lock);
         pthread_cond_destroy(&j->wake);
         pthread_cond_destroy(&j->idle);

@@ -3,7 +3,8 @@
 #
 # Step output benchmark, one run, one table (inside the test container, against the installed agent):
 # four output shapes, each run as a step through runner-agent (`runnerctl run --wait`) and as the same
-# command writing to a file in the same container, interleaved, median of $REPS (3) each:
+# command writing to a file in the same container (and, for the reader, piped to cat: the floor of any
+# copy through a pipe), interleaved, median of $REPS (3) each:
 #   short        2,000,000 short lines (`seq 1 2000000`, 15.9 MB)
 #   long         100,000 lines of 1,000 bytes (100 MB)
 #   one line     100 MB without a newline
@@ -77,11 +78,15 @@ EOF
 }
 elapsed() { awk '{ printf "%.4f\n", $2 - $1 }' "$1" 2>/dev/null || echo nan; }
 
-declare -A t_agent t_file ratio ok_log j_sent j_left
+declare -A t_agent t_file t_pipe ratio ok_log j_sent j_left
 for s in "${shapes[@]}"; do
         step_yml "$s"
-        a=() f=()
+        a=() f=() c=()
         for ((r = 1; r <= reps; r++)); do
+                # The floor of any copy through a pipe, for the reader: the same command piped to cat.
+                ( cd "$work" && bash -c "s=\$EPOCHREALTIME; { ${cmd[$s]}; } 2>&1 | cat >$work/$s.piped; e=\$EPOCHREALTIME; echo \"\$s \$e\" >$work/$s.time" )
+                c+=("$(elapsed "$work/$s.time")")
+                rm -f "$work/$s.piped"
                 rm -f "$work/$s.time" "$work/$s.expected"
                 ( cd "$work" && bash -c "s=\$EPOCHREALTIME; { ${cmd[$s]}; } >$work/$s.expected 2>&1; e=\$EPOCHREALTIME; echo \"\$s \$e\" >$work/$s.time" )
                 f+=("$(elapsed "$work/$s.time")")
@@ -92,6 +97,7 @@ for s in "${shapes[@]}"; do
         done
         t_agent[$s]=$(printf '%s\n' "${a[@]}" | med)
         t_file[$s]=$(printf '%s\n' "${f[@]}" | med)
+        t_pipe[$s]=$(printf '%s\n' "${c[@]}" | med)
         ratio[$s]=$(awk -v a="${t_agent[$s]}" -v f="${t_file[$s]}" 'BEGIN { printf "%.2f", (f > 0 ? a / f : 999) }')
         log="$(logs_of "$last_id")/j1-s1.log"
         if [[ $s == interleaved ]]; then
@@ -136,6 +142,7 @@ flood_sent=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood -o json |
         jq -r 'select(.RUNNER_LINES_LEFT_OUT == null and .SYSLOG_IDENTIFIER == "runner-step") | 1' | grep -c .)
 flood_notice=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood -o json | jq -c 'select(.RUNNER_LINES_LEFT_OUT != null) | {MESSAGE, RUNNER_LINES_LEFT_OUT, RUNNER_STEP, RUNNER_UNIT}')
 flood_left=$(jq -r '.RUNNER_LINES_LEFT_OUT' <<<"$flood_notice" 2>/dev/null | head -1)
+flood_ends=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood SYSLOG_IDENTIFIER=runner-step -o cat | grep -E '^[0-9]+$' | sed -n '1p;$p' | paste -sd ' ')
 
 # ---- --max-log-size and a full disk: runner-step through a wrapper the agent runs instead ----
 mkdir -p /usr/local/libexec "$(dirname "$dropin")" "$work/full"
@@ -200,19 +207,20 @@ systemctl restart runner-agent
 # ---- the table ----
 row() { # row SHAPE
         local s=$1
-        printf '| %s | %s | %s | %s× | ≤ 1.1× | %s | %s sent, %s stated left out |\n' "${label[$s]}" \
-                "${t_agent[$s]}" "${t_file[$s]}" "${ratio[$s]}" "${ok_log[$s]}" "${j_sent[$s]}" "${j_left[$s]:-none}"
+        printf '| %s | %s | %s | %s× | ≤ 1.1× | %s | %s | %s sent, %s stated left out |\n' "${label[$s]}" \
+                "${t_agent[$s]}" "${t_file[$s]}" "${ratio[$s]}" "${t_pipe[$s]}" "${ok_log[$s]}" "${j_sent[$s]}" "${j_left[$s]:-none}"
 }
 say "$(
-        echo "| step output (median of $reps) | runner-agent (s) | to a file (s) | ratio | target | log identical | journal |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| step output (median of $reps) | runner-agent (s) | to a file (s) | ratio | target | piped to cat (s) | log identical | journal |"
+        echo "|---|---|---|---|---|---|---|---|"
         for s in "${shapes[@]}"; do row "$s"; done
-        echo "| --max-log-size=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | head+tail+marker: $cut_ok, $cut_size bytes | |"
-        echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | $full_time | ${t_file[short]} | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
-        echo "| journal: 5,000 lines alone | | | | all | | $normal_alone in journald, notices $normal_alone_notice |"
-        echo "| journal: 5,000 lines beside a 2,000,000-line flood | | | | all | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
+        echo "| --max-log-size=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | head+tail+marker: $cut_ok, $cut_size bytes | |"
+        echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | $full_time | ${t_file[short]} | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
+        echo "| journal: 5,000 lines alone | | | | all | | | $normal_alone in journald, notices $normal_alone_notice |"
+        echo "| journal: 5,000 lines beside a 2,000,000-line flood | | | | all | | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
 )"
 say "the flood's notice: $flood_notice"
+say "the flood's journal copy: first and last line $flood_ends"
 say "the cut log's marker: $cut_marker"
 
 # ---- the gates: broken, not slow ----
@@ -230,6 +238,8 @@ done
 [[ -n $flood_left ]] && (( flood_sent + flood_left == 2000000 )) &&
         ok "the flood's gap is stated: $flood_sent lines sent + $flood_left stated left out = 2,000,000" ||
         not_ok "the flood's gap: $flood_sent lines sent, notice: ${flood_notice:-none}"
+[[ $flood_ends == "1 2000000" ]] && ok "the flood's journal copy has its first and its last line" ||
+        not_ok "the flood's journal copy begins and ends with: $flood_ends"
 [[ $flood_log_ok == yes && $normal_log_ok == yes ]] && ok "both logs complete beside each other" ||
         not_ok "logs: flood $flood_log_ok, normal $normal_log_ok"
 [[ $cut_status == ok && $cut_ok == yes ]] && ok "--max-log-size keeps the head and the tail, and says what was cut" ||
