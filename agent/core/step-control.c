@@ -19,7 +19,8 @@ static bool parse_number(const char **p, const char *end, long min, long max, lo
         }
         if (s >= end || *s < '0' || *s > '9')
                 return false;
-        if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9')
+        /* No leading zeros, and no "-0": one spelling per value. */
+        if (*s == '0' && ((s + 1 < end && s[1] >= '0' && s[1] <= '9') || negative))
                 return false;
         for (; s < end && *s >= '0' && *s <= '9'; s++) {
                 v = v * 10 + (*s - '0');

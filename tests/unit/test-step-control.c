@@ -61,6 +61,7 @@ static const Case cases[] = {
         { STEP_CONTROL_RELEASED, "failed 4096", 0, -EPROTO, 0, "valid error number" },
         { STEP_CONTROL_STARTED, "exited 256 0", 0, -EPROTO, 0, "valid exit code" },
         { STEP_CONTROL_STARTED, "exited -2 9", 0, -EPROTO, 0, "valid exit code" },
+        { STEP_CONTROL_STARTED, "exited -0 0", 0, -EPROTO, 0, "valid exit code" }, /* found by fuzzing */
         { STEP_CONTROL_STARTED, "exited 0 65", 0, -EPROTO, 0, "valid exit code" },
         { STEP_CONTROL_STARTED, "exited 0", 0, -EPROTO, 0, "valid exit code" },
         { STEP_CONTROL_STARTED, "exited 1 9", 0, -EPROTO, 0, "or neither" },
