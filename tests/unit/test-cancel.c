@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The cancellation (README, Cancellation) driven by a simulated agent on a fake clock. Each step's run: text
- * says how its simulated process behaves: sleep MS     runs MS milliseconds, then exits 0 (without it: runs
- * until killed) exit N       exits N when it ends on its own trap INT     ignores SIGINT (trap TERM:
- * SIGTERM) linger MS    takes MS milliseconds to exit after a signal it does not ignore The simulator
- * carries out every action as the agent would (timers, signals, kills, the held shim) and writes a log line
- * per effect and per journal event, "<ms> WHAT …", which the tests read. */
+ * says how its simulated process behaves (sim-proc.h). The simulator carries out every action as the agent
+ * would (signals, kills, the held shim, the run's timer) and writes a log line per effect and per journal
+ * event, "<ms> WHAT …", which the tests read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,24 +16,8 @@
 
 #include "macro.h"
 #include "run.h"
+#include "sim-proc.h"
 #include "test-util.h"
-
-#define T0 (1700000000ULL * USEC_PER_SEC)
-#define NEVER UINT64_MAX
-#define MS USEC_PER_MSEC
-#define MONO0 (1000 * USEC_PER_SEC) /* the monotonic clock at the run's start */
-
-typedef struct Proc {
-        size_t job, step;
-        RunStepSpec *spec;
-        uint64_t ready_at; /* the scope exists: the held shim is released, the entry starts */
-        uint64_t duration;
-        uint64_t exit_at; /* NEVER: runs until killed */
-        uint64_t empty_at;
-        bool started, aborted, ended, trap_int, trap_term;
-        uint64_t linger;
-        int exit_code, exit_signal;
-} Proc;
 
 typedef struct Sim {
         Run *run;
@@ -50,23 +32,6 @@ typedef struct Sim {
         char log[16384];
 } Sim;
 
-static RunTime at(const Sim *s) {
-        return (RunTime){ .realtime = T0 + s->now, .monotonic = MONO0 + s->now };
-}
-
-static void logf_(Sim *s, const char *fmt, ...) _printf_(2, 3);
-static void logf_(Sim *s, const char *fmt, ...) {
-        size_t len = strlen(s->log);
-        va_list ap;
-
-        len += (size_t) snprintf(s->log + len, sizeof(s->log) - len, "%" PRIu64 " ", s->now / MS);
-        va_start(ap, fmt);
-        vsnprintf(s->log + len, sizeof(s->log) - len, fmt, ap);
-        va_end(ap);
-        len = strlen(s->log);
-        snprintf(s->log + len, sizeof(s->log) - len, "\n");
-}
-
 static const char *job_id(Sim *s, size_t job) {
         return job == SIZE_MAX ? "-" : s->run->jobs[job].def->id;
 }
@@ -78,58 +43,16 @@ static Proc *proc_of(Sim *s, size_t job, size_t step) {
         return NULL;
 }
 
-static void proc_parse(Proc *p) {
-        _cleanup_free_ char *script = strdup(p->spec->script);
-
-        bool exits = false;
-
-        p->duration = NEVER;
-        for (char *line = strtok(script, "\n"); line; line = strtok(NULL, "\n")) {
-                if (strncmp(line, "sleep ", 6) == 0)
-                        p->duration = strtoull(line + 6, NULL, 10) * MS;
-                else if (strncmp(line, "exit ", 5) == 0) {
-                        p->exit_code = atoi(line + 5);
-                        exits = true;
-                } else if (streq(line, "trap INT"))
-                        p->trap_int = true;
-                else if (streq(line, "trap TERM"))
-                        p->trap_term = true;
-                else if (strncmp(line, "linger ", 7) == 0)
-                        p->linger = strtoull(line + 7, NULL, 10) * MS;
-        }
-        if (exits && p->duration == NEVER)
-                p->duration = 0;
-}
-
-/* The room under MaxParallelJobs, as the agent counts it: jobs from start to completion. */
-static unsigned budget(void *userdata) {
+static unsigned sim_room_left(void *userdata) {
         const Sim *s = userdata;
-        unsigned running = 0;
-
-        if (s->max_jobs == 0)
-                return UINT_MAX;
-        for (size_t i = 0; i < s->run->n_jobs; i++)
-                running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
-        return running >= s->max_jobs ? 0 : s->max_jobs - running;
-}
-
-static void kill_proc(Sim *s, Proc *p, int sig) {
-        if (p->ended)
-                return;
-        if (!p->started) {
-                /* A held shim killed: it ends without an entry, reported as a failure. */
-                p->aborted = true;
-                p->ready_at = s->now;
-                return;
-        }
-        p->exit_at = s->now;
-        p->exit_signal = sig;
+        return sim_room(s->run, s->max_jobs);
 }
 
 /* ---- the effects, as the agent carries them out ---- */
 
 static RunTime sim_now(void *userdata) {
-        return at(userdata);
+        const Sim *s = userdata;
+        return at(s);
 }
 
 static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
@@ -145,7 +68,7 @@ static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
                 .ready_at = s->now + s->scope_delay,
                 .exit_at = NEVER,
                 .empty_at = NEVER };
-        proc_parse(p);
+        sim_proc_parse(p, p->spec->script);
         logf_(s, "START %s/%zu", job_id(s, x->job), x->step + 1);
 }
 
@@ -156,7 +79,7 @@ static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
         assert_int_equal(run_job_cleaned(s->run, x->job, at(s), more), 0);
 }
 
-static void sim_counted(void *userdata, RunAction *x, RunActions *more) {
+static void sim_changed(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
         s->n_actions++;
 }
@@ -171,11 +94,7 @@ static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
         assert_true(p->started);
         logf_(s, "%s %s/%zu +%" PRIu64, x->signal == SIGINT ? "SIGINT" : "SIGTERM", job_id(s, x->job),
                 x->step + 1, x->usec / MS);
-        if (!p->ended && !(x->signal == SIGINT && p->trap_int) && !(x->signal == SIGTERM && p->trap_term)) {
-                p->exit_at = MIN(p->exit_at, s->now + p->linger);
-                if (p->exit_at == s->now + p->linger)
-                        p->exit_signal = x->signal;
-        }
+        sim_proc_signal(p, s->now, x->signal);
 }
 
 static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
@@ -185,7 +104,7 @@ static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
         s->n_actions++;
         assert_non_null(p);
         logf_(s, "KILL %s/%zu +%" PRIu64, job_id(s, x->job), x->step + 1, x->usec / MS);
-        kill_proc(s, p, SIGKILL);
+        sim_proc_kill(p, s->now, SIGKILL);
         p->empty_at = s->now;
 }
 
@@ -206,7 +125,7 @@ static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
         s->n_actions++;
         logf_(s, "KILL-RUN +%" PRIu64, x->usec / MS);
         for (size_t k = 0; k < s->n_procs; k++)
-                kill_proc(s, &s->procs[k], SIGKILL);
+                sim_proc_kill(&s->procs[k], s->now, SIGKILL);
 }
 
 static void sim_event(void *userdata, RunAction *x, RunActions *more) {
@@ -218,19 +137,6 @@ static void sim_event(void *userdata, RunAction *x, RunActions *more) {
                 x->condition ? (x->result ? " => true" : " => false") : "", x->text ? ": " : "",
                 x->text ?: "");
 }
-
-static const RunDriverOps sim_ops = {
-        .now = sim_now,
-        .room = budget,
-        .signal_step = sim_signal_step,
-        .kill_step = sim_kill_step,
-        .start_step = sim_start_step,
-        .abort_step = sim_abort_step,
-        .kill_run = sim_kill_run,
-        .clean_job = sim_clean_job,
-        .event = sim_event,
-        .changed = sim_counted,
-};
 
 /* As the agent does after every event: until nothing more is decided. */
 static void drive(Sim *s, RunActions *actions) {

@@ -27,21 +27,11 @@
 #include "macro.h"
 #include "run-state.h"
 #include "run.h"
+#include "sim-proc.h"
 #include "test-util.h"
 
-#define T0 (1700000000ULL * USEC_PER_SEC)
-#define NEVER UINT64_MAX
-#define MS USEC_PER_MSEC
-#define MONO0 (1000 * USEC_PER_SEC)
 #define NJ 8
 #define NS 8
-
-typedef struct Proc {
-        bool present, started, aborted, ended, trap_int, trap_term;
-        uint64_t ready_at, exit_at, empty_at, duration, linger;
-        int exit_code, exit_signal;
-        char output[256], env[256], path[256];
-} Proc;
 
 /* What the scenario is: the workflow and how the world behaves around it. */
 typedef struct Scenario {
@@ -68,54 +58,6 @@ typedef struct Sim {
         char log[1 << 17];
 } Sim;
 
-static RunTime at(const Sim *s) {
-        return (RunTime){ .realtime = T0 + s->now, .monotonic = MONO0 + s->now };
-}
-
-static void logf_(Sim *s, const char *fmt, ...) _printf_(2, 3);
-static void logf_(Sim *s, const char *fmt, ...) {
-        size_t len = strlen(s->log);
-        va_list ap;
-
-        len += (size_t) snprintf(s->log + len, sizeof(s->log) - len, "%" PRIu64 " ", s->now / MS);
-        va_start(ap, fmt);
-        vsnprintf(s->log + len, sizeof(s->log) - len, fmt, ap);
-        va_end(ap);
-        len = strlen(s->log);
-        snprintf(s->log + len, sizeof(s->log) - len, "\n");
-        assert_true(strlen(s->log) < sizeof(s->log) - 1);
-}
-
-static void proc_parse(Proc *p, const char *text) {
-        _cleanup_free_ char *script = strdup(text);
-        bool exits = false;
-
-        p->duration = NEVER;
-        for (char *line = strtok(script, "\n"); line; line = strtok(NULL, "\n")) {
-                if (strncmp(line, "sleep ", 6) == 0)
-                        p->duration = strtoull(line + 6, NULL, 10) * MS;
-                else if (strncmp(line, "exit ", 5) == 0) {
-                        p->exit_code = atoi(line + 5);
-                        exits = true;
-                } else if (streq(line, "trap INT"))
-                        p->trap_int = true;
-                else if (streq(line, "trap TERM"))
-                        p->trap_term = true;
-                else if (strncmp(line, "linger ", 7) == 0)
-                        p->linger = strtoull(line + 7, NULL, 10) * MS;
-                else if (strncmp(line, "output ", 7) == 0)
-                        snprintf(p->output + strlen(p->output), sizeof(p->output) - strlen(p->output),
-                                "%s\n", line + 7);
-                else if (strncmp(line, "setenv ", 7) == 0)
-                        snprintf(p->env + strlen(p->env), sizeof(p->env) - strlen(p->env), "%s\n", line + 7);
-                else if (strncmp(line, "addpath ", 8) == 0)
-                        snprintf(p->path + strlen(p->path), sizeof(p->path) - strlen(p->path), "%s\n",
-                                line + 8);
-        }
-        if (exits && p->duration == NEVER)
-                p->duration = 0;
-}
-
 static void log_spec(Sim *s, size_t job, size_t step, const RunStepSpec *spec) {
         char buf[4096] = "";
         size_t len;
@@ -133,33 +75,16 @@ static void log_spec(Sim *s, size_t job, size_t step, const RunStepSpec *spec) {
         logf_(s, "%s", buf);
 }
 
-static void kill_proc(Sim *s, Proc *p, int sig) {
-        if (p->ended)
-                return;
-        if (!p->started) {
-                p->aborted = true;
-                p->ready_at = s->now;
-                return;
-        }
-        p->exit_at = s->now;
-        p->exit_signal = sig;
-}
-
 /* ---- the effects, as the agent carries them out ---- */
 
 static RunTime sim_now(void *userdata) {
-        return at(userdata);
+        const Sim *s = userdata;
+        return at(s);
 }
 
-static unsigned budget(void *userdata) {
+static unsigned sim_room_left(void *userdata) {
         const Sim *s = userdata;
-        unsigned running = 0;
-
-        if (s->sc->max_jobs == 0)
-                return UINT_MAX;
-        for (size_t i = 0; i < s->run->n_jobs; i++)
-                running += s->run->jobs[i].status == RUN_STATUS_IN_PROGRESS;
-        return running >= s->sc->max_jobs ? 0 : s->sc->max_jobs - running;
+        return sim_room(s->run, s->sc->max_jobs);
 }
 
 static Proc *proc_of(Sim *s, const RunAction *x) {
@@ -178,7 +103,7 @@ static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
                 .ready_at = s->now + s->sc->scope_delay * MS,
                 .exit_at = NEVER,
                 .empty_at = NEVER };
-        proc_parse(p, x->spec->script);
+        sim_proc_parse(p, x->spec->script);
         log_spec(s, x->job, x->step, x->spec);
 }
 
@@ -191,7 +116,8 @@ static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
 }
 
 static void sim_changed(void *userdata, RunAction *x, RunActions *more) {
-        logf_(userdata, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
+        Sim *s = userdata;
+        logf_(s, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
 }
 
 static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
@@ -200,11 +126,7 @@ static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
 
         assert_true(p->started);
         logf_(s, "SIGNAL %d %zu/%zu +%" PRIu64, x->signal, x->job, x->step, x->usec);
-        if (!p->ended && !(x->signal == SIGINT && p->trap_int) && !(x->signal == SIGTERM && p->trap_term)) {
-                p->exit_at = MIN(p->exit_at, s->now + p->linger);
-                if (p->exit_at == s->now + p->linger)
-                        p->exit_signal = x->signal;
-        }
+        sim_proc_signal(p, s->now, x->signal);
 }
 
 static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
@@ -212,7 +134,7 @@ static void sim_kill_step(void *userdata, RunAction *x, RunActions *more) {
         Proc *p = proc_of(s, x);
 
         logf_(s, "KILL %zu/%zu +%" PRIu64, x->job, x->step, x->usec);
-        kill_proc(s, p, SIGKILL);
+        sim_proc_kill(p, s->now, SIGKILL);
         p->empty_at = s->now;
 }
 
@@ -232,26 +154,14 @@ static void sim_kill_run(void *userdata, RunAction *x, RunActions *more) {
         for (size_t j = 0; j < NJ; j++)
                 for (size_t k = 0; k < NS; k++)
                         if (s->procs[j][k].present)
-                                kill_proc(s, &s->procs[j][k], SIGKILL);
+                                sim_proc_kill(&s->procs[j][k], s->now, SIGKILL);
 }
 
 static void sim_event(void *userdata, RunAction *x, RunActions *more) {
-        logf_(userdata, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event), (ssize_t) x->job,
+        Sim *s = userdata;
+        logf_(s, "EVENT %s %zd/%zd %s %d %s", run_event_to_string(x->event), (ssize_t) x->job,
                 (ssize_t) x->step, strna(x->condition), x->result, strna(x->text));
 }
-
-static const RunDriverOps sim_ops = {
-        .now = sim_now,
-        .room = budget,
-        .signal_step = sim_signal_step,
-        .kill_step = sim_kill_step,
-        .start_step = sim_start_step,
-        .abort_step = sim_abort_step,
-        .kill_run = sim_kill_run,
-        .clean_job = sim_clean_job,
-        .event = sim_event,
-        .changed = sim_changed,
-};
 
 /* As the agent does after every event: until nothing more is decided. */
 static void drive(Sim *s, RunActions *actions) {
