@@ -9,6 +9,7 @@
 
 #include "dbus-api.h"
 #include "log.h"
+#include "worker.h"
 #include "workflow.h"
 
 #define INTERFACE "io.runneragent.Agent1"
@@ -18,68 +19,141 @@
 #define ERROR_NOT_RUNNING INTERFACE ".Error.NotRunning"
 #define ERROR_BUSY INTERFACE ".Error.Busy"
 
-/* Is uid root, or a member of runner-admin? Membership is the user's, from NSS, as the bus policy's
- * <policy group=> and polkit's unix-group see it, not the caller's current supplementary groups (the
- * bus does not pass those on). */
-static bool user_allowed(Manager *manager, uid_t uid, const char **ret_name) {
-        struct passwd *pw;
+/* Who may use the agent is decided without blocking the loop (README, "Running workflows"): the
+ * caller's UID comes from the bus daemon by an asynchronous call, and for anyone but root, NSS (which
+ * may ask a network directory) is asked on the worker thread. Only then does the method run. */
+
+typedef int (*method_body_t)(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error);
+
+typedef struct Authorization {
+        Manager *manager;
+        sd_bus_message *message;
+        method_body_t body;
+        uid_t uid;
+        gid_t admin_gid;
+        bool allowed;
+        char *name; /* "root (UID 0)", "alice (UID 1000)" */
+} Authorization;
+
+static Authorization *authorization_free(Authorization *a) {
+        if (!a)
+                return NULL;
+        sd_bus_message_unref(a->message);
+        free(a->name);
+        free(a);
+        return NULL;
+}
+
+/* Runs the method now that the caller is known, and answers for it if it failed. */
+static void authorization_done(Authorization *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!a->allowed)
+                r = sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Only root and members of runner-admin may use runner-agent (caller UID %u).",
+                        a->uid);
+        else
+                r = a->body(a->message, a->manager, a->name, &error);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error))
+                        r = sd_bus_reply_method_error(a->message, &error);
+                else
+                        r = sd_bus_reply_method_errno(a->message, r, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer a D-Bus call: %m");
+        }
+        authorization_free(a);
+}
+
+/* On the worker: is uid a member of runner-admin? Membership is the user's, from NSS, as the bus
+ * policy's <policy group=> and polkit's unix-group see it, not the caller's current supplementary
+ * groups (the bus does not pass those on). */
+static int lookup_user(void *data) {
+        Authorization *a = data;
+        struct passwd pwbuf, *pw = NULL;
+        char buf[16384];
         gid_t groups[256];
         int n = ELEMENTSOF(groups);
 
-        if (uid == 0)
-                return true;
-        pw = getpwuid(uid);
-        if (!pw)
-                return false;
-        *ret_name = pw->pw_name;
-        if (pw->pw_gid == manager->admin_gid)
-                return true;
-        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-                return false; /* more than 256 groups: not worth a retry loop for an access check */
-        for (int i = 0; i < n; i++)
-                if (groups[i] == manager->admin_gid)
-                        return true;
-        return false;
+        if (getpwuid_r(a->uid, &pwbuf, buf, sizeof(buf), &pw) != 0 || !pw)
+                return 0;
+        if (asprintf(&a->name, "%s (UID %u)", pw->pw_name, a->uid) < 0)
+                a->name = NULL;
+        if (pw->pw_gid == a->admin_gid)
+                a->allowed = true;
+        /* More than 256 groups: not worth a retry loop for an access check. */
+        else if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0)
+                for (int i = 0; i < n && !a->allowed; i++)
+                        a->allowed = groups[i] == a->admin_gid;
+        return 0;
 }
 
-/* The bus policy lets only root and runner-admin through; this is the second lock, so that a
- * mistake in one does not open the agent. */
-static int check_caller(sd_bus_message *m, Manager *manager, char **ret_name, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        const char *name = NULL;
-        uid_t uid;
+static void looked_up(int r, void *data) {
+        Authorization *a = data;
+
+        if (a->allowed && !a->name && asprintf(&a->name, "UID %u", a->uid) < 0)
+                a->name = NULL;
+        authorization_done(a);
+}
+
+static int on_caller_uid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Authorization *a = userdata;
+        uint32_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set(
-                        error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
-        if (!user_allowed(manager, uid, &name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                        "Only root and members of runner-admin may use runner-agent (caller UID %u).", uid);
-
-        if (ret_name) {
-                if (uid == 0)
-                        name = "root";
-                if (name ? asprintf(ret_name, "%s (UID %u)", name, uid) < 0
-                         : asprintf(ret_name, "UID %u", uid) < 0)
-                        return -ENOMEM;
+        r = sd_bus_message_is_method_error(reply, NULL) ? -EIO : sd_bus_message_read(reply, "u", &uid);
+        if (r < 0) {
+                (void) sd_bus_reply_method_errorf(
+                        a->message, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+                authorization_free(a);
+                return 0;
+        }
+        a->uid = uid;
+        if (uid == 0) {
+                a->allowed = true;
+                a->name = strdup("root (UID 0)");
+                authorization_done(a);
+                return 0;
+        }
+        r = worker_submit(a->manager->worker, lookup_user, looked_up, a);
+        if (r < 0) {
+                (void) sd_bus_reply_method_errno(a->message, r, NULL);
+                authorization_free(a);
         }
         return 0;
 }
 
-static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *manager = userdata;
-        _cleanup_free_ char *by = NULL, *errors = NULL;
+/* The bus policy lets only root and runner-admin through; this is the second lock, so that a
+ * mistake in one does not open the agent. The method is answered later, from its body. */
+static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd_bus_error *error) {
+        Authorization *a;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *a = (Authorization){ .manager = manager,
+                .message = sd_bus_message_ref(m),
+                .body = body,
+                .admin_gid = manager->admin_gid };
+        r = sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, "org.freedesktop.DBus",
+                "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, a,
+                "s", sd_bus_message_get_sender(m));
+        if (r < 0) {
+                authorization_free(a);
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot determine the caller's user.");
+        }
+        return 1;
+}
+
+static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_free_ char *errors = NULL;
         const char *source, *yaml;
         uint64_t id;
         int r;
 
-        r = check_caller(m, manager, &by, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(m, "ss", &source, &yaml);
         if (r < 0)
                 return r;
@@ -109,16 +183,12 @@ static int method_submit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, "t", id);
 }
 
-static int method_get_run(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *manager = userdata;
+static int get_run(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         ManagedRun *mr;
         json_object *o;
         uint64_t id;
         int r;
 
-        r = check_caller(m, manager, NULL, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(m, "t", &id);
         if (r < 0)
                 return r;
@@ -132,16 +202,12 @@ static int method_get_run(sd_bus_message *m, void *userdata, sd_bus_error *error
                 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int list_runs(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         static const char *const keys[] = { "id", "source", "name", "status", "conclusion", "created_at",
                 "started_at", "completed_at" };
-        Manager *manager = userdata;
         json_object *list;
         int r;
 
-        r = check_caller(m, manager, NULL, error);
-        if (r < 0)
-                return r;
         list = json_object_new_array();
         if (!list)
                 return -ENOMEM;
@@ -164,19 +230,29 @@ static int method_list_runs(sd_bus_message *m, void *userdata, sd_bus_error *err
         return r;
 }
 
-static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *manager = userdata;
-        _cleanup_free_ char *by = NULL;
+/* The cancel is on disk: now the caller hears back. */
+static void cancel_saved(int saved, bool changed, void *userdata) {
+        sd_bus_message *m = userdata;
+        int r;
+
+        /* true: this call changed something; false: the run was being cancelled already. The cancel
+         * is under way even if its state could not be written (that is logged). */
+        r = sd_bus_reply_method_return(m, "b", changed);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer Cancel(): %m");
+        sd_bus_message_unref(m);
+}
+
+static int cancel(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         uint64_t id;
         int force, r;
 
-        r = check_caller(m, manager, &by, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(m, "tb", &id, &force);
         if (r < 0)
                 return r;
-        r = manager_cancel(manager, id, by, force);
+        r = manager_cancel_then(manager, id, by, force, cancel_saved, sd_bus_message_ref(m));
+        if (r < 0)
+                sd_bus_message_unref(m);
         if (r == -ESRCH)
                 return sd_bus_error_setf(error, ERROR_NO_SUCH_RUN, "No run %" PRIu64 ".", id);
         if (r == -EALREADY)
@@ -185,21 +261,16 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return sd_bus_error_set_errnof(
                         error, r, "Failed to cancel run %" PRIu64 ": %s", id, strerror(-r));
-        /* true: this call changed something; false: the run was being cancelled already. */
-        return sd_bus_reply_method_return(m, "b", r > 0);
+        return 1; /* answered by cancel_saved() */
 }
 
-static int method_open_log(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *manager = userdata;
+static int open_log(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         _cleanup_close_ int fd = -EBADF;
         const char *job;
         uint64_t id;
         uint32_t step;
         int r;
 
-        r = check_caller(m, manager, NULL, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(m, "tsu", &id, &job, &step);
         if (r < 0)
                 return r;
@@ -213,6 +284,17 @@ static int method_open_log(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 return sd_bus_error_set_errnof(error, fd, "Failed to open the log: %s", strerror(-fd));
         return sd_bus_reply_method_return(m, "h", fd);
 }
+
+#define METHOD(name, body) \
+        static int name(sd_bus_message *m, void *userdata, sd_bus_error *error) { \
+                return authorize(m, userdata, body, error); \
+        }
+METHOD(method_submit, submit)
+METHOD(method_get_run, get_run)
+METHOD(method_list_runs, list_runs)
+METHOD(method_cancel, cancel)
+METHOD(method_open_log, open_log)
+#undef METHOD
 
 static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),

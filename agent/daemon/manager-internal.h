@@ -74,7 +74,11 @@ void step_ref_done(StepRef *ref);
 
 int run_dir_open(Manager *m, uint64_t id);   /* opened when needed: no descriptor per run at rest */
 int write_state(ManagedRun *mr, int dir_fd); /* run-state.json, then state.json */
-int save_now(ManagedRun *mr);
+/* Queues a snapshot of the run's state for the worker to write; then(result, userdata) follows from
+ * the loop once it is on disk (or failed). */
+typedef void (*save_done_t)(int result, void *userdata);
+int save_then(ManagedRun *mr, save_done_t then, void *userdata);
+int save_now(ManagedRun *mr);   /* the same, without a continuation */
 void save_soon(ManagedRun *mr); /* many changes in one loop iteration make one write */
 /* The core's state from run-state.json and workflow.yml, for a restarted agent. NULL *ret_why: read;
  * otherwise why the run cannot be taken over. */

@@ -27,6 +27,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "worker.h"
 
 /* ---- runs: lifetime ---- */
 
@@ -461,9 +462,24 @@ int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step) {
         return fd < 0 ? -errno : fd;
 }
 
-int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
+typedef struct CancelSaved {
+        manager_cancel_done_t then;
+        void *userdata;
+        bool changed;
+} CancelSaved;
+
+static void on_cancel_saved(int result, void *userdata) {
+        CancelSaved *c = userdata;
+
+        c->then(result, c->changed, c->userdata);
+        free(c);
+}
+
+int manager_cancel_then(
+        Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata) {
         ManagedRun *mr = manager_find_run(m, id);
         RunActions actions = {};
+        CancelSaved *c;
         int r;
 
         if (!mr)
@@ -474,11 +490,28 @@ int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
         if (r >= 0)
                 run_loop_drive(mr, &actions);
         run_actions_done(&actions);
+        if (r < 0)
+                return r;
+        if (!then) {
+                if (r > 0)
+                        (void) save_now(mr);
+                return r;
+        }
         /* On disk before the caller hears back: a cancel that was answered survives a crash of the
-         * agent right after (README, "Restarts"). */
-        if (r > 0)
-                (void) save_now(mr);
+         * agent right after (README, "Restarts"). A request that changed nothing is answered behind
+         * the writes queued before it all the same. */
+        c = malloc(sizeof(*c));
+        if (!c) {
+                then(-ENOMEM, r > 0, userdata);
+                return r;
+        }
+        *c = (CancelSaved){ .then = then, .userdata = userdata, .changed = r > 0 };
+        (void) save_then(mr, on_cancel_saved, c); /* calls on_cancel_saved() also when it fails */
         return r;
+}
+
+int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
+        return manager_cancel_then(m, id, by, force, NULL, NULL);
 }
 
 void manager_begin_stop(Manager *m) {
@@ -609,6 +642,10 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
                         return log_error_errno(-errno, "Failed to open %s: %m", runs);
         }
 
+        r = worker_new(m->event, &m->worker);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the worker thread: %m");
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -616,6 +653,9 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* First: what is queued (state writes above all, also on a hand-over) lands, and its
+         * completions still find the runs and the bus. */
+        m->worker = worker_free(m->worker);
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);

@@ -41,6 +41,7 @@ struct Manager {
         sd_bus *bus;         /* the system bus: our API */
         sd_bus *systemd_bus; /* systemd, for scopes and slices */
         UnitWatcher *watcher;
+        struct Worker *worker; /* blocking work off the loop: state writes, removals, NSS */
         Config config;
 
         char *state_dir;   /* /var/lib/runner-agent */
@@ -90,6 +91,12 @@ int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
 /* Cancels a run (README, "Cancellation"; force: the force deadline at once). -ESRCH: no such run; -EALREADY:
  * it completed. */
 int manager_cancel(Manager *m, uint64_t id, const char *by, bool force);
+/* The same; then(saved, changed, userdata) follows from the loop once the cancel is on disk (saved < 0:
+ * the write failed), so that a cancel answered then survives a crash of the agent right after (README,
+ * "Restarts"). Called exactly once when the cancel succeeded, never when it returns < 0. */
+typedef void (*manager_cancel_done_t)(int saved, bool changed, void *userdata);
+int manager_cancel_then(
+        Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata);
 
 /* Stopping the agent: cancels every run, as runnerctl cancel does; manager_stopped() tells when
  * nothing is left running. */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager-internal.h"
 #include "run-state.h"
+#include "worker.h"
 
 /* runs/<id>. Opened when needed and closed right after: the agent holds no descriptor per run at
  * rest, so the number of runs it keeps is bounded by the disk, not by LimitNOFILE=. */
@@ -25,13 +26,12 @@ int run_dir_open(Manager *m, uint64_t id) {
 }
 
 /* run-state.json: what a restarted agent needs to carry the run on (README, "Restarts"): the core's
- * state and the boot it belongs to (its deadlines are on this boot's CLOCK_MONOTONIC). Written before
- * state.json, so that the public state never runs ahead of what a successor would resume from. */
-static int write_internal_state(ManagedRun *mr, int dir_fd) {
+ * state and the boot it belongs to (its deadlines are on this boot's CLOCK_MONOTONIC). */
+static int internal_state_text(ManagedRun *mr, char **ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        const char *text;
         int r;
 
+        *ret = NULL;
         if (!mr->run)
                 return 0;
         r = run_state_to_json(mr->run, &o);
@@ -39,34 +39,108 @@ static int write_internal_state(ManagedRun *mr, int dir_fd) {
                 return r;
         if (json_object_object_add(o, "boot_id", json_object_new_string(mr->manager->boot_id)) < 0)
                 return -ENOMEM;
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        return write_file_atomic_at(dir_fd, "run-state.json", text, strlen(text), 0600);
+        *ret = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return *ret ? 0 : -ENOMEM;
 }
 
-int write_state(ManagedRun *mr, int dir_fd) {
+static int public_state_text(ManagedRun *mr, char **ret) {
         json_object *o;
-        const char *text;
         int r;
 
-        r = write_internal_state(mr, dir_fd);
-        if (r < 0)
-                return r;
         r = managed_run_json(mr, &o);
         if (r < 0)
                 return r;
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        return write_file_atomic_at(dir_fd, "state.json", text, strlen(text), 0640);
+        *ret = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* run-state.json before state.json, so that the public state never runs ahead of what a successor
+ * would resume from. */
+static int write_texts(int dir_fd, const char *internal, const char *public) {
+        int r;
+
+        if (internal) {
+                r = write_file_atomic_at(dir_fd, "run-state.json", internal, strlen(internal), 0600);
+                if (r < 0)
+                        return r;
+        }
+        return write_file_atomic_at(dir_fd, "state.json", public, strlen(public), 0640);
+}
+
+int write_state(ManagedRun *mr, int dir_fd) {
+        _cleanup_free_ char *internal = NULL, *public = NULL;
+        int r;
+
+        r = internal_state_text(mr, &internal);
+        if (r >= 0)
+                r = public_state_text(mr, &public);
+        return r < 0 ? r : write_texts(dir_fd, internal, public);
+}
+
+/* A snapshot of a run's state on its way to disk, on the worker thread: the writes and their fsync()s
+ * never hold up the loop (README, "Restarts"). One worker, so a run's snapshots land in order. */
+typedef struct StateWrite {
+        int runs_fd; /* the manager's; the worker is drained before it is closed */
+        uint64_t id;
+        char *internal, *public;
+        save_done_t then;
+        void *userdata;
+} StateWrite;
+
+static int state_write_run(void *data) {
+        StateWrite *w = data;
+        char name[DECIMAL_STR_MAX(uint64_t)];
+        _cleanup_close_ int fd = -EBADF;
+
+        snprintf(name, sizeof(name), "%" PRIu64, w->id);
+        fd = openat(w->runs_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return write_texts(fd, w->internal, w->public);
+}
+
+static void state_write_done(int r, void *data) {
+        StateWrite *w = data;
+
+        if (r < 0)
+                log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", w->id);
+        if (w->then)
+                w->then(r, w->userdata);
+        free(w->internal);
+        free(w->public);
+        free(w);
+}
+
+int save_then(ManagedRun *mr, save_done_t then, void *userdata) {
+        StateWrite *w;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return log_oom();
+        *w = (StateWrite){
+                .runs_fd = mr->manager->runs_fd, .id = mr->id, .then = then, .userdata = userdata
+        };
+        r = internal_state_text(mr, &w->internal);
+        if (r >= 0)
+                r = public_state_text(mr, &w->public);
+        if (r >= 0)
+                r = worker_submit(mr->manager->worker, state_write_run, state_write_done, w);
+        if (r < 0) {
+                log_error_errno(r, "Run %" PRIu64 ": failed to save its state: %m", mr->id);
+                if (then)
+                        then(r, userdata);
+                free(w->internal);
+                free(w->public);
+                free(w);
+        }
+        return r;
 }
 
 int save_now(ManagedRun *mr) {
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        fd = run_dir_open(mr->manager, mr->id);
-        r = fd < 0 ? fd : write_state(mr, fd);
-        if (r < 0)
-                return log_error_errno(r, "Run %" PRIu64 ": failed to write state.json: %m", mr->id);
-        return 0;
+        return save_then(mr, NULL, NULL);
 }
 
 static int on_save(sd_event_source *s, void *userdata) {
