@@ -83,7 +83,8 @@ measure() {
         runnerctl cancel "$id" >/dev/null
         if [[ ${LOADED:-0} == 1 ]]; then
                 # The removal starts half a second before the SIGTERM stage and outlasts it.
-                until (($(awk -v now="$EPOCHREALTIME" '{ printf "%d", (now - $1) * 1000 }' "$marks/s1.int" 2>/dev/null || echo 0) >= 7000)); do
+                wait_for 10 test -s "$marks/s1.int"
+                until (($(ms_since "$marks/s1.int") >= 7000)); do
                         sleep 0.01
                 done
                 echo "$EPOCHREALTIME" >"$marks/heavy.go"

@@ -57,3 +57,12 @@ adversarial_tree_grown() {
                 pgrep -u runner -f "$p" >/dev/null || return 1
         done
 }
+
+within() { # within VALUE LOW HIGH
+        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
+}
+# ms_between FILE-A FILE-B: ms from the time in A to the time in B (the last line of each: a step
+# writes $EPOCHREALTIME, which costs no fork, so the stamp is taken when the trap runs)
+ms_between() { awk '{ t[FILENAME] = $1 } END { printf "%d\n", (t[ARGV[2]] - t[ARGV[1]]) * 1000 }' "$1" "$2"; }
+# ms_since FILE: ms from the stamp in FILE to now
+ms_since() { awk -v now="$EPOCHREALTIME" '{ printf "%d\n", (now - $1) * 1000 }' "$1"; }

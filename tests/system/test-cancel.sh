@@ -12,13 +12,6 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-within() { # within VALUE LOW HIGH
-        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
-}
-# ms_between FILE-A FILE-B: ms from the time in A to the time in B (the last line of each: a step
-# writes $EPOCHREALTIME, which costs no fork, so the stamp is taken when the trap runs)
-ms_between() { awk '{ t[FILENAME] = $1 } END { printf "%d\n", (t[ARGV[2]] - t[ARGV[1]]) * 1000 }' "$1" "$2"; }
-
 work=$(mktemp -d /var/tmp/test-cancel.XXXXXX)
 chmod 0755 "$work"
 marks=/var/tmp/test-cancel-marks

@@ -13,12 +13,6 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-within() { # within VALUE LOW HIGH
-        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'
-}
-# ms_between FILE-A FILE-B: ms from the stamp in A to the one in B (steps write $EPOCHREALTIME)
-ms_between() { awk '{ t[FILENAME] = $1 } END { printf "%d\n", (t[ARGV[2]] - t[ARGV[1]]) * 1000 }' "$1" "$2"; }
-
 work=$(mktemp -d /var/tmp/test-restart.XXXXXX)
 chmod 0755 "$work"
 marks=/var/tmp/test-restart-marks
@@ -123,9 +117,9 @@ YML
 id=$(runnerctl run "$work/stubborn.yml")
 wait_for 30 test -e $marks/kill.ready
 runnerctl cancel "$id" >/dev/null
-wait_for 10 test -e $marks/kill.int
+wait_for 10 test -s $marks/kill.int
 # 2 s after the SIGINT as the step saw it (a time, not a guess: the loop ends when it has passed).
-until (($(awk -v now="$EPOCHREALTIME" '{ printf "%d", (now - $1) * 1000 }' $marks/kill.int) >= 2000)); do
+until (($(ms_since $marks/kill.int) >= 2000)); do
         sleep 0.02
 done
 kill_agent
@@ -157,7 +151,7 @@ rm -f $marks/kill.ready $marks/kill.int $marks/kill.term $marks/kill.beat
 id=$(runnerctl run "$work/stubborn.yml")
 wait_for 30 test -e $marks/kill.ready
 runnerctl cancel "$id" >/dev/null
-wait_for 10 test -e $marks/kill.int
+wait_for 10 test -s $marks/kill.int
 systemctl kill --kill-who=main --signal=SIGKILL runner-agent
 wait_done 60 "$id"
 rm -f "$dropin/50-test-restart.conf"
