@@ -4,9 +4,11 @@
  * directories; then the core hears run_job_cleaned(). */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cgroup.h"
 #include "fileio.h"
@@ -16,8 +18,24 @@
 #include "manager-internal.h"
 #include "worker.h"
 
+/* A tree a step filled is removed by rm(1) in a process of its own, not by the agent: a step controls
+ * its depth and size, and a walk in the agent would spend the agent's stack and descriptors on it
+ * (thousands of nested directories would crash a recursive walk). rm -rf does not follow symlinks, and
+ * --one-file-system keeps it out of anything mounted below. */
 static int remove_tree(void *data) {
-        return rm_rf_at(AT_FDCWD, data);
+        const char *path = data;
+        char *argv[] = { (char *) "rm", (char *) "-rf", (char *) "--one-file-system", (char *) "--",
+                (char *) path, NULL };
+        pid_t pid;
+        int status, r;
+
+        r = posix_spawn(&pid, "/bin/rm", NULL, NULL, argv, (char *[]){ NULL });
+        if (r != 0)
+                return -r;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 static void removed_tree(int r, void *data) {
@@ -26,12 +44,13 @@ static void removed_tree(int r, void *data) {
         free(data);
 }
 
-/* Takes path (NULL: out of memory, nothing to do). */
+/* Takes path (NULL: out of memory, nothing to do). On the remover, a worker of its own: a huge tree
+ * must not hold up the state writes and caller checks on the other worker (README, Benchmarks). */
 static void remove_later(Manager *m, char *path) {
         if (!path)
                 return;
-        if (worker_submit(m->worker, remove_tree, removed_tree, path) < 0) {
-                (void) rm_rf_at(AT_FDCWD, path);
+        if (worker_submit(m->remover, remove_tree, removed_tree, path) < 0) {
+                log_warning("Failed to queue the removal of %s; it stays.", path);
                 free(path);
         }
 }

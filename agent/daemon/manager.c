@@ -482,6 +482,8 @@ int manager_cancel_then(
         CancelSaved *c;
         int r;
 
+        if (m->handing_over)
+                return -ESHUTDOWN; /* the next agent would not know of it */
         if (!mr)
                 return -ESRCH;
         if (!mr->run)
@@ -643,8 +645,10 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
         }
 
         r = worker_new(m->event, &m->worker);
+        if (r >= 0)
+                r = worker_new(m->event, &m->remover);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the worker thread: %m");
+                return log_error_errno(r, "Failed to start the worker threads: %m");
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -656,6 +660,7 @@ Manager *manager_free(Manager *m) {
         /* First: what is queued (state writes above all, also on a hand-over) lands, and its
          * completions still find the runs and the bus. */
         m->worker = worker_free(m->worker);
+        m->remover = worker_free(m->remover);
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);

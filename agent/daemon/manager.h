@@ -41,7 +41,8 @@ struct Manager {
         sd_bus *bus;         /* the system bus: our API */
         sd_bus *systemd_bus; /* systemd, for scopes and slices */
         UnitWatcher *watcher;
-        struct Worker *worker; /* blocking work off the loop: state writes, removals, NSS */
+        struct Worker *worker;  /* blocking work off the loop: state writes, NSS lookups */
+        struct Worker *remover; /* removing what jobs leave: as slow as a step makes it */
         Config config;
 
         char *state_dir;   /* /var/lib/runner-agent */

@@ -116,6 +116,27 @@ fds_after=$(agent_fds)
 check "after 2,000 messages with 2 descriptors each from a step, the agent holds $fds_after descriptors (before: $fds_before)" \
         test "$fds_after" -eq "$fds_before"
 
+# ---- 4b. a workspace nested deeper than any walk in the agent could follow ----
+cat >"$work/deep.yml" <<'YML'
+jobs:
+  deep:
+    steps:
+      - run: |
+          python3 -c "
+          import os
+          for i in range(30000):
+              os.mkdir('d'); os.chdir('d')
+          "
+YML
+pid_before=$(agent_pid)
+id=$(submit "$work/deep.yml")
+check "a step that nests 30,000 directories in its workspace concludes success" \
+        test "$(conclusion "$id" .conclusion)" = success
+check "the agent survived the job's end, as the same process" test "$(agent_pid)" = "$pid_before"
+check "the workspace is removed all the same" wait_for 120 test ! -e "/var/lib/runner-agent/work/r$id/deep"
+id=$(submit "$work/fds.yml")
+check "the next run works ($id)" test "$(conclusion "$id" .conclusion)" = success
+
 # ---- 5. a compromised runner-step: the agent believes nothing beyond the protocol ----
 mkdir -p "$dropin"
 printf '[Service]\nEnvironment=RUNNER_STEP_PATH=%s\n' "$hostile" >"$dropin/50-test-hostile.conf"
