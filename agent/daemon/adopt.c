@@ -112,6 +112,14 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
         if (fd >= 0 && pidref_from_pidfd(fd, &entry) < 0)
                 safe_close(fd); /* reaped already: its exit is in the socket or the exit file */
 
+        if (!s->entry_running && control >= 0) {
+                /* The descriptors are stored only once the entry runs: it did, and the state the
+                 * previous agent wrote is just behind (it is written after the effects). */
+                r = run_step_started(mr->run, job, step, now(), &actions);
+                if (r >= 0)
+                        run_loop_drive(mr, &actions);
+                run_actions_done(&actions);
+        }
         if (!s->entry_running) {
                 /* Handed to the previous agent, never started: its held shim ends with that agent's end
                  * of the control socket. Once its scope is gone too, the step starts afresh. */
@@ -120,6 +128,7 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
 
                 pidref_done(&shim);
                 pidref_done(&entry);
+                step_fds_forget(ref); /* whatever of it is in systemd's store is stale */
                 if (step_cgroup_path(mr, job, step, &path) >= 0 &&
                         (scope_fd = cgroup_open(m->cgroot, path)) >= 0)
                         (void) cgroup_kill(scope_fd);

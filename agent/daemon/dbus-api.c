@@ -53,6 +53,13 @@ static void authorization_done(Authorization *a) {
                 r = sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
                         "Only root and members of runner-admin may use runner-agent (caller UID %u).",
                         a->uid);
+        else if (!a->name)
+                r = -ENOMEM;
+        else if (a->manager->handing_over)
+                /* Answered late (the agent is restarting): what it would change might not reach the
+                 * next agent. */
+                r = sd_bus_error_set(
+                        &error, ERROR_BUSY, "runner-agent is restarting; try again in a moment.");
         else
                 r = a->body(a->message, a->manager, a->name, &error);
         if (r < 0) {
@@ -258,6 +265,9 @@ static int cancel(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
         if (r == -EALREADY)
                 return sd_bus_error_setf(
                         error, ERROR_NOT_RUNNING, "Run %" PRIu64 " has completed already.", id);
+        if (r == -ESHUTDOWN)
+                return sd_bus_error_set(
+                        error, ERROR_BUSY, "runner-agent is restarting; try again in a moment.");
         if (r < 0)
                 return sd_bus_error_set_errnof(
                         error, r, "Failed to cancel run %" PRIu64 ": %s", id, strerror(-r));

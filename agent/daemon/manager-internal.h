@@ -119,6 +119,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job);
 int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret);
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata);
+/* Removes the step's descriptors from systemd's store (README, "Restarts"). */
+void step_fds_forget(StepRef *ref);
 void on_step_failed(StepProcess *p, int error, const char *message, void *userdata);
 
 /* ---- kill.c: signals and kills ---- */

@@ -42,7 +42,7 @@ static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
         }
 }
 
-static void step_fds_forget(StepRef *ref) {
+void step_fds_forget(StepRef *ref) {
         unsigned job = ref->mr->run->jobs[ref->job].def->number,
                  step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
         char name[FDSTORE_NAME_MAX];
