@@ -135,10 +135,10 @@ check "every cancelled step got SIGTERM, quiet ($(wc -l <"$work/quiet.step") of 
 check "every cancelled step got SIGTERM, loaded ($(wc -l <"$work/loaded.step") of $n_steps)" test "$(wc -l <"$work/loaded.step")" -eq "$n_steps"
 check "the agent recorded every SIGTERM, loaded ($(wc -l <"$work/loaded.agent") of $n_steps)" test "$(wc -l <"$work/loaded.agent")" -eq "$n_steps"
 check "the removal of $files files was under way at the SIGTERM stage (took ${removal} ms)" test "$overlap" = yes
-# Broken, not slow: a loop blocked by the removal or the saves puts the stage hundreds of ms late. The
-# bound is 20 times the quiet run's p99, and never under 100 ms: far from what a busy machine does to
-# an unblocked loop.
-bound=$(awk -v q="$qa99" 'BEGIN { b = q * 20; if (b < 100) b = 100; printf "%.0f", b }')
+# Broken, not slow: a loop blocked by the removal puts the stage seconds late (30 s before the removal
+# left the loop). The bound is 20 times the quiet run's p99, and never under 1 s: far from what a busy
+# machine does to an unblocked loop (CI saw 102 ms with both cores taken).
+bound=$(awk -v q="$qa99" 'BEGIN { b = q * 20; if (b < 1000) b = 1000; printf "%.0f", b }')
 check "loaded, the SIGTERM stage's p99 as the agent recorded it ($la99 ms) stays under $bound ms" \
         awk -v v="$la99" -v b="$bound" 'BEGIN { exit !(v != "-" && v < b) }'
 check "loaded, the steps' p99 ($ls99 ms) stays under $bound ms" \
