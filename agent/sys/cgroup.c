@@ -27,29 +27,15 @@ int cgroup_get_root(char **ret_path) {
 }
 
 int cgroup_pidref_get_path(const PidRef *pidref, char **ret_path) {
-        char procfile[STRLEN("/proc//cgroup") + 21];
         _cleanup_free_ char *text = NULL, *path = NULL;
         int r;
 
-        if (!pidref_is_set(pidref))
-                return -ESRCH;
-
-        snprintf(procfile, sizeof(procfile), "/proc/%d/cgroup", (int) pidref->pid);
-        r = read_full_file_at(AT_FDCWD, procfile, CGROUP_FILE_MAX, &text);
-        if (r == -ENOENT)
-                return -ESRCH;
+        r = pidref_read_proc(pidref, "cgroup", CGROUP_FILE_MAX, &text);
         if (r < 0)
                 return r;
-
         r = proc_cgroup_find_unified(text, &path);
         if (r < 0)
                 return r;
-
-        /* Only if the process still lives did we read its own file and not a successor's. */
-        r = pidref_verify(pidref);
-        if (r < 0)
-                return r;
-
         *ret_path = TAKE_PTR(path);
         return 0;
 }

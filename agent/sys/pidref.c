@@ -71,25 +71,36 @@ int pidref_from_pidfd(int fd, PidRef *ret) {
         return 0;
 }
 
-int pidref_get_ppid(const PidRef *pidref, pid_t *ret) {
-        char path[STRLEN("/proc//status") + 12];
+int pidref_read_proc(const PidRef *pidref, const char *name, size_t max, char **ret) {
+        char path[STRLEN("/proc//") + 12 + 32];
         _cleanup_free_ char *text = NULL;
-        long ppid;
         int r;
 
         if (!pidref_is_set(pidref))
                 return -ESRCH;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pidref->pid);
-        r = read_full_file_at(AT_FDCWD, path, PROC_STATUS_MAX, &text);
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pidref->pid, name);
+        r = read_full_file_at(AT_FDCWD, path, max, &text);
         if (r == -ENOENT)
                 return -ESRCH;
         if (r < 0)
                 return r;
-        r = proc_find_number(text, "PPid", &ppid);
-        if (r < 0)
-                return r;
         /* Only if the process still lives did we read its own file and not a successor's. */
         r = pidref_verify(pidref);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int pidref_get_ppid(const PidRef *pidref, pid_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        long ppid;
+        int r;
+
+        r = pidref_read_proc(pidref, "status", PROC_STATUS_MAX, &text);
+        if (r < 0)
+                return r;
+        r = proc_find_number(text, "PPid", &ppid);
         if (r < 0)
                 return r;
         *ret = (pid_t) ppid;

@@ -30,6 +30,10 @@ int pidref_set_pid(PidRef *pidref, pid_t pid);
  * -ESRCH: its process has been reaped already. */
 int pidref_from_pidfd(int fd, PidRef *ret);
 
+/* Reads /proc/PID/name (at most max bytes), verified afterwards to be this process's and not a
+ * successor's with a recycled PID: -ESRCH once it has exited. */
+int pidref_read_proc(const PidRef *pidref, const char *name, size_t max, char **ret);
+
 /* The parent's PID, read while the process is known to be alive (-ESRCH once it has exited). */
 int pidref_get_ppid(const PidRef *pidref, pid_t *ret);
 
