@@ -150,14 +150,16 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                 if (r >= 0) {
                         TAKE_FD(control);
                         a->steps++;
-                        /* A kill already issued waits for the scope to empty; that watch is ours now. */
+                        /* A kill already issued waits for the scope to empty, the shim's grace included:
+                         * that is ours now (killing "payload" again changes nothing). */
                         if (s->cancel_stage == RUN_CANCEL_KILL && !s->emptied) {
                                 _cleanup_free_ char *path = NULL;
 
                                 if (step_cgroup_path(mr, job, step, &path) >= 0)
                                         ref->scope_fd = cgroup_open(m->cgroot, path);
                                 if (ref->scope_fd < 0 ||
-                                        cgroup_watch_empty(m->event, ref->scope_fd, on_step_empty, ref,
+                                        cgroup_kill_staged(m->event, ref->scope_fd, STEP_CGROUP_PAYLOAD,
+                                                STEP_SHIM_GRACE_USEC, on_step_empty, ref,
                                                 &ref->empty_source) < 0) {
                                         ref->scope_fd = safe_close(ref->scope_fd);
                                         (void) run_step_emptied(mr->run, job, step, now(), &actions);

@@ -114,7 +114,7 @@ static bool is_shim(JobCtx *jc, pid_t pid) {
         return false;
 }
 
-/* Logs each process the job's steps left behind, then kills them all with the slice. */
+/* Logs each process the job's steps left behind, then kills them all, and then the slice. */
 static int on_clean_job(sd_event_source *s, void *userdata) {
         JobCtx *jc = userdata;
         ManagedRun *mr = jc->mr;
@@ -167,14 +167,12 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
                 }
         journal_job_slice_killed(mr, jc->index, n_pids, orphans);
 
-        r = cgroup_kill(jc->slice_fd);
-        if (r < 0)
-                log_error_errno(
-                        r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
-        r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
+        /* The steps' processes first, then the shims once they have copied all those wrote. */
+        r = cgroup_kill_staged(mr->manager->event, jc->slice_fd, STEP_CGROUP_PAYLOAD, STEP_SHIM_GRACE_USEC,
+                on_job_empty, jc, &jc->empty_source);
         if (r < 0) {
                 log_error_errno(
-                        r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
+                        r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
                 jc->slice_fd = safe_close(jc->slice_fd);
                 job_stop_slice(jc);
         }

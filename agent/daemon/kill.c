@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the cancellation's decisions do to processes (README, Cancellation): a signal to a step's entry
- * through its pidfd, or to every process of its scope (SignalTarget=cgroup); cgroup.kill of a step's
- * scope and the wait for populated 0; cgroup.kill of the run's slice at the force deadline. */
+ * through its pidfd, or to every process of its scope's "payload" (SignalTarget=cgroup); cgroup.kill of
+ * a step's "payload", then of its scope once the shim had its grace, and the wait for populated 0; the
+ * same for the run's slice at the force deadline. The shims outlive what they copy for: no byte a step
+ * wrote before its kill is lost. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,17 +15,21 @@
 #include "log.h"
 #include "manager-internal.h"
 
-/* SignalTarget=cgroup: every process of the scope but the shim, each through a pidfd that is checked
- * to still be a process of the scope after it was opened (a PID from cgroup.procs may be recycled). */
+/* SignalTarget=cgroup: every process of the scope's "payload" (the shim is in "supervisor"), each
+ * through a pidfd that is checked to still be a process of "payload" after it was opened (a PID from
+ * cgroup.procs may be recycled). */
 static unsigned signal_scope(ManagedRun *mr, size_t job, size_t step, int sig) {
         JobCtx *jc = job_ctx(mr, job);
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *scope = NULL, *path = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t n_pids = 0;
         unsigned n = 0;
 
-        if (step_cgroup_path(mr, job, step, &path) < 0)
+        if (step_cgroup_path(mr, job, step, &scope) < 0)
+                return 0;
+        path = strdupf("%s/" STEP_CGROUP_PAYLOAD, scope);
+        if (!path)
                 return 0;
         fd = cgroup_open(mr->manager->cgroot, path);
         if (fd < 0 || cgroup_list_processes(fd, &pids, &n_pids) < 0)
@@ -95,7 +101,8 @@ void kill_step(ManagedRun *mr, const RunAction *a) {
         if (r >= 0) {
                 (void) cgroup_count_processes(fd, &ref->kill_processes);
                 ref->killed_at = clock_usec(CLOCK_MONOTONIC);
-                r = cgroup_kill(fd);
+                r = cgroup_kill_staged(mr->manager->event, fd, STEP_CGROUP_PAYLOAD, STEP_SHIM_GRACE_USEC,
+                        on_step_empty, ref, &ref->empty_source);
         }
         ref->kill_error = r;
         if (r >= 0)
@@ -107,9 +114,6 @@ void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more) {
         int r = ref->kill_error;
 
         journal_step_killed(mr, a->job, a->step, ref->kill_processes, a->usec);
-        if (r >= 0)
-                r = cgroup_watch_empty(
-                        mr->manager->event, ref->scope_fd, on_step_empty, ref, &ref->empty_source);
         if (r >= 0)
                 return;
         ref->scope_fd = safe_close(ref->scope_fd);
@@ -134,7 +138,9 @@ void kill_run(ManagedRun *mr, const RunAction *a) {
         }
         if (r >= 0) {
                 (void) cgroup_count_processes(fd, &n);
-                r = cgroup_kill(fd);
+                mr->force_kill = sd_event_source_disable_unref(mr->force_kill);
+                r = cgroup_kill_staged(mr->manager->event, fd, STEP_CGROUP_PAYLOAD, STEP_SHIM_GRACE_USEC,
+                        NULL, NULL, &mr->force_kill);
         }
         if (r < 0 && r != -ENOENT)
                 log_error_errno(r, "Run %" PRIu64 ": failed to kill its slice: %m", mr->id);

@@ -64,6 +64,7 @@ ManagedRun *managed_run_free(ManagedRun *mr) {
         free(mr->jobs);
         sd_event_source_disable_unref(mr->save_source);
         sd_event_source_disable_unref(mr->timer);
+        sd_event_source_disable_unref(mr->force_kill);
         free(mr->force_reason);
         scope_job_free(mr->slice_stop);
         run_free(mr->run);

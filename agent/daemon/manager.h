@@ -32,6 +32,7 @@ struct ManagedRun {
         sd_event_source *save_source; /* a deferred state write is pending */
         ScopeJob *slice_stop;         /* the run's slice is being stopped */
         sd_event_source *timer;       /* at run_next_deadline(): every deadline of the run */
+        sd_event_source *force_kill;  /* the force deadline's kill of the run's slice, until empty */
         char *force_reason;
         bool completed_announced;
 };

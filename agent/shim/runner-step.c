@@ -2,15 +2,18 @@
 /* runner-step: the shim between the agent and a step's entry process (README, "Running workflows").
  *
  * The agent forks and execs it, hands its PID to systemd for the step's scope, and holds it: the shim
- * waits on its control socket (fd 3) until the agent says the scope exists. Then it creates the entry
- * process with clone3(CLONE_PIDFD), as the step's user, with no_new_privs, in the working directory;
+ * waits on its control socket (fd 3) until the agent says the scope exists. Then it moves itself into
+ * the scope's leaf cgroup "supervisor" and creates the entry process with clone3(CLONE_PIDFD |
+ * CLONE_INTO_CGROUP) in the leaf "payload", as the step's user, with no_new_privs, in the working
+ * directory;
  * sends the entry's pidfd to the agent (SCM_RIGHTS); copies the entry's stdout and stderr into the
  * step's log file at the pace the step writes them (step-log.c: complete, or with --max-log-size its
  * head and tail) and, through a queue a thread drains, into journald with the RUNNER_* fields
  * (step-journal.c: never at the step's expense); and records the exit status in a file a restarted
  * agent can read. It keeps copying output after the entry exited while background processes still
- * hold the pipes, so that they never get SIGPIPE; the job's end kills them and the shim with the
- * job's slice.
+ * hold the pipes, so that they never get SIGPIPE. Every kill of the step's processes kills "payload"
+ * first: the pipes then reach EOF, and the shim finishes the log and exits; only what is left after a
+ * grace is killed with the rest of the scope (README, "Cancellation").
  *
  * Protocol on fd 3 (SOCK_SEQPACKET), one message a line of text:
  *   agent → shim  "go"                  the scope exists; anything else or EOF: exit without running
@@ -31,12 +34,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cgroup-parse.h"
 #include "fileio.h"
 #include "macro.h"
 #include "step-journal.h"
@@ -52,6 +57,8 @@
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
 #define MAX_FIELDS 16U
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
+#define MOUNTINFO_MAX (16U * 1024U * 1024U)
+#define CGROUP_FILE_MAX (64U * 1024U)
 
 static uid_t arg_uid = (uid_t) -1;
 static gid_t arg_gid = (gid_t) -1;
@@ -301,11 +308,50 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
         _exit(127);
 }
 
-static pid_t clone_pidfd(int *ret_pidfd) {
+/* The step's scope is delegated (README, "Cancellation"): the shim moves itself into its leaf
+ * "supervisor" and creates the entry directly in the leaf "payload", so that every process of the step
+ * is in "payload" from its first instruction on, and the agent can kill them all while the shim stays
+ * to copy what they wrote up to their last byte. Both directories are root's: the step's user can
+ * neither leave "payload" nor make cgroups of its own. Only leaves hold processes, as the kernel wants
+ * wherever controllers are enabled. Returns the open "payload" directory. */
+static int enter_supervisor(void) {
+        _cleanup_free_ char *mountinfo = NULL, *self = NULL, *root = NULL, *path = NULL, *full = NULL;
+        _cleanup_close_ int scope_fd = -EBADF, supervisor_fd = -EBADF;
+        int r, payload_fd;
+
+        r = read_full_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mountinfo);
+        if (r >= 0)
+                r = mountinfo_find_cgroup2(mountinfo, &root);
+        if (r >= 0)
+                r = read_full_file_at(AT_FDCWD, "/proc/self/cgroup", CGROUP_FILE_MAX, &self);
+        if (r >= 0)
+                r = proc_cgroup_find_unified(self, &path);
+        if (r < 0)
+                return r;
+        if (asprintf(&full, "%s%s", root, path) < 0)
+                return -ENOMEM;
+        scope_fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (scope_fd < 0)
+                return -errno;
+        /* Made by no one else: the scope is new, and only root can write in it. */
+        if (mkdirat(scope_fd, "supervisor", 0755) < 0 || mkdirat(scope_fd, "payload", 0755) < 0)
+                return -errno;
+        supervisor_fd = openat(scope_fd, "supervisor", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (supervisor_fd < 0)
+                return -errno;
+        r = write_string_file_at(supervisor_fd, "cgroup.procs", "0");
+        if (r < 0)
+                return r;
+        payload_fd = openat(scope_fd, "payload", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return payload_fd < 0 ? -errno : payload_fd;
+}
+
+static pid_t clone_pidfd(int cgroup_fd, int *ret_pidfd) {
         struct clone_args args = {
-                .flags = CLONE_PIDFD,
+                .flags = CLONE_PIDFD | CLONE_INTO_CGROUP,
                 .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
                 .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t) cgroup_fd,
         };
 
         return (pid_t) syscall(SYS_clone3, &args, sizeof(args));
@@ -416,7 +462,7 @@ static void settle(Copier *c) {
 int main(int argc, char *argv[]) {
         _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF },
                                  report[2] = { -EBADF, -EBADF };
-        _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF, payload_fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         Copier c = { .fds = { -EBADF, -EBADF }, .log = STEP_LOG_NULL };
         char **env = NULL, msg[64];
@@ -487,7 +533,16 @@ int main(int argc, char *argv[]) {
         (void) fcntl(out_pipe[0], F_SETPIPE_SZ, PIPE_SIZE);
         (void) fcntl(err_pipe[0], F_SETPIPE_SZ, PIPE_SIZE);
 
-        pid = clone_pidfd(&pidfd);
+        payload_fd = enter_supervisor();
+        if (payload_fd < 0) {
+                fprintf(stderr, "runner-step: cannot set up the cgroups of the step's scope: %s\n",
+                        strerror(-payload_fd));
+                snprintf(msg, sizeof(msg), "failed %d", -payload_fd);
+                (void) send_message(msg, -1);
+                return EXIT_FAILURE;
+        }
+
+        pid = clone_pidfd(payload_fd, &pidfd);
         if (pid < 0) {
                 snprintf(msg, sizeof(msg), "failed %d", errno);
                 (void) send_message(msg, -1);

@@ -65,13 +65,61 @@ int cgroup_is_populated(int cgroup_fd, bool *ret) {
         return cgroup_events_parse_populated(text, ret);
 }
 
+/* Calls fn for each cgroup directly below the cgroup, with its directory opened. */
+static int cgroup_foreach_child(
+        int cgroup_fd, int (*fn)(int child_fd, const char *name, void *userdata), void *userdata) {
+        _cleanup_close_ int dup_fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        dup_fd = openat(cgroup_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dup_fd < 0)
+                return -errno;
+        d = fdopendir(dup_fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(dup_fd);
+
+        while ((de = readdir(d))) {
+                _cleanup_close_ int child = -EBADF;
+
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                child = openat(cgroup_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child < 0) {
+                        if (errno == ENOENT) /* removed while we looked */
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                r = fn(child, de->d_name, userdata);
+                if (r < 0)
+                        break;
+        }
+        closedir(d);
+        return r;
+}
+
+typedef struct ForeachPid {
+        int (*fn)(pid_t pid, void *userdata);
+        void *userdata;
+        unsigned depth;
+} ForeachPid;
+
+static int cgroup_foreach_pid(
+        int cgroup_fd, int (*fn)(pid_t pid, void *userdata), void *userdata, unsigned depth);
+
+static int foreach_pid_child(int child_fd, const char *name _unused_, void *userdata) {
+        ForeachPid *f = userdata;
+
+        return cgroup_foreach_pid(child_fd, f->fn, f->userdata, f->depth + 1);
+}
+
 /* Calls fn for each PID in cgroup.procs of the cgroup and of every cgroup below it. */
 static int cgroup_foreach_pid(
         int cgroup_fd, int (*fn)(pid_t pid, void *userdata), void *userdata, unsigned depth) {
         _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int dup_fd = -EBADF;
-        DIR *d;
-        struct dirent *de;
         int r;
 
         /* cgroup2 limits nesting itself; this only protects our stack from a pathological tree. */
@@ -97,33 +145,7 @@ static int cgroup_foreach_pid(
                         return r;
         }
 
-        dup_fd = openat(cgroup_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dup_fd < 0)
-                return -errno;
-        d = fdopendir(dup_fd);
-        if (!d)
-                return -errno;
-        TAKE_FD(dup_fd);
-
-        r = 0;
-        while ((de = readdir(d))) {
-                _cleanup_close_ int child = -EBADF;
-
-                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                child = openat(cgroup_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (child < 0) {
-                        if (errno == ENOENT) /* removed while we looked */
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                r = cgroup_foreach_pid(child, fn, userdata, depth + 1);
-                if (r < 0)
-                        break;
-        }
-        closedir(d);
-        return r;
+        return cgroup_foreach_child(cgroup_fd, foreach_pid_child, &(ForeachPid){ fn, userdata, depth });
 }
 
 static int count_one(pid_t pid _unused_, void *userdata) {
@@ -258,6 +280,11 @@ typedef struct EmptyWatch {
         cgroup_empty_handler_t handler;
         void *userdata;
         bool fired;
+        /* cgroup_kill_staged(): the leaves killed first, and the grace for the rest. */
+        const char *leaf;
+        uint64_t grace_usec;
+        sd_event_source *grace_source;
+        bool leaves_seen_empty;
 } EmptyWatch;
 
 static void empty_watch_free(void *userdata) {
@@ -265,6 +292,7 @@ static void empty_watch_free(void *userdata) {
 
         if (!w)
                 return;
+        sd_event_source_disable_unref(w->grace_source);
         safe_close(w->cgroup_fd);
         safe_close(w->events_fd);
         free(w);
@@ -298,7 +326,9 @@ static void empty_watch_fire(sd_event_source *s, EmptyWatch *w) {
                 return;
         w->fired = true;
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        w->handler(s, w->userdata);
+        (void) sd_event_source_set_enabled(w->grace_source, SD_EVENT_OFF);
+        if (w->handler)
+                w->handler(s, w->userdata);
 }
 
 static int on_events_changed(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
@@ -333,7 +363,7 @@ int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handle
         bool empty;
         int r;
 
-        if (!e || cgroup_fd < 0 || !handler || !ret_source)
+        if (!e || cgroup_fd < 0 || !ret_source)
                 return -EINVAL;
 
         w = calloc(1, sizeof(*w));
@@ -389,6 +419,96 @@ int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handle
                 return 0;
         }
 
+        *ret_source = TAKE_PTR(s);
+        return 0;
+}
+
+typedef struct LeafWalk {
+        const char *leaf;
+        unsigned depth;
+        unsigned n_found;
+        bool populated; /* LEAF_CHECK: one of them still has a process */
+        enum { LEAF_KILL, LEAF_CHECK } action;
+} LeafWalk;
+
+static int leaf_walk(int child_fd, const char *name, void *userdata) {
+        LeafWalk *l = userdata;
+        bool populated;
+        int r;
+
+        if (!streq(name, l->leaf)) {
+                /* A run's slice, a job's slice, a step's scope: not deeper than that in practice. */
+                if (l->depth >= 8)
+                        return 0;
+                l->depth++;
+                r = cgroup_foreach_child(child_fd, leaf_walk, l);
+                l->depth--;
+                return r;
+        }
+        l->n_found++;
+        if (l->action == LEAF_KILL)
+                return cgroup_kill(child_fd);
+        r = cgroup_is_populated(child_fd, &populated);
+        if (r < 0)
+                return r == -ENOENT || r == -ENODEV ? 0 : r;
+        l->populated = l->populated || populated;
+        return 0;
+}
+
+/* Every grace_usec: the rest is killed once the leaves were seen empty at two checks in a row, so that
+ * it had at least grace_usec (and at most twice that) since the last of their processes was gone. */
+static int on_grace_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        EmptyWatch *w = userdata;
+        LeafWalk l = { .leaf = w->leaf, .action = LEAF_CHECK };
+        int r;
+
+        r = cgroup_foreach_child(w->cgroup_fd, leaf_walk, &l);
+        if (r >= 0 && (l.populated || !w->leaves_seen_empty)) {
+                w->leaves_seen_empty = !l.populated;
+                r = sd_event_source_set_time_relative(s, w->grace_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return 0;
+        }
+        (void) cgroup_kill(w->cgroup_fd);
+        return 0;
+}
+
+int cgroup_kill_staged(sd_event *e, int cgroup_fd, const char *leaf, uint64_t grace_usec,
+        cgroup_empty_handler_t handler, void *userdata, sd_event_source **ret_source) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *s = NULL;
+        LeafWalk l = { .leaf = leaf, .action = LEAF_KILL };
+        EmptyWatch *w;
+        int r;
+
+        if (!e || cgroup_fd < 0 || !leaf || !ret_source)
+                return -EINVAL;
+
+        r = cgroup_foreach_child(cgroup_fd, leaf_walk, &l);
+        if (r < 0 || l.n_found == 0) {
+                /* No leaf to kill first (a shim still held, say), or one could not be killed: the
+                 * kill must not wait for anything, whatever a grace would have saved. */
+                r = cgroup_kill(cgroup_fd);
+                if (r < 0)
+                        return r;
+                return cgroup_watch_empty(e, cgroup_fd, handler, userdata, ret_source);
+        }
+
+        r = cgroup_watch_empty(e, cgroup_fd, handler, userdata, &s);
+        if (r < 0) {
+                (void) cgroup_kill(cgroup_fd);
+                return r;
+        }
+        w = sd_event_source_get_userdata(s);
+        w->leaf = leaf;
+        w->grace_usec = grace_usec;
+        r = sd_event_add_time_relative(
+                e, &w->grace_source, CLOCK_MONOTONIC, grace_usec, 0, on_grace_check, w);
+        if (r < 0) {
+                (void) cgroup_kill(cgroup_fd);
+                return r;
+        }
         *ret_source = TAKE_PTR(s);
         return 0;
 }

@@ -38,8 +38,17 @@ int cgroup_kill_by_freezing(int cgroup_fd);
 
 typedef void (*cgroup_empty_handler_t)(sd_event_source *s, void *userdata);
 
-/* Calls handler once, from the event loop, when cgroup.events says "populated 0" (or the cgroup is
- * removed). Driven by inotify on cgroup.events; if the cgroup is already empty the handler runs on the
- * next loop iteration. Unref *ret_source to cancel. */
+/* Calls handler once (if not NULL), from the event loop, when cgroup.events says "populated 0" (or the
+ * cgroup is removed). Driven by inotify on cgroup.events; if the cgroup is already empty the handler runs on
+ * the next loop iteration. Unref *ret_source to cancel. */
 int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handler, void *userdata,
         sd_event_source **ret_source);
+
+/* Kills what runs in the cgroup and below so that those who copy the output of others outlive them:
+ * first every cgroup named leaf in the subtree (a step's "payload"), at once; then, once those are
+ * empty, the rest gets from grace_usec to twice that (checked every grace_usec) to exit on its own (a
+ * shim drains its pipes to EOF, finishes its log and exits) before the whole subtree is killed. With no such
+ * leaf in the subtree, or if one cannot be killed, the whole subtree is killed at once. handler runs as for
+ * cgroup_watch_empty(); leaf must outlive *ret_source. */
+int cgroup_kill_staged(sd_event *e, int cgroup_fd, const char *leaf, uint64_t grace_usec,
+        cgroup_empty_handler_t handler, void *userdata, sd_event_source **ret_source);

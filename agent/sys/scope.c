@@ -268,6 +268,12 @@ static int append_properties(sd_bus_message *m, const ScopeParams *params) {
         if (r < 0)
                 return r;
 
+        /* Delegated, to root (no User=): runner-step splits it into the leaves "supervisor" and
+         * "payload" (README, "Cancellation"); the step's user can write in neither. */
+        r = sd_bus_message_append(m, "(sv)", "Delegate", "b", 1);
+        if (r < 0)
+                return r;
+
         r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) params->pid->pid);
         if (r < 0)
                 return r;

@@ -100,9 +100,19 @@ static void protocol_violation(StepProcess *p, const char *reason) {
         report_failed(p, -EPROTO, msg);
 }
 
-/* The pidfd attached to "started" must be the shim's child in the shim's scope: a PID the shim names
- * is believed only once the kernel confirms it. A process that is gone already (the entry may exit
- * and be reaped before this runs) cannot be signalled through its pidfd, so it is harmless. */
+/* Is path DIR/leaf, for some DIR? Returns the length of DIR (0 if not). */
+static size_t cgroup_leaf_parent(const char *path, const char *leaf) {
+        size_t n = strlen(path), l = strlen(leaf);
+
+        if (n <= l + 1 || path[n - l - 1] != '/' || !streq(path + n - l, leaf))
+                return 0;
+        return n - l - 1;
+}
+
+/* The pidfd attached to "started" must be the shim's child, in the leaf "payload" beside the shim's
+ * "supervisor" of the same scope (README, "Cancellation"): a PID the shim names is believed only once the
+ * kernel confirms it. A process that is gone already (the entry may exit and be reaped before this
+ * runs) cannot be signalled through its pidfd, so it is harmless. */
 static int verify_entry(StepProcess *p, int fd, pid_t claimed, PidRef *ret, const char **ret_reason) {
         _cleanup_free_ char *shim_cgroup = NULL, *entry_cgroup = NULL;
         PidRef e = PIDREF_NULL;
@@ -137,10 +147,11 @@ static int verify_entry(StepProcess *p, int fd, pid_t claimed, PidRef *ret, cons
         if (r >= 0)
                 r = cgroup_pidref_get_path(&e, &entry_cgroup);
         if (r >= 0) {
-                n = strlen(shim_cgroup);
-                if (strncmp(entry_cgroup, shim_cgroup, n) != 0 || !IN_SET(entry_cgroup[n], '\0', '/')) {
-                        *ret_reason =
-                                "the pidfd attached to 'started' is of a process outside the step's scope";
+                n = cgroup_leaf_parent(shim_cgroup, STEP_CGROUP_SUPERVISOR);
+                if (n == 0 || cgroup_leaf_parent(entry_cgroup, STEP_CGROUP_PAYLOAD) != n ||
+                        strncmp(entry_cgroup, shim_cgroup, n) != 0) {
+                        *ret_reason = "the pidfd attached to 'started' is of a process outside the "
+                                      "payload cgroup of the step's scope";
                         return -EPROTO;
                 }
         }

@@ -12,6 +12,15 @@
 
 typedef struct StepProcess StepProcess;
 
+/* The leaves of a step's delegated scope (README, "Cancellation"): runner-step in "supervisor", the
+ * step's processes in "payload", from the entry's creation on. */
+#define STEP_CGROUP_SUPERVISOR "supervisor"
+#define STEP_CGROUP_PAYLOAD "payload"
+/* How long a shim has at least, once its step's "payload" is empty, to drain the pipes, finish the log
+ * and exit before the rest of the scope is killed (at most twice that; cgroup_kill_staged()): above
+ * the 2 s runner-step gives journald. */
+#define STEP_SHIM_GRACE_USEC (5U * 1000U * 1000U)
+
 typedef struct StepCallbacks {
         /* The entry process runs (its pidfd is valid until the StepProcess is freed). */
         void (*started)(StepProcess *p, const PidRef *entry, void *userdata);

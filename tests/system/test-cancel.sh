@@ -185,6 +185,115 @@ say "the trees' scope held $(jq -r .RUNNER_PROCESSES <<<"$trees_kill") processes
 check "the trees' kill found the tree ($(jq -r .RUNNER_PROCESSES <<<"$trees_kill") processes)" \
         test "$(jq -r .RUNNER_PROCESSES <<<"$trees_kill")" -ge 7
 
+# ---- 3. nothing a step wrote before its kill is lost ----
+# runner-step is in the scope's "supervisor", the step in its "payload": the kill takes "payload" first,
+# and the shim copies what is left in the pipes before the rest of the scope goes (README, Cancellation).
+# flood.pl writes numbered 64 KiB records as fast as the pipe takes them and counts, in a file, each one
+# whose write(2) returned; check-records.pl wants the log to be records 1..K whole, in order, then at
+# most the beginning of K+1, with K at least the count: a byte lost anywhere before the kill shows.
+cat >"$work/flood.pl" <<'PL'
+#!/usr/bin/perl
+# flood.pl COUNT-FILE [MAX]: records of 64 KiB to stdout as fast as the pipe takes them, record N being
+# sprintf("%08d", N) 8192 times; N goes to COUNT-FILE (one line each) once its write returned.
+# After MAX records (default 1600: 100 MiB), it sleeps.
+use strict;
+use warnings;
+open(my $count, '>>', $ARGV[0]) or die "$ARGV[0]: $!";
+my $max = $ARGV[1] // 1600;
+for (my $i = 1; $i <= $max; $i++) {
+        my $r = sprintf('%08d', $i) x 8192;
+        for (my $off = 0; $off < length $r;) {
+                my $w = syswrite(STDOUT, $r, length($r) - $off, $off);
+                die "write: $!" unless defined $w;
+                $off += $w;
+        }
+        syswrite($count, "$i\n");
+}
+sleep;
+PL
+cat >"$work/check-records.pl" <<'PL'
+#!/usr/bin/perl
+# check-records.pl LOG COUNT-FILE: LOG must be flood.pl's records 1, 2, … K in order, each whole,
+# then at most a beginning of record K+1; and K must be at least the last number in COUNT-FILE (every
+# record whose write returned before the kill). Prints K and that number.
+use strict;
+use warnings;
+open(my $log, '<:raw', $ARGV[0]) or die "$ARGV[0]: $!";
+my $counted = 0;
+if (open(my $c, '<', $ARGV[1])) {
+        while (<$c>) { $counted = $1 if /^(\d+)$/; }
+}
+my ($k, $buf) = (0, '');
+for (;;) {
+        my $n = read($log, $buf, 65536);
+        die "read: $!" unless defined $n;
+        last if $n == 0;
+        my $want = sprintf('%08d', $k + 1) x 8192;
+        if ($n < 65536) {
+                my $more = read($log, my $rest, 1);
+                die "record " . ($k + 1) . " is cut short, and more follows\n" if $more;
+                die "record " . ($k + 1) . " (partial) is not what was written\n"
+                        if $buf ne substr($want, 0, $n);
+                last;
+        }
+        die "record " . ($k + 1) . " is not what was written\n" if $buf ne $want;
+        $k++;
+}
+print "$k whole records in the log, $counted written before the kill\n";
+exit($k >= $counted && $counted > 0 ? 0 : 1);
+PL
+head -c 1048576 /dev/urandom >"$work/mib"
+chmod 0644 "$work/mib" "$work/flood.pl"
+cat >"$work/lossless.yml" <<YML
+jobs:
+  mib:
+    steps:
+      - name: ignores SIGINT and SIGTERM, writes 1 MiB on SIGTERM, then sleeps
+        run: |
+          trap '' INT
+          trap 'cat $work/mib; touch $marks/mib.written; sleep 1000' TERM
+          touch $marks/mib.ready
+          while :; do sleep 0.05 & wait \$! || true; done
+  flood:
+    steps:
+      - name: floods from shortly before its kill on
+        run: |
+          trap '' INT
+          trap 'sleep 0.4; exec perl $work/flood.pl $marks/flood.count 800' TERM
+          touch $marks/flood.ready
+          while :; do sleep 0.05 & wait \$! || true; done
+YML
+cat >"$work/background.yml" <<YML
+jobs:
+  background:
+    steps:
+      - name: leaves a process flooding its output, which only the job's end kills
+        run: |
+          perl $work/flood.pl $marks/background.count 800 &
+          until [ "\$(tail -n 1 $marks/background.count 2>/dev/null)" -ge 16 ] 2>/dev/null; do sleep 0.01; done
+YML
+id=$(runnerctl run "$work/lossless.yml")
+bg=$(runnerctl run "$work/background.yml")
+wait_for 20 test -e $marks/mib.ready -a -e $marks/flood.ready
+runnerctl cancel "$id" >/dev/null
+wait_for 30 completed "$id"
+wait_for 30 completed "$bg"
+logs=/var/lib/runner-agent/runs/$id/logs
+check "the step that wrote 1 MiB on SIGTERM was killed after writing it" test -e $marks/mib.written
+check "… and its log holds the whole MiB, byte for byte" cmp "$work/mib" "$logs/j1-s1.log"
+out=$(perl "$work/check-records.pl" "$logs/j2-s1.log" $marks/flood.count 2>&1)
+rc=$?
+check "a step flooding its output when killed: every record written before the kill is in the log ($out)" \
+        test $rc -eq 0
+check "the background run succeeded" jq -e '.conclusion == "success"' <<<"$(state "$bg")"
+out=$(perl "$work/check-records.pl" "/var/lib/runner-agent/runs/$bg/logs/j1-s1.log" $marks/background.count 2>&1)
+rc=$?
+check "a background process flooding at its job's end: every record written before the kill is in the log ($out)" \
+        test $rc -eq 0
+check "no process of the runs survived" test -z "$(survivors)"
+check "no cgroup of the runs left" test ! -e /sys/fs/cgroup/runner.slice/runner-r$id.slice -a ! -e /sys/fs/cgroup/runner.slice/runner-r$bg.slice
+rm -f "$logs"/j*-s1.log /var/lib/runner-agent/runs/"$bg"/logs/j1-s1.log
+
 # The rest with SignalTarget=cgroup.
 echo "SignalTarget=cgroup" >>/etc/runner-agent/agent.conf.d/50-test.conf
 systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
