@@ -8,6 +8,8 @@
 #include "timespan.h"
 
 #define MAX_PARALLEL_JOBS 4096U
+/* Room for a head, a tail and the line between them that says what was cut. */
+#define CONFIG_MIN_STEP_LOG_SIZE 1024U
 
 void config_init(Config *c) {
         *c = (Config){
@@ -16,6 +18,7 @@ void config_init(Config *c) {
                 .force_terminate_usec = 5 * 60 * USEC_PER_SEC,
                 .signal_target = SIGNAL_TARGET_ENTRY,
                 .max_parallel_jobs = CONFIG_PARALLEL_JOBS_CPUS,
+                .max_step_log_size = CONFIG_MAX_STEP_LOG_SIZE_DEFAULT,
         };
 }
 
@@ -76,6 +79,33 @@ SignalTarget signal_target_from_string(const char *s) {
                 if (streq(s, signal_targets[t]))
                         return t;
         return _SIGNAL_TARGET_MAX;
+}
+
+int config_parse_size(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        unsigned long long v;
+        unsigned shift = 0;
+        const char *k;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (errno != 0)
+                return -EINVAL;
+        if (*end != '\0') {
+                k = strchr(suffixes, *end);
+                if (!k || end[1] != '\0')
+                        return -EINVAL;
+                shift = 10U * (unsigned) (k - suffixes + 1);
+        }
+        if (v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = (uint64_t) v << shift;
+        return 0;
 }
 
 static bool is_blank(char c) {
@@ -161,6 +191,32 @@ static int assign(
                                 return -EINVAL;
                         }
                         c->max_parallel_jobs = (unsigned) v;
+                        return 0;
+                }
+                if (streq(key, "MaxStepLogSize")) {
+                        uint64_t v;
+                        int r;
+
+                        if (!*value) {
+                                c->max_step_log_size = CONFIG_MAX_STEP_LOG_SIZE_DEFAULT;
+                                return 0;
+                        }
+                        if (streq(value, "infinity")) {
+                                c->max_step_log_size = 0;
+                                return 0;
+                        }
+                        r = config_parse_size(value, &v);
+                        if (r == -ERANGE) {
+                                snprintf(why, why_size, "size out of range");
+                                return r;
+                        }
+                        if (r < 0 || v < CONFIG_MIN_STEP_LOG_SIZE) {
+                                snprintf(why, why_size,
+                                        "must be a size of at least %u bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)",
+                                        CONFIG_MIN_STEP_LOG_SIZE);
+                                return -EINVAL;
+                        }
+                        c->max_step_log_size = v;
                         return 0;
                 }
         }

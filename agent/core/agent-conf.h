@@ -27,7 +27,11 @@ typedef struct Config {
         SignalTarget signal_target;
         /* [Agent] */
         unsigned max_parallel_jobs; /* 0: no limit; CONFIG_PARALLEL_JOBS_CPUS: as many as CPUs */
+        uint64_t max_step_log_size; /* bytes; 0: no limit (infinity) */
 } Config;
+
+/* MaxStepLogSize= when not set: 1G. */
+#define CONFIG_MAX_STEP_LOG_SIZE_DEFAULT (UINT64_C(1) << 30)
 
 /* MaxParallelJobs= when not set: one job per CPU the agent may run on, which the caller counts (this
  * code reads nothing of the system) and puts in with config_resolve_parallel_jobs(). */
@@ -35,7 +39,7 @@ typedef struct Config {
 
 void config_resolve_parallel_jobs(Config *c, unsigned n_cpus);
 
-/* GitHub's documented defaults: 7500 ms, 2500 ms, 5 min, the entry process. */
+/* GitHub's documented defaults: 7500 ms, 2500 ms, 5 min, the entry process; logs of at most 1G. */
 void config_init(Config *c);
 
 typedef struct ConfigError {
@@ -61,6 +65,10 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
  * TerminateTimeoutSec= is such a case: the force deadline then pre-empts a step's escalation (README,
  * Cancellation), which machines that must be free fast may want. Returns 0 or -ENOMEM. */
 int config_verify(const Config *c, ConfigErrors *warnings);
+
+/* A size as the configuration writes it: a number of bytes with an optional K, M, G or T (1024-based).
+ * Returns 0, -EINVAL, -ERANGE (more than 2^64-1 bytes). */
+int config_parse_size(const char *s, uint64_t *ret);
 
 const char *signal_target_to_string(SignalTarget t);
 SignalTarget signal_target_from_string(const char *s);

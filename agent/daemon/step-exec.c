@@ -354,6 +354,9 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
                                 j->def->number, number));
+        if (r >= 0 && m->config.max_step_log_size > 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--max-log-size=%" PRIu64, m->config.max_step_log_size));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
         if (r >= 0)

@@ -17,7 +17,10 @@
  *       not-pidfd                "started 1" with /dev/null attached
  *       early-exit               starts CMD as its child, sends its real pidfd, then "exited 0 0"
  *                                while CMD still runs
- *       anything else            behaves: starts CMD and reports it honestly
+ *       outside-payload          starts CMD as its child but in its own cgroup, not in the scope's
+ *                                "payload", and reports it honestly otherwise
+ *       anything else            behaves: moves itself into the scope's "supervisor", starts CMD in
+ *                                its "payload" and reports it honestly
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +104,45 @@ static int step_main(int argc, char *argv[]) {
         return 0;
 }
 
+/* The scope's cgroup directory, from /proc/self/cgroup while the shim is still in it. */
+static char scope_dir[4096];
+
+static int write_in_scope(const char *file, const char *text) {
+        char path[sizeof(scope_dir) + 64];
+        int fd, r = 0;
+
+        snprintf(path, sizeof(path), "%s/%s", scope_dir, file);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, strlen(text)) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+/* runner-step's layout (README, Cancellation): the shim in "supervisor", the step in "payload". */
+static int enter_supervisor(void) {
+        char line[sizeof(scope_dir) - 64], path[sizeof(scope_dir) + 64];
+        FILE *f = fopen("/proc/self/cgroup", "re");
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "0::", 3) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        snprintf(scope_dir, sizeof(scope_dir), "/sys/fs/cgroup%s", line + 3);
+                }
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/supervisor", scope_dir);
+        if (mkdir(path, 0755) < 0)
+                return -errno;
+        snprintf(path, sizeof(path), "%s/payload", scope_dir);
+        if (mkdir(path, 0755) < 0)
+                return -errno;
+        return write_in_scope("supervisor/cgroup.procs", "0");
+}
+
 /* The compromised shim: fd 3 is its control socket, as for runner-step. */
 static int shim_main(int argc, char *argv[]) {
         const char *mode = "", *prefix = "--field=RUNNER_STEP_NAME=";
@@ -138,11 +180,16 @@ static int shim_main(int argc, char *argv[]) {
                 return 0;
         }
 
+        if (strcmp(mode, "outside-payload") != 0 && enter_supervisor() < 0)
+                return 1;
         pid = fork();
         if (pid < 0)
                 return 1;
         if (pid == 0) {
                 int null = open("/dev/null", O_RDWR);
+
+                if (strcmp(mode, "outside-payload") != 0 && write_in_scope("payload/cgroup.procs", "0") < 0)
+                        _exit(127);
                 dup2(null, 0);
                 dup2(null, 1);
                 dup2(null, 2);

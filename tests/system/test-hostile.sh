@@ -178,10 +178,14 @@ jobs:
     steps:
       - name: early-exit
         run: sleep 1000
+  outside-payload:
+    steps:
+      - name: outside-payload
+        run: sleep 1001
 YML
 id=$(submit "$work/shim.yml")
 say "$(runnerctl status "$id")"
-for job in flood forge-canary forge-agent not-pidfd early-exit; do
+for job in flood forge-canary forge-agent not-pidfd early-exit outside-payload; do
         check "$job: the step concludes failure" \
                 test "$(conclusion "$id" ".jobs[] | select(.id == \"$job\") | .steps[0].conclusion")" = failure
         check "$job: its message says the protocol was broken" \
@@ -196,6 +200,8 @@ check "the root canary got no signal from a forged pidfd" test ! -s "$work/canar
 check "the agent got no signal from a forged pidfd (same process, running)" test "$(agent_pid)" = "$pid_before"
 check "early-exit: the entry that was claimed to have exited was killed with its scope" \
         bash -c '! pgrep -f "^sleep 1000$"'
+check "outside-payload: the entry started beside the shim, not in the scope's payload, was killed with its scope" \
+        bash -c '! pgrep -f "^sleep 1001$"'
 rm -f "$dropin/50-test-hostile.conf"
 systemctl daemon-reload
 systemctl restart runner-agent
@@ -238,6 +244,56 @@ prlimit --pid "$(agent_pid)" --nofile="$hard:"
 id=$(submit "$work/tiny.yml")
 check "with descriptors back, the next submit works and concludes success (run $id)" \
         test "$(conclusion "$id" .conclusion)" = success
+
+# ---- the step's cgroups: it cannot leave "payload", make cgroups, or reach its shim ----
+# Every process of a step is in its scope's "payload", the shim in "supervisor" (README, Cancellation);
+# the kill that ends a step is cgroup.kill of "payload", so a process that could move elsewhere would
+# survive it, and one that could stop or kill the shim would cut the step's log short.
+case $(uname -m) in
+x86_64) sys_ptrace=101 ;;
+aarch64) sys_ptrace=117 ;;
+*) sys_ptrace= ;;
+esac
+cat >"$work/cgroups.yml" <<YML
+jobs:
+  j:
+    steps:
+      - run: |
+          cg=/sys/fs/cgroup\$(sed -n 's/^0:://p' /proc/self/cgroup)
+          scope=\${cg%/*}
+          echo "CGROUP \$cg"
+          echo "SHIM \$(sed -n 's/^0:://p' /proc/\$PPID/cgroup)"
+          try() { if "\$@" 2>/dev/null; then echo "ESCAPED: \$*"; else echo "denied: \$*"; fi; }
+          try mkdir "\$cg/mine"
+          try mkdir "\$scope/mine"
+          try mkdir "\$scope/supervisor/mine"
+          for target in "\$scope" "\$scope/supervisor" "\${scope%/*}" /sys/fs/cgroup/runner.slice /sys/fs/cgroup; do
+            try sh -c "echo 0 >'\$target/cgroup.procs'"
+            try sh -c "echo \$\$ >'\$target/cgroup.procs'"
+          done
+          try sh -c "echo 1 >'\$scope/supervisor/cgroup.kill'"
+          try sh -c "echo 1 >'\$scope/supervisor/cgroup.freeze'"
+          try sh -c "echo +pids >'\$scope/cgroup.subtree_control'"
+          try kill -0 \$PPID
+          try kill -TERM \$PPID
+          try kill -STOP \$PPID
+          try kill -KILL \$PPID
+          try perl -e 'exit(syscall($sys_ptrace, 16, \$ARGV[0], 0, 0) == 0 ? 0 : 1)' \$PPID
+          try perl -e 'exit(syscall($sys_ptrace, 16, \$ARGV[0], 0, 0) == 0 ? 0 : 1)' \$(pgrep -x runner-step | head -n1)
+          echo "STILL \$(sed -n 's/^0:://p' /proc/self/cgroup)"
+          echo "shell still in \$(sed -n 's/^0:://p' /proc/\$\$/cgroup)"
+YML
+id=$(submit "$work/cgroups.yml")
+log=$(runnerctl logs "$id" j 1)
+say "$log"
+check "the step is in its scope's payload cgroup" grep -q "^CGROUP /sys/fs/cgroup/.*/runner-r$id-j1-s1.scope/payload$" <<<"$log"
+check "… and its shim in the scope's supervisor cgroup" grep -q "^SHIM /.*/runner-r$id-j1-s1.scope/supervisor$" <<<"$log"
+check "every attempt to make a cgroup, move a process, freeze/kill/control the shim's cgroup, signal or ptrace the shim was denied ($(grep -c '^denied' <<<"$log") denied)" \
+        bash -c '! grep -q "^ESCAPED" <<<"$1" && test "$(grep -c "^denied" <<<"$1")" -eq 22' _ "$log"
+check "the step's processes are still in payload after the attempts" grep -q "^shell still in .*/runner-r$id-j1-s1.scope/payload$" <<<"$log"
+check "the shim outlived the attempts: the step concluded success with its exit reported" \
+        test "$(conclusion "$id" .conclusion)" = success
+check "no cgroup named mine was made anywhere" test -z "$(find /sys/fs/cgroup -name mine 2>/dev/null)"
 
 echo "1..$n"
 [[ $failed -eq 0 ]]

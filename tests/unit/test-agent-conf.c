@@ -26,6 +26,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.force_terminate_usec, 300 * USEC_PER_SEC);
         assert_int_equal(c.signal_target, SIGNAL_TARGET_ENTRY);
         assert_int_equal(c.max_parallel_jobs, CONFIG_PARALLEL_JOBS_CPUS);
+        assert_int_equal(c.max_step_log_size, UINT64_C(1) << 30);
         assert_int_equal(config_verify(&c, NULL), 0);
 
         /* an empty file, comments and blank lines change nothing */
@@ -90,6 +91,22 @@ static const ErrorCase error_cases[] = {
         { "[Agent]\nMaxParallelJobs=9999\n",
                 "2: invalid MaxParallelJobs=9999: must be a number from 1 to 4096, infinity or 0 (no limit), or empty (one per CPU)\n" },
         { "[Agent]\nSignalTarget=entry\n", "2: unknown setting SignalTarget= in [Agent]\n" },
+        { "[Agent]\nMaxStepLogSize=1.5G\n",
+                "2: invalid MaxStepLogSize=1.5G: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=0\n",
+                "2: invalid MaxStepLogSize=0: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=1023\n",
+                "2: invalid MaxStepLogSize=1023: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=-1G\n",
+                "2: invalid MaxStepLogSize=-1G: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=1g\n",
+                "2: invalid MaxStepLogSize=1g: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=1GB\n",
+                "2: invalid MaxStepLogSize=1GB: must be a size of at least 1024 bytes (e.g. 512K, 100M, 1G), infinity, or empty (1G)\n" },
+        { "[Agent]\nMaxStepLogSize=16777216T\n",
+                "2: invalid MaxStepLogSize=16777216T: size out of range\n" },
+        { "[Agent]\nMaxStepLogSize=99999999999999999999\n",
+                "2: invalid MaxStepLogSize=99999999999999999999: size out of range\n" },
         /* every error, each at the first line of its (continued) entry */
         { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=many\n",
                 "2: invalid InterruptTimeoutSec=x: not a time span (e.g. 7500ms, 2.5s, 5min)\n"
@@ -134,6 +151,48 @@ static void test_parallel_jobs(void **state) {
         assert_int_equal(parse(&c, "b.conf", "[Agent]\nMaxParallelJobs=\n", NULL), 0);
         config_resolve_parallel_jobs(&c, 3);
         assert_int_equal(c.max_parallel_jobs, 3);
+}
+
+/* 1G unless told otherwise; K, M, G, T are 1024-based; infinity lifts the limit; empty goes back. */
+static void test_step_log_size(void **state) {
+        static const struct {
+                const char *value;
+                uint64_t bytes;
+        } cases[] = {
+                { "1024", 1024 },
+                { "64K", 64 * 1024 },
+                { "100M", UINT64_C(100) << 20 },
+                { "2G", UINT64_C(2) << 30 },
+                { "3T", UINT64_C(3) << 40 },
+                { "16777215T", UINT64_C(16777215) << 40 },
+                { "18446744073709551615", UINT64_MAX },
+                { "infinity", 0 },
+                { "", UINT64_C(1) << 30 },
+        };
+        char text[128];
+        uint64_t v;
+        Config c;
+
+        config_init(&c);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                snprintf(text, sizeof(text), "[Agent]\nMaxStepLogSize=7M\nMaxStepLogSize=%s\n",
+                        cases[i].value);
+                assert_int_equal(parse(&c, "a.conf", text, NULL), 0);
+                assert_int_equal(c.max_step_log_size, cases[i].bytes);
+        }
+        /* a later file overrides an earlier one */
+        assert_int_equal(parse(&c, "a.conf", "[Agent]\nMaxStepLogSize=infinity\n", NULL), 0);
+        assert_int_equal(parse(&c, "b.conf", "[Agent]\nMaxStepLogSize=5M\n", NULL), 0);
+        assert_int_equal(c.max_step_log_size, UINT64_C(5) << 20);
+
+        assert_int_equal(config_parse_size("0", &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(config_parse_size("16777216T", &v), -ERANGE);
+        assert_int_equal(config_parse_size(" 1K", &v), -EINVAL);
+        assert_int_equal(config_parse_size("1K ", &v), -EINVAL);
+        assert_int_equal(config_parse_size("+1K", &v), -EINVAL);
+        assert_int_equal(config_parse_size("K", &v), -EINVAL);
+        assert_int_equal(config_parse_size("1KK", &v), -EINVAL);
 }
 
 static void test_errors(void **state) {
@@ -239,6 +298,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_override),
                 cmocka_unit_test(test_parallel_jobs),
+                cmocka_unit_test(test_step_log_size),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_valid_lines_still_apply),
                 cmocka_unit_test(test_limits),
