@@ -34,7 +34,7 @@ static void help(void) {
                "     --config-dir=DIR  Read DIR/agent.conf and DIR/agent.conf.d/*.conf\n"
                "                       (default: %s)\n\n"
                "Configuration ([Cancel] InterruptTimeoutSec=, TerminateTimeoutSec=, ForceTerminateSec=,\n"
-               "SignalTarget=; [Agent] MaxParallelJobs=) is described in the README. State is kept in\n"
+               "SignalTarget=; [Agent] MaxParallelJobs=, MaxStepLogSize=) is described in the README. State is kept in\n"
                "%s.\n",
                 program_invocation_short_name, RUNNER_BUS_NAME, RUNNER_CONF_DIR, RUNNER_STATE_DIR);
 }
@@ -157,16 +157,19 @@ static int load_config(Config *c, ConfigErrors *warnings) {
 }
 
 static void print_config(const Config *c) {
-        char a[64], b[64], f[64], jobs[DECIMAL_STR_MAX(unsigned)] = "infinity";
+        char a[64], b[64], f[64], jobs[DECIMAL_STR_MAX(unsigned)] = "infinity",
+                                  log_size[DECIMAL_STR_MAX(uint64_t)] = "infinity";
 
         if (c->max_parallel_jobs > 0)
                 snprintf(jobs, sizeof(jobs), "%u", c->max_parallel_jobs);
+        if (c->max_step_log_size > 0)
+                snprintf(log_size, sizeof(log_size), "%" PRIu64, c->max_step_log_size);
         printf("[Cancel]\nInterruptTimeoutSec=%s\nTerminateTimeoutSec=%s\nForceTerminateSec=%s\nSignalTarget=%s\n\n"
-               "[Agent]\nMaxParallelJobs=%s\n",
+               "[Agent]\nMaxParallelJobs=%s\nMaxStepLogSize=%s\n",
                 format_timespan(a, sizeof(a), c->interrupt_timeout_usec),
                 format_timespan(b, sizeof(b), c->terminate_timeout_usec),
                 format_timespan(f, sizeof(f), c->force_terminate_usec),
-                signal_target_to_string(c->signal_target), jobs);
+                signal_target_to_string(c->signal_target), jobs, log_size);
 }
 
 /* Is systemd restarting us (systemctl restart, try-restart, a package upgrade) rather than stopping
