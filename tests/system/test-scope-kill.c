@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A held child is put into its own transient scope; released, it leaves a double-forked setsid daemon
  * and a process that ignores SIGINT, SIGTERM and SIGHUP in its own process group. Killing the scope's
- * cgroup must leave none of them alive, and systemd must then collect the scope. Run against the real
- * systemd, D-Bus and cgroup2; the lines starting with "# " narrate what happens. */
+ * cgroup must leave none of them alive, and systemd must then collect the scope. Then runner-step's
+ * layout (README, Cancellation): a supervisor in the scope's "supervisor" copying from a process in its
+ * "payload"; cgroup_kill_staged() must kill the payload first, let the supervisor read to EOF and exit,
+ * and kill a supervisor that stays only after its grace. Run against the real systemd, D-Bus and
+ * cgroup2; the lines starting with "# " narrate what happens. */
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -10,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -17,6 +21,7 @@
 #include <cmocka.h>
 
 #include "cgroup.h"
+#include "fileio.h"
 #include "macro.h"
 #include "pidref.h"
 #include "scope.h"
@@ -335,6 +340,157 @@ static void test_kill_by_freezing(void **state) {
         scope_kill_scenario(*state, cgroup_kill_by_freezing, "freeze+kill+thaw");
 }
 
+/* The supervisor: told its scope's directory, it makes the two leaves, moves itself into "supervisor"
+ * and forks a payload process into "payload" that holds a pipe and ignores every polite signal. It reads
+ * that pipe to EOF (the payload is dead), says so on drained_fd, and then exits or, if stay, hangs on. */
+static _Noreturn void supervisor_main(int go_fd, int report_fd, int drained_fd, bool stay) {
+        _cleanup_close_ int scope_fd = -EBADF;
+        char dir[4096] = "", b;
+        int p[2];
+        ssize_t n;
+        pid_t pid;
+
+        n = read(go_fd, dir, sizeof(dir) - 1);
+        if (n <= 0)
+                _exit(EXIT_FAILURE);
+        scope_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (scope_fd < 0 || mkdirat(scope_fd, "supervisor", 0755) < 0 ||
+                mkdirat(scope_fd, "payload", 0755) < 0 ||
+                write_string_file_at(scope_fd, "supervisor/cgroup.procs", "0") < 0 || pipe(p) < 0)
+                _exit(EXIT_FAILURE);
+        signal(SIGTERM, SIG_IGN);
+        pid = fork();
+        if (pid < 0)
+                _exit(EXIT_FAILURE);
+        if (pid == 0) {
+                signal(SIGINT, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                close(p[0]);
+                if (write_string_file_at(scope_fd, "payload/cgroup.procs", "0") < 0)
+                        _exit(EXIT_FAILURE);
+                report_self(report_fd);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        report_self(report_fd);
+        while ((n = read(p[0], &b, 1)) != 0)
+                if (n < 0 && errno != EINTR)
+                        _exit(EXIT_FAILURE);
+        if (write(drained_fd, "d", 1) != 1)
+                _exit(EXIT_FAILURE);
+        while (stay)
+                pause();
+        _exit(EXIT_SUCCESS);
+}
+
+static void staged_kill_scenario(Ctx *ctx, bool stay, uint64_t grace_usec) {
+        _cleanup_close_pair_ int go[2] = { -EBADF, -EBADF }, report[2] = { -EBADF, -EBADF },
+                                 drained[2] = { -EBADF, -EBADF };
+        _cleanup_(sd_event_source_unrefp) sd_event_source *watch = NULL;
+        _cleanup_free_ char *unit = NULL, *path = NULL, *dir = NULL, *sup_path = NULL, *pay_path = NULL;
+        _cleanup_close_ int cgfd = -EBADF;
+        const char *how = stay ? "staged, supervisor stays" : "staged";
+        PidRef child = PIDREF_NULL, payload = PIDREF_NULL;
+        pid_t pids[2];
+        ScopeResult res;
+        bool empty = false;
+        uint64_t t0, t1;
+        siginfo_t si;
+        char b;
+        int r;
+
+        assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(drained, O_CLOEXEC | O_NONBLOCK), 0);
+        assert_true(asprintf(&unit, "runner-selftest-%d-%u.scope", (int) getpid(), ++ctx->serial) > 0);
+
+        r = pidref_fork(&child);
+        assert_true(r >= 0);
+        if (r == 0) {
+                safe_close(go[1]);
+                safe_close(report[0]);
+                safe_close(drained[0]);
+                supervisor_main(go[0], report[1], drained[1], stay);
+        }
+        go[0] = safe_close(go[0]);
+        report[1] = safe_close(report[1]);
+        drained[1] = safe_close(drained[1]);
+
+        start_scope(ctx, unit, &child, &res);
+        if (res.error < 0)
+                fail_msg("StartTransientUnit(%s) failed: %d %s", unit, res.error, res.message);
+        assert_int_equal(cgroup_pidref_get_path(&child, &path), 0);
+        assert_true(asprintf(&dir, "%s%s", ctx->cgroot, path) > 0);
+        assert_int_equal(write(go[1], dir, strlen(dir)), (ssize_t) strlen(dir));
+
+        /* Both report once in place: the payload first or the supervisor first. */
+        {
+                size_t got = 0;
+
+                while (got < sizeof(pids)) {
+                        struct pollfd pfd = { .fd = report[0], .events = POLLIN };
+                        ssize_t k;
+
+                        assert_int_equal(poll(&pfd, 1, (int) (WAIT_USEC / USEC_PER_MSEC)), 1);
+                        k = read(report[0], (char *) pids + got, sizeof(pids) - got);
+                        assert_true(k > 0);
+                        got += (size_t) k;
+                }
+        }
+        assert_int_equal(pidref_set_pid(&payload, pids[0] == child.pid ? pids[1] : pids[0]), 0);
+        assert_int_equal(cgroup_pidref_get_path(&payload, &pay_path), 0);
+        path = mfree(path);
+        assert_int_equal(cgroup_pidref_get_path(&child, &sup_path), 0);
+        narrate("[%s] supervisor %d in %s, payload %d in %s", how, (int) child.pid, sup_path,
+                (int) payload.pid, pay_path);
+        assert_true(strlen(sup_path) > strlen("/supervisor"));
+        assert_string_equal(sup_path + strlen(sup_path) - strlen("/supervisor"), "/supervisor");
+        assert_true(strlen(pay_path) > strlen("/payload"));
+        assert_string_equal(pay_path + strlen(pay_path) - strlen("/payload"), "/payload");
+
+        cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(cgfd >= 0);
+        t0 = now_usec();
+        assert_int_equal(
+                cgroup_kill_staged(ctx->event, cgfd, "payload", grace_usec, on_empty, &empty, &watch), 0);
+        assert_false(empty);
+        run_until(ctx, &empty, "the scope to be empty");
+        t1 = now_usec();
+
+        /* The payload was killed; the supervisor read its pipe to the end before anything happened to
+         * it. */
+        assert_int_equal(pidref_wait_exit(&payload, 0), 1);
+        pidref_done(&payload);
+        assert_int_equal(read(drained[0], &b, 1), 1);
+        assert_int_equal(pidref_reap(&child, &si), 0);
+        pidref_done(&child);
+        if (!stay) {
+                narrate("[%s] the supervisor drained its pipe and exited by itself %.1f ms after the kill "
+                        "(grace %.0f ms)",
+                        how, (double) (t1 - t0) / 1000.0, (double) grace_usec / 1000.0);
+                assert_int_equal(si.si_code, CLD_EXITED);
+                assert_int_equal(si.si_status, 0);
+                assert_true(t1 - t0 < grace_usec);
+        } else {
+                narrate("[%s] the supervisor drained its pipe, stayed, and was killed %.1f ms after the kill "
+                        "(grace %.0f ms: at least that, at most twice)",
+                        how, (double) (t1 - t0) / 1000.0, (double) grace_usec / 1000.0);
+                assert_int_equal(si.si_code, CLD_KILLED);
+                assert_int_equal(si.si_status, SIGKILL);
+                assert_true(t1 - t0 >= grace_usec);
+                assert_true(t1 - t0 < 2 * grace_usec + 500 * USEC_PER_MSEC);
+        }
+}
+
+static void test_kill_staged(void **state) {
+        staged_kill_scenario(*state, false, 5 * USEC_PER_SEC);
+}
+
+static void test_kill_staged_grace(void **state) {
+        staged_kill_scenario(*state, true, 400 * USEC_PER_MSEC);
+}
+
 static void test_watch_already_empty(void **state) {
         Ctx *ctx = *state;
         _cleanup_(sd_event_source_unrefp) sd_event_source *watch = NULL;
@@ -391,6 +547,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cgroup_kill),
                 cmocka_unit_test(test_kill_by_freezing),
+                cmocka_unit_test(test_kill_staged),
+                cmocka_unit_test(test_kill_staged_grace),
                 cmocka_unit_test(test_watch_already_empty),
         };
         _cleanup_free_ char *root = NULL;
