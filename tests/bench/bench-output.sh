@@ -16,8 +16,8 @@
 # Then the journal copy: a step printing 5,000 lines has all of them in journald; a flood (2,000,000
 # lines) beside a normal step in another job: the normal step's lines are all in journald, the flood's
 # gap is stated (lines sent + lines stated left out = lines written), both logs are complete. Then
-# --max-log-size (through a wrapper of runner-step named by RUNNER_STEP_PATH) and a full disk (the
-# logs redirected by the same wrapper to a 1 MiB tmpfs).
+# MaxStepLogSize= in agent.conf (runner-step --max-log-size) and a full disk (the logs redirected by a
+# wrapper of runner-step named by RUNNER_STEP_PATH to a 1 MiB tmpfs).
 # The exit status judges what is broken whatever the machine: a log that is not byte for byte what
 # the step wrote (per stream for the interleaved shape: across two pipes only each stream's own order
 # is defined), a journal line lost from a normal step, a missing or wrong gap notice, a step failed or
@@ -144,19 +144,18 @@ flood_notice=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood -o json | jq -
 flood_left=$(jq -r '.RUNNER_LINES_LEFT_OUT' <<<"$flood_notice" 2>/dev/null | head -1)
 flood_ends=$(journalctl -q RUNNER_RUN_ID="$id" RUNNER_JOB=flood SYSLOG_IDENTIFIER=runner-step -o cat | grep -E '^[0-9]+$' | sed -n '1p;$p' | paste -sd ' ')
 
-# ---- --max-log-size and a full disk: runner-step through a wrapper the agent runs instead ----
+# ---- MaxStepLogSize= and a full disk: runner-step through a wrapper the agent runs instead ----
 mkdir -p /usr/local/libexec "$(dirname "$dropin")" "$work/full"
 cat >/usr/local/libexec/bench-output-shim <<EOF
 #!/bin/bash
-# runner-step with the arguments in $work/shim-args, its log redirected to \$(cat $work/shim-logdir)
-extra=(\$(cat $work/shim-args 2>/dev/null))
+# runner-step, its log redirected to \$(cat $work/shim-logdir)
 dir=\$(cat $work/shim-logdir 2>/dev/null)
 args=()
 for a in "\$@"; do
         [[ -n \$dir && \$a == --log=* ]] && a="--log=\$dir/\${a##*/}"
         args+=("\$a")
 done
-exec $shim "\${extra[@]}" "\${args[@]}"
+exec $shim "\${args[@]}"
 EOF
 chmod 0755 /usr/local/libexec/bench-output-shim
 printf '[Service]\nEnvironment=RUNNER_STEP_PATH=/usr/local/libexec/bench-output-shim\n' >"$dropin"
@@ -164,7 +163,9 @@ systemctl daemon-reload
 systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
 
 # 1,000,000-byte limit on 2,000,000 short lines: the first 900,000 and the last 100,000 bytes, a marker
-echo --max-log-size=1000000 >"$work/shim-args"
+mkdir -p /etc/runner-agent/agent.conf.d
+printf '[Agent]\nMaxStepLogSize=1000000\n' >/etc/runner-agent/agent.conf.d/50-bench-output.conf
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
 seq 1 2000000 >"$work/seq.expected"
 cut_status=ok
 a=()
@@ -184,7 +185,8 @@ cmp -s <(head -c 900000 "$log") <(head -c 900000 "$work/seq.expected") &&
         grep -q "^\[runner-step: $((total - 1000000)) bytes" <<<"$cut_marker" && cut_ok=yes
 
 # A full disk: the logs go to a 1 MiB tmpfs; the step must succeed and not be slowed, the error be told
-rm -f "$work/shim-args"
+rm -f /etc/runner-agent/agent.conf.d/50-bench-output.conf
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not restart"; exit 1; }
 echo "$work/full" >"$work/shim-logdir"
 full_status=ok
 a=()
@@ -214,7 +216,7 @@ say "$(
         echo "| step output (median of $reps) | runner-agent (s) | to a file (s) | ratio | target | piped to cat (s) | log identical | journal |"
         echo "|---|---|---|---|---|---|---|---|"
         for s in "${shapes[@]}"; do row "$s"; done
-        echo "| --max-log-size=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | head+tail+marker: $cut_ok, $cut_size bytes | |"
+        echo "| MaxStepLogSize=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | head+tail+marker: $cut_ok, $cut_size bytes | |"
         echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | $full_time | ${t_file[short]} | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
         echo "| journal: 5,000 lines alone | | | | all | | | $normal_alone in journald, notices $normal_alone_notice |"
         echo "| journal: 5,000 lines beside a 2,000,000-line flood | | | | all | | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
@@ -242,10 +244,10 @@ done
         not_ok "the flood's journal copy begins and ends with: $flood_ends"
 [[ $flood_log_ok == yes && $normal_log_ok == yes ]] && ok "both logs complete beside each other" ||
         not_ok "logs: flood $flood_log_ok, normal $normal_log_ok"
-[[ $cut_status == ok && $cut_ok == yes ]] && ok "--max-log-size keeps the head and the tail, and says what was cut" ||
-        not_ok "--max-log-size: $cut_status, head+tail+marker $cut_ok ($cut_size bytes, marker '$cut_marker')"
+[[ $cut_status == ok && $cut_ok == yes ]] && ok "MaxStepLogSize=1000000 keeps the head and the tail, and says what was cut" ||
+        not_ok "MaxStepLogSize=1000000: $cut_status, head+tail+marker $cut_ok ($cut_size bytes, marker '$cut_marker')"
 awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { exit !(a <= 5 * f) }' &&
-        ok "--max-log-size does not slow the step (${cut_time} s)" || not_ok "--max-log-size: ${cut_time} s"
+        ok "MaxStepLogSize=1000000 does not slow the step (${cut_time} s)" || not_ok "MaxStepLogSize=1000000: ${cut_time} s"
 [[ $full_status == ok ]] && awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { exit !(a <= 5 * f) }' &&
         ok "a full disk neither fails nor slows the step (${full_time} s)" || not_ok "full disk: $full_status, ${full_time} s"
 [[ $full_told -eq 1 && $full_told_agent -eq $reps ]] && ok "the full disk is told once in the journal copy and once on the shim's stderr (a step)" ||
