@@ -94,8 +94,8 @@ check "steps have the documented fields" jq -e \
 for js in "1 1 make" "1 3 daemon" "2 1 use"; do
         read -r j s sid <<<"$js"
         cg=$(jq -r ".jobs[$((j - 1))].steps[$((s - 1))].outputs.cgroup" "$work/three.json")
-        check "step j$j-s$s saw its own scope: $cg" test "$cg" = \
-                "0::/runner.slice/runner-r$id.slice/runner-r$id-j$j.slice/runner-r$id-j$j-s$s.scope"
+        check "step j$j-s$s saw itself in its own scope's payload cgroup: $cg" test "$cg" = \
+                "0::/runner.slice/runner-r$id.slice/runner-r$id-j$j.slice/runner-r$id-j$j-s$s.scope/payload"
 done
 check "the setsid daemon was alive in the next step of the job" jq -e '.jobs[0].steps[3].conclusion == "success"' "$work/three.json"
 daemon_pid=$(cat /var/tmp/test-agent-daemon.pid)
