@@ -28,8 +28,10 @@ struct StepRef {
         unsigned kill_processes;       /* how many it met */
         SignalSent sent;
         int kill_error;
-        uint64_t kill_to_empty_usec; /* from it to populated 0 */
-        ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */
+        uint64_t kill_to_empty_usec;  /* from it to populated 0 */
+        ScopeJob *stale_stop;         /* taken over unstarted: its old scope is being stopped */
+        sd_event_source *adopt_check; /* a start the previous agent may have made is looked for */
+        bool fresh;                   /* its leftovers are gone: the next start is a real one */
 };
 
 struct JobCtx {
@@ -146,6 +148,8 @@ typedef struct Adoption {
         ManagedRun **runs; /* taken over, to be resumed once all are loaded */
         size_t n_runs, allocated;
         unsigned steps, ended, overdue;
+        unsigned checks; /* adopt_claim_start(): starts being checked */
+        bool resumed;
 } Adoption;
 
 void adoption_begin(Adoption *a);
@@ -159,3 +163,10 @@ void adopt_refuse(Manager *m, ManagedRun *mr, const char *why);
  * agent-readopted event says what was found. */
 void adoption_resume(Manager *m, Adoption *a);
 void adoption_done(Adoption *a);
+/* The store is kept (Manager.adoption) while the resumed runs may still start a step the previous
+ * agent had started after it last saved the run; freed once none can. */
+void adoption_maybe_end(Manager *m);
+/* START_STEP in a taken-over run, while the store is kept: true if the step is looked for first (its
+ * descriptors in the store, its exit status, its scope) and taken over, or started afresh once what is
+ * left of it is gone. */
+bool adopt_claim_start(ManagedRun *mr, size_t job, size_t step);

@@ -33,6 +33,7 @@
 
 void step_ref_done(StepRef *ref) {
         ref->stale_stop = scope_job_free(ref->stale_stop);
+        ref->adopt_check = sd_event_source_disable_unref(ref->adopt_check);
         ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
         ref->scope_fd = safe_close(ref->scope_fd);
 }
@@ -330,12 +331,15 @@ fail:
 /* Every run in runs/: finished ones as their state.json says, unfinished ones taken over (adopt.c). */
 int manager_load_runs(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
-        Adoption a;
+        Adoption *a;
         DIR *d;
         struct dirent *de;
         int r;
 
-        adoption_begin(&a);
+        a = malloc(sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        adoption_begin(a);
         fd = dup(m->runs_fd);
         if (fd < 0) {
                 r = -errno;
@@ -376,7 +380,7 @@ int manager_load_runs(Manager *m) {
                                 : -EBADMSG;
                         if (r >= 0 && !streq(json_object_get_string(status), "completed")) {
                                 json_object_put(o);
-                                r = adopt_run(m, id, dir_fd, &a, &why);
+                                r = adopt_run(m, id, dir_fd, a, &why);
                                 if (r < 0)
                                         goto fail_dir;
                                 if (!why)
@@ -408,14 +412,16 @@ int manager_load_runs(Manager *m) {
                 }
         }
         closedir(d);
-        adoption_resume(m, &a);
-        adoption_done(&a);
+        m->adoption = a;
+        adoption_resume(m, a);
+        adoption_maybe_end(m);
         return 0;
 
 fail_dir:
         closedir(d);
 fail:
-        adoption_done(&a);
+        adoption_done(a);
+        free(a);
         return r;
 }
 
@@ -661,6 +667,10 @@ Manager *manager_free(Manager *m) {
          * completions still find the runs and the bus. */
         m->worker = worker_free(m->worker);
         m->remover = worker_free(m->remover);
+        if (m->adoption) {
+                adoption_done(m->adoption);
+                m->adoption = mfree(m->adoption);
+        }
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);

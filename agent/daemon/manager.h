@@ -34,6 +34,7 @@ struct ManagedRun {
         sd_event_source *timer;       /* at run_next_deadline(): every deadline of the run */
         char *force_reason;
         bool completed_announced;
+        bool adopted; /* taken over from an earlier agent */
 };
 
 struct Manager {
@@ -65,6 +66,7 @@ struct Manager {
         bool stopping;
         bool handing_over; /* systemctl restart: the runs go on, for the next agent (README, "Restarts") */
         unsigned running_jobs;
+        struct Adoption *adoption; /* at start-up, what the previous agent left (adopt.c) */
 };
 
 int manager_new(sd_event *event, const Config *config, Manager **ret);

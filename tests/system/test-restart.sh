@@ -99,6 +99,76 @@ check "the step's log is complete, byte for byte" cmp -s "$work/steady.log" <(se
 check "the journal says the agent took the run over" \
         bash -c 'journalctl --sync; journalctl -o json RUNNER_EVENT=agent-readopted | jq -se "map(select(.RUNNER_STEPS == \"1\")) | length >= 1"'
 
+# ---- 1b. the crash window between a step's start and the save that records it ----
+# The agent dies after step 1 exited and step 2 started, before run-state.json said so: the next agent
+# resumes from a state in which step 1 still runs, learns its exit from the exit status runner-step
+# recorded, and the core decides to start step 2 again. Made deterministic: the agent is frozen
+# (SIGSTOP) once it has recorded step 2's entry as running, the run's state files are put back to the
+# copies taken while step 1 ran (what the disk holds when the agent dies before the save), and then it
+# is SIGKILLed.
+cat >"$work/window.yml" <<YML
+name: window
+jobs:
+  w:
+    steps:
+      - run: |
+          touch $marks/win.s1
+          while [ ! -e $marks/win.go1 ]; do sleep 0.05; done
+      - id: two
+        run: |
+          echo \$\$ >> $marks/win.s2
+          while [ ! -e $marks/win.go2 ]; do sleep 0.05; done
+          echo "starts=\$(wc -l < $marks/win.s2)" >> "\$GITHUB_OUTPUT"
+YML
+# freeze_in_window: submits window.yml and leaves the agent frozen in the window; sets id and win_pid.
+freeze_in_window() {
+        local dir
+        rm -f $marks/win.*
+        id=$(runnerctl run "$work/window.yml")
+        dir=/var/lib/runner-agent/runs/$id
+        wait_for 30 test -e $marks/win.s1
+        wait_for 10 jq -e '.jobs[0].steps[0].entry_running' "$dir/run-state.json"
+        cp "$dir/run-state.json" "$dir/state.json" "$work/"
+        touch $marks/win.go1
+        wait_for 30 jq -e '.jobs[0].steps[1].entry_running' "$dir/run-state.json"
+        win_pid=$(head -n1 $marks/win.s2)
+        kill -STOP "$(agent_pid)"
+        cp "$work/run-state.json" "$work/state.json" "$dir/"
+}
+freeze_in_window
+check "the state on disk says step 1 still runs" \
+        jq -e '.jobs[0].steps[0].status == "in_progress" and .jobs[0].steps[1].status == "queued"' \
+        /var/lib/runner-agent/runs/$id/run-state.json
+kill_agent
+touch $marks/win.go2
+wait_done 60 "$id"
+state=$(runnerctl status --json "$id")
+say "$(jq -c '{conclusion, steps: [.jobs[0].steps[] | {conclusion, message, outputs}]}' <<<"$state")"
+check "descriptors kept: the run concludes success" test "$(jq -r .conclusion <<<"$state")" = success
+check "step 2, started by the dead agent, was taken over and never started again" \
+        test "$(jq -r '.jobs[0].steps[1].outputs.starts' <<<"$state"):$(wc -l <$marks/win.s2)" = 1:1
+
+# The same window when systemd did not keep the descriptors (the service failed rather than
+# restarted): what is left of step 2 is killed and it starts afresh.
+mkdir -p "$dropin"
+printf '[Service]\nRestart=no\n' >"$dropin/50-test-restart.conf"
+systemctl daemon-reload
+freeze_in_window
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 10 bash -c '! systemctl is-active -q runner-agent'
+rm -f "$dropin/50-test-restart.conf"
+systemctl daemon-reload
+systemctl start runner-agent
+wait_for 30 bash -c "[[ \$(wc -l <$marks/win.s2) -ge 2 ]]"
+touch $marks/win.go2
+wait_done 60 "$id"
+state=$(runnerctl status --json "$id")
+say "$(jq -c '{conclusion, steps: [.jobs[0].steps[] | {conclusion, message, outputs}]}' <<<"$state")"
+check "descriptors lost: the run concludes success" test "$(jq -r .conclusion <<<"$state")" = success
+check "step 2 started afresh, once" test "$(jq -r '.jobs[0].steps[1].outputs.starts' <<<"$state")" = 2
+check "its first start (PID $win_pid) was killed" bash -c '! kill -0 '"$win_pid"
+check "no process of the run is left" test -z "$(live_runner_processes)"
+
 # ---- 2. SIGKILL 2 s into a cancellation: the escalation keeps its schedule ----
 cat >"$work/stubborn.yml" <<YML
 name: stubborn
