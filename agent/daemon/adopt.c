@@ -315,19 +315,43 @@ void adopt_refuse(Manager *m, ManagedRun *mr, const char *why) {
                 (void) unit_stop(m->watcher, slice, on_leftover_slice_stopped, mr, &mr->slice_stop);
 }
 
+static void readopted_report(Manager *m, uint64_t inactive_since) {
+        uint64_t t = m->readopted.at;
+
+        journal_agent_readopted(m->readopted.runs, m->readopted.steps, m->readopted.ended,
+                inactive_since > 0 && inactive_since <= t ? t - inactive_since : 0, m->readopted.overdue);
+}
+
+static void on_inactive_since(UnitQuery *q, int error, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->away_query = unit_query_free(m->away_query);
+        if (error < 0)
+                log_warning_errno(error, "Cannot ask systemd when the previous agent stopped: %m");
+        readopted_report(m, error < 0 ? 0 : usec);
+}
+
+/* systemd's record of when the previous agent stopped serving is asked without blocking the loop; the
+ * agent-readopted event follows its answer (without RUNNER_AWAY_USEC if there is none within 5 s). */
+#define AWAY_QUERY_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
 void adoption_resume(Manager *m, Adoption *a) {
-        uint64_t inactive_since = 0, t;
+        int r;
 
         for (size_t i = 0; i < a->n_runs; i++)
                 adopt_resume(m, a->runs[i], a);
         a->resumed = true;
         if (a->n_runs == 0)
                 return;
-        t = clock_usec(CLOCK_MONOTONIC);
-        if (unit_get_own_inactive_since(m->systemd_bus, &inactive_since) < 0 || inactive_since > t)
-                inactive_since = 0;
-        journal_agent_readopted((unsigned) a->n_runs, a->steps, a->ended,
-                inactive_since > 0 ? t - inactive_since : 0, a->overdue);
+        m->readopted.runs = (unsigned) a->n_runs;
+        m->readopted.steps = a->steps;
+        m->readopted.ended = a->ended;
+        m->readopted.overdue = a->overdue;
+        m->readopted.at = clock_usec(CLOCK_MONOTONIC);
+        r = unit_get_own_inactive_since_async(
+                m->systemd_bus, AWAY_QUERY_TIMEOUT_USEC, on_inactive_since, m, &m->away_query);
+        if (r < 0)
+                readopted_report(m, 0);
         log_info("Took over %zu unfinished runs with %u running steps.", a->n_runs, a->steps);
 }
 

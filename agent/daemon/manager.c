@@ -674,6 +674,8 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);
+        unit_query_free(m->stop_query);
+        unit_query_free(m->away_query);
         unit_watcher_free(m->watcher);
         sd_bus_flush_close_unref(m->bus);
         sd_bus_flush_close_unref(m->systemd_bus);

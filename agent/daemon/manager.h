@@ -67,6 +67,13 @@ struct Manager {
         bool handing_over; /* systemctl restart: the runs go on, for the next agent (README, "Restarts") */
         unsigned running_jobs;
         struct Adoption *adoption; /* at start-up, what the previous agent left (adopt.c) */
+        UnitQuery *stop_query;     /* SIGTERM: is it a restart? (runner-agent.c) */
+        UnitQuery *away_query;     /* after a take-over: since when was no agent serving? (adopt.c) */
+        /* What the agent-readopted event reports once away_query is answered. */
+        struct {
+                unsigned runs, steps, ended, overdue;
+                uint64_t at; /* CLOCK_MONOTONIC µs of the take-over */
+        } readopted;
 };
 
 int manager_new(sd_event *event, const Config *config, Manager **ret);
