@@ -2,6 +2,7 @@
 /* A job's end (README, Running workflows): each process its steps left is logged, the job's slice is
  * killed with cgroup.kill, the agent waits for populated 0, stops the slice and removes the job's
  * directories; then the core hears run_job_cleaned(). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <spawn.h>
@@ -192,4 +193,73 @@ void job_end_schedule(ManagedRun *mr, size_t job) {
         if (r < 0)
                 log_error_errno(r, "Run %" PRIu64 ": failed to schedule the end of job %s: %m", mr->id,
                         mr->run->jobs[job].def->id);
+}
+
+static bool dot_or_dot_dot(const char *name) {
+        return streq(name, ".") || streq(name, "..");
+}
+
+/* Does run id still have a job that has not ended? */
+static bool workspace_in_use_any(Manager *m, uint64_t id) {
+        ManagedRun *mr = manager_find_run(m, id);
+
+        return mr && mr->run && mr->run->status != RUN_STATUS_COMPLETED;
+}
+
+/* Is the workspace <workspace_root>/<name> of run id still a job's? Only a job that has not ended: its
+ * end removes it. */
+static bool workspace_in_use(Manager *m, uint64_t id, const char *name) {
+        ManagedRun *mr = manager_find_run(m, id);
+
+        if (!workspace_in_use_any(m, id))
+                return false;
+        for (size_t j = 0; j < mr->run->n_jobs; j++)
+                if (streq(mr->run->jobs[j].def->id, name))
+                        return mr->run->jobs[j].phase != RUN_JOB_DONE;
+        return false;
+}
+
+/* At start-up: a workspace whose removal was queued, or about to be, when the previous agent died is
+ * removed now, with every other one no unfinished job owns (runs concluded or unknown), on the remover
+ * as at a job's end: rm(1), which follows no symlink and crosses no mount (a step controls the
+ * contents). */
+void workspaces_sweep(Manager *m) {
+        _cleanup_free_ char *work = strdupf("%s/work", m->state_dir);
+        _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+
+        if (!work)
+                return (void) log_oom();
+        fd = open(work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return;
+        TAKE_FD(fd);
+        while ((de = readdir(d))) {
+                _cleanup_close_ int run_fd = -EBADF;
+                struct dirent *je;
+                DIR *jd;
+                char *end;
+                uint64_t id;
+                bool whole;
+
+                if (dot_or_dot_dot(de->d_name))
+                        continue;
+                errno = 0;
+                id = de->d_name[0] == 'r' ? strtoull(de->d_name + 1, &end, 10) : 0;
+                whole = id == 0 || errno != 0 || *end != '\0' || !workspace_in_use_any(m, id);
+                if (whole) {
+                        remove_later(m, strdupf("%s/%s", work, de->d_name));
+                        continue;
+                }
+                run_fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (run_fd < 0 || !(jd = fdopendir(run_fd)))
+                        continue;
+                TAKE_FD(run_fd);
+                while ((je = readdir(jd)))
+                        if (!dot_or_dot_dot(je->d_name) && !workspace_in_use(m, id, je->d_name))
+                                remove_later(m, strdupf("%s/%s/%s", work, de->d_name, je->d_name));
+                closedir(jd);
+        }
+        closedir(d);
 }

@@ -140,6 +140,8 @@ void on_step_empty(sd_event_source *s, void *userdata);
 
 /* The job's steps are done: from a fresh loop iteration, its leftovers are logged and killed. */
 void job_end_schedule(ManagedRun *mr, size_t job);
+/* At start-up, once the runs are loaded: workspaces no unfinished job owns are removed. */
+void workspaces_sweep(Manager *m);
 
 /* ---- adopt.c: taking over from an earlier agent (README, "Restarts") ---- */
 

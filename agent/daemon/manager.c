@@ -415,6 +415,7 @@ int manager_load_runs(Manager *m) {
         m->adoption = a;
         adoption_resume(m, a);
         adoption_maybe_end(m);
+        workspaces_sweep(m);
         return 0;
 
 fail_dir:

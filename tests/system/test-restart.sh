@@ -99,6 +99,14 @@ check "the step's log is complete, byte for byte" cmp -s "$work/steady.log" <(se
 check "the journal says the agent took the run over" \
         bash -c 'journalctl --sync; journalctl -o json RUNNER_EVENT=agent-readopted | jq -se "map(select(.RUNNER_STEPS == \"1\")) | length >= 1"'
 
+cat >"$work/window-free.yml" <<YML
+name: quick
+jobs:
+  only:
+    steps:
+      - run: echo quick
+YML
+
 # ---- 1b. the crash window between a step's start and the save that records it ----
 # The agent dies after step 1 exited and step 2 started, before run-state.json said so: the next agent
 # resumes from a state in which step 1 still runs, learns its exit from the exit status runner-step
@@ -308,6 +316,37 @@ check "after systemctl stop, the run is cancelled" \
 check "its step got SIGINT first" test -e $marks/kill.int
 check "no process of it is left" test -z "$(live_runner_processes)"
 systemctl start runner-agent
+
+# ---- 6. workspaces a dead agent left: removed at start-up, unless an unfinished job owns them ----
+# A job's workspace is removed on the remover after the job ends; an agent SIGKILLed after the run's
+# state was saved but before rm(1) finished leaves it behind, as written here by hand (the state is
+# what that agent saved: the run completed), and beside it one of a run no agent knows. The step's
+# user controls what is inside: a symlink out of it and a mount in it must not lead the removal out.
+rm -f $marks/steady.ready
+live=$(runnerctl run "$work/steady.yml")
+wait_for 30 test -e $marks/steady.ready
+done_id=$(runnerctl run --wait "$work/window-free.yml" 2>/dev/null | head -n1)
+ws=/var/lib/runner-agent/work
+victim=/var/tmp/test-restart-victim
+mkdir -p "$victim" && echo keep >"$victim/file"
+mkdir -p "$ws/r$done_id/only/deep/er" "$ws/r999999/x" "$ws/r$done_id/only/mnt"
+echo left >"$ws/r$done_id/only/deep/er/file"
+echo left >"$ws/r999999/x/file"
+ln -s "$victim" "$ws/r$done_id/only/escape"
+ln -s "$victim/file" "$ws/r$done_id/only/escape-file"
+chown -R runner: "$ws/r$done_id/only"
+mount -t tmpfs tmpfs "$ws/r$done_id/only/mnt" && echo mounted >"$ws/r$done_id/only/mnt/file"
+kill_agent
+wait_for 30 bash -c "[[ ! -e $ws/r999999 && ! -e $ws/r$done_id/only/deep && ! -L $ws/r$done_id/only/escape ]]"
+check "the concluded run's leftover workspace was removed" test ! -e "$ws/r$done_id/only/deep"
+check "and the unknown run's" test ! -e "$ws/r999999"
+check "the removal did not follow the symlinks out of it" cmp -s "$victim/file" <(echo keep)
+check "nor cross into a mount below it" cmp -s "$ws/r$done_id/only/mnt/file" <(echo mounted)
+check "the running run's workspace is left alone" test -d "$ws/r$live/build"
+umount "$ws/r$done_id/only/mnt"
+rm -rf "$victim" "$ws/r$done_id"
+wait_done 60 "$live"
+check "and that run concludes success" test "$(runnerctl status --json "$live" | jq -r .conclusion)" = success
 
 echo "1..$n"
 [[ $failed -eq 0 ]]
