@@ -478,45 +478,39 @@ static int query_new(sd_bus *bus, uint64_t timeout_usec, void *userdata, UnitQue
         return 0;
 }
 
-int unit_get_own_job_type_async(sd_bus *bus, uint64_t timeout_usec, unit_job_type_handler_t handler,
-        void *userdata, UnitQuery **ret) {
+/* Starts a query with its first question, the property of our own unit. */
+static int own_query(sd_bus *bus, uint64_t timeout_usec, const char *property,
+        sd_bus_message_handler_t callback, unit_job_type_handler_t job_type,
+        unit_timestamp_handler_t timestamp, void *userdata, UnitQuery **ret) {
         _cleanup_(unit_query_freep) UnitQuery *q = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
-        if (!handler)
-                return -EINVAL;
         r = own_unit_path(&path);
         if (r >= 0)
                 r = query_new(bus, timeout_usec, userdata, &q);
         if (r < 0)
                 return r;
-        q->job_type = handler;
-        r = query_get(q, path, "org.freedesktop.systemd1.Unit", "Job", on_job);
+        q->job_type = job_type;
+        q->timestamp = timestamp;
+        r = query_get(q, path, "org.freedesktop.systemd1.Unit", property, callback);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(q);
         return 0;
 }
 
-int unit_get_own_inactive_since_async(sd_bus *bus, uint64_t timeout_usec, unit_timestamp_handler_t handler,
+int unit_get_own_job_type_async(sd_bus *bus, uint64_t timeout_usec, unit_job_type_handler_t handler,
         void *userdata, UnitQuery **ret) {
-        _cleanup_(unit_query_freep) UnitQuery *q = NULL;
-        _cleanup_free_ char *path = NULL;
-        int r;
-
         if (!handler)
                 return -EINVAL;
-        r = own_unit_path(&path);
-        if (r >= 0)
-                r = query_new(bus, timeout_usec, userdata, &q);
-        if (r < 0)
-                return r;
-        q->timestamp = handler;
-        r = query_get(
-                q, path, "org.freedesktop.systemd1.Unit", "ActiveExitTimestampMonotonic", on_timestamp);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(q);
-        return 0;
+        return own_query(bus, timeout_usec, "Job", on_job, handler, NULL, userdata, ret);
+}
+
+int unit_get_own_inactive_since_async(sd_bus *bus, uint64_t timeout_usec, unit_timestamp_handler_t handler,
+        void *userdata, UnitQuery **ret) {
+        if (!handler)
+                return -EINVAL;
+        return own_query(bus, timeout_usec, "ActiveExitTimestampMonotonic", on_timestamp, NULL, handler,
+                userdata, ret);
 }
