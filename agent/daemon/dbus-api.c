@@ -155,23 +155,7 @@ static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd
         return 1;
 }
 
-static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
-        _cleanup_free_ char *errors = NULL;
-        const char *source, *yaml;
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "ss", &source, &yaml);
-        if (r < 0)
-                return r;
-        if (strlen(yaml) > WORKFLOW_MAX_SIZE)
-                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
-                        "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
-        if (strlen(source) == 0 || strlen(source) > 4096)
-                return sd_bus_error_set(
-                        error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
-
-        r = manager_submit(manager, source, yaml, strlen(yaml), by, &id, &errors);
+static int submit_error(int r, const char *errors, sd_bus_error *error) {
         if (r == -EINVAL)
                 return sd_bus_error_set(error, ERROR_INVALID_WORKFLOW, errors);
         if (r == -ESHUTDOWN)
@@ -185,9 +169,48 @@ static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
                                 : IN_SET(r, -ENOSPC, -EDQUOT)
                                 ? "no space left in its state directory"
                                 : "too many open files: see LimitNOFILE= of runner-agent.service");
+        return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
+}
+
+/* The run is on disk (or could not be): now the caller hears back. */
+static void submitted(int result, uint64_t id, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = userdata;
+        int r;
+
+        if (result >= 0)
+                r = sd_bus_reply_method_return(m, "t", id);
+        else {
+                (void) submit_error(result, NULL, &error);
+                r = sd_bus_reply_method_error(m, &error);
+        }
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
-        return sd_bus_reply_method_return(m, "t", id);
+                log_warning_errno(r, "Failed to answer Submit(): %m");
+        sd_bus_message_unref(m);
+}
+
+static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_free_ char *errors = NULL;
+        const char *source, *yaml;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &source, &yaml);
+        if (r < 0)
+                return r;
+        if (strlen(yaml) > WORKFLOW_MAX_SIZE)
+                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
+                        "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
+        if (strlen(source) == 0 || strlen(source) > 4096)
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
+
+        r = manager_submit_then(
+                manager, source, yaml, strlen(yaml), by, &errors, submitted, sd_bus_message_ref(m));
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return submit_error(r, errors, error);
+        }
+        return 1; /* answered by submitted() */
 }
 
 static int get_run(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {

@@ -74,8 +74,11 @@ void step_ref_done(StepRef *ref);
 
 /* ---- state.c: runs/<id>/ ---- */
 
-int run_dir_open(Manager *m, uint64_t id);   /* opened when needed: no descriptor per run at rest */
-int write_state(ManagedRun *mr, int dir_fd); /* run-state.json, then state.json */
+int run_dir_open(Manager *m, uint64_t id); /* opened when needed: no descriptor per run at rest */
+/* The texts of run-state.json (NULL for a run without a Run) and state.json, made in the loop; written
+ * by state_write_texts_at(), in that order, on any thread. */
+int state_texts(ManagedRun *mr, char **ret_internal, char **ret_public);
+int state_write_texts_at(int dir_fd, const char *internal, const char *public);
 /* Queues a snapshot of the run's state for the worker to write; then(result, userdata) follows from
  * the loop once it is on disk (or failed). */
 typedef void (*save_done_t)(int result, void *userdata);

@@ -60,6 +60,7 @@ struct Manager {
         ManagedRun **runs; /* by id, ascending */
         size_t n_runs, allocated_runs;
         uint64_t next_id;
+        unsigned pending_submits; /* on their way to disk */
 
         char boot_id[33]; /* this boot's, as the kernel names it */
 
@@ -87,10 +88,13 @@ int manager_connect(Manager *m);
  * their slices killed. */
 int manager_load_runs(Manager *m);
 
-/* A new run from YAML text. On -EINVAL, *ret_errors holds the loader's messages, one a line,
- * "SOURCE:LINE:COLUMN: message". */
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        uint64_t *ret_id, char **ret_errors);
+/* A new run from YAML text: checked and built now, written to disk on the worker, then added, started
+ * and announced; then(result, id, userdata) follows from the loop (result < 0: nothing was created).
+ * Returns < 0 (and then is not called) when it fails at once: -ESHUTDOWN while stopping, -EINVAL with
+ * the loader's messages in *ret_errors, one a line, "SOURCE:LINE:COLUMN: message", -ENOMEM. */
+typedef void (*manager_submit_done_t)(int result, uint64_t id, void *userdata);
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
+        char **ret_errors, manager_submit_done_t then, void *userdata);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */
