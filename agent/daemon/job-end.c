@@ -108,11 +108,83 @@ static void on_job_empty(sd_event_source *s, void *userdata) {
         job_stop_slice(jc);
 }
 
-static bool is_shim(JobCtx *jc, pid_t pid) {
-        for (size_t i = 0; i < jc->mr->run->jobs[jc->index].def->n_steps; i++)
-                if (jc->steps[i] && step_process_shim(jc->steps[i])->pid == pid)
+/* What a job's steps left, found, named and killed on the worker: reading /proc/PID/cmdline takes the
+ * process's mmap lock, which a process a step controls can hold for as long as it likes (README,
+ * "Restarts": nothing blocks the loop). The kill follows the reads there, as it follows the listing:
+ * a process is named before it is gone. The loop then logs and watches. */
+typedef struct OrphanScan {
+        JobCtx *jc;   /* loop only */
+        int slice_fd; /* a copy of the job's, the worker's */
+        pid_t *shims; /* not orphans */
+        size_t n_shims;
+        pid_t *pids; /* in the slice, found by the worker */
+        char (*commands)[256];
+        size_t n_pids;
+        int kill_error;
+} OrphanScan;
+
+static bool is_shim(const OrphanScan *o, pid_t pid) {
+        for (size_t i = 0; i < o->n_shims; i++)
+                if (o->shims[i] == pid)
                         return true;
         return false;
+}
+
+static int orphan_scan(void *data) {
+        OrphanScan *o = data;
+
+        if (cgroup_list_processes(o->slice_fd, &o->pids, &o->n_pids) >= 0 && o->n_pids > 0) {
+                o->commands = calloc(o->n_pids, sizeof(*o->commands));
+                for (size_t i = 0; o->commands && i < o->n_pids; i++) {
+                        char path[64];
+                        _cleanup_free_ char *text = NULL;
+                        int len;
+
+                        if (is_shim(o, o->pids[i]))
+                                continue;
+                        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) o->pids[i]);
+                        len = read_full_file_at(AT_FDCWD, path, 4096, &text);
+                        for (int k = 0; k < len - 1; k++)
+                                if (text[k] == '\0')
+                                        text[k] = ' ';
+                        if (len > 0)
+                                snprintf(o->commands[i], sizeof(o->commands[i]), "%s", text);
+                }
+        }
+        o->kill_error = cgroup_kill(o->slice_fd);
+        return 0;
+}
+
+static void orphans_killed(int result, void *data) {
+        OrphanScan *o = data;
+        JobCtx *jc = o->jc;
+        ManagedRun *mr = jc->mr;
+        const RunJob *j = &mr->run->jobs[jc->index];
+        unsigned orphans = 0;
+        int r;
+
+        for (size_t i = 0; i < o->n_pids; i++)
+                if (!is_shim(o, o->pids[i])) {
+                        orphans++;
+                        journal_orphan(mr, jc->index, o->pids[i], o->commands ? o->commands[i] : "");
+                }
+        journal_job_slice_killed(mr, jc->index, o->n_pids, orphans);
+        if (o->kill_error < 0)
+                log_error_errno(o->kill_error, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m",
+                        mr->id, j->def->id);
+        safe_close(o->slice_fd);
+        free(o->shims);
+        free(o->pids);
+        free(o->commands);
+        free(o);
+
+        r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
+        if (r < 0) {
+                log_error_errno(
+                        r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
+                jc->slice_fd = safe_close(jc->slice_fd);
+                job_stop_slice(jc);
+        }
 }
 
 /* Logs each process the job's steps left behind, then kills them all with the slice. */
@@ -121,9 +193,7 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
         ManagedRun *mr = jc->mr;
         const RunJob *j = &mr->run->jobs[jc->index];
         _cleanup_free_ char *slice = NULL, *path = NULL;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n_pids = 0;
-        unsigned orphans = 0;
+        OrphanScan *o;
         int r;
 
         jc->clean_source = sd_event_source_disable_unref(jc->clean_source);
@@ -147,37 +217,32 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
                 return 0;
         }
 
-        if (cgroup_list_processes(jc->slice_fd, &pids, &n_pids) >= 0)
-                for (size_t i = 0; i < n_pids; i++) {
-                        char comm_path[64], cmdline[256] = "";
-                        _cleanup_free_ char *text = NULL;
-                        int len;
-
-                        if (is_shim(jc, pids[i]))
-                                continue;
-                        snprintf(comm_path, sizeof(comm_path), "/proc/%d/cmdline", (int) pids[i]);
-                        len = read_full_file_at(AT_FDCWD, comm_path, 4096, &text);
-                        if (len > 0) {
-                                for (int k = 0; k < len - 1; k++)
-                                        if (text[k] == '\0')
-                                                text[k] = ' ';
-                                snprintf(cmdline, sizeof(cmdline), "%s", text);
-                        }
-                        orphans++;
-                        journal_orphan(mr, jc->index, pids[i], cmdline);
+        o = calloc(1, sizeof(*o));
+        if (o) {
+                *o = (OrphanScan){ .jc = jc, .slice_fd = fcntl(jc->slice_fd, F_DUPFD_CLOEXEC, 3) };
+                o->shims = calloc(MAX(j->def->n_steps, 1U), sizeof(pid_t));
+                for (size_t i = 0; o->shims && i < j->def->n_steps; i++)
+                        if (jc->steps[i])
+                                o->shims[o->n_shims++] = step_process_shim(jc->steps[i])->pid;
+        }
+        if (!o || !o->shims || o->slice_fd < 0 ||
+                worker_submit(mr->manager->worker, orphan_scan, orphans_killed, o) < 0) {
+                /* Not named then, but killed all the same. */
+                if (o) {
+                        safe_close(o->slice_fd);
+                        free(o->shims);
+                        free(o);
                 }
-        journal_job_slice_killed(mr, jc->index, n_pids, orphans);
-
-        r = cgroup_kill(jc->slice_fd);
-        if (r < 0)
-                log_error_errno(
-                        r, "Run %" PRIu64 ": failed to kill the cgroup of job %s: %m", mr->id, j->def->id);
-        r = cgroup_watch_empty(mr->manager->event, jc->slice_fd, on_job_empty, jc, &jc->empty_source);
-        if (r < 0) {
-                log_error_errno(
-                        r, "Run %" PRIu64 ": failed to watch the cgroup of job %s: %m", mr->id, j->def->id);
-                jc->slice_fd = safe_close(jc->slice_fd);
-                job_stop_slice(jc);
+                o = calloc(1, sizeof(*o));
+                if (!o) {
+                        (void) cgroup_kill(jc->slice_fd);
+                        log_oom();
+                        jc->slice_fd = safe_close(jc->slice_fd);
+                        job_stop_slice(jc);
+                        return 0;
+                }
+                *o = (OrphanScan){ .jc = jc, .slice_fd = -EBADF, .kill_error = cgroup_kill(jc->slice_fd) };
+                orphans_killed(0, o);
         }
         return 0;
 }
