@@ -744,6 +744,17 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
         return 0;
 }
 
+void manager_finish(Manager *m) {
+        /* Calls whose answer waits for the workers (a cancel being saved, a submit being written, a
+         * caller being looked up) are answered as the workers are drained, busy where they would start
+         * something; then every other call not answered yet. All before the loop ends, which closes
+         * the bus. */
+        m->bus_closing = true;
+        m->worker = worker_free(m->worker);
+        m->remover = worker_free(m->remover);
+        bus_api_close(m);
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -755,6 +766,7 @@ Manager *manager_free(Manager *m) {
                 adoption_done(m->adoption);
                 m->adoption = mfree(m->adoption);
         }
+        bus_api_close(m);
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);

@@ -60,7 +60,9 @@ struct Manager {
         ManagedRun **runs; /* by id, ascending */
         size_t n_runs, allocated_runs;
         uint64_t next_id;
-        unsigned pending_submits; /* on their way to disk */
+        unsigned pending_submits;             /* on their way to disk */
+        struct Authorization *authorizations; /* D-Bus calls not answered yet (dbus-api.c) */
+        bool bus_closing;                     /* exiting: every call is answered busy */
 
         char boot_id[33]; /* this boot's, as the kernel names it */
 
@@ -122,3 +124,6 @@ bool manager_stopped(Manager *m);
 void manager_hand_over(Manager *m);
 
 void manager_update_status(Manager *m);
+/* Leaving the loop: the workers' work is finished and every D-Bus call still unanswered is answered
+ * (io.runneragent.Agent1.Error.Busy), while the bus is still open. */
+void manager_finish(Manager *m);

@@ -226,8 +226,10 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int on_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 
-        if (m->stopping && manager_stopped(m))
+        if (m->stopping && manager_stopped(m)) {
+                manager_finish(m);
                 return sd_event_exit(sd_event_source_get_event(s), 0);
+        }
         return 0;
 }
 

@@ -348,5 +348,30 @@ rm -rf "$victim" "$ws/r$done_id"
 wait_done 60 "$live"
 check "and that run concludes success" test "$(runnerctl status --json "$live" | jq -r .conclusion)" = success
 
+# ---- 7. a call pending when the agent hands over is answered busy, not dropped ----
+# Made deterministic: the agent is frozen while runnerctl's call is delivered to it (its socket holds
+# the message), then the bus daemon is frozen, so that the agent's question to the bus about who the
+# caller is stays unanswered; the restart wakes the agent (systemd follows SIGTERM with SIGCONT), which
+# reads the call, asks, decides to hand over and exits; the bus daemon is thawed once it has.
+recvq() { ss -xpn | awk -v p="pid=$1," 'index($0, p) { q += $3 } END { print q + 0 }'; }
+old=$(agent_pid)
+busd=$(systemctl show -P MainPID dbus.service)
+kill -STOP "$old"
+runnerctl status "$live" >"$work/busy.out" 2>"$work/busy.err" &
+caller=$!
+wait_for 10 bash -c "(( \$(ss -xpn | awk -v p='pid=$old,' 'index(\$0, p) { q += \$3 } END { print q + 0 }') > 0 ))"
+say "the frozen agent holds $(recvq "$old") bytes unread"
+kill -STOP "$busd"
+systemctl restart --no-block runner-agent
+wait_for 30 bash -c "! kill -0 $old"
+kill -CONT "$busd"
+wait "$caller"
+rc=$?
+say "runnerctl said: $(cat "$work/busy.err")"
+check "runnerctl's call pending at the hand-over was answered busy, and it says so (exit $rc)" \
+        grep -qx "runnerctl: runner-agent is restarting; try again in a moment." "$work/busy.err"
+wait_for 30 systemctl is-active -q runner-agent
+check "the next agent answers" runnerctl status "$live"
+
 echo "1..$n"
 [[ $failed -eq 0 ]]
