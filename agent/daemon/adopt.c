@@ -112,7 +112,7 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         RunStep *s = &mr->run->jobs[job].steps[step];
-        unsigned jn = mr->run->jobs[job].def->number, sn = s->def->number;
+        unsigned jn = mr->run->jobs[job].number, sn = s->def->number;
         StepRef *ref = &jc->refs[step];
         _cleanup_free_ char *ws = NULL;
         _cleanup_close_ int control = -EBADF;

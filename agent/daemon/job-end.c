@@ -200,7 +200,7 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
 
         r = run_job_slice_name(mr->run, jc->index, &slice);
         if (r >= 0)
-                r = run_slice_cgroup_path(mr->id, j->def->number, &path);
+                r = run_slice_cgroup_path(mr->id, j->number, &path);
         if (r >= 0) {
                 jc->slice_fd = cgroup_open(mr->manager->cgroot, path);
                 r = jc->slice_fd < 0 ? jc->slice_fd : 0;
@@ -278,9 +278,9 @@ static bool workspace_in_use(Manager *m, uint64_t id, const char *name) {
 
         if (!workspace_in_use_any(m, id))
                 return false;
-        for (size_t j = 0; j < mr->run->n_jobs; j++)
-                if (streq(mr->run->jobs[j].def->id, name))
-                        return mr->run->jobs[j].phase != RUN_JOB_DONE;
+        for (size_t j = 0; j < mr->run->n_jobs; j++) /* every instance of the job works in it */
+                if (streq(mr->run->jobs[j].def->id, name) && mr->run->jobs[j].phase != RUN_JOB_DONE)
+                        return true;
         return false;
 }
 

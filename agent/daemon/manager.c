@@ -511,11 +511,13 @@ static int find_job_number(ManagedRun *mr, const char *job, unsigned *ret) {
         json_object *jobs;
 
         if (mr->run) {
-                const WorkflowJob *j = workflow_find_job(mr->run->workflow, job);
-                if (!j)
-                        return -ENOENT;
-                *ret = j->number;
-                return 0;
+                /* The first instance of the job: the only one as long as a job has one. */
+                for (size_t i = 0; i < mr->run->n_jobs; i++)
+                        if (streq(mr->run->jobs[i].def->id, job)) {
+                                *ret = mr->run->jobs[i].number;
+                                return 0;
+                        }
+                return -ENOENT;
         }
         if (!json_object_object_get_ex(mr->json, "jobs", &jobs))
                 return -ENOENT;
