@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* What run.c shares with cancel.c, and nothing else includes. */
+/* What run.c shares with cancel.c and run-state.c, and nothing else includes. */
 
 #include "run.h"
+
+/* Makes run->jobs for run->workflow: instances[d] instances of definition d (NULL: one each), grouped by
+ * definition in workflow order and numbered from 1 in that order, each with its steps; run->n_jobs counts
+ * those made, so that run_free() can free them on failure. (run-state.c reads them back the same way.) */
+int run_jobs_init(Run *run, const unsigned *instances);
 
 int run_action_push(RunActions *a, const RunAction *action);
 int run_changed(RunActions *a, size_t job, size_t step);

@@ -16,6 +16,7 @@
 #include "escape.h"
 #include "json-util.h"
 #include "macro.h"
+#include "run-internal.h"
 #include "run-state.h"
 
 static const char *const phase_table[] = {
@@ -173,7 +174,8 @@ static int job_to_json(const RunJob *j, json_object **ret) {
 
         if (!o)
                 return -ENOMEM;
-        if ((r = add_string(o, "id", j->def->id)) < 0 ||
+        if ((r = add_string(o, "id", j->def->id)) < 0 || (r = add_uint(o, "instance", j->instance)) < 0 ||
+                (r = add_uint(o, "number", j->number)) < 0 ||
                 (r = add_string(o, "phase", phase_table[j->phase])) < 0 ||
                 (r = add_string(o, "status", run_status_to_string(j->status))) < 0 ||
                 (r = add_conclusion(o, "outcome", j->outcome)) < 0 ||
@@ -254,6 +256,7 @@ int run_state_to_json(const Run *run, json_object **ret) {
 
 /* Where in the state a value is ("jobs[1].steps[0]."), and the first reason for refusing it. */
 typedef struct Parser {
+        int version;
         char where[64];
         char *error;
         bool oom;
@@ -587,6 +590,24 @@ static int check_id(Parser *p, json_object *o, const char *what, const char *id)
         return 0;
 }
 
+/* Version 2: the instance and number a job has by its place among the jobs (run_jobs_init()). */
+static int check_instance(Parser *p, json_object *o, const RunJob *j) {
+        uint64_t instance, number;
+        int r;
+
+        if (p->version < 2)
+                return 0;
+        if ((r = get_uint64(p, o, "instance", &instance)) < 0 ||
+                (r = get_uint64(p, o, "number", &number)) < 0)
+                return r;
+        if (instance != j->instance)
+                return fail(p, "instance", "%" PRIu64 ", but this is instance %u of job %s", instance,
+                        j->instance, j->def->id);
+        if (number != j->number)
+                return fail(p, "number", "%" PRIu64 ", but this is job %u of the run", number, j->number);
+        return 0;
+}
+
 static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, json_object *o) {
         static const char *const keys[] = { "id", "status", "outcome", "conclusion", "name", "unit",
                 "message", "exit_code", "exit_signal", "started_at", "completed_at", "outputs",
@@ -698,9 +719,9 @@ static int get_path(Parser *p, json_object *o, RunJob *j) {
 }
 
 static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
-        static const char *const keys[] = { "id", "phase", "status", "outcome", "conclusion", "local_status",
-                "name", "message", "next_step", "env", "path", "outputs", "started_at", "completed_at",
-                "timer", "steps", NULL };
+        static const char *const keys[] = { "id", "instance", "number", "phase", "status", "outcome",
+                "conclusion", "local_status", "name", "message", "next_step", "env", "path", "outputs",
+                "started_at", "completed_at", "timer", "steps", NULL };
         static const char *const local[_RUN_CONCLUSION_MAX] = {
                 [RUN_CONCLUSION_SUCCESS] = "success",
                 [RUN_CONCLUSION_FAILURE] = "failure",
@@ -715,6 +736,7 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
 
         if ((r = check_keys(p, o, keys)) < 0 ||
                 (r = check_id(p, o, "not this job of the workflow:", j->def->id)) < 0 ||
+                (r = check_instance(p, o, j)) < 0 ||
                 (r = get_enum(p, o, "phase", phase_table, ELEMENTSOF(phase_table), false, 0, &phase)) < 0 ||
                 (r = get_status(p, o, "status", &j->status)) < 0 ||
                 (r = get_conclusion(p, o, "outcome", true, &j->outcome)) < 0 ||
@@ -833,7 +855,7 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
         p->where[0] = 0;
 
         if (json_object_array_length(jobs) != run->n_jobs)
-                return fail(p, "jobs", "%zu jobs, but the workflow has %zu", json_object_array_length(jobs),
+                return fail(p, "jobs", "%zu jobs, but %zu were counted", json_object_array_length(jobs),
                         run->n_jobs);
         for (size_t i = 0; i < run->n_jobs; i++) {
                 json_object *j = json_object_array_get_idx(jobs, i);
@@ -870,11 +892,53 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
         return 0;
 }
 
+/* How many instances of each definition the state holds: one each in version 1; in version 2 the jobs
+ * are grouped by definition in workflow order, every definition has one at least. */
+static int count_instances(Parser *p, json_object *o, const Workflow *w, unsigned **ret) {
+        _cleanup_free_ unsigned *instances = NULL;
+        json_object *jobs;
+        size_t def = 0, n;
+        int r;
+
+        *ret = NULL;
+        if (p->version < 2)
+                return 0; /* run_jobs_init(): one each */
+        r = get(p, o, "jobs", json_type_array, false, &jobs);
+        if (r < 0)
+                return r;
+        n = json_object_array_length(jobs);
+        if (n > RUN_STATE_MAX_JOBS)
+                return fail(p, "jobs", "more than %u", RUN_STATE_MAX_JOBS);
+        instances = calloc(MAX(w->n_jobs, 1U), sizeof(unsigned));
+        if (!instances)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *j = json_object_array_get_idx(jobs, i), *id;
+                char key[32];
+
+                snprintf(key, sizeof(key), "jobs[%zu].id", i);
+                if (!json_object_object_get_ex(j, "id", &id) || !json_object_is_type(id, json_type_string))
+                        return fail(p, key, "missing, or not a string");
+                while (def < w->n_jobs && !streq(w->jobs[def].id, json_object_get_string(id)))
+                        def++;
+                if (def == w->n_jobs)
+                        return fail_value(p, key, "not a job of the workflow, or out of its order:",
+                                json_object_get_string(id));
+                instances[def]++;
+        }
+        for (size_t d = 0; d < w->n_jobs; d++)
+                if (instances[d] == 0)
+                        return fail(p, "jobs", "no instance of job %s", w->jobs[d].id);
+        *ret = TAKE_PTR(instances);
+        return 0;
+}
+
 int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error) {
         _cleanup_(run_freep) Run *run = NULL;
+        _cleanup_free_ unsigned *instances = NULL;
         Parser p = {};
         json_object *version;
-        int r;
+        int r = 0;
 
         if (!workflow)
                 return -EINVAL;
@@ -885,27 +949,19 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
         }
         /* From here on run_free() frees the workflow, and walks the steps of each of the n_jobs jobs. */
         run->workflow = workflow;
-        run->jobs = calloc(MAX(workflow->n_jobs, 1U), sizeof(RunJob));
-        if (!run->jobs)
-                return -ENOMEM;
-        for (size_t i = 0; i < workflow->n_jobs; i++) {
-                RunJob *j = &run->jobs[i];
-
-                j->def = &workflow->jobs[i];
-                j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
-                if (!j->steps)
-                        return -ENOMEM;
-                for (size_t k = 0; k < j->def->n_steps; k++)
-                        j->steps[k].def = &j->def->steps[k];
-                run->n_jobs = i + 1;
-        }
 
         if (!json_object_is_type(o, json_type_object))
                 r = fail(&p, "state", "expected an object");
         else if ((r = get(&p, o, "version", json_type_int, false, &version)) >= 0 &&
-                json_object_get_int64(version) != RUN_STATE_VERSION)
-                r = fail(&p, "version", "unsupported version %" PRIi64 " (this agent reads %d)",
+                !IN_SET(json_object_get_int64(version), 1, RUN_STATE_VERSION))
+                r = fail(&p, "version", "unsupported version %" PRIi64 " (this agent reads 1 to %d)",
                         json_object_get_int64(version), RUN_STATE_VERSION);
+        if (r >= 0) {
+                p.version = (int) json_object_get_int64(version);
+                r = count_instances(&p, o, workflow, &instances);
+        }
+        if (r >= 0)
+                r = run_jobs_init(run, instances);
         if (r >= 0)
                 r = run_fields_from_json(&p, run, o);
         if (r < 0) {

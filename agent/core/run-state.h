@@ -12,7 +12,12 @@
  * phases, cancellation stages, timers, the jobs' environments and PATH additions. Deadlines are kept as
  * the CLOCK_MONOTONIC µs they are; the agent must trust them only within the same boot. Pure. */
 
-#define RUN_STATE_VERSION 1
+/* 2: jobs are instances of the workflow's job definitions, each with "instance" and "number" (README,
+ * "Restarts"). Version 1 (one job per definition, in workflow order) is still read, so that an agent
+ * upgraded under running workflows takes them over. */
+#define RUN_STATE_VERSION 2
+/* Job instances of one run. */
+#define RUN_STATE_MAX_JOBS 65536U
 
 /* Every string of the state (names, messages, units, sources, PATH entries, context values). */
 #define RUN_STATE_MAX_STRING EXPR_VALUE_MAX_SIZE

@@ -104,6 +104,46 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         expr_value_unref(j->outputs);
 }
 
+int run_jobs_init(Run *run, const unsigned *instances) {
+        const Workflow *w = run->workflow;
+        size_t n = 0;
+
+        for (size_t d = 0; d < w->n_jobs; d++)
+                n += instances ? instances[d] : 1;
+        run->jobs = calloc(MAX(n, 1U), sizeof(RunJob));
+        if (!run->jobs)
+                return -ENOMEM;
+        for (size_t d = 0; d < w->n_jobs; d++)
+                for (unsigned k = 1; k <= (instances ? instances[d] : 1); k++) {
+                        RunJob *j = &run->jobs[run->n_jobs];
+
+                        *j = (RunJob){ .def = &w->jobs[d],
+                                .def_index = d,
+                                .instance = k,
+                                .number = (unsigned) run->n_jobs + 1 };
+                        j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
+                        if (!j->steps)
+                                return -ENOMEM;
+                        run->n_jobs++;
+                        for (size_t i = 0; i < j->def->n_steps; i++) {
+                                j->steps[i].def = &j->def->steps[i];
+                                j->steps[i].exit_code = -1;
+                        }
+                }
+        return 0;
+}
+
+void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *ret_n) {
+        size_t first = 0, n = 0;
+
+        while (first < run->n_jobs && run->jobs[first].def_index < def)
+                first++;
+        while (first + n < run->n_jobs && run->jobs[first + n].def_index == def)
+                n++;
+        *ret_first = first;
+        *ret_n = n;
+}
+
 Run *run_free(Run *run) {
         if (!run)
                 return NULL;
@@ -123,6 +163,7 @@ Run *run_free(Run *run) {
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
         ExprValue *github, ExprValue *runner, RunTime now, Run **ret) {
         _cleanup_(run_freep) Run *run = NULL;
+        int r;
 
         if (!source || !workflow || !workspace_root || !ret)
                 return -EINVAL;
@@ -141,28 +182,16 @@ int run_new(uint64_t id, const char *source, Workflow *workflow, const char *wor
         run->workspace_root = strdup(workspace_root);
         run->github = github ? expr_value_ref(github) : expr_value_new_object();
         run->runner = runner ? expr_value_ref(runner) : expr_value_new_object();
-        run->jobs = calloc(workflow->n_jobs, sizeof(RunJob));
-        if (!run->source || !run->workspace_root || !run->github || !run->runner || !run->jobs)
+        if (!run->source || !run->workspace_root || !run->github || !run->runner)
                 return -ENOMEM;
-
-        /* From here on run_free() walks the jobs, so each needs its definition first. */
-        for (size_t i = 0; i < workflow->n_jobs; i++)
-                run->jobs[i].def = &workflow->jobs[i];
-        run->n_jobs = workflow->n_jobs;
         run->workflow = workflow;
-
-        for (size_t i = 0; i < run->n_jobs; i++) {
-                RunJob *j = &run->jobs[i];
-
-                j->local_status = RUN_CONCLUSION_SUCCESS;
-                j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
-                if (!j->steps)
-                        return -ENOMEM;
-                for (size_t k = 0; k < j->def->n_steps; k++) {
-                        j->steps[k].def = &j->def->steps[k];
-                        j->steps[k].exit_code = -1;
-                }
+        r = run_jobs_init(run, NULL);
+        if (r < 0) {
+                run->workflow = NULL; /* still the caller's */
+                return r;
         }
+        for (size_t i = 0; i < run->n_jobs; i++)
+                run->jobs[i].local_status = RUN_CONCLUSION_SUCCESS;
 
         *ret = TAKE_PTR(run);
         return 0;
@@ -184,13 +213,12 @@ int run_slice_cgroup_path(uint64_t id, unsigned job_number, char **ret) {
 }
 
 int run_job_slice_name(const Run *run, size_t job, char **ret) {
-        return asprintf(ret, "runner-r%" PRIu64 "-j%u.slice", run->id, run->jobs[job].def->number) < 0
-                ? -ENOMEM
-                : 0;
+        return asprintf(ret, "runner-r%" PRIu64 "-j%u.slice", run->id, run->jobs[job].number) < 0 ? -ENOMEM
+                                                                                                  : 0;
 }
 
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret) {
-        return asprintf(ret, "runner-r%" PRIu64 "-j%u-s%u.scope", run->id, run->jobs[job].def->number,
+        return asprintf(ret, "runner-r%" PRIu64 "-j%u-s%u.scope", run->id, run->jobs[job].number,
                        run->jobs[job].def->steps[step].number) < 0
                 ? -ENOMEM
                 : 0;
@@ -204,12 +232,12 @@ typedef struct EvalScope {
         bool step_level;
 } EvalScope;
 
-/* Is ancestor reachable from job through needs? */
-static void collect_ancestors(const Run *run, size_t job, bool *seen) {
-        const WorkflowJob *def = run->jobs[job].def;
+/* The definitions reachable from definition def through needs. */
+static void collect_ancestors(const Run *run, size_t def, bool *seen) {
+        const WorkflowJob *d = &run->workflow->jobs[def];
 
-        for (size_t i = 0; i < def->n_needs; i++) {
-                size_t a = def->needs_index[i];
+        for (size_t i = 0; i < d->n_needs; i++) {
+                size_t a = d->needs_index[i];
                 if (seen[a])
                         continue;
                 seen[a] = true;
@@ -226,12 +254,13 @@ static int job_status_function(const Run *run, const RunJob *job, ExprStatus whi
         if (which == EXPR_STATUS_CANCELLED)
                 return run->cancel_requested;
 
-        seen = calloc(MAX(run->n_jobs, 1U), sizeof(bool));
+        seen = calloc(MAX(run->workflow->n_jobs, 1U), sizeof(bool));
         if (!seen)
                 return -ENOMEM;
-        collect_ancestors(run, (size_t) (job - run->jobs), seen);
+        collect_ancestors(run, job->def_index, seen);
+        /* Every instance of every definition it needs, directly or through others. */
         for (size_t i = 0; i < run->n_jobs; i++) {
-                if (!seen[i])
+                if (!seen[run->jobs[i].def_index])
                         continue;
                 if (run->jobs[i].conclusion == RUN_CONCLUSION_FAILURE)
                         any_failure = true;
@@ -298,6 +327,43 @@ static int job_workspace(const Run *run, const RunJob *job, char **ret) {
         return asprintf(ret, "%s/%s", run->workspace_root, job->def->id) < 0 ? -ENOMEM : 0;
 }
 
+/* needs.<id> of a definition, from its instances, as GitHub has it for a matrix: the outputs of each in
+ * turn, a later one's non-empty value of a name winning, and one result: failure if any failed, else
+ * cancelled if any was, else skipped if all were, else success. One instance: its own. Returns the result.
+ */
+static int needs_entry(const Run *run, size_t def, ExprValue **ret_outputs) {
+        _cleanup_(expr_value_unrefp) ExprValue *outputs = expr_value_new_object();
+        bool failure = false, cancelled = false, skipped = true;
+        size_t first, n;
+
+        if (!outputs)
+                return -ENOMEM;
+        run_def_instances(run, def, &first, &n);
+        for (size_t i = first; i < first + n; i++) {
+                const RunJob *j = &run->jobs[i];
+
+                for (size_t k = 0; j->outputs && k < j->outputs->object.n; k++) {
+                        const ExprPair *pair = &j->outputs->object.pairs[k];
+
+                        if (n > 1 && pair->value->kind == EXPR_STRING && pair->value->string.len == 0 &&
+                                expr_object_get(outputs, pair->key, pair->key_len))
+                                continue; /* an instance that did not set it keeps another's */
+                        if (expr_object_set(outputs, pair->key, pair->key_len, pair->value) < 0)
+                                return -ENOMEM;
+                }
+                failure = failure || j->conclusion == RUN_CONCLUSION_FAILURE;
+                cancelled = cancelled || j->conclusion == RUN_CONCLUSION_CANCELLED;
+                skipped = skipped && j->conclusion == RUN_CONCLUSION_SKIPPED;
+        }
+        *ret_outputs = TAKE_PTR(outputs);
+        if (n == 1)
+                return (int) run->jobs[first].conclusion;
+        return failure      ? RUN_CONCLUSION_FAILURE
+                : cancelled ? RUN_CONCLUSION_CANCELLED
+                : skipped   ? RUN_CONCLUSION_SKIPPED
+                            : RUN_CONCLUSION_SUCCESS;
+}
+
 /* The contexts for an expression in job (step_level: inside one of its steps, with env as given). */
 static int build_contexts(
         const Run *run, const RunJob *job, bool step_level, const ExprValue *env, ExprValue **ret) {
@@ -328,18 +394,18 @@ static int build_contexts(
                 return -ENOMEM;
 
         for (size_t i = 0; i < job->def->n_needs; i++) {
-                const RunJob *n = &run->jobs[job->def->needs_index[i]];
+                const WorkflowJob *d = &run->workflow->jobs[job->def->needs_index[i]];
                 _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
                 _cleanup_(expr_value_unrefp) ExprValue *outputs = NULL;
 
                 if (!o)
                         return -ENOMEM;
-                r = object_copy(n->outputs, &outputs);
+                r = needs_entry(run, job->def->needs_index[i], &outputs);
                 if (r < 0)
                         return r;
                 if (object_set_value(o, "outputs", outputs) < 0 ||
-                        object_set_string(o, "result", run_conclusion_to_string(n->conclusion)) < 0 ||
-                        expr_object_set(needs, n->def->id, strlen(n->def->id), o) < 0)
+                        object_set_string(o, "result", run_conclusion_to_string((RunConclusion) r)) < 0 ||
+                        expr_object_set(needs, d->id, strlen(d->id), o) < 0)
                         return -ENOMEM;
         }
 
@@ -641,10 +707,16 @@ static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actio
 
 /* ---- starting jobs and steps ---- */
 
+/* Every instance of every definition it needs is done. */
 static bool job_needs_done(const Run *run, const RunJob *j) {
-        for (size_t i = 0; i < j->def->n_needs; i++)
-                if (run->jobs[j->def->needs_index[i]].phase != RUN_JOB_DONE)
-                        return false;
+        for (size_t i = 0; i < j->def->n_needs; i++) {
+                size_t first, n;
+
+                run_def_instances(run, j->def->needs_index[i], &first, &n);
+                for (size_t k = first; k < first + n; k++)
+                        if (run->jobs[k].phase != RUN_JOB_DONE)
+                                return false;
+        }
         return true;
 }
 
@@ -1372,7 +1444,7 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
         if (r < 0)
                 return r;
         if ((r = json_add(o, "id", json_object_new_string(j->def->id), false)) < 0 ||
-                (r = json_add(o, "number", json_object_new_int((int) j->def->number), false)) < 0 ||
+                (r = json_add(o, "number", json_object_new_int((int) j->number), false)) < 0 ||
                 (r = json_add(o, "name", json_string_or_null(j->name ?: j->def->name.raw), true)) < 0 ||
                 (r = json_add(o, "status", json_object_new_string(run_status_to_string(j->status)), false)) <
                         0 ||

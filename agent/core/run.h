@@ -82,8 +82,13 @@ typedef enum RunJobPhase {
         RUN_JOB_DONE,
 } RunJobPhase;
 
+/* One instance of a job definition (README, "Restarts": run-state.json). Today every definition has one;
+ * a matrix will give one definition several, each with its own steps, state and units. */
 typedef struct RunJob {
         const WorkflowJob *def;
+        size_t def_index;  /* def == &Run.workflow->jobs[def_index] */
+        unsigned instance; /* 1-based among the instances of def */
+        unsigned number;   /* 1-based among the run's jobs: j<N> of the unit names, "number" in the JSON */
         RunStatus status;
         RunJobPhase phase;
         RunConclusion outcome, conclusion;
@@ -125,9 +130,12 @@ typedef struct Run {
         uint64_t cancel_requested_at; /* monotonic µs */
         uint64_t timer;               /* monotonic µs of the force deadline, 0: none */
         uint64_t created_at, started_at, completed_at;
-        RunJob *jobs;
+        RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;
 } Run;
+
+/* The instances of the workflow's job definition def: jobs[*ret_first] to jobs[*ret_first + *ret_n - 1]. */
+void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *ret_n);
 
 /* Takes ownership of workflow. github and runner are referenced (NULL: empty objects). */
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,

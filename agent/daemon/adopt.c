@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "fileio.h"
@@ -75,26 +76,55 @@ static void on_stale_scope_stopped(ScopeJob *sj, int error, const char *message,
         if (error < 0)
                 log_warning("Run %" PRIu64 ": failed to stop %s, left by the previous agent: %s",
                         ref->mr->id, ref->mr->run->jobs[ref->job].steps[ref->step].unit, message);
+        ref->fresh = true; /* the START_STEP that follows is not looked for again */
         r = run_step_restart(ref->mr->run, ref->job, ref->step, now(), &actions);
         if (r >= 0)
                 run_loop_drive(ref->mr, &actions);
         run_actions_done(&actions);
 }
 
-/* A step that was running when the previous agent went away. */
+/* A kill already issued waits for the scope to empty; that watch is ours now. */
+static void adopt_kill_watch(ManagedRun *mr, size_t job, size_t step, StepRef *ref) {
+        const RunStep *s = &mr->run->jobs[job].steps[step];
+        _cleanup_free_ char *path = NULL;
+        RunActions actions = {};
+
+        if (s->cancel_stage != RUN_CANCEL_KILL || s->emptied)
+                return;
+        if (step_cgroup_path(mr, job, step, &path) >= 0)
+                ref->scope_fd = cgroup_open(mr->manager->cgroot, path);
+        /* A kill already issued waits for the scope to empty, the shim's grace included: that is ours
+         * now (killing "payload" again changes nothing). */
+        if (ref->scope_fd >= 0 &&
+                cgroup_kill_staged(mr->manager->event, ref->scope_fd, STEP_CGROUP_PAYLOAD,
+                        STEP_SHIM_GRACE_USEC, on_step_empty, ref, &ref->empty_source) >= 0)
+                return;
+        ref->scope_fd = safe_close(ref->scope_fd);
+        (void) run_step_emptied(mr->run, job, step, now(), &actions);
+        run_loop_drive(mr, &actions);
+        run_actions_done(&actions);
+}
+
+/* What start_step() makes in the job's file-command directory for step N: sN.<suffix>. */
+static const char *const step_file_suffixes[] = { "output", "env", "path", "environ", "sh" };
+
+/* A step that was running when the previous agent went away, or that it may have started after it last
+ * saved the run (adopt_claim_start()). */
 static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adoption *a) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         RunStep *s = &mr->run->jobs[job].steps[step];
-        unsigned jn = mr->run->jobs[job].def->number, sn = s->def->number;
+        unsigned jn = mr->run->jobs[job].number, sn = s->def->number;
         StepRef *ref = &jc->refs[step];
         _cleanup_free_ char *ws = NULL;
         _cleanup_close_ int control = -EBADF;
         PidRef shim = PIDREF_NULL, entry = PIDREF_NULL;
         char name[FDSTORE_NAME_MAX];
         RunActions actions = {};
-        int fd, code, sig, r;
+        bool ended;
+        int fd, code = -1, sig = 0, r;
 
+        step_ref_done(ref);
         *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
         r = job_prepare_dirs(mr, job, &ws);
         if (r < 0)
@@ -111,24 +141,36 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
         fd = fdstore_take(&a->store, name);
         if (fd >= 0 && pidref_from_pidfd(fd, &entry) < 0)
                 safe_close(fd); /* reaped already: its exit is in the socket or the exit file */
+        ended = read_exit_file(dir_fd, jn, sn, &code, &sig) >= 0;
 
-        if (!s->entry_running && control >= 0) {
-                /* The descriptors are stored only once the entry runs: it did, and the state the
-                 * previous agent wrote is just behind (it is written after the effects). */
+        if (!s->entry_running && (control >= 0 || ended)) {
+                /* The descriptors are stored, and the exit status recorded, only once the entry runs:
+                 * it did, and the state the previous agent wrote is just behind (it is written after the
+                 * effects). */
                 r = run_step_started(mr->run, job, step, now(), &actions);
                 if (r >= 0)
                         run_loop_drive(mr, &actions);
                 run_actions_done(&actions);
         }
         if (!s->entry_running) {
-                /* Handed to the previous agent, never started: its held shim ends with that agent's end
-                 * of the control socket. Once its scope is gone too, the step starts afresh. */
+                /* Handed to the previous agent, its entry never ran: its held shim ends with that agent's
+                 * end of the control socket. Its scope may exist (created, or being created, by the
+                 * previous agent): killed and stopped first, so that the fresh start neither collides
+                 * with its name nor runs beside what is in it; then the step starts afresh. */
                 _cleanup_free_ char *path = NULL;
                 _cleanup_close_ int scope_fd = -EBADF;
 
                 pidref_done(&shim);
                 pidref_done(&entry);
                 step_fds_forget(ref); /* whatever of it is in systemd's store is stale */
+                /* Its files were made, new, for the first start: a fresh start makes them anew. Names in
+                 * a directory of ours, unlinked without following anything. */
+                for (size_t i = 0; jc->files_fd >= 0 && i < ELEMENTSOF(step_file_suffixes); i++) {
+                        char file[64];
+
+                        snprintf(file, sizeof(file), "s%u.%s", sn, step_file_suffixes[i]);
+                        (void) unlinkat(jc->files_fd, file, 0);
+                }
                 if (step_cgroup_path(mr, job, step, &path) >= 0 &&
                         (scope_fd = cgroup_open(m->cgroot, path)) >= 0)
                         (void) cgroup_kill(scope_fd);
@@ -137,10 +179,11 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                         on_stale_scope_stopped(NULL, r, strerror(-r), ref);
                 return;
         }
-        if (read_exit_file(dir_fd, jn, sn, &code, &sig) >= 0) {
+        if (ended) {
                 a->ended++;
                 pidref_done(&shim);
                 pidref_done(&entry);
+                adopt_kill_watch(mr, job, step, ref);
                 on_step_exited(NULL, code, sig, ref);
                 return;
         }
@@ -150,23 +193,7 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                 if (r >= 0) {
                         TAKE_FD(control);
                         a->steps++;
-                        /* A kill already issued waits for the scope to empty, the shim's grace included:
-                         * that is ours now (killing "payload" again changes nothing). */
-                        if (s->cancel_stage == RUN_CANCEL_KILL && !s->emptied) {
-                                _cleanup_free_ char *path = NULL;
-
-                                if (step_cgroup_path(mr, job, step, &path) >= 0)
-                                        ref->scope_fd = cgroup_open(m->cgroot, path);
-                                if (ref->scope_fd < 0 ||
-                                        cgroup_kill_staged(m->event, ref->scope_fd, STEP_CGROUP_PAYLOAD,
-                                                STEP_SHIM_GRACE_USEC, on_step_empty, ref,
-                                                &ref->empty_source) < 0) {
-                                        ref->scope_fd = safe_close(ref->scope_fd);
-                                        (void) run_step_emptied(mr->run, job, step, now(), &actions);
-                                        run_loop_drive(mr, &actions);
-                                }
-                        }
-                        run_actions_done(&actions);
+                        adopt_kill_watch(mr, job, step, ref);
                         return;
                 }
                 log_warning_errno(r, "Run %" PRIu64 ": cannot take over step %u of job %s: %m", mr->id, sn,
@@ -184,6 +211,41 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                 ref);
 }
 
+static int on_adopt_check(sd_event_source *source, void *userdata) {
+        StepRef *ref = userdata;
+        ManagedRun *mr = ref->mr;
+        Manager *m = mr->manager;
+        _cleanup_close_ int dir_fd = run_dir_open(m, mr->id);
+
+        ref->adopt_check = sd_event_source_disable_unref(ref->adopt_check);
+        adopt_step(mr, ref->job, ref->step, dir_fd, m->adoption);
+        m->adoption->checks--;
+        adoption_maybe_end(m);
+        return 0;
+}
+
+/* The crash window between a step's start and the save that records it (README, "Restarts"): run-state.json
+ * may be a step behind, so that the core, resuming, decides to start a step the previous agent started
+ * already. Its descriptors in the store (its entry ran: it is taken over), its exit status (it ran and
+ * ended: that is its result) or, failing both, whatever is left of its scope (killed and stopped, then it
+ * starts afresh) say which; adopt_step() decides, from a fresh loop iteration (it drives the run itself).
+ * Only while the store is kept: the previous agent's starts all follow from events the new one learns
+ * while it resumes (an exit status recorded, a step gone), each one start at a time, so the chain ends
+ * with the checks. */
+bool adopt_claim_start(ManagedRun *mr, size_t job, size_t step) {
+        Manager *m = mr->manager;
+        StepRef *ref = &job_ctx(mr, job)->refs[step];
+
+        if (!m->adoption || !mr->adopted || ref->fresh)
+                return false;
+        step_ref_done(ref);
+        *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
+        if (sd_event_add_defer(m->event, &ref->adopt_check, on_adopt_check, ref) < 0)
+                return false;
+        m->adoption->checks++;
+        return true;
+}
+
 int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why) {
         _cleanup_(run_freep) Run *run = NULL;
         ManagedRun *mr = NULL;
@@ -199,6 +261,7 @@ int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why) 
         if (r < 0)
                 return r;
         mr->run = TAKE_PTR(run);
+        mr->adopted = true;
         r = managed_run_init_jobs(mr);
         if (r >= 0)
                 r = managed_run_add(m, mr);
@@ -254,22 +317,54 @@ void adopt_refuse(Manager *m, ManagedRun *mr, const char *why) {
                 (void) unit_stop(m->watcher, slice, on_leftover_slice_stopped, mr, &mr->slice_stop);
 }
 
+static void readopted_report(Manager *m, uint64_t inactive_since) {
+        uint64_t t = m->readopted.at;
+
+        journal_agent_readopted(m->readopted.runs, m->readopted.steps, m->readopted.ended,
+                inactive_since > 0 && inactive_since <= t ? t - inactive_since : 0, m->readopted.overdue);
+}
+
+static void on_inactive_since(UnitQuery *q, int error, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->away_query = unit_query_free(m->away_query);
+        if (error < 0)
+                log_warning_errno(error, "Cannot ask systemd when the previous agent stopped: %m");
+        readopted_report(m, error < 0 ? 0 : usec);
+}
+
+/* systemd's record of when the previous agent stopped serving is asked without blocking the loop; the
+ * agent-readopted event follows its answer (without RUNNER_AWAY_USEC if there is none within 5 s). */
+#define AWAY_QUERY_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
 void adoption_resume(Manager *m, Adoption *a) {
-        uint64_t inactive_since = 0, t;
+        int r;
 
         for (size_t i = 0; i < a->n_runs; i++)
                 adopt_resume(m, a->runs[i], a);
+        a->resumed = true;
         if (a->n_runs == 0)
                 return;
-        t = clock_usec(CLOCK_MONOTONIC);
-        if (unit_get_own_inactive_since(m->systemd_bus, &inactive_since) < 0 || inactive_since > t)
-                inactive_since = 0;
-        journal_agent_readopted((unsigned) a->n_runs, a->steps, a->ended,
-                inactive_since > 0 ? t - inactive_since : 0, a->overdue);
+        m->readopted.runs = (unsigned) a->n_runs;
+        m->readopted.steps = a->steps;
+        m->readopted.ended = a->ended;
+        m->readopted.overdue = a->overdue;
+        m->readopted.at = clock_usec(CLOCK_MONOTONIC);
+        r = unit_get_own_inactive_since_async(
+                m->systemd_bus, AWAY_QUERY_TIMEOUT_USEC, on_inactive_since, m, &m->away_query);
+        if (r < 0)
+                readopted_report(m, 0);
         log_info("Took over %zu unfinished runs with %u running steps.", a->n_runs, a->steps);
 }
 
 void adoption_done(Adoption *a) {
         fdstore_done(&a->store); /* what no step took: descriptors of steps that ended */
         a->runs = mfree(a->runs);
+}
+
+void adoption_maybe_end(Manager *m) {
+        if (!m->adoption || !m->adoption->resumed || m->adoption->checks > 0)
+                return;
+        adoption_done(m->adoption);
+        m->adoption = mfree(m->adoption);
 }

@@ -25,23 +25,51 @@
 
 typedef int (*method_body_t)(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error);
 
-typedef struct Authorization {
+typedef struct Authorization Authorization;
+struct Authorization {
         Manager *manager;
+        Authorization *prev, *next; /* in manager->authorizations */
+        sd_bus_slot *slot;          /* GetConnectionUnixUser in flight */
         sd_bus_message *message;
         method_body_t body;
         uid_t uid;
         gid_t admin_gid;
         bool allowed;
         char *name; /* "root (UID 0)", "alice (UID 1000)" */
-} Authorization;
+};
 
 static Authorization *authorization_free(Authorization *a) {
         if (!a)
                 return NULL;
+        if (a->prev)
+                a->prev->next = a->next;
+        else if (a->manager->authorizations == a)
+                a->manager->authorizations = a->next;
+        if (a->next)
+                a->next->prev = a->prev;
+        sd_bus_slot_unref(a->slot);
         sd_bus_message_unref(a->message);
         free(a->name);
         free(a);
         return NULL;
+}
+
+/* A call the agent can no longer carry out: it is handing over to the next agent, or exiting. */
+static int busy_error(Manager *m, sd_bus_error *error) {
+        return sd_bus_error_set(error, ERROR_BUSY,
+                m->handing_over ? "runner-agent is restarting; try again in a moment."
+                                : "runner-agent is stopping; try again once it is started again.");
+}
+
+static void authorization_busy(Authorization *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        (void) busy_error(a->manager, &error);
+        r = sd_bus_reply_method_error(a->message, &error);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer a D-Bus call: %m");
+        authorization_free(a);
 }
 
 /* Runs the method now that the caller is known, and answers for it if it failed. */
@@ -55,11 +83,10 @@ static void authorization_done(Authorization *a) {
                         a->uid);
         else if (!a->name)
                 r = -ENOMEM;
-        else if (a->manager->handing_over)
-                /* Answered late (the agent is restarting): what it would change might not reach the
-                 * next agent. */
-                r = sd_bus_error_set(
-                        &error, ERROR_BUSY, "runner-agent is restarting; try again in a moment.");
+        else if (a->manager->handing_over || a->manager->bus_closing)
+                /* Answered late (the agent is restarting or leaving): what it would change might not
+                 * reach the next agent. */
+                r = busy_error(a->manager, &error);
         else
                 r = a->body(a->message, a->manager, a->name, &error);
         if (r < 0) {
@@ -109,6 +136,7 @@ static int on_caller_uid(sd_bus_message *reply, void *userdata, sd_bus_error *re
         uint32_t uid;
         int r;
 
+        a->slot = sd_bus_slot_unref(a->slot);
         r = sd_bus_message_is_method_error(reply, NULL) ? -EIO : sd_bus_message_read(reply, "u", &uid);
         if (r < 0) {
                 (void) sd_bus_reply_method_errorf(
@@ -121,6 +149,10 @@ static int on_caller_uid(sd_bus_message *reply, void *userdata, sd_bus_error *re
                 a->allowed = true;
                 a->name = strdup("root (UID 0)");
                 authorization_done(a);
+                return 0;
+        }
+        if (a->manager->bus_closing) {
+                authorization_busy(a); /* the worker is gone */
                 return 0;
         }
         r = worker_submit(a->manager->worker, lookup_user, looked_up, a);
@@ -143,8 +175,16 @@ static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd
         *a = (Authorization){ .manager = manager,
                 .message = sd_bus_message_ref(m),
                 .body = body,
-                .admin_gid = manager->admin_gid };
-        r = sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, "org.freedesktop.DBus",
+                .admin_gid = manager->admin_gid,
+                .next = manager->authorizations };
+        if (a->next)
+                a->next->prev = a;
+        manager->authorizations = a;
+        if (manager->bus_closing) {
+                authorization_busy(a);
+                return 1;
+        }
+        r = sd_bus_call_method_async(sd_bus_message_get_bus(m), &a->slot, "org.freedesktop.DBus",
                 "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, a,
                 "s", sd_bus_message_get_sender(m));
         if (r < 0) {
@@ -155,23 +195,7 @@ static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd
         return 1;
 }
 
-static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
-        _cleanup_free_ char *errors = NULL;
-        const char *source, *yaml;
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "ss", &source, &yaml);
-        if (r < 0)
-                return r;
-        if (strlen(yaml) > WORKFLOW_MAX_SIZE)
-                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
-                        "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
-        if (strlen(source) == 0 || strlen(source) > 4096)
-                return sd_bus_error_set(
-                        error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
-
-        r = manager_submit(manager, source, yaml, strlen(yaml), by, &id, &errors);
+static int submit_error(int r, const char *errors, sd_bus_error *error) {
         if (r == -EINVAL)
                 return sd_bus_error_set(error, ERROR_INVALID_WORKFLOW, errors);
         if (r == -ESHUTDOWN)
@@ -185,9 +209,48 @@ static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
                                 : IN_SET(r, -ENOSPC, -EDQUOT)
                                 ? "no space left in its state directory"
                                 : "too many open files: see LimitNOFILE= of runner-agent.service");
+        return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
+}
+
+/* The run is on disk (or could not be): now the caller hears back. */
+static void submitted(int result, uint64_t id, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = userdata;
+        int r;
+
+        if (result >= 0)
+                r = sd_bus_reply_method_return(m, "t", id);
+        else {
+                (void) submit_error(result, NULL, &error);
+                r = sd_bus_reply_method_error(m, &error);
+        }
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to create the run: %s", strerror(-r));
-        return sd_bus_reply_method_return(m, "t", id);
+                log_warning_errno(r, "Failed to answer Submit(): %m");
+        sd_bus_message_unref(m);
+}
+
+static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_free_ char *errors = NULL;
+        const char *source, *yaml;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &source, &yaml);
+        if (r < 0)
+                return r;
+        if (strlen(yaml) > WORKFLOW_MAX_SIZE)
+                return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
+                        "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
+        if (strlen(source) == 0 || strlen(source) > 4096)
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
+
+        r = manager_submit_then(
+                manager, source, yaml, strlen(yaml), by, &errors, submitted, sd_bus_message_ref(m));
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return submit_error(r, errors, error);
+        }
+        return 1; /* answered by submitted() */
 }
 
 static int get_run(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
@@ -325,6 +388,21 @@ static const sd_bus_vtable agent_vtable[] = {
                 "StepChanged", SD_BUS_ARGS("t", id, "s", job, "u", step, "s", status, "s", conclusion), 0),
         SD_BUS_VTABLE_END,
 };
+
+/* Leaving: no call is dropped (README, "Restarts"). The name is given up first, so that new callers
+ * hear the agent is gone; what was sent to it before is read and answered busy, and so is every call
+ * still waiting for the bus to say who its caller is (the workers were drained before: the calls they
+ * held are answered). */
+void bus_api_close(Manager *m) {
+        m->bus_closing = true;
+        if (!m->bus)
+                return;
+        (void) sd_bus_release_name_async(m->bus, NULL, RUNNER_BUS_NAME, NULL, NULL);
+        while (sd_bus_process(m->bus, NULL) > 0)
+                ;
+        while (m->authorizations)
+                authorization_busy(m->authorizations);
+}
 
 int bus_api_add(Manager *m) {
         int r;

@@ -9,6 +9,8 @@
  * Every method checks the caller: root or a member of runner-admin, else AccessDenied. */
 
 int bus_api_add(Manager *m);
+/* Before the bus is closed: every call not answered yet is answered with Error.Busy. */
+void bus_api_close(Manager *m);
 
 void bus_emit_run_changed(ManagedRun *mr);
 void bus_emit_job_changed(ManagedRun *mr, size_t job);

@@ -28,8 +28,10 @@ struct StepRef {
         unsigned kill_processes;       /* how many it met */
         SignalSent sent;
         int kill_error;
-        uint64_t kill_to_empty_usec; /* from it to populated 0 */
-        ScopeJob *stale_stop;        /* taken over unstarted: its old scope is being stopped */
+        uint64_t kill_to_empty_usec;  /* from it to populated 0 */
+        ScopeJob *stale_stop;         /* taken over unstarted: its old scope is being stopped */
+        sd_event_source *adopt_check; /* a start the previous agent may have made is looked for */
+        bool fresh;                   /* its leftovers are gone: the next start is a real one */
 };
 
 struct JobCtx {
@@ -72,8 +74,11 @@ void step_ref_done(StepRef *ref);
 
 /* ---- state.c: runs/<id>/ ---- */
 
-int run_dir_open(Manager *m, uint64_t id);   /* opened when needed: no descriptor per run at rest */
-int write_state(ManagedRun *mr, int dir_fd); /* run-state.json, then state.json */
+int run_dir_open(Manager *m, uint64_t id); /* opened when needed: no descriptor per run at rest */
+/* The texts of run-state.json (NULL for a run without a Run) and state.json, made in the loop; written
+ * by state_write_texts_at(), in that order, on any thread. */
+int state_texts(ManagedRun *mr, char **ret_internal, char **ret_public);
+int state_write_texts_at(int dir_fd, const char *internal, const char *public);
 /* Queues a snapshot of the run's state for the worker to write; then(result, userdata) follows from
  * the loop once it is on disk (or failed). */
 typedef void (*save_done_t)(int result, void *userdata);
@@ -138,6 +143,8 @@ void on_step_empty(sd_event_source *s, void *userdata);
 
 /* The job's steps are done: from a fresh loop iteration, its leftovers are logged and killed. */
 void job_end_schedule(ManagedRun *mr, size_t job);
+/* At start-up, once the runs are loaded: workspaces no unfinished job owns are removed. */
+void workspaces_sweep(Manager *m);
 
 /* ---- adopt.c: taking over from an earlier agent (README, "Restarts") ---- */
 
@@ -146,6 +153,8 @@ typedef struct Adoption {
         ManagedRun **runs; /* taken over, to be resumed once all are loaded */
         size_t n_runs, allocated;
         unsigned steps, ended, overdue;
+        unsigned checks; /* adopt_claim_start(): starts being checked */
+        bool resumed;
 } Adoption;
 
 void adoption_begin(Adoption *a);
@@ -159,3 +168,10 @@ void adopt_refuse(Manager *m, ManagedRun *mr, const char *why);
  * agent-readopted event says what was found. */
 void adoption_resume(Manager *m, Adoption *a);
 void adoption_done(Adoption *a);
+/* The store is kept (Manager.adoption) while the resumed runs may still start a step the previous
+ * agent had started after it last saved the run; freed once none can. */
+void adoption_maybe_end(Manager *m);
+/* START_STEP in a taken-over run, while the store is kept: true if the step is looked for first (its
+ * descriptors in the store, its exit status, its scope) and taken over, or started afresh once what is
+ * left of it is gone. */
+bool adopt_claim_start(ManagedRun *mr, size_t job, size_t step);

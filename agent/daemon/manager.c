@@ -33,6 +33,7 @@
 
 void step_ref_done(StepRef *ref) {
         ref->stale_stop = scope_job_free(ref->stale_stop);
+        ref->adopt_check = sd_event_source_disable_unref(ref->adopt_check);
         ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
         ref->scope_fd = safe_close(ref->scope_fd);
 }
@@ -223,20 +224,132 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
 
 /* A run is prepared in runs/.new-<id> and renamed to runs/<id> only when complete: a submit that
  * fails half-way (a full disk, no descriptors left) leaves nothing a later start or submit trips
- * over, and the id is free for the next submit. */
+ * over. */
 #define NEW_RUN_PREFIX ".new-"
 
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        uint64_t *ret_id, char **ret_errors) {
+/* A submitted run on its way to disk: its directory, workflow.yml and first state are written on the
+ * worker (README, "Restarts": nothing blocks the loop), then the loop adds the run and answers. */
+typedef struct Submission {
+        Manager *m;     /* loop only */
+        ManagedRun *mr; /* loop only: added once on disk */
+        char *by;
+        manager_submit_done_t then;
+        void *userdata;
+        /* the worker's */
+        int runs_fd; /* the manager's; the worker is drained before it is closed */
+        uint64_t id;
+        gid_t admin_gid;
+        char *yaml;
+        size_t len;
+        char *internal, *public;
+        const char *failed; /* what failed, for the loop to log */
+} Submission;
+
+static Submission *submission_free(Submission *s) {
+        if (!s)
+                return NULL;
+        managed_run_free(s->mr);
+        free(s->by);
+        free(s->yaml);
+        free(s->internal);
+        free(s->public);
+        free(s);
+        return NULL;
+}
+
+/* On the worker. */
+static int submission_write(void *data) {
+        Submission *s = data;
+        char name[DECIMAL_STR_MAX(uint64_t)], tmp[STRLEN(NEW_RUN_PREFIX) + DECIMAL_STR_MAX(uint64_t)];
+        _cleanup_close_ int dir_fd = -EBADF;
+        int r;
+
+        snprintf(name, sizeof(name), "%" PRIu64, s->id);
+        snprintf(tmp, sizeof(tmp), NEW_RUN_PREFIX "%" PRIu64, s->id);
+        (void) rm_rf_at(s->runs_fd, tmp); /* from an agent that died in the middle of a submit */
+        s->failed = "create the directory";
+        if (mkdirat(s->runs_fd, tmp, 0750) < 0)
+                return -errno;
+        s->failed = "prepare the directory";
+        dir_fd = openat(s->runs_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0 || mkdirat(dir_fd, "logs", 0750) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        (void) fchown(dir_fd, 0, s->admin_gid);
+        s->failed = "save the workflow";
+        r = write_file_atomic_at(dir_fd, "workflow.yml", s->yaml, s->len, 0640);
+        if (r < 0)
+                goto fail;
+        s->failed = "write the state";
+        r = state_write_texts_at(dir_fd, s->internal, s->public);
+        if (r < 0)
+                goto fail;
+        dir_fd = safe_close(dir_fd);
+        s->failed = "create the run";
+        if (renameat2(s->runs_fd, tmp, s->runs_fd, name, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        s->failed = NULL;
+        return 0;
+
+fail:
+        /* Removed name by name with the descriptor at hand: the failure may well have been the lack
+         * of another one (rm_rf_at() needs a few). */
+        if (dir_fd >= 0) {
+                (void) unlinkat(dir_fd, "workflow.yml", 0);
+                (void) unlinkat(dir_fd, "run-state.json", 0);
+                (void) unlinkat(dir_fd, "state.json", 0);
+                (void) unlinkat(dir_fd, "logs", AT_REMOVEDIR);
+                dir_fd = safe_close(dir_fd);
+        }
+        if (unlinkat(s->runs_fd, tmp, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                (void) rm_rf_at(s->runs_fd, tmp);
+        return r;
+}
+
+/* In the loop, once the run is on disk (or not). */
+static void submission_done(int r, void *data) {
+        Submission *s = data;
+        Manager *m = s->m;
+        ManagedRun *mr = s->mr;
+        RunActions actions = {};
+
+        m->pending_submits--;
+        if (r < 0) {
+                log_error_errno(r, "Failed to %s of run %" PRIu64 ": %m", s->failed ?: "submit", s->id);
+                /* The id is free again unless a later submit took the next one, or something else
+                 * holds it. */
+                if (r != -EEXIST && m->next_id == s->id + 1)
+                        m->next_id = s->id;
+                s->then(r, 0, s->userdata);
+                submission_free(s);
+                return;
+        }
+        s->mr = NULL;
+        (void) managed_run_add(m, mr); /* cannot fail: room was made when it was submitted */
+        journal_run_submitted(mr, s->by);
+        bus_emit_run_changed(mr);
+        /* Handing over, the next agent starts it from its saved state; stopping, it is cancelled as
+         * every run was. */
+        if (!m->handing_over) {
+                run_loop_drive(mr, &actions);
+                run_actions_done(&actions);
+                if (m->stopping)
+                        (void) manager_cancel(m, mr->id, "runner-agent stopping", false);
+        }
+        s->then(0, mr->id, s->userdata);
+        submission_free(s);
+}
+
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
+        char **ret_errors, manager_submit_done_t then, void *userdata) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
         _cleanup_free_ char *workspace = NULL;
-        _cleanup_close_ int dir_fd = -EBADF;
-        char name[DECIMAL_STR_MAX(uint64_t)], tmp[STRLEN(NEW_RUN_PREFIX) + DECIMAL_STR_MAX(uint64_t)];
-        ManagedRun *mr = NULL;
-        RunActions actions = {};
-        uint64_t id;
+        Submission *s;
         int r;
 
         if (m->stopping)
@@ -250,93 +363,65 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         if (r < 0)
                 return r;
 
-        id = m->next_id;
-        snprintf(name, sizeof(name), "%" PRIu64, id);
-        snprintf(tmp, sizeof(tmp), NEW_RUN_PREFIX "%" PRIu64, id);
-        workspace = strdupf("%s/work/r%" PRIu64, m->state_dir, id);
-        if (!workspace)
-                return -ENOMEM;
         /* Room in the table first: once the directory has its name, nothing may fail any more. */
-        if (array_grow((void **) &m->runs, &m->allocated_runs, m->n_runs + 1, sizeof(ManagedRun *)) < 0)
+        if (array_grow((void **) &m->runs, &m->allocated_runs, m->n_runs + m->pending_submits + 1,
+                    sizeof(ManagedRun *)) < 0)
                 return -ENOMEM;
-
-        (void) rm_rf_at(m->runs_fd, tmp); /* from an agent that died in the middle of a submit */
-        if (mkdirat(m->runs_fd, tmp, 0750) < 0)
-                return log_error_errno(-errno, "Failed to create the directory of run %" PRIu64 ": %m", id);
-        dir_fd = openat(m->runs_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir_fd < 0 || mkdirat(dir_fd, "logs", 0750) < 0) {
-                r = log_error_errno(-errno, "Failed to prepare the directory of run %" PRIu64 ": %m", id);
-                goto fail;
-        }
-        (void) fchown(dir_fd, 0, m->admin_gid);
-        r = write_file_atomic_at(dir_fd, "workflow.yml", yaml, len, 0640);
-        if (r < 0) {
-                log_error_errno(r, "Failed to save the workflow of run %" PRIu64 ": %m", id);
-                goto fail;
-        }
-
-        r = managed_run_new(m, id, &mr);
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        /* The id is taken now, in the loop: submits in flight together each get their own. */
+        *s = (Submission){ .m = m,
+                .then = then,
+                .userdata = userdata,
+                .runs_fd = m->runs_fd,
+                .id = m->next_id,
+                .admin_gid = m->admin_gid,
+                .len = len,
+                .by = strdup(by),
+                .yaml = strndup(yaml, len) };
+        workspace = strdupf("%s/work/r%" PRIu64, m->state_dir, s->id);
+        r = s->by && s->yaml && workspace ? managed_run_new(m, s->id, &s->mr) : -ENOMEM;
         if (r >= 0)
-                r = contexts_new(m, id, by, &github, &runner);
+                r = contexts_new(m, s->id, by, &github, &runner);
         if (r >= 0)
-                r = run_new(id, source, w, workspace, github, runner, now(), &mr->run);
+                r = run_new(s->id, source, w, workspace, github, runner, now(), &s->mr->run);
         if (r < 0)
                 goto fail;
-        mr->run->cancel = (RunCancelSettings){
+        TAKE_PTR(w);
+        s->mr->run->cancel = (RunCancelSettings){
                 .interrupt_usec = m->config.interrupt_timeout_usec,
                 .terminate_usec = m->config.terminate_timeout_usec,
                 .force_usec = m->config.force_terminate_usec,
         };
-        TAKE_PTR(w);
-        r = managed_run_init_jobs(mr);
+        r = managed_run_init_jobs(s->mr);
+        if (r >= 0)
+                r = state_texts(s->mr, &s->internal, &s->public);
+        if (r >= 0)
+                r = worker_submit(m->worker, submission_write, submission_done, s);
         if (r < 0)
                 goto fail;
-        r = write_state(mr, dir_fd);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write the state of run %" PRIu64 ": %m", id);
-                goto fail;
-        }
-        dir_fd = safe_close(dir_fd);
-        if (renameat2(m->runs_fd, tmp, m->runs_fd, name, RENAME_NOREPLACE) < 0) {
-                r = log_error_errno(-errno, "Failed to create run %" PRIu64 ": %m", id);
-                if (r == -EEXIST)
-                        m->next_id = id + 1; /* not ours: never try this id again */
-                goto fail;
-        }
-        (void) managed_run_add(m, mr); /* cannot fail: room was made above */
-
-        journal_run_submitted(mr, by);
-        bus_emit_run_changed(mr);
-        run_loop_drive(mr, &actions);
-        run_actions_done(&actions);
-
-        *ret_id = id;
+        m->next_id++;
+        m->pending_submits++;
         return 0;
 
 fail:
-        managed_run_free(mr);
-        /* Removed name by name with the descriptor at hand: the failure may well have been the lack
-         * of another one (rm_rf_at() needs a few). */
-        if (dir_fd >= 0) {
-                (void) unlinkat(dir_fd, "workflow.yml", 0);
-                (void) unlinkat(dir_fd, "state.json", 0);
-                (void) unlinkat(dir_fd, "logs", AT_REMOVEDIR);
-                dir_fd = safe_close(dir_fd);
-        }
-        if (unlinkat(m->runs_fd, tmp, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                (void) rm_rf_at(m->runs_fd, tmp);
+        submission_free(s);
         return r;
 }
 
 /* Every run in runs/: finished ones as their state.json says, unfinished ones taken over (adopt.c). */
 int manager_load_runs(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
-        Adoption a;
+        Adoption *a;
         DIR *d;
         struct dirent *de;
         int r;
 
-        adoption_begin(&a);
+        a = malloc(sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        adoption_begin(a);
         fd = dup(m->runs_fd);
         if (fd < 0) {
                 r = -errno;
@@ -377,7 +462,7 @@ int manager_load_runs(Manager *m) {
                                 : -EBADMSG;
                         if (r >= 0 && !streq(json_object_get_string(status), "completed")) {
                                 json_object_put(o);
-                                r = adopt_run(m, id, dir_fd, &a, &why);
+                                r = adopt_run(m, id, dir_fd, a, &why);
                                 if (r < 0)
                                         goto fail_dir;
                                 if (!why)
@@ -409,14 +494,17 @@ int manager_load_runs(Manager *m) {
                 }
         }
         closedir(d);
-        adoption_resume(m, &a);
-        adoption_done(&a);
+        m->adoption = a;
+        adoption_resume(m, a);
+        adoption_maybe_end(m);
+        workspaces_sweep(m);
         return 0;
 
 fail_dir:
         closedir(d);
 fail:
-        adoption_done(&a);
+        adoption_done(a);
+        free(a);
         return r;
 }
 
@@ -424,11 +512,13 @@ static int find_job_number(ManagedRun *mr, const char *job, unsigned *ret) {
         json_object *jobs;
 
         if (mr->run) {
-                const WorkflowJob *j = workflow_find_job(mr->run->workflow, job);
-                if (!j)
-                        return -ENOENT;
-                *ret = j->number;
-                return 0;
+                /* The first instance of the job: the only one as long as a job has one. */
+                for (size_t i = 0; i < mr->run->n_jobs; i++)
+                        if (streq(mr->run->jobs[i].def->id, job)) {
+                                *ret = mr->run->jobs[i].number;
+                                return 0;
+                        }
+                return -ENOENT;
         }
         if (!json_object_object_get_ex(mr->json, "jobs", &jobs))
                 return -ENOENT;
@@ -553,6 +643,8 @@ void manager_hand_over(Manager *m) {
 bool manager_stopped(Manager *m) {
         if (m->handing_over)
                 return true;
+        if (m->pending_submits > 0)
+                return false; /* its run is cancelled once it is on disk */
         for (size_t i = 0; i < m->n_runs; i++) {
                 ManagedRun *mr = m->runs[i];
                 if (mr->slice_stop)
@@ -655,6 +747,17 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
         return 0;
 }
 
+void manager_finish(Manager *m) {
+        /* Calls whose answer waits for the workers (a cancel being saved, a submit being written, a
+         * caller being looked up) are answered as the workers are drained, busy where they would start
+         * something; then every other call not answered yet. All before the loop ends, which closes
+         * the bus. */
+        m->bus_closing = true;
+        m->worker = worker_free(m->worker);
+        m->remover = worker_free(m->remover);
+        bus_api_close(m);
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -662,9 +765,16 @@ Manager *manager_free(Manager *m) {
          * completions still find the runs and the bus. */
         m->worker = worker_free(m->worker);
         m->remover = worker_free(m->remover);
+        if (m->adoption) {
+                adoption_done(m->adoption);
+                m->adoption = mfree(m->adoption);
+        }
+        bus_api_close(m);
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);
+        unit_query_free(m->stop_query);
+        unit_query_free(m->away_query);
         unit_watcher_free(m->watcher);
         sd_bus_flush_close_unref(m->bus);
         sd_bus_flush_close_unref(m->systemd_bus);

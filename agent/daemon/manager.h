@@ -35,6 +35,7 @@ struct ManagedRun {
         sd_event_source *force_kill;  /* the force deadline's kill of the run's slice, until empty */
         char *force_reason;
         bool completed_announced;
+        bool adopted; /* taken over from an earlier agent */
 };
 
 struct Manager {
@@ -60,12 +61,23 @@ struct Manager {
         ManagedRun **runs; /* by id, ascending */
         size_t n_runs, allocated_runs;
         uint64_t next_id;
+        unsigned pending_submits;             /* on their way to disk */
+        struct Authorization *authorizations; /* D-Bus calls not answered yet (dbus-api.c) */
+        bool bus_closing;                     /* exiting: every call is answered busy */
 
         char boot_id[33]; /* this boot's, as the kernel names it */
 
         bool stopping;
         bool handing_over; /* systemctl restart: the runs go on, for the next agent (README, "Restarts") */
         unsigned running_jobs;
+        struct Adoption *adoption; /* at start-up, what the previous agent left (adopt.c) */
+        UnitQuery *stop_query;     /* SIGTERM: is it a restart? (runner-agent.c) */
+        UnitQuery *away_query;     /* after a take-over: since when was no agent serving? (adopt.c) */
+        /* What the agent-readopted event reports once away_query is answered. */
+        struct {
+                unsigned runs, steps, ended, overdue;
+                uint64_t at; /* CLOCK_MONOTONIC µs of the take-over */
+        } readopted;
 };
 
 int manager_new(sd_event *event, const Config *config, Manager **ret);
@@ -79,10 +91,13 @@ int manager_connect(Manager *m);
  * their slices killed. */
 int manager_load_runs(Manager *m);
 
-/* A new run from YAML text. On -EINVAL, *ret_errors holds the loader's messages, one a line,
- * "SOURCE:LINE:COLUMN: message". */
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        uint64_t *ret_id, char **ret_errors);
+/* A new run from YAML text: checked and built now, written to disk on the worker, then added, started
+ * and announced; then(result, id, userdata) follows from the loop (result < 0: nothing was created).
+ * Returns < 0 (and then is not called) when it fails at once: -ESHUTDOWN while stopping, -EINVAL with
+ * the loader's messages in *ret_errors, one a line, "SOURCE:LINE:COLUMN: message", -ENOMEM. */
+typedef void (*manager_submit_done_t)(int result, uint64_t id, void *userdata);
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
+        char **ret_errors, manager_submit_done_t then, void *userdata);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */
@@ -110,3 +125,6 @@ bool manager_stopped(Manager *m);
 void manager_hand_over(Manager *m);
 
 void manager_update_status(Manager *m);
+/* Leaving the loop: the workers' work is finished and every D-Bus call still unanswered is answered
+ * (io.runneragent.Agent1.Error.Busy), while the bus is still open. */
+void manager_finish(Manager *m);

@@ -113,6 +113,8 @@ static void op_start_step(void *userdata, RunAction *a, RunActions *more) {
         ManagedRun *mr = userdata;
         _cleanup_free_ char *message = NULL;
 
+        if (adopt_claim_start(mr, a->job, a->step))
+                return;
         if (start_step(mr, a->job, a->step, a->spec, &message) < 0)
                 (void) run_step_failed(mr->run, a->job, a->step,
                         message ?: "Failed to start the step: out of memory", now(), more);

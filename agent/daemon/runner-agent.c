@@ -173,34 +173,52 @@ static void print_config(const Config *c) {
 }
 
 /* Is systemd restarting us (systemctl restart, try-restart, a package upgrade) rather than stopping
- * us? The job it runs for our unit when SIGTERM arrives says (README, "Restarts"). Without a job (a
- * signal sent by hand) or if systemd cannot be asked, it is a stop: runs are cancelled, never left
- * without an agent. */
-static bool restarting(Manager *m) {
-        _cleanup_free_ char *type = NULL;
-        int r;
+ * us? The job it runs for our unit when SIGTERM arrives says (README, "Stop or restart?"). Asked without
+ * blocking the loop, which goes on serving meanwhile. Without a job (a signal sent by hand), or if
+ * systemd cannot be asked or does not answer within STOP_QUERY_TIMEOUT_USEC, it is a stop: runs are
+ * cancelled, never left without an agent. */
+#define STOP_QUERY_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
-        r = unit_get_own_job_type(m->systemd_bus, &type);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot ask systemd why we are stopped, so stopping every run: %m");
-                return false;
+static void on_own_job_type(UnitQuery *q, int error, const char *type, void *userdata) {
+        Manager *m = userdata;
+
+        m->stop_query = unit_query_free(m->stop_query);
+        if (error < 0) {
+                log_warning_errno(error, "Cannot ask systemd why we are stopped, so stopping every run: %m");
+                manager_begin_stop(m);
+                return;
         }
-        return type &&
+        if (type &&
                 (streq(type, "restart") || streq(type, "try-restart") || streq(type, "reload-or-restart") ||
-                        streq(type, "try-reload-or-restart"));
+                        streq(type, "try-reload-or-restart"))) {
+                manager_hand_over(m);
+                return;
+        }
+        log_info("Received SIGTERM (systemd job: %s): stopping every run.", type ?: "none");
+        manager_begin_stop(m);
 }
 
 static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        int r;
 
         if (m->stopping) {
                 manager_begin_stop(m);
                 return 0;
         }
+        if (m->stop_query) {
+                /* Still asking: SIGINT stops now, another SIGTERM waits for the answer. */
+                if (si->ssi_signo == SIGTERM)
+                        return 0;
+                m->stop_query = unit_query_free(m->stop_query);
+        }
         (void) sd_notify(false, "STOPPING=1");
-        if (si->ssi_signo == SIGTERM && restarting(m)) {
-                manager_hand_over(m);
-                return 0;
+        if (si->ssi_signo == SIGTERM) {
+                r = unit_get_own_job_type_async(
+                        m->systemd_bus, STOP_QUERY_TIMEOUT_USEC, on_own_job_type, m, &m->stop_query);
+                if (r >= 0)
+                        return 0;
+                log_warning_errno(r, "Cannot ask systemd why we are stopped, so stopping every run: %m");
         }
         log_info("Received SIG%s: stopping every run.", sigabbrev_np((int) si->ssi_signo));
         manager_begin_stop(m);
@@ -211,8 +229,10 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int on_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 
-        if (m->stopping && manager_stopped(m))
+        if (m->stopping && manager_stopped(m)) {
+                manager_finish(m);
                 return sd_event_exit(sd_event_source_get_event(s), 0);
+        }
         return 0;
 }
 

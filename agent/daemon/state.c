@@ -58,7 +58,7 @@ static int public_state_text(ManagedRun *mr, char **ret) {
 
 /* run-state.json before state.json, so that the public state never runs ahead of what a successor
  * would resume from. */
-static int write_texts(int dir_fd, const char *internal, const char *public) {
+int state_write_texts_at(int dir_fd, const char *internal, const char *public) {
         int r;
 
         if (internal) {
@@ -69,14 +69,18 @@ static int write_texts(int dir_fd, const char *internal, const char *public) {
         return write_file_atomic_at(dir_fd, "state.json", public, strlen(public), 0640);
 }
 
-int write_state(ManagedRun *mr, int dir_fd) {
+int state_texts(ManagedRun *mr, char **ret_internal, char **ret_public) {
         _cleanup_free_ char *internal = NULL, *public = NULL;
         int r;
 
         r = internal_state_text(mr, &internal);
         if (r >= 0)
                 r = public_state_text(mr, &public);
-        return r < 0 ? r : write_texts(dir_fd, internal, public);
+        if (r < 0)
+                return r;
+        *ret_internal = TAKE_PTR(internal);
+        *ret_public = TAKE_PTR(public);
+        return 0;
 }
 
 /* A snapshot of a run's state on its way to disk, on the worker thread: the writes and their fsync()s
@@ -98,7 +102,7 @@ static int state_write_run(void *data) {
         fd = openat(w->runs_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        return write_texts(fd, w->internal, w->public);
+        return state_write_texts_at(fd, w->internal, w->public);
 }
 
 static void state_write_done(int r, void *data) {
@@ -123,9 +127,7 @@ int save_then(ManagedRun *mr, save_done_t then, void *userdata) {
         *w = (StateWrite){
                 .runs_fd = mr->manager->runs_fd, .id = mr->id, .then = then, .userdata = userdata
         };
-        r = internal_state_text(mr, &w->internal);
-        if (r >= 0)
-                r = public_state_text(mr, &w->public);
+        r = state_texts(mr, &w->internal, &w->public);
         if (r >= 0)
                 r = worker_submit(mr->manager->worker, state_write_run, state_write_done, w);
         if (r < 0) {

@@ -25,7 +25,7 @@
 static const char *const step_fd_kinds[] = { "control", "shim", "entry" };
 
 static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
-        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+        unsigned job = ref->mr->run->jobs[ref->job].number,
                  step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
         int fds[] = { step_process_control_fd(p), step_process_shim(p)->fd, entry->fd };
         char name[FDSTORE_NAME_MAX];
@@ -43,7 +43,7 @@ static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
 }
 
 void step_fds_forget(StepRef *ref) {
-        unsigned job = ref->mr->run->jobs[ref->job].def->number,
+        unsigned job = ref->mr->run->jobs[ref->job].number,
                  step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
         char name[FDSTORE_NAME_MAX];
 
@@ -121,7 +121,7 @@ int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret) {
         _cleanup_free_ char *slice = NULL;
         int r;
 
-        r = run_slice_cgroup_path(mr->id, mr->run->jobs[job].def->number, &slice);
+        r = run_slice_cgroup_path(mr->id, mr->run->jobs[job].number, &slice);
         if (r < 0)
                 return r;
         *ret = strdupf("%s/%s", slice, mr->run->jobs[job].steps[step].unit);
@@ -188,8 +188,8 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         if (r < 0)
                 return r;
 
-        files = strdupf("%s/r%" PRIu64 "/j%u", m->runtime_dir, mr->id, j->def->number);
-        tmp = strdupf("%s/r%" PRIu64 "/j%u/tmp", m->runtime_dir, mr->id, j->def->number);
+        files = strdupf("%s/r%" PRIu64 "/j%u", m->runtime_dir, mr->id, j->number);
+        tmp = strdupf("%s/r%" PRIu64 "/j%u/tmp", m->runtime_dir, mr->id, j->number);
         if (!files || !tmp)
                 return -ENOMEM;
         /* 0711: the step user may reach its file-command files by name, and list nothing else. */
@@ -349,11 +349,11 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--log=%s/runs/%" PRIu64 "/logs/j%u-s%u.log", m->state_dir, mr->id,
-                                j->def->number, number));
+                                j->number, number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
-                                j->def->number, number));
+                                j->number, number));
         if (r >= 0 && m->config.max_step_log_size > 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--max-log-size=%" PRIu64, m->config.max_step_log_size));

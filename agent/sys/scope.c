@@ -374,40 +374,149 @@ static int own_unit_path(char **ret) {
         return sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, ret);
 }
 
-int unit_get_own_job_type(sd_bus *bus, char **ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ char *path = NULL;
+/* The questions about our own unit, asked without blocking the loop: one Properties.Get after the
+ * other, each with its own timeout, the handler called exactly once. */
+struct UnitQuery {
+        sd_bus *bus;
+        sd_bus_slot *slot;
+        uint64_t timeout_usec;
+        unit_job_type_handler_t job_type;
+        unit_timestamp_handler_t timestamp;
+        void *userdata;
+        bool done;
+};
+
+UnitQuery *unit_query_free(UnitQuery *q) {
+        if (!q)
+                return NULL;
+        sd_bus_slot_unref(q->slot);
+        sd_bus_unref(q->bus);
+        free(q);
+        return NULL;
+}
+
+static void query_finish(UnitQuery *q, int error, const char *type, uint64_t usec) {
+        if (q->done)
+                return;
+        q->done = true;
+        q->slot = sd_bus_slot_unref(q->slot);
+        if (q->job_type)
+                q->job_type(q, error, type, q->userdata);
+        else
+                q->timestamp(q, error, usec, q->userdata);
+}
+
+static int query_get(UnitQuery *q, const char *path, const char *interface, const char *property,
+        sd_bus_message_handler_t callback) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(
+                q->bus, &m, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "Get");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", interface, property);
+        if (r >= 0)
+                r = sd_bus_call_async(q->bus, &q->slot, m, callback, q, q->timeout_usec);
+        return r;
+}
+
+static int query_error(sd_bus_message *reply) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int error;
+
+        if (!e)
+                return 0;
+        error = sd_bus_error_get_errno(e);
+        return error > 0 ? -error : -EIO;
+}
+
+static int on_job_type(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error _unused_) {
+        UnitQuery *q = userdata;
+        const char *type = NULL;
+        int r;
+
+        r = query_error(reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "v", "s", &type);
+        query_finish(q, r < 0 ? r : 0, r < 0 ? NULL : type, 0);
+        return 0;
+}
+
+static int on_job(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error _unused_) {
+        UnitQuery *q = userdata;
         const char *job_path;
         uint32_t id;
         int r;
 
-        r = own_unit_path(&path);
-        if (r < 0)
-                return r;
-        r = sd_bus_get_property(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit",
-                "Job", &error, &reply, "(uo)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "(uo)", &id, &job_path);
-        if (r < 0)
-                return r;
-        if (id == 0) {
-                *ret = NULL;
-                return 0;
-        }
-        return sd_bus_get_property_string(bus, "org.freedesktop.systemd1", job_path,
-                "org.freedesktop.systemd1.Job", "JobType", &error, ret);
+        q->slot = sd_bus_slot_unref(q->slot);
+        r = query_error(reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "v", "(uo)", &id, &job_path);
+        if (r >= 0 && id != 0)
+                r = query_get(q, job_path, "org.freedesktop.systemd1.Job", "JobType", on_job_type);
+        if (r < 0 || id == 0)
+                query_finish(q, r < 0 ? r : 0, NULL, 0);
+        return 0;
 }
 
-int unit_get_own_inactive_since(sd_bus *bus, uint64_t *ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+static int on_timestamp(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error _unused_) {
+        UnitQuery *q = userdata;
+        uint64_t usec = 0;
+        int r;
+
+        r = query_error(reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "v", "t", &usec);
+        query_finish(q, r < 0 ? r : 0, NULL, usec);
+        return 0;
+}
+
+static int query_new(sd_bus *bus, uint64_t timeout_usec, void *userdata, UnitQuery **ret) {
+        UnitQuery *q;
+
+        if (!bus || !ret)
+                return -EINVAL;
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        *q = (UnitQuery){ .bus = sd_bus_ref(bus), .timeout_usec = timeout_usec, .userdata = userdata };
+        *ret = q;
+        return 0;
+}
+
+/* Starts a query with its first question, the property of our own unit. */
+static int own_query(sd_bus *bus, uint64_t timeout_usec, const char *property,
+        sd_bus_message_handler_t callback, unit_job_type_handler_t job_type,
+        unit_timestamp_handler_t timestamp, void *userdata, UnitQuery **ret) {
+        _cleanup_(unit_query_freep) UnitQuery *q = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
         r = own_unit_path(&path);
+        if (r >= 0)
+                r = query_new(bus, timeout_usec, userdata, &q);
         if (r < 0)
                 return r;
-        return sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path,
-                "org.freedesktop.systemd1.Unit", "ActiveExitTimestampMonotonic", &error, 't', ret);
+        q->job_type = job_type;
+        q->timestamp = timestamp;
+        r = query_get(q, path, "org.freedesktop.systemd1.Unit", property, callback);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(q);
+        return 0;
+}
+
+int unit_get_own_job_type_async(sd_bus *bus, uint64_t timeout_usec, unit_job_type_handler_t handler,
+        void *userdata, UnitQuery **ret) {
+        if (!handler)
+                return -EINVAL;
+        return own_query(bus, timeout_usec, "Job", on_job, handler, NULL, userdata, ret);
+}
+
+int unit_get_own_inactive_since_async(sd_bus *bus, uint64_t timeout_usec, unit_timestamp_handler_t handler,
+        void *userdata, UnitQuery **ret) {
+        if (!handler)
+                return -EINVAL;
+        return own_query(bus, timeout_usec, "ActiveExitTimestampMonotonic", on_timestamp, NULL, handler,
+                userdata, ret);
 }

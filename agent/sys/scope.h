@@ -51,10 +51,21 @@ const char *scope_job_unit(const ScopeJob *job);
 ScopeJob *scope_job_free(ScopeJob *job);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ScopeJob *, scope_job_free);
 
+/* Questions about our own unit, asked asynchronously on a bus attached to the loop. The handler is
+ * called exactly once (error < 0: systemd could not be asked, or did not answer within timeout_usec);
+ * the query stays valid until unit_query_free(), which also cancels one still pending. */
+typedef struct UnitQuery UnitQuery;
+UnitQuery *unit_query_free(UnitQuery *q);
+DEFINE_TRIVIAL_CLEANUP_FUNC(UnitQuery *, unit_query_free);
+
 /* The type of the job systemd runs for our own unit right now ("stop", "restart", …), or NULL when
- * there is none (a signal from elsewhere). Synchronous: for the moment the agent is told to stop. */
-int unit_get_own_job_type(sd_bus *bus, char **ret);
+ * there is none (a signal from elsewhere). */
+typedef void (*unit_job_type_handler_t)(UnitQuery *q, int error, const char *type, void *userdata);
+int unit_get_own_job_type_async(sd_bus *bus, uint64_t timeout_usec, unit_job_type_handler_t handler,
+        void *userdata, UnitQuery **ret);
 
 /* When our own unit last left the active state, on CLOCK_MONOTONIC (µs; 0: never): at the start of a
- * new agent, when the previous one stopped serving. Synchronous, for start-up. */
-int unit_get_own_inactive_since(sd_bus *bus, uint64_t *ret);
+ * new agent, when the previous one stopped serving. */
+typedef void (*unit_timestamp_handler_t)(UnitQuery *q, int error, uint64_t usec, void *userdata);
+int unit_get_own_inactive_since_async(sd_bus *bus, uint64_t timeout_usec, unit_timestamp_handler_t handler,
+        void *userdata, UnitQuery **ret);

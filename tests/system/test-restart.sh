@@ -99,6 +99,84 @@ check "the step's log is complete, byte for byte" cmp -s "$work/steady.log" <(se
 check "the journal says the agent took the run over" \
         bash -c 'journalctl --sync; journalctl -o json RUNNER_EVENT=agent-readopted | jq -se "map(select(.RUNNER_STEPS == \"1\")) | length >= 1"'
 
+cat >"$work/window-free.yml" <<YML
+name: quick
+jobs:
+  only:
+    steps:
+      - run: echo quick
+YML
+
+# ---- 1b. the crash window between a step's start and the save that records it ----
+# The agent dies after step 1 exited and step 2 started, before run-state.json said so: the next agent
+# resumes from a state in which step 1 still runs, learns its exit from the exit status runner-step
+# recorded, and the core decides to start step 2 again. Made deterministic: the agent is frozen
+# (SIGSTOP) once it has recorded step 2's entry as running, the run's state files are put back to the
+# copies taken while step 1 ran (what the disk holds when the agent dies before the save), and then it
+# is SIGKILLed.
+cat >"$work/window.yml" <<YML
+name: window
+jobs:
+  w:
+    steps:
+      - run: |
+          touch $marks/win.s1
+          while [ ! -e $marks/win.go1 ]; do sleep 0.05; done
+      - id: two
+        run: |
+          echo \$\$ >> $marks/win.s2
+          while [ ! -e $marks/win.go2 ]; do sleep 0.05; done
+          echo "starts=\$(wc -l < $marks/win.s2)" >> "\$GITHUB_OUTPUT"
+YML
+# freeze_in_window: submits window.yml and leaves the agent frozen in the window; sets id and win_pid.
+freeze_in_window() {
+        local dir
+        rm -f $marks/win.*
+        id=$(runnerctl run "$work/window.yml")
+        dir=/var/lib/runner-agent/runs/$id
+        wait_for 30 test -e $marks/win.s1
+        wait_for 10 jq -e '.jobs[0].steps[0].entry_running' "$dir/run-state.json"
+        cp "$dir/run-state.json" "$dir/state.json" "$work/"
+        touch $marks/win.go1
+        wait_for 30 jq -e '.jobs[0].steps[1].entry_running' "$dir/run-state.json"
+        win_pid=$(head -n1 $marks/win.s2)
+        kill -STOP "$(agent_pid)"
+        cp "$work/run-state.json" "$work/state.json" "$dir/"
+}
+freeze_in_window
+check "the state on disk says step 1 still runs" \
+        jq -e '.jobs[0].steps[0].status == "in_progress" and .jobs[0].steps[1].status == "queued"' \
+        /var/lib/runner-agent/runs/$id/run-state.json
+kill_agent
+touch $marks/win.go2
+wait_done 60 "$id"
+state=$(runnerctl status --json "$id")
+say "$(jq -c '{conclusion, steps: [.jobs[0].steps[] | {conclusion, message, outputs}]}' <<<"$state")"
+check "descriptors kept: the run concludes success" test "$(jq -r .conclusion <<<"$state")" = success
+check "step 2, started by the dead agent, was taken over and never started again" \
+        test "$(jq -r '.jobs[0].steps[1].outputs.starts' <<<"$state"):$(wc -l <$marks/win.s2)" = 1:1
+
+# The same window when systemd did not keep the descriptors (the service failed rather than
+# restarted): what is left of step 2 is killed and it starts afresh.
+mkdir -p "$dropin"
+printf '[Service]\nRestart=no\n' >"$dropin/50-test-restart.conf"
+systemctl daemon-reload
+freeze_in_window
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 10 bash -c '! systemctl is-active -q runner-agent'
+rm -f "$dropin/50-test-restart.conf"
+systemctl daemon-reload
+systemctl start runner-agent
+wait_for 30 bash -c "[[ \$(wc -l <$marks/win.s2) -ge 2 ]]"
+touch $marks/win.go2
+wait_done 60 "$id"
+state=$(runnerctl status --json "$id")
+say "$(jq -c '{conclusion, steps: [.jobs[0].steps[] | {conclusion, message, outputs}]}' <<<"$state")"
+check "descriptors lost: the run concludes success" test "$(jq -r .conclusion <<<"$state")" = success
+check "step 2 started afresh, once" test "$(jq -r '.jobs[0].steps[1].outputs.starts' <<<"$state")" = 2
+check "its first start (PID $win_pid) was killed" bash -c '! kill -0 '"$win_pid"
+check "no process of the run is left" test -z "$(live_runner_processes)"
+
 # ---- 2. SIGKILL 2 s into a cancellation: the escalation keeps its schedule ----
 cat >"$work/stubborn.yml" <<YML
 name: stubborn
@@ -238,6 +316,62 @@ check "after systemctl stop, the run is cancelled" \
 check "its step got SIGINT first" test -e $marks/kill.int
 check "no process of it is left" test -z "$(live_runner_processes)"
 systemctl start runner-agent
+
+# ---- 6. workspaces a dead agent left: removed at start-up, unless an unfinished job owns them ----
+# A job's workspace is removed on the remover after the job ends; an agent SIGKILLed after the run's
+# state was saved but before rm(1) finished leaves it behind, as written here by hand (the state is
+# what that agent saved: the run completed), and beside it one of a run no agent knows. The step's
+# user controls what is inside: a symlink out of it and a mount in it must not lead the removal out.
+rm -f $marks/steady.ready
+live=$(runnerctl run "$work/steady.yml")
+wait_for 30 test -e $marks/steady.ready
+done_id=$(runnerctl run --wait "$work/window-free.yml" 2>/dev/null | head -n1)
+ws=/var/lib/runner-agent/work
+victim=/var/tmp/test-restart-victim
+mkdir -p "$victim" && echo keep >"$victim/file"
+mkdir -p "$ws/r$done_id/only/deep/er" "$ws/r999999/x" "$ws/r$done_id/only/mnt"
+echo left >"$ws/r$done_id/only/deep/er/file"
+echo left >"$ws/r999999/x/file"
+ln -s "$victim" "$ws/r$done_id/only/escape"
+ln -s "$victim/file" "$ws/r$done_id/only/escape-file"
+chown -R runner: "$ws/r$done_id/only"
+mount -t tmpfs tmpfs "$ws/r$done_id/only/mnt" && echo mounted >"$ws/r$done_id/only/mnt/file"
+kill_agent
+wait_for 30 bash -c "[[ ! -e $ws/r999999 && ! -e $ws/r$done_id/only/deep && ! -L $ws/r$done_id/only/escape ]]"
+check "the concluded run's leftover workspace was removed" test ! -e "$ws/r$done_id/only/deep"
+check "and the unknown run's" test ! -e "$ws/r999999"
+check "the removal did not follow the symlinks out of it" cmp -s "$victim/file" <(echo keep)
+check "nor cross into a mount below it" cmp -s "$ws/r$done_id/only/mnt/file" <(echo mounted)
+check "the running run's workspace is left alone" test -d "$ws/r$live/build"
+umount "$ws/r$done_id/only/mnt"
+rm -rf "$victim" "$ws/r$done_id"
+wait_done 60 "$live"
+check "and that run concludes success" test "$(runnerctl status --json "$live" | jq -r .conclusion)" = success
+
+# ---- 7. a call pending when the agent hands over is answered busy, not dropped ----
+# Made deterministic: the agent is frozen while runnerctl's call is delivered to it (its socket holds
+# the message), then the bus daemon is frozen, so that the agent's question to the bus about who the
+# caller is stays unanswered; the restart wakes the agent (systemd follows SIGTERM with SIGCONT), which
+# reads the call, asks, decides to hand over and exits; the bus daemon is thawed once it has.
+recvq() { ss -xpn | awk -v p="pid=$1," 'index($0, p) { q += $3 } END { print q + 0 }'; }
+old=$(agent_pid)
+busd=$(systemctl show -P MainPID dbus.service)
+kill -STOP "$old"
+runnerctl status "$live" >"$work/busy.out" 2>"$work/busy.err" &
+caller=$!
+wait_for 10 bash -c "(( \$(ss -xpn | awk -v p='pid=$old,' 'index(\$0, p) { q += \$3 } END { print q + 0 }') > 0 ))"
+say "the frozen agent holds $(recvq "$old") bytes unread"
+kill -STOP "$busd"
+systemctl restart --no-block runner-agent
+wait_for 30 bash -c "! kill -0 $old"
+kill -CONT "$busd"
+wait "$caller"
+rc=$?
+say "runnerctl said: $(cat "$work/busy.err")"
+check "runnerctl's call pending at the hand-over was answered busy, and it says so (exit $rc)" \
+        grep -qx "runnerctl: runner-agent is restarting; try again in a moment." "$work/busy.err"
+wait_for 30 systemctl is-active -q runner-agent
+check "the next agent answers" runnerctl status "$live"
 
 echo "1..$n"
 [[ $failed -eq 0 ]]

@@ -691,11 +691,18 @@ static void test_refused(void **state) {
         static const struct {
                 const char *path, *value, *error;
         } table[] = {
-                { "version", "2", "version: unsupported version 2 (this agent reads 1)" },
+                { "version", "3", "version: unsupported version 3 (this agent reads 1 to 2)" },
                 { "version", "\"1\"", "version: expected an integer, not a string" },
                 { "version", NULL, "version: missing" },
                 { "jobs", NULL, "jobs: missing" },
-                { "jobs", "[]", "jobs: 0 jobs, but the workflow has 4" },
+                { "jobs", "[]", "jobs: no instance of job main" },
+                { "jobs.0.instance", "2", "jobs[0].instance: 2, but this is instance 1 of job main" },
+                { "jobs.0.instance", NULL, "jobs[0].instance: missing" },
+                { "jobs.1.number", "7", "jobs[1].number: 7, but this is job 2 of the run" },
+                { "jobs.1.id", "\"side\"",
+                        "jobs[2].id: not a job of the workflow, or out of its order: 'plain'" },
+                { "jobs.3.id", "\"plain\"", "jobs: no instance of job side" },
+                { "jobs.3.id", "7", "jobs[3].id: missing, or not a string" },
                 { "jobs.0.steps", "[]", "jobs[0].steps: 0 steps, but the workflow's job has 4" },
                 { "jobs.0.steps.1.cancel_stage", "\"x\"",
                         "jobs[0].steps[1].cancel_stage: unknown value 'x'" },
@@ -819,9 +826,35 @@ static void test_other_workflow(void **state) {
         Run *run = NULL;
 
         assert_int_equal(run_state_from_json(o, load(scenario_queued.yaml), &run, &e1), -EBADMSG);
-        assert_string_equal(e1, "jobs[0].id: not this job of the workflow: 'main'");
+        assert_string_equal(e1, "jobs[0].id: not a job of the workflow, or out of its order: 'main'");
         assert_int_equal(run_state_from_json(o, load(scenario_force.yaml), &run, &e2), -EBADMSG);
-        assert_string_equal(e2, "jobs: 4 jobs, but the workflow has 3");
+        assert_string_equal(e2, "jobs[0].id: not a job of the workflow, or out of its order: 'main'");
+}
+
+/* A state an agent of the previous version wrote (version 1: one job per definition, without instance
+ * and number) is read as the same run, so that an upgrade takes running workflows over. */
+static void test_version_1(void **state) {
+        static const Scenario *const scenarios[] = { &scenario_files, &scenario_cancel, &scenario_queued };
+
+        for (size_t k = 0; k < ELEMENTSOF(scenarios); k++)
+                for (size_t n = 0; n < 12; n += 3) {
+                        _cleanup_(json_object_putp) json_object *o = state_after(scenarios[k], n);
+                        _cleanup_free_ char *now = json_text(o), *again = NULL, *error = NULL;
+                        json_object *jobs;
+                        Run *run = NULL;
+
+                        mutate(o, "version", "1");
+                        assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+                        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                                json_object_object_del(json_object_array_get_idx(jobs, i), "instance");
+                                json_object_object_del(json_object_array_get_idx(jobs, i), "number");
+                        }
+                        if (run_state_from_json(o, load(scenarios[k]->yaml), &run, &error) < 0)
+                                fail_msg("%s", strna(error));
+                        again = state_text(run);
+                        assert_same_text("version 1 read back", now, again);
+                        run_free(run);
+                }
 }
 
 /* Writes the states of the scenarios into the fuzz corpus: RUN_STATE_CORPUS=DIR test-run-state */
@@ -863,6 +896,7 @@ int main(void) {
                 cmocka_unit_test(test_foreign_keys),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_other_workflow),
+                cmocka_unit_test(test_version_1),
         };
 
         if (getenv("RUN_STATE_CORPUS")) {

@@ -12,7 +12,9 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "json-util.h"
 #include "macro.h"
+#include "run-state.h"
 #include "run.h"
 #include "test-util.h"
 
@@ -538,6 +540,95 @@ static void test_unit_names(void **state) {
         agent_done(&a);
 }
 
+/* The same run with job definition def given a second instance, as a state that has one is read back
+ * (README, "Restarts": run-state.json): its entry repeated, instance 2, the numbers after it moved on. */
+static void agent_start_instances(Agent *a, const char *yaml, size_t def) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ char *error = NULL;
+        Workflow *w = NULL;
+        WorkflowErrors errors = {};
+        json_object *jobs, *copy = NULL, *more;
+        Run *run = NULL;
+
+        *a = (Agent){ .now = T0, .budget = UINT_MAX };
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, &errors), 0);
+        assert_int_equal(run_new(7, "test.yml", w, "/work/r7", NULL, NULL, AT(a->now), &run), 0);
+        assert_int_equal(run_state_to_json(run, &o), 0);
+        run_free(run);
+        assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        assert_int_equal(json_object_deep_copy(json_object_array_get_idx(jobs, def), &copy, NULL), 0);
+        json_object_object_add(copy, "instance", json_object_new_int(2));
+        more = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+                json_object_array_add(more, json_object_get(json_object_array_get_idx(jobs, i)));
+                if (i == def)
+                        json_object_array_add(more, copy);
+        }
+        for (size_t i = 0; i < json_object_array_length(more); i++)
+                json_object_object_add(
+                        json_object_array_get_idx(more, i), "number", json_object_new_int((int) i + 1));
+        json_object_object_add(o, "jobs", more);
+        w = NULL;
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, &errors), 0);
+        if (run_state_from_json(o, w, &a->run, &error) < 0)
+                fail_msg("%s", strna(error));
+        drive(a, &(RunActions){});
+}
+
+/* One definition, two instances: each its own job with its own units; the job that needs them waits
+ * for both, and sees one result (failure if either failed) and their outputs merged. */
+static void test_instances(void **state) {
+        _cleanup_free_ char *u1 = NULL, *u2 = NULL, *u3 = NULL, *text = NULL;
+        RunStepResult res = { .exit_code = 1, .output = "v=two\n", .output_len = 6 };
+        RunActions actions = {};
+        json_object *status = NULL;
+        Started second;
+        Agent a;
+
+        agent_start_instances(&a,
+                "jobs:\n"
+                "  build:\n"
+                "    outputs: { v: '${{ steps.s.outputs.v }}', w: '${{ steps.s.outputs.w }}' }\n"
+                "    steps: [ { id: s, run: \"output v=one\\noutput w=both\" } ]\n"
+                "  test:\n"
+                "    needs: build\n"
+                "    if: always()\n"
+                "    steps: [ { id: t, run: 'output r=${{ needs.build.result }}-${{ needs.build.outputs.v }}-${{ needs.build.outputs.w }}' } ]\n",
+                0);
+        assert_int_equal(a.run->n_jobs, 3);
+        assert_int_equal(a.run->jobs[1].def_index, 0);
+        assert_int_equal(a.run->jobs[1].instance, 2);
+        assert_int_equal(a.n_queue, 2); /* both instances start */
+        assert_int_equal(run_step_unit_name(a.run, 0, 0, &u1), 0);
+        assert_int_equal(run_step_unit_name(a.run, 1, 0, &u2), 0);
+        assert_int_equal(run_step_unit_name(a.run, 2, 0, &u3), 0);
+        assert_string_equal(u1, "runner-r7-j1-s1.scope");
+        assert_string_equal(u2, "runner-r7-j2-s1.scope");
+        assert_string_equal(u3, "runner-r7-j3-s1.scope");
+
+        finish_one(&a);
+        assert_int_equal(a.n_queue, 1); /* test waits for the second instance */
+        second = a.queue[0];
+        a.n_queue = 0;
+        assert_int_equal(second.job, 1);
+        run_step_spec_free(second.spec);
+        assert_int_equal(run_step_started(a.run, 1, 0, AT(a.now), &actions), 0);
+        assert_int_equal(run_step_exited(a.run, 1, 0, &res, AT(a.now), &actions), 0);
+        drive(&a, &actions);
+        assert_string_equal(run_conclusion_to_string(a.run->jobs[0].conclusion), "success");
+        assert_string_equal(run_conclusion_to_string(a.run->jobs[1].conclusion), "failure");
+        agent_run_all(&a);
+        assert_string_equal(output(a.run->jobs[2].steps[0].outputs, "r"), "failure-two-both");
+
+        assert_int_equal(run_to_json(a.run, &status), 0);
+        text = strdup(json_object_to_json_string_ext(status, JSON_C_TO_STRING_PLAIN));
+        json_object_put(status);
+        assert_non_null(strstr(text, "\"id\":\"build\",\"number\":1"));
+        assert_non_null(strstr(text, "\"id\":\"build\",\"number\":2"));
+        assert_non_null(strstr(text, "\"id\":\"test\",\"number\":3"));
+        agent_done(&a);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_three_jobs),
@@ -550,6 +641,7 @@ int main(void) {
                 cmocka_unit_test(test_display_names),
                 cmocka_unit_test(test_shell_argv),
                 cmocka_unit_test(test_unit_names),
+                cmocka_unit_test(test_instances),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
