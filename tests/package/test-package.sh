@@ -105,10 +105,14 @@ check "upgrade, .deb: restart (not stop and start); prerm stops only on remove" 
         bash -c "grep -q '_dh_action=restart' '$scratch/control/postinst' &&
                  [[ \$(grep -c 'deb-systemd-invoke stop' '$scratch/control/prerm') -eq 1 ]] &&
                  grep -q '\"\$1\" = remove .*/run/systemd/system' '$scratch/control/prerm'"
+check "remove/erase stops runner.slice, in both" \
+        bash -c "grep -q 'remove.*/run/systemd/system' '$scratch/control/postrm' &&
+                 grep -q 'deb-systemd-invoke stop runner.slice' '$scratch/control/postrm' &&
+                 grep -q 'systemctl stop runner.slice' '$scratch/rpm-postun'"
 check "upgrade, RPM: try-restart in %postun (\$1 >= 1); erase stops in %preun (\$1 = 0)" \
         bash -c "grep -q 'if \[ \$1 -ge 1 \].*systemctl try-restart runner-agent.service' '$scratch/rpm-postun' &&
                  grep -q 'if \[ \$1 -eq 0 \].*disable --now runner-agent.service' '$scratch/rpm-preun' &&
-                 ! grep -q 'systemctl .*stop' '$scratch/rpm-postun'"
+                 ! grep -q 'systemctl .*stop runner-agent' '$scratch/rpm-postun'"
 check "both declare the runtime needs: bash, the system bus, systemd" \
         bash -c "d=\$(dpkg-deb -f '$deb' Depends); r=\$(rpm -qpR '$rpmfile');
                  [[ \$d == *'bash (>= 5.0)'* && \$d == *dbus-system-bus* && \$d == *'systemd (>= 250)'* &&
