@@ -79,7 +79,9 @@ else
         echo "Bail out! the package did not install"
         exit 1
 fi
-apt-get autoremove --dry-run >"$work/autoremove" 2>&1
+# Only Depends count: systemd's Recommends (dbus) must not hide a Depends left out.
+apt-get autoremove --dry-run -o APT::AutoRemove::RecommendsImportant=false \
+        -o APT::AutoRemove::SuggestsImportant=false >"$work/autoremove" 2>&1
 if grep -q -E '^Remv (dbus|systemd|libsystemd0) ' "$work/autoremove"; then
         not_ok "the package's Depends hold the system bus and systemd"
         grep '^Remv' "$work/autoremove" | sed 's/^/# /'
@@ -174,7 +176,8 @@ check_none "no runner-agent unit is left (unit files, loaded units)" \
         bash -c 'systemctl list-unit-files --no-legend "runner*"; systemctl list-units --all --no-legend "runner*"'
 check "no configuration or state is left" bash -c '[[ ! -e /etc/runner-agent && ! -e /var/lib/runner-agent && ! -e /run/runner-agent ]]'
 check_none "no runner-agent, runner-step or step process is left" \
-        bash -c 'pgrep -a -x runner-agent; pgrep -a -x runner-step; pgrep -a -u runner'
+        bash -c 'pgrep -a -x runner-agent; pgrep -a -x runner-step; pgrep -a -u runner
+                 for e in /proc/[0-9]*/exe; do l=$(readlink "$e"); [[ $l == *" (deleted)" ]] && echo "$e: $l"; done'
 check "no file owned by runner or runner-admin is left" \
         bash -c '[[ -z $(find / -xdev \( -path /proc -o -path /sys \) -prune -o \( -user runner -o -group runner-admin \) -print) ]]'
 snapshot >"$work/after"

@@ -125,6 +125,15 @@ if [[ -z $root ]]; then
         echo "1..$n"
         exit 1
 fi
+# A shared lock while the root is in use: debian-root rebuilds (and removes old roots) only under
+# an exclusive one.
+exec 8<"$(dirname "$(dirname "$root")")/.lock"
+flock -s 8
+if [[ ! -f $(dirname "$root")/complete ]]; then
+        not_ok "a clean Debian 12 root: $root was removed meanwhile"
+        echo "1..$n"
+        exit 1
+fi
 ok "a clean Debian 12 root: $root"
 "$src/tests/container/run" --root "$root" --bind "$out" --setenv "TAP_START=$n" -- \
         "$src/tests/package/test-inside.sh" "$out" "$old" "$new" >"$scratch/inside" 2>"$scratch/inside.err"
