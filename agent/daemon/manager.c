@@ -276,7 +276,11 @@ static int submission_write(void *data) {
                 r = -errno;
                 goto fail;
         }
-        (void) fchown(dir_fd, 0, s->admin_gid);
+        s->failed = "give the directory to the group runner-admin";
+        if (fchown(dir_fd, 0, s->admin_gid) < 0) {
+                r = -errno;
+                goto fail;
+        }
         s->failed = "save the workflow";
         r = write_file_atomic_at(dir_fd, "workflow.yml", s->yaml, s->len, 0640);
         if (r < 0)
