@@ -138,7 +138,19 @@ static int add_expr(json_object *o, const char *key, const ExprValue *v) {
         return j ? add(o, key, j) : add_null(o, key);
 }
 
-static int step_to_json(const RunStep *s, json_object **ret) {
+/* v with every string that contains a secret or a masked value masked: they never reach the disk
+ * (README, "Secrets"). */
+static int add_masked_expr(json_object *o, const char *key, const ExprValue *v, const Run *run, size_t job) {
+        _cleanup_(expr_value_unrefp) ExprValue *masked = NULL;
+        int r;
+
+        r = run_mask_strings(run, job, v, &masked);
+        if (r < 0)
+                return r;
+        return add_expr(o, key, masked);
+}
+
+static int step_to_json(const Run *run, size_t job, const RunStep *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         int r;
 
@@ -154,7 +166,7 @@ static int step_to_json(const RunStep *s, json_object **ret) {
                 (r = add_int(o, "exit_signal", s->exit_signal)) < 0 ||
                 (r = add_uint(o, "started_at", s->started_at)) < 0 ||
                 (r = add_uint(o, "completed_at", s->completed_at)) < 0 ||
-                (r = add_expr(o, "outputs", s->outputs)) < 0 ||
+                (r = add_masked_expr(o, "outputs", s->outputs, run, job)) < 0 ||
                 (r = add_bool(o, "entry_running", s->entry_running)) < 0 ||
                 (r = add_string(o, "cancel_stage", run_cancel_stage_to_string(s->cancel_stage))) < 0 ||
                 (r = add_bool(o, "timed_out", s->timed_out)) < 0 ||
@@ -166,7 +178,8 @@ static int step_to_json(const RunStep *s, json_object **ret) {
         return 0;
 }
 
-static int job_to_json(const RunJob *j, json_object **ret) {
+static int job_to_json(const Run *run, size_t job, json_object **ret) {
+        const RunJob *j = &run->jobs[job];
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *path, *steps;
         int r;
@@ -180,7 +193,8 @@ static int job_to_json(const RunJob *j, json_object **ret) {
                 (r = add_conclusion(o, "conclusion", j->conclusion)) < 0 ||
                 (r = add_conclusion(o, "local_status", j->local_status)) < 0 ||
                 (r = add_string(o, "name", j->name)) < 0 || (r = add_string(o, "message", j->message)) < 0 ||
-                (r = add_uint(o, "next_step", j->next_step)) < 0 || (r = add_expr(o, "env", j->env)) < 0 ||
+                (r = add_uint(o, "next_step", j->next_step)) < 0 ||
+                (r = add_masked_expr(o, "env", j->env, run, job)) < 0 ||
                 (r = add(o, "path", path = json_object_new_array())) < 0)
                 return r;
         for (size_t i = 0; i < j->n_path; i++)
@@ -195,7 +209,7 @@ static int job_to_json(const RunJob *j, json_object **ret) {
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
 
-                r = step_to_json(&j->steps[i], &s);
+                r = step_to_json(run, job, &j->steps[i], &s);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(steps, s) < 0) {
@@ -238,7 +252,7 @@ int run_state_to_json(const Run *run, json_object **ret) {
         for (size_t i = 0; i < run->n_jobs; i++) {
                 json_object *j;
 
-                r = job_to_json(&run->jobs[i], &j);
+                r = job_to_json(run, i, &j);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(jobs, j) < 0) {

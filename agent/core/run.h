@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "expr-value.h"
+#include "mask.h"
 #include "workflow.h"
 
 /* One run of a workflow: the coordinator (job graph, job conditions, the parallel-jobs budget, the
@@ -99,7 +100,8 @@ typedef struct RunJob {
         size_t n_path;
         ExprValue *outputs; /* object, once completed */
         uint64_t started_at, completed_at;
-        uint64_t timer; /* monotonic µs deadline of the job's timeout-minutes, 0: none */
+        uint64_t timer;       /* monotonic µs deadline of the job's timeout-minutes, 0: none */
+        MaskList added_masks; /* ::add-mask:: values of its steps (README, "Secrets") */
 } RunJob;
 
 /* The durations of README, Cancellation ([Cancel] in agent.conf). */
@@ -127,12 +129,30 @@ typedef struct Run {
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs;
         size_t n_jobs;
+        ExprValue *secrets; /* the secrets context: never written to run-state.json or state.json */
+        MaskList masks;     /* what the secrets mask (README, "Secrets") */
 } Run;
 
 /* Takes ownership of workflow. github and runner are referenced (NULL: empty objects). */
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
         ExprValue *github, ExprValue *runner, RunTime now, Run **ret);
 Run *run_free(Run *run);
+
+/* The run's secrets (README, "Secrets"), each "NAME=VALUE"; NAME as run_secret_name_valid() says.
+ * Sets the secrets context and the masks. -EINVAL for a bad entry, -E2BIG beyond the limits. */
+#define RUN_SECRETS_MAX 1000U
+#define RUN_SECRETS_SIZE_MAX (1024U * 1024U)
+bool run_secret_name_valid(const char *name, size_t len);
+int run_set_secrets(Run *run, char *const *secrets);
+/* A value a step of the job asked to mask (::add-mask::): masked in the job's later steps. */
+int run_job_add_mask(Run *run, size_t job, const char *value, size_t len);
+/* What a step of the job masks: the run's secrets and the job's added values, NUL-separated. */
+int run_step_masks(const Run *run, size_t job, char **ret, size_t *ret_len);
+/* v (NULL, or an object of strings) with every string that contains a value the job masks masked:
+ * a new reference to v when there is nothing to mask. */
+int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue **ret);
+/* Whether the step debug log is on: the secret ACTIONS_STEP_DEBUG is "true" (ignoring case). */
+bool run_step_debug(const Run *run);
 static inline void run_freep(Run **r) {
         if (*r)
                 *r = run_free(*r);
@@ -172,6 +192,7 @@ typedef enum RunEvent {
         RUN_EVENT_STEP_CONDITION,   /* a step's if: evaluated under the cancellation */
         RUN_EVENT_STEP_TIMED_OUT,   /* text: the timeout */
         RUN_EVENT_FORCE,            /* the force deadline; text: why */
+        RUN_EVENT_OUTPUT_DROPPED,   /* a job output contains a secret and was dropped; text: its name */
         _RUN_EVENT_MAX,
 } RunEvent;
 

@@ -70,6 +70,12 @@ int managed_run_add(Manager *m, ManagedRun *mr);
 ManagedRun *managed_run_free(ManagedRun *mr);
 void step_ref_done(StepRef *ref);
 
+/* ---- secret-store.c: the run's secrets and masked values under the runtime directory ---- */
+
+int secret_store_save(ManagedRun *mr); /* no file when there is nothing to keep */
+int secret_store_load(ManagedRun *mr); /* into mr->run; no file: nothing */
+void secret_store_remove(Manager *m, uint64_t id);
+
 /* ---- state.c: runs/<id>/ ---- */
 
 int run_dir_open(Manager *m, uint64_t id);   /* opened when needed: no descriptor per run at rest */

@@ -225,8 +225,8 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
  * over, and the id is free for the next submit. */
 #define NEW_RUN_PREFIX ".new-"
 
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        uint64_t *ret_id, char **ret_errors) {
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
+        const char *by, uint64_t *ret_id, char **ret_errors) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
@@ -288,6 +288,10 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
         };
         TAKE_PTR(w);
         r = managed_run_init_jobs(mr);
+        if (r >= 0)
+                r = run_set_secrets(mr->run, secrets);
+        if (r >= 0)
+                r = secret_store_save(mr);
         if (r < 0)
                 goto fail;
         r = write_state(mr, dir_fd);
@@ -314,6 +318,7 @@ int manager_submit(Manager *m, const char *source, const char *yaml, size_t len,
 
 fail:
         managed_run_free(mr);
+        secret_store_remove(m, id);
         /* Removed name by name with the descriptor at hand: the failure may well have been the lack
          * of another one (rm_rf_at() needs a few). */
         if (dir_fd >= 0) {

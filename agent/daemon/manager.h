@@ -80,8 +80,8 @@ int manager_load_runs(Manager *m);
 
 /* A new run from YAML text. On -EINVAL, *ret_errors holds the loader's messages, one a line,
  * "SOURCE:LINE:COLUMN: message". */
-int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        uint64_t *ret_id, char **ret_errors);
+int manager_submit(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
+        const char *by, uint64_t *ret_id, char **ret_errors);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "fdstore.h"
@@ -245,6 +247,40 @@ static int build_environ(
         return 0;
 }
 
+/* What the step masks in its output (README, "Secrets"), for runner-step --masks-fd: a sealed memfd,
+ * so that the values are in no command line, environment or file. -EBADF: nothing to mask. */
+static int masks_memfd(ManagedRun *mr, size_t job) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = 0;
+        int r;
+
+        r = run_step_masks(mr->run, job, &text, &len);
+        if (r < 0)
+                return r;
+        if (len == 0)
+                return -EBADF;
+        fd = memfd_create("runner-step-masks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < len;) {
+                ssize_t n = write(fd, text + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        explicit_bzero(text, len);
+                        return r;
+                }
+                done += (size_t) n;
+        }
+        explicit_bzero(text, len);
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+                lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
 /* ---- the kinds of step ---- */
 
 /* run: the script in s<N>.sh, readable by the step's user, run by the step's shell command line. */
@@ -297,6 +333,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL;
+        _cleanup_close_ int masks_fd = -EBADF;
         char **argv = NULL, **shim_argv = NULL, name[64];
         size_t environ_len = 0, n = 0, allocated = 0;
         StepRef *ref;
@@ -339,7 +376,19 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r < 0)
                 return r;
 
+        masks_fd = masks_memfd(mr, job);
+        if (masks_fd < 0 && masks_fd != -EBADF) {
+                strv_free(argv);
+                *ret_message = strdupf(
+                        "Failed to pass the secrets' masks to runner-step: %s", strerror(-masks_fd));
+                return masks_fd;
+        }
+
         r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
+        if (r >= 0 && masks_fd >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--masks-fd=4"));
+        if (r >= 0 && run_step_debug(mr->run))
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--debug"));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", m->step_uid, m->step_gid));
         if (r >= 0)
@@ -393,7 +442,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 &(StepParams){ .shim_argv = shim_argv,
                         .unit = s->unit,
                         .slice = slice,
-                        .description = description },
+                        .description = description,
+                        .masks_fd = masks_fd },
                 &step_callbacks, ref, &jc->steps[step]);
         strv_free(shim_argv);
         if (r < 0) {

@@ -39,6 +39,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "mask.h"
 #include "step-journal.h"
 #include "step-log.h"
 
@@ -52,6 +53,8 @@
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
 #define MAX_FIELDS 16U
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
+/* The masks' descriptor holds at most this (README, "Secrets": the run's secrets and their forms). */
+#define MASKS_MAX_SIZE (16U * 1024U * 1024U)
 
 static uid_t arg_uid = (uid_t) -1;
 static gid_t arg_gid = (gid_t) -1;
@@ -60,6 +63,8 @@ static const char *arg_log = NULL;
 static const char *arg_exit_status = NULL;
 static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
+static int arg_masks_fd = -EBADF;
+static bool arg_debug = false;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
 
@@ -78,6 +83,9 @@ static void help(void) {
                "                           first 90%% and last 10%% with a line saying what was cut\n"
                "                           (0: unlimited, the default)\n"
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
+               "     --masks-fd=FD         Mask these values as *** in the log and the journal copy:\n"
+               "                           FD holds them, each ended by a NUL byte\n"
+               "     --debug               Keep ::debug:: lines (ACTIONS_STEP_DEBUG)\n"
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
                 program_invocation_short_name, MAX_FIELDS);
 }
@@ -125,7 +133,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_LOG,
                 ARG_EXIT_STATUS,
                 ARG_MAX_LOG_SIZE,
-                ARG_FIELD
+                ARG_FIELD,
+                ARG_MASKS_FD,
+                ARG_DEBUG,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -137,6 +147,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
+                { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
+                { "debug", no_argument, NULL, ARG_DEBUG },
                 {},
         };
         int c;
@@ -185,6 +197,21 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_fields[arg_n_fields++] = optarg;
+                        break;
+                case ARG_MASKS_FD: {
+                        unsigned fd;
+                        char end;
+                        if (sscanf(optarg, "%u%c", &fd, &end) != 1 || fd <= CONTROL_FD || fd > 1024) {
+                                fprintf(stderr,
+                                        "runner-step: --masks-fd wants a descriptor above 3, got '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_masks_fd = (int) fd;
+                        break;
+                }
+                case ARG_DEBUG:
+                        arg_debug = true;
                         break;
                 default:
                         return -EINVAL;
@@ -350,6 +377,8 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
 typedef struct Copier {
         int fds[_JOURNAL_STREAM_MAX]; /* the pipes' read ends, O_NONBLOCK; -EBADF once at EOF */
         char *buf;
+        MaskList masks;
+        MaskFilter filters[_JOURNAL_STREAM_MAX]; /* per stream: a value split between reads is masked */
         StepLog log;
         JournalCopy *journal;
 } Copier;
@@ -370,9 +399,34 @@ static void report_log_error(Copier *c, int r) {
 /* One read of a stream into the log and the journal copy. Returns 1 when it copied something, 0 at
  * EOF, -EAGAIN when nothing is there now. No per-line work is on this path but the journal copy's, which
  * is bounded by its budget (step-journal.c). */
+/* Bytes of stream i to the log and the journal copy, masked (README, "Secrets"). Without values to
+ * mask, the bytes go as they are: no per-byte work. eof: the stream ends (what the filter held back
+ * comes out). */
+static void copy_out(Copier *c, unsigned i, const char *data, size_t len, bool eof) {
+        MaskFilter *f = &c->filters[i];
+        int r;
+
+        if (!mask_filter_idle(f)) {
+                r = mask_filter_feed(f, data, len, eof);
+                if (r < 0) {
+                        /* Out of memory: nothing may go out unmasked. */
+                        data = "[runner-step: output lost: out of memory while masking]\n";
+                        len = strlen(data);
+                } else {
+                        data = f->out;
+                        len = f->out_len;
+                }
+        }
+        if (len == 0)
+                return;
+        r = step_log_write(&c->log, data, len);
+        if (r < 0)
+                report_log_error(c, r);
+        journal_copy_feed(c->journal, i, data, len);
+}
+
 static int pump(Copier *c, unsigned i) {
         ssize_t n;
-        int r;
 
         do
                 n = read(c->fds[i], c->buf, READ_SIZE);
@@ -381,15 +435,31 @@ static int pump(Copier *c, unsigned i) {
                 return -EAGAIN;
         if (n <= 0) {
                 /* EOF, or an error no retry would mend: the stream is done with. */
+                copy_out(c, i, NULL, 0, true);
                 journal_copy_end_stream(c->journal, i);
                 c->fds[i] = safe_close(c->fds[i]);
                 return 0;
         }
-        r = step_log_write(&c->log, c->buf, (size_t) n);
-        if (r < 0)
-                report_log_error(c, r);
-        journal_copy_feed(c->journal, i, c->buf, (size_t) n);
+        copy_out(c, i, c->buf, (size_t) n, false);
         return 1;
+}
+
+/* The masks from --masks-fd; the descriptor is closed: the step must not inherit it. */
+static int read_masks(MaskList *l) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = arg_masks_fd;
+        ssize_t len;
+        int r;
+
+        if (fd < 0)
+                return 0;
+        arg_masks_fd = -EBADF;
+        len = read_full_fd(fd, MASKS_MAX_SIZE, &text);
+        if (len < 0)
+                return (int) len;
+        r = mask_list_parse(text, (size_t) len, l);
+        explicit_bzero(text, (size_t) len);
+        return r;
 }
 
 /* After the entry exited: everything it wrote is in the pipes by now. Bounded, as background processes
@@ -404,6 +474,12 @@ static void drain(Copier *c) {
 /* The log as it stands complete on disk, the journal copy sent (or its gap stated). */
 static void settle(Copier *c) {
         int r;
+
+        /* What the filters held back (a possible start of a value) goes out now rather than never:
+         * the job's end may kill the shim before the pipes close. */
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                if (c->fds[i] >= 0)
+                        copy_out(c, i, NULL, 0, true);
 
         r = step_log_finish(&c->log);
         if (r < 0)
@@ -448,6 +524,14 @@ int main(int argc, char *argv[]) {
                         strerror(-r));
                 return EXIT_FAILURE;
         }
+
+        r = read_masks(&c.masks);
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read the masks: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                mask_filter_init(&c.filters[i], &c.masks);
 
         r = read_env(&env);
         if (r < 0) {

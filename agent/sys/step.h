@@ -28,6 +28,7 @@ typedef struct StepParams {
         const char *unit;
         const char *slice;
         const char *description;
+        int masks_fd; /* > 0: becomes the shim's fd 4 (runner-step --masks-fd=4); 0 (unset): none */
 } StepParams;
 
 int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *params,

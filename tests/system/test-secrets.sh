@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Secrets (README, "Secrets"), inside the throwaway container: secrets given with runnerctl -s (from
+# runnerctl's environment) and --secret-file reach the steps (secrets.NAME, env:), and a step that
+# prints them plainly, line by line, base64-encoded, or makes its parent's command line and the
+# agent's files show them, leaves nothing but *** in the log, the journal and runnerctl logs; the
+# values are found nowhere under /var/lib/runner-agent or in the journal, also after the agent was
+# killed and took the run over; a job output carrying a secret is dropped with a warning; the step's
+# user cannot read the secrets' file. TAP.
+#
+#   test-secrets.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+. "$(dirname "$0")/lib.sh"
+require_test_container
+
+work=$(mktemp -d /var/tmp/test-secrets.XXXXXX)
+chmod 0755 "$work"
+marks=/var/tmp/test-secrets-marks
+rm -rf "$marks" && mkdir -m 0777 "$marks"
+trap 'rm -rf "$work" "$marks"' EXIT
+
+install_agent "$build"
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+# The values: distinctive, so that a grep finds them wherever they went.
+export ENVSECRET='s1-Zq8vXw3kPr'
+filesecret='s2-Hm4tLc9yBn'
+export MULTI=$'ml-first-Jd7eQ\nml-second-Wq2rT'
+printf '# secrets\n\nFILESECRET=%s\n  # indented comment\n' "$filesecret" >"$work/secrets.env"
+b64() { printf '%s' "$1" | base64 -w0 | tr -d =; }
+values=("$ENVSECRET" "$filesecret" ml-first-Jd7eQ ml-second-Wq2rT "$(b64 "$ENVSECRET")" "$(b64 "${ENVSECRET:1}")")
+
+cat >"$work/secrets.yml" <<YML
+name: secrets
+jobs:
+  a:
+    outputs:
+      leaked: \${{ steps.out.outputs.v }}
+      fine: \${{ steps.out.outputs.w }}
+    steps:
+      - id: show
+        env:
+          X: \${{ secrets.ENVSECRET }}
+        run: |
+          echo "env: \$X"
+          echo 'file: \${{ secrets.FILESECRET }}'
+          echo "multi: \${{ secrets.MULTI }}"
+          printf '%s\n' "\${{ secrets.MULTI }}" | sed 's/^/line: /' 
+          printf '%s' "\$X" | base64 -w0; echo
+          printf 'x%s' "\$X" | base64 -w0; echo
+          printf 'xx%s' "\$X" | base64 -w0; echo
+          printf 'split: %s' "\${X:0:5}"; sleep 0.2; printf '%s\n' "\${X:5}"
+          echo "stderr: \$X" >&2
+          echo "length: \${#X}"
+          tr '\0' ' ' < /proc/\$PPID/cmdline; echo
+          cat /run/runner-agent/secrets/* 2>&1 | head -c 300; echo
+          cat /run/runner-agent/r*/j*/s*.environ 2>&1 | head -c 300; echo
+      - id: wait
+        name: wait for \${{ secrets.FILESECRET }}
+        run: |
+          touch $marks/waiting
+          while [ ! -e $marks/go ]; do sleep 0.05; done
+      - id: out
+        env:
+          X: \${{ secrets.ENVSECRET }}
+        run: |
+          echo "after the restart: \$X, length \${#X}"
+          echo "v=\$X" >> "\$GITHUB_OUTPUT"
+          echo "w=plain" >> "\$GITHUB_OUTPUT"
+  b:
+    needs: a
+    steps:
+      - run: |
+          echo "leaked=[\${{ needs.a.outputs.leaked }}] fine=[\${{ needs.a.outputs.fine }}]"
+YML
+
+id=$(runnerctl run -s ENVSECRET --secret-file "$work/secrets.env" -s MULTI -s ACTIONS_STEP_DEBUG=false "$work/secrets.yml")
+say "run $id"
+check "runnerctl run with secrets submits" test -n "$id"
+wait_for 30 test -e "$marks/waiting" || not_ok "the run's second step started"
+
+# Before the end: the agent keeps the secrets in a root-only file under /run, never /var/lib.
+f=/run/runner-agent/secrets/r$id
+check "the secrets are kept in $f while the run runs" test -f "$f"
+check "which is 0600 root, in a 0700 root directory" bash -c \
+        "[[ \$(stat -c '%a %u' $f) == '600 0' && \$(stat -c '%a %u' /run/runner-agent/secrets) == '700 0' ]]"
+check "the step's user cannot read it" bash -c "! runuser -u runner -- cat $f"
+
+# The agent dies and takes the run over: the later step still has its secret, still masked.
+old=$(systemctl show -P MainPID runner-agent)
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+touch "$marks/go"
+check "the run completes" wait_for 60 completed "$id"
+journalctl --sync
+
+log1=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+log3=/var/lib/runner-agent/runs/$id/logs/j1-s3.log
+say "$(cat "$log1")"
+check "the step saw the env: secret (its length)" grep -qx "length: ${#ENVSECRET}" "$log1"
+check "env: *** in the log" grep -qx 'env: \*\*\*' "$log1"
+check "file: *** in the log" grep -qx 'file: \*\*\*' "$log1"
+check "a multi-line secret: ***" grep -qx 'multi: \*\*\*' "$log1"
+check "each of its lines alone: ***" bash -c "[[ \$(grep -cx 'line: \*\*\*' $log1) == 2 ]]"
+check "stderr: *** in the log" grep -q 'stderr: \*\*\*' "$log1"
+check "a value written in two pieces 0.2 s apart: ***" grep -qx 'split: \*\*\*' "$log1"
+check "runner-step's command line holds no secret" grep -q 'runner-step' "$log1"
+check "the secrets' file cannot be read by the step" grep -q 'Permission denied' "$log1"
+check "after the agent's restart, the secret is there and masked" \
+        grep -qx "after the restart: \*\*\*, length ${#ENVSECRET}" "$log3"
+check "the secrets' file is gone once the run completed" test ! -e "$f"
+check "a step name with a secret is shown masked" bash -c \
+        "runnerctl status --json $id | jq -e '.jobs[0].steps[1].name == \"wait for ***\"'"
+check "a job output carrying a secret is dropped, the other passed on" \
+        grep -qx 'leaked=\[\] fine=\[plain\]' /var/lib/runner-agent/runs/$id/logs/j2-s1.log
+check "the drop is a journal warning" bash -c \
+        "journalctl -q RUNNER_RUN_ID=$id RUNNER_EVENT=output-dropped -o cat | grep -q 'output leaked contains a secret'"
+
+logs=$(runnerctl logs "$id")
+journal=$(journalctl -q RUNNER_RUN_ID="$id" -o cat)
+check "runnerctl logs shows ***" grep -q 'env: \*\*\*' <<<"$logs"
+check "the journal copy shows ***" grep -q 'env: \*\*\*' <<<"$journal"
+for v in "${values[@]}"; do
+        check "'$v' is not in the log, runnerctl logs or the journal copy" \
+                bash -c '! grep -rqF -- "$1" /var/lib/runner-agent/runs/'"$id"'/logs && ! grep -qF -- "$1" <<<"$2$3"' _ "$v" "$logs" "$journal"
+        check "'$v' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
+        check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
+done
+
+# ---- a bad secret file or name: a clear error, no run ----
+printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
+err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?
+check "a bad line of --secret-file is refused as FILE:LINE, exit 2" \
+        bash -c '[[ $1 == 2 && $2 == *"bad.env:2: expected NAME=VALUE"* ]]' _ "$rc" "$err"
+err=$(runnerctl run -s GITHUB_TOKEN=x "$work/secrets.yml" 2>&1); rc=$?
+check "a GITHUB_ name is refused, exit 2" bash -c '[[ $1 == 2 && $2 == *"invalid secret name"* ]]' _ "$rc" "$err"
+err=$(env -u NOSUCH runnerctl run -s NOSUCH "$work/secrets.yml" 2>&1); rc=$?
+check "-s NAME without \$NAME is refused, exit 2" bash -c '[[ $1 == 2 && $2 == *"no variable NOSUCH"* ]]' _ "$rc" "$err"
+err=$(busctl call io.runneragent.Agent1 /io/runneragent/Agent1 io.runneragent.Agent1 SubmitWithSecrets \
+        ssa{ss} x "jobs: {a: {steps: [{run: 'true'}]}}" 1 1BAD v 2>&1); rc=$?
+check "the agent refuses a bad name in SubmitWithSecrets too" bash -c '[[ $1 != 0 && $2 == *"Invalid secret name"* ]]' _ "$rc" "$err"
+
+echo "1..$n"
+((failed == 0))
