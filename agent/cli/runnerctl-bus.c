@@ -527,6 +527,28 @@ int verb_run(int argc, char *argv[]) {
         return c;
 }
 
+/* A step's ::error:: and friends: "error a.c:3:5: title: message". */
+static void print_annotations(json_object *list) {
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *a = json_object_array_get_idx(list, i);
+                const char *level = jstr(a, "level"),
+                           *color = level && streq(level, "error") ? "failure" : NULL;
+
+                printf("%-16s %-4s   %s%s%s ", "", "", color_for(color), strna(level), color_off(color));
+                if (jstr(a, "file")) {
+                        printf("%s", jstr(a, "file"));
+                        if (jstr(a, "line"))
+                                printf(":%s", jstr(a, "line"));
+                        if (jstr(a, "line") && jstr(a, "col"))
+                                printf(":%s", jstr(a, "col"));
+                        printf(": ");
+                }
+                if (jstr(a, "title"))
+                        printf("%s: ", jstr(a, "title"));
+                printf("%s\n", strna(jstr(a, "message")));
+        }
+}
+
 /* run has had its strings escaped (escape_json_strings()). */
 static void print_status_table(json_object *run) {
         json_object *jobs = jget(run, "jobs");
@@ -557,6 +579,7 @@ static void print_status_table(json_object *run) {
                                 jstr(s, "unit") ?: "-");
                         if (jstr(s, "message"))
                                 printf("%-16s %-4s   %s\n", "", "", jstr(s, "message"));
+                        print_annotations(jget(s, "annotations"));
                 }
                 if (jstr(job, "message"))
                         printf("%-16s %-4s   %s\n", "", "", jstr(job, "message"));

@@ -177,6 +177,16 @@ static size_t match_at(const MaskList *l, const char *p, size_t n) {
         return 0;
 }
 
+/* Whether the n bytes at p are the beginning of a value longer than n. */
+static bool may_continue(const MaskList *l, const char *p, size_t n) {
+        if (!l->first[(uint8_t) *p])
+                return false;
+        for (size_t i = 0; i < l->n && l->lens[i] > n; i++)
+                if (memcmp(l->values[i], p, n) == 0)
+                        return true;
+        return false;
+}
+
 bool mask_list_matches(const MaskList *l, const char *text, size_t len) {
         for (size_t p = 0; l->n > 0 && p < len; p++)
                 if (match_at(l, text + p, len - p) > 0)
@@ -242,16 +252,17 @@ int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
         while (p < n) {
                 size_t m;
 
-                /* A longer value could still match here once more bytes come. */
-                if (!eof && n - p < maxlen)
-                        break;
                 if (!in_cover) {
                         /* Skip ahead to a byte some value starts with. */
-                        while (p < n && !l->first[(uint8_t) w[p]] && (eof || n - p >= maxlen))
+                        while (p < n && !l->first[(uint8_t) w[p]])
                                 p++;
-                        if (p >= n || (!eof && n - p < maxlen))
+                        if (p >= n)
                                 break;
                 }
+                /* A longer value could still match here once more bytes come: wait for them. Only the
+                 * start of a value is held back, so that lines are not cut for nothing. */
+                if (!eof && n - p < maxlen && may_continue(l, w + p, n - p))
+                        break;
                 m = match_at(l, w + p, n - p);
                 if (m > 0) {
                         if (!in_cover) {

@@ -152,6 +152,7 @@ static int add_masked_expr(json_object *o, const char *key, const ExprValue *v, 
 
 static int step_to_json(const Run *run, size_t job, const RunStep *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *annotations;
         int r;
 
         if (!o)
@@ -172,8 +173,12 @@ static int step_to_json(const Run *run, size_t job, const RunStep *s, json_objec
                 (r = add_bool(o, "timed_out", s->timed_out)) < 0 ||
                 (r = add_bool(o, "exited", s->exited)) < 0 || (r = add_bool(o, "emptied", s->emptied)) < 0 ||
                 (r = add_uint(o, "cancel_began", s->cancel_began)) < 0 ||
-                (r = add_uint(o, "timer", s->timer)) < 0)
+                (r = add_uint(o, "timer", s->timer)) < 0 ||
+                (r = add(o, "annotations", annotations = json_object_new_array())) < 0)
                 return r;
+        for (size_t i = 0; i < s->n_annotations; i++)
+                if (json_object_array_add(annotations, annotation_to_json(&s->annotations[i])) < 0)
+                        return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -601,11 +606,39 @@ static int check_id(Parser *p, json_object *o, const char *what, const char *id)
         return 0;
 }
 
+/* A step's annotations: absent in the state of an older agent. */
+static int get_annotations(Parser *p, json_object *o, RunStep *s) {
+        json_object *a;
+        size_t n;
+        int r;
+
+        if (!json_object_object_get_ex(o, "annotations", &a))
+                return 0;
+        r = get(p, o, "annotations", json_type_array, false, &a);
+        if (r < 0)
+                return r;
+        n = json_object_array_length(a);
+        if (n > ANNOTATIONS_PER_LEVEL * _ANNOTATION_LEVEL_MAX)
+                return fail(p, "annotations", "more than %u", ANNOTATIONS_PER_LEVEL * _ANNOTATION_LEVEL_MAX);
+        s->annotations = calloc(MAX(n, (size_t) 1), sizeof(Annotation));
+        if (!s->annotations)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                r = annotation_from_json(json_object_array_get_idx(a, i), &s->annotations[i]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return fail(p, "annotations", "entry %zu is not a valid annotation", i);
+                s->n_annotations++;
+        }
+        return 0;
+}
+
 static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, json_object *o) {
         static const char *const keys[] = { "id", "status", "outcome", "conclusion", "name", "unit",
                 "message", "exit_code", "exit_signal", "started_at", "completed_at", "outputs",
                 "entry_running", "cancel_stage", "timed_out", "exited", "emptied", "cancel_began", "timer",
-                NULL };
+                "annotations", NULL };
         const char *stages[N_CANCEL_STAGES];
         RunStep *s = &run->jobs[job].steps[step];
         _cleanup_free_ char *unit = NULL;
@@ -632,7 +665,7 @@ static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, js
                 (r = get_bool(p, o, "exited", &s->exited)) < 0 ||
                 (r = get_bool(p, o, "emptied", &s->emptied)) < 0 ||
                 (r = get_uint64(p, o, "cancel_began", &s->cancel_began)) < 0 ||
-                (r = get_uint64(p, o, "timer", &s->timer)) < 0)
+                (r = get_uint64(p, o, "timer", &s->timer)) < 0 || (r = get_annotations(p, o, s)) < 0)
                 return r;
         s->cancel_stage = stage;
 

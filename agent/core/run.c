@@ -90,6 +90,7 @@ static void run_step_done(RunStep *s) {
         free(s->unit);
         free(s->message);
         expr_value_unref(s->outputs);
+        annotations_free(s->annotations, s->n_annotations);
 }
 
 static void run_job_done(RunJob *j, size_t n_steps) {
@@ -1163,6 +1164,13 @@ int run_step_exited(
 
         s->exit_code = result->exit_signal ? -1 : result->exit_code;
         s->exit_signal = result->exit_signal;
+        /* Annotations are what the step said, also when it was cancelled. */
+        if (result->annotations) {
+                r = annotations_parse(
+                        result->annotations, result->annotations_len, &s->annotations, &s->n_annotations);
+                if (r < 0)
+                        return r;
+        }
         /* What a step being cancelled wrote is not taken: it did not complete. */
         if (s->cancel_stage != RUN_CANCEL_NONE)
                 return cancel_step_ended(run, job, step, now, actions);
@@ -1386,6 +1394,7 @@ static int json_add_outputs(json_object *o, const ExprValue *outputs) {
 
 static int step_to_json(const Run *run, size_t job, const RunStep *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *annotations;
         int r;
 
         if (!o)
@@ -1407,8 +1416,12 @@ static int step_to_json(const Run *run, size_t job, const RunStep *s, json_objec
                 (r = json_add(o, "started_at", json_timestamp(s->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(s->completed_at), true)) < 0 ||
                 (r = json_add(o, "message", json_string_or_null(s->message), true)) < 0 ||
-                (r = json_add_masked_outputs(o, run, job, s->outputs)) < 0)
+                (r = json_add_masked_outputs(o, run, job, s->outputs)) < 0 ||
+                (r = json_add(o, "annotations", annotations = json_object_new_array(), false)) < 0)
                 return r;
+        for (size_t i = 0; i < s->n_annotations; i++)
+                if (json_object_array_add(annotations, annotation_to_json(&s->annotations[i])) < 0)
+                        return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "annotation.h"
 #include "expr-value.h"
 #include "mask.h"
 #include "workflow.h"
@@ -68,10 +69,12 @@ typedef struct RunStep {
         ExprValue *outputs;                /* object */
         bool entry_running;                /* run_step_started() came */
         RunCancelStage cancel_stage;
-        bool timed_out;        /* cancelled by its timeout-minutes: concludes failure */
-        bool exited, emptied;  /* in the KILL stage: which of the two it waits for has come */
-        uint64_t cancel_began; /* monotonic µs */
-        uint64_t timer;        /* monotonic µs deadline of the step's timer, 0: none */
+        bool timed_out;          /* cancelled by its timeout-minutes: concludes failure */
+        bool exited, emptied;    /* in the KILL stage: which of the two it waits for has come */
+        uint64_t cancel_began;   /* monotonic µs */
+        uint64_t timer;          /* monotonic µs deadline of the step's timer, 0: none */
+        Annotation *annotations; /* ::error:: and friends (README, "Workflow commands") */
+        size_t n_annotations;
 } RunStep;
 
 typedef enum RunJobPhase {
@@ -271,6 +274,8 @@ typedef struct RunStepResult {
         int exit_signal;
         const char *output, *env, *path;
         size_t output_len, env_len, path_len;
+        const char *annotations; /* runner-step's annotations file (annotation.h), NULL: none */
+        size_t annotations_len;
 } RunStepResult;
 int run_step_exited(
         Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -90,14 +91,43 @@ static int read_file_command(
         return r;
 }
 
+/* runner-step's annotations file (README, "Workflow commands"): a regular file of root's in the run's
+ * logs directory, no symlink followed, bounded. Missing: none. */
+static int read_annotations(
+        ManagedRun *mr, unsigned job_number, unsigned number, char **ret, size_t *ret_len) {
+        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        char name[64];
+        struct stat st;
+        ssize_t n;
+
+        *ret = NULL;
+        *ret_len = 0;
+        dir_fd = run_dir_open(mr->manager, mr->id);
+        if (dir_fd < 0)
+                return dir_fd;
+        snprintf(name, sizeof(name), "logs/j%u-s%u.annotations", job_number, number);
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+                return -EPERM;
+        n = read_full_fd(fd, ANNOTATIONS_FILE_MAX, ret);
+        if (n < 0)
+                return (int) n;
+        *ret_len = (size_t) n;
+        return 0;
+}
+
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
-        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
-        int r;
+        int r, r2;
 
         step_fds_forget(ref);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
@@ -108,6 +138,13 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         res.output = output;
         res.env = env;
         res.path = path;
+        r2 = read_annotations(ref->mr, ref->mr->run->jobs[ref->job].def->number, number, &annotations,
+                &res.annotations_len);
+        if (r2 < 0)
+                log_warning_errno(r2,
+                        "Run %" PRIu64 ", job %s, step %u: ignoring the step's annotations: %m", ref->mr->id,
+                        ref->mr->run->jobs[ref->job].def->id, number);
+        res.annotations = annotations;
 
         if (r < 0)
                 r = run_step_failed(
@@ -149,10 +186,27 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
         run_actions_done(&actions);
 }
 
+/* ::add-mask:: in a step: masked in the job's later steps too, and kept for a restarted agent with
+ * the run's secrets (never under the state directory). */
+static void on_step_mask(StepProcess *p, const char *value, size_t len, void *userdata) {
+        StepRef *ref = userdata;
+        int r;
+
+        r = run_job_add_mask(ref->mr->run, ref->job, value, len);
+        if (r >= 0)
+                r = secret_store_save(ref->mr);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64
+                        ", job %s: cannot keep a value the step masked for the job's later steps: %m",
+                        ref->mr->id, ref->mr->run->jobs[ref->job].def->id);
+}
+
 const StepCallbacks step_callbacks = {
         .started = on_step_started,
         .exited = on_step_exited,
         .failed = on_step_failed,
+        .mask = on_step_mask,
 };
 
 static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
@@ -403,6 +457,10 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
                                 j->def->number, number));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--annotations=%s/runs/%" PRIu64 "/logs/j%u-s%u.annotations", m->state_dir,
+                                mr->id, j->def->number, number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
         if (r >= 0)

@@ -40,8 +40,11 @@
 #include "fileio.h"
 #include "macro.h"
 #include "mask.h"
+#include "step-commands.h"
+#include "step-control.h"
 #include "step-journal.h"
 #include "step-log.h"
+#include "workflow-command.h"
 
 #define CONTROL_FD 3
 /* Pipes of 1 MiB (the default pipe-max-size) let the step write on while the shim is between reads;
@@ -65,6 +68,7 @@ static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
 static int arg_masks_fd = -EBADF;
 static bool arg_debug = false;
+static const char *arg_annotations = NULL;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
 
@@ -86,6 +90,8 @@ static void help(void) {
                "     --masks-fd=FD         Mask these values as *** in the log and the journal copy:\n"
                "                           FD holds them, each ended by a NUL byte\n"
                "     --debug               Keep ::debug:: lines (ACTIONS_STEP_DEBUG)\n"
+               "     --annotations=FILE    Append the step's ::error::, ::warning:: and ::notice::\n"
+               "                           annotations to FILE, one JSON object a line\n"
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
                 program_invocation_short_name, MAX_FIELDS);
 }
@@ -136,6 +142,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_FIELD,
                 ARG_MASKS_FD,
                 ARG_DEBUG,
+                ARG_ANNOTATIONS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -149,6 +156,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "field", required_argument, NULL, ARG_FIELD },
                 { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
                 { "debug", no_argument, NULL, ARG_DEBUG },
+                { "annotations", required_argument, NULL, ARG_ANNOTATIONS },
                 {},
         };
         int c;
@@ -212,6 +220,9 @@ static int parse_argv(int argc, char *argv[]) {
                 }
                 case ARG_DEBUG:
                         arg_debug = true;
+                        break;
+                case ARG_ANNOTATIONS:
+                        arg_annotations = optarg;
                         break;
                 default:
                         return -EINVAL;
@@ -378,7 +389,9 @@ typedef struct Copier {
         int fds[_JOURNAL_STREAM_MAX]; /* the pipes' read ends, O_NONBLOCK; -EBADF once at EOF */
         char *buf;
         MaskList masks;
-        MaskFilter filters[_JOURNAL_STREAM_MAX]; /* per stream: a value split between reads is masked */
+        MaskFilter filters[_JOURNAL_STREAM_MAX];      /* per stream: a value split between reads is masked */
+        CommandScanner scanners[_JOURNAL_STREAM_MAX]; /* per stream: workflow commands, line by line */
+        StepCommands commands;
         StepLog log;
         JournalCopy *journal;
 } Copier;
@@ -425,6 +438,39 @@ static void copy_out(Copier *c, unsigned i, const char *data, size_t len, bool e
         journal_copy_feed(c->journal, i, data, len);
 }
 
+static void emit_output(void *userdata, unsigned stream, const char *data, size_t len) {
+        copy_out(userdata, stream, data, len, false);
+}
+
+typedef struct StreamRef {
+        Copier *c;
+        unsigned stream;
+} StreamRef;
+
+static void scanned_output(void *userdata, const char *data, size_t len) {
+        StreamRef *ref = userdata;
+        copy_out(ref->c, ref->stream, data, len, false);
+}
+
+static void scanned_line(void *userdata, const char *data, size_t len) {
+        StreamRef *ref = userdata;
+        step_commands_line(&ref->c->commands, ref->stream, data, len);
+}
+
+static const CommandScannerOps scanner_ops = { .output = scanned_output, .line = scanned_line };
+
+/* Bytes of stream i through the workflow commands' scanner, then masked to the log (eof: the stream
+ * ends, or is settled for now). */
+static void process(Copier *c, unsigned i, const char *data, size_t len, bool eof) {
+        StreamRef ref = { c, i };
+
+        if (command_scanner_feed(&c->scanners[i], data, len, eof, &scanner_ops, &ref) < 0)
+                copy_out(c, i, "[runner-step: output lost: out of memory]\n",
+                        STRLEN("[runner-step: output lost: out of memory]\n"), false);
+        if (eof)
+                copy_out(c, i, NULL, 0, true);
+}
+
 static int pump(Copier *c, unsigned i) {
         ssize_t n;
 
@@ -435,12 +481,12 @@ static int pump(Copier *c, unsigned i) {
                 return -EAGAIN;
         if (n <= 0) {
                 /* EOF, or an error no retry would mend: the stream is done with. */
-                copy_out(c, i, NULL, 0, true);
+                process(c, i, NULL, 0, true);
                 journal_copy_end_stream(c->journal, i);
                 c->fds[i] = safe_close(c->fds[i]);
                 return 0;
         }
-        copy_out(c, i, c->buf, (size_t) n, false);
+        process(c, i, c->buf, (size_t) n, false);
         return 1;
 }
 
@@ -479,7 +525,7 @@ static void settle(Copier *c) {
          * the job's end may kill the shim before the pipes close. */
         for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                 if (c->fds[i] >= 0)
-                        copy_out(c, i, NULL, 0, true);
+                        process(c, i, NULL, 0, true);
 
         r = step_log_finish(&c->log);
         if (r < 0)
@@ -530,8 +576,15 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "runner-step: failed to read the masks: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
-        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++) {
                 mask_filter_init(&c.filters[i], &c.masks);
+                command_scanner_init(&c.scanners[i]);
+        }
+        c.commands = (StepCommands){ .masks = &c.masks,
+                .debug = arg_debug,
+                .annotations_fd = -EBADF,
+                .emit = emit_output,
+                .userdata = &c };
 
         r = read_env(&env);
         if (r < 0) {
@@ -546,9 +599,20 @@ int main(int argc, char *argv[]) {
         }
         c.buf = buf;
 
+        for (char **e = env; *e; e++)
+                if (strncmp(*e, "GITHUB_OUTPUT=", 14) == 0)
+                        c.commands.output_path = *e + 14;
+
         r = wait_for_go();
         if (r < 0)
                 return EXIT_FAILURE; /* the agent gave up on this step (its scope failed) */
+
+        if (arg_annotations) {
+                c.commands.annotations_fd = open(
+                        arg_annotations, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+                if (c.commands.annotations_fd < 0)
+                        fprintf(stderr, "runner-step: failed to open %s: %m\n", arg_annotations);
+        }
 
         if (arg_log) {
                 /* Read back too: the tail of a cut log is moved (step-log.c). */
@@ -603,6 +667,7 @@ int main(int argc, char *argv[]) {
         } else {
                 snprintf(msg, sizeof(msg), "started %d", (int) pid);
                 (void) send_message(msg, pidfd);
+                c.commands.started = true;
         }
 
         c.fds[JOURNAL_STDOUT] = TAKE_FD(out_pipe[0]);
@@ -611,10 +676,12 @@ int main(int argc, char *argv[]) {
                 (void) fcntl(c.fds[i], F_SETFL, O_NONBLOCK);
 
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[4] = {
                         { .fd = c.fds[JOURNAL_STDOUT], .events = POLLIN },
                         { .fd = c.fds[JOURNAL_STDERR], .events = POLLIN },
                         { .fd = exited ? -1 : pidfd, .events = POLLIN },
+                        /* "mask" messages the socket did not take: never waited for otherwise. */
+                        { .fd = c.commands.n_queue > 0 ? CONTROL_FD : -1, .events = POLLOUT },
                 };
 
                 if (p[0].fd < 0 && p[1].fd < 0 && exited)
@@ -630,6 +697,9 @@ int main(int argc, char *argv[]) {
                         if (p[i].revents)
                                 (void) pump(&c, i);
 
+                if (p[3].revents)
+                        (void) step_commands_send_queue(&c.commands, CONTROL_FD);
+
                 if (p[2].revents) {
                         siginfo_t si = {};
                         int code, sig;
@@ -644,6 +714,15 @@ int main(int argc, char *argv[]) {
                         drain(&c);
                         settle(&c);
                         record_exit(&si, &code, &sig);
+                        /* Values masked so far go before "exited"; after it the protocol has no room for
+                         * them: what the socket does not take now is masked in this step only. */
+                        if (step_commands_send_queue(&c.commands, CONTROL_FD))
+                                c.commands.dropped_masks += c.commands.n_queue;
+                        c.commands.started = false;
+                        if (c.commands.dropped_masks > 0)
+                                fprintf(stderr,
+                                        "runner-step: %lu value(s) of ::add-mask:: are masked in this step only (longer than %u bytes, or the agent's socket was full)\n",
+                                        c.commands.dropped_masks, STEP_CONTROL_MASK_MAX);
                         snprintf(msg, sizeof(msg), "exited %d %d", code, sig);
                         (void) send_message(msg, -1);
                 }

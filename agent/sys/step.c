@@ -240,6 +240,10 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                 report_failed(p, -m.error, msg);
                 break;
         }
+        case STEP_CONTROL_MSG_MASK:
+                if (p->callbacks.mask)
+                        p->callbacks.mask(p, m.value, m.value_len, p->userdata);
+                break;
         case STEP_CONTROL_MSG_EXITED:
                 /* Nothing more will come: the channel and the entry's pidfd are done with. */
                 control_close(p);

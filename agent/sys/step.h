@@ -21,6 +21,8 @@ typedef struct StepCallbacks {
          * protocol (error -EPROTO); called at most once, and never after exited(). Whatever still runs
          * in the step's scope is then unsupervised: the caller kills it. */
         void (*failed)(StepProcess *p, int error, const char *message, void *userdata);
+        /* The step asked to mask value (::add-mask::, runner-step's "mask"); optional. */
+        void (*mask)(StepProcess *p, const char *value, size_t len, void *userdata);
 } StepCallbacks;
 
 typedef struct StepParams {

@@ -130,6 +130,72 @@ for v in "${values[@]}"; do
         check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
 done
 
+# ---- workflow commands ----
+cat >"$work/commands.yml" <<'YML'
+jobs:
+  c:
+    steps:
+      - id: so
+        run: |
+          v=$(printf 'am-%s' Vb6nQx2p) # the value is in no file: only its pieces are
+          echo "::add-mask::$v"
+          echo "added: $v"
+          echo "::error file=a.c,line=3::boom"
+          echo "::warning title=T%3Ax,col=2,line=1,file=b.c::careful%0Atwo lines"
+          echo "::notice::fyi"
+          for i in $(seq 12); do echo "::error::e$i"; done
+          echo "::group::My group"; echo "inside"; echo "::endgroup::"
+          echo "::debug::hidden debug"
+          echo "::stop-commands::tok123"
+          echo "::error::not a command now"
+          echo "::tok123::"
+          echo "::set-output name=legacy::lv"
+          echo "::save-state name=s::v"
+          echo "::set-env name=A::1"
+          echo "::add-path::/x"
+          echo "  ::notice::indented"
+          echo "::unknown::stays"
+          echo "::error::on stderr" >&2
+          echo "after: done"
+      - run: |
+          echo "next step: $(printf 'am-%s' Vb6nQx2p); legacy=${{ steps.so.outputs.legacy }}"
+YML
+id=$(runnerctl run --wait "$work/commands.yml"); rc=$?
+check "a run with workflow commands succeeds (set-env and add-path refused, the step goes on)" test "$rc" -eq 0
+clog=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+say "$(cat "$clog")"
+check "::add-mask:: masks at once" grep -qx 'added: \*\*\*' "$clog"
+check "and in the job's later steps" grep -q '^next step: \*\*\*; legacy=lv$' /var/lib/runner-agent/runs/$id/logs/j1-s2.log
+check "command lines are not in the log" bash -c "! grep -qE '^ *::(add-mask|warning|notice|group|endgroup|debug|stop-commands|set-output|save-state|set-env|add-path|tok123)::' $clog"
+check "::error:: is shown as ##[error]" grep -qx '##\[error\]boom' "$clog"
+check "also from stderr" grep -q '##\[error\]on stderr' "$clog"
+check "group and endgroup" bash -c "grep -qx '##\[group\]My group' $clog && grep -qx inside $clog && grep -qx '##\[endgroup\]' $clog"
+check "::debug:: is left out without ACTIONS_STEP_DEBUG" bash -c "! grep -q 'hidden debug' $clog"
+check "after ::stop-commands:: commands are output" grep -qx '::error::not a command now' "$clog"
+check "until ::TOKEN::, which is consumed" bash -c "! grep -q tok123 $clog"
+check "::set-output works, with GitHub's deprecation warning" grep -q '^##\[warning\]The `set-output` command is deprecated' "$clog"
+check "::save-state gets the warning too" grep -q '^##\[warning\]The `save-state` command is deprecated' "$clog"
+check "::set-env is refused as on GitHub" grep -q '^##\[error\]The `set-env` command is disabled' "$clog"
+check "::add-path is refused as on GitHub" grep -q '^##\[error\]The `add-path` command is disabled' "$clog"
+check "an unknown command is output" grep -qx '::unknown::stays' "$clog"
+check "the step went on after them" grep -qx 'after: done' "$clog"
+json=$(runnerctl status --json "$id")
+check "annotations in status --json: the first error with file and line" jq -e \
+        '.jobs[0].steps[0].annotations[0] == {"level":"error","message":"boom","file":"a.c","line":3,"endLine":null,"col":null,"endColumn":null,"title":null}' <<<"$json"
+check "a warning's properties unescaped" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.level == "warning")][0] | .title == "T:x" and .message == "careful\ntwo lines" and .col == 2 and .line == 1 and .file == "b.c"' <<<"$json"
+check "at most 10 errors a step, as GitHub keeps" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "error")] | length == 10' <<<"$json"
+check "an indented ::notice:: is a command" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "notice")] | map(.message) == ["fyi", "indented"]' <<<"$json"
+check "runnerctl status shows them" bash -c "runnerctl status $id | grep -q 'error a.c:3: boom'"
+check "the masked value is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF am-Vb6nQx2p /var/lib/runner-agent'
+journalctl --sync
+check "nor in the journal" bash -c '! journalctl -q -o export | grep -qaF am-Vb6nQx2p'
+
+printf 'jobs:\n  d:\n    steps:\n      - run: echo "::debug::shown debug"\n' >"$work/debug.yml"
+id=$(runnerctl run --wait -s ACTIONS_STEP_DEBUG=true "$work/debug.yml")
+check "::debug:: is shown with the secret ACTIONS_STEP_DEBUG=true" \
+        grep -qx '##\[debug\]shown debug' /var/lib/runner-agent/runs/$id/logs/j1-s1.log
+
 # ---- a bad secret file or name: a clear error, no run ----
 printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
 err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?
