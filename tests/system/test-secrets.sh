@@ -57,7 +57,7 @@ jobs:
           echo "length: \${#X}"
           tr '\0' ' ' < /proc/\$PPID/cmdline; echo
           cat /run/runner-agent/secrets/* 2>&1 | head -c 300; echo
-          cat /run/runner-agent/r*/j*/s*.environ 2>&1 | head -c 300; echo
+          cat /run/runner-agent/r$GITHUB_RUN_ID/j1/s1.environ 2>&1 | sed 's/^/environ: /' | head -c 300; echo
       - id: wait
         name: wait for \${{ secrets.FILESECRET }}
         run: |
@@ -108,7 +108,8 @@ check "each of its lines alone: ***" bash -c "[[ \$(grep -cx 'line: \*\*\*' $log
 check "stderr: *** in the log" grep -q 'stderr: \*\*\*' "$log1"
 check "a value written in two pieces 0.2 s apart: ***" grep -qx 'split: \*\*\*' "$log1"
 check "runner-step's command line holds no secret" grep -q 'runner-step' "$log1"
-check "the secrets' file cannot be read by the step" grep -q 'Permission denied' "$log1"
+check "the secrets' file cannot be read by the step" grep -q '^cat: .*/secrets/.*Permission denied' "$log1"
+check "nor its environment file" grep -q '^environ: cat: .*s1.environ: Permission denied' "$log1"
 check "after the agent's restart, the secret is there and masked" \
         grep -qx "after the restart: \*\*\*, length ${#ENVSECRET}" "$log3"
 check "the secrets' file is gone once the run completed" test ! -e "$f"
@@ -143,6 +144,8 @@ jobs:
           echo "::error file=a.c,line=3::boom"
           echo "::warning title=T%3Ax,col=2,line=1,file=b.c::careful%0Atwo lines"
           echo "::notice::fyi"
+          echo '::notice title=q"u\ote::a"b\c%0Ad'"$(printf '\t')"'e'
+          echo '::warning file=../../etc/passwd,line=0,col=-1,endLine=x::odd'
           for i in $(seq 12); do echo "::error::e$i"; done
           echo "::group::My group"; echo "inside"; echo "::endgroup::"
           echo "::debug::hidden debug"
@@ -185,7 +188,11 @@ check "annotations in status --json: the first error with file and line" jq -e \
 check "a warning's properties unescaped" jq -e \
         '[.jobs[0].steps[0].annotations[] | select(.level == "warning")][0] | .title == "T:x" and .message == "careful\ntwo lines" and .col == 2 and .line == 1 and .file == "b.c"' <<<"$json"
 check "at most 10 errors a step, as GitHub keeps" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "error")] | length == 10' <<<"$json"
-check "an indented ::notice:: is a command" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "notice")] | map(.message) == ["fyi", "indented"]' <<<"$json"
+check "an indented ::notice:: is a command" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "notice")] | map(.message) == ["fyi", "a\"b\\c\nd\te", "indented"]' <<<"$json"
+check "quotes, backslashes, newlines and tabs of a message arrive exactly" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.level == "notice")][1] | .title == "q\"u\\ote" and .message == "a\"b\\c\nd\te"' <<<"$json"
+check "numbers that are not positive integers are left out" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.message == "odd")][0] | .file == "../../etc/passwd" and .line == null and .col == null and .endLine == null' <<<"$json"
 check "runnerctl status shows them" bash -c "runnerctl status $id | grep -q 'error a.c:3: boom'"
 check "the masked value is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF am-Vb6nQx2p /var/lib/runner-agent'
 journalctl --sync
