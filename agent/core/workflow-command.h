@@ -65,7 +65,7 @@ int workflow_command_unescape(const char *s, size_t len, bool property, char **r
 /* Splits a stream into output and the lines that may be commands (those that start, after
  * whitespace, with "::" and are at most WORKFLOW_COMMAND_LINE_MAX long), whatever its chunks. Output
  * comes out as it goes, except a line's beginning that might still turn out to be a candidate (held
- * until it is decided). Cost without "::" in a chunk: one memmem() over it. */
+ * until it is decided). Cost without ':' in a chunk: one memchr() over it. */
 typedef struct CommandScanner {
         bool line_start; /* the next byte begins a line */
         bool in_output;  /* the current line is output up to its newline (too long a candidate) */
