@@ -246,7 +246,7 @@ int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
                 memcpy(f->work, f->hold, f->hold_len);
         if (len > 0)
                 memcpy(f->work + f->hold_len, data, len);
-        w = f->work;
+        w = f->work ?: ""; /* n == 0: nothing allocated yet */
         cover_end = in_cover ? f->cover_rem : 0;
 
         while (p < n) {

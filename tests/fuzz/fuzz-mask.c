@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 eof = p + chunk == size;
                 if (mask_filter_feed(&f, (const char *) data + p, chunk, eof) < 0)
                         abort();
-                memcpy(pieces + o, f.out, f.out_len);
+                if (f.out_len > 0)
+                        memcpy(pieces + o, f.out, f.out_len);
                 o += f.out_len;
                 p += chunk;
                 if (eof)

@@ -76,7 +76,8 @@ static char *mask_in_chunks(const MaskList *l, const char *in, size_t chunk) {
         for (size_t i = 0; i <= len; i += chunk) {
                 size_t n = MIN(chunk, len - i);
                 assert_int_equal(mask_filter_feed(&f, in + i, n, i + chunk > len), 0);
-                memcpy(out + o, f.out, f.out_len);
+                if (f.out_len > 0)
+                        memcpy(out + o, f.out, f.out_len);
                 o += f.out_len;
                 if (i + chunk > len)
                         break;
