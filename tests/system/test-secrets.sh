@@ -57,7 +57,7 @@ jobs:
           echo "length: \${#X}"
           tr '\0' ' ' < /proc/\$PPID/cmdline; echo
           cat /run/runner-agent/secrets/* 2>&1 | head -c 300; echo
-          cat /run/runner-agent/r$GITHUB_RUN_ID/j1/s1.environ 2>&1 | sed 's/^/environ: /' | head -c 300; echo
+          cat /run/runner-agent/r\$GITHUB_RUN_ID/j1/s1.environ 2>&1 | sed 's/^/environ: /' | head -c 300; echo
       - id: wait
         name: wait for \${{ secrets.FILESECRET }}
         run: |
