@@ -15,6 +15,7 @@
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
+#include "run.h"
 #include "runnerctl.h"
 #include "workflow.h"
 
@@ -345,18 +346,6 @@ static int verb_validate(int argc, char *argv[]) {
 
 /* ---- secrets (run -s, --secret-file) ---- */
 
-/* As GitHub names secrets: letters, digits and _, not starting with a digit or GITHUB_. */
-static bool secret_name_valid(const char *name, size_t len) {
-        if (len == 0 || (name[0] >= '0' && name[0] <= '9') ||
-                (len >= 7 && strncasecmp(name, "GITHUB_", 7) == 0))
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-                            (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
-                        return false;
-        return true;
-}
-
 static int push_secret(const char *name, size_t name_len, const char *value, size_t value_len) {
         char **l, *e;
 
@@ -384,7 +373,7 @@ static int add_secret_option(const char *arg) {
 
         if (!name)
                 return -ENOMEM;
-        if (!secret_name_valid(name, len)) {
+        if (!run_secret_name_valid(name, len)) {
                 e = escape_for_terminal(name);
                 usage_error(
                         "invalid secret name '%s': letters, digits and _ only, not starting with a digit or GITHUB_",
@@ -429,7 +418,7 @@ static int read_secret_file(const char *path) {
                 }
                 if (len > 0 && *s != '#') {
                         eq = memchr(s, '=', len);
-                        if (!eq || !secret_name_valid(s, (size_t) (eq - s))) {
+                        if (!eq || !run_secret_name_valid(s, (size_t) (eq - s))) {
                                 fprintf(stderr,
                                         "runnerctl: %s:%u: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit or GITHUB_\n",
                                         strna(ep), line);

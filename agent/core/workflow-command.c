@@ -47,6 +47,16 @@ static bool is_space(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* A line without its newline, a trailing CR and leading whitespace, as GitHub's runner reads it. */
+static void trim_line(const char **p, const char **end) {
+        if (*end > *p && (*end)[-1] == '\n')
+                (*end)--;
+        if (*end > *p && (*end)[-1] == '\r')
+                (*end)--;
+        while (*p < *end && is_space(**p))
+                (*p)++;
+}
+
 int workflow_command_unescape(const char *s, size_t len, bool property, char **ret, size_t *ret_len) {
         char *out = malloc(len + 1);
         size_t o = 0;
@@ -126,12 +136,7 @@ int workflow_command_parse(const char *line, size_t len, WorkflowCommand *ret) {
 
         if (len > WORKFLOW_COMMAND_LINE_MAX)
                 return 0;
-        if (len > 0 && end[-1] == '\n')
-                end--;
-        if (end > p && end[-1] == '\r')
-                end--;
-        while (p < end && is_space(*p))
-                p++;
+        trim_line(&p, &end);
         if (end - p < 4 || p[0] != ':' || p[1] != ':')
                 return 0;
         info = p + 2;
@@ -180,12 +185,7 @@ int workflow_command_parse(const char *line, size_t len, WorkflowCommand *ret) {
 bool workflow_command_is_resume(const char *line, size_t len, const char *token, size_t token_len) {
         const char *p = line, *end = line + len;
 
-        if (len > 0 && end[-1] == '\n')
-                end--;
-        if (end > p && end[-1] == '\r')
-                end--;
-        while (p < end && is_space(*p))
-                p++;
+        trim_line(&p, &end);
         return token_len > 0 && (size_t) (end - p) == token_len + 4 && memcmp(p, "::", 2) == 0 &&
                 memcmp(p + 2, token, token_len) == 0 && memcmp(p + 2 + token_len, "::", 2) == 0;
 }
