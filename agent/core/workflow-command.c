@@ -323,16 +323,21 @@ static int scan(
         return hold_or_output(s, data, p, len, p == 0 ? s->line_start : data[p - 1] == '\n', ops, userdata);
 }
 
+/* The stream ends: the held line is a candidate, or output. */
+static void flush_pend(CommandScanner *s, const CommandScannerOps *ops, void *userdata) {
+        if (classify(s->pend, s->pend_len) == LINE_CANDIDATE)
+                ops->line(userdata, s->pend, s->pend_len);
+        else
+                ops->output(userdata, s->pend, s->pend_len);
+        s->pend_len = 0;
+}
+
 int command_scanner_feed(CommandScanner *s, const char *data, size_t len, bool eof,
         const CommandScannerOps *ops, void *userdata) {
         int r = 0;
 
         if (s->pend_len > 0 && len == 0 && eof) {
-                if (classify(s->pend, s->pend_len) == LINE_CANDIDATE)
-                        ops->line(userdata, s->pend, s->pend_len);
-                else
-                        ops->output(userdata, s->pend, s->pend_len);
-                s->pend_len = 0;
+                flush_pend(s, ops, userdata);
                 return 0;
         }
         if (s->pend_len > 0) {
@@ -383,12 +388,7 @@ int command_scanner_feed(CommandScanner *s, const char *data, size_t len, bool e
                 if (r < 0)
                         return r;
         }
-        if (eof && s->pend_len > 0) {
-                if (classify(s->pend, s->pend_len) == LINE_CANDIDATE)
-                        ops->line(userdata, s->pend, s->pend_len);
-                else
-                        ops->output(userdata, s->pend, s->pend_len);
-                s->pend_len = 0;
-        }
+        if (eof && s->pend_len > 0)
+                flush_pend(s, ops, userdata);
         return 0;
 }
