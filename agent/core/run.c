@@ -1606,9 +1606,20 @@ int run_set_secrets(Run *run, char *const *secrets) {
 }
 
 int run_job_add_mask(Run *run, size_t job, const char *value, size_t len) {
+        MaskList *l;
+        size_t size = len;
+
         if (job >= run->n_jobs)
                 return -EINVAL;
-        return mask_list_add(&run->jobs[job].added_masks, value, len);
+        l = &run->jobs[job].added_masks;
+        for (size_t i = 0; i < l->n; i++) {
+                if (l->lens[i] == len && memcmp(l->values[i], value, len) == 0)
+                        return 0; /* known: nothing changes */
+                size += l->lens[i];
+        }
+        if (l->n >= RUN_JOB_MASKS_MAX || size > RUN_JOB_MASKS_SIZE_MAX)
+                return -E2BIG;
+        return mask_list_add(l, value, len) < 0 ? -ENOMEM : 1;
 }
 
 int run_step_masks(const Run *run, size_t job, char **ret, size_t *ret_len) {

@@ -147,7 +147,11 @@ Run *run_free(Run *run);
 #define RUN_SECRETS_SIZE_MAX (1024U * 1024U)
 bool run_secret_name_valid(const char *name, size_t len);
 int run_set_secrets(Run *run, char *const *secrets);
-/* A value a step of the job asked to mask (::add-mask::): masked in the job's later steps. */
+/* A value a step of the job asked to mask (::add-mask::): masked in the job's later steps. Up to
+ * RUN_JOB_MASKS_MAX values of RUN_JOB_MASKS_SIZE_MAX bytes in all a job (-E2BIG beyond): a step
+ * cannot make the agent keep and rewrite more. */
+#define RUN_JOB_MASKS_MAX 1000U
+#define RUN_JOB_MASKS_SIZE_MAX (256U * 1024U)
 int run_job_add_mask(Run *run, size_t job, const char *value, size_t len);
 /* What a step of the job masks: the run's secrets and the job's added values, NUL-separated. */
 int run_step_masks(const Run *run, size_t job, char **ret, size_t *ret_len);

@@ -36,6 +36,7 @@ struct JobCtx {
         ManagedRun *mr;
         size_t index;
         bool counted;        /* in Manager.running_jobs */
+        bool masks_full;     /* ::add-mask:: beyond the job's limit was logged once */
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
         StepRef *refs;       /* the steps' callback userdata */
         int files_fd;        /* the job's file-command directory, owned by the step user */

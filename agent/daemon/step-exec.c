@@ -193,7 +193,19 @@ static void on_step_mask(StepProcess *p, const char *value, size_t len, void *us
         int r;
 
         r = run_job_add_mask(ref->mr->run, ref->job, value, len);
-        if (r >= 0)
+        if (r == -E2BIG) {
+                JobCtx *jc = job_ctx(ref->mr, ref->job);
+
+                if (!jc->masks_full)
+                        log_warning(
+                                "Run %" PRIu64 ", job %s: more than %u values or %u bytes masked with "
+                                "::add-mask::; further values are masked only in the step that adds them",
+                                ref->mr->id, ref->mr->run->jobs[ref->job].def->id, RUN_JOB_MASKS_MAX,
+                                RUN_JOB_MASKS_SIZE_MAX);
+                jc->masks_full = true;
+                return;
+        }
+        if (r > 0)
                 r = secret_store_save(ref->mr);
         if (r < 0)
                 log_warning_errno(r,
