@@ -31,7 +31,7 @@ filesecret='s2-Hm4tLc9yBn'
 export MULTI=$'ml-first-Jd7eQ\nml-second-Wq2rT'
 printf '# secrets\n\nFILESECRET=%s\n  # indented comment\n' "$filesecret" >"$work/secrets.env"
 b64() { printf '%s' "$1" | base64 -w0 | tr -d =; }
-values=("$ENVSECRET" "$filesecret" ml-first-Jd7eQ ml-second-Wq2rT "$(b64 "$ENVSECRET")" "$(b64 "${ENVSECRET:1}")")
+values=("$ENVSECRET" "$filesecret" ml-first-Jd7eQ ml-second-Wq2rT rs-Kp3mZ8 "$(b64 "$ENVSECRET")" "$(b64 "${ENVSECRET:1}")")
 
 cat >"$work/secrets.yml" <<YML
 name: secrets
@@ -55,6 +55,7 @@ jobs:
           printf 'split: %s' "\${X:0:5}"; sleep 0.2; printf '%s\n' "\${X:5}"
           echo "stderr: \$X" >&2
           echo "length: \${#X}"
+          echo "::add-mask::\$(printf 'rs-%s' Kp3mZ8)"
           tr '\0' ' ' < /proc/\$PPID/cmdline; echo
           cat /run/runner-agent/secrets/* 2>&1 | head -c 300; echo
           cat /run/runner-agent/r\$GITHUB_RUN_ID/j1/s1.environ 2>&1 | sed 's/^/environ: /' | head -c 300; echo
@@ -68,6 +69,7 @@ jobs:
           X: \${{ secrets.ENVSECRET }}
         run: |
           echo "after the restart: \$X, length \${#X}"
+          echo "added before the restart: \$(printf 'rs-%s' Kp3mZ8)"
           echo "v=\$X" >> "\$GITHUB_OUTPUT"
           echo "w=plain" >> "\$GITHUB_OUTPUT"
   b:
@@ -112,6 +114,8 @@ check "the secrets' file cannot be read by the step" grep -q '^cat: .*/secrets/.
 check "nor its environment file" grep -q '^environ: cat: .*s1.environ: Permission denied' "$log1"
 check "after the agent's restart, the secret is there and masked" \
         grep -qx "after the restart: \*\*\*, length ${#ENVSECRET}" "$log3"
+check "a value added with ::add-mask:: before the restart is masked after it" \
+        grep -qx 'added before the restart: \*\*\*' "$log3"
 check "the secrets' file is gone once the run completed" test ! -e "$f"
 check "a step name with a secret is shown masked" bash -c \
         "runnerctl status --json $id | jq -e '.jobs[0].steps[1].name == \"wait for ***\"'"
