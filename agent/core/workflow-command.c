@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "macro.h"
 #include "workflow-command.h"
@@ -36,7 +37,7 @@ void workflow_command_done(WorkflowCommand *c) {
 
 const char *workflow_command_property(const WorkflowCommand *c, const char *key) {
         for (size_t i = 0; i < c->n_properties; i++)
-                if (strcmp(c->properties[i].key, key) == 0)
+                if (strcasecmp(c->properties[i].key, key) == 0)
                         return c->properties[i].value;
         return NULL;
 }
@@ -67,15 +68,16 @@ int workflow_command_unescape(const char *s, size_t len, bool property, char **r
                 if (s[i] == '%' && len - i >= 3) {
                         char c = 0;
 
+                        /* Upper case only: GitHub's runner replaces these exact strings. */
                         if (s[i + 1] == '2' && s[i + 2] == '5')
                                 c = '%';
-                        else if (s[i + 1] == '0' && (s[i + 2] == 'D' || s[i + 2] == 'd'))
+                        else if (s[i + 1] == '0' && s[i + 2] == 'D')
                                 c = '\r';
-                        else if (s[i + 1] == '0' && (s[i + 2] == 'A' || s[i + 2] == 'a'))
+                        else if (s[i + 1] == '0' && s[i + 2] == 'A')
                                 c = '\n';
-                        else if (property && s[i + 1] == '3' && (s[i + 2] == 'A' || s[i + 2] == 'a'))
+                        else if (property && s[i + 1] == '3' && s[i + 2] == 'A')
                                 c = ':';
-                        else if (property && s[i + 1] == '2' && (s[i + 2] == 'C' || s[i + 2] == 'c'))
+                        else if (property && s[i + 1] == '2' && s[i + 2] == 'C')
                                 c = ',';
                         if (c) {
                                 out[o++] = c;
@@ -113,7 +115,7 @@ static int add_property(WorkflowCommand *c, const char *s, size_t len) {
                 return r;
         }
         for (size_t i = 0; i < c->n_properties; i++)
-                if (strcmp(c->properties[i].key, key) == 0) {
+                if (strcasecmp(c->properties[i].key, key) == 0) {
                         free(key);
                         free(c->properties[i].value);
                         c->properties[i].value = value;

@@ -34,7 +34,7 @@ typedef enum WorkflowCommandType {
 } WorkflowCommandType;
 
 typedef struct WorkflowCommandProperty {
-        char *key;   /* as given (GitHub's keys are case-sensitive) */
+        char *key;   /* as given; looked up ignoring case, as GitHub's runner does */
         char *value; /* unescaped */
 } WorkflowCommandProperty;
 
@@ -48,12 +48,13 @@ typedef struct WorkflowCommand {
 
 void workflow_command_done(WorkflowCommand *c);
 const char *workflow_command_to_string(WorkflowCommandType t);
-/* The value of property key, or NULL. */
+/* The value of property key (ignoring case), or NULL. */
 const char *workflow_command_property(const WorkflowCommand *c, const char *key);
 
 /* Parses one line (without its newline; a trailing CR is ignored). Returns 1 and fills *ret for a
  * command, 0 for a line that is output, -ENOMEM. As GitHub's runner: properties without '=' or with
- * an empty key or value are ignored, the last of a repeated key wins. */
+ * an empty key or value are ignored, the last of a repeated key (ignoring case) wins, and only the
+ * upper-case escapes are unescaped. */
 int workflow_command_parse(const char *line, size_t len, WorkflowCommand *ret);
 
 /* The line "::TOKEN::" (leading whitespace and a trailing CR allowed) that ends ::stop-commands::TOKEN. */

@@ -29,8 +29,11 @@ static const Case cases[] = {
                 { "title", "a:b,c", "col", "1" } },
         { "::notice  file=f , line=2 ::n", 1, "notice", "n", { "file", "f ", " line", "2" } },
         { "::error k=,=v,novalue,k2=a=b::d", 1, "error", "d", { "k2", "a=b" } },
-        { "::error file=a,file=b::d", 1, "error", "d", { "file", "b" } }, /* the last wins */
-        { "::debug::%3A stays", 1, "debug", "%3A stays", {} },            /* %3A only in properties */
+        { "::error file=a,file=b::d", 1, "error", "d", { "file", "b" } },  /* the last wins */
+        { "::debug::%3A stays", 1, "debug", "%3A stays", {} },             /* %3A only in properties */
+        { "::debug::%0a%0d%2c lower", 1, "debug", "%0a%0d%2c lower", {} }, /* upper case only */
+        { "::error FILE=x,Line=2::d", 1, "error", "d", { "file", "x", "line", "2" } }, /* keys ignore case */
+        { "::error file=a,FILE=b::d", 1, "error", "d", { "file", "b" } },
         { "::group::My group", 1, "group", "My group", {} },
         { "::endgroup::", 1, "endgroup", "", {} },
         { "::set-output name=x::v", 1, "set-output", "v", { "name", "x" } },
