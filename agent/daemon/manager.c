@@ -327,6 +327,7 @@ static void submission_done(int r, void *data) {
                  * holds it. */
                 if (r != -EEXIST && m->next_id == s->id + 1)
                         m->next_id = s->id;
+                secret_store_remove(m, s->id);
                 s->then(r, 0, s->userdata);
                 submission_free(s);
                 return;
@@ -347,8 +348,8 @@ static void submission_done(int r, void *data) {
         submission_free(s);
 }
 
-int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        char **ret_errors, manager_submit_done_t then, void *userdata) {
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
+        const char *by, char **ret_errors, manager_submit_done_t then, void *userdata) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
@@ -400,6 +401,10 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
         };
         r = managed_run_init_jobs(s->mr);
         if (r >= 0)
+                r = run_set_secrets(s->mr->run, secrets);
+        if (r >= 0)
+                r = secret_store_save(s->mr);
+        if (r >= 0)
                 r = state_texts(s->mr, &s->internal, &s->public);
         if (r >= 0)
                 r = worker_submit(m->worker, submission_write, submission_done, s);
@@ -410,6 +415,7 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
         return 0;
 
 fail:
+        secret_store_remove(m, s->id);
         submission_free(s);
         return r;
 }
