@@ -126,13 +126,13 @@ check "man runner-agent.conf documents MaxParallelJobs=" bash -c 'MANWIDTH=80 ma
 run=$(as_tester runnerctl run "$work/long.yml")
 wait_for 60 step_log_has "$run" started || not_ok "the long step started"
 pid_before=$(systemctl show -P MainPID runner-agent.service)
-# The step's entry: the bash in its scope.
+# The step's entry: the bash in its scope's payload leaf (README, "Running workflows").
 scope_cg=/sys/fs/cgroup$(systemctl show -P ControlGroup "runner-r$run-j1-s1.scope")
 step_pid=""
-for p in $(cat "$scope_cg/cgroup.procs" 2>/dev/null); do
+for p in $(cat "$scope_cg/payload/cgroup.procs" 2>/dev/null); do
         [[ $(cat "/proc/$p/comm" 2>/dev/null) == bash ]] && step_pid=$p
 done
-[[ -n $step_pid ]] || not_ok "the step's entry process is in runner-r$run-j1-s1.scope"
+[[ -n $step_pid ]] || not_ok "the step's entry process is in runner-r$run-j1-s1.scope/payload"
 agent_restarted() {
         local p
         p=$(systemctl show -P MainPID runner-agent.service)
