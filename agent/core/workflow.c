@@ -6,6 +6,7 @@
 
 #include "alloc-util.h"
 #include "macro.h"
+#include "matrix.h"
 #include "workflow.h"
 
 /* Where expressions may appear and what they may use (GitHub's "context availability"). */
@@ -51,7 +52,11 @@ static const char *const ctx_step[] = {
         NULL,
 };
 
+/* strategy.matrix is evaluated when the job becomes ready, before it has a matrix of its own */
+static const char *const ctx_matrix[] = { "github", "needs", "vars", "inputs", NULL };
+
 static const ExprParseOptions opts_workflow_env = { .contexts = ctx_workflow_env };
+static const ExprParseOptions opts_matrix = { .contexts = ctx_matrix };
 static const ExprParseOptions opts_job_name = { .contexts = ctx_job_name };
 static const ExprParseOptions opts_job_env = { .contexts = ctx_job_env };
 static const ExprParseOptions opts_job_outputs = { .contexts = ctx_step };
@@ -1031,6 +1036,273 @@ static char *runs_on_string(const YNode *n) {
         return strdup("");
 }
 
+/* strategy */
+
+static int compare_keys_ci(const void *a, const void *b) {
+        const KeyRef *x = a, *y = b;
+        int c = expr_string_compare_ci(x->key, strlen(x->key), y->key, strlen(y->key));
+
+        if (c != 0)
+                return c;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Matrix keys become the keys of a value, which compare case-insensitively: "os" and "OS" would be
+ * one. check_keys() has reported keys that are exactly equal already. */
+static int check_keys_ci(Loader *l, const YNode *map) {
+        _cleanup_free_ KeyRef *refs = NULL;
+        size_t n = 0;
+
+        refs = calloc(map->n / 2 + 1, sizeof(KeyRef));
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i + 1 < map->n; i += 2)
+                if (map->items[i]->type == Y_SCALAR)
+                        refs[n++] = (KeyRef){ .key = map->items[i]->value, .index = i };
+        qsort(refs, n, sizeof(KeyRef), compare_keys_ci);
+        for (size_t i = 1, first = 0; i < n; i++) {
+                if (expr_string_compare_ci(refs[i].key, strlen(refs[i].key), refs[first].key,
+                            strlen(refs[first].key)) != 0) {
+                        first = i;
+                        continue;
+                }
+                if (!streq(refs[i].key, refs[first].key))
+                        error_at(l, map->items[refs[i].index]->pos,
+                                "duplicate key '%s' in the matrix: keys compare case-insensitively (first "
+                                "at line %u)",
+                                refs[i].key, map->items[refs[first].index]->pos.line);
+        }
+        return 0;
+}
+
+static int scalar_value(Loader *l, const YNode *n, WorkflowValue *v) {
+        ExprError e = {};
+        double d;
+        bool b;
+        int r;
+
+        if (strstr(n->value, "${{")) {
+                v->kind = EXPR_STRING;
+                v->has_templates = true;
+                r = expr_template_parse(n->value, n->len, &opts_matrix, &v->template, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        error_at(l, scalar_pos(l, n, e.offset), "invalid expression in matrix: %s",
+                                e.message);
+                return 0;
+        }
+        if (is_null(n))
+                v->literal = expr_value_new_null();
+        else if (as_boolean(n, &b))
+                v->literal = expr_value_new_boolean(b);
+        else if (as_number(n, &d))
+                v->literal = expr_value_new_number(d);
+        else
+                v->literal = expr_value_new_string(n->value, n->len);
+        if (!v->literal)
+                return -ENOMEM;
+        v->kind = v->literal->kind;
+        return 0;
+}
+
+/* The YAML as a WorkflowValue; NULL in *ret for a node past the visit budget. */
+static int load_value(Loader *l, const YNode *n, WorkflowValue **ret) {
+        _cleanup_(workflow_value_freep) WorkflowValue *v = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!visit(l, n))
+                return 0;
+        v = calloc(1, sizeof(WorkflowValue));
+        if (!v)
+                return -ENOMEM;
+        v->pos = n->pos;
+        if (n->type == Y_SCALAR) {
+                r = scalar_value(l, n, v);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(v);
+                return 0;
+        }
+
+        v->kind = n->type == Y_MAPPING ? EXPR_OBJECT : EXPR_ARRAY;
+        v->items = calloc(n->n + 1, sizeof(WorkflowValue *));
+        if (!v->items)
+                return -ENOMEM;
+        if (n->type == Y_MAPPING) {
+                r = check_keys(l, n, &(KeySet){ .what = "the matrix" });
+                if (r >= 0)
+                        r = check_keys_ci(l, n);
+                if (r < 0)
+                        return r;
+                v->keys = calloc(n->n / 2 + 1, sizeof(char *));
+                v->key_pos = calloc(n->n / 2 + 1, sizeof(WorkflowPos));
+                if (!v->keys || !v->key_pos)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n->n; i += n->type == Y_MAPPING ? 2 : 1) {
+                const YNode *k = n->type == Y_MAPPING ? n->items[i] : NULL, *item = n->items[i + !!k];
+                WorkflowValue *child;
+
+                if (k && (k->type != Y_SCALAR || !visit(l, k)))
+                        continue;
+                r = load_value(l, item, &child);
+                if (r < 0)
+                        return r;
+                if (!child)
+                        continue;
+                v->items[v->n] = child;
+                v->has_templates = v->has_templates || child->has_templates;
+                if (k) {
+                        v->key_pos[v->n] = k->pos;
+                        v->keys[v->n] = strdup(k->value);
+                        if (!v->keys[v->n]) {
+                                v->n++;
+                                return -ENOMEM;
+                        }
+                }
+                v->n++;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* Where a MatrixError about a matrix written as YAML points. */
+static WorkflowPos matrix_error_pos(const YNode *key, const YNode *matrix, const MatrixError *e) {
+        const YNode *list, *item, *k;
+
+        switch (e->where) {
+        case MATRIX_ERROR_VECTOR:
+                if (2 * e->index < matrix->n)
+                        return matrix->items[2 * e->index]->pos;
+                break;
+        case MATRIX_ERROR_INCLUDE:
+        case MATRIX_ERROR_EXCLUDE:
+                list = map_get(matrix, e->where == MATRIX_ERROR_INCLUDE ? "include" : "exclude");
+                if (!list)
+                        break;
+                if (list->type != Y_SEQUENCE || e->index >= list->n)
+                        return list->pos;
+                item = list->items[e->index];
+                k = e->key && item->type == Y_MAPPING ? map_key(item, e->key) : NULL;
+                return k ? k->pos : item->pos;
+        default:
+                break;
+        }
+        return key->pos;
+}
+
+/* A matrix with ${{ }} gets the checks its written parts allow; it is expanded when its job becomes
+ * ready. */
+static void check_matrix_shape(Loader *l, const YNode *n) {
+        for (size_t i = 0; n->type == Y_MAPPING && i + 1 < n->n; i += 2) {
+                const YNode *k = n->items[i], *v = n->items[i + 1];
+                bool list;
+
+                if (k->type != Y_SCALAR || (v->type == Y_SCALAR && strstr(v->value, "${{")))
+                        continue;
+                list = streq(k->value, "include") || streq(k->value, "exclude");
+                if (v->type != Y_SEQUENCE)
+                        error_at(l, v->pos,
+                                list ? "%s must be a sequence" : "matrix vector '%s' must be a sequence",
+                                k->value);
+                else if (!list && v->n == 0)
+                        error_at(l, v->pos, "matrix vector '%s' does not contain any values", k->value);
+                for (size_t j = 0; list && v->type == Y_SEQUENCE && j < v->n; j++) {
+                        const YNode *item = v->items[j];
+                        if (item->type == Y_SEQUENCE ||
+                                (item->type == Y_SCALAR && !strstr(item->value, "${{")))
+                                error_at(l, item->pos, "%s item %zu must be a mapping, not %s", k->value,
+                                        j + 1, type_name(item));
+                }
+        }
+}
+
+/* A matrix without ${{ }} is expanded now, so that its errors point at the YAML. */
+static int expand_matrix(Loader *l, const YNode *key, const YNode *n, WorkflowStrategy *s) {
+        _cleanup_(matrix_expansion_done) MatrixExpansion m = {};
+        _cleanup_(expr_value_unrefp) ExprValue *definition = NULL;
+        MatrixError error = {};
+        int r;
+
+        r = workflow_value_evaluate(s->matrix, NULL, &definition, NULL, NULL);
+        if (r < 0) /* only memory: the keys were checked and there are no templates */
+                return r == -ENOMEM ? r : 0;
+        r = matrix_expand(definition, &m, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                error_at(l, matrix_error_pos(key, n, &error), "%s", error.message);
+        else
+                s->n_combinations = m.n;
+        return 0;
+}
+
+static int load_matrix(Loader *l, const YNode *key, const YNode *n, WorkflowStrategy *s) {
+        size_t errors = l->errors.n;
+        int r;
+
+        if (!visit(l, n))
+                return 0;
+        if (n->type == Y_SEQUENCE || (n->type == Y_SCALAR && !strstr(n->value, "${{"))) {
+                error_at(l, n->pos, "matrix must be a mapping or a ${{ }} expression, not %s", type_name(n));
+                return 0;
+        }
+        r = load_value(l, n, &s->matrix);
+        if (r < 0 || !s->matrix)
+                return r;
+        if (s->matrix->has_templates || l->errors.n != errors) {
+                check_matrix_shape(l, n);
+                return 0;
+        }
+        return expand_matrix(l, key, n, s);
+}
+
+static void set_max_parallel(Loader *l, const YNode *n, unsigned *ret) {
+        double d;
+
+        if (!visit(l, n))
+                return;
+        if (n->type == Y_SCALAR && strstr(n->value, "${{")) {
+                error_at(l, n->pos, "expressions in max-parallel are not supported by runner-agent");
+                return;
+        }
+        if (!as_number(n, &d) || !(d >= 1) || d > INT32_MAX || d != floor(d)) {
+                error_at(l, n->pos, "max-parallel must be a whole number above 0");
+                return;
+        }
+        *ret = (unsigned) d;
+}
+
+static int load_strategy(Loader *l, const YNode *key, const YNode *n, WorkflowJob *j) {
+        static const char *const keys[] = { "matrix", "fail-fast", "max-parallel", NULL };
+        const YNode *v;
+        int r;
+
+        if (!visit(l, n) || !expect(l, n, Y_MAPPING, "strategy"))
+                return 0;
+        r = check_keys(l, n, &(KeySet){ keys, NULL, "strategy" });
+        if (r < 0)
+                return r;
+
+        j->strategy = calloc(1, sizeof(WorkflowStrategy));
+        if (!j->strategy)
+                return -ENOMEM;
+        j->strategy->pos = key->pos;
+        j->strategy->fail_fast = true;
+        v = map_get(n, "fail-fast");
+        if (v)
+                set_boolean(l, v, "fail-fast", &j->strategy->fail_fast);
+        v = map_get(n, "max-parallel");
+        if (v)
+                set_max_parallel(l, v, &j->strategy->max_parallel);
+        v = map_get(n, "matrix");
+        if (v)
+                return load_matrix(l, map_key(n, "matrix"), v, j->strategy);
+        return 0;
+}
+
 static int load_job(
         Loader *l, const YNode *key, const YNode *n, const RunDefaults *workflow_defaults, WorkflowJob *j) {
         static const char *const keys[] = {
@@ -1044,13 +1316,13 @@ static int load_job(
                 "defaults",
                 "steps",
                 "runs-on",
+                "strategy",
                 NULL,
         };
         static const char *const unsupported[] = {
                 "uses",
                 "with",
                 "secrets",
-                "strategy",
                 "services",
                 "container",
                 "permissions",
@@ -1118,6 +1390,12 @@ static int load_job(
         v = map_get(n, "defaults");
         if (v) {
                 r = read_defaults(l, v, &defaults);
+                if (r < 0)
+                        return r;
+        }
+        v = map_get(n, "strategy");
+        if (v) {
+                r = load_strategy(l, map_key(n, "strategy"), v, j);
                 if (r < 0)
                         return r;
         }
@@ -1297,6 +1575,28 @@ int workflow_script_display_name(const char *script, char **ret) {
         return asprintf(ret, "Run %.*s", (int) cut, line) < 0 ? -ENOMEM : 0;
 }
 
+int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
+        Loader l = {};
+        int r = 0;
+
+        for (size_t i = 0; i < w->n_jobs; i++)
+                if (w->jobs[i].strategy) {
+                        error_at(&l, w->jobs[i].strategy->pos,
+                                "'strategy' is checked by runnerctl validate but not yet run by runner-agent");
+                        r = -EOPNOTSUPP;
+                }
+        if (l.oom) {
+                workflow_errors_done(&l.errors);
+                return -ENOMEM;
+        }
+        if (errors) {
+                workflow_errors_done(errors);
+                *errors = l.errors;
+        } else
+                workflow_errors_done(&l.errors);
+        return r;
+}
+
 Workflow *workflow_free(Workflow *w) {
         if (!w)
                 return NULL;
@@ -1327,6 +1627,9 @@ Workflow *workflow_free(Workflow *w) {
                 vars_done(&j->env);
                 vars_done(&j->outputs);
                 free(j->runs_on);
+                if (j->strategy)
+                        workflow_value_free(j->strategy->matrix);
+                free(j->strategy);
         }
         free(w->jobs);
         for (size_t i = 0; i < w->n_on; i++)

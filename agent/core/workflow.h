@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "expr.h"
+#include "workflow-value.h"
 
 /* Workflow files: the GitHub Actions subset runner-agent runs (see runnerctl(1) and the README),
  * loaded from YAML text into a typed model. Pure: the caller reads the file. */
@@ -24,10 +25,6 @@
 #define WORKFLOW_DEFAULT_JOB_TIMEOUT_MINUTES 360U
 #define WORKFLOW_MAX_DISPLAY_NAME \
         1000U /* characters of a script's line in a step's name, as GitHub's runner */
-
-typedef struct WorkflowPos {
-        unsigned line, column; /* 1-based */
-} WorkflowPos;
 
 typedef struct WorkflowError {
         WorkflowPos pos;
@@ -84,6 +81,17 @@ typedef struct WorkflowStep {
         WorkflowPos pos;
 } WorkflowStep;
 
+/* strategy: (README, "Matrix jobs") */
+typedef struct WorkflowStrategy {
+        WorkflowValue *matrix; /* NULL without a matrix */
+        bool fail_fast;        /* default true */
+        unsigned max_parallel; /* 0: no limit */
+        /* The combinations of a matrix without ${{ }}, expanded when loading to check it; one with
+         * ${{ }} is expanded when its job becomes ready, and this is 0. */
+        size_t n_combinations;
+        WorkflowPos pos;
+} WorkflowStrategy;
+
 typedef struct WorkflowJob {
         unsigned number; /* 1-based, in file order: j<N> in unit names */
         char *id;
@@ -97,7 +105,8 @@ typedef struct WorkflowJob {
         WorkflowVars outputs;
         uint64_t timeout_usec; /* GitHub's default of 360 minutes when not given */
         bool continue_on_error;
-        char *runs_on; /* recorded, not interpreted */
+        char *runs_on;              /* recorded, not interpreted */
+        WorkflowStrategy *strategy; /* NULL when absent */
         WorkflowStep *steps;
         size_t n_steps;
         WorkflowPos pos;
@@ -115,6 +124,10 @@ typedef struct Workflow {
 /* Loads a workflow. Returns 0, or -EINVAL with every problem found in errors (when given), or
  * -ENOMEM. */
 int workflow_load(const char *text, size_t len, Workflow **ret, WorkflowErrors *errors);
+
+/* What runner-agent validates but does not run yet: each such place is added to errors (when given)
+ * and -EOPNOTSUPP returned. The daemon refuses such a workflow, runnerctl validate accepts it. */
+int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors);
 
 Workflow *workflow_free(Workflow *w);
 static inline void workflow_freep(Workflow **w) {

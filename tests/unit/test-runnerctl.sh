@@ -123,6 +123,11 @@ stderr_is "no system bus is said plainly" "runnerctl: cannot connect to the syst
 
 check "validate a valid workflow" 0 "$fixtures/valid/cleanup.yml: valid: 3 jobs, 7 steps" \
         "$runnerctl" validate "$fixtures/valid/cleanup.yml"
+check "validate accepts strategy and checks its matrix" 0 "$fixtures/valid/matrix.yml: valid: 4 jobs, 4 steps" \
+        "$runnerctl" validate "$fixtures/valid/matrix.yml"
+check "validate an invalid matrix exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/matrix.yml"
+stderr_is "validate gives each matrix error its line and column" \
+        "$(sed "s|^|$fixtures/invalid/matrix.yml:|" "$fixtures/invalid/matrix.expected")"
 check "validate an invalid workflow exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/needs.yml"
 stderr_is "validate prints every error as FILE:LINE:COLUMN: MESSAGE" \
         "$(sed "s|^|$fixtures/invalid/needs.yml:|" "$fixtures/invalid/needs.expected")"
