@@ -198,11 +198,11 @@ static int job_cancel(Run *run, size_t job, const char *why, RunTime now, RunAct
 
 /* A job that is queued for room under MaxParallelJobs is one GitHub would have queued: at the request
  * it is treated as a running one, and one that does not pass ends now, cancelled. */
-static int job_cancel_queued(Run *run, size_t job, RunTime now, RunActions *a) {
+static int job_cancel_queued(Run *run, size_t job, const char *why, RunTime now, RunActions *a) {
         int r;
 
         run->jobs[job].local_status = RUN_CONCLUSION_CANCELLED;
-        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, "The run was cancelled.");
+        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, why);
         if (r < 0)
                 return r;
         return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, a);
@@ -210,7 +210,7 @@ static int job_cancel_queued(Run *run, size_t job, RunTime now, RunActions *a) {
 
 /* At the request, the if: of each running or queued job is evaluated again with the job-level status
  * functions. Jobs still waiting for their needs are evaluated when those complete, as always. */
-static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
+static int job_reevaluate(Run *run, size_t job, const char *why, RunTime now, RunActions *a) {
         RunJob *j = &run->jobs[job];
         _cleanup_free_ char *error = NULL;
         bool pass, queued = j->phase == RUN_JOB_QUEUED;
@@ -226,9 +226,36 @@ static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
         if (r < 0)
                 return r;
         if (queued)
-                return pass ? 0 : job_cancel_queued(run, job, now, a);
-        return pass ? job_reevaluate_running_step(run, job, now, a)
-                    : job_cancel(run, job, "The run was cancelled.", now, a);
+                return pass ? 0 : job_cancel_queued(run, job, why, now, a);
+        return pass ? job_reevaluate_running_step(run, job, now, a) : job_cancel(run, job, why, now, a);
+}
+
+int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a) {
+        const RunJob *failed = &run->jobs[job];
+        _cleanup_free_ char *why = NULL;
+        size_t first, n;
+        int r;
+
+        /* GitHub's words, with the failed job's display name */
+        if (asprintf(&why, "The strategy configuration was canceled because \"%s\" failed (fail-fast).",
+                    failed->name ?: failed->def->id) < 0)
+                return -ENOMEM;
+        run_def_instances(run, failed->def_index, &first, &n);
+        for (size_t i = first; i < first + n; i++) {
+                RunJob *j = &run->jobs[i];
+
+                if (i == job || j->phase == RUN_JOB_DONE || j->fail_fast)
+                        continue;
+                j->fail_fast = true;
+                if (j->phase == RUN_JOB_WAITING) {
+                        /* its if: comes when its needs are done, with cancelled() true then */
+                        continue;
+                }
+                r = job_reevaluate(run, i, why, now, a);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- the run: the request and the force deadline (README, Cancellation, steps 1 and 4) ---- */
@@ -302,7 +329,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
                 if (!force) {
                         run_timer_start(&run->timer, now.monotonic, run->cancel.force_usec);
                         for (size_t i = 0; i < run->n_jobs; i++) {
-                                r = job_reevaluate(run, i, now, a);
+                                r = job_reevaluate(run, i, "The run was cancelled.", now, a);
                                 if (r < 0)
                                         return r;
                         }

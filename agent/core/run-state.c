@@ -194,6 +194,12 @@ static int job_to_json(const RunJob *j, json_object **ret) {
                 (r = add_uint(o, "timer", j->timer)) < 0 ||
                 (r = add(o, "steps", steps = json_object_new_array())) < 0)
                 return r;
+        /* a matrix job's instance: its combination (checked against the workflow's expansion when read
+         * back) and whether fail-fast cancelled it */
+        if (j->matrix &&
+                ((r = add_expr(o, "matrix", j->matrix)) < 0 ||
+                        (r = add_bool(o, "fail_fast", j->fail_fast)) < 0))
+                return r;
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
 
@@ -718,10 +724,34 @@ static int get_path(Parser *p, json_object *o, RunJob *j) {
         return 0;
 }
 
+/* A matrix job's instance has the combination the workflow's expansion gives it (run_jobs_init()), and
+ * the state says so; a job without a matrix has neither key. */
+static int check_matrix(Parser *p, json_object *o, RunJob *j) {
+        _cleanup_(json_object_putp) json_object *expected = NULL;
+        json_object *v;
+        int r;
+
+        if (!j->matrix) {
+                if (json_object_object_get_ex(o, "matrix", NULL) ||
+                        json_object_object_get_ex(o, "fail_fast", NULL))
+                        return fail(p, "matrix", "job %s has no matrix", j->def->id);
+                return 0;
+        }
+        r = expr_to_json(j->matrix, &expected);
+        if (r < 0)
+                return r;
+        r = get(p, o, "matrix", json_type_object, false, &v);
+        if (r < 0)
+                return r;
+        if (!json_object_equal(v, expected))
+                return fail(p, "matrix", "not the combination %u of job %s", j->instance, j->def->id);
+        return get_bool(p, o, "fail_fast", &j->fail_fast);
+}
+
 static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
         static const char *const keys[] = { "id", "instance", "number", "phase", "status", "outcome",
                 "conclusion", "local_status", "name", "message", "next_step", "env", "path", "outputs",
-                "started_at", "completed_at", "timer", "steps", NULL };
+                "started_at", "completed_at", "timer", "steps", "matrix", "fail_fast", NULL };
         static const char *const local[_RUN_CONCLUSION_MAX] = {
                 [RUN_CONCLUSION_SUCCESS] = "success",
                 [RUN_CONCLUSION_FAILURE] = "failure",
@@ -736,14 +766,14 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
 
         if ((r = check_keys(p, o, keys)) < 0 ||
                 (r = check_id(p, o, "not this job of the workflow:", j->def->id)) < 0 ||
-                (r = check_instance(p, o, j)) < 0 ||
+                (r = check_instance(p, o, j)) < 0 || (r = check_matrix(p, o, j)) < 0 ||
                 (r = get_enum(p, o, "phase", phase_table, ELEMENTSOF(phase_table), false, 0, &phase)) < 0 ||
                 (r = get_status(p, o, "status", &j->status)) < 0 ||
                 (r = get_conclusion(p, o, "outcome", true, &j->outcome)) < 0 ||
                 (r = get_conclusion(p, o, "conclusion", true, &j->conclusion)) < 0 ||
                 (r = get_enum(p, o, "local_status", local, _RUN_CONCLUSION_MAX, false, 0, &local_status)) <
                         0 ||
-                (r = get_string(p, o, "name", true, &j->name)) < 0 ||
+                (r = get_string(p, o, "name", true, (j->name = mfree(j->name), &j->name))) < 0 ||
                 (r = get_string(p, o, "message", true, &j->message)) < 0 ||
                 (r = get_uint64(p, o, "next_step", &next_step)) < 0 ||
                 (r = get_object(p, o, "env", OBJECT_ENV, true, &j->env)) < 0 ||
@@ -962,6 +992,8 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
         }
         if (r >= 0)
                 r = run_jobs_init(run, instances);
+        if (r == -EINVAL || r == -EOPNOTSUPP)
+                r = fail(&p, "jobs", "the instances do not fit the expansion of the workflow's matrices");
         if (r >= 0)
                 r = run_fields_from_json(&p, run, o);
         if (r < 0) {

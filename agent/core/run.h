@@ -82,8 +82,9 @@ typedef enum RunJobPhase {
         RUN_JOB_DONE,
 } RunJobPhase;
 
-/* One instance of a job definition (README, "Restarts": run-state.json). Today every definition has one;
- * a matrix will give one definition several, each with its own steps, state and units. */
+/* One instance of a job definition (README, "Restarts": run-state.json): one for a job without a matrix,
+ * one per combination for a matrix job (README, "Matrix jobs"), each with its own steps, state, units and
+ * workspace. */
 typedef struct RunJob {
         const WorkflowJob *def;
         size_t def_index;  /* def == &Run.workflow->jobs[def_index] */
@@ -95,6 +96,9 @@ typedef struct RunJob {
         /* The job's status as the step-level status functions see it: success, failure (a step
          * concluded failure), cancelled (the job was cancelled; overrides). */
         RunConclusion local_status;
+        ExprValue *matrix;   /* the matrix context of a matrix job's instance, NULL otherwise */
+        char *matrix_suffix; /* the values of its display name ("1, linux"), NULL without a matrix */
+        bool fail_fast;      /* cancelled because a sibling failed: cancelled() is true for it */
         char *name;
         char *message; /* why the job failed outside its steps (condition, outputs) */
         size_t next_step;
@@ -316,6 +320,8 @@ const char *run_step_display_name(const RunStep *s);
 /* The unit names of README, Running workflows. */
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);
 int run_job_slice_name(const Run *run, size_t job, char **ret);
+/* The job's workspace: <workspace_root>/<job id>, for an instance of a matrix <job id>.<instance>. */
+int run_job_workspace(const Run *run, size_t job, char **ret);
 int run_slice_name(uint64_t id, char **ret);
 /* Where systemd puts those slices below the cgroup2 root: "/runner.slice/runner-r<RUN>.slice", and
  * with job_number > 0 "/…/runner-r<RUN>-j<J>.slice" (a dash in a slice name nests it). */

@@ -1579,12 +1579,21 @@ int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
         Loader l = {};
         int r = 0;
 
-        for (size_t i = 0; i < w->n_jobs; i++)
-                if (w->jobs[i].strategy) {
-                        error_at(&l, w->jobs[i].strategy->pos,
-                                "'strategy' is checked by runnerctl validate but not yet run by runner-agent");
-                        r = -EOPNOTSUPP;
-                }
+        for (size_t i = 0; i < w->n_jobs; i++) {
+                const WorkflowStrategy *s = w->jobs[i].strategy;
+
+                if (!s || !s->matrix)
+                        continue;
+                if (s->matrix->has_templates)
+                        error_at(&l, s->pos,
+                                "a matrix with ${{ }} is checked by runnerctl validate but not yet run by "
+                                "runner-agent");
+                else if (s->n_combinations == 0)
+                        error_at(&l, s->pos, "the matrix of job '%s' has no combinations", w->jobs[i].id);
+                else
+                        continue;
+                r = -EOPNOTSUPP;
+        }
         if (l.oom) {
                 workflow_errors_done(&l.errors);
                 return -ENOMEM;

@@ -135,6 +135,10 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
         if (job == SIZE_MAX || !mr->run)
                 return;
         add(f, "RUNNER_JOB=%s", mr->run->jobs[job].def->id);
+        if (mr->run->jobs[job].matrix) { /* which job of the matrix (README, "Matrix jobs") */
+                add(f, "RUNNER_JOB_INSTANCE=%u", mr->run->jobs[job].instance);
+                add(f, "RUNNER_JOB_NAME=%s", mr->run->jobs[job].name);
+        }
         if (step == SIZE_MAX) {
                 _cleanup_free_ char *slice = NULL;
                 if (run_job_slice_name(mr->run, job, &slice) >= 0)
