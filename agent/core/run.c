@@ -105,6 +105,7 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         expr_value_unref(j->outputs);
         expr_value_unref(j->matrix);
         free(j->matrix_suffix);
+        free(j->cancel_cause);
 }
 
 /* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). Only a
@@ -1580,6 +1581,9 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
                 (r = json_add(o, "started_at", json_timestamp(j->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(j->completed_at), true)) < 0 ||
                 (r = json_add(o, "message", json_string_or_null(j->message), true)) < 0 ||
+                (r = json_add(o, "cancel_reason",
+                         json_string_or_null(run_cancel_reason_to_string(j->cancel_reason)), true)) < 0 ||
+                (r = json_add(o, "cancel_cause", json_string_or_null(j->cancel_cause), true)) < 0 ||
                 (r = json_add_outputs(o, j->outputs)) < 0)
                 return r;
 
@@ -1614,6 +1618,8 @@ int run_to_json(const Run *run, json_object **ret) {
                 (r = json_add(o, "conclusion",
                          json_string_or_null(run_conclusion_to_string(run->conclusion)), true)) < 0 ||
                 (r = json_add(o, "cancelled_by", json_string_or_null(run->cancelled_by), true)) < 0 ||
+                (r = json_add(o, "cancel_reason",
+                         json_string_or_null(run_cancel_reason_to_string(run->cancel_reason)), true)) < 0 ||
                 (r = json_add(o, "created_at", json_timestamp(run->created_at), true)) < 0 ||
                 (r = json_add(o, "started_at", json_timestamp(run->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(run->completed_at), true)) < 0)

@@ -53,6 +53,21 @@ typedef enum RunCancelStage {
         RUN_CANCEL_FORCE,     /* the run's slice was killed (the force deadline) */
 } RunCancelStage;
 
+/* Why something is cancelled (README, Cancellation: "Every cancellation says why"). */
+typedef enum RunCancelReason {
+        RUN_CANCEL_REASON_NONE,
+        RUN_CANCEL_REASON_USER,         /* runnerctl cancel */
+        RUN_CANCEL_REASON_FORCE,        /* runnerctl cancel --force */
+        RUN_CANCEL_REASON_DEADLINE,     /* the force deadline after a cancel request passed */
+        RUN_CANCEL_REASON_JOB_TIMEOUT,  /* the job's timeout-minutes */
+        RUN_CANCEL_REASON_STEP_TIMEOUT, /* the step's timeout-minutes */
+        RUN_CANCEL_REASON_FAIL_FAST,    /* a sibling of a matrix job failed */
+        _RUN_CANCEL_REASON_MAX,
+} RunCancelReason;
+
+const char *run_cancel_reason_to_string(RunCancelReason r);   /* NULL for NONE */
+RunCancelReason run_cancel_reason_from_string(const char *s); /* NONE if unknown */
+
 typedef struct RunStep {
         const WorkflowStep *def;
         RunStatus status;
@@ -99,6 +114,8 @@ typedef struct RunJob {
         ExprValue *matrix;   /* the matrix context of a matrix job's instance, NULL otherwise */
         char *matrix_suffix; /* the values of its display name ("1, linux"), NULL without a matrix */
         bool fail_fast;      /* cancelled because a sibling failed: cancelled() is true for it */
+        RunCancelReason cancel_reason; /* why the job was cancelled, NONE if it was not */
+        char *cancel_cause;            /* what caused it: the failed sibling's name (fail-fast) */
         char *name;
         char *message; /* why the job failed outside its steps (condition, outputs) */
         size_t next_step;
@@ -129,10 +146,12 @@ typedef struct Run {
         RunConclusion conclusion;
         RunCancelSettings cancel; /* GitHub's 7500 ms, 2500 ms, 5 min unless the agent sets others */
         bool cancel_requested;
-        bool force_terminated;        /* the force deadline passed: nothing starts any more */
-        char *cancelled_by;           /* NULL until cancelled */
-        uint64_t cancel_requested_at; /* monotonic µs */
-        uint64_t timer;               /* monotonic µs of the force deadline, 0: none */
+        bool force_terminated;         /* the force deadline passed: nothing starts any more */
+        char *cancelled_by;            /* NULL until cancelled */
+        RunCancelReason cancel_reason; /* user or force, once cancelled */
+        RunCancelReason force_reason;  /* force or deadline, once force-terminated */
+        uint64_t cancel_requested_at;  /* monotonic µs */
+        uint64_t timer;                /* monotonic µs of the force deadline, 0: none */
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;

@@ -240,9 +240,10 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
         switch (a->event) {
         case RUN_EVENT_CANCEL_REQUESTED:
                 head(&f, mr, MESSAGE_CANCEL_REQUESTED, LOG_NOTICE, "cancel-requested", SIZE_MAX, SIZE_MAX);
-                add(&f, "MESSAGE=%s: %scancellation requested by %s.", w, a->result ? "forced " : "",
-                        a->text ?: "unknown");
+                add(&f, "MESSAGE=%s: %scancellation requested by %s (reason: %s).", w,
+                        a->result ? "forced " : "", a->text ?: "unknown", a->result ? "force" : "user");
                 add(&f, "RUNNER_CANCELLED_BY=%s", a->text ?: "unknown");
+                add(&f, "RUNNER_CANCEL_REASON=%s", a->result ? "force" : "user");
                 add(&f, "RUNNER_FORCE=%s", a->result ? "1" : "0");
                 break;
         case RUN_EVENT_JOB_CONDITION:
@@ -260,14 +261,24 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
                 add(&f, "RUNNER_CONDITION_RESULT=%s", a->result ? "true" : "false");
                 break;
         }
-        case RUN_EVENT_JOB_CANCELLED:
+        case RUN_EVENT_JOB_CANCELLED: {
+                const RunJob *j = &mr->run->jobs[a->job];
+                const char *reason = run_cancel_reason_to_string(j->cancel_reason) ?: "user";
+
                 head(&f, mr, MESSAGE_JOB_CANCELLED, LOG_NOTICE, "job-cancelled", a->job, SIZE_MAX);
-                add(&f, "MESSAGE=%s: cancellation message sent to the job: %s", w, a->text ?: "");
+                add(&f, "MESSAGE=%s: cancellation message sent to the job: %s (reason: %s%s%s)", w,
+                        a->text ?: "", reason, j->cancel_cause ? ", caused by " : "", j->cancel_cause ?: "");
                 add(&f, "RUNNER_REASON=%s", a->text ?: "");
+                add(&f, "RUNNER_CANCEL_REASON=%s", reason);
+                if (j->cancel_cause)
+                        add(&f, "RUNNER_CANCEL_CAUSE=%s", j->cancel_cause);
                 break;
+        }
         case RUN_EVENT_STEP_TIMED_OUT:
                 head(&f, mr, MESSAGE_STEP_TIMED_OUT, LOG_NOTICE, "step-timed-out", a->job, a->step);
-                add(&f, "MESSAGE=%s reached its %s: cancelling it.", w, a->text ?: "timeout");
+                add(&f, "MESSAGE=%s reached its %s: cancelling it (reason: step-timeout).", w,
+                        a->text ?: "timeout");
+                add(&f, "RUNNER_CANCEL_REASON=step-timeout");
                 break;
         case RUN_EVENT_FORCE:
                 return; /* logged with the kill it leads to: journal_run_forced() */
@@ -348,6 +359,8 @@ void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uin
                 " ms after the cancel request.",
                 mr->id, why ?: "forced", strna(slice), processes, elapsed_usec / 1000);
         add(&f, "RUNNER_CANCEL_PHASE=force");
+        if (mr->run && run_cancel_reason_to_string(mr->run->force_reason))
+                add(&f, "RUNNER_CANCEL_REASON=%s", run_cancel_reason_to_string(mr->run->force_reason));
         add(&f, "RUNNER_SIGNAL=SIGKILL");
         add(&f, "RUNNER_UNIT=%s", strna(slice));
         add(&f, "RUNNER_REASON=%s", why ?: "forced");

@@ -95,6 +95,15 @@ check "journal: five job-cancelled events say fail-fast and name the failed job"
 check "journal: the events name the instance they are about" \
         jq -e '[.[] | select(.RUNNER_EVENT == "job-cancelled") | .RUNNER_JOB_NAME] | sort == ["build (1, linux)", "build (1, mac)", "build (2, linux)", "build (3, linux)", "build (3, mac)"]' <<<"$ev"
 check "journal: no run cancel was requested" jq -e 'all(.[]; .RUNNER_EVENT != "cancel-requested")' <<<"$ev"
+check "journal: each job-cancelled says RUNNER_CANCEL_REASON=fail-fast, RUNNER_CANCEL_CAUSE=build (2, mac)" \
+        jq -e '[.[] | select(.RUNNER_EVENT == "job-cancelled") | [.RUNNER_CANCEL_REASON, .RUNNER_CANCEL_CAUSE]] | unique == [["fail-fast", "build (2, mac)"]]' <<<"$ev"
+check "status --json: the siblings' cancel_reason and cancel_cause, none for the run" \
+        jq -e '([.jobs[] | select(.conclusion == "cancelled") | [.cancel_reason, .cancel_cause]] | unique == [["fail-fast", "build (2, mac)"]]) and .cancel_reason == null' <<<"$st"
+table=$(runnerctl status "$id")
+say "$table"
+check "status shows the matrix jobs by name and why the siblings were cancelled" \
+        bash -c 'grep -q "build (1, linux)" <<<"$1" && grep -q "cancelled (reason: fail-fast, caused by build (2, mac))" <<<"$1"' _ "$table"
+check "runnerctl events shows the reason" bash -c 'runnerctl events "$1" | grep -q "(reason: fail-fast, caused by build (2, mac))"' _ "$id"
 
 echo "1..$n"
 exit $((failed > 0))

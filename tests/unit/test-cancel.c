@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "macro.h"
+#include "run-state.h"
 #include "run.h"
 #include "sim-proc.h"
 #include "test-util.h"
@@ -445,6 +446,9 @@ static void test_force_deadline(void **state) {
         assert_string_equal(conclusion(&s, "cleanup"), "cancelled");
         assert_string_equal(conclusion(&s, "after"), "cancelled");
         assert_string_equal(conclusion(&s, "main"), "cancelled");
+        /* the run was cancelled by a user; the kill came for the deadline */
+        assert_int_equal(s.run->cancel_reason, RUN_CANCEL_REASON_USER);
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_DEADLINE);
         sim_done(&s);
 }
 
@@ -1270,12 +1274,107 @@ static void test_max_parallel(void **state) {
         sim_done(&s);
 }
 
+/* Every cancellation says why (README, Cancellation): the run's and each job's reason, and what caused
+ * it, in the status JSON and in the state an agent reads back. */
+static const char *json_reason(const Run *run, size_t job, const char *key) {
+        static char buf[128];
+        json_object *o = NULL, *v = NULL;
+
+        assert_int_equal(run_to_json(run, &o), 0);
+        if (job != SIZE_MAX)
+                v = json_object_object_get(
+                        json_object_array_get_idx(json_object_object_get(o, "jobs"), job), key);
+        else
+                v = json_object_object_get(o, key);
+        snprintf(buf, sizeof(buf), "%s", v ? json_object_get_string(v) : "null");
+        json_object_put(o);
+        return buf;
+}
+
+static void check_state_keeps_reasons(const Sim *s, const char *yaml) {
+        _cleanup_free_ char *error = NULL;
+        json_object *o = NULL, *reread;
+        Workflow *w = NULL;
+        Run *back = NULL;
+
+        assert_int_equal(run_state_to_json(s->run, &o), 0);
+        reread = json_tokener_parse(json_object_to_json_string(o));
+        json_object_put(o);
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, NULL), 0);
+        if (run_state_from_json(reread, w, &back, &error) < 0)
+                fail_msg("%s", strna(error));
+        json_object_put(reread);
+        assert_int_equal(back->cancel_reason, s->run->cancel_reason);
+        assert_int_equal(back->force_reason, s->run->force_reason);
+        for (size_t i = 0; i < back->n_jobs; i++) {
+                assert_int_equal(back->jobs[i].cancel_reason, s->run->jobs[i].cancel_reason);
+                assert_string_equal(strna(back->jobs[i].cancel_cause), strna(s->run->jobs[i].cancel_cause));
+        }
+        run_free(back);
+}
+
+static void test_cancel_reasons(void **state) {
+        static const char two[] = "jobs:\n"
+                                  "  main:\n"
+                                  "    steps: [ { run: \"trap INT\\ntrap TERM\" } ]\n"
+                                  "  slow:\n"
+                                  "    timeout-minutes: 0.05\n"
+                                  "    steps: [ { run: sleep 100000 } ]\n";
+        static const char matrix[] =
+                "jobs:\n"
+                "  m:\n"
+                "    strategy: { matrix: { v: [1, 2] } }\n"
+                "    steps: [ { run: \"sleep ${{ matrix.v }}000\\nexit ${{ matrix.v == 1 && 1 || 0 }}\" } ]\n";
+        Sim s;
+
+        /* the job timeout, then a user's cancel, then the force deadline */
+        sim_start(&s, two);
+        sim_run_until(&s, 3500);
+        assert_int_equal(s.run->jobs[1].cancel_reason, RUN_CANCEL_REASON_JOB_TIMEOUT);
+        assert_string_equal(json_reason(s.run, 1, "cancel_reason"), "job-timeout");
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "null");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "null");
+        assert_int_equal(sim_cancel(&s, false), 1);
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "user");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "user");
+        check_state_keeps_reasons(&s, two);
+        s.run->cancel.force_usec = 20 * USEC_PER_SEC;
+        sim_run_all(&s);
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_NONE); /* done within the deadline */
+        sim_done(&s);
+
+        /* --force */
+        sim_start(&s, two);
+        sim_run_until(&s, 1000);
+        assert_int_equal(sim_cancel(&s, true), 1);
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "force");
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_FORCE);
+        check_state_keeps_reasons(&s, two);
+        sim_run_all(&s);
+        sim_done(&s);
+
+        /* fail-fast: the reason and the failed job */
+        sim_start(&s, matrix);
+        sim_run_until(&s, 1000);
+        assert_int_equal(s.run->jobs[1].cancel_reason, RUN_CANCEL_REASON_FAIL_FAST);
+        assert_string_equal(json_reason(s.run, 1, "cancel_reason"), "fail-fast");
+        assert_string_equal(json_reason(s.run, 1, "cancel_cause"), "m (1)");
+        assert_string_equal(json_reason(s.run, 1, "message"),
+                "The strategy configuration was canceled because \"m (1)\" failed (fail-fast).");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "null");
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "null");
+        check_state_keeps_reasons(&s, matrix);
+        sim_run_all(&s);
+        sim_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_five_steps),
                 cmocka_unit_test(test_fail_fast),
                 cmocka_unit_test(test_fail_fast_off),
                 cmocka_unit_test(test_max_parallel),
+                cmocka_unit_test(test_cancel_reasons),
                 cmocka_unit_test(test_kill_waits_for_empty),
                 cmocka_unit_test(test_force_deadline),
                 cmocka_unit_test(test_late_stage_keeps_schedule),
