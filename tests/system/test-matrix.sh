@@ -105,5 +105,39 @@ check "status shows the matrix jobs by name and why the siblings were cancelled"
         bash -c 'grep -q "build (1, linux)" <<<"$1" && grep -q "cancelled (reason: fail-fast, caused by build (2, mac))" <<<"$1"' _ "$table"
 check "runnerctl events shows the reason" bash -c 'runnerctl events "$1" | grep -q "(reason: fail-fast, caused by build (2, mac))"' _ "$id"
 
+# ---- 2. a matrix run taken over by a new agent: its instances, names and fail-fast carry on ----
+cat >"$work/adopt.yml" <<YML
+name: adopt
+jobs:
+  m:
+    strategy:
+      matrix:
+        k: [a, b]
+    steps:
+      - run: |
+          trap "echo \\\$EPOCHREALTIME > $marks/adopt-\${{ matrix.k }}.int; exit 0" INT
+          touch $marks/adopt-\${{ matrix.k }}.ready
+          while [ ! -e $marks/adopt.release ]; do sleep 0.05 & wait \$! || true; done
+          [ \${{ matrix.k }} = b ] && exit 1
+          while :; do sleep 0.05 & wait \$! || true; done
+YML
+id=$(runnerctl run "$work/adopt.yml")
+check "run $id submitted" test -n "$id"
+wait_for 30 test -e $marks/adopt-a.ready -a -e $marks/adopt-b.ready
+old=$(systemctl show -P MainPID runner-agent)
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+check "a new agent took over" systemctl is-active -q runner-agent
+st=$(state "$id")
+check "status after the takeover: the two jobs of the matrix, by name, still in progress" \
+        jq -e '[.jobs[] | [.name, .status]] == [["m (a)", "in_progress"], ["m (b)", "in_progress"]]' <<<"$st"
+touch $marks/adopt.release
+wait_for 40 completed "$id"
+st=$(state "$id")
+check "after the takeover, m (b) failed and fail-fast cancelled m (a)" \
+        jq -e '[.jobs[] | [.name, .conclusion, .cancel_reason, .cancel_cause]] == [["m (a)", "cancelled", "fail-fast", "m (b)"], ["m (b)", "failure", null, null]]' <<<"$st"
+check "m (a) saw SIGINT" test -e $marks/adopt-a.int
+check "0 survivors" test -z "$(live_runner_processes)"
+
 echo "1..$n"
 exit $((failed > 0))
