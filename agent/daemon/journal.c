@@ -156,13 +156,23 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
 
 /* "Run 3, job build, step 2 (Compile)" */
 static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t step) {
-        if (job == SIZE_MAX)
+        char j[256];
+
+        if (job == SIZE_MAX) {
                 snprintf(buf, size, "Run %" PRIu64, mr->id);
-        else if (step == SIZE_MAX)
-                snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
+                return;
+        }
+        /* a job of a matrix: which one, by its instance and its display name */
+        if (mr->run->jobs[job].matrix)
+                snprintf(j, sizeof(j), "%s #%u (%s)", mr->run->jobs[job].def->id,
+                        mr->run->jobs[job].instance, mr->run->jobs[job].name);
         else
-                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id,
-                        mr->run->jobs[job].def->id, mr->run->jobs[job].steps[step].def->number,
+                snprintf(j, sizeof(j), "%s", mr->run->jobs[job].def->id);
+        if (step == SIZE_MAX)
+                snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, j);
+        else
+                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id, j,
+                        mr->run->jobs[job].steps[step].def->number,
                         run_step_display_name(&mr->run->jobs[job].steps[step]));
 }
 

@@ -104,6 +104,8 @@ say "$table"
 check "status shows the matrix jobs by name and why the siblings were cancelled" \
         bash -c 'grep -q "build (1, linux)" <<<"$1" && grep -q "cancelled (reason: fail-fast, caused by build (2, mac))" <<<"$1"' _ "$table"
 check "runnerctl events shows the reason" bash -c 'runnerctl events "$1" | grep -q "(reason: fail-fast, caused by build (2, mac))"' _ "$id"
+check "runnerctl events names each job of the matrix by instance and name" \
+        bash -c 'runnerctl events "$1" | grep -q "job build #1 (build (1, linux)): cancellation message sent"' _ "$id"
 
 # ---- 2. a matrix run taken over by a new agent: its instances, names and fail-fast carry on ----
 cat >"$work/adopt.yml" <<YML
