@@ -54,9 +54,15 @@ static const char *const ctx_step[] = {
 
 /* strategy.matrix is evaluated when the job becomes ready, before it has a matrix of its own */
 static const char *const ctx_matrix[] = { "github", "needs", "vars", "inputs", NULL };
+/* concurrency: a workflow's before any job, a job's when it becomes ready */
+static const char *const ctx_workflow_concurrency[] = { "github", "inputs", "vars", NULL };
+static const char *const ctx_job_concurrency[] = { "github", "needs", "strategy", "matrix", "vars", "inputs",
+        NULL };
 
 static const ExprParseOptions opts_workflow_env = { .contexts = ctx_workflow_env };
 static const ExprParseOptions opts_matrix = { .contexts = ctx_matrix };
+static const ExprParseOptions opts_workflow_concurrency = { .contexts = ctx_workflow_concurrency };
+static const ExprParseOptions opts_job_concurrency = { .contexts = ctx_job_concurrency };
 static const ExprParseOptions opts_job_name = { .contexts = ctx_job_name };
 static const ExprParseOptions opts_job_env = { .contexts = ctx_job_env };
 static const ExprParseOptions opts_job_outputs = { .contexts = ctx_step };
@@ -1303,6 +1309,67 @@ static int load_strategy(Loader *l, const YNode *key, const YNode *n, WorkflowJo
         return 0;
 }
 
+/* concurrency: GROUP, or a mapping with group and cancel-in-progress; each may hold ${{ }}. A group
+ * without ${{ }} is checked now: not empty, under 400 characters. */
+static int load_concurrency(Loader *l, const YNode *key, const YNode *n, const ExprParseOptions *opts,
+        WorkflowConcurrency **ret) {
+        static const char *const keys[] = { "group", "cancel-in-progress", NULL };
+        const YNode *group = n, *cancel = NULL;
+        WorkflowConcurrency *c;
+        bool b;
+        int r;
+
+        if (!visit(l, n))
+                return 0;
+        if (n->type == Y_SEQUENCE) {
+                error_at(l, n->pos,
+                        "concurrency must be a group or a mapping of group and cancel-in-progress, "
+                        "not a sequence");
+                return 0;
+        }
+        if (n->type == Y_MAPPING) {
+                r = check_keys(l, n, &(KeySet){ keys, NULL, "concurrency" });
+                if (r < 0)
+                        return r;
+                group = map_get(n, "group");
+                cancel = map_get(n, "cancel-in-progress");
+                if (!group) {
+                        error_at(l, n->pos, "concurrency needs a group");
+                        return 0;
+                }
+                if (!visit(l, group))
+                        return 0;
+        }
+        if (!expect(l, group, Y_SCALAR, n == group ? "concurrency" : "group"))
+                return 0;
+
+        *ret = c = calloc(1, sizeof(WorkflowConcurrency));
+        if (!c)
+                return -ENOMEM;
+        c->pos = key->pos;
+        r = set_string(l, group, opts, "concurrency group", &c->group);
+        if (r < 0)
+                return r;
+        if (c->group.raw && !strstr(c->group.raw, "${{")) {
+                size_t chars = 0;
+
+                for (const char *p = c->group.raw; *p; p++)
+                        chars += ((unsigned char) *p & 0xC0) != 0x80;
+                if (chars == 0)
+                        error_at(l, group->pos, "the concurrency group must not be empty");
+                else if (chars >= WORKFLOW_MAX_CONCURRENCY_GROUP)
+                        error_at(l, group->pos, "the concurrency group must be shorter than %u characters",
+                                WORKFLOW_MAX_CONCURRENCY_GROUP);
+        }
+        if (!cancel || !visit(l, cancel))
+                return 0;
+        if (cancel->type == Y_SCALAR && !strstr(cancel->value, "${{") && !as_boolean(cancel, &b)) {
+                error_at(l, cancel->pos, "cancel-in-progress must be true, false or a ${{ }} expression");
+                return 0;
+        }
+        return set_string(l, cancel, opts, "cancel-in-progress", &c->cancel_in_progress);
+}
+
 static int load_job(
         Loader *l, const YNode *key, const YNode *n, const RunDefaults *workflow_defaults, WorkflowJob *j) {
         static const char *const keys[] = {
@@ -1317,6 +1384,7 @@ static int load_job(
                 "steps",
                 "runs-on",
                 "strategy",
+                "concurrency",
                 NULL,
         };
         static const char *const unsupported[] = {
@@ -1326,7 +1394,6 @@ static int load_job(
                 "services",
                 "container",
                 "permissions",
-                "concurrency",
                 "environment",
                 NULL,
         };
@@ -1396,6 +1463,13 @@ static int load_job(
         v = map_get(n, "strategy");
         if (v) {
                 r = load_strategy(l, map_key(n, "strategy"), v, j);
+                if (r < 0)
+                        return r;
+        }
+        v = map_get(n, "concurrency");
+        if (v) {
+                r = load_concurrency(
+                        l, map_key(n, "concurrency"), v, &opts_job_concurrency, &j->concurrency);
                 if (r < 0)
                         return r;
         }
@@ -1575,12 +1649,25 @@ int workflow_script_display_name(const char *script, char **ret) {
         return asprintf(ret, "Run %.*s", (int) cut, line) < 0 ? -ENOMEM : 0;
 }
 
+static int compare_errors(const void *a, const void *b);
+
 int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
         Loader l = {};
         int r = 0;
 
+        if (w->concurrency) {
+                error_at(&l, w->concurrency->pos,
+                        "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+                r = -EOPNOTSUPP;
+        }
         for (size_t i = 0; i < w->n_jobs; i++) {
                 const WorkflowStrategy *s = w->jobs[i].strategy;
+
+                if (w->jobs[i].concurrency) {
+                        error_at(&l, w->jobs[i].concurrency->pos,
+                                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+                        r = -EOPNOTSUPP;
+                }
 
                 if (!s || !s->matrix)
                         continue;
@@ -1598,12 +1685,22 @@ int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
                 workflow_errors_done(&l.errors);
                 return -ENOMEM;
         }
+        if (l.errors.n > 1) /* the workflow's concurrency may come after the jobs */
+                qsort(l.errors.errors, l.errors.n, sizeof(WorkflowError), compare_errors);
         if (errors) {
                 workflow_errors_done(errors);
                 *errors = l.errors;
         } else
                 workflow_errors_done(&l.errors);
         return r;
+}
+
+static void concurrency_free(WorkflowConcurrency *c) {
+        if (!c)
+                return;
+        string_done(&c->group);
+        string_done(&c->cancel_in_progress);
+        free(c);
 }
 
 Workflow *workflow_free(Workflow *w) {
@@ -1639,8 +1736,10 @@ Workflow *workflow_free(Workflow *w) {
                 if (j->strategy)
                         workflow_value_free(j->strategy->matrix);
                 free(j->strategy);
+                concurrency_free(j->concurrency);
         }
         free(w->jobs);
+        concurrency_free(w->concurrency);
         for (size_t i = 0; i < w->n_on; i++)
                 free(w->on[i]);
         free(w->on);
@@ -1683,8 +1782,8 @@ static int load_on(Loader *l, const YNode *n, Workflow *w) {
 }
 
 static int load_workflow(Loader *l, Workflow *w) {
-        static const char *const keys[] = { "name", "on", "env", "defaults", "jobs", NULL };
-        static const char *const unsupported[] = { "run-name", "permissions", "concurrency", NULL };
+        static const char *const keys[] = { "name", "on", "env", "defaults", "jobs", "concurrency", NULL };
+        static const char *const unsupported[] = { "run-name", "permissions", NULL };
         const YNode *root = l->root, *v, *jobs;
         RunDefaults defaults = {};
         int r;
@@ -1703,6 +1802,13 @@ static int load_workflow(Loader *l, Workflow *w) {
         if (r < 0)
                 return r;
 
+        v = map_get(root, "concurrency");
+        if (v) {
+                r = load_concurrency(
+                        l, map_key(root, "concurrency"), v, &opts_workflow_concurrency, &w->concurrency);
+                if (r < 0)
+                        return r;
+        }
         v = map_get(root, "name");
         if (v && visit(l, v) && expect(l, v, Y_SCALAR, "name")) {
                 w->name = strdup(v->value);

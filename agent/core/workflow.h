@@ -92,6 +92,14 @@ typedef struct WorkflowStrategy {
         WorkflowPos pos;
 } WorkflowStrategy;
 
+/* concurrency: at the workflow's level or a job's (README, the workflow-language table). */
+#define WORKFLOW_MAX_CONCURRENCY_GROUP 400U /* characters a group name must stay under */
+typedef struct WorkflowConcurrency {
+        WorkflowString group;              /* may hold ${{ }} */
+        WorkflowString cancel_in_progress; /* raw NULL: false; true, false, or ${{ }} */
+        WorkflowPos pos;
+} WorkflowConcurrency;
+
 typedef struct WorkflowJob {
         unsigned number; /* 1-based, in file order: j<N> in unit names */
         char *id;
@@ -105,8 +113,9 @@ typedef struct WorkflowJob {
         WorkflowVars outputs;
         uint64_t timeout_usec; /* GitHub's default of 360 minutes when not given */
         bool continue_on_error;
-        char *runs_on;              /* recorded, not interpreted */
-        WorkflowStrategy *strategy; /* NULL when absent */
+        char *runs_on;                    /* recorded, not interpreted */
+        WorkflowStrategy *strategy;       /* NULL when absent */
+        WorkflowConcurrency *concurrency; /* NULL when absent */
         WorkflowStep *steps;
         size_t n_steps;
         WorkflowPos pos;
@@ -117,6 +126,7 @@ typedef struct Workflow {
         char **on;  /* the event names, recorded */
         size_t n_on;
         WorkflowVars env;
+        WorkflowConcurrency *concurrency; /* NULL when absent */
         WorkflowJob *jobs;
         size_t n_jobs;
 } Workflow;
@@ -125,9 +135,9 @@ typedef struct Workflow {
  * -ENOMEM. */
 int workflow_load(const char *text, size_t len, Workflow **ret, WorkflowErrors *errors);
 
-/* What runner-agent validates but does not run (yet): a matrix with ${{ }}, or one whose combinations
- * were all excluded. Each such place is added to errors (when given) and -EOPNOTSUPP returned. The daemon
- * refuses such a workflow; runnerctl validate accepts it. */
+/* What runner-agent validates but does not run (yet): concurrency, a matrix with ${{ }}, or one whose
+ * combinations were all excluded. Each such place is added to errors (when given) and -EOPNOTSUPP returned.
+ * The daemon refuses such a workflow; runnerctl validate accepts it. */
 int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors);
 
 Workflow *workflow_free(Workflow *w);

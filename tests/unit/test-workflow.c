@@ -383,12 +383,39 @@ static void test_strategy(void **state) {
         assert_string_equal(errors.errors[0].message, "the matrix of job 'a' has no combinations");
 }
 
+/* concurrency: the model, and the agent's refusal until it runs it (validate accepts it) */
+static void test_concurrency(void **state) {
+        _cleanup_free_ char *path = fixture("valid", "concurrency.yml"), *text = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        size_t len;
+
+        text = read_fixture(path, &len);
+        assert_int_equal(workflow_load(text, len, &w, NULL), 0);
+        assert_non_null(w->concurrency);
+        assert_string_equal(w->concurrency->group.raw, "deploy-${{ github.ref }}");
+        assert_non_null(w->concurrency->group.template->node);
+        assert_string_equal(w->concurrency->cancel_in_progress.raw, "true");
+        assert_string_equal(w->jobs[0].concurrency->group.raw, "plan");
+        assert_null(w->jobs[0].concurrency->cancel_in_progress.raw);
+        assert_non_null(w->jobs[1].concurrency->cancel_in_progress.template->node);
+
+        assert_int_equal(workflow_check_runnable(w, &errors), -EOPNOTSUPP);
+        assert_int_equal(errors.n, 3);
+        assert_int_equal(errors.errors[0].pos.line, 3);
+        assert_int_equal(errors.errors[1].pos.line, 8);
+        assert_int_equal(errors.errors[2].pos.line, 16);
+        assert_string_equal(errors.errors[2].message,
+                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_fixtures),
                 cmocka_unit_test(test_invalid_fixtures),
                 cmocka_unit_test(test_model),
                 cmocka_unit_test(test_strategy),
+                cmocka_unit_test(test_concurrency),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_display_names),
