@@ -557,6 +557,9 @@ static void print_status_table(json_object *run) {
         printf("Run %s (%s, %s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "name") ?: "-",
                 jstr(run, "source"), jstr(run, "status"), conclusion ? ", " : "", color_for(conclusion),
                 conclusion ?: "", color_off(conclusion));
+        if (jstr(run, "cancel_reason"))
+                printf("  cancelled by %s (reason: %s)\n", jstr(run, "cancelled_by") ?: "-",
+                        jstr(run, "cancel_reason"));
         if (jstr(run, "started_at"))
                 printf("  started %s%s%s\n", jstr(run, "started_at"),
                         jstr(run, "completed_at") ? ", completed " : "", jstr(run, "completed_at") ?: "");
@@ -583,6 +586,10 @@ static void print_status_table(json_object *run) {
                 }
                 if (jstr(job, "message"))
                         printf("%-16s %-4s   %s\n", "", "", jstr(job, "message"));
+                if (jstr(job, "cancel_reason"))
+                        printf("%-16s %-4s   cancelled (reason: %s%s%s)\n", "", "",
+                                jstr(job, "cancel_reason"), jstr(job, "cancel_cause") ? ", caused by " : "",
+                                jstr(job, "cancel_cause") ?: "");
         }
 }
 

@@ -29,6 +29,26 @@ const char *run_event_to_string(RunEvent e) {
         return e >= 0 && e < _RUN_EVENT_MAX ? event_table[e] : NULL;
 }
 
+static const char *const cancel_reason_table[_RUN_CANCEL_REASON_MAX] = {
+        [RUN_CANCEL_REASON_USER] = "user",
+        [RUN_CANCEL_REASON_FORCE] = "force",
+        [RUN_CANCEL_REASON_DEADLINE] = "deadline",
+        [RUN_CANCEL_REASON_JOB_TIMEOUT] = "job-timeout",
+        [RUN_CANCEL_REASON_STEP_TIMEOUT] = "step-timeout",
+        [RUN_CANCEL_REASON_FAIL_FAST] = "fail-fast",
+};
+
+const char *run_cancel_reason_to_string(RunCancelReason r) {
+        return r >= 0 && r < _RUN_CANCEL_REASON_MAX ? cancel_reason_table[r] : NULL;
+}
+
+RunCancelReason run_cancel_reason_from_string(const char *s) {
+        for (int i = 0; s && i < _RUN_CANCEL_REASON_MAX; i++)
+                if (cancel_reason_table[i] && streq(cancel_reason_table[i], s))
+                        return (RunCancelReason) i;
+        return RUN_CANCEL_REASON_NONE;
+}
+
 const char *run_cancel_stage_to_string(RunCancelStage s) {
         static const char *const table[] = {
                 [RUN_CANCEL_NONE] = "none",
@@ -183,15 +203,35 @@ static int job_reevaluate_running_step(Run *run, size_t job, RunTime now, RunAct
         return pass ? 0 : step_cancel(run, job, step, false, now, a);
 }
 
+/* What a job is cancelled for, and by what, for its status and its journal events. */
+typedef struct CancelWhy {
+        RunCancelReason reason;
+        const char *cause; /* NULL: nothing to name */
+        const char *text;  /* the cancellation message */
+} CancelWhy;
+
+static int job_note_cancel(RunJob *j, const CancelWhy *why) {
+        if (j->cancel_reason != RUN_CANCEL_REASON_NONE)
+                return 0;
+        j->cancel_reason = why->reason;
+        if (why->cause && !(j->cancel_cause = strdup(why->cause)))
+                return -ENOMEM;
+        /* GitHub shows fail-fast's message on the job; the others are the run's or the step's */
+        return why->reason == RUN_CANCEL_REASON_FAIL_FAST ? replace_message(&j->message, why->text) : 0;
+}
+
 /* The cancellation message: the job's status becomes cancelled. */
-static int job_cancel(Run *run, size_t job, const char *why, RunTime now, RunActions *a) {
+static int job_cancel(Run *run, size_t job, const CancelWhy *why, RunTime now, RunActions *a) {
         RunJob *j = &run->jobs[job];
         int r;
 
         if (j->local_status == RUN_CONCLUSION_CANCELLED || !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
                 return 0;
         j->local_status = RUN_CONCLUSION_CANCELLED;
-        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, why);
+        r = job_note_cancel(j, why);
+        if (r < 0)
+                return r;
+        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, why->text);
         if (r < 0)
                 return r;
         return job_reevaluate_running_step(run, job, now, a);
@@ -199,11 +239,14 @@ static int job_cancel(Run *run, size_t job, const char *why, RunTime now, RunAct
 
 /* A job that is queued for room under MaxParallelJobs is one GitHub would have queued: at the request
  * it is treated as a running one, and one that does not pass ends now, cancelled. */
-static int job_cancel_queued(Run *run, size_t job, RunTime now, RunActions *a) {
+static int job_cancel_queued(Run *run, size_t job, const CancelWhy *why, RunTime now, RunActions *a) {
         int r;
 
         run->jobs[job].local_status = RUN_CONCLUSION_CANCELLED;
-        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, "The run was cancelled.");
+        r = job_note_cancel(&run->jobs[job], why);
+        if (r < 0)
+                return r;
+        r = run_event_push(a, RUN_EVENT_JOB_CANCELLED, job, SIZE_MAX, NULL, false, why->text);
         if (r < 0)
                 return r;
         return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, a);
@@ -211,7 +254,7 @@ static int job_cancel_queued(Run *run, size_t job, RunTime now, RunActions *a) {
 
 /* At the request, the if: of each running or queued job is evaluated again with the job-level status
  * functions. Jobs still waiting for their needs are evaluated when those complete, as always. */
-static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
+static int job_reevaluate(Run *run, size_t job, const CancelWhy *why, RunTime now, RunActions *a) {
         RunJob *j = &run->jobs[job];
         _cleanup_free_ char *error = NULL;
         bool pass, queued = j->phase == RUN_JOB_QUEUED;
@@ -227,19 +270,51 @@ static int job_reevaluate(Run *run, size_t job, RunTime now, RunActions *a) {
         if (r < 0)
                 return r;
         if (queued)
-                return pass ? 0 : job_cancel_queued(run, job, now, a);
-        return pass ? job_reevaluate_running_step(run, job, now, a)
-                    : job_cancel(run, job, "The run was cancelled.", now, a);
+                return pass ? 0 : job_cancel_queued(run, job, why, now, a);
+        return pass ? job_reevaluate_running_step(run, job, now, a) : job_cancel(run, job, why, now, a);
+}
+
+int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a) {
+        const RunJob *failed = &run->jobs[job];
+        _cleanup_free_ char *why = NULL;
+        size_t first, n;
+        int r;
+
+        /* GitHub's words, with the failed job's display name */
+        if (asprintf(&why, "The strategy configuration was canceled because \"%s\" failed (fail-fast).",
+                    failed->name ?: failed->def->id) < 0)
+                return -ENOMEM;
+        CancelWhy w = { RUN_CANCEL_REASON_FAIL_FAST, failed->name ?: failed->def->id, why };
+        run_def_instances(run, failed->def_index, &first, &n);
+        for (size_t i = first; i < first + n; i++) {
+                RunJob *j = &run->jobs[i];
+
+                if (i == job || j->phase == RUN_JOB_DONE || j->fail_fast)
+                        continue;
+                j->fail_fast = true;
+                if (j->phase == RUN_JOB_WAITING) {
+                        /* noted now; its if: comes when its needs are done, with cancelled() true */
+                        r = job_note_cancel(j, &w);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = job_reevaluate(run, i, &w, now, a);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- the run: the request and the force deadline (README, Cancellation, steps 1 and 4) ---- */
 
-static int run_force(Run *run, const char *why, RunTime now, RunActions *a) {
+static int run_force(Run *run, RunCancelReason reason, const char *why, RunTime now, RunActions *a) {
         int r;
 
         if (run->force_terminated)
                 return 0;
         run->force_terminated = true;
+        run->force_reason = reason;
         run->timer = 0;
         r = run_event_push(a, RUN_EVENT_FORCE, SIZE_MAX, SIZE_MAX, NULL, true, why);
         if (r >= 0)
@@ -290,6 +365,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
         if (!run->cancel_requested) {
                 run->cancel_requested = true;
                 run->cancel_requested_at = now.monotonic;
+                run->cancel_reason = force ? RUN_CANCEL_REASON_FORCE : RUN_CANCEL_REASON_USER;
                 run->cancelled_by = strdup(by ?: "unknown");
                 if (!run->cancelled_by)
                         return -ENOMEM;
@@ -303,14 +379,16 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
                 if (!force) {
                         run_timer_start(&run->timer, now.monotonic, run->cancel.force_usec);
                         for (size_t i = 0; i < run->n_jobs; i++) {
-                                r = job_reevaluate(run, i, now, a);
+                                r = job_reevaluate(run, i,
+                                        &(CancelWhy){ run->cancel_reason, NULL, "The run was cancelled." },
+                                        now, a);
                                 if (r < 0)
                                         return r;
                         }
                 }
         }
         if (force)
-                return run_force(run, "runnerctl cancel --force", now, a);
+                return run_force(run, RUN_CANCEL_REASON_FORCE, "runnerctl cancel --force", now, a);
         return 1;
 }
 
@@ -327,7 +405,7 @@ int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *
                 if (run->timer == 0 || now.monotonic < run->timer)
                         return -ESTALE;
                 run->timer = 0;
-                r = run_force(run, "the force deadline passed", now, a);
+                r = run_force(run, RUN_CANCEL_REASON_DEADLINE, "the force deadline passed", now, a);
                 return r < 0 ? r : 0;
         }
         if (job >= run->n_jobs)
@@ -348,7 +426,8 @@ int run_timer_fired(Run *run, size_t job, size_t step, RunTime now, RunActions *
                 r = replace_message(&j->message, text);
                 if (r < 0)
                         return r;
-                return job_cancel(run, job, j->message, now, a);
+                return job_cancel(
+                        run, job, &(CancelWhy){ RUN_CANCEL_REASON_JOB_TIMEOUT, NULL, j->message }, now, a);
         }
 
         s = run_running_step(run, job, step);

@@ -29,6 +29,10 @@ const char *run_condition_text(const WorkflowCondition *c);
 int run_eval_job_condition(Run *run, size_t job, bool *ret, char **ret_error);
 int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char **ret_error);
 
+/* strategy.fail-fast (cancel.c): instance job of a matrix failed; every sibling that has not concluded
+ * is cancelled with the cancellation sequence, as a run cancel would, and concludes cancelled. */
+int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a);
+
 /* The step handed to the agent and not yet concluded; NULL if that is not (job, step). */
 RunStep *run_running_step(Run *run, size_t job, size_t step);
 

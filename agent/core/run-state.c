@@ -213,6 +213,17 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
                 (r = add_uint(o, "timer", j->timer)) < 0 ||
                 (r = add(o, "steps", steps = json_object_new_array())) < 0)
                 return r;
+        /* a matrix job's instance: its combination (checked against the workflow's expansion when read
+         * back) and whether fail-fast cancelled it */
+        if (j->matrix &&
+                ((r = add_expr(o, "matrix", j->matrix)) < 0 ||
+                        (r = add_bool(o, "fail_fast", j->fail_fast)) < 0))
+                return r;
+        /* why it was cancelled, when it was: optional, so that an earlier agent's state reads */
+        if (j->cancel_reason != RUN_CANCEL_REASON_NONE &&
+                ((r = add_string(o, "cancel_reason", run_cancel_reason_to_string(j->cancel_reason))) < 0 ||
+                        (r = add_string(o, "cancel_cause", j->cancel_cause)) < 0))
+                return r;
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
 
@@ -248,6 +259,8 @@ int run_state_to_json(const Run *run, json_object **ret) {
                 (r = add_uint(cancel, "force_usec", run->cancel.force_usec)) < 0 ||
                 (r = add_bool(o, "cancel_requested", run->cancel_requested)) < 0 ||
                 (r = add_string(o, "cancelled_by", run->cancelled_by)) < 0 ||
+                (r = add_string(o, "cancel_reason", run_cancel_reason_to_string(run->cancel_reason))) < 0 ||
+                (r = add_string(o, "force_reason", run_cancel_reason_to_string(run->force_reason))) < 0 ||
                 (r = add_uint(o, "cancel_requested_at", run->cancel_requested_at)) < 0 ||
                 (r = add_bool(o, "force_terminated", run->force_terminated)) < 0 ||
                 (r = add_uint(o, "timer", run->timer)) < 0 ||
@@ -765,10 +778,51 @@ static int get_path(Parser *p, json_object *o, RunJob *j) {
         return 0;
 }
 
+/* An optional reason (absent in an earlier agent's state). */
+static int get_cancel_reason(Parser *p, json_object *o, const char *key, RunCancelReason *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        if (!json_object_object_get_ex(o, key, NULL))
+                return 0;
+        r = get_string(p, o, key, true, &s);
+        if (r < 0 || !s)
+                return r;
+        *ret = run_cancel_reason_from_string(s);
+        if (*ret == RUN_CANCEL_REASON_NONE)
+                return fail(p, key, "unknown reason '%s'", s);
+        return 0;
+}
+
+/* A matrix job's instance has the combination the workflow's expansion gives it (run_jobs_init()), and
+ * the state says so; a job without a matrix has neither key. */
+static int check_matrix(Parser *p, json_object *o, RunJob *j) {
+        _cleanup_(json_object_putp) json_object *expected = NULL;
+        json_object *v;
+        int r;
+
+        if (!j->matrix) {
+                if (json_object_object_get_ex(o, "matrix", NULL) ||
+                        json_object_object_get_ex(o, "fail_fast", NULL))
+                        return fail(p, "matrix", "job %s has no matrix", j->def->id);
+                return 0;
+        }
+        r = expr_to_json(j->matrix, &expected);
+        if (r < 0)
+                return r;
+        r = get(p, o, "matrix", json_type_object, false, &v);
+        if (r < 0)
+                return r;
+        if (!json_object_equal(v, expected))
+                return fail(p, "matrix", "not the combination %u of job %s", j->instance, j->def->id);
+        return get_bool(p, o, "fail_fast", &j->fail_fast);
+}
+
 static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
         static const char *const keys[] = { "id", "instance", "number", "phase", "status", "outcome",
                 "conclusion", "local_status", "name", "message", "next_step", "env", "path", "outputs",
-                "started_at", "completed_at", "timer", "steps", NULL };
+                "started_at", "completed_at", "timer", "steps", "matrix", "fail_fast", "cancel_reason",
+                "cancel_cause", NULL };
         static const char *const local[_RUN_CONCLUSION_MAX] = {
                 [RUN_CONCLUSION_SUCCESS] = "success",
                 [RUN_CONCLUSION_FAILURE] = "failure",
@@ -783,14 +837,17 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
 
         if ((r = check_keys(p, o, keys)) < 0 ||
                 (r = check_id(p, o, "not this job of the workflow:", j->def->id)) < 0 ||
-                (r = check_instance(p, o, j)) < 0 ||
+                (r = check_instance(p, o, j)) < 0 || (r = check_matrix(p, o, j)) < 0 ||
+                (r = get_cancel_reason(p, o, "cancel_reason", &j->cancel_reason)) < 0 ||
+                (json_object_object_get_ex(o, "cancel_cause", NULL) &&
+                        (r = get_string(p, o, "cancel_cause", true, &j->cancel_cause)) < 0) ||
                 (r = get_enum(p, o, "phase", phase_table, ELEMENTSOF(phase_table), false, 0, &phase)) < 0 ||
                 (r = get_status(p, o, "status", &j->status)) < 0 ||
                 (r = get_conclusion(p, o, "outcome", true, &j->outcome)) < 0 ||
                 (r = get_conclusion(p, o, "conclusion", true, &j->conclusion)) < 0 ||
                 (r = get_enum(p, o, "local_status", local, _RUN_CONCLUSION_MAX, false, 0, &local_status)) <
                         0 ||
-                (r = get_string(p, o, "name", true, &j->name)) < 0 ||
+                (r = get_string(p, o, "name", true, (j->name = mfree(j->name), &j->name))) < 0 ||
                 (r = get_string(p, o, "message", true, &j->message)) < 0 ||
                 (r = get_uint64(p, o, "next_step", &next_step)) < 0 ||
                 (r = get_object(p, o, "env", OBJECT_ENV, true, &j->env)) < 0 ||
@@ -884,6 +941,8 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
                 (r = get(p, o, "cancel", json_type_object, false, &cancel)) < 0 ||
                 (r = get_bool(p, o, "cancel_requested", &run->cancel_requested)) < 0 ||
                 (r = get_string(p, o, "cancelled_by", true, &run->cancelled_by)) < 0 ||
+                (r = get_cancel_reason(p, o, "cancel_reason", &run->cancel_reason)) < 0 ||
+                (r = get_cancel_reason(p, o, "force_reason", &run->force_reason)) < 0 ||
                 (r = get_uint64(p, o, "cancel_requested_at", &run->cancel_requested_at)) < 0 ||
                 (r = get_bool(p, o, "force_terminated", &run->force_terminated)) < 0 ||
                 (r = get_uint64(p, o, "timer", &run->timer)) < 0 ||
@@ -1009,6 +1068,8 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
         }
         if (r >= 0)
                 r = run_jobs_init(run, instances);
+        if (r == -EINVAL || r == -EOPNOTSUPP)
+                r = fail(&p, "jobs", "the instances do not fit the expansion of the workflow's matrices");
         if (r >= 0)
                 r = run_fields_from_json(&p, run, o);
         if (r < 0) {

@@ -13,6 +13,7 @@
 #include "file-command.h"
 #include "json-util.h"
 #include "macro.h"
+#include "matrix.h"
 #include "run-internal.h"
 #include "strbuf.h"
 
@@ -105,19 +106,66 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         free(j->path);
         expr_value_unref(j->outputs);
         mask_list_done(&j->added_masks);
+        expr_value_unref(j->matrix);
+        free(j->matrix_suffix);
+        free(j->cancel_cause);
+}
+
+/* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). Only a
+ * matrix without ${{ }} runs today: workflow_check_runnable() refuses the others. */
+static int def_expand(const WorkflowJob *def, MatrixExpansion *ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *definition = NULL;
+        int r;
+
+        if (!def->strategy || !def->strategy->matrix) {
+                *ret = (MatrixExpansion){};
+                return 0;
+        }
+        if (def->strategy->matrix->has_templates)
+                return -EOPNOTSUPP;
+        r = workflow_value_evaluate(def->strategy->matrix, NULL, &definition, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = matrix_expand(definition, ret, NULL);
+        if (r < 0)
+                return r;
+        return ret->n > 0 ? 0 : -EOPNOTSUPP;
+}
+
+/* A matrix job's instance: its combination and its name, the job's name as written (or its id) with the
+ * combination's values; a name with ${{ }} replaces that when the job starts. */
+static int job_set_combination(RunJob *j, MatrixCombination *c) {
+        const char *base = j->def->name.raw && !j->def->name.template->node ? j->def->name.raw : j->def->id;
+
+        j->matrix = expr_value_ref(c->matrix);
+        j->matrix_suffix = strdup(c->suffix);
+        if (!j->matrix_suffix)
+                return -ENOMEM;
+        return matrix_display_name(base, c->suffix, &j->name);
 }
 
 int run_jobs_init(Run *run, const unsigned *instances) {
         const Workflow *w = run->workflow;
+        _cleanup_free_ MatrixExpansion *expansions = NULL;
         size_t n = 0;
+        int r = 0;
 
-        for (size_t d = 0; d < w->n_jobs; d++)
-                n += instances ? instances[d] : 1;
-        run->jobs = calloc(MAX(n, 1U), sizeof(RunJob));
-        if (!run->jobs)
+        expansions = calloc(MAX(w->n_jobs, 1U), sizeof(MatrixExpansion));
+        if (!expansions)
                 return -ENOMEM;
-        for (size_t d = 0; d < w->n_jobs; d++)
-                for (unsigned k = 1; k <= (instances ? instances[d] : 1); k++) {
+        for (size_t d = 0; d < w->n_jobs && r >= 0; d++) {
+                unsigned want;
+
+                r = def_expand(&w->jobs[d], &expansions[d]);
+                want = expansions[d].n > 0 ? (unsigned) expansions[d].n : 1;
+                if (r >= 0 && instances && instances[d] != want)
+                        r = -EINVAL; /* a state that does not fit the workflow's expansion */
+                n += want;
+        }
+        if (r >= 0)
+                run->jobs = calloc(MAX(n, 1U), sizeof(RunJob));
+        for (size_t d = 0; d < w->n_jobs && r >= 0 && run->jobs; d++)
+                for (unsigned k = 1; k <= MAX(expansions[d].n, 1U) && r >= 0; k++) {
                         RunJob *j = &run->jobs[run->n_jobs];
 
                         *j = (RunJob){ .def = &w->jobs[d],
@@ -125,15 +173,23 @@ int run_jobs_init(Run *run, const unsigned *instances) {
                                 .instance = k,
                                 .number = (unsigned) run->n_jobs + 1 };
                         j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
-                        if (!j->steps)
-                                return -ENOMEM;
+                        if (!j->steps) {
+                                r = -ENOMEM;
+                                break;
+                        }
                         run->n_jobs++;
                         for (size_t i = 0; i < j->def->n_steps; i++) {
                                 j->steps[i].def = &j->def->steps[i];
                                 j->steps[i].exit_code = -1;
                         }
+                        if (expansions[d].n > 0)
+                                r = job_set_combination(j, &expansions[d].items[k - 1]);
                 }
-        return 0;
+        if (r >= 0 && !run->jobs)
+                r = -ENOMEM;
+        for (size_t d = 0; d < w->n_jobs; d++)
+                matrix_expansion_done(&expansions[d]);
+        return r;
 }
 
 void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *ret_n) {
@@ -222,6 +278,18 @@ int run_job_slice_name(const Run *run, size_t job, char **ret) {
                                                                                                   : 0;
 }
 
+int run_job_workspace(const Run *run, size_t job, char **ret) {
+        const RunJob *j = &run->jobs[job];
+        int r;
+
+        /* a job id has no '.', so a matrix instance's name cannot be another job's */
+        if (j->matrix)
+                r = asprintf(ret, "%s/%s.%u", run->workspace_root, j->def->id, j->instance);
+        else
+                r = asprintf(ret, "%s/%s", run->workspace_root, j->def->id);
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret) {
         return asprintf(ret, "runner-r%" PRIu64 "-j%u-s%u.scope", run->id, run->jobs[job].number,
                        run->jobs[job].def->steps[step].number) < 0
@@ -256,8 +324,9 @@ static int job_status_function(const Run *run, const RunJob *job, ExprStatus whi
 
         if (which == EXPR_STATUS_ALWAYS)
                 return 1;
+        /* a matrix job cancelled by fail-fast is cancelled as if its run was (README, "Matrix jobs") */
         if (which == EXPR_STATUS_CANCELLED)
-                return run->cancel_requested;
+                return run->cancel_requested || job->fail_fast;
 
         seen = calloc(MAX(run->workflow->n_jobs, 1U), sizeof(bool));
         if (!seen)
@@ -274,7 +343,7 @@ static int job_status_function(const Run *run, const RunJob *job, ExprStatus whi
         }
         if (which == EXPR_STATUS_FAILURE)
                 return any_failure;
-        return !run->cancel_requested && all_success;
+        return !run->cancel_requested && !job->fail_fast && all_success;
 }
 
 static int step_status_function(const Run *run, const RunJob *job, ExprStatus which) {
@@ -282,7 +351,8 @@ static int step_status_function(const Run *run, const RunJob *job, ExprStatus wh
         case EXPR_STATUS_ALWAYS:
                 return 1;
         case EXPR_STATUS_CANCELLED:
-                return job->local_status == RUN_CONCLUSION_CANCELLED || run->cancel_requested;
+                return job->local_status == RUN_CONCLUSION_CANCELLED || run->cancel_requested ||
+                        job->fail_fast;
         case EXPR_STATUS_FAILURE:
                 return job->local_status == RUN_CONCLUSION_FAILURE;
         case EXPR_STATUS_SUCCESS:
@@ -329,7 +399,7 @@ static int object_copy(const ExprValue *from, ExprValue **ret) {
 }
 
 static int job_workspace(const Run *run, const RunJob *job, char **ret) {
-        return asprintf(ret, "%s/%s", run->workspace_root, job->def->id) < 0 ? -ENOMEM : 0;
+        return run_job_workspace(run, (size_t) (job - run->jobs), ret);
 }
 
 /* needs.<id> of a definition, from its instances, as GitHub has it for a matrix: the outputs of each in
@@ -369,11 +439,38 @@ static int needs_entry(const Run *run, size_t def, ExprValue **ret_outputs) {
                             : RUN_CONCLUSION_SUCCESS;
 }
 
+/* Sets key to a new value v, which it takes (NULL: out of memory). */
+static int object_take(ExprValue *o, const char *key, ExprValue *v) {
+        int r = object_set_value(o, key, v);
+
+        expr_value_unref(v);
+        return r;
+}
+
+/* strategy: as GitHub has it, also for a job without a matrix (one job of one). */
+static int strategy_context(const Run *run, const RunJob *job, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+        const WorkflowStrategy *s = job->def->strategy;
+        size_t first, n;
+
+        if (!o)
+                return -ENOMEM;
+        run_def_instances(run, job->def_index, &first, &n);
+        if (object_take(o, "fail-fast", expr_value_new_boolean(!s || s->fail_fast)) < 0 ||
+                object_take(o, "job-index", expr_value_new_number(job->instance - 1)) < 0 ||
+                object_take(o, "job-total", expr_value_new_number((double) n)) < 0 ||
+                object_take(o, "max-parallel",
+                        expr_value_new_number(s && s->max_parallel > 0 ? MIN(s->max_parallel, n) : n)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 /* The contexts for an expression in job (step_level: inside one of its steps, with env as given). */
 static int build_contexts(
         const Run *run, const RunJob *job, bool step_level, const ExprValue *env, ExprValue **ret) {
         _cleanup_(expr_value_unrefp) ExprValue *c = NULL, *github = NULL, *needs = NULL, *steps = NULL,
-                                               *jobctx = NULL, *envctx = NULL;
+                                               *jobctx = NULL, *envctx = NULL, *strategy = NULL;
         _cleanup_free_ char *workspace = NULL, *run_id = NULL;
         int r;
 
@@ -435,6 +532,13 @@ static int build_contexts(
         }
 
         if (object_set_string(jobctx, "status", run_conclusion_to_string(job->local_status)) < 0)
+                return -ENOMEM;
+
+        r = strategy_context(run, job, &strategy);
+        if (r < 0)
+                return r;
+        if (expr_object_set(c, "strategy", 8, strategy) < 0 ||
+                (job->matrix && expr_object_set(c, "matrix", 6, job->matrix) < 0))
                 return -ENOMEM;
 
         r = object_copy(env, &envctx);
@@ -620,7 +724,7 @@ int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char *
 
 /* An evaluation the cancellation made a decision of: into the journal. */
 static bool under_cancellation(const Run *run, const RunJob *j) {
-        return run->cancel_requested || j->local_status == RUN_CONCLUSION_CANCELLED;
+        return run->cancel_requested || j->fail_fast || j->local_status == RUN_CONCLUSION_CANCELLED;
 }
 
 /* ---- conclusions ---- */
@@ -663,7 +767,12 @@ int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, R
                                         return r;
                         }
         }
-        return changed(actions, job, SIZE_MAX);
+        r = changed(actions, job, SIZE_MAX);
+        if (r < 0)
+                return r;
+        if (j->conclusion == RUN_CONCLUSION_FAILURE && j->matrix && j->def->strategy->fail_fast)
+                return run_fail_fast(run, job, now, actions);
+        return 0;
 }
 
 /* *s with what the job masks masked (README, "Secrets"). */
@@ -773,7 +882,7 @@ static int job_evaluate(Run *run, size_t job, RunTime now, RunActions *actions) 
         r = job_condition(run, job, &pass, &j->message);
         if (r < 0 && r != -EINVAL)
                 return r;
-        if (run->cancel_requested) {
+        if (under_cancellation(run, j)) {
                 int k = run_event_push(actions, RUN_EVENT_JOB_CONDITION, job, SIZE_MAX,
                         run_condition_text(&j->def->condition), r >= 0 && pass, r < 0 ? j->message : NULL);
                 if (k < 0)
@@ -781,12 +890,26 @@ static int job_evaluate(Run *run, size_t job, RunTime now, RunActions *actions) 
         }
         if (r == -EINVAL)
                 return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
-        if (!pass)
-                return run_job_conclude(run, job, RUN_CONCLUSION_SKIPPED, now, actions);
+        if (!pass) /* a sibling cancelled by fail-fast before it began is cancelled, not skipped */
+                return run_job_conclude(run, job,
+                        j->fail_fast ? RUN_CONCLUSION_CANCELLED : RUN_CONCLUSION_SKIPPED, now, actions);
         if (run->force_terminated)
                 return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
         j->phase = RUN_JOB_QUEUED;
         return 0;
+}
+
+/* strategy.max-parallel: how many instances of a matrix job may be in progress at once. */
+static bool room_under_max_parallel(const Run *run, const RunJob *j) {
+        size_t first, n, running = 0;
+
+        if (!j->def->strategy || j->def->strategy->max_parallel == 0)
+                return true;
+        run_def_instances(run, j->def_index, &first, &n);
+        for (size_t i = first; i < first + n; i++)
+                if (IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP))
+                        running++;
+        return running < j->def->strategy->max_parallel;
 }
 
 /* A queued job starts when there is room: its env and name are evaluated, its steps begin. */
@@ -799,7 +922,7 @@ static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunAct
         /* Nothing starts after the force deadline. */
         if (run->force_terminated)
                 return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
-        if (*budget == 0)
+        if (*budget == 0 || !room_under_max_parallel(run, j))
                 return 0;
 
         env = expr_value_new_object();
@@ -816,7 +939,9 @@ static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunAct
         r = build_contexts(run, j, false, env, &contexts);
         if (r < 0)
                 return r;
-        if (j->def->name.raw) {
+        /* a matrix job's name without ${{ }} has its combination's values already */
+        if (j->def->name.raw && (!j->matrix || j->def->name.template->node)) {
+                j->name = mfree(j->name);
                 r = eval_string(&j->def->name, contexts, &scope, "name", &j->name, &j->message);
                 if (r == -EINVAL)
                         return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
@@ -1523,6 +1648,9 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
                 (r = json_add(o, "started_at", json_timestamp(j->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(j->completed_at), true)) < 0 ||
                 (r = json_add(o, "message", json_string_or_null(j->message), true)) < 0 ||
+                (r = json_add(o, "cancel_reason",
+                         json_string_or_null(run_cancel_reason_to_string(j->cancel_reason)), true)) < 0 ||
+                (r = json_add(o, "cancel_cause", json_string_or_null(j->cancel_cause), true)) < 0 ||
                 (r = json_add_outputs(o, j->outputs)) < 0)
                 return r;
 
@@ -1557,6 +1685,8 @@ int run_to_json(const Run *run, json_object **ret) {
                 (r = json_add(o, "conclusion",
                          json_string_or_null(run_conclusion_to_string(run->conclusion)), true)) < 0 ||
                 (r = json_add(o, "cancelled_by", json_string_or_null(run->cancelled_by), true)) < 0 ||
+                (r = json_add(o, "cancel_reason",
+                         json_string_or_null(run_cancel_reason_to_string(run->cancel_reason)), true)) < 0 ||
                 (r = json_add(o, "created_at", json_timestamp(run->created_at), true)) < 0 ||
                 (r = json_add(o, "started_at", json_timestamp(run->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(run->completed_at), true)) < 0)

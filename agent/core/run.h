@@ -55,6 +55,21 @@ typedef enum RunCancelStage {
         RUN_CANCEL_FORCE,     /* the run's slice was killed (the force deadline) */
 } RunCancelStage;
 
+/* Why something is cancelled (README, Cancellation: "Every cancellation says why"). */
+typedef enum RunCancelReason {
+        RUN_CANCEL_REASON_NONE,
+        RUN_CANCEL_REASON_USER,         /* runnerctl cancel */
+        RUN_CANCEL_REASON_FORCE,        /* runnerctl cancel --force */
+        RUN_CANCEL_REASON_DEADLINE,     /* the force deadline after a cancel request passed */
+        RUN_CANCEL_REASON_JOB_TIMEOUT,  /* the job's timeout-minutes */
+        RUN_CANCEL_REASON_STEP_TIMEOUT, /* the step's timeout-minutes */
+        RUN_CANCEL_REASON_FAIL_FAST,    /* a sibling of a matrix job failed */
+        _RUN_CANCEL_REASON_MAX,
+} RunCancelReason;
+
+const char *run_cancel_reason_to_string(RunCancelReason r);   /* NULL for NONE */
+RunCancelReason run_cancel_reason_from_string(const char *s); /* NONE if unknown */
+
 typedef struct RunStep {
         const WorkflowStep *def;
         RunStatus status;
@@ -86,8 +101,9 @@ typedef enum RunJobPhase {
         RUN_JOB_DONE,
 } RunJobPhase;
 
-/* One instance of a job definition (README, "Restarts": run-state.json). Today every definition has one;
- * a matrix will give one definition several, each with its own steps, state and units. */
+/* One instance of a job definition (README, "Restarts": run-state.json): one for a job without a matrix,
+ * one per combination for a matrix job (README, "Matrix jobs"), each with its own steps, state, units and
+ * workspace. */
 typedef struct RunJob {
         const WorkflowJob *def;
         size_t def_index;  /* def == &Run.workflow->jobs[def_index] */
@@ -99,6 +115,11 @@ typedef struct RunJob {
         /* The job's status as the step-level status functions see it: success, failure (a step
          * concluded failure), cancelled (the job was cancelled; overrides). */
         RunConclusion local_status;
+        ExprValue *matrix;   /* the matrix context of a matrix job's instance, NULL otherwise */
+        char *matrix_suffix; /* the values of its display name ("1, linux"), NULL without a matrix */
+        bool fail_fast;      /* cancelled because a sibling failed: cancelled() is true for it */
+        RunCancelReason cancel_reason; /* why the job was cancelled, NONE if it was not */
+        char *cancel_cause;            /* what caused it: the failed sibling's name (fail-fast) */
         char *name;
         char *message; /* why the job failed outside its steps (condition, outputs) */
         size_t next_step;
@@ -130,10 +151,12 @@ typedef struct Run {
         RunConclusion conclusion;
         RunCancelSettings cancel; /* GitHub's 7500 ms, 2500 ms, 5 min unless the agent sets others */
         bool cancel_requested;
-        bool force_terminated;        /* the force deadline passed: nothing starts any more */
-        char *cancelled_by;           /* NULL until cancelled */
-        uint64_t cancel_requested_at; /* monotonic µs */
-        uint64_t timer;               /* monotonic µs of the force deadline, 0: none */
+        bool force_terminated;         /* the force deadline passed: nothing starts any more */
+        char *cancelled_by;            /* NULL until cancelled */
+        RunCancelReason cancel_reason; /* user or force, once cancelled */
+        RunCancelReason force_reason;  /* force or deadline, once force-terminated */
+        uint64_t cancel_requested_at;  /* monotonic µs */
+        uint64_t timer;                /* monotonic µs of the force deadline, 0: none */
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;
@@ -346,6 +369,8 @@ const char *run_step_display_name(const RunStep *s);
 /* The unit names of README, Running workflows. */
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret);
 int run_job_slice_name(const Run *run, size_t job, char **ret);
+/* The job's workspace: <workspace_root>/<job id>, for an instance of a matrix <job id>.<instance>. */
+int run_job_workspace(const Run *run, size_t job, char **ret);
 int run_slice_name(uint64_t id, char **ret);
 /* Where systemd puts those slices below the cgroup2 root: "/runner.slice/runner-r<RUN>.slice", and
  * with job_number > 0 "/…/runner-r<RUN>-j<J>.slice" (a dash in a slice name nests it). */

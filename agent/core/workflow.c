@@ -6,6 +6,7 @@
 
 #include "alloc-util.h"
 #include "macro.h"
+#include "matrix.h"
 #include "workflow.h"
 
 /* Where expressions may appear and what they may use (GitHub's "context availability"). */
@@ -51,7 +52,17 @@ static const char *const ctx_step[] = {
         NULL,
 };
 
+/* strategy.matrix is evaluated when the job becomes ready, before it has a matrix of its own */
+static const char *const ctx_matrix[] = { "github", "needs", "vars", "inputs", NULL };
+/* concurrency: a workflow's before any job, a job's when it becomes ready */
+static const char *const ctx_workflow_concurrency[] = { "github", "inputs", "vars", NULL };
+static const char *const ctx_job_concurrency[] = { "github", "needs", "strategy", "matrix", "vars", "inputs",
+        NULL };
+
 static const ExprParseOptions opts_workflow_env = { .contexts = ctx_workflow_env };
+static const ExprParseOptions opts_matrix = { .contexts = ctx_matrix };
+static const ExprParseOptions opts_workflow_concurrency = { .contexts = ctx_workflow_concurrency };
+static const ExprParseOptions opts_job_concurrency = { .contexts = ctx_job_concurrency };
 static const ExprParseOptions opts_job_name = { .contexts = ctx_job_name };
 static const ExprParseOptions opts_job_env = { .contexts = ctx_job_env };
 static const ExprParseOptions opts_job_outputs = { .contexts = ctx_step };
@@ -1031,6 +1042,334 @@ static char *runs_on_string(const YNode *n) {
         return strdup("");
 }
 
+/* strategy */
+
+static int compare_keys_ci(const void *a, const void *b) {
+        const KeyRef *x = a, *y = b;
+        int c = expr_string_compare_ci(x->key, strlen(x->key), y->key, strlen(y->key));
+
+        if (c != 0)
+                return c;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Matrix keys become the keys of a value, which compare case-insensitively: "os" and "OS" would be
+ * one. check_keys() has reported keys that are exactly equal already. */
+static int check_keys_ci(Loader *l, const YNode *map) {
+        _cleanup_free_ KeyRef *refs = NULL;
+        size_t n = 0;
+
+        refs = calloc(map->n / 2 + 1, sizeof(KeyRef));
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i + 1 < map->n; i += 2)
+                if (map->items[i]->type == Y_SCALAR)
+                        refs[n++] = (KeyRef){ .key = map->items[i]->value, .index = i };
+        qsort(refs, n, sizeof(KeyRef), compare_keys_ci);
+        for (size_t i = 1, first = 0; i < n; i++) {
+                if (expr_string_compare_ci(refs[i].key, strlen(refs[i].key), refs[first].key,
+                            strlen(refs[first].key)) != 0) {
+                        first = i;
+                        continue;
+                }
+                if (!streq(refs[i].key, refs[first].key))
+                        error_at(l, map->items[refs[i].index]->pos,
+                                "duplicate key '%s' in the matrix: keys compare case-insensitively (first "
+                                "at line %u)",
+                                refs[i].key, map->items[refs[first].index]->pos.line);
+        }
+        return 0;
+}
+
+static int scalar_value(Loader *l, const YNode *n, WorkflowValue *v) {
+        ExprError e = {};
+        double d;
+        bool b;
+        int r;
+
+        if (strstr(n->value, "${{")) {
+                v->kind = EXPR_STRING;
+                v->has_templates = true;
+                r = expr_template_parse(n->value, n->len, &opts_matrix, &v->template, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        error_at(l, scalar_pos(l, n, e.offset), "invalid expression in matrix: %s",
+                                e.message);
+                return 0;
+        }
+        if (is_null(n))
+                v->literal = expr_value_new_null();
+        else if (as_boolean(n, &b))
+                v->literal = expr_value_new_boolean(b);
+        else if (as_number(n, &d))
+                v->literal = expr_value_new_number(d);
+        else
+                v->literal = expr_value_new_string(n->value, n->len);
+        if (!v->literal)
+                return -ENOMEM;
+        v->kind = v->literal->kind;
+        return 0;
+}
+
+/* The YAML as a WorkflowValue; NULL in *ret for a node past the visit budget. */
+static int load_value(Loader *l, const YNode *n, WorkflowValue **ret) {
+        _cleanup_(workflow_value_freep) WorkflowValue *v = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!visit(l, n))
+                return 0;
+        v = calloc(1, sizeof(WorkflowValue));
+        if (!v)
+                return -ENOMEM;
+        v->pos = n->pos;
+        if (n->type == Y_SCALAR) {
+                r = scalar_value(l, n, v);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(v);
+                return 0;
+        }
+
+        v->kind = n->type == Y_MAPPING ? EXPR_OBJECT : EXPR_ARRAY;
+        v->items = calloc(n->n + 1, sizeof(WorkflowValue *));
+        if (!v->items)
+                return -ENOMEM;
+        if (n->type == Y_MAPPING) {
+                r = check_keys(l, n, &(KeySet){ .what = "the matrix" });
+                if (r >= 0)
+                        r = check_keys_ci(l, n);
+                if (r < 0)
+                        return r;
+                v->keys = calloc(n->n / 2 + 1, sizeof(char *));
+                v->key_pos = calloc(n->n / 2 + 1, sizeof(WorkflowPos));
+                if (!v->keys || !v->key_pos)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n->n; i += n->type == Y_MAPPING ? 2 : 1) {
+                const YNode *k = n->type == Y_MAPPING ? n->items[i] : NULL, *item = n->items[i + !!k];
+                WorkflowValue *child;
+
+                if (k && (k->type != Y_SCALAR || !visit(l, k)))
+                        continue;
+                r = load_value(l, item, &child);
+                if (r < 0)
+                        return r;
+                if (!child)
+                        continue;
+                v->items[v->n] = child;
+                v->has_templates = v->has_templates || child->has_templates;
+                if (k) {
+                        v->key_pos[v->n] = k->pos;
+                        v->keys[v->n] = strdup(k->value);
+                        if (!v->keys[v->n]) {
+                                v->n++;
+                                return -ENOMEM;
+                        }
+                }
+                v->n++;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* Where a MatrixError about a matrix written as YAML points. */
+static WorkflowPos matrix_error_pos(const YNode *key, const YNode *matrix, const MatrixError *e) {
+        const YNode *list, *item, *k;
+
+        switch (e->where) {
+        case MATRIX_ERROR_VECTOR:
+                if (2 * e->index < matrix->n)
+                        return matrix->items[2 * e->index]->pos;
+                break;
+        case MATRIX_ERROR_INCLUDE:
+        case MATRIX_ERROR_EXCLUDE:
+                list = map_get(matrix, e->where == MATRIX_ERROR_INCLUDE ? "include" : "exclude");
+                if (!list)
+                        break;
+                if (list->type != Y_SEQUENCE || e->index >= list->n)
+                        return list->pos;
+                item = list->items[e->index];
+                k = e->key && item->type == Y_MAPPING ? map_key(item, e->key) : NULL;
+                return k ? k->pos : item->pos;
+        default:
+                break;
+        }
+        return key->pos;
+}
+
+/* A matrix with ${{ }} gets the checks its written parts allow; it is expanded when its job becomes
+ * ready. */
+static void check_matrix_shape(Loader *l, const YNode *n) {
+        for (size_t i = 0; n->type == Y_MAPPING && i + 1 < n->n; i += 2) {
+                const YNode *k = n->items[i], *v = n->items[i + 1];
+                bool list;
+
+                if (k->type != Y_SCALAR || (v->type == Y_SCALAR && strstr(v->value, "${{")))
+                        continue;
+                list = streq(k->value, "include") || streq(k->value, "exclude");
+                if (v->type != Y_SEQUENCE)
+                        error_at(l, v->pos,
+                                list ? "%s must be a sequence" : "matrix vector '%s' must be a sequence",
+                                k->value);
+                else if (!list && v->n == 0)
+                        error_at(l, v->pos, "matrix vector '%s' does not contain any values", k->value);
+                for (size_t j = 0; list && v->type == Y_SEQUENCE && j < v->n; j++) {
+                        const YNode *item = v->items[j];
+                        if (item->type == Y_SEQUENCE ||
+                                (item->type == Y_SCALAR && !strstr(item->value, "${{")))
+                                error_at(l, item->pos, "%s item %zu must be a mapping, not %s", k->value,
+                                        j + 1, type_name(item));
+                }
+        }
+}
+
+/* A matrix without ${{ }} is expanded now, so that its errors point at the YAML. */
+static int expand_matrix(Loader *l, const YNode *key, const YNode *n, WorkflowStrategy *s) {
+        _cleanup_(matrix_expansion_done) MatrixExpansion m = {};
+        _cleanup_(expr_value_unrefp) ExprValue *definition = NULL;
+        MatrixError error = {};
+        int r;
+
+        r = workflow_value_evaluate(s->matrix, NULL, &definition, NULL, NULL);
+        if (r < 0) /* only memory: the keys were checked and there are no templates */
+                return r == -ENOMEM ? r : 0;
+        r = matrix_expand(definition, &m, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                error_at(l, matrix_error_pos(key, n, &error), "%s", error.message);
+        else
+                s->n_combinations = m.n;
+        return 0;
+}
+
+static int load_matrix(Loader *l, const YNode *key, const YNode *n, WorkflowStrategy *s) {
+        size_t errors = l->errors.n;
+        int r;
+
+        if (!visit(l, n))
+                return 0;
+        if (n->type == Y_SEQUENCE || (n->type == Y_SCALAR && !strstr(n->value, "${{"))) {
+                error_at(l, n->pos, "matrix must be a mapping or a ${{ }} expression, not %s", type_name(n));
+                return 0;
+        }
+        r = load_value(l, n, &s->matrix);
+        if (r < 0 || !s->matrix)
+                return r;
+        if (s->matrix->has_templates || l->errors.n != errors) {
+                check_matrix_shape(l, n);
+                return 0;
+        }
+        return expand_matrix(l, key, n, s);
+}
+
+static void set_max_parallel(Loader *l, const YNode *n, unsigned *ret) {
+        double d;
+
+        if (!visit(l, n))
+                return;
+        if (n->type == Y_SCALAR && strstr(n->value, "${{")) {
+                error_at(l, n->pos, "expressions in max-parallel are not supported by runner-agent");
+                return;
+        }
+        if (!as_number(n, &d) || !(d >= 1) || d > INT32_MAX || d != floor(d)) {
+                error_at(l, n->pos, "max-parallel must be a whole number above 0");
+                return;
+        }
+        *ret = (unsigned) d;
+}
+
+static int load_strategy(Loader *l, const YNode *key, const YNode *n, WorkflowJob *j) {
+        static const char *const keys[] = { "matrix", "fail-fast", "max-parallel", NULL };
+        const YNode *v;
+        int r;
+
+        if (!visit(l, n) || !expect(l, n, Y_MAPPING, "strategy"))
+                return 0;
+        r = check_keys(l, n, &(KeySet){ keys, NULL, "strategy" });
+        if (r < 0)
+                return r;
+
+        j->strategy = calloc(1, sizeof(WorkflowStrategy));
+        if (!j->strategy)
+                return -ENOMEM;
+        j->strategy->pos = key->pos;
+        j->strategy->fail_fast = true;
+        v = map_get(n, "fail-fast");
+        if (v)
+                set_boolean(l, v, "fail-fast", &j->strategy->fail_fast);
+        v = map_get(n, "max-parallel");
+        if (v)
+                set_max_parallel(l, v, &j->strategy->max_parallel);
+        v = map_get(n, "matrix");
+        if (v)
+                return load_matrix(l, map_key(n, "matrix"), v, j->strategy);
+        return 0;
+}
+
+/* concurrency: GROUP, or a mapping with group and cancel-in-progress; each may hold ${{ }}. A group
+ * without ${{ }} is checked now: not empty, under 400 characters. */
+static int load_concurrency(Loader *l, const YNode *key, const YNode *n, const ExprParseOptions *opts,
+        WorkflowConcurrency **ret) {
+        static const char *const keys[] = { "group", "cancel-in-progress", NULL };
+        const YNode *group = n, *cancel = NULL;
+        WorkflowConcurrency *c;
+        bool b;
+        int r;
+
+        if (!visit(l, n))
+                return 0;
+        if (n->type == Y_SEQUENCE) {
+                error_at(l, n->pos,
+                        "concurrency must be a group or a mapping of group and cancel-in-progress, "
+                        "not a sequence");
+                return 0;
+        }
+        if (n->type == Y_MAPPING) {
+                r = check_keys(l, n, &(KeySet){ keys, NULL, "concurrency" });
+                if (r < 0)
+                        return r;
+                group = map_get(n, "group");
+                cancel = map_get(n, "cancel-in-progress");
+                if (!group) {
+                        error_at(l, n->pos, "concurrency needs a group");
+                        return 0;
+                }
+                if (!visit(l, group))
+                        return 0;
+        }
+        if (!expect(l, group, Y_SCALAR, n == group ? "concurrency" : "group"))
+                return 0;
+
+        *ret = c = calloc(1, sizeof(WorkflowConcurrency));
+        if (!c)
+                return -ENOMEM;
+        c->pos = key->pos;
+        r = set_string(l, group, opts, "concurrency group", &c->group);
+        if (r < 0)
+                return r;
+        if (c->group.raw && !strstr(c->group.raw, "${{")) {
+                size_t chars = 0;
+
+                for (const char *p = c->group.raw; *p; p++)
+                        chars += ((unsigned char) *p & 0xC0) != 0x80;
+                if (chars == 0)
+                        error_at(l, group->pos, "the concurrency group must not be empty");
+                else if (chars >= WORKFLOW_MAX_CONCURRENCY_GROUP)
+                        error_at(l, group->pos, "the concurrency group must be shorter than %u characters",
+                                WORKFLOW_MAX_CONCURRENCY_GROUP);
+        }
+        if (!cancel || !visit(l, cancel))
+                return 0;
+        if (cancel->type == Y_SCALAR && !strstr(cancel->value, "${{") && !as_boolean(cancel, &b)) {
+                error_at(l, cancel->pos, "cancel-in-progress must be true, false or a ${{ }} expression");
+                return 0;
+        }
+        return set_string(l, cancel, opts, "cancel-in-progress", &c->cancel_in_progress);
+}
+
 static int load_job(
         Loader *l, const YNode *key, const YNode *n, const RunDefaults *workflow_defaults, WorkflowJob *j) {
         static const char *const keys[] = {
@@ -1044,17 +1383,17 @@ static int load_job(
                 "defaults",
                 "steps",
                 "runs-on",
+                "strategy",
+                "concurrency",
                 NULL,
         };
         static const char *const unsupported[] = {
                 "uses",
                 "with",
                 "secrets",
-                "strategy",
                 "services",
                 "container",
                 "permissions",
-                "concurrency",
                 "environment",
                 NULL,
         };
@@ -1118,6 +1457,19 @@ static int load_job(
         v = map_get(n, "defaults");
         if (v) {
                 r = read_defaults(l, v, &defaults);
+                if (r < 0)
+                        return r;
+        }
+        v = map_get(n, "strategy");
+        if (v) {
+                r = load_strategy(l, map_key(n, "strategy"), v, j);
+                if (r < 0)
+                        return r;
+        }
+        v = map_get(n, "concurrency");
+        if (v) {
+                r = load_concurrency(
+                        l, map_key(n, "concurrency"), v, &opts_job_concurrency, &j->concurrency);
                 if (r < 0)
                         return r;
         }
@@ -1297,6 +1649,60 @@ int workflow_script_display_name(const char *script, char **ret) {
         return asprintf(ret, "Run %.*s", (int) cut, line) < 0 ? -ENOMEM : 0;
 }
 
+static int compare_errors(const void *a, const void *b);
+
+int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
+        Loader l = {};
+        int r = 0;
+
+        if (w->concurrency) {
+                error_at(&l, w->concurrency->pos,
+                        "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+                r = -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < w->n_jobs; i++) {
+                const WorkflowStrategy *s = w->jobs[i].strategy;
+
+                if (w->jobs[i].concurrency) {
+                        error_at(&l, w->jobs[i].concurrency->pos,
+                                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+                        r = -EOPNOTSUPP;
+                }
+
+                if (!s || !s->matrix)
+                        continue;
+                if (s->matrix->has_templates)
+                        error_at(&l, s->pos,
+                                "a matrix with ${{ }} is checked by runnerctl validate but not yet run by "
+                                "runner-agent");
+                else if (s->n_combinations == 0)
+                        error_at(&l, s->pos, "the matrix of job '%s' has no combinations", w->jobs[i].id);
+                else
+                        continue;
+                r = -EOPNOTSUPP;
+        }
+        if (l.oom) {
+                workflow_errors_done(&l.errors);
+                return -ENOMEM;
+        }
+        if (l.errors.n > 1) /* the workflow's concurrency may come after the jobs */
+                qsort(l.errors.errors, l.errors.n, sizeof(WorkflowError), compare_errors);
+        if (errors) {
+                workflow_errors_done(errors);
+                *errors = l.errors;
+        } else
+                workflow_errors_done(&l.errors);
+        return r;
+}
+
+static void concurrency_free(WorkflowConcurrency *c) {
+        if (!c)
+                return;
+        string_done(&c->group);
+        string_done(&c->cancel_in_progress);
+        free(c);
+}
+
 Workflow *workflow_free(Workflow *w) {
         if (!w)
                 return NULL;
@@ -1327,8 +1733,13 @@ Workflow *workflow_free(Workflow *w) {
                 vars_done(&j->env);
                 vars_done(&j->outputs);
                 free(j->runs_on);
+                if (j->strategy)
+                        workflow_value_free(j->strategy->matrix);
+                free(j->strategy);
+                concurrency_free(j->concurrency);
         }
         free(w->jobs);
+        concurrency_free(w->concurrency);
         for (size_t i = 0; i < w->n_on; i++)
                 free(w->on[i]);
         free(w->on);
@@ -1371,8 +1782,8 @@ static int load_on(Loader *l, const YNode *n, Workflow *w) {
 }
 
 static int load_workflow(Loader *l, Workflow *w) {
-        static const char *const keys[] = { "name", "on", "env", "defaults", "jobs", NULL };
-        static const char *const unsupported[] = { "run-name", "permissions", "concurrency", NULL };
+        static const char *const keys[] = { "name", "on", "env", "defaults", "jobs", "concurrency", NULL };
+        static const char *const unsupported[] = { "run-name", "permissions", NULL };
         const YNode *root = l->root, *v, *jobs;
         RunDefaults defaults = {};
         int r;
@@ -1391,6 +1802,13 @@ static int load_workflow(Loader *l, Workflow *w) {
         if (r < 0)
                 return r;
 
+        v = map_get(root, "concurrency");
+        if (v) {
+                r = load_concurrency(
+                        l, map_key(root, "concurrency"), v, &opts_workflow_concurrency, &w->concurrency);
+                if (r < 0)
+                        return r;
+        }
         v = map_get(root, "name");
         if (v && visit(l, v) && expect(l, v, Y_SCALAR, "name")) {
                 w->name = strdup(v->value);

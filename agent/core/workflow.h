@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "expr.h"
+#include "workflow-value.h"
 
 /* Workflow files: the GitHub Actions subset runner-agent runs (see runnerctl(1) and the README),
  * loaded from YAML text into a typed model. Pure: the caller reads the file. */
@@ -24,10 +25,6 @@
 #define WORKFLOW_DEFAULT_JOB_TIMEOUT_MINUTES 360U
 #define WORKFLOW_MAX_DISPLAY_NAME \
         1000U /* characters of a script's line in a step's name, as GitHub's runner */
-
-typedef struct WorkflowPos {
-        unsigned line, column; /* 1-based */
-} WorkflowPos;
 
 typedef struct WorkflowError {
         WorkflowPos pos;
@@ -84,6 +81,25 @@ typedef struct WorkflowStep {
         WorkflowPos pos;
 } WorkflowStep;
 
+/* strategy: (README, "Matrix jobs") */
+typedef struct WorkflowStrategy {
+        WorkflowValue *matrix; /* NULL without a matrix */
+        bool fail_fast;        /* default true */
+        unsigned max_parallel; /* 0: no limit */
+        /* The combinations of a matrix without ${{ }}, expanded when loading to check it; one with
+         * ${{ }} is expanded when its job becomes ready, and this is 0. */
+        size_t n_combinations;
+        WorkflowPos pos;
+} WorkflowStrategy;
+
+/* concurrency: at the workflow's level or a job's (README, the workflow-language table). */
+#define WORKFLOW_MAX_CONCURRENCY_GROUP 400U /* characters a group name must stay under */
+typedef struct WorkflowConcurrency {
+        WorkflowString group;              /* may hold ${{ }} */
+        WorkflowString cancel_in_progress; /* raw NULL: false; true, false, or ${{ }} */
+        WorkflowPos pos;
+} WorkflowConcurrency;
+
 typedef struct WorkflowJob {
         unsigned number; /* 1-based, in file order: j<N> in unit names */
         char *id;
@@ -97,7 +113,9 @@ typedef struct WorkflowJob {
         WorkflowVars outputs;
         uint64_t timeout_usec; /* GitHub's default of 360 minutes when not given */
         bool continue_on_error;
-        char *runs_on; /* recorded, not interpreted */
+        char *runs_on;                    /* recorded, not interpreted */
+        WorkflowStrategy *strategy;       /* NULL when absent */
+        WorkflowConcurrency *concurrency; /* NULL when absent */
         WorkflowStep *steps;
         size_t n_steps;
         WorkflowPos pos;
@@ -108,6 +126,7 @@ typedef struct Workflow {
         char **on;  /* the event names, recorded */
         size_t n_on;
         WorkflowVars env;
+        WorkflowConcurrency *concurrency; /* NULL when absent */
         WorkflowJob *jobs;
         size_t n_jobs;
 } Workflow;
@@ -115,6 +134,11 @@ typedef struct Workflow {
 /* Loads a workflow. Returns 0, or -EINVAL with every problem found in errors (when given), or
  * -ENOMEM. */
 int workflow_load(const char *text, size_t len, Workflow **ret, WorkflowErrors *errors);
+
+/* What runner-agent validates but does not run (yet): concurrency, a matrix with ${{ }}, or one whose
+ * combinations were all excluded. Each such place is added to errors (when given) and -EOPNOTSUPP returned.
+ * The daemon refuses such a workflow; runnerctl validate accepts it. */
+int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors);
 
 Workflow *workflow_free(Workflow *w);
 static inline void workflow_freep(Workflow **w) {

@@ -68,7 +68,11 @@ static void job_cleaned(ManagedRun *mr, size_t job) {
          * hundreds of thousands of files, and nothing may hold up the loop meanwhile (README,
          * Benchmarks: bench-loop). Both paths are the job's own; nothing reuses them. */
         remove_later(mr->manager, TAKE_PTR(jc->files_dir));
-        remove_later(mr->manager, strdupf("%s/%s", mr->run->workspace_root, mr->run->jobs[job].def->id));
+        {
+                char *ws = NULL;
+                (void) run_job_workspace(mr->run, job, &ws); /* NULL on ENOMEM, as strdupf() gave */
+                remove_later(mr->manager, ws);
+        }
 
         if (run_job_cleaned(mr->run, job, now(), &actions) >= 0)
                 run_loop_drive(mr, &actions);
@@ -272,9 +276,16 @@ static bool workspace_in_use(Manager *m, uint64_t id, const char *name) {
 
         if (!workspace_in_use_any(m, id))
                 return false;
-        for (size_t j = 0; j < mr->run->n_jobs; j++) /* every instance of the job works in it */
-                if (streq(mr->run->jobs[j].def->id, name) && mr->run->jobs[j].phase != RUN_JOB_DONE)
+        for (size_t j = 0; j < mr->run->n_jobs; j++) {
+                _cleanup_free_ char *ws = NULL;
+
+                if (mr->run->jobs[j].phase == RUN_JOB_DONE)
+                        continue;
+                if (run_job_workspace(mr->run, j, &ws) < 0)
+                        return true; /* keep it when in doubt */
+                if (streq(ws + strlen(mr->run->workspace_root) + 1, name))
                         return true;
+        }
         return false;
 }
 

@@ -135,6 +135,10 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
         if (job == SIZE_MAX || !mr->run)
                 return;
         add(f, "RUNNER_JOB=%s", mr->run->jobs[job].def->id);
+        if (mr->run->jobs[job].matrix) { /* which job of the matrix (README, "Matrix jobs") */
+                add(f, "RUNNER_JOB_INSTANCE=%u", mr->run->jobs[job].instance);
+                add(f, "RUNNER_JOB_NAME=%s", mr->run->jobs[job].name);
+        }
         if (step == SIZE_MAX) {
                 _cleanup_free_ char *slice = NULL;
                 if (run_job_slice_name(mr->run, job, &slice) >= 0)
@@ -152,13 +156,23 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
 
 /* "Run 3, job build, step 2 (Compile)" */
 static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t step) {
-        if (job == SIZE_MAX)
+        char j[256];
+
+        if (job == SIZE_MAX) {
                 snprintf(buf, size, "Run %" PRIu64, mr->id);
-        else if (step == SIZE_MAX)
-                snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
+                return;
+        }
+        /* a job of a matrix: which one, by its instance and its display name */
+        if (mr->run->jobs[job].matrix)
+                snprintf(j, sizeof(j), "%s #%u (%s)", mr->run->jobs[job].def->id,
+                        mr->run->jobs[job].instance, mr->run->jobs[job].name);
         else
-                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id,
-                        mr->run->jobs[job].def->id, mr->run->jobs[job].steps[step].def->number,
+                snprintf(j, sizeof(j), "%s", mr->run->jobs[job].def->id);
+        if (step == SIZE_MAX)
+                snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, j);
+        else
+                snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id, j,
+                        mr->run->jobs[job].steps[step].def->number,
                         run_step_display_name(&mr->run->jobs[job].steps[step]));
 }
 
@@ -236,9 +250,10 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
         switch (a->event) {
         case RUN_EVENT_CANCEL_REQUESTED:
                 head(&f, mr, MESSAGE_CANCEL_REQUESTED, LOG_NOTICE, "cancel-requested", SIZE_MAX, SIZE_MAX);
-                add(&f, "MESSAGE=%s: %scancellation requested by %s.", w, a->result ? "forced " : "",
-                        a->text ?: "unknown");
+                add(&f, "MESSAGE=%s: %scancellation requested by %s (reason: %s).", w,
+                        a->result ? "forced " : "", a->text ?: "unknown", a->result ? "force" : "user");
                 add(&f, "RUNNER_CANCELLED_BY=%s", a->text ?: "unknown");
+                add(&f, "RUNNER_CANCEL_REASON=%s", a->result ? "force" : "user");
                 add(&f, "RUNNER_FORCE=%s", a->result ? "1" : "0");
                 break;
         case RUN_EVENT_JOB_CONDITION:
@@ -256,14 +271,24 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
                 add(&f, "RUNNER_CONDITION_RESULT=%s", a->result ? "true" : "false");
                 break;
         }
-        case RUN_EVENT_JOB_CANCELLED:
+        case RUN_EVENT_JOB_CANCELLED: {
+                const RunJob *j = &mr->run->jobs[a->job];
+                const char *reason = run_cancel_reason_to_string(j->cancel_reason) ?: "user";
+
                 head(&f, mr, MESSAGE_JOB_CANCELLED, LOG_NOTICE, "job-cancelled", a->job, SIZE_MAX);
-                add(&f, "MESSAGE=%s: cancellation message sent to the job: %s", w, a->text ?: "");
+                add(&f, "MESSAGE=%s: cancellation message sent to the job: %s (reason: %s%s%s)", w,
+                        a->text ?: "", reason, j->cancel_cause ? ", caused by " : "", j->cancel_cause ?: "");
                 add(&f, "RUNNER_REASON=%s", a->text ?: "");
+                add(&f, "RUNNER_CANCEL_REASON=%s", reason);
+                if (j->cancel_cause)
+                        add(&f, "RUNNER_CANCEL_CAUSE=%s", j->cancel_cause);
                 break;
+        }
         case RUN_EVENT_STEP_TIMED_OUT:
                 head(&f, mr, MESSAGE_STEP_TIMED_OUT, LOG_NOTICE, "step-timed-out", a->job, a->step);
-                add(&f, "MESSAGE=%s reached its %s: cancelling it.", w, a->text ?: "timeout");
+                add(&f, "MESSAGE=%s reached its %s: cancelling it (reason: step-timeout).", w,
+                        a->text ?: "timeout");
+                add(&f, "RUNNER_CANCEL_REASON=step-timeout");
                 break;
         case RUN_EVENT_OUTPUT_DROPPED:
                 head(&f, mr, MESSAGE_OUTPUT_DROPPED, LOG_WARNING, "output-dropped", a->job, SIZE_MAX);
@@ -349,6 +374,8 @@ void journal_run_forced(ManagedRun *mr, const char *why, unsigned processes, uin
                 " ms after the cancel request.",
                 mr->id, why ?: "forced", strna(slice), processes, elapsed_usec / 1000);
         add(&f, "RUNNER_CANCEL_PHASE=force");
+        if (mr->run && run_cancel_reason_to_string(mr->run->force_reason))
+                add(&f, "RUNNER_CANCEL_REASON=%s", run_cancel_reason_to_string(mr->run->force_reason));
         add(&f, "RUNNER_SIGNAL=SIGKILL");
         add(&f, "RUNNER_UNIT=%s", strna(slice));
         add(&f, "RUNNER_REASON=%s", why ?: "forced");

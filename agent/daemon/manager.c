@@ -361,6 +361,8 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
                 return -ESHUTDOWN;
 
         r = workflow_load(yaml, len, &w, &errors);
+        if (r >= 0 && workflow_check_runnable(w, &errors) == -EOPNOTSUPP)
+                r = -EINVAL;
         if (r == -EINVAL) {
                 r = format_errors(source, &errors, ret_errors);
                 return r < 0 ? r : -EINVAL;

@@ -242,9 +242,9 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         _cleanup_free_ char *ws = NULL, *files = NULL, *tmp = NULL;
         int r;
 
-        ws = strdupf("%s/%s", mr->run->workspace_root, j->def->id);
-        if (!ws)
-                return -ENOMEM;
+        r = run_job_workspace(mr->run, job, &ws);
+        if (r < 0)
+                return r;
         if (jc->files_fd >= 0) {
                 *ret_workspace_job = TAKE_PTR(ws);
                 return 0;

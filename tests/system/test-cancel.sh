@@ -108,6 +108,9 @@ say "term's timeline: $order"
 check "the timeline is in order: cancel-requested, job-condition, job-cancelled, step-condition, interrupt, terminate, step-concluded" \
         grep -q "cancel-requested job-condition job-cancelled step-condition interrupt terminate step-concluded" <<<"$order"
 check "cancel-requested names who asked" jq -e 'any(.[]; .RUNNER_EVENT == "cancel-requested" and .RUNNER_CANCELLED_BY == "root (UID 0)")' <<<"$ev"
+check "cancel-requested and job-cancelled say RUNNER_CANCEL_REASON=user" \
+        jq -e '[.[] | select(.RUNNER_EVENT == "cancel-requested" or .RUNNER_EVENT == "job-cancelled") | .RUNNER_CANCEL_REASON] | length >= 3 and all(. == "user")' <<<"$ev"
+check "status --json: the run's cancel_reason is user" jq -e '.cancel_reason == "user"' <<<"$st"
 check "job-condition carries the expression and its result" jq -e 'any(.[]; .RUNNER_EVENT == "job-condition" and .RUNNER_JOB == "term" and .RUNNER_CONDITION == "success()" and .RUNNER_CONDITION_RESULT == "false")' <<<"$ev"
 check "the always() job's condition was logged true" jq -e 'any(.[]; .RUNNER_EVENT == "job-condition" and .RUNNER_JOB == "finally" and .RUNNER_CONDITION == "always()" and .RUNNER_CONDITION_RESULT == "true")' <<<"$ev"
 check "signals carry SIGNAL, PID, ELAPSED_USEC and the phase" jq -e 'any(.[]; .RUNNER_EVENT == "interrupt" and .RUNNER_SIGNAL == "SIGINT" and (.RUNNER_PID | tonumber) > 1 and .RUNNER_ELAPSED_USEC == "0" and .RUNNER_CANCEL_PHASE == "interrupt")' <<<"$ev"

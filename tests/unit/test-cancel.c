@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "macro.h"
+#include "run-state.h"
 #include "run.h"
 #include "sim-proc.h"
 #include "test-util.h"
@@ -32,8 +33,18 @@ typedef struct Sim {
         char log[16384];
 } Sim;
 
+/* The job's id, and for an instance of a matrix its instance number after a dot. */
 static const char *job_id(Sim *s, size_t job) {
-        return job == SIZE_MAX ? "-" : s->run->jobs[job].def->id;
+        static char buf[4][128];
+        static unsigned next;
+        char *b = buf[next++ % ELEMENTSOF(buf)];
+
+        if (job == SIZE_MAX)
+                return "-";
+        if (!s->run->jobs[job].matrix)
+                return s->run->jobs[job].def->id;
+        snprintf(b, sizeof(buf[0]), "%s.%u", s->run->jobs[job].def->id, s->run->jobs[job].instance);
+        return b;
 }
 
 static Proc *proc_of(Sim *s, size_t job, size_t step) {
@@ -435,6 +446,9 @@ static void test_force_deadline(void **state) {
         assert_string_equal(conclusion(&s, "cleanup"), "cancelled");
         assert_string_equal(conclusion(&s, "after"), "cancelled");
         assert_string_equal(conclusion(&s, "main"), "cancelled");
+        /* the run was cancelled by a user; the kill came for the deadline */
+        assert_int_equal(s.run->cancel_reason, RUN_CANCEL_REASON_USER);
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_DEADLINE);
         sim_done(&s);
 }
 
@@ -1150,9 +1164,217 @@ static void test_cancelled_overrides_failure(void **state) {
         sim_done(&s);
 }
 
+/* strategy.fail-fast: one job of a 3×2 matrix fails; every sibling still running is cancelled with the
+ * sequence (SIGINT at once, SIGTERM 7500 ms later, the kill 2500 ms after that), its always() step runs,
+ * and it concludes cancelled; the journal event names the failed job. */
+static void test_fail_fast(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  build:\n"
+                "    strategy:\n"
+                "      matrix: { v: [1, 2, 3], os: [linux, mac] }\n"
+                "    steps:\n"
+                "      - run: \"${{ matrix.v == 2 && matrix.os == 'mac' && 'sleep 1000' || 'trap INT' }}\\n"
+                "${{ matrix.v == 2 && matrix.os == 'mac' && 'exit 1' || 'trap TERM' }}\"\n"
+                "      - run: sleep 10\n"
+                "      - if: always()\n"
+                "        run: sleep 20\n");
+        assert_int_equal(s.run->n_jobs, 6);
+        assert_string_equal(s.run->jobs[3].name, "build (2, mac)");
+        sim_run_all(&s);
+
+        /* build.4 fails at 1000 ms; its always() step runs to 1020 ms; then it concludes failure */
+        assert_log(&s, "1000 EXIT build.4/1 code");
+        assert_log(&s, "1020 EVENT job-condition build.1/0 if success() => false");
+        assert_log(&s,
+                "1020 EVENT job-cancelled build.1/0: The strategy configuration was canceled because "
+                "\"build (2, mac)\" failed (fail-fast).");
+        for (unsigned i = 1; i <= 6; i++) {
+                char line[128];
+
+                if (i == 4)
+                        continue;
+                snprintf(line, sizeof(line), "1020 SIGINT build.%u/1 +0", i);
+                assert_log(&s, line);
+                snprintf(line, sizeof(line), "8520 SIGTERM build.%u/1 +7500", i);
+                assert_log(&s, line);
+                snprintf(line, sizeof(line), "11020 KILL build.%u/1 +10000", i);
+                assert_log(&s, line);
+                snprintf(line, sizeof(line), "11020 START build.%u/3", i);
+                assert_log(&s, line);
+                assert_string_equal(run_conclusion_to_string(s.run->jobs[i - 1].conclusion), "cancelled");
+                assert_string_equal(
+                        run_conclusion_to_string(s.run->jobs[i - 1].steps[1].conclusion), "skipped");
+                assert_string_equal(
+                        run_conclusion_to_string(s.run->jobs[i - 1].steps[2].conclusion), "success");
+        }
+        assert_no_log(&s, "SIGINT build.4");
+        assert_string_equal(run_conclusion_to_string(s.run->jobs[3].conclusion), "failure");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "failure");
+        assert_false(s.run->cancel_requested);
+        sim_done(&s);
+}
+
+/* fail-fast: false leaves the siblings alone; continue-on-error keeps a failure from cancelling them. */
+static void test_fail_fast_off(void **state) {
+        static const char *const variants[] = {
+                "    strategy: { fail-fast: false, matrix: { v: [1, 2] } }\n",
+                "    continue-on-error: true\n"
+                "    strategy: { matrix: { v: [1, 2] } }\n",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                _cleanup_free_ char *yaml = NULL;
+                Sim s;
+
+                assert_int_equal(
+                        asprintf(&yaml,
+                                "jobs:\n"
+                                "  build:\n"
+                                "%s"
+                                "    steps:\n"
+                                "      - run: \"sleep ${{ matrix.v }}000\\nexit ${{ matrix.v == 1 && 1 || 0 }}\"\n",
+                                variants[i]) < 0,
+                        0);
+                sim_start(&s, yaml);
+                sim_run_all(&s);
+                assert_log(&s, "2000 EXIT build.2/1 code");
+                assert_no_log(&s, "SIGINT");
+                assert_no_log(&s, "job-cancelled");
+                assert_string_equal(run_conclusion_to_string(s.run->jobs[1].conclusion), "success");
+                sim_done(&s);
+        }
+}
+
+/* max-parallel: at most that many instances in progress at once; fail-fast cancels the queued ones too,
+ * which then conclude cancelled without starting. */
+static void test_max_parallel(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  build:\n"
+                "    strategy: { max-parallel: 2, matrix: { v: [1, 2, 3, 4, 5] } }\n"
+                "    steps:\n"
+                "      - run: \"sleep ${{ matrix.v }}000\\nexit ${{ matrix.v == 3 && 1 || 0 }}\"\n");
+        sim_run_all(&s);
+        assert_log(&s, "0 START build.1/1");
+        assert_log(&s, "0 START build.2/1");
+        assert_log(&s, "1000 START build.3/1");
+        assert_log(&s, "2000 START build.4/1");
+        /* build.3 fails at 4000 ms: build.4 (running) is cancelled, build.5 (queued) never starts */
+        assert_log(&s, "4000 EXIT build.3/1 code");
+        assert_log(&s, "4000 SIGINT build.4/1 +0");
+        assert_no_log(&s, "START build.5");
+        assert_string_equal(run_conclusion_to_string(s.run->jobs[4].conclusion), "cancelled");
+        assert_string_equal(run_conclusion_to_string(s.run->jobs[3].conclusion), "cancelled");
+        assert_string_equal(run_conclusion_to_string(s.run->jobs[1].conclusion), "success");
+        sim_done(&s);
+}
+
+/* Every cancellation says why (README, Cancellation): the run's and each job's reason, and what caused
+ * it, in the status JSON and in the state an agent reads back. */
+static const char *json_reason(const Run *run, size_t job, const char *key) {
+        static char buf[128];
+        json_object *o = NULL, *v = NULL;
+
+        assert_int_equal(run_to_json(run, &o), 0);
+        if (job != SIZE_MAX)
+                v = json_object_object_get(
+                        json_object_array_get_idx(json_object_object_get(o, "jobs"), job), key);
+        else
+                v = json_object_object_get(o, key);
+        snprintf(buf, sizeof(buf), "%s", v ? json_object_get_string(v) : "null");
+        json_object_put(o);
+        return buf;
+}
+
+static void check_state_keeps_reasons(const Sim *s, const char *yaml) {
+        _cleanup_free_ char *error = NULL;
+        json_object *o = NULL, *reread;
+        Workflow *w = NULL;
+        Run *back = NULL;
+
+        assert_int_equal(run_state_to_json(s->run, &o), 0);
+        reread = json_tokener_parse(json_object_to_json_string(o));
+        json_object_put(o);
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, NULL), 0);
+        if (run_state_from_json(reread, w, &back, &error) < 0)
+                fail_msg("%s", strna(error));
+        json_object_put(reread);
+        assert_int_equal(back->cancel_reason, s->run->cancel_reason);
+        assert_int_equal(back->force_reason, s->run->force_reason);
+        for (size_t i = 0; i < back->n_jobs; i++) {
+                assert_int_equal(back->jobs[i].cancel_reason, s->run->jobs[i].cancel_reason);
+                assert_string_equal(strna(back->jobs[i].cancel_cause), strna(s->run->jobs[i].cancel_cause));
+        }
+        run_free(back);
+}
+
+static void test_cancel_reasons(void **state) {
+        static const char two[] = "jobs:\n"
+                                  "  main:\n"
+                                  "    steps: [ { run: \"trap INT\\ntrap TERM\" } ]\n"
+                                  "  slow:\n"
+                                  "    timeout-minutes: 0.05\n"
+                                  "    steps: [ { run: sleep 100000 } ]\n";
+        static const char matrix[] =
+                "jobs:\n"
+                "  m:\n"
+                "    strategy: { matrix: { v: [1, 2] } }\n"
+                "    steps: [ { run: \"sleep ${{ matrix.v }}000\\nexit ${{ matrix.v == 1 && 1 || 0 }}\" } ]\n";
+        Sim s;
+
+        /* the job timeout, then a user's cancel, then the force deadline */
+        sim_start(&s, two);
+        sim_run_until(&s, 3500);
+        assert_int_equal(s.run->jobs[1].cancel_reason, RUN_CANCEL_REASON_JOB_TIMEOUT);
+        assert_string_equal(json_reason(s.run, 1, "cancel_reason"), "job-timeout");
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "null");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "null");
+        assert_int_equal(sim_cancel(&s, false), 1);
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "user");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "user");
+        check_state_keeps_reasons(&s, two);
+        s.run->cancel.force_usec = 20 * USEC_PER_SEC;
+        sim_run_all(&s);
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_NONE); /* done within the deadline */
+        sim_done(&s);
+
+        /* --force */
+        sim_start(&s, two);
+        sim_run_until(&s, 1000);
+        assert_int_equal(sim_cancel(&s, true), 1);
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "force");
+        assert_int_equal(s.run->force_reason, RUN_CANCEL_REASON_FORCE);
+        check_state_keeps_reasons(&s, two);
+        sim_run_all(&s);
+        sim_done(&s);
+
+        /* fail-fast: the reason and the failed job */
+        sim_start(&s, matrix);
+        sim_run_until(&s, 1000);
+        assert_int_equal(s.run->jobs[1].cancel_reason, RUN_CANCEL_REASON_FAIL_FAST);
+        assert_string_equal(json_reason(s.run, 1, "cancel_reason"), "fail-fast");
+        assert_string_equal(json_reason(s.run, 1, "cancel_cause"), "m (1)");
+        assert_string_equal(json_reason(s.run, 1, "message"),
+                "The strategy configuration was canceled because \"m (1)\" failed (fail-fast).");
+        assert_string_equal(json_reason(s.run, 0, "cancel_reason"), "null");
+        assert_string_equal(json_reason(s.run, SIZE_MAX, "cancel_reason"), "null");
+        check_state_keeps_reasons(&s, matrix);
+        sim_run_all(&s);
+        sim_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_five_steps),
+                cmocka_unit_test(test_fail_fast),
+                cmocka_unit_test(test_fail_fast_off),
+                cmocka_unit_test(test_max_parallel),
+                cmocka_unit_test(test_cancel_reasons),
                 cmocka_unit_test(test_kill_waits_for_empty),
                 cmocka_unit_test(test_force_deadline),
                 cmocka_unit_test(test_late_stage_keeps_schedule),

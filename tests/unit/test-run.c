@@ -540,43 +540,8 @@ static void test_unit_names(void **state) {
         agent_done(&a);
 }
 
-/* The same run with job definition def given a second instance, as a state that has one is read back
- * (README, "Restarts": run-state.json): its entry repeated, instance 2, the numbers after it moved on. */
-static void agent_start_instances(Agent *a, const char *yaml, size_t def) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_free_ char *error = NULL;
-        Workflow *w = NULL;
-        WorkflowErrors errors = {};
-        json_object *jobs, *copy = NULL, *more;
-        Run *run = NULL;
-
-        *a = (Agent){ .now = T0, .budget = UINT_MAX };
-        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, &errors), 0);
-        assert_int_equal(run_new(7, "test.yml", w, "/work/r7", NULL, NULL, AT(a->now), &run), 0);
-        assert_int_equal(run_state_to_json(run, &o), 0);
-        run_free(run);
-        assert_true(json_object_object_get_ex(o, "jobs", &jobs));
-        assert_int_equal(json_object_deep_copy(json_object_array_get_idx(jobs, def), &copy, NULL), 0);
-        json_object_object_add(copy, "instance", json_object_new_int(2));
-        more = json_object_new_array();
-        for (size_t i = 0; i < json_object_array_length(jobs); i++) {
-                json_object_array_add(more, json_object_get(json_object_array_get_idx(jobs, i)));
-                if (i == def)
-                        json_object_array_add(more, copy);
-        }
-        for (size_t i = 0; i < json_object_array_length(more); i++)
-                json_object_object_add(
-                        json_object_array_get_idx(more, i), "number", json_object_new_int((int) i + 1));
-        json_object_object_add(o, "jobs", more);
-        w = NULL;
-        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, &errors), 0);
-        if (run_state_from_json(o, w, &a->run, &error) < 0)
-                fail_msg("%s", strna(error));
-        drive(a, &(RunActions){});
-}
-
-/* One definition, two instances: each its own job with its own units; the job that needs them waits
- * for both, and sees one result (failure if either failed) and their outputs merged. */
+/* One definition, two instances (a matrix): each its own job with its own units; the job that needs them
+ * waits for both, and sees one result (failure if either failed) and their outputs merged. */
 static void test_instances(void **state) {
         _cleanup_free_ char *u1 = NULL, *u2 = NULL, *u3 = NULL, *text = NULL;
         RunStepResult res = { .exit_code = 1, .output = "v=two\n", .output_len = 6 };
@@ -585,17 +550,19 @@ static void test_instances(void **state) {
         Started second;
         Agent a;
 
-        agent_start_instances(&a,
+        agent_start(&a,
                 "jobs:\n"
                 "  build:\n"
+                "    strategy: { matrix: { k: [1, 2] } }\n"
                 "    outputs: { v: '${{ steps.s.outputs.v }}', w: '${{ steps.s.outputs.w }}' }\n"
                 "    steps: [ { id: s, run: \"output v=one\\noutput w=both\" } ]\n"
                 "  test:\n"
                 "    needs: build\n"
                 "    if: always()\n"
-                "    steps: [ { id: t, run: 'output r=${{ needs.build.result }}-${{ needs.build.outputs.v }}-${{ needs.build.outputs.w }}' } ]\n",
-                0);
+                "    steps: [ { id: t, run: 'output r=${{ needs.build.result }}-${{ needs.build.outputs.v }}-${{ needs.build.outputs.w }}' } ]\n");
         assert_int_equal(a.run->n_jobs, 3);
+        assert_string_equal(a.run->jobs[0].name, "build (1)");
+        assert_string_equal(a.run->jobs[1].name, "build (2)");
         assert_int_equal(a.run->jobs[1].def_index, 0);
         assert_int_equal(a.run->jobs[1].instance, 2);
         assert_int_equal(a.n_queue, 2); /* both instances start */
@@ -629,6 +596,104 @@ static void test_instances(void **state) {
         agent_done(&a);
 }
 
+/* Matrix jobs: one instance per combination, in order, each with its matrix and strategy contexts, its
+ * display name, its own units and workspace; a name with ${{ }} replaces the display name; the state
+ * records each instance's combination and reads back only onto the same expansion. */
+static void test_matrix_jobs(void **state) {
+        static const char yaml[] =
+                "jobs:\n"
+                "  build:\n"
+                "    name: Build\n"
+                "    strategy:\n"
+                "      max-parallel: 2\n"
+                "      matrix: { v: [1, 2, 3], os: [linux, mac], include: [ { os: mac, xcode: 15 } ] }\n"
+                "    steps:\n"
+                "      - id: s\n"
+                "        run: \"output m=${{ matrix.v }}-${{ matrix.os }}-${{ matrix.xcode }}-${{ strategy.job-index }}-"
+                "${{ strategy.job-total }}-${{ strategy.max-parallel }}-${{ strategy.fail-fast }}\"\n"
+                "  named:\n"
+                "    name: \"N ${{ matrix.os }}\"\n"
+                "    strategy: { fail-fast: false, matrix: { os: [a, b] } }\n"
+                "    steps: [ { run: \"output s=${{ strategy.fail-fast }}-${{ strategy.max-parallel }}\" } ]\n"
+                "  plain:\n"
+                "    steps: [ { run: \"output s=${{ strategy.job-total }}-${{ toJSON(matrix) }}\" } ]\n";
+        _cleanup_free_ char *unit = NULL, *ws = NULL, *ws_plain = NULL, *error = NULL;
+        _cleanup_(json_object_putp) json_object *saved = NULL;
+        Run *back = NULL;
+        Workflow *w = NULL;
+        Agent a;
+
+        agent_start(&a, yaml);
+        assert_int_equal(a.run->n_jobs, 9);
+        assert_string_equal(a.run->jobs[0].name, "Build (1, linux)");
+        assert_string_equal(a.run->jobs[1].name, "Build (1, mac)");
+        assert_string_equal(a.run->jobs[5].name, "Build (3, mac)");
+        assert_int_equal(a.n_queue, 2 + 2 + 1); /* max-parallel 2 */
+        assert_string_equal(a.run->jobs[6].name, "N a");
+        assert_string_equal(a.run->jobs[7].name, "N b");
+        assert_int_equal(run_step_unit_name(a.run, 5, 0, &unit), 0);
+        assert_string_equal(unit, "runner-r7-j6-s1.scope");
+        assert_int_equal(run_job_workspace(a.run, 5, &ws), 0);
+        assert_string_equal(ws, "/work/r7/build.6");
+        assert_int_equal(run_job_workspace(a.run, 8, &ws_plain), 0);
+        assert_string_equal(ws_plain, "/work/r7/plain");
+
+        /* the state, written with the first two running, reads back onto the same expansion */
+        assert_int_equal(run_state_to_json(a.run, &saved), 0);
+        assert_int_equal(workflow_load(yaml, strlen(yaml), &w, NULL), 0);
+        {
+                _cleanup_(json_object_putp) json_object *reread = json_tokener_parse(
+                        json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN));
+                if (run_state_from_json(reread, w, &back, &error) < 0)
+                        fail_msg("%s", strna(error));
+        }
+        assert_string_equal(back->jobs[1].name, "Build (1, mac)");
+        assert_int_equal(back->jobs[1].matrix->kind, EXPR_OBJECT);
+        back = run_free(back);
+
+        agent_run_all(&a);
+        assert_string_equal(output(a.run->jobs[0].steps[0].outputs, "m"), "1-linux--0-6-2-true");
+        assert_string_equal(output(a.run->jobs[1].steps[0].outputs, "m"), "1-mac-15-1-6-2-true");
+        assert_string_equal(output(a.run->jobs[5].steps[0].outputs, "m"), "3-mac-15-5-6-2-true");
+        assert_string_equal(output(a.run->jobs[7].steps[0].outputs, "s"), "false-2");
+        assert_string_equal(output(a.run->jobs[8].steps[0].outputs, "s"), "1-null");
+        agent_done(&a);
+}
+
+/* The state of a matrix job must be the workflow's expansion: another combination, or another number
+ * of instances, is refused. */
+static void test_matrix_state_mismatch(void **state) {
+        static const char yaml[] = "jobs:\n"
+                                   "  build:\n"
+                                   "    strategy: { matrix: { v: [1, 2] } }\n"
+                                   "    steps: [ { run: sleep 1 } ]\n";
+        static const char other[] = "jobs:\n"
+                                    "  build:\n"
+                                    "    strategy: { matrix: { v: [1, 3] } }\n"
+                                    "    steps: [ { run: sleep 1 } ]\n";
+        static const char more[] = "jobs:\n"
+                                   "  build:\n"
+                                   "    strategy: { matrix: { v: [1, 2, 3] } }\n"
+                                   "    steps: [ { run: sleep 1 } ]\n";
+        const char *const variants[] = { other, more };
+        _cleanup_(json_object_putp) json_object *saved = NULL;
+        Agent a;
+
+        agent_start(&a, yaml);
+        assert_int_equal(run_state_to_json(a.run, &saved), 0);
+        agent_done(&a);
+        for (size_t i = 0; i < ELEMENTSOF(variants); i++) {
+                _cleanup_free_ char *error = NULL;
+                Workflow *w = NULL;
+                Run *back = NULL;
+
+                assert_int_equal(workflow_load(variants[i], strlen(variants[i]), &w, NULL), 0);
+                assert_int_equal(run_state_from_json(saved, w, &back, &error), -EBADMSG);
+                assert_null(back);
+                assert_non_null(error);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_three_jobs),
@@ -642,6 +707,8 @@ int main(void) {
                 cmocka_unit_test(test_shell_argv),
                 cmocka_unit_test(test_unit_names),
                 cmocka_unit_test(test_instances),
+                cmocka_unit_test(test_matrix_jobs),
+                cmocka_unit_test(test_matrix_state_mismatch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

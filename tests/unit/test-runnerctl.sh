@@ -123,6 +123,16 @@ stderr_is "no system bus is said plainly" "runnerctl: cannot connect to the syst
 
 check "validate a valid workflow" 0 "$fixtures/valid/cleanup.yml: valid: 3 jobs, 7 steps" \
         "$runnerctl" validate "$fixtures/valid/cleanup.yml"
+check "validate accepts strategy and checks its matrix" 0 "$fixtures/valid/matrix.yml: valid: 4 jobs, 4 steps" \
+        "$runnerctl" validate "$fixtures/valid/matrix.yml"
+check "validate an invalid matrix exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/matrix.yml"
+stderr_is "validate gives each matrix error its line and column" \
+        "$(sed "s|^|$fixtures/invalid/matrix.yml:|" "$fixtures/invalid/matrix.expected")"
+check "validate accepts concurrency" 0 "$fixtures/valid/concurrency.yml: valid: 2 jobs, 2 steps" \
+        "$runnerctl" validate "$fixtures/valid/concurrency.yml"
+check "validate an invalid concurrency exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/concurrency.yml"
+stderr_is "validate gives each concurrency error its line and column" \
+        "$(sed "s|^|$fixtures/invalid/concurrency.yml:|" "$fixtures/invalid/concurrency.expected")"
 check "validate an invalid workflow exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/needs.yml"
 stderr_is "validate prints every error as FILE:LINE:COLUMN: MESSAGE" \
         "$(sed "s|^|$fixtures/invalid/needs.yml:|" "$fixtures/invalid/needs.expected")"
@@ -150,7 +160,7 @@ jobs:
         run: echo
 YML
 check "validate a workflow with control characters in its text" 1 "" "$runnerctl" validate "$tmp/escapes.yml"
-stderr_is "validate prints them escaped" "$tmp/escapes.yml:2:1: unknown key '\x1b[2J' in the workflow (expected one of: name, on, env, defaults, jobs)
+stderr_is "validate prints them escaped" "$tmp/escapes.yml:2:1: unknown key '\x1b[2J' in the workflow (expected one of: name, on, env, defaults, jobs, concurrency)
 $tmp/escapes.yml:6:12: job 'build' needs unknown job '\x1b]0;pwned\x07'
 $tmp/escapes.yml:9:13: invalid step id 'a\tb': ids start with a letter or '_', contain only letters, digits, '-' and '_', and are shorter than 100 characters"
 n=$((n + 1))

@@ -316,11 +316,106 @@ static void test_display_names(void **state) {
         free(expected);
 }
 
+/* strategy: the model, YAML's types in matrix values, and the agent's refusal until it runs them */
+static void test_strategy(void **state) {
+        _cleanup_(workflow_freep)
+                Workflow *w = load_ok("jobs:\n"
+                                      "  plain:\n"
+                                      "    steps: [ { run: echo } ]\n"
+                                      "  m:\n"
+                                      "    strategy:\n"
+                                      "      max-parallel: 2\n"
+                                      "      matrix:\n"
+                                      "        py: [3.10, '3.10', true, null, ~, 0x10]\n"
+                                      "        os: [linux]\n"
+                                      "        include: [ { os: linux, extra: { a: [1] } } ]\n"
+                                      "    steps: [ { run: echo } ]\n"
+                                      "  dyn:\n"
+                                      "    needs: m\n"
+                                      "    strategy:\n"
+                                      "      fail-fast: false\n"
+                                      "      matrix: ${{ fromJSON(needs.m.outputs.x) }}\n"
+                                      "    steps: [ { run: echo } ]\n");
+        _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+        _cleanup_free_ char *json = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+
+        assert_null(w->jobs[0].strategy);
+        assert_non_null(w->jobs[1].strategy);
+        assert_true(w->jobs[1].strategy->fail_fast);
+        assert_int_equal(w->jobs[1].strategy->max_parallel, 2);
+        assert_int_equal(w->jobs[1].strategy->n_combinations, 6);
+        assert_false(w->jobs[1].strategy->matrix->has_templates);
+        assert_int_equal(workflow_value_evaluate(w->jobs[1].strategy->matrix, NULL, &v, NULL, NULL), 0);
+        assert_int_equal(expr_value_to_json(v, false, &json, NULL), 0);
+        /* 0x10 is not a YAML 1.2 core schema decimal, so it stays a string as the loader reads numbers */
+        assert_string_equal(json,
+                "{\"py\":[3.1,\"3.10\",true,null,null,\"0x10\"],\"os\":[\"linux\"],"
+                "\"include\":[{\"os\":\"linux\",\"extra\":{\"a\":[1]}}]}");
+
+        assert_false(w->jobs[2].strategy->fail_fast);
+        assert_int_equal(w->jobs[2].strategy->max_parallel, 0);
+        assert_int_equal(w->jobs[2].strategy->n_combinations, 0);
+        assert_true(w->jobs[2].strategy->matrix->has_templates);
+        assert_int_equal(w->jobs[2].strategy->matrix->kind, EXPR_STRING);
+
+        /* the literal matrix runs; the one computed by ${{ }} does not yet */
+        assert_int_equal(workflow_check_runnable(w, &errors), -EOPNOTSUPP);
+        assert_int_equal(errors.n, 1);
+        assert_int_equal(errors.errors[0].pos.line, 14);
+        assert_int_equal(errors.errors[0].pos.column, 5);
+        assert_string_equal(errors.errors[0].message,
+                "a matrix with ${{ }} is checked by runnerctl validate but not yet run by runner-agent");
+        workflow_errors_done(&errors);
+        assert_int_equal(workflow_check_runnable(w, NULL), -EOPNOTSUPP);
+
+        w = workflow_free(w);
+        w = load_ok("jobs:\n  a:\n    strategy: { matrix: { os: [a] } }\n    steps: [ { run: echo } ]\n"
+                    "  b:\n    strategy: { fail-fast: false }\n    steps: [ { run: echo } ]\n");
+        assert_int_equal(workflow_check_runnable(w, &errors), 0);
+        assert_int_equal(errors.n, 0);
+
+        w = workflow_free(w);
+        w = load_ok("jobs:\n  a:\n    strategy: { matrix: { os: [a], exclude: [ { os: a } ] } }\n"
+                    "    steps: [ { run: echo } ]\n");
+        assert_int_equal(workflow_check_runnable(w, &errors), -EOPNOTSUPP);
+        assert_int_equal(errors.n, 1);
+        assert_string_equal(errors.errors[0].message, "the matrix of job 'a' has no combinations");
+}
+
+/* concurrency: the model, and the agent's refusal until it runs it (validate accepts it) */
+static void test_concurrency(void **state) {
+        _cleanup_free_ char *path = fixture("valid", "concurrency.yml"), *text = NULL;
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
+        size_t len;
+
+        text = read_fixture(path, &len);
+        assert_int_equal(workflow_load(text, len, &w, NULL), 0);
+        assert_non_null(w->concurrency);
+        assert_string_equal(w->concurrency->group.raw, "deploy-${{ github.ref }}");
+        assert_non_null(w->concurrency->group.template->node);
+        assert_string_equal(w->concurrency->cancel_in_progress.raw, "true");
+        assert_string_equal(w->jobs[0].concurrency->group.raw, "plan");
+        assert_null(w->jobs[0].concurrency->cancel_in_progress.raw);
+        assert_non_null(w->jobs[1].concurrency->cancel_in_progress.template->node);
+
+        assert_int_equal(workflow_check_runnable(w, &errors), -EOPNOTSUPP);
+        assert_int_equal(errors.n, 3);
+        assert_int_equal(errors.errors[0].pos.line, 3);
+        assert_int_equal(errors.errors[1].pos.line, 8);
+        assert_int_equal(errors.errors[2].pos.line, 16);
+        assert_string_equal(errors.errors[2].message,
+                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_fixtures),
                 cmocka_unit_test(test_invalid_fixtures),
                 cmocka_unit_test(test_model),
+                cmocka_unit_test(test_strategy),
+                cmocka_unit_test(test_concurrency),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_display_names),
