@@ -36,6 +36,7 @@ static const char *const cancel_reason_table[_RUN_CANCEL_REASON_MAX] = {
         [RUN_CANCEL_REASON_JOB_TIMEOUT] = "job-timeout",
         [RUN_CANCEL_REASON_STEP_TIMEOUT] = "step-timeout",
         [RUN_CANCEL_REASON_FAIL_FAST] = "fail-fast",
+        [RUN_CANCEL_REASON_AGENT_STOP] = "agent-stop",
 };
 
 const char *run_cancel_reason_to_string(RunCancelReason r) {
@@ -355,6 +356,11 @@ static int run_force(Run *run, RunCancelReason reason, const char *why, RunTime 
 }
 
 int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a) {
+        return run_cancel_because(run, RUN_CANCEL_REASON_USER, by, force, now, a);
+}
+
+int run_cancel_because(
+        Run *run, RunCancelReason reason, const char *by, bool force, RunTime now, RunActions *a) {
         int r;
 
         if (run->status == RUN_STATUS_COMPLETED)
@@ -365,7 +371,7 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a)
         if (!run->cancel_requested) {
                 run->cancel_requested = true;
                 run->cancel_requested_at = now.monotonic;
-                run->cancel_reason = force ? RUN_CANCEL_REASON_FORCE : RUN_CANCEL_REASON_USER;
+                run->cancel_reason = force ? RUN_CANCEL_REASON_FORCE : reason;
                 run->cancelled_by = strdup(by ?: "unknown");
                 if (!run->cancelled_by)
                         return -ENOMEM;

@@ -64,6 +64,7 @@ typedef enum RunCancelReason {
         RUN_CANCEL_REASON_JOB_TIMEOUT,  /* the job's timeout-minutes */
         RUN_CANCEL_REASON_STEP_TIMEOUT, /* the step's timeout-minutes */
         RUN_CANCEL_REASON_FAIL_FAST,    /* a sibling of a matrix job failed */
+        RUN_CANCEL_REASON_AGENT_STOP,   /* systemctl stop runner-agent (not a restart) */
         _RUN_CANCEL_REASON_MAX,
 } RunCancelReason;
 
@@ -335,6 +336,10 @@ int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);
  * force deadline starts. force: straight to the force deadline (also after an earlier request). Returns
  * -EALREADY for a completed run, 0 when the request changed nothing (asked before, without force). */
 int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *actions);
+/* The same, for a reason other than a user's request (RUN_CANCEL_REASON_AGENT_STOP); force still makes
+ * it RUN_CANCEL_REASON_FORCE. */
+int run_cancel_because(
+        Run *run, RunCancelReason reason, const char *by, bool force, RunTime now, RunActions *actions);
 
 /* The run's deadlines (RunStep.timer, RunJob.timer, Run.timer): the stages of step cancellations, step and
  * job timeouts, the force deadline. The agent keeps one timer per run, armed at run_next_deadline() after

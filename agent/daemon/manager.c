@@ -227,6 +227,8 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
  * over. */
 #define NEW_RUN_PREFIX ".new-"
 
+static void cancel_for_stop(Manager *m, uint64_t id);
+
 /* A submitted run on its way to disk: its directory, workflow.yml and first state are written on the
  * worker (README, "Restarts": nothing blocks the loop), then the loop adds the run and answers. */
 typedef struct Submission {
@@ -342,7 +344,7 @@ static void submission_done(int r, void *data) {
                 run_loop_drive(mr, &actions);
                 run_actions_done(&actions);
                 if (m->stopping)
-                        (void) manager_cancel(m, mr->id, "runner-agent stopping", false);
+                        cancel_for_stop(m, mr->id);
         }
         s->then(0, mr->id, s->userdata);
         submission_free(s);
@@ -578,8 +580,8 @@ static void on_cancel_saved(int result, void *userdata) {
         free(c);
 }
 
-int manager_cancel_then(
-        Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata) {
+static int cancel_run(Manager *m, uint64_t id, RunCancelReason reason, const char *by, bool force,
+        manager_cancel_done_t then, void *userdata) {
         ManagedRun *mr = manager_find_run(m, id);
         RunActions actions = {};
         CancelSaved *c;
@@ -591,7 +593,7 @@ int manager_cancel_then(
                 return -ESRCH;
         if (!mr->run)
                 return -EALREADY;
-        r = run_cancel(mr->run, by, force, now(), &actions);
+        r = run_cancel_because(mr->run, reason, by, force, now(), &actions);
         if (r >= 0)
                 run_loop_drive(mr, &actions);
         run_actions_done(&actions);
@@ -615,8 +617,14 @@ int manager_cancel_then(
         return r;
 }
 
-int manager_cancel(Manager *m, uint64_t id, const char *by, bool force) {
-        return manager_cancel_then(m, id, by, force, NULL, NULL);
+int manager_cancel_then(
+        Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata) {
+        return cancel_run(m, id, RUN_CANCEL_REASON_USER, by, force, then, userdata);
+}
+
+/* systemctl stop: every run cancelled with the sequence, saying why (README, "Stop or restart?"). */
+static void cancel_for_stop(Manager *m, uint64_t id) {
+        (void) cancel_run(m, id, RUN_CANCEL_REASON_AGENT_STOP, "runner-agent stopping", false, NULL, NULL);
 }
 
 void manager_begin_stop(Manager *m) {
@@ -626,7 +634,7 @@ void manager_begin_stop(Manager *m) {
         /* The same sequence as runnerctl cancel, so that TimeoutStopSec= covers the force deadline. */
         for (size_t i = 0; i < m->n_runs; i++)
                 if (m->runs[i]->run && m->runs[i]->run->status != RUN_STATUS_COMPLETED)
-                        (void) manager_cancel(m, m->runs[i]->id, "runner-agent stopping", false);
+                        cancel_for_stop(m, m->runs[i]->id);
         manager_update_status(m);
 }
 

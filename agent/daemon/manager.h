@@ -107,12 +107,11 @@ int managed_run_json(ManagedRun *mr, json_object **ret);
 /* Opens a step's log file for reading. */
 int manager_open_log(Manager *m, uint64_t id, const char *job, unsigned step);
 
-/* Cancels a run (README, "Cancellation"; force: the force deadline at once). -ESRCH: no such run; -EALREADY:
- * it completed. */
-int manager_cancel(Manager *m, uint64_t id, const char *by, bool force);
-/* The same; then(saved, changed, userdata) follows from the loop once the cancel is on disk (saved < 0:
- * the write failed), so that a cancel answered then survives a crash of the agent right after (README,
- * "Restarts"). Called exactly once when the cancel succeeded, never when it returns < 0. */
+/* Cancels a run at a user's request (README, "Cancellation"; force: the force deadline at once). -ESRCH:
+ * no such run; -EALREADY: it completed. then(saved, changed, userdata) follows from the loop once the cancel
+ * is on disk (saved < 0: the write failed), so that a cancel answered then survives a crash of the agent
+ * right after (README, "Restarts"). Called exactly once when the cancel succeeded, never when it returns <
+ * 0. */
 typedef void (*manager_cancel_done_t)(int saved, bool changed, void *userdata);
 int manager_cancel_then(
         Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata);

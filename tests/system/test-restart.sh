@@ -315,6 +315,9 @@ check "after systemctl stop, the run is cancelled" \
         test "$(jq -r .conclusion /var/lib/runner-agent/runs/$id/state.json)" = cancelled
 check "its step got SIGINT first" test -e $marks/kill.int
 check "no process of it is left" test -z "$(live_runner_processes)"
+journalctl --sync
+check "cancel-requested says why: RUNNER_CANCEL_REASON=agent-stop" \
+        bash -c 'journalctl -q RUNNER_RUN_ID="$1" RUNNER_EVENT=cancel-requested -o json | jq -e -s "length == 1 and .[0].RUNNER_CANCEL_REASON == \"agent-stop\""' _ "$id"
 systemctl start runner-agent
 
 # ---- 6. workspaces a dead agent left: removed at start-up, unless an unfinished job owns them ----
