@@ -248,14 +248,19 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
 
         where(w, sizeof(w), mr, a->job, a->step);
         switch (a->event) {
-        case RUN_EVENT_CANCEL_REQUESTED:
+        case RUN_EVENT_CANCEL_REQUESTED: {
+                /* Set with the request: user, force or agent-stop. */
+                const char *reason = run_cancel_reason_to_string(mr->run->cancel_reason)
+                        ?: (a->result ? "force" : "user");
+
                 head(&f, mr, MESSAGE_CANCEL_REQUESTED, LOG_NOTICE, "cancel-requested", SIZE_MAX, SIZE_MAX);
                 add(&f, "MESSAGE=%s: %scancellation requested by %s (reason: %s).", w,
-                        a->result ? "forced " : "", a->text ?: "unknown", a->result ? "force" : "user");
+                        a->result ? "forced " : "", a->text ?: "unknown", reason);
                 add(&f, "RUNNER_CANCELLED_BY=%s", a->text ?: "unknown");
-                add(&f, "RUNNER_CANCEL_REASON=%s", a->result ? "force" : "user");
+                add(&f, "RUNNER_CANCEL_REASON=%s", reason);
                 add(&f, "RUNNER_FORCE=%s", a->result ? "1" : "0");
                 break;
+        }
         case RUN_EVENT_JOB_CONDITION:
         case RUN_EVENT_STEP_CONDITION: {
                 bool is_job = a->event == RUN_EVENT_JOB_CONDITION;
