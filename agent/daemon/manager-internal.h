@@ -42,6 +42,8 @@ struct JobCtx {
         StepRef *refs;       /* the steps' callback userdata */
         int files_fd;        /* the job's file-command directory, owned by the step user */
         char *files_dir;
+        uid_t uid;     /* the job's user, its GID the same ((uid_t) -1: none yet; job-user.c) */
+        char user[16]; /* … its name */
         sd_event_source *clean_source;
         sd_event_source *empty_source;
         int slice_fd;

@@ -153,6 +153,7 @@ int managed_run_init_jobs(ManagedRun *mr) {
                 jc->mr = mr;
                 jc->index = i;
                 jc->files_fd = -EBADF;
+                jc->uid = (uid_t) -1;
                 jc->slice_fd = -EBADF;
                 jc->steps = calloc(n, sizeof(StepProcess *));
                 jc->refs = calloc(n, sizeof(StepRef));
@@ -498,6 +499,7 @@ int manager_load_runs(Manager *m) {
         adoption_resume(m, a);
         adoption_maybe_end(m);
         workspaces_sweep(m);
+        job_users_sweep(m);
         return 0;
 
 fail_dir:

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "fdstore.h"
@@ -70,7 +72,7 @@ static int read_file_command(
         int r;
 
         snprintf(name, sizeof(name), "s%u.%s", number, suffix);
-        r = read_user_file_at(jc->files_fd, name, jc->mr->manager->step_uid, FILE_COMMAND_MAX_SIZE, ret);
+        r = read_user_file_at(jc->files_fd, name, jc->uid, FILE_COMMAND_MAX_SIZE, ret);
         if (r >= 0) {
                 *ret_len = (size_t) r;
                 return 0;
@@ -165,8 +167,46 @@ static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
         return 0;
 }
 
-/* The job's directories: the workspace (the step user's), and below the runtime directory one for the
- * agent's own files (root's) with the step user's file-command directory in it. */
+/* The job's private /tmp, /var/tmp, /dev/shm (sticky, like the machine's) and home (its user's), in
+ * <runtime>/r<RUN>/j<J>/private, root's 0700: reachable only through the binds runner-step makes in
+ * the step's mount namespace (README, "Steps are untrusted"). The home is made last: its owner tells a
+ * later agent which user the job has (job_user_recover()). */
+static const struct {
+        const char *name, *mount_point;
+} private_dirs[] = {
+        { "tmp", "/tmp" }, { "var-tmp", "/var/tmp" }, { "shm", "/dev/shm" },
+        { "home", NULL }, /* over the home of the job's user */
+};
+
+static int job_prepare_private(ManagedRun *mr, size_t job, const char *files) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *private = strdupf("%s/private", files);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!private)
+                return -ENOMEM;
+        r = mkdir_p(private, 0700, 0, 0);
+        if (r < 0)
+                return r;
+        fd = open(private, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
+                bool home = !private_dirs[i].mount_point;
+
+                if (mkdirat(fd, private_dirs[i].name, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (fchmodat(fd, private_dirs[i].name, home ? 0700 : 01777, 0) < 0 ||
+                        fchownat(fd, private_dirs[i].name, home ? jc->uid : 0, home ? jc->uid : 0,
+                                AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* The job's directories: the workspace (its user's), and below the runtime directory one for the
+ * agent's own files (root's) with the user's file-command directory and the private ones in it. */
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
@@ -182,9 +222,12 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
                 return 0;
         }
 
+        r = job_user_acquire(mr, job);
+        if (r < 0)
+                return r;
         r = mkdir_p(mr->run->workspace_root, 0755, (uid_t) -1, (gid_t) -1);
         if (r >= 0)
-                r = mkdir_p(ws, 0755, m->step_uid, m->step_gid);
+                r = mkdir_p(ws, 0700, jc->uid, jc->uid);
         if (r < 0)
                 return r;
 
@@ -195,7 +238,9 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         /* 0711: the step user may reach its file-command files by name, and list nothing else. */
         r = mkdir_p(files, 0711, (uid_t) -1, (gid_t) -1);
         if (r >= 0)
-                r = mkdir_p(tmp, 0700, m->step_uid, m->step_gid);
+                r = mkdir_p(tmp, 0700, jc->uid, jc->uid);
+        if (r >= 0)
+                r = job_prepare_private(mr, job, files);
         if (r < 0)
                 return r;
         jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -231,8 +276,8 @@ static int build_environ(
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
-        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0',
-                '\0');
+        fprintf(f, "HOME=%s%cUSER=%s%cLOGNAME=%s%cLANG=C.UTF-8%c", m->step_home, '\0', jc->user, '\0',
+                jc->user, '\0', '\0');
         fputs("PATH=", f);
         for (char **p = spec->path; *p; p++)
                 fprintf(f, "%s:", *p);
@@ -250,7 +295,6 @@ static int build_environ(
 /* run: the script in s<N>.sh, readable by the step's user, run by the step's shell command line. */
 static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
         char **ret_message) {
-        Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         unsigned number = mr->run->jobs[job].steps[step].def->number;
         _cleanup_free_ char *script = NULL;
@@ -259,7 +303,7 @@ static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepS
 
         snprintf(name, sizeof(name), "s%u.sh", number);
         r = write_new_file_at(
-                jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
+                jc->files_fd, name, spec->script, strlen(spec->script), 0600, jc->uid, jc->uid);
         if (r < 0) {
                 *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
                 return r;
@@ -315,7 +359,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                         : streq(suffix, "env")                                                 ? "path"
                                                                                                : NULL) {
                 snprintf(name, sizeof(name), "s%u.%s", number, suffix);
-                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, m->step_uid, m->step_gid);
+                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, jc->uid, jc->uid);
         }
         if (r < 0) {
                 *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
@@ -341,7 +385,11 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
 
         r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
         if (r >= 0)
-                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", m->step_uid, m->step_gid));
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", jc->uid, jc->uid));
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(private_dirs); i++)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--bind=%s/private/%s:%s", jc->files_dir, private_dirs[i].name,
+                                private_dirs[i].mount_point ?: m->step_home));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir=%s", spec->working_directory));
         if (r >= 0)

@@ -28,10 +28,12 @@
 #include <inttypes.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,6 +58,7 @@
  * workflows"); what is left then is left out of the journal, and stated. */
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
 #define MAX_FIELDS 16U
+#define MAX_BINDS 8U
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
 #define MOUNTINFO_MAX (16U * 1024U * 1024U)
 #define CGROUP_FILE_MAX (64U * 1024U)
@@ -69,6 +72,8 @@ static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
+static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
+static size_t arg_n_binds = 0;
 
 static void help(void) {
         printf("%s [OPTIONS...] -- COMMAND [ARGUMENT...]\n\n"
@@ -85,8 +90,10 @@ static void help(void) {
                "                           first 90%% and last 10%% with a line saying what was cut\n"
                "                           (0: unlimited, the default)\n"
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
-               "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
-                program_invocation_short_name, MAX_FIELDS);
+               "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n"
+               "     --bind=SRC:DST        Bind SRC over DST in a mount namespace of the command's own\n"
+               "                           (up to %u; both absolute)\n",
+                program_invocation_short_name, MAX_FIELDS, MAX_BINDS);
 }
 
 static int parse_size(const char *s, uint64_t *ret) {
@@ -132,7 +139,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_LOG,
                 ARG_EXIT_STATUS,
                 ARG_MAX_LOG_SIZE,
-                ARG_FIELD
+                ARG_FIELD,
+                ARG_BIND
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -144,6 +152,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
+                { "bind", required_argument, NULL, ARG_BIND },
                 {},
         };
         int c;
@@ -193,6 +202,18 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_fields[arg_n_fields++] = optarg;
                         break;
+                case ARG_BIND: {
+                        char *colon = strchr(optarg, ':');
+
+                        if (arg_n_binds >= MAX_BINDS || !colon || optarg[0] != '/' || colon[1] != '/') {
+                                fprintf(stderr, "runner-step: bad or too many --bind: '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        *colon = '\0';
+                        arg_binds[arg_n_binds][0] = optarg;
+                        arg_binds[arg_n_binds++][1] = colon + 1;
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }
@@ -267,6 +288,20 @@ static int read_env(char ***ret) {
         return 0;
 }
 
+/* The job's own /tmp, /var/tmp, /dev/shm and home (README, "Steps are untrusted"), as PrivateTmp= does:
+ * a mount namespace of the entry's, set up while it is still root, whose mounts do not propagate back
+ * to the machine. Every step of the job binds the same directories, so the job sees one of each. */
+static int private_mounts(void) {
+        if (arg_n_binds == 0)
+                return 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        for (size_t i = 0; i < arg_n_binds; i++)
+                if (mount(arg_binds[i][0], arg_binds[i][1], NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return -errno;
+        return 0;
+}
+
 /* The entry process: never returns. */
 _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd, int report_fd) {
         sigset_t all;
@@ -289,6 +324,8 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
          * run. */
         if (r == 0 && close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 r = -errno;
+        if (r == 0)
+                r = private_mounts();
         if (r == 0 && arg_gid != (gid_t) -1 &&
                 (setgroups(0, NULL) < 0 || setresgid(arg_gid, arg_gid, arg_gid) < 0))
                 r = -errno;

@@ -14,7 +14,7 @@ build=$(realpath "$1")
 require_test_container
 
 hostile=$build/tests/hostile
-work=$(mktemp -d /var/tmp/test-hostile.XXXXXX)
+work=$(mktemp -d /srv/test-hostile.XXXXXX)
 chmod 0755 "$work"
 dropin=/run/systemd/system/runner-agent.service.d
 cleanup() {
@@ -101,7 +101,7 @@ check "the timed-out step concludes failure" test "$(conclusion "$id" '.jobs[0].
 check "the root canary outside the run got no signal" test ! -s "$work/canary"
 check "the root canary still runs" kill -0 "$canary"
 check "the agent still runs, as the same process" test "$(agent_pid)" = "$pid_before"
-check "the step's own sleep was killed with its scope" bash -c '! pgrep -u runner -f "sleep 1000"'
+check "the step's own sleep was killed with its scope" bash -c "! pgrep -u $JOB_UIDS -f 'sleep 1000'"
 
 # ---- 4. descriptor flood from a step ----
 fds_before=$(agent_fds)

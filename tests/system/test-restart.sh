@@ -13,9 +13,9 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-restart.XXXXXX)
+work=$(mktemp -d /srv/test-restart.XXXXXX)
 chmod 0755 "$work"
-marks=/var/tmp/test-restart-marks
+marks=/srv/test-restart-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 dropin=/run/systemd/system/runner-agent.service.d
 cleanup() {
@@ -327,7 +327,7 @@ live=$(runnerctl run "$work/steady.yml")
 wait_for 30 test -e $marks/steady.ready
 done_id=$(runnerctl run --wait "$work/window-free.yml" 2>/dev/null | head -n1)
 ws=/var/lib/runner-agent/work
-victim=/var/tmp/test-restart-victim
+victim=/srv/test-restart-victim
 mkdir -p "$victim" && echo keep >"$victim/file"
 mkdir -p "$ws/r$done_id/only/deep/er" "$ws/r999999/x" "$ws/r$done_id/only/mnt"
 echo left >"$ws/r$done_id/only/deep/er/file"
