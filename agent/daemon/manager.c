@@ -784,6 +784,7 @@ Manager *manager_free(Manager *m) {
         safe_close(m->runs_fd);
         free(m->state_dir);
         free(m->runtime_dir);
+        free(m->seccomp_path);
         free(m->shim_path);
         free(m->cgroot);
         free(m->step_home);

@@ -51,6 +51,7 @@ struct Manager {
         char *state_dir;   /* /var/lib/runner-agent */
         char *runtime_dir; /* /run/runner-agent */
         char *shim_path;
+        char *seccomp_path; /* the steps' seccomp BPF, built at start-up (runner-agent.c) */
         int runs_fd;
         char *cgroot;
 

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "manager.h"
+#include "seccomp-filter.h"
 #include "timespan.h"
 
 static bool arg_check_config = false;
@@ -172,6 +173,46 @@ static void print_config(const Config *c) {
                 signal_target_to_string(c->signal_target), jobs, log_size);
 }
 
+/* The steps' seccomp filter (README, "Steps are untrusted"): the policy read and built here, once, so
+ * that a policy that does not parse, or names a system call this machine does not have, stops the
+ * agent (and --check-config) with the reason, and no step runs without it. */
+static int load_seccomp(void **ret, size_t *ret_len) {
+        _cleanup_(seccomp_policy_freep) SeccompPolicy *p = NULL;
+        _cleanup_free_ char *path = NULL, *message = NULL;
+        int r;
+
+        r = seccomp_policy_load(
+                arg_config_dir, getenv("RUNNER_AGENT_DATA_DIR") ?: RUNNER_DATA_DIR, &p, &path, &message);
+        if (r >= 0)
+                r = seccomp_policy_compile(p, ret, ret_len, &message);
+        if (r < 0) {
+                errno = -r;
+                if (arg_check_config)
+                        fprintf(stderr, "Invalid seccomp policy: %s\n", message ?: strerror(-r));
+                else
+                        log_error("Invalid seccomp policy: %s; not starting.", message ?: strerror(-r));
+                return r;
+        }
+        if (arg_check_config)
+                printf("\n# seccomp policy: %s (%zu system calls denied, abi %s)\n", path, p->n_rules,
+                        p->all_abis ? "all" : "native");
+        return 0;
+}
+
+static int install_seccomp(Manager *m, const void *bpf, size_t len) {
+        _cleanup_close_ int fd = open(m->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = write_file_atomic_at(fd, "seccomp.bpf", bpf, len, 0600);
+        if (r < 0)
+                return r;
+        if (asprintf(&m->seccomp_path, "%s/seccomp.bpf", m->runtime_dir) < 0)
+                return m->seccomp_path = NULL, -ENOMEM;
+        return 0;
+}
+
 /* Is systemd restarting us (systemctl restart, try-restart, a package upgrade) rather than stopping
  * us? The job it runs for our unit when SIGTERM arrives says (README, "Stop or restart?"). Asked without
  * blocking the loop, which goes on serving meanwhile. Without a job (a signal sent by hand), or if
@@ -240,6 +281,8 @@ int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(config_errors_done) ConfigErrors warnings = {};
+        _cleanup_free_ void *bpf = NULL;
+        size_t bpf_len = 0;
         Config config;
         sigset_t mask;
         int r;
@@ -258,10 +301,12 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "warning: %s\n", warnings.errors[i].message);
                 else
                         log_warning("Configuration: %s", warnings.errors[i].message);
-        if (arg_check_config) {
+        if (arg_check_config)
                 print_config(&config);
+        if (load_seccomp(&bpf, &bpf_len) < 0)
+                return EXIT_FAILURE;
+        if (arg_check_config)
                 return EXIT_SUCCESS;
-        }
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -278,6 +323,9 @@ int main(int argc, char *argv[]) {
         r = manager_new(event, &config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
+        r = install_seccomp(m, bpf, bpf_len);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the steps' seccomp filter: %m"), EXIT_FAILURE;
         r = manager_connect(m);
         if (r < 0)
                 return EXIT_FAILURE;

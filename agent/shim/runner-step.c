@@ -26,7 +26,9 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -74,6 +76,8 @@ static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
 static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
 static size_t arg_n_binds = 0;
+static const char *arg_seccomp = NULL;
+static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
 
 static void help(void) {
         printf("%s [OPTIONS...] -- COMMAND [ARGUMENT...]\n\n"
@@ -92,7 +96,9 @@ static void help(void) {
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n"
                "     --bind=SRC:DST        Bind SRC over DST in a mount namespace of the command's own\n"
-               "                           (up to %u; both absolute)\n",
+               "                           (up to %u; both absolute)\n"
+               "     --seccomp=FILE        Load this seccomp BPF program (raw struct sock_filter\n"
+               "                           instructions) into the command before executing it\n",
                 program_invocation_short_name, MAX_FIELDS, MAX_BINDS);
 }
 
@@ -140,7 +146,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_EXIT_STATUS,
                 ARG_MAX_LOG_SIZE,
                 ARG_FIELD,
-                ARG_BIND
+                ARG_BIND,
+                ARG_SECCOMP
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -153,6 +160,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
                 { "bind", required_argument, NULL, ARG_BIND },
+                { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 {},
         };
         int c;
@@ -201,6 +209,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_fields[arg_n_fields++] = optarg;
+                        break;
+                case ARG_SECCOMP:
+                        arg_seccomp = optarg;
                         break;
                 case ARG_BIND: {
                         char *colon = strchr(optarg, ':');
@@ -302,6 +313,27 @@ static int private_mounts(void) {
         return 0;
 }
 
+/* The steps' seccomp filter, built by the agent (README, "Steps are untrusted"): read before the entry
+ * exists, loaded by it last, after no_new_privs and just before exec. */
+static int read_seccomp(void) {
+        char *text = NULL;
+        int len;
+
+        if (!arg_seccomp)
+                return 0;
+        len = read_full_file_at(AT_FDCWD, arg_seccomp, BPF_MAXINSNS * sizeof(struct sock_filter), &text);
+        if (len < 0)
+                return len;
+        if (len == 0 || (size_t) len % sizeof(struct sock_filter) != 0) {
+                free(text);
+                return -EBADMSG;
+        }
+        seccomp_filter = (struct sock_fprog){ .len = (unsigned short) ((size_t) len /
+                                                      sizeof(struct sock_filter)),
+                .filter = (struct sock_filter *) text };
+        return 0;
+}
+
 /* The entry process: never returns. */
 _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd, int report_fd) {
         sigset_t all;
@@ -334,6 +366,9 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
         if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 r = -errno;
         if (r == 0 && arg_workdir && chdir(arg_workdir) < 0)
+                r = -errno;
+        if (r == 0 && seccomp_filter.filter &&
+                syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &seccomp_filter) < 0)
                 r = -errno;
         if (r == 0) {
                 /* PATH for the lookup is the step's own. */
@@ -535,6 +570,12 @@ int main(int argc, char *argv[]) {
         r = read_env(&env);
         if (r < 0) {
                 fprintf(stderr, "runner-step: failed to read %s: %s\n", arg_env_file, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = read_seccomp();
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read the seccomp filter %s: %s\n", arg_seccomp,
+                        r == -EBADMSG ? "not a BPF program" : strerror(-r));
                 return EXIT_FAILURE;
         }
 

@@ -21,7 +21,7 @@ chmod 0755 "$work"
 # out: the only place both may write.
 shared=/srv/test-isolation-shared
 rm -rf "$shared" && mkdir -m 0777 "$shared"
-trap 'rm -rf "$work" "$shared" /tmp/planted-by-a' EXIT
+trap 'rm -rf "$work" "$shared" /tmp/planted-by-a /etc/runner-agent/seccomp.policy' EXIT
 
 install_agent "$build"
 systemctl restart runner-agent || { journalctl -u runner-agent --no-pager | tail -20; echo "Bail out! runner-agent did not start"; exit 1; }
@@ -170,6 +170,78 @@ check "C cannot reach A's workspace" bash -c '! grep -q "READ A" <<<"$1"' _ "$cl
 check "C concluded success" test "$(conclusion "$c" .conclusion)" = success
 check "no job user is left once the runs completed (getent passwd runner-0, 60500)" \
         bash -c '! getent passwd runner-0 && ! getent passwd 60500 && test -z "$(ls /run/userdb 2>/dev/null | grep runner-)"'
+
+# ---- the seccomp policy (README, "Steps are untrusted"). systemd-nspawn's own filter already refuses
+# keyctl, add_key, bpf and perf_event_open, so here only calls it allows prove anything: userfaultfd
+# (user-mode only, which any user may open), the 32-bit and x32 ABIs, mount in a user namespace. The
+# whole table is run in the vm tier. ----
+cat >"$work/probe.c" <<'C'
+#include <errno.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(void) {
+        long r;
+
+        setvbuf(stdout, NULL, _IONBF, 0); /* each line out before the next probe */
+        errno = 0;
+        r = syscall(SYS_userfaultfd, 1 /* UFFD_USER_MODE_ONLY */);
+        printf("userfaultfd %s %d\n", r >= 0 ? "fd" : "refused", r >= 0 ? 0 : errno);
+        errno = 0;
+        r = syscall(0x40000000 | SYS_getpid); /* the x32 ABI */
+        printf("x32-getpid %s %d\n", r >= 0 ? "ran" : "refused", r >= 0 ? 0 : errno);
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory"); /* the 32-bit ABI's getpid */
+        printf("i386-getpid %s %ld\n", r >= 0 ? "ran" : "refused", r >= 0 ? 0 : -r);
+        return 0;
+}
+C
+chmod 0644 "$work/probe.c"
+cat >"$work/seccomp.yml" <<YML
+jobs:
+  probe:
+    steps:
+      - run: |
+          cp $work/probe.c . && printf 'probe: probe.c\n\tcc -O2 -o \$@ \$<\n' >Makefile && make -s && ./probe
+          python3 -c 'print("PYTHON-OK")'
+          git init -q . && git add probe.c && git -c user.email=a@example.org -c user.name=a commit -qm x && echo GIT-OK
+          unshare -Ur true && echo "USERNS-OK" || echo "USERNS-REFUSED"
+          unshare -Urm sh -c 'mount -t tmpfs none /mnt' && echo "USERNS-MOUNT-OK" || echo "USERNS-MOUNT-REFUSED"
+YML
+s=$(timeout 120 runnerctl run --wait "$work/seccomp.yml" 2>/dev/null | head -n1)
+slog=$(runnerctl logs "$s" probe 1)
+say "seccomp: $slog"
+check "a normal build works in a step: cc and make built the probe, python3 and git ran" \
+        bash -c 'grep -q "^userfaultfd " <<<"$1" && grep -q "^PYTHON-OK$" <<<"$1" && grep -q "^GIT-OK$" <<<"$1"' _ "$slog"
+check "userfaultfd(UFFD_USER_MODE_ONLY) fails with EPERM in a step" grep -q "^userfaultfd refused 1$" <<<"$slog"
+check "a call through the x32 ABI fails with EPERM" grep -q "^x32-getpid refused 1$" <<<"$slog"
+check "a call through the 32-bit ABI (int 0x80) fails with EPERM" grep -q "^i386-getpid refused 1$" <<<"$slog"
+grep -q "^USERNS-OK$" <<<"$slog" || say "user namespaces are refused here (the container), so mount in one proves nothing"
+check "mount fails even in a user namespace of the step's own (when there is one)" \
+        bash -c '! grep -q "^USERNS-MOUNT-OK$" <<<"$1"' _ "$slog"
+check "the probe step concluded success" test "$(conclusion "$s" .conclusion)" = success
+
+# An override in /etc/runner-agent replaces the shipped policy whole; one that does not parse stops
+# the agent with the line at fault.
+printf 'abi native\ndeny kexec_load\n' >/etc/runner-agent/seccomp.policy
+systemctl restart runner-agent
+s=$(timeout 120 runnerctl run --wait "$work/seccomp.yml" 2>/dev/null | head -n1)
+check "with /etc/runner-agent/seccomp.policy not denying it, userfaultfd gives a descriptor again" \
+        grep -q "^userfaultfd fd 0$" <(runnerctl logs "$s" probe 1)
+printf 'deny kexec_load\nallow bpf\n' >/etc/runner-agent/seccomp.policy
+out=$(runner-agent --check-config 2>&1); rc=$?
+say "$out"
+check "runner-agent --check-config refuses a policy with an unknown directive, naming file and line (exit $rc)" \
+        bash -c '[[ $1 -ne 0 ]] && grep -q "seccomp.policy:2: unknown directive" <<<"$2"' _ "$rc" "$out"
+printf 'deny no_such_call\n' >/etc/runner-agent/seccomp.policy
+out=$(runner-agent --check-config 2>&1); rc=$?
+check "… and one naming a system call this machine does not know" \
+        bash -c '[[ $1 -ne 0 ]] && grep -q "unknown system call .no_such_call." <<<"$2"' _ "$rc" "$out"
+rm -f /etc/runner-agent/seccomp.policy
+systemctl restart runner-agent
+out=$(runner-agent --check-config 2>&1)
+check "--check-config names the policy in effect: the shipped one, 18 calls denied" \
+        grep -q "^# seccomp policy: /usr/share/runner-agent/seccomp.policy (18 system calls denied, abi native)$" <<<"$out"
 
 echo "1..$n"
 [[ $failed -eq 0 ]]
