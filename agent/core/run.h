@@ -258,6 +258,7 @@ typedef struct RunStepResult {
         int exit_signal;
         const char *output, *env, *path;
         size_t output_len, env_len, path_len;
+        const char *message; /* why it was killed, when the agent knows better than the signal (OOM) */
 } RunStepResult;
 int run_step_exited(
         Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions);

@@ -48,6 +48,9 @@ struct JobCtx {
         sd_event_source *empty_source;
         int slice_fd;
         ScopeJob *slice_stop;
+        ScopeJob *slice_start; /* the slice with the [Job] limits, started before its first step */
+        bool slice_started;
+        uint64_t oom_kills; /* the slice's oom_kill count the steps' messages have accounted for */
 };
 
 static inline uint64_t clock_usec(clockid_t clock) {

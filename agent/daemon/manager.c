@@ -52,6 +52,7 @@ static void job_ctx_done(JobCtx *jc, size_t n_steps) {
         sd_event_source_disable_unref(jc->clean_source);
         sd_event_source_disable_unref(jc->empty_source);
         scope_job_free(jc->slice_stop);
+        scope_job_free(jc->slice_start);
         safe_close(jc->slice_fd);
         safe_close(jc->files_fd);
         free(jc->files_dir);

@@ -157,6 +157,19 @@ static int load_config(Config *c, ConfigErrors *warnings) {
         return failed ? -EINVAL : 0;
 }
 
+/* A [Job] setting as agent.conf takes it: infinity, empty (0: systemd's default), or the number (in
+ * units of 2^shift when it is a multiple). */
+static void print_limit(const char *key, uint64_t v, unsigned shift, const char *suffix) {
+        if (v == CONFIG_INFINITY)
+                printf("%s=infinity\n", key);
+        else if (v == 0)
+                printf("%s=\n", key);
+        else if (shift > 0 && v % (UINT64_C(1) << shift) == 0)
+                printf("%s=%" PRIu64 "%s\n", key, v >> shift, suffix);
+        else
+                printf("%s=%" PRIu64 "\n", key, v);
+}
+
 static void print_config(const Config *c) {
         char a[64], b[64], f[64], jobs[DECIMAL_STR_MAX(unsigned)] = "infinity",
                                   log_size[DECIMAL_STR_MAX(uint64_t)] = "infinity";
@@ -171,6 +184,12 @@ static void print_config(const Config *c) {
                 format_timespan(b, sizeof(b), c->terminate_timeout_usec),
                 format_timespan(f, sizeof(f), c->force_terminate_usec),
                 signal_target_to_string(c->signal_target), jobs, log_size);
+        printf("\n[Job]\n");
+        print_limit("MemoryMax", c->job_memory_max, 20, "M");
+        print_limit("MemoryHigh", c->job_memory_high, 20, "M");
+        print_limit("TasksMax", c->job_tasks_max, 0, "");
+        print_limit("CPUWeight", c->job_cpu_weight, 0, "");
+        print_limit("IOWeight", c->job_io_weight, 0, "");
 }
 
 /* The steps' seccomp filter (README, "Steps are untrusted"): the policy read and built here, once, so

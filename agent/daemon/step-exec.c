@@ -4,6 +4,7 @@
  * fed to the core. What depends on the kind of step is behind a StepKindOps. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup-parse.h"
 #include "cgroup.h"
 #include "fdstore.h"
 #include "file-command.h"
@@ -90,16 +92,43 @@ static int read_file_command(
         return r;
 }
 
+/* A step killed with SIGKILL may have been killed by the kernel's OOM killer, at the job's MemoryMax=
+ * (README, "Steps are untrusted"): the job slice's memory.events counts its kills, and one more than
+ * the job's steps have accounted for is this step's. Without the memory controller there is no such
+ * file, and the step concludes as killed by signal 9. */
+static char *oom_message(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t kills;
+
+        if (run_slice_cgroup_path(mr->id, mr->run->jobs[job].number, &path) < 0 ||
+                (fd = cgroup_open(mr->manager->cgroot, path)) < 0 ||
+                read_full_file_at(fd, "memory.events", 4096, &text) < 0 ||
+                cgroup_memory_events_parse_oom_kill(text, &kills) < 0 || kills <= jc->oom_kills)
+                return NULL;
+        jc->oom_kills = kills;
+        if (mr->manager->config.job_memory_max == CONFIG_INFINITY)
+                return strdupf(
+                        "The step was killed by the kernel's OOM killer: the machine ran out of memory.");
+        return strdupf(
+                "The step was killed by the kernel's OOM killer: its job used all of its memory (MemoryMax=%" PRIu64
+                "M in [Job] of agent.conf).",
+                mr->manager->config.job_memory_max >> 20);
+}
+
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
-        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
         int r;
 
         step_fds_forget(ref);
+        if (sig == SIGKILL)
+                res.message = oom = oom_message(ref->mr, ref->job);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
@@ -327,6 +356,44 @@ static const StepKindOps *step_kind_of(const RunStep *s) {
         return &step_kind_shell;
 }
 
+/* ---- the job's slice: its [Job] limits (README, "Steps are untrusted") ---- */
+
+static void on_job_slice_started(ScopeJob *sj, int error, const char *message, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->slice_start = scope_job_free(jc->slice_start);
+        /* It exists already when a restarted agent goes on with a job between two steps: it has them. */
+        if (error < 0 && error != -EEXIST)
+                log_warning("Run %" PRIu64 ", job %s: the job's slice was not started with its limits: %s",
+                        jc->mr->id, jc->mr->run->jobs[jc->index].def->id, message);
+}
+
+/* Sent before the first step's scope, on the same connection: systemd creates the slice with its limits
+ * before the scope in it. */
+static void job_slice_start(ManagedRun *mr, size_t job, const char *slice) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const Config *c = &m->config;
+        _cleanup_free_ char *description = NULL;
+        int r;
+
+        if (jc->slice_started)
+                return;
+        jc->slice_started = true;
+        description = strdupf("runner-agent run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
+        r = slice_start(m->watcher, slice, description,
+                &(SliceLimits){ .memory_max = c->job_memory_max,
+                        .memory_high = c->job_memory_high,
+                        .tasks_max = c->job_tasks_max,
+                        .cpu_weight = c->job_cpu_weight,
+                        .io_weight = c->job_io_weight },
+                on_job_slice_started, jc, &jc->slice_start);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64 ", job %s: cannot start the job's slice with its limits: %m", mr->id,
+                        mr->run->jobs[job].def->id);
+}
+
 /* ---- starting a step: the part every kind shares ---- */
 
 /* The step's files, runner-step's command line (who runs the entry, where, with which environment,
@@ -438,6 +505,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 strv_free(shim_argv);
                 return -ENOMEM;
         }
+        job_slice_start(mr, job, slice);
         ref = &jc->refs[step];
         step_ref_done(ref);
         *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };

@@ -21,7 +21,7 @@ chmod 0755 "$work"
 # out: the only place both may write.
 shared=/srv/test-isolation-shared
 rm -rf "$shared" && mkdir -m 0777 "$shared"
-trap 'rm -rf "$work" "$shared" /tmp/planted-by-a /etc/runner-agent/seccomp.policy' EXIT
+trap 'rm -rf "$work" "$shared" /tmp/planted-by-a /etc/runner-agent/seccomp.policy /etc/runner-agent/agent.conf.d/50-test-isolation.conf' EXIT
 
 install_agent "$build"
 systemctl restart runner-agent || { journalctl -u runner-agent --no-pager | tail -20; echo "Bail out! runner-agent did not start"; exit 1; }
@@ -242,6 +242,43 @@ systemctl restart runner-agent
 out=$(runner-agent --check-config 2>&1)
 check "--check-config names the policy in effect: the shipped one, 18 calls denied" \
         grep -q "^# seccomp policy: /usr/share/runner-agent/seccomp.policy (18 system calls denied, abi native)$" <<<"$out"
+
+# ---- [Job] limits on each job's slice, and the total on runner.slice. This container has no
+# controllers: here only that the agent sets them is checked; the vm tier would check the kernel. ----
+slice_props() { systemctl show -P "$2" "runner-r$1-j1.slice"; }
+cat >"$work/limits.yml" <<YML
+jobs:
+  limited:
+    steps:
+      - run: |
+          touch $shared/limits.ready
+          for i in \$(seq 600); do [ -e $shared/limits.done ] && break; sleep 0.1; done
+YML
+l=$(runnerctl run "$work/limits.yml")
+wait_for 60 test -e "$shared/limits.ready"
+check "by default a job's slice has TasksMax=4096 and no memory limit" \
+        test "$(slice_props "$l" TasksMax) $(slice_props "$l" MemoryMax) $(slice_props "$l" MemoryHigh)" = "4096 infinity infinity"
+touch "$shared/limits.done"
+wait_for 60 completed "$l"
+rm -f "$shared"/limits.*
+mkdir -p /etc/runner-agent/agent.conf.d
+printf '[Job]\nMemoryMax=256M\nMemoryHigh=200M\nTasksMax=100\nCPUWeight=50\nIOWeight=20\n' \
+        >/etc/runner-agent/agent.conf.d/50-test-isolation.conf
+systemctl restart runner-agent
+l=$(runnerctl run "$work/limits.yml")
+wait_for 60 test -e "$shared/limits.ready"
+got=$(for p in MemoryMax MemoryHigh TasksMax CPUWeight IOWeight; do printf '%s=%s ' $p "$(slice_props "$l" $p)"; done)
+say "job slice: $got"
+check "[Job] MemoryMax=256M MemoryHigh=200M TasksMax=100 CPUWeight=50 IOWeight=20 are set on the job's slice" \
+        test "$got" = "MemoryMax=268435456 MemoryHigh=209715200 TasksMax=100 CPUWeight=50 IOWeight=20 "
+touch "$shared/limits.done"
+wait_for 60 completed "$l"
+check "… and the step concluded success" test "$(conclusion "$l" .conclusion)" = success
+rm -f /etc/runner-agent/agent.conf.d/50-test-isolation.conf
+systemctl restart runner-agent
+total="$(systemctl show -P MemoryMax runner.slice) $(systemctl show -P TasksMax runner.slice)"
+say "runner.slice: MemoryMax TasksMax = $total"
+check "runner.slice has a total: finite MemoryMax and TasksMax" bash -c '[[ $1 =~ ^[0-9]+\ [0-9]+$ ]]' _ "$total"
 
 echo "1..$n"
 [[ $failed -eq 0 ]]
