@@ -68,13 +68,14 @@ jobs:
         run: |
           trap 'echo INT >> $marks/steady.signals' INT
           trap 'echo TERM >> $marks/steady.signals' TERM
+          id -u >> $marks/steady.uids
           for i in \$(seq 1 40); do
             echo "line \$i"
             [ \$i -eq 5 ] && touch $marks/steady.ready
             sleep 0.1
           done
           echo "n=40" >> "\$GITHUB_OUTPUT"
-      - run: echo "after \$N"
+      - run: echo "after \$N"; id -u >> $marks/steady.uids
         env:
           N: \${{ steps.count.outputs.n }}
   test:
@@ -83,13 +84,23 @@ jobs:
       - run: echo "got \${{ needs.build.outputs.out }}"
 YML
 ref=$(runnerctl run --wait "$work/steady.yml" 2>/dev/null | head -n1)
-rm -f $marks/steady.ready
+rm -f $marks/steady.ready $marks/steady.uids
 id=$(runnerctl run "$work/steady.yml")
 wait_for 30 test -e $marks/steady.ready
 pid_before=$(agent_pid)
 kill_agent
 check "SIGKILLed agent $pid_before is back as $(agent_pid) (Restart=on-failure)" test "$(agent_pid)" != "$pid_before"
+# A job started while the taken-over one runs gets a user of its own (README, "Steps are untrusted").
+printf 'jobs:\n  other:\n    steps:\n      - run: id -u > %s/other.uid\n' "$marks" >"$work/other.yml"
+building=$(runnerctl status --json "$id" | jq -r '.jobs[0].status')
+other=$(timeout 60 runnerctl run --wait "$work/other.yml" 2>/dev/null | head -n1)
 wait_done 60 "$id"
+uids=$(sort -u $marks/steady.uids)
+say "the taken-over job ran as $uids; the one started after the restart as $(cat $marks/other.uid 2>/dev/null)"
+check "the taken-over job's steps ran as one user before and after the restart" \
+        test "$(wc -l <$marks/steady.uids) $(wc -l <<<"$uids")" = "2 1"
+check "the job started after the restart, while it ran ($building), got another user" \
+        bash -c '[[ $3 == in_progress && -s $1 && $(cat "$1") != "$2" ]]' _ "$marks/other.uid" "$uids" "$building"
 say "$(runnerctl status "$id")"
 check "the run concludes success" test "$(runnerctl status --json "$id" | jq -r .conclusion)" = success
 check "its status is the same as an undisturbed run's (run $ref)" same_status "$ref" "$id"
