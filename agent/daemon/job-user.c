@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "fs-util.h"
 #include "job-user.h"
 #include "log.h"
@@ -24,7 +25,8 @@ static const char *userdb_dir(void) {
 }
 
 /* NAME.user and NAME.group, and UID.user and GID.group linked to them: nss-systemd looks a record up by
- * either. */
+ * either. Each replaced atomically: a running job's processes (a restarted agent writes its records
+ * again) never miss their user. */
 static int userdb_write(unsigned slot, uid_t uid, const char *home) {
         _cleanup_close_ int fd = -EBADF;
         char name[32], file[64], text[512];
@@ -44,24 +46,23 @@ static int userdb_write(unsigned slot, uid_t uid, const char *home) {
         if (n < 0 || (size_t) n >= sizeof(text))
                 return -ENAMETOOLONG;
         snprintf(file, sizeof(file), "%s.user", name);
-        (void) unlinkat(fd, file, 0);
-        r = write_new_file_at(fd, file, text, (size_t) n, 0644, (uid_t) -1, (gid_t) -1);
+        r = write_file_atomic_at(fd, file, text, (size_t) n, 0644);
         if (r < 0)
                 return r;
         n = snprintf(text, sizeof(text), "{\"groupName\":\"%s\",\"gid\":%u,\"disposition\":\"dynamic\"}\n",
                 name, (unsigned) uid);
         snprintf(file, sizeof(file), "%s.group", name);
-        (void) unlinkat(fd, file, 0);
-        r = write_new_file_at(fd, file, text, (size_t) n, 0644, (uid_t) -1, (gid_t) -1);
+        r = write_file_atomic_at(fd, file, text, (size_t) n, 0644);
         if (r < 0)
                 return r;
         for (const char *kind = "user"; kind; kind = streq(kind, "user") ? "group" : NULL) {
-                char link[64], target[64];
+                char link[64], tmp[80], target[64];
 
                 snprintf(link, sizeof(link), "%u.%s", (unsigned) uid, kind);
+                snprintf(tmp, sizeof(tmp), ".#%s", link);
                 snprintf(target, sizeof(target), "%s.%s", name, kind);
-                (void) unlinkat(fd, link, 0);
-                if (symlinkat(target, fd, link) < 0)
+                (void) unlinkat(fd, tmp, 0);
+                if (symlinkat(target, fd, tmp) < 0 || renameat(fd, tmp, fd, link) < 0)
                         return -errno;
         }
         return 0;

@@ -85,8 +85,16 @@ jobs:
 YML
 ref=$(runnerctl run --wait "$work/steady.yml" 2>/dev/null | head -n1)
 rm -f $marks/steady.ready $marks/steady.uids
+# A job that holds the first user while steady starts, and is gone before the agent dies: the user
+# steady has is then not the first free one, which a new agent that did not find it again would give.
+printf 'jobs:\n  holder:\n    steps:\n      - run: touch %s/holder.ready; until [ -e %s/holder.go ]; do sleep 0.05; done\n' \
+        "$marks" "$marks" >"$work/holder.yml"
+holder=$(runnerctl run "$work/holder.yml")
+wait_for 30 test -e $marks/holder.ready
 id=$(runnerctl run "$work/steady.yml")
 wait_for 30 test -e $marks/steady.ready
+touch $marks/holder.go
+wait_done 30 "$holder"
 pid_before=$(agent_pid)
 kill_agent
 check "SIGKILLed agent $pid_before is back as $(agent_pid) (Restart=on-failure)" test "$(agent_pid)" != "$pid_before"
