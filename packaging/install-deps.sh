@@ -12,7 +12,7 @@ packages=(
         # system tests: a booted systemd container over an overlay of /
         systemd systemd-container dbus util-linux procps iproute2 jq passwd
         # package suite
-        dpkg-dev debhelper rpm
+        dpkg-dev debhelper rpm rpmlint lintian debootstrap scdoc man-db
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -429,6 +429,36 @@ static void print_escaped_lines(const char *text) {
         }
 }
 
+/* Submit(), or SubmitWithSecrets() with the secrets given (README, "Secrets"). */
+static int submit(
+        sd_bus *bus, const char *source, const char *text, sd_bus_error *error, sd_bus_message **reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (arg_n_secrets == 0)
+                return sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", error,
+                        reply, "ss", source, text);
+        r = sd_bus_message_new_method_call(
+                bus, &m, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "SubmitWithSecrets");
+        if (r >= 0)
+                r = sd_bus_message_sensitive(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", source, text);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{ss}");
+        for (size_t i = 0; r >= 0 && i < arg_n_secrets; i++) {
+                _cleanup_free_ char *name = strndup(arg_secrets[i], strcspn(arg_secrets[i], "="));
+
+                r = name ? sd_bus_message_append(m, "{ss}", name, arg_secrets[i] + strlen(name) + 1)
+                         : -ENOMEM;
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return sd_bus_error_set_errno(error, r);
+        return sd_bus_call(bus, m, 0, error, reply);
+}
+
 int verb_run(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -462,8 +492,7 @@ int verb_run(int argc, char *argv[]) {
                 }
         }
 
-        r = sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", &error, &reply,
-                "ss", source ?: path, text);
+        r = submit(bus, source ?: path, text, &error, &reply);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, INTERFACE ".Error.InvalidWorkflow"))
                         print_escaped_lines(error.message);
@@ -498,6 +527,28 @@ int verb_run(int argc, char *argv[]) {
         return c;
 }
 
+/* A step's ::error:: and friends: "error a.c:3:5: title: message". */
+static void print_annotations(json_object *list) {
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *a = json_object_array_get_idx(list, i);
+                const char *level = jstr(a, "level"),
+                           *color = level && streq(level, "error") ? "failure" : NULL;
+
+                printf("%-16s %-4s   %s%s%s ", "", "", color_for(color), strna(level), color_off(color));
+                if (jstr(a, "file")) {
+                        printf("%s", jstr(a, "file"));
+                        if (jstr(a, "line"))
+                                printf(":%s", jstr(a, "line"));
+                        if (jstr(a, "line") && jstr(a, "col"))
+                                printf(":%s", jstr(a, "col"));
+                        printf(": ");
+                }
+                if (jstr(a, "title"))
+                        printf("%s: ", jstr(a, "title"));
+                printf("%s\n", strna(jstr(a, "message")));
+        }
+}
+
 /* run has had its strings escaped (escape_json_strings()). */
 static void print_status_table(json_object *run) {
         json_object *jobs = jget(run, "jobs");
@@ -528,6 +579,7 @@ static void print_status_table(json_object *run) {
                                 jstr(s, "unit") ?: "-");
                         if (jstr(s, "message"))
                                 printf("%-16s %-4s   %s\n", "", "", jstr(s, "message"));
+                        print_annotations(jget(s, "annotations"));
                 }
                 if (jstr(job, "message"))
                         printf("%-16s %-4s   %s\n", "", "", jstr(job, "message"));

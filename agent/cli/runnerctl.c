@@ -7,17 +7,22 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "escape.h"
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
+#include "run.h"
 #include "runnerctl.h"
 #include "workflow.h"
 
 /* Context files are JSON documents such as the ones `runnerctl status --json` and GitHub's own
  * toJSON(github) print; a few MiB covers a full event payload. */
 #define CONTEXT_FILE_MAX (16U * 1024U * 1024U)
+#define SECRET_FILE_MAX (1024U * 1024U)
 
 bool arg_verbose = false;
 bool arg_json = false;
@@ -26,6 +31,8 @@ bool arg_follow = false;
 bool arg_force = false;
 bool arg_if = false;
 const char *arg_context = NULL;
+char **arg_secrets = NULL;
+size_t arg_n_secrets = 0;
 
 static void help(void) {
         printf("Usage: runnerctl [OPTIONS] COMMAND ...\n"
@@ -72,6 +79,14 @@ static void help(void) {
                "\n"
                "Options of the commands above:\n"
                "     --wait           run: wait for the run to complete\n"
+               "  -s --secret NAME[=VALUE]\n"
+               "                      run: a secret (secrets.NAME); without =VALUE, the value of\n"
+               "                      the environment variable NAME. Passed to the agent over\n"
+               "                      D-Bus, never in a command line or file, and masked as ***\n"
+               "                      in the step logs and the journal\n"
+               "     --secret-file FILE\n"
+               "                      run: secrets from FILE, one NAME=VALUE a line (blank lines\n"
+               "                      and lines starting with # are skipped)\n"
                "  -f --follow         run: --wait, printing each step's output as it is written;\n"
                "                      logs: keep printing until the run completes\n"
                "  -f --force          cancel: kill everything of the run at once\n"
@@ -329,6 +344,95 @@ static int verb_validate(int argc, char *argv[]) {
         return valid ? 0 : EXIT_FAILED;
 }
 
+/* ---- secrets (run -s, --secret-file) ---- */
+
+static int push_secret(const char *name, size_t name_len, const char *value, size_t value_len) {
+        char **l, *e;
+
+        l = realloc(arg_secrets, (arg_n_secrets + 2) * sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        arg_secrets = l;
+        e = malloc(name_len + value_len + 2);
+        if (!e)
+                return -ENOMEM;
+        memcpy(e, name, name_len);
+        e[name_len] = '=';
+        memcpy(e + name_len + 1, value, value_len);
+        e[name_len + 1 + value_len] = '\0';
+        arg_secrets[arg_n_secrets++] = e;
+        arg_secrets[arg_n_secrets] = NULL;
+        return 1;
+}
+
+/* -s NAME=VALUE, or -s NAME: the value of $NAME, as act does. Returns 1, 0 after a usage error. */
+static int add_secret_option(const char *arg) {
+        const char *eq = strchr(arg, '='), *value;
+        size_t len = eq ? (size_t) (eq - arg) : strlen(arg);
+        _cleanup_free_ char *name = strndup(arg, len), *e = NULL;
+
+        if (!name)
+                return -ENOMEM;
+        if (!run_secret_name_valid(name, len)) {
+                e = escape_for_terminal(name);
+                usage_error(
+                        "invalid secret name '%s': letters, digits and _ only, not starting with a digit or GITHUB_",
+                        strna(e));
+                return 0;
+        }
+        value = eq ? eq + 1 : getenv(name);
+        if (!value) {
+                usage_error("-s %s: no variable %s in the environment (give -s %s=VALUE)", name, name, name);
+                return 0;
+        }
+        return push_secret(name, len, value, strlen(value));
+}
+
+/* NAME=VALUE lines; blank lines and lines starting with # are skipped; the value is the rest of the
+ * line as it stands (a trailing \r dropped). Returns 1, 0 after an error printed as FILE:LINE. */
+static int read_secret_file(const char *path) {
+        _cleanup_free_ char *text = NULL, *ep = escape_for_terminal(path);
+        unsigned line = 0;
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, path, SECRET_FILE_MAX, &text);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s: %s\n", strna(ep),
+                        r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return 0;
+        }
+        if (memchr(text, '\0', (size_t) r)) {
+                fprintf(stderr, "runnerctl: %s: the file contains a NUL byte\n", strna(ep));
+                return 0;
+        }
+        for (char *p = text; *p;) {
+                size_t n = strcspn(p, "\n"), len = n;
+                const char *eq, *s = p;
+
+                line++;
+                if (len > 0 && p[len - 1] == '\r')
+                        len--;
+                while (len > 0 && (*s == ' ' || *s == '\t')) {
+                        s++;
+                        len--;
+                }
+                if (len > 0 && *s != '#') {
+                        eq = memchr(s, '=', len);
+                        if (!eq || !run_secret_name_valid(s, (size_t) (eq - s))) {
+                                fprintf(stderr,
+                                        "runnerctl: %s:%u: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit or GITHUB_\n",
+                                        strna(ep), line);
+                                return 0;
+                        }
+                        r = push_secret(s, (size_t) (eq - s), eq + 1, len - (size_t) (eq - s) - 1);
+                        if (r < 0)
+                                return r;
+                }
+                p += n + (p[n] == '\n');
+        }
+        return 1;
+}
+
 /* The options that only some verbs take. */
 typedef enum VerbOption {
         OPTION_JSON = 1 << 0,
@@ -338,6 +442,7 @@ typedef enum VerbOption {
         OPTION_CONTEXT = 1 << 4,
         OPTION_IF = 1 << 5,
         OPTION_F = 1 << 6, /* -f: --force for cancel, --follow for run and logs */
+        OPTION_SECRET = 1 << 7,
 } VerbOption;
 
 static const struct {
@@ -351,6 +456,7 @@ static const struct {
         { OPTION_CONTEXT, "--context" },
         { OPTION_IF, "--if" },
         { OPTION_F, "-f" },
+        { OPTION_SECRET, "--secret/--secret-file" },
 };
 
 #define ARGS_ANY UINT_MAX
@@ -364,8 +470,8 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "run", 1, 1, OPTION_WAIT | OPTION_FOLLOW | OPTION_F, verb_run,
-                "run [--wait] [--follow] WORKFLOW.yml" },
+        { "run", 1, 1, OPTION_WAIT | OPTION_FOLLOW | OPTION_F | OPTION_SECRET, verb_run,
+                "run [--wait] [--follow] [-s NAME[=VALUE]]... [--secret-file FILE]... WORKFLOW.yml" },
         { "status", 0, 1, OPTION_JSON, verb_status, "status [--json] [RUN]" },
         { "cancel", 1, 1, OPTION_FORCE | OPTION_F, verb_cancel, "cancel [--force] RUN" },
         { "list", 0, 0, OPTION_JSON, verb_list, "list [--json]" },
@@ -390,6 +496,7 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                 ARG_FORCE,
                 ARG_CONTEXT,
                 ARG_IF,
+                ARG_SECRET_FILE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -401,12 +508,14 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "context", required_argument, NULL, ARG_CONTEXT },
                 { "if", no_argument, NULL, ARG_IF },
+                { "secret", required_argument, NULL, 's' },
+                { "secret-file", required_argument, NULL, ARG_SECRET_FILE },
                 {},
         };
         _cleanup_free_ char **operands = NULL;
         VerbOption given = 0;
         size_t n = 0;
-        int c;
+        int c, r;
 
         operands = calloc((size_t) argc + 1, sizeof(char *));
         if (!operands)
@@ -415,7 +524,7 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
         /* "-": operands come back in order as 1, so that options may follow them whatever
          * POSIXLY_CORRECT says; ":": a missing argument is reported as such. We print the errors. */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "-:hvf", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "-:hvfs:", options, NULL)) >= 0)
                 switch (c) {
                 case 1:
                         operands[n++] = optarg;
@@ -451,15 +560,27 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                 case ARG_IF:
                         given |= OPTION_IF;
                         break;
+                case 's':
+                        given |= OPTION_SECRET;
+                        r = add_secret_option(optarg);
+                        if (r <= 0)
+                                return r < 0 ? r : -EINVAL;
+                        break;
+                case ARG_SECRET_FILE:
+                        given |= OPTION_SECRET;
+                        r = read_secret_file(optarg);
+                        if (r <= 0)
+                                return r < 0 ? r : -EINVAL;
+                        break;
                 case ':':
                         return usage_error("option '%s' needs a value", argv[optind - 1]);
                 case '?': {
                         /* optopt is the character of an unknown short option, 0 for an unknown long
                          * one, and the value of a long one given a value it does not take. */
                         _cleanup_free_ char *e = NULL;
-                        if (optopt > 0x20 && optopt < 0x7f && !strchr("hvf", optopt))
+                        if (optopt > 0x20 && optopt < 0x7f && !strchr("hvfs", optopt))
                                 return usage_error("unknown option '-%c'", optopt);
-                        if (optopt != 0 && optopt < 0x100 && !strchr("hvf", optopt))
+                        if (optopt != 0 && optopt < 0x100 && !strchr("hvfs", optopt))
                                 return usage_error("unknown option");
                         /* A long option: getopt_long() has moved past it. */
                         e = escape_for_terminal(argv[optind - 1]);

@@ -26,6 +26,9 @@ extern bool arg_follow;
 extern bool arg_force;
 extern bool arg_if;
 extern const char *arg_context;
+/* run: the secrets, as NAME=VALUE (from -s and --secret-file, in order) */
+extern char **arg_secrets;
+extern size_t arg_n_secrets;
 
 /* A verb gets its operands with the verb itself first, as argv[0]; it returns the exit status. */
 

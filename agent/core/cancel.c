@@ -22,6 +22,7 @@ static const char *const event_table[_RUN_EVENT_MAX] = {
         [RUN_EVENT_STEP_CONDITION] = "step-condition",
         [RUN_EVENT_STEP_TIMED_OUT] = "step-timed-out",
         [RUN_EVENT_FORCE] = "force",
+        [RUN_EVENT_OUTPUT_DROPPED] = "output-dropped",
 };
 
 const char *run_event_to_string(RunEvent e) {

@@ -139,8 +139,21 @@ static int add_expr(json_object *o, const char *key, const ExprValue *v) {
         return j ? add(o, key, j) : add_null(o, key);
 }
 
-static int step_to_json(const RunStep *s, json_object **ret) {
+/* v with every string that contains a secret or a masked value masked: they never reach the disk
+ * (README, "Secrets"). */
+static int add_masked_expr(json_object *o, const char *key, const ExprValue *v, const Run *run, size_t job) {
+        _cleanup_(expr_value_unrefp) ExprValue *masked = NULL;
+        int r;
+
+        r = run_mask_strings(run, job, v, &masked);
+        if (r < 0)
+                return r;
+        return add_expr(o, key, masked);
+}
+
+static int step_to_json(const Run *run, size_t job, const RunStep *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *annotations;
         int r;
 
         if (!o)
@@ -155,19 +168,24 @@ static int step_to_json(const RunStep *s, json_object **ret) {
                 (r = add_int(o, "exit_signal", s->exit_signal)) < 0 ||
                 (r = add_uint(o, "started_at", s->started_at)) < 0 ||
                 (r = add_uint(o, "completed_at", s->completed_at)) < 0 ||
-                (r = add_expr(o, "outputs", s->outputs)) < 0 ||
+                (r = add_masked_expr(o, "outputs", s->outputs, run, job)) < 0 ||
                 (r = add_bool(o, "entry_running", s->entry_running)) < 0 ||
                 (r = add_string(o, "cancel_stage", run_cancel_stage_to_string(s->cancel_stage))) < 0 ||
                 (r = add_bool(o, "timed_out", s->timed_out)) < 0 ||
                 (r = add_bool(o, "exited", s->exited)) < 0 || (r = add_bool(o, "emptied", s->emptied)) < 0 ||
                 (r = add_uint(o, "cancel_began", s->cancel_began)) < 0 ||
-                (r = add_uint(o, "timer", s->timer)) < 0)
+                (r = add_uint(o, "timer", s->timer)) < 0 ||
+                (r = add(o, "annotations", annotations = json_object_new_array())) < 0)
                 return r;
+        for (size_t i = 0; i < s->n_annotations; i++)
+                if (json_object_array_add(annotations, annotation_to_json(&s->annotations[i])) < 0)
+                        return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
 
-static int job_to_json(const RunJob *j, json_object **ret) {
+static int job_to_json(const Run *run, size_t job, json_object **ret) {
+        const RunJob *j = &run->jobs[job];
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *path, *steps;
         int r;
@@ -182,7 +200,8 @@ static int job_to_json(const RunJob *j, json_object **ret) {
                 (r = add_conclusion(o, "conclusion", j->conclusion)) < 0 ||
                 (r = add_conclusion(o, "local_status", j->local_status)) < 0 ||
                 (r = add_string(o, "name", j->name)) < 0 || (r = add_string(o, "message", j->message)) < 0 ||
-                (r = add_uint(o, "next_step", j->next_step)) < 0 || (r = add_expr(o, "env", j->env)) < 0 ||
+                (r = add_uint(o, "next_step", j->next_step)) < 0 ||
+                (r = add_masked_expr(o, "env", j->env, run, job)) < 0 ||
                 (r = add(o, "path", path = json_object_new_array())) < 0)
                 return r;
         for (size_t i = 0; i < j->n_path; i++)
@@ -197,7 +216,7 @@ static int job_to_json(const RunJob *j, json_object **ret) {
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
 
-                r = step_to_json(&j->steps[i], &s);
+                r = step_to_json(run, job, &j->steps[i], &s);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(steps, s) < 0) {
@@ -240,7 +259,7 @@ int run_state_to_json(const Run *run, json_object **ret) {
         for (size_t i = 0; i < run->n_jobs; i++) {
                 json_object *j;
 
-                r = job_to_json(&run->jobs[i], &j);
+                r = job_to_json(run, i, &j);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(jobs, j) < 0) {
@@ -608,11 +627,39 @@ static int check_instance(Parser *p, json_object *o, const RunJob *j) {
         return 0;
 }
 
+/* A step's annotations: absent in the state of an older agent. */
+static int get_annotations(Parser *p, json_object *o, RunStep *s) {
+        json_object *a;
+        size_t n;
+        int r;
+
+        if (!json_object_object_get_ex(o, "annotations", &a))
+                return 0;
+        r = get(p, o, "annotations", json_type_array, false, &a);
+        if (r < 0)
+                return r;
+        n = json_object_array_length(a);
+        if (n > ANNOTATIONS_PER_LEVEL * _ANNOTATION_LEVEL_MAX)
+                return fail(p, "annotations", "more than %u", ANNOTATIONS_PER_LEVEL * _ANNOTATION_LEVEL_MAX);
+        s->annotations = calloc(MAX(n, (size_t) 1), sizeof(Annotation));
+        if (!s->annotations)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                r = annotation_from_json(json_object_array_get_idx(a, i), &s->annotations[i]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return fail(p, "annotations", "entry %zu is not a valid annotation", i);
+                s->n_annotations++;
+        }
+        return 0;
+}
+
 static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, json_object *o) {
         static const char *const keys[] = { "id", "status", "outcome", "conclusion", "name", "unit",
                 "message", "exit_code", "exit_signal", "started_at", "completed_at", "outputs",
                 "entry_running", "cancel_stage", "timed_out", "exited", "emptied", "cancel_began", "timer",
-                NULL };
+                "annotations", NULL };
         const char *stages[N_CANCEL_STAGES];
         RunStep *s = &run->jobs[job].steps[step];
         _cleanup_free_ char *unit = NULL;
@@ -639,7 +686,7 @@ static int step_from_json(Parser *p, const Run *run, size_t job, size_t step, js
                 (r = get_bool(p, o, "exited", &s->exited)) < 0 ||
                 (r = get_bool(p, o, "emptied", &s->emptied)) < 0 ||
                 (r = get_uint64(p, o, "cancel_began", &s->cancel_began)) < 0 ||
-                (r = get_uint64(p, o, "timer", &s->timer)) < 0)
+                (r = get_uint64(p, o, "timer", &s->timer)) < 0 || (r = get_annotations(p, o, s)) < 0)
                 return r;
         s->cancel_stage = stage;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "alloc-util.h"
@@ -89,6 +90,7 @@ static void run_step_done(RunStep *s) {
         free(s->unit);
         free(s->message);
         expr_value_unref(s->outputs);
+        annotations_free(s->annotations, s->n_annotations);
 }
 
 static void run_job_done(RunJob *j, size_t n_steps) {
@@ -102,6 +104,7 @@ static void run_job_done(RunJob *j, size_t n_steps) {
                 free(j->path[i]);
         free(j->path);
         expr_value_unref(j->outputs);
+        mask_list_done(&j->added_masks);
 }
 
 int run_jobs_init(Run *run, const unsigned *instances) {
@@ -155,6 +158,8 @@ Run *run_free(Run *run) {
         free(run->cancelled_by);
         expr_value_unref(run->github);
         expr_value_unref(run->runner);
+        expr_value_unref(run->secrets);
+        mask_list_done(&run->masks);
         workflow_free(run->workflow);
         free(run);
         return NULL;
@@ -438,7 +443,8 @@ static int build_contexts(
 
         _cleanup_(expr_value_unrefp) ExprValue *inputs = expr_value_new_object(),
                                                *vars = expr_value_new_object(),
-                                               *secrets = expr_value_new_object();
+                                               *secrets = run->secrets ? expr_value_ref(run->secrets)
+                                                                       : expr_value_new_object();
         if (!inputs || !vars || !secrets)
                 return -ENOMEM;
         if (expr_object_set(c, "github", 6, github) < 0 || expr_object_set(c, "env", 3, envctx) < 0 ||
@@ -660,6 +666,26 @@ int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, R
         return changed(actions, job, SIZE_MAX);
 }
 
+/* *s with what the job masks masked (README, "Secrets"). */
+static int mask_job_string(const Run *run, size_t job, char **s) {
+        char *m = NULL, *m2 = NULL;
+        size_t len;
+        int r;
+
+        if (!*s)
+                return 0;
+        r = mask_string(&run->masks, *s, strlen(*s), &m, &len);
+        if (r < 0)
+                return r;
+        r = mask_string(&run->jobs[job].added_masks, m, len, &m2, NULL);
+        free(m);
+        if (r < 0)
+                return r;
+        free(*s);
+        *s = m2;
+        return 0;
+}
+
 /* The job's steps are all done: evaluate its outputs, then clean up. */
 static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
@@ -689,6 +715,19 @@ static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actio
                 }
                 if (r < 0)
                         return r;
+                /* As GitHub does: an output that would carry a secret out of the job is dropped. */
+                if (mask_list_matches(&run->masks, value, strlen(value)) ||
+                        mask_list_matches(&j->added_masks, value, strlen(value))) {
+                        r = run_action_push(actions,
+                                &(RunAction){ .type = RUN_ACTION_EVENT,
+                                        .event = RUN_EVENT_OUTPUT_DROPPED,
+                                        .job = job,
+                                        .step = SIZE_MAX,
+                                        .text = strdup(j->def->outputs.items[i].name) });
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = object_set_string(j->outputs, j->def->outputs.items[i].name, value);
                 if (r < 0)
                         return r;
@@ -922,6 +961,10 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 if (r < 0)
                         return r;
         }
+        /* The name is shown everywhere (status, the journal): as GitHub does, never a secret. */
+        r = mask_job_string(run, job, &s->name);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(spec);
         return 0;
@@ -1193,6 +1236,13 @@ int run_step_exited(
 
         s->exit_code = result->exit_signal ? -1 : result->exit_code;
         s->exit_signal = result->exit_signal;
+        /* Annotations are what the step said, also when it was cancelled. */
+        if (result->annotations) {
+                r = annotations_parse(
+                        result->annotations, result->annotations_len, &s->annotations, &s->n_annotations);
+                if (r < 0)
+                        return r;
+        }
         /* What a step being cancelled wrote is not taken: it did not complete. */
         if (s->cancel_stage != RUN_CANCEL_NONE)
                 return cancel_step_ended(run, job, step, now, actions);
@@ -1385,6 +1435,18 @@ static int json_add(json_object *o, const char *key, json_object *v, bool nullab
         return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
 }
 
+static int json_add_outputs(json_object *o, const ExprValue *outputs);
+
+static int json_add_masked_outputs(json_object *o, const Run *run, size_t job, const ExprValue *outputs) {
+        _cleanup_(expr_value_unrefp) ExprValue *masked = NULL;
+        int r;
+
+        r = run_mask_strings(run, job, outputs, &masked);
+        if (r < 0)
+                return r;
+        return json_add_outputs(o, masked);
+}
+
 static int json_add_outputs(json_object *o, const ExprValue *outputs) {
         json_object *out = json_object_new_object();
         int r;
@@ -1404,8 +1466,9 @@ static int json_add_outputs(json_object *o, const ExprValue *outputs) {
         return 0;
 }
 
-static int step_to_json(const RunStep *s, json_object **ret) {
+static int step_to_json(const Run *run, size_t job, const RunStep *s, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *annotations;
         int r;
 
         if (!o)
@@ -1427,8 +1490,12 @@ static int step_to_json(const RunStep *s, json_object **ret) {
                 (r = json_add(o, "started_at", json_timestamp(s->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(s->completed_at), true)) < 0 ||
                 (r = json_add(o, "message", json_string_or_null(s->message), true)) < 0 ||
-                (r = json_add_outputs(o, s->outputs)) < 0)
+                (r = json_add_masked_outputs(o, run, job, s->outputs)) < 0 ||
+                (r = json_add(o, "annotations", annotations = json_object_new_array(), false)) < 0)
                 return r;
+        for (size_t i = 0; i < s->n_annotations; i++)
+                if (json_object_array_add(annotations, annotation_to_json(&s->annotations[i])) < 0)
+                        return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -1467,7 +1534,7 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
                 return r;
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
-                r = step_to_json(&j->steps[i], &s);
+                r = step_to_json(run, job, &j->steps[i], &s);
                 if (r >= 0)
                         r = json_array_push(steps, s);
                 if (r < 0)
@@ -1554,4 +1621,145 @@ int run_json_mark_interrupted(json_object *run, const char *message, uint64_t no
         }
         any |= json_mark(run, NULL, "cancelled", stamp);
         return any;
+}
+
+/* ---- secrets (README, "Secrets") ---- */
+
+bool run_secret_name_valid(const char *name, size_t len) {
+        /* GitHub's rule: letters, digits and _, not starting with a digit or GITHUB_. */
+        if (len == 0 || (name[0] >= '0' && name[0] <= '9') ||
+                (len >= 7 && strncasecmp(name, "GITHUB_", 7) == 0))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                            (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+                        return false;
+        return true;
+}
+
+int run_set_secrets(Run *run, char *const *secrets) {
+        _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+        MaskList masks = {};
+        size_t n = 0, size = 0;
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        for (char *const *e = secrets; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+                ExprValue *v;
+
+                if (!eq || !run_secret_name_valid(*e, (size_t) (eq - *e))) {
+                        r = -EINVAL;
+                        break;
+                }
+                size += strlen(*e);
+                if (++n > RUN_SECRETS_MAX || size > RUN_SECRETS_SIZE_MAX) {
+                        r = -E2BIG;
+                        break;
+                }
+                v = expr_value_new_stringz(eq + 1);
+                /* Names ignore case, as every context's: the last one given wins. */
+                if (!v || expr_object_set(o, *e, (size_t) (eq - *e), v) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = mask_list_add_secret(&masks, eq + 1);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0) {
+                mask_list_done(&masks);
+                return r;
+        }
+        expr_value_unref(run->secrets);
+        run->secrets = TAKE_PTR(o);
+        mask_list_done(&run->masks);
+        run->masks = masks;
+        return 0;
+}
+
+int run_job_add_mask(Run *run, size_t job, const char *value, size_t len) {
+        MaskList *l;
+        size_t size = len;
+
+        if (job >= run->n_jobs)
+                return -EINVAL;
+        l = &run->jobs[job].added_masks;
+        for (size_t i = 0; i < l->n; i++) {
+                if (l->lens[i] == len && memcmp(l->values[i], value, len) == 0)
+                        return 0; /* known: nothing changes */
+                size += l->lens[i];
+        }
+        if (l->n >= RUN_JOB_MASKS_MAX || size > RUN_JOB_MASKS_SIZE_MAX)
+                return -E2BIG;
+        return mask_list_add(l, value, len) < 0 ? -ENOMEM : 1;
+}
+
+int run_step_masks(const Run *run, size_t job, char **ret, size_t *ret_len) {
+        MaskList all = {};
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < run->masks.n; i++)
+                r = mask_list_add(&all, run->masks.values[i], run->masks.lens[i]);
+        for (size_t i = 0; r >= 0 && job < run->n_jobs && i < run->jobs[job].added_masks.n; i++)
+                r = mask_list_add(
+                        &all, run->jobs[job].added_masks.values[i], run->jobs[job].added_masks.lens[i]);
+        if (r >= 0)
+                r = mask_list_serialize(&all, ret, ret_len);
+        mask_list_done(&all);
+        return r;
+}
+
+bool run_step_debug(const Run *run) {
+        const ExprValue *v = run->secrets ? expr_object_getz(run->secrets, "ACTIONS_STEP_DEBUG") : NULL;
+
+        return v && v->kind == EXPR_STRING && strcasecmp(v->string.s, "true") == 0;
+}
+
+static bool job_masks_match(const Run *run, size_t job, const char *s, size_t len) {
+        return mask_list_matches(&run->masks, s, len) ||
+                (job < run->n_jobs && mask_list_matches(&run->jobs[job].added_masks, s, len));
+}
+
+int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *o = NULL;
+        bool any = false;
+
+        if (!v || v->kind != EXPR_OBJECT) {
+                *ret = v ? expr_value_ref((ExprValue *) v) : NULL;
+                return 0;
+        }
+        for (size_t i = 0; i < v->object.n && !any; i++) {
+                const ExprValue *e = v->object.pairs[i].value;
+                any = e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len);
+        }
+        if (!any) {
+                *ret = expr_value_ref((ExprValue *) v);
+                return 0;
+        }
+        o = expr_value_new_object();
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < v->object.n; i++) {
+                const ExprPair *p = &v->object.pairs[i];
+                ExprValue *e = p->value;
+                _cleanup_free_ char *m = NULL, *m2 = NULL;
+                size_t len;
+                int r;
+
+                if (e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len)) {
+                        r = mask_string(&run->masks, e->string.s, e->string.len, &m, &len);
+                        if (r >= 0 && job < run->n_jobs)
+                                r = mask_string(&run->jobs[job].added_masks, m, len, &m2, &len);
+                        if (r < 0)
+                                return r;
+                        e = expr_value_new_string(m2 ?: m, len);
+                } else
+                        e = expr_value_ref(e);
+                if (!e || expr_object_set(o, p->key, p->key_len, e) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
 }

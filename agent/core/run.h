@@ -7,7 +7,9 @@
 
 #include <json-c/json.h>
 
+#include "annotation.h"
 #include "expr-value.h"
+#include "mask.h"
 #include "workflow.h"
 
 /* One run of a workflow: the coordinator (job graph, job conditions, the parallel-jobs budget, the
@@ -67,10 +69,12 @@ typedef struct RunStep {
         ExprValue *outputs;                /* object */
         bool entry_running;                /* run_step_started() came */
         RunCancelStage cancel_stage;
-        bool timed_out;        /* cancelled by its timeout-minutes: concludes failure */
-        bool exited, emptied;  /* in the KILL stage: which of the two it waits for has come */
-        uint64_t cancel_began; /* monotonic µs */
-        uint64_t timer;        /* monotonic µs deadline of the step's timer, 0: none */
+        bool timed_out;          /* cancelled by its timeout-minutes: concludes failure */
+        bool exited, emptied;    /* in the KILL stage: which of the two it waits for has come */
+        uint64_t cancel_began;   /* monotonic µs */
+        uint64_t timer;          /* monotonic µs deadline of the step's timer, 0: none */
+        Annotation *annotations; /* ::error:: and friends (README, "Workflow commands") */
+        size_t n_annotations;
 } RunStep;
 
 typedef enum RunJobPhase {
@@ -104,7 +108,8 @@ typedef struct RunJob {
         size_t n_path;
         ExprValue *outputs; /* object, once completed */
         uint64_t started_at, completed_at;
-        uint64_t timer; /* monotonic µs deadline of the job's timeout-minutes, 0: none */
+        uint64_t timer;       /* monotonic µs deadline of the job's timeout-minutes, 0: none */
+        MaskList added_masks; /* ::add-mask:: values of its steps (README, "Secrets") */
 } RunJob;
 
 /* The durations of README, Cancellation ([Cancel] in agent.conf). */
@@ -132,6 +137,8 @@ typedef struct Run {
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;
+        ExprValue *secrets; /* the secrets context: never written to run-state.json or state.json */
+        MaskList masks;     /* what the secrets mask (README, "Secrets") */
 } Run;
 
 /* The instances of the workflow's job definition def: jobs[*ret_first] to jobs[*ret_first + *ret_n - 1]. */
@@ -141,6 +148,26 @@ void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *re
 int run_new(uint64_t id, const char *source, Workflow *workflow, const char *workspace_root,
         ExprValue *github, ExprValue *runner, RunTime now, Run **ret);
 Run *run_free(Run *run);
+
+/* The run's secrets (README, "Secrets"), each "NAME=VALUE"; NAME as run_secret_name_valid() says.
+ * Sets the secrets context and the masks. -EINVAL for a bad entry, -E2BIG beyond the limits. */
+#define RUN_SECRETS_MAX 1000U
+#define RUN_SECRETS_SIZE_MAX (1024U * 1024U)
+bool run_secret_name_valid(const char *name, size_t len);
+int run_set_secrets(Run *run, char *const *secrets);
+/* A value a step of the job asked to mask (::add-mask::): masked in the job's later steps. Up to
+ * RUN_JOB_MASKS_MAX values of RUN_JOB_MASKS_SIZE_MAX bytes in all a job (-E2BIG beyond): a step
+ * cannot make the agent keep and rewrite more. */
+#define RUN_JOB_MASKS_MAX 1000U
+#define RUN_JOB_MASKS_SIZE_MAX (256U * 1024U)
+int run_job_add_mask(Run *run, size_t job, const char *value, size_t len);
+/* What a step of the job masks: the run's secrets and the job's added values, NUL-separated. */
+int run_step_masks(const Run *run, size_t job, char **ret, size_t *ret_len);
+/* v (NULL, or an object of strings) with every string that contains a value the job masks masked:
+ * a new reference to v when there is nothing to mask. */
+int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue **ret);
+/* Whether the step debug log is on: the secret ACTIONS_STEP_DEBUG is "true" (ignoring case). */
+bool run_step_debug(const Run *run);
 static inline void run_freep(Run **r) {
         if (*r)
                 *r = run_free(*r);
@@ -180,6 +207,7 @@ typedef enum RunEvent {
         RUN_EVENT_STEP_CONDITION,   /* a step's if: evaluated under the cancellation */
         RUN_EVENT_STEP_TIMED_OUT,   /* text: the timeout */
         RUN_EVENT_FORCE,            /* the force deadline; text: why */
+        RUN_EVENT_OUTPUT_DROPPED,   /* a job output contains a secret and was dropped; text: its name */
         _RUN_EVENT_MAX,
 } RunEvent;
 
@@ -258,6 +286,8 @@ typedef struct RunStepResult {
         int exit_signal;
         const char *output, *env, *path;
         size_t output_len, env_len, path_len;
+        const char *annotations; /* runner-step's annotations file (annotation.h), NULL: none */
+        size_t annotations_len;
         const char *message; /* why it was killed, when the agent knows better than the signal (OOM) */
 } RunStepResult;
 int run_step_exited(

@@ -101,6 +101,18 @@ int step_control_parse(StepControlPhase phase, const char *data, size_t len, siz
                         VIOLATION(phase == STEP_CONTROL_DONE ? "'exited' more than once"
                                                              : "'exited' before 'started'");
                 next = STEP_CONTROL_DONE;
+        } else if ((p = word(data, end, "mask"))) {
+                /* The value may be anything but NUL (checked above): it is masked as it is. */
+                if (p == end)
+                        VIOLATION("'mask' without a value");
+                if (n_fds != 0)
+                        VIOLATION("a descriptor attached to 'mask'");
+                m = (StepControlMessage){
+                        .type = STEP_CONTROL_MSG_MASK, .value = p, .value_len = (size_t) (end - p)
+                };
+                if (phase != STEP_CONTROL_STARTED)
+                        VIOLATION("'mask' outside the step's run (before 'started' or after 'exited')");
+                next = STEP_CONTROL_STARTED;
         } else
                 VIOLATION("an unknown message");
 #undef VIOLATION

@@ -14,6 +14,9 @@
  *   shim → agent  "failed ERRNO"        the entry could not be executed; no descriptor
  *   shim → agent  "exited CODE SIGNAL"  the entry ended: CODE 0-255 and SIGNAL 0, or CODE -1 and the
  *                                       signal that killed it; no descriptor
+ *   shim → agent  "mask VALUE"          the step asked to mask VALUE (::add-mask::): 1 to
+ *                                       STEP_CONTROL_MASK_MAX bytes, no NUL; only between "started"
+ *                                       and "exited", any number of times; no descriptor
  */
 
 typedef enum StepControlPhase {
@@ -28,19 +31,26 @@ typedef enum StepControlType {
         STEP_CONTROL_MSG_STARTED,
         STEP_CONTROL_MSG_FAILED,
         STEP_CONTROL_MSG_EXITED,
+        STEP_CONTROL_MSG_MASK,
 } StepControlType;
 
 typedef struct StepControlMessage {
         StepControlType type;
-        int pid;    /* started */
-        int error;  /* failed: a positive errno */
-        int code;   /* exited */
-        int signal; /* exited */
+        int pid;           /* started */
+        int error;         /* failed: a positive errno */
+        int code;          /* exited */
+        int signal;        /* exited */
+        const char *value; /* mask: points into the datagram, not NUL-terminated */
+        size_t value_len;
 } StepControlMessage;
 
-/* The longest valid message ("exited -1 64" and friends are far shorter); anything longer is a
- * violation, so the receive buffer need not be larger than this plus one byte (to see truncation). */
-#define STEP_CONTROL_MESSAGE_MAX 32U
+/* The longest value a "mask" message carries: longer ::add-mask:: values are masked in their step
+ * only (runner-step says so in the log). */
+#define STEP_CONTROL_MASK_MAX (16U * 1024U)
+/* The longest valid message ("mask" and its value; "exited -1 64" and friends are far shorter);
+ * anything longer is a violation, so the receive buffer need not be larger than this plus one byte
+ * (to see truncation). */
+#define STEP_CONTROL_MESSAGE_MAX (5U + STEP_CONTROL_MASK_MAX)
 
 /* Parses one datagram received in phase, carrying n_fds descriptors. On success returns 0, fills
  * *ret and sets *ret_phase to the phase after it. On a violation returns -EPROTO and points

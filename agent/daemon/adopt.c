@@ -262,6 +262,14 @@ int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why) 
                 return r;
         mr->run = TAKE_PTR(run);
         mr->adopted = true;
+        r = secret_store_load(mr);
+        if (r == -ENOMEM) {
+                managed_run_free(mr);
+                return r;
+        }
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64 ": cannot read its secrets back; its later steps get none: %m", id);
         r = managed_run_init_jobs(mr);
         if (r >= 0)
                 r = managed_run_add(m, mr);

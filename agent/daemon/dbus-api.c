@@ -195,6 +195,66 @@ static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd
         return 1;
 }
 
+static void secrets_free(char **l) {
+        for (char **e = l; e && *e; e++) {
+                explicit_bzero(*e, strlen(*e));
+                free(*e);
+        }
+        free(l);
+}
+
+/* The a{ss} of SubmitWithSecrets() as NAME=VALUE entries, checked as GitHub checks secrets' names. */
+static int read_secrets(sd_bus_message *m, char ***ret, sd_bus_error *error) {
+        char **l = NULL;
+        size_t n = 0, size = 0;
+        const char *name, *value;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "{ss}", &name, &value)) > 0) {
+                char **nl;
+
+                if (!run_secret_name_valid(name, strlen(name))) {
+                        r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Invalid secret name '%s': letters, digits and _ only, not starting with a digit or GITHUB_.",
+                                name);
+                        break;
+                }
+                size += strlen(name) + strlen(value) + 1;
+                if (n + 1 > RUN_SECRETS_MAX || size > RUN_SECRETS_SIZE_MAX ||
+                        strlen(value) > MASK_VALUE_MAX) {
+                        r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Too many or too large secrets: at most %u, each value up to %u bytes, %u bytes in all.",
+                                RUN_SECRETS_MAX, MASK_VALUE_MAX, RUN_SECRETS_SIZE_MAX);
+                        break;
+                }
+                nl = realloc(l, (n + 2) * sizeof(char *));
+                if (!nl || asprintf(&nl[n], "%s=%s", name, value) < 0) {
+                        l = nl ?: l;
+                        if (l)
+                                l[n] = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+                l = nl;
+                l[++n] = NULL;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                secrets_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+static void secrets_freep(char ***l) {
+        secrets_free(*l);
+}
+
 static int submit_error(int r, const char *errors, sd_bus_error *error) {
         if (r == -EINVAL)
                 return sd_bus_error_set(error, ERROR_INVALID_WORKFLOW, errors);
@@ -231,12 +291,18 @@ static void submitted(int result, uint64_t id, void *userdata) {
 
 static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         _cleanup_free_ char *errors = NULL;
+        _cleanup_(secrets_freep) char **secrets = NULL;
         const char *source, *yaml;
         int r;
 
         r = sd_bus_message_read(m, "ss", &source, &yaml);
         if (r < 0)
                 return r;
+        if (sd_bus_message_has_signature(m, "ssa{ss}")) {
+                r = read_secrets(m, &secrets, error);
+                if (r < 0)
+                        return r;
+        }
         if (strlen(yaml) > WORKFLOW_MAX_SIZE)
                 return sd_bus_error_setf(error, ERROR_INVALID_WORKFLOW,
                         "%s: the workflow is larger than %u bytes", source, WORKFLOW_MAX_SIZE);
@@ -245,7 +311,7 @@ static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
                         error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
 
         r = manager_submit_then(
-                manager, source, yaml, strlen(yaml), by, &errors, submitted, sd_bus_message_ref(m));
+                manager, source, yaml, strlen(yaml), secrets, by, &errors, submitted, sd_bus_message_ref(m));
         if (r < 0) {
                 sd_bus_message_unref(m);
                 return submit_error(r, errors, error);
@@ -373,6 +439,8 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("s", source, "s", yaml), SD_BUS_RESULT("t", id),
                 method_submit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SubmitWithSecrets", SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets),
+                SD_BUS_RESULT("t", id), method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
         SD_BUS_METHOD_WITH_ARGS("GetRun", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", json), method_get_run,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRuns", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_runs,

@@ -265,6 +265,11 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
                 head(&f, mr, MESSAGE_STEP_TIMED_OUT, LOG_NOTICE, "step-timed-out", a->job, a->step);
                 add(&f, "MESSAGE=%s reached its %s: cancelling it.", w, a->text ?: "timeout");
                 break;
+        case RUN_EVENT_OUTPUT_DROPPED:
+                head(&f, mr, MESSAGE_OUTPUT_DROPPED, LOG_WARNING, "output-dropped", a->job, SIZE_MAX);
+                add(&f, "MESSAGE=%s: output %s contains a secret; it is dropped.", w, a->text ?: "");
+                add(&f, "RUNNER_OUTPUT=%s", a->text ?: "");
+                break;
         case RUN_EVENT_FORCE:
                 return; /* logged with the kill it leads to: journal_run_forced() */
         default:

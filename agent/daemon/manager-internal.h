@@ -38,6 +38,7 @@ struct JobCtx {
         ManagedRun *mr;
         size_t index;
         bool counted;        /* in Manager.running_jobs */
+        bool masks_full;     /* ::add-mask:: beyond the job's limit was logged once */
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
         StepRef *refs;       /* the steps' callback userdata */
         int files_fd;        /* the job's file-command directory, owned by the step user */
@@ -76,6 +77,12 @@ int managed_run_init_jobs(ManagedRun *mr); /* the JobCtx and StepRef of every jo
 int managed_run_add(Manager *m, ManagedRun *mr);
 ManagedRun *managed_run_free(ManagedRun *mr);
 void step_ref_done(StepRef *ref);
+
+/* ---- secret-store.c: the run's secrets and masked values under the runtime directory ---- */
+
+int secret_store_save(ManagedRun *mr); /* no file when there is nothing to keep */
+int secret_store_load(ManagedRun *mr); /* into mr->run; no file: nothing */
+void secret_store_remove(Manager *m, uint64_t id);
 
 /* ---- state.c: runs/<id>/ ---- */
 

@@ -278,7 +278,11 @@ static int submission_write(void *data) {
                 r = -errno;
                 goto fail;
         }
-        (void) fchown(dir_fd, 0, s->admin_gid);
+        s->failed = "give the directory to the group runner-admin";
+        if (fchown(dir_fd, 0, s->admin_gid) < 0) {
+                r = -errno;
+                goto fail;
+        }
         s->failed = "save the workflow";
         r = write_file_atomic_at(dir_fd, "workflow.yml", s->yaml, s->len, 0640);
         if (r < 0)
@@ -325,6 +329,7 @@ static void submission_done(int r, void *data) {
                  * holds it. */
                 if (r != -EEXIST && m->next_id == s->id + 1)
                         m->next_id = s->id;
+                secret_store_remove(m, s->id);
                 s->then(r, 0, s->userdata);
                 submission_free(s);
                 return;
@@ -345,8 +350,8 @@ static void submission_done(int r, void *data) {
         submission_free(s);
 }
 
-int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        char **ret_errors, manager_submit_done_t then, void *userdata) {
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
+        const char *by, char **ret_errors, manager_submit_done_t then, void *userdata) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
@@ -398,6 +403,10 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
         };
         r = managed_run_init_jobs(s->mr);
         if (r >= 0)
+                r = run_set_secrets(s->mr->run, secrets);
+        if (r >= 0)
+                r = secret_store_save(s->mr);
+        if (r >= 0)
                 r = state_texts(s->mr, &s->internal, &s->public);
         if (r >= 0)
                 r = worker_submit(m->worker, submission_write, submission_done, s);
@@ -408,6 +417,7 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
         return 0;
 
 fail:
+        secret_store_remove(m, s->id);
         submission_free(s);
         return r;
 }

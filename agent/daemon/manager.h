@@ -95,12 +95,14 @@ int manager_connect(Manager *m);
 int manager_load_runs(Manager *m);
 
 /* A new run from YAML text: checked and built now, written to disk on the worker, then added, started
- * and announced; then(result, id, userdata) follows from the loop (result < 0: nothing was created).
- * Returns < 0 (and then is not called) when it fails at once: -ESHUTDOWN while stopping, -EINVAL with
- * the loader's messages in *ret_errors, one a line, "SOURCE:LINE:COLUMN: message", -ENOMEM. */
+ * and announced; secrets (NAME=VALUE entries, or NULL) are the run's `secrets` context, kept only in
+ * memory and under /run (README, "Secrets"); then(result, id, userdata) follows from the loop (result < 0:
+ * nothing was created). Returns < 0 (and then is not called) when it fails at once: -ESHUTDOWN while
+ * stopping, -EINVAL with the loader's messages in *ret_errors, one a line, "SOURCE:LINE:COLUMN: message",
+ * -ENOMEM. */
 typedef void (*manager_submit_done_t)(int result, uint64_t id, void *userdata);
-int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, const char *by,
-        char **ret_errors, manager_submit_done_t then, void *userdata);
+int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
+        const char *by, char **ret_errors, manager_submit_done_t then, void *userdata);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */

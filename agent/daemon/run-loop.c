@@ -20,6 +20,7 @@ static void on_run_slice_stopped(ScopeJob *sj, int error, const char *message, v
         if (error < 0)
                 log_warning("Run %" PRIu64 ": failed to stop its slice: %s", mr->id, message);
         mr->completed_announced = true;
+        secret_store_remove(mr->manager, mr->id);
         (void) save_now(mr);
         journal_change(mr, SIZE_MAX, SIZE_MAX);
         bus_emit_run_changed(mr);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,14 +118,44 @@ static char *oom_message(ManagedRun *mr, size_t job) {
                 mr->manager->config.job_memory_max >> 20);
 }
 
+/* runner-step's annotations file (README, "Workflow commands"): a regular file of root's in the run's
+ * logs directory, no symlink followed, bounded. Missing: none. */
+static int read_annotations(
+        ManagedRun *mr, unsigned job_number, unsigned number, char **ret, size_t *ret_len) {
+        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        char name[64];
+        struct stat st;
+        ssize_t n;
+
+        *ret = NULL;
+        *ret_len = 0;
+        dir_fd = run_dir_open(mr->manager, mr->id);
+        if (dir_fd < 0)
+                return dir_fd;
+        snprintf(name, sizeof(name), "logs/j%u-s%u.annotations", job_number, number);
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+                return -EPERM;
+        n = read_full_fd(fd, ANNOTATIONS_FILE_MAX, ret);
+        if (n < 0)
+                return (int) n;
+        *ret_len = (size_t) n;
+        return 0;
+}
+
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
-        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *oom = NULL;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL,
+                            *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
-        int r;
+        int r, r2;
 
         step_fds_forget(ref);
         if (sig == SIGKILL)
@@ -137,6 +168,13 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         res.output = output;
         res.env = env;
         res.path = path;
+        r2 = read_annotations(ref->mr, ref->mr->run->jobs[ref->job].def->number, number, &annotations,
+                &res.annotations_len);
+        if (r2 < 0)
+                log_warning_errno(r2,
+                        "Run %" PRIu64 ", job %s, step %u: ignoring the step's annotations: %m", ref->mr->id,
+                        ref->mr->run->jobs[ref->job].def->id, number);
+        res.annotations = annotations;
 
         if (r < 0)
                 r = run_step_failed(
@@ -178,10 +216,39 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
         run_actions_done(&actions);
 }
 
+/* ::add-mask:: in a step: masked in the job's later steps too, and kept for a restarted agent with
+ * the run's secrets (never under the state directory). */
+static void on_step_mask(StepProcess *p, const char *value, size_t len, void *userdata) {
+        StepRef *ref = userdata;
+        int r;
+
+        r = run_job_add_mask(ref->mr->run, ref->job, value, len);
+        if (r == -E2BIG) {
+                JobCtx *jc = job_ctx(ref->mr, ref->job);
+
+                if (!jc->masks_full)
+                        log_warning(
+                                "Run %" PRIu64 ", job %s: more than %u values or %u bytes masked with "
+                                "::add-mask::; further values are masked only in the step that adds them",
+                                ref->mr->id, ref->mr->run->jobs[ref->job].def->id, RUN_JOB_MASKS_MAX,
+                                RUN_JOB_MASKS_SIZE_MAX);
+                jc->masks_full = true;
+                return;
+        }
+        if (r > 0)
+                r = secret_store_save(ref->mr);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64
+                        ", job %s: cannot keep a value the step masked for the job's later steps: %m",
+                        ref->mr->id, ref->mr->run->jobs[ref->job].def->id);
+}
+
 const StepCallbacks step_callbacks = {
         .started = on_step_started,
         .exited = on_step_exited,
         .failed = on_step_failed,
+        .mask = on_step_mask,
 };
 
 static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
@@ -319,6 +386,40 @@ static int build_environ(
         return 0;
 }
 
+/* What the step masks in its output (README, "Secrets"), for runner-step --masks-fd: a sealed memfd,
+ * so that the values are in no command line, environment or file. -EBADF: nothing to mask. */
+static int masks_memfd(ManagedRun *mr, size_t job) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = 0;
+        int r;
+
+        r = run_step_masks(mr->run, job, &text, &len);
+        if (r < 0)
+                return r;
+        if (len == 0)
+                return -EBADF;
+        fd = memfd_create("runner-step-masks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < len;) {
+                ssize_t n = write(fd, text + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        explicit_bzero(text, len);
+                        return r;
+                }
+                done += (size_t) n;
+        }
+        explicit_bzero(text, len);
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+                lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
 /* ---- the kinds of step ---- */
 
 /* run: the script in s<N>.sh, readable by the step's user, run by the step's shell command line. */
@@ -408,6 +509,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL;
+        _cleanup_close_ int masks_fd = -EBADF;
         char **argv = NULL, **shim_argv = NULL, name[64];
         size_t environ_len = 0, n = 0, allocated = 0;
         StepRef *ref;
@@ -450,7 +552,19 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r < 0)
                 return r;
 
+        masks_fd = masks_memfd(mr, job);
+        if (masks_fd < 0 && masks_fd != -EBADF) {
+                strv_free(argv);
+                *ret_message = strdupf(
+                        "Failed to pass the secrets' masks to runner-step: %s", strerror(-masks_fd));
+                return masks_fd;
+        }
+
         r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
+        if (r >= 0 && masks_fd >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--masks-fd=4"));
+        if (r >= 0 && run_step_debug(mr->run))
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--debug"));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", jc->uid, jc->uid));
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(private_dirs); i++)
@@ -474,6 +588,10 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r >= 0 && m->config.max_step_log_size > 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--max-log-size=%" PRIu64, m->config.max_step_log_size));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--annotations=%s/runs/%" PRIu64 "/logs/j%u-s%u.annotations", m->state_dir,
+                                mr->id, j->def->number, number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
         if (r >= 0)
@@ -514,7 +632,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 &(StepParams){ .shim_argv = shim_argv,
                         .unit = s->unit,
                         .slice = slice,
-                        .description = description },
+                        .description = description,
+                        .masks_fd = masks_fd },
                 &step_callbacks, ref, &jc->steps[step]);
         strv_free(shim_argv);
         if (r < 0) {

@@ -48,8 +48,12 @@
 #include "cgroup-parse.h"
 #include "fileio.h"
 #include "macro.h"
+#include "mask.h"
+#include "step-commands.h"
+#include "step-control.h"
 #include "step-journal.h"
 #include "step-log.h"
+#include "workflow-command.h"
 
 #define CONTROL_FD 3
 /* Pipes of 1 MiB (the default pipe-max-size) let the step write on while the shim is between reads;
@@ -64,6 +68,8 @@
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
 #define MOUNTINFO_MAX (16U * 1024U * 1024U)
 #define CGROUP_FILE_MAX (64U * 1024U)
+/* The masks' descriptor holds at most this (README, "Secrets": the run's secrets and their forms). */
+#define MASKS_MAX_SIZE (16U * 1024U * 1024U)
 
 static uid_t arg_uid = (uid_t) -1;
 static gid_t arg_gid = (gid_t) -1;
@@ -72,6 +78,9 @@ static const char *arg_log = NULL;
 static const char *arg_exit_status = NULL;
 static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
+static int arg_masks_fd = -EBADF;
+static bool arg_debug = false;
+static const char *arg_annotations = NULL;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
 static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
@@ -94,6 +103,11 @@ static void help(void) {
                "                           first 90%% and last 10%% with a line saying what was cut\n"
                "                           (0: unlimited, the default)\n"
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
+               "     --masks-fd=FD         Mask these values as *** in the log and the journal copy:\n"
+               "                           FD holds them, each ended by a NUL byte\n"
+               "     --debug               Keep ::debug:: lines (ACTIONS_STEP_DEBUG)\n"
+               "     --annotations=FILE    Append the step's ::error::, ::warning:: and ::notice::\n"
+               "                           annotations to FILE, one JSON object a line\n"
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n"
                "     --bind=SRC:DST        Bind SRC over DST in a mount namespace of the command's own\n"
                "                           (up to %u; both absolute)\n"
@@ -146,8 +160,11 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_EXIT_STATUS,
                 ARG_MAX_LOG_SIZE,
                 ARG_FIELD,
+                ARG_MASKS_FD,
+                ARG_DEBUG,
+                ARG_ANNOTATIONS,
                 ARG_BIND,
-                ARG_SECCOMP
+                ARG_SECCOMP,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -159,6 +176,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
+                { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
+                { "debug", no_argument, NULL, ARG_DEBUG },
+                { "annotations", required_argument, NULL, ARG_ANNOTATIONS },
                 { "bind", required_argument, NULL, ARG_BIND },
                 { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 {},
@@ -209,6 +229,24 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_fields[arg_n_fields++] = optarg;
+                        break;
+                case ARG_MASKS_FD: {
+                        unsigned fd;
+                        char end;
+                        if (sscanf(optarg, "%u%c", &fd, &end) != 1 || fd <= CONTROL_FD || fd > 1024) {
+                                fprintf(stderr,
+                                        "runner-step: --masks-fd wants a descriptor above 3, got '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_masks_fd = (int) fd;
+                        break;
+                }
+                case ARG_DEBUG:
+                        arg_debug = true;
+                        break;
+                case ARG_ANNOTATIONS:
+                        arg_annotations = optarg;
                         break;
                 case ARG_SECCOMP:
                         arg_seccomp = optarg;
@@ -468,6 +506,10 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
 typedef struct Copier {
         int fds[_JOURNAL_STREAM_MAX]; /* the pipes' read ends, O_NONBLOCK; -EBADF once at EOF */
         char *buf;
+        MaskList masks;
+        MaskFilter filters[_JOURNAL_STREAM_MAX];      /* per stream: a value split between reads is masked */
+        CommandScanner scanners[_JOURNAL_STREAM_MAX]; /* per stream: workflow commands, line by line */
+        StepCommands commands;
         StepLog log;
         JournalCopy *journal;
 } Copier;
@@ -488,9 +530,67 @@ static void report_log_error(Copier *c, int r) {
 /* One read of a stream into the log and the journal copy. Returns 1 when it copied something, 0 at
  * EOF, -EAGAIN when nothing is there now. No per-line work is on this path but the journal copy's, which
  * is bounded by its budget (step-journal.c). */
+/* Bytes of stream i to the log and the journal copy, masked (README, "Secrets"). Without values to
+ * mask, the bytes go as they are: no per-byte work. eof: the stream ends (what the filter held back
+ * comes out). */
+static void copy_out(Copier *c, unsigned i, const char *data, size_t len, bool eof) {
+        MaskFilter *f = &c->filters[i];
+        int r;
+
+        if (!mask_filter_idle(f)) {
+                r = mask_filter_feed(f, data, len, eof);
+                if (r < 0) {
+                        /* Out of memory: nothing may go out unmasked. */
+                        data = "[runner-step: output lost: out of memory while masking]\n";
+                        len = strlen(data);
+                } else {
+                        data = f->out;
+                        len = f->out_len;
+                }
+        }
+        if (len == 0)
+                return;
+        r = step_log_write(&c->log, data, len);
+        if (r < 0)
+                report_log_error(c, r);
+        journal_copy_feed(c->journal, i, data, len);
+}
+
+static void emit_output(void *userdata, unsigned stream, const char *data, size_t len) {
+        copy_out(userdata, stream, data, len, false);
+}
+
+typedef struct StreamRef {
+        Copier *c;
+        unsigned stream;
+} StreamRef;
+
+static void scanned_output(void *userdata, const char *data, size_t len) {
+        StreamRef *ref = userdata;
+        copy_out(ref->c, ref->stream, data, len, false);
+}
+
+static void scanned_line(void *userdata, const char *data, size_t len) {
+        StreamRef *ref = userdata;
+        step_commands_line(&ref->c->commands, ref->stream, data, len);
+}
+
+static const CommandScannerOps scanner_ops = { .output = scanned_output, .line = scanned_line };
+
+/* Bytes of stream i through the workflow commands' scanner, then masked to the log (eof: the stream
+ * ends, or is settled for now). */
+static void process(Copier *c, unsigned i, const char *data, size_t len, bool eof) {
+        StreamRef ref = { c, i };
+
+        if (command_scanner_feed(&c->scanners[i], data, len, eof, &scanner_ops, &ref) < 0)
+                copy_out(c, i, "[runner-step: output lost: out of memory]\n",
+                        STRLEN("[runner-step: output lost: out of memory]\n"), false);
+        if (eof)
+                copy_out(c, i, NULL, 0, true);
+}
+
 static int pump(Copier *c, unsigned i) {
         ssize_t n;
-        int r;
 
         do
                 n = read(c->fds[i], c->buf, READ_SIZE);
@@ -499,15 +599,31 @@ static int pump(Copier *c, unsigned i) {
                 return -EAGAIN;
         if (n <= 0) {
                 /* EOF, or an error no retry would mend: the stream is done with. */
+                process(c, i, NULL, 0, true);
                 journal_copy_end_stream(c->journal, i);
                 c->fds[i] = safe_close(c->fds[i]);
                 return 0;
         }
-        r = step_log_write(&c->log, c->buf, (size_t) n);
-        if (r < 0)
-                report_log_error(c, r);
-        journal_copy_feed(c->journal, i, c->buf, (size_t) n);
+        process(c, i, c->buf, (size_t) n, false);
         return 1;
+}
+
+/* The masks from --masks-fd; the descriptor is closed: the step must not inherit it. */
+static int read_masks(MaskList *l) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = arg_masks_fd;
+        ssize_t len;
+        int r;
+
+        if (fd < 0)
+                return 0;
+        arg_masks_fd = -EBADF;
+        len = read_full_fd(fd, MASKS_MAX_SIZE, &text);
+        if (len < 0)
+                return (int) len;
+        r = mask_list_parse(text, (size_t) len, l);
+        explicit_bzero(text, (size_t) len);
+        return r;
 }
 
 /* After the entry exited: everything it wrote is in the pipes by now. Bounded, as background processes
@@ -522,6 +638,12 @@ static void drain(Copier *c) {
 /* The log as it stands complete on disk, the journal copy sent (or its gap stated). */
 static void settle(Copier *c) {
         int r;
+
+        /* What the filters held back (a possible start of a value) goes out now rather than never:
+         * the job's end may kill the shim before the pipes close. */
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                if (c->fds[i] >= 0)
+                        process(c, i, NULL, 0, true);
 
         r = step_log_finish(&c->log);
         if (r < 0)
@@ -567,6 +689,21 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+        r = read_masks(&c.masks);
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read the masks: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++) {
+                mask_filter_init(&c.filters[i], &c.masks);
+                command_scanner_init(&c.scanners[i]);
+        }
+        c.commands = (StepCommands){ .masks = &c.masks,
+                .debug = arg_debug,
+                .annotations_fd = -EBADF,
+                .emit = emit_output,
+                .userdata = &c };
+
         r = read_env(&env);
         if (r < 0) {
                 fprintf(stderr, "runner-step: failed to read %s: %s\n", arg_env_file, strerror(-r));
@@ -586,9 +723,20 @@ int main(int argc, char *argv[]) {
         }
         c.buf = buf;
 
+        for (char **e = env; *e; e++)
+                if (strncmp(*e, "GITHUB_OUTPUT=", 14) == 0)
+                        c.commands.output_path = *e + 14;
+
         r = wait_for_go();
         if (r < 0)
                 return EXIT_FAILURE; /* the agent gave up on this step (its scope failed) */
+
+        if (arg_annotations) {
+                c.commands.annotations_fd = open(
+                        arg_annotations, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+                if (c.commands.annotations_fd < 0)
+                        fprintf(stderr, "runner-step: failed to open %s: %m\n", arg_annotations);
+        }
 
         if (arg_log) {
                 /* Read back too: the tail of a cut log is moved (step-log.c). */
@@ -652,6 +800,7 @@ int main(int argc, char *argv[]) {
         } else {
                 snprintf(msg, sizeof(msg), "started %d", (int) pid);
                 (void) send_message(msg, pidfd);
+                c.commands.started = true;
         }
 
         c.fds[JOURNAL_STDOUT] = TAKE_FD(out_pipe[0]);
@@ -660,10 +809,12 @@ int main(int argc, char *argv[]) {
                 (void) fcntl(c.fds[i], F_SETFL, O_NONBLOCK);
 
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[4] = {
                         { .fd = c.fds[JOURNAL_STDOUT], .events = POLLIN },
                         { .fd = c.fds[JOURNAL_STDERR], .events = POLLIN },
                         { .fd = exited ? -1 : pidfd, .events = POLLIN },
+                        /* "mask" messages the socket did not take: never waited for otherwise. */
+                        { .fd = c.commands.n_queue > 0 ? CONTROL_FD : -1, .events = POLLOUT },
                 };
 
                 if (p[0].fd < 0 && p[1].fd < 0 && exited)
@@ -679,6 +830,9 @@ int main(int argc, char *argv[]) {
                         if (p[i].revents)
                                 (void) pump(&c, i);
 
+                if (p[3].revents)
+                        (void) step_commands_send_queue(&c.commands, CONTROL_FD);
+
                 if (p[2].revents) {
                         siginfo_t si = {};
                         int code, sig;
@@ -693,6 +847,15 @@ int main(int argc, char *argv[]) {
                         drain(&c);
                         settle(&c);
                         record_exit(&si, &code, &sig);
+                        /* Values masked so far go before "exited"; after it the protocol has no room for
+                         * them: what the socket does not take now is masked in this step only. */
+                        if (step_commands_send_queue(&c.commands, CONTROL_FD))
+                                c.commands.dropped_masks += c.commands.n_queue;
+                        c.commands.started = false;
+                        if (c.commands.dropped_masks > 0)
+                                fprintf(stderr,
+                                        "runner-step: %lu value(s) of ::add-mask:: are masked in this step only (longer than %u bytes, or the agent's socket was full)\n",
+                                        c.commands.dropped_masks, STEP_CONTROL_MASK_MAX);
                         snprintf(msg, sizeof(msg), "exited %d %d", code, sig);
                         (void) send_message(msg, -1);
                 }

@@ -251,6 +251,10 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                 report_failed(p, -m.error, msg);
                 break;
         }
+        case STEP_CONTROL_MSG_MASK:
+                if (p->callbacks.mask)
+                        p->callbacks.mask(p, m.value, m.value_len, p->userdata);
+                break;
         case STEP_CONTROL_MSG_EXITED:
                 /* Nothing more will come: the channel and the entry's pidfd are done with. */
                 control_close(p);
@@ -367,11 +371,17 @@ int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *
                 return r;
         if (r == 0) {
                 sigset_t none;
+                int masks = -EBADF;
 
                 /* The agent blocks signals for its event loop; the shim starts clean. */
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                /* Out of the way of fd 3 first, then fd 4. */
+                if (params->masks_fd > 0 && (masks = fcntl(params->masks_fd, F_DUPFD_CLOEXEC, 5)) < 0)
+                        _exit(127);
                 if (pair[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pair[1], 3) < 0)
+                        _exit(127);
+                if (masks >= 0 && dup2(masks, 4) < 0)
                         _exit(127);
                 execv(params->shim_argv[0], params->shim_argv);
                 _exit(127);

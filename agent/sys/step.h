@@ -30,6 +30,8 @@ typedef struct StepCallbacks {
          * protocol (error -EPROTO); called at most once, and never after exited(). Whatever still runs
          * in the step's scope is then unsupervised: the caller kills it. */
         void (*failed)(StepProcess *p, int error, const char *message, void *userdata);
+        /* The step asked to mask value (::add-mask::, runner-step's "mask"); optional. */
+        void (*mask)(StepProcess *p, const char *value, size_t len, void *userdata);
 } StepCallbacks;
 
 typedef struct StepParams {
@@ -37,6 +39,7 @@ typedef struct StepParams {
         const char *unit;
         const char *slice;
         const char *description;
+        int masks_fd; /* > 0: becomes the shim's fd 4 (runner-step --masks-fd=4); 0 (unset): none */
 } StepParams;
 
 int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *params,

@@ -49,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         __builtin_trap();
                 snprintf(back, sizeof(back), "exited %d %d", m.code, m.signal);
                 break;
+        case STEP_CONTROL_MSG_MASK:
+                if (phase != STEP_CONTROL_STARTED || n_fds != 0 || next != STEP_CONTROL_STARTED ||
+                        m.value_len == 0 || m.value_len > STEP_CONTROL_MASK_MAX ||
+                        m.value != (const char *) data + 6 || m.value_len != size - 6)
+                        __builtin_trap();
+                return 0;
         default:
                 __builtin_trap();
         }

@@ -53,8 +53,7 @@ static const Case cases[] = {
         { STEP_CONTROL_RELEASED, "started 5\n", 1, -EPROTO, 0, "valid PID" },
         { STEP_CONTROL_RELEASED, "started 2147483648", 1, -EPROTO, 0, "valid PID" },
         { STEP_CONTROL_RELEASED, "started 99999999999999999999999", 1, -EPROTO, 0, "valid PID" },
-        { STEP_CONTROL_RELEASED, "started 1                                 ", 1, -EPROTO, 0,
-                "longer than" },
+        { STEP_CONTROL_RELEASED, "started 1                                 ", 1, -EPROTO, 0, "valid PID" },
         { STEP_CONTROL_RELEASED, "started", 1, -EPROTO, 0, "unknown message" },
         { STEP_CONTROL_RELEASED, "startedx 5", 1, -EPROTO, 0, "unknown message" },
         { STEP_CONTROL_RELEASED, "failed 0", 0, -EPROTO, 0, "valid error number" },
@@ -67,6 +66,15 @@ static const Case cases[] = {
         { STEP_CONTROL_STARTED, "exited 1 9", 0, -EPROTO, 0, "or neither" },
         { STEP_CONTROL_STARTED, "exited -1 0", 0, -EPROTO, 0, "or neither" },
         { STEP_CONTROL_STARTED, "go", 0, -EPROTO, 0, "unknown message" },
+        /* mask: only while the entry runs, with a value, without descriptors. */
+        { STEP_CONTROL_STARTED, "mask s3cret", 0, 0, STEP_CONTROL_STARTED, NULL },
+        { STEP_CONTROL_STARTED, "mask  a b ", 0, 0, STEP_CONTROL_STARTED, NULL },
+        { STEP_CONTROL_STARTED, "mask ", 0, -EPROTO, 0, "without a value" },
+        { STEP_CONTROL_STARTED, "mask", 0, -EPROTO, 0, "unknown message" },
+        { STEP_CONTROL_STARTED, "mask x", 1, -EPROTO, 0, "descriptor attached to 'mask'" },
+        { STEP_CONTROL_RELEASED, "mask x", 0, -EPROTO, 0, "outside the step's run" },
+        { STEP_CONTROL_HELD, "mask x", 0, -EPROTO, 0, "outside the step's run" },
+        { STEP_CONTROL_DONE, "mask x", 0, -EPROTO, 0, "outside the step's run" },
         { STEP_CONTROL_STARTED, "", 0, -EPROTO, 0, "empty" },
 };
 
@@ -111,6 +119,25 @@ static void test_values(void **state) {
                 step_control_parse(STEP_CONTROL_RELEASED, "failed 13", 9, 0, &m, &next, &reason), 0);
         assert_int_equal(m.type, STEP_CONTROL_MSG_FAILED);
         assert_int_equal(m.error, 13);
+        assert_int_equal(
+                step_control_parse(STEP_CONTROL_STARTED, "mask a:b c", 10, 0, &m, &next, &reason), 0);
+        assert_int_equal(m.type, STEP_CONTROL_MSG_MASK);
+        assert_int_equal(m.value_len, 5);
+        assert_memory_equal(m.value, "a:b c", 5);
+        {
+                /* Longer than any message: refused before anything else is looked at. */
+                static char longest[STEP_CONTROL_MESSAGE_MAX + 1];
+
+                memcpy(longest, "mask ", 5);
+                memset(longest + 5, 'x', sizeof(longest) - 5);
+                assert_int_equal(step_control_parse(STEP_CONTROL_STARTED, longest, sizeof(longest) - 1, 0,
+                                         &m, &next, &reason),
+                        0);
+                assert_int_equal(step_control_parse(STEP_CONTROL_STARTED, longest, sizeof(longest), 0, &m,
+                                         &next, &reason),
+                        -EPROTO);
+                assert_non_null(strstr(reason, "longer than"));
+        }
         /* A NUL inside: the bytes after it must not be ignored. */
         assert_int_equal(
                 step_control_parse(STEP_CONTROL_STARTED, "exited 0 0\0x", 12, 0, &m, &next, &reason),

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A run's secrets and the values its steps masked, kept for the next agent (README, "Secrets"): in
+ * <runtime dir>/secrets/r<RUN>, a file only root can read, in a directory only root can enter, on a
+ * tmpfs that RuntimeDirectoryPreserve=restart keeps across restarts and a reboot empties. Never under
+ * the state directory. Removed when the run completes.
+ *
+ * The file: entries each ended by a NUL byte, "sNAME=VALUE" for a secret, "m<JOB>:VALUE" for a value
+ * masked by a step of the job with index JOB. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "manager-internal.h"
+
+#define SECRETS_DIR "secrets"
+#define SECRET_STORE_MAX (RUN_SECRETS_SIZE_MAX + 2U * 1024U * 1024U)
+
+/* The directory, created 0700 root if missing, and refused if anything else stands there: a step's
+ * user must not have put it there or be able to look into it. */
+static int secrets_dir_open(Manager *m) {
+        _cleanup_close_ int rfd = -EBADF, fd = -EBADF;
+        struct stat st;
+
+        rfd = open(m->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return -errno;
+        if (mkdirat(rfd, SECRETS_DIR, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(rfd, SECRETS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != 0 || (st.st_mode & 07077) != 0)
+                return log_error_errno(-EPERM,
+                        "%s/" SECRETS_DIR
+                        " is not a directory only root can use; refusing to keep secrets there",
+                        m->runtime_dir);
+        return TAKE_FD(fd);
+}
+
+static int put(FILE *f, char kind, const char *prefix, const char *value, size_t len) {
+        fputc(kind, f);
+        fputs(prefix, f);
+        fwrite(value, 1, len, f);
+        fputc('\0', f);
+        return 0;
+}
+
+int secret_store_save(ManagedRun *mr) {
+        const Run *run = mr->run;
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0, n_masks = 0;
+        char name[32];
+        FILE *f;
+        int r;
+
+        for (size_t j = 0; j < run->n_jobs; j++)
+                n_masks += run->jobs[j].added_masks.n;
+        if ((!run->secrets || run->secrets->object.n == 0) && n_masks == 0)
+                return 0; /* nothing to keep: no file */
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; run->secrets && i < run->secrets->object.n; i++) {
+                const ExprPair *p = &run->secrets->object.pairs[i];
+
+                fputc('s', f);
+                fwrite(p->key, 1, p->key_len, f);
+                fputc('=', f);
+                fwrite(p->value->string.s, 1, p->value->string.len, f);
+                fputc('\0', f);
+        }
+        for (size_t j = 0; j < run->n_jobs; j++)
+                for (size_t i = 0; i < run->jobs[j].added_masks.n; i++) {
+                        char prefix[32];
+
+                        snprintf(prefix, sizeof(prefix), "%zu:", j);
+                        put(f, 'm', prefix, run->jobs[j].added_masks.values[i],
+                                run->jobs[j].added_masks.lens[i]);
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        dir_fd = secrets_dir_open(mr->manager);
+        if (dir_fd < 0)
+                return dir_fd;
+        snprintf(name, sizeof(name), "r%" PRIu64, mr->id);
+        r = write_file_atomic_at(dir_fd, name, text, size, 0600);
+        explicit_bzero(text, size);
+        return r;
+}
+
+int secret_store_load(ManagedRun *mr) {
+        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char **secrets = NULL;
+        size_t n = 0;
+        char name[32];
+        struct stat st;
+        ssize_t len;
+        int r = 0;
+
+        dir_fd = secrets_dir_open(mr->manager);
+        if (dir_fd < 0)
+                return dir_fd;
+        snprintf(name, sizeof(name), "r%" PRIu64, mr->id);
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno; /* a run without secrets */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
+                return -EPERM;
+        len = read_full_fd(fd, SECRET_STORE_MAX, &text);
+        if (len < 0)
+                return (int) len;
+        if (len > 0 && text[len - 1] != '\0')
+                return -EBADMSG;
+        secrets = calloc((size_t) len / 2 + 2, sizeof(char *));
+        if (!secrets)
+                return -ENOMEM;
+        for (ssize_t i = 0; i < len && r >= 0; i += (ssize_t) strlen(text + i) + 1) {
+                char *e = text + i, *colon;
+                unsigned long job;
+
+                if (e[0] == 's')
+                        secrets[n++] = e + 1;
+                else if (e[0] == 'm' && (colon = strchr(e + 1, ':'))) {
+                        errno = 0;
+                        job = strtoul(e + 1, NULL, 10);
+                        r = errno != 0 || job >= mr->run->n_jobs
+                                ? -EBADMSG
+                                : run_job_add_mask(mr->run, job, colon + 1, strlen(colon + 1));
+                } else
+                        r = -EBADMSG;
+        }
+        if (r >= 0)
+                r = run_set_secrets(mr->run, secrets);
+        explicit_bzero(text, (size_t) len);
+        return r;
+}
+
+void secret_store_remove(Manager *m, uint64_t id) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        char name[32];
+
+        dir_fd = secrets_dir_open(m);
+        if (dir_fd < 0)
+                return;
+        snprintf(name, sizeof(name), "r%" PRIu64, id);
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                log_warning_errno(-errno, "Failed to remove the secrets of run %" PRIu64 ": %m", id);
+}

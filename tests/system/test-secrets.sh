@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Secrets (README, "Secrets"), inside the throwaway container: secrets given with runnerctl -s (from
+# runnerctl's environment) and --secret-file reach the steps (secrets.NAME, env:), and a step that
+# prints them plainly, line by line, base64-encoded, or makes its parent's command line and the
+# agent's files show them, leaves nothing but *** in the log, the journal and runnerctl logs; the
+# values are found nowhere under /var/lib/runner-agent or in the journal, also after the agent was
+# killed and took the run over; a job output carrying a secret is dropped with a warning; the step's
+# user cannot read the secrets' file. TAP.
+#
+#   test-secrets.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+. "$(dirname "$0")/lib.sh"
+require_test_container
+
+work=$(mktemp -d /srv/test-secrets.XXXXXX)
+chmod 0755 "$work"
+marks=/srv/test-secrets-marks
+rm -rf "$marks" && mkdir -m 0777 "$marks"
+trap 'rm -rf "$work" "$marks"' EXIT
+
+install_agent "$build"
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+# The values: distinctive, so that a grep finds them wherever they went.
+export ENVSECRET='s1-Zq8vXw3kPr'
+filesecret='s2-Hm4tLc9yBn'
+export MULTI=$'ml-first-Jd7eQ\nml-second-Wq2rT'
+printf '# secrets\n\nFILESECRET=%s\n  # indented comment\n' "$filesecret" >"$work/secrets.env"
+b64() { printf '%s' "$1" | base64 -w0 | tr -d =; }
+values=("$ENVSECRET" "$filesecret" ml-first-Jd7eQ ml-second-Wq2rT rs-Kp3mZ8 "$(b64 "$ENVSECRET")" "$(b64 "${ENVSECRET:1}")")
+
+cat >"$work/secrets.yml" <<YML
+name: secrets
+jobs:
+  a:
+    outputs:
+      leaked: \${{ steps.out.outputs.v }}
+      fine: \${{ steps.out.outputs.w }}
+    steps:
+      - id: show
+        env:
+          X: \${{ secrets.ENVSECRET }}
+        run: |
+          echo "env: \$X"
+          echo 'file: \${{ secrets.FILESECRET }}'
+          echo "multi: \${{ secrets.MULTI }}"
+          printf '%s\n' "\${{ secrets.MULTI }}" | sed 's/^/line: /' 
+          printf '%s' "\$X" | base64 -w0; echo
+          printf 'x%s' "\$X" | base64 -w0; echo
+          printf 'xx%s' "\$X" | base64 -w0; echo
+          printf 'split: %s' "\${X:0:5}"; sleep 0.2; printf '%s\n' "\${X:5}"
+          echo "stderr: \$X" >&2
+          echo "length: \${#X}"
+          echo "::add-mask::\$(printf 'rs-%s' Kp3mZ8)"
+          tr '\0' ' ' < /proc/\$PPID/cmdline; echo
+          cat /run/runner-agent/secrets/* 2>&1 | head -c 300; echo
+          cat /run/runner-agent/r\$GITHUB_RUN_ID/j1/s1.environ 2>&1 | sed 's/^/environ: /' | head -c 300; echo
+      - id: wait
+        name: wait for \${{ secrets.FILESECRET }}
+        run: |
+          touch $marks/waiting
+          while [ ! -e $marks/go ]; do sleep 0.05; done
+      - id: out
+        env:
+          X: \${{ secrets.ENVSECRET }}
+        run: |
+          echo "after the restart: \$X, length \${#X}"
+          echo "added before the restart: \$(printf 'rs-%s' Kp3mZ8)"
+          echo "v=\$X" >> "\$GITHUB_OUTPUT"
+          echo "w=plain" >> "\$GITHUB_OUTPUT"
+  b:
+    needs: a
+    steps:
+      - run: |
+          echo "leaked=[\${{ needs.a.outputs.leaked }}] fine=[\${{ needs.a.outputs.fine }}]"
+YML
+
+id=$(runnerctl run -s ENVSECRET --secret-file "$work/secrets.env" -s MULTI -s ACTIONS_STEP_DEBUG=false "$work/secrets.yml")
+say "run $id"
+check "runnerctl run with secrets submits" test -n "$id"
+wait_for 30 test -e "$marks/waiting" || not_ok "the run's second step started"
+
+# Before the end: the agent keeps the secrets in a root-only file under /run, never /var/lib.
+f=/run/runner-agent/secrets/r$id
+check "the secrets are kept in $f while the run runs" test -f "$f"
+check "which is 0600 root, in a 0700 root directory" bash -c \
+        "[[ \$(stat -c '%a %u' $f) == '600 0' && \$(stat -c '%a %u' /run/runner-agent/secrets) == '700 0' ]]"
+check "the step's user cannot read it" bash -c "! runuser -u runner -- cat $f"
+
+# The agent dies and takes the run over: the later step still has its secret, still masked.
+old=$(systemctl show -P MainPID runner-agent)
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+touch "$marks/go"
+check "the run completes" wait_for 60 completed "$id"
+journalctl --sync
+
+log1=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+log3=/var/lib/runner-agent/runs/$id/logs/j1-s3.log
+say "$(cat "$log1")"
+check "the step saw the env: secret (its length)" grep -qx "length: ${#ENVSECRET}" "$log1"
+check "env: *** in the log" grep -qx 'env: \*\*\*' "$log1"
+check "file: *** in the log" grep -qx 'file: \*\*\*' "$log1"
+check "a multi-line secret: ***" grep -qx 'multi: \*\*\*' "$log1"
+check "each of its lines alone: ***" bash -c "[[ \$(grep -cx 'line: \*\*\*' $log1) == 2 ]]"
+check "stderr: *** in the log" grep -q 'stderr: \*\*\*' "$log1"
+check "a value written in two pieces 0.2 s apart: ***" grep -qx 'split: \*\*\*' "$log1"
+check "runner-step's command line holds no secret" grep -q 'runner-step' "$log1"
+check "the secrets' file cannot be read by the step" grep -q '^cat: .*/secrets/.*Permission denied' "$log1"
+check "nor its environment file" grep -q '^environ: cat: .*s1.environ: Permission denied' "$log1"
+check "after the agent's restart, the secret is there and masked" \
+        grep -qx "after the restart: \*\*\*, length ${#ENVSECRET}" "$log3"
+check "a value added with ::add-mask:: before the restart is masked after it" \
+        grep -qx 'added before the restart: \*\*\*' "$log3"
+check "the secrets' file is gone once the run completed" test ! -e "$f"
+check "a step name with a secret is shown masked" bash -c \
+        "runnerctl status --json $id | jq -e '.jobs[0].steps[1].name == \"wait for ***\"'"
+check "a job output carrying a secret is dropped, the other passed on" \
+        grep -qx 'leaked=\[\] fine=\[plain\]' /var/lib/runner-agent/runs/$id/logs/j2-s1.log
+check "the drop is a journal warning" bash -c \
+        "journalctl -q RUNNER_RUN_ID=$id RUNNER_EVENT=output-dropped -o cat | grep -q 'output leaked contains a secret'"
+
+logs=$(runnerctl logs "$id")
+journal=$(journalctl -q RUNNER_RUN_ID="$id" -o cat)
+check "runnerctl logs shows ***" grep -q 'env: \*\*\*' <<<"$logs"
+check "the journal copy shows ***" grep -q 'env: \*\*\*' <<<"$journal"
+for v in "${values[@]}"; do
+        check "'$v' is not in the log, runnerctl logs or the journal copy" \
+                bash -c '! grep -rqF -- "$1" /var/lib/runner-agent/runs/'"$id"'/logs && ! grep -qF -- "$1" <<<"$2$3"' _ "$v" "$logs" "$journal"
+        check "'$v' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
+        check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
+done
+
+# ---- workflow commands ----
+cat >"$work/commands.yml" <<'YML'
+jobs:
+  c:
+    steps:
+      - id: so
+        run: |
+          v=$(printf 'am-%s' Vb6nQx2p) # the value is in no file: only its pieces are
+          echo "::add-mask::$v"
+          echo "added: $v"
+          echo "::error file=a.c,line=3::boom"
+          echo "::warning title=T%3Ax,col=2,line=1,file=b.c::careful%0Atwo lines"
+          echo "::notice::fyi"
+          echo '::notice title=q"u\ote::a"b\c%0Ad'"$(printf '\t')"'e'
+          echo '::warning file=../../etc/passwd,line=0,col=-1,endLine=x::odd'
+          for i in $(seq 12); do echo "::error::e$i"; done
+          echo "::group::My group"; echo "inside"; echo "::endgroup::"
+          echo "::debug::hidden debug"
+          echo "::stop-commands::tok123"
+          echo "::error::not a command now"
+          echo "::tok123::"
+          echo "::set-output name=legacy::lv"
+          echo "::save-state name=s::v"
+          echo "::set-env name=A::1"
+          echo "::add-path::/x"
+          echo "  ::notice::indented"
+          echo "::unknown::stays"
+          echo "::error::on stderr" >&2
+          echo "after: done"
+      - run: |
+          echo "next step: $(printf 'am-%s' Vb6nQx2p); legacy=${{ steps.so.outputs.legacy }}"
+YML
+id=$(runnerctl run --wait "$work/commands.yml"); rc=$?
+check "a run with workflow commands succeeds (set-env and add-path refused, the step goes on)" test "$rc" -eq 0
+clog=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+say "$(cat "$clog")"
+check "::add-mask:: masks at once" grep -qx 'added: \*\*\*' "$clog"
+check "and in the job's later steps" grep -q '^next step: \*\*\*; legacy=lv$' /var/lib/runner-agent/runs/$id/logs/j1-s2.log
+check "command lines are not in the log" bash -c "! grep -qE '^ *::(add-mask|warning|notice|group|endgroup|debug|stop-commands|set-output|save-state|set-env|add-path|tok123)::' $clog"
+check "::error:: is shown as ##[error]" grep -qx '##\[error\]boom' "$clog"
+check "also from stderr" grep -q '##\[error\]on stderr' "$clog"
+check "group and endgroup" bash -c "grep -qx '##\[group\]My group' $clog && grep -qx inside $clog && grep -qx '##\[endgroup\]' $clog"
+check "::debug:: is left out without ACTIONS_STEP_DEBUG" bash -c "! grep -q 'hidden debug' $clog"
+check "after ::stop-commands:: commands are output" grep -qx '::error::not a command now' "$clog"
+check "until ::TOKEN::, which is consumed" bash -c "! grep -q tok123 $clog"
+check "::set-output works, with GitHub's deprecation warning" grep -q '^##\[warning\]The `set-output` command is deprecated' "$clog"
+check "::save-state gets the warning too" grep -q '^##\[warning\]The `save-state` command is deprecated' "$clog"
+check "::set-env is refused as on GitHub" grep -q '^##\[error\]The `set-env` command is disabled' "$clog"
+check "::add-path is refused as on GitHub" grep -q '^##\[error\]The `add-path` command is disabled' "$clog"
+check "an unknown command is output" grep -qx '::unknown::stays' "$clog"
+check "the step went on after them" grep -qx 'after: done' "$clog"
+json=$(runnerctl status --json "$id")
+check "annotations in status --json: the first error with file and line" jq -e \
+        '.jobs[0].steps[0].annotations[0] == {"level":"error","message":"boom","file":"a.c","line":3,"endLine":null,"col":null,"endColumn":null,"title":null}' <<<"$json"
+check "a warning's properties unescaped" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.level == "warning")][0] | .title == "T:x" and .message == "careful\ntwo lines" and .col == 2 and .line == 1 and .file == "b.c"' <<<"$json"
+check "at most 10 errors a step, as GitHub keeps" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "error")] | length == 10' <<<"$json"
+check "an indented ::notice:: is a command" jq -e '[.jobs[0].steps[0].annotations[] | select(.level == "notice")] | map(.message) == ["fyi", "a\"b\\c\nd\te", "indented"]' <<<"$json"
+check "quotes, backslashes, newlines and tabs of a message arrive exactly" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.level == "notice")][1] | .title == "q\"u\\ote" and .message == "a\"b\\c\nd\te"' <<<"$json"
+check "numbers that are not positive integers are left out" jq -e \
+        '[.jobs[0].steps[0].annotations[] | select(.message == "odd")][0] | .file == "../../etc/passwd" and .line == null and .col == null and .endLine == null' <<<"$json"
+check "runnerctl status shows them" bash -c "runnerctl status $id | grep -q 'error a.c:3: boom'"
+check "the masked value is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF am-Vb6nQx2p /var/lib/runner-agent'
+journalctl --sync
+check "nor in the journal" bash -c '! journalctl -q -o export | grep -qaF am-Vb6nQx2p'
+
+printf 'jobs:\n  d:\n    steps:\n      - run: echo "::debug::shown debug"\n' >"$work/debug.yml"
+id=$(runnerctl run --wait -s ACTIONS_STEP_DEBUG=true "$work/debug.yml")
+check "::debug:: is shown with the secret ACTIONS_STEP_DEBUG=true" \
+        grep -qx '##\[debug\]shown debug' /var/lib/runner-agent/runs/$id/logs/j1-s1.log
+
+# ---- a bad secret file or name: a clear error, no run ----
+printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
+err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?
+check "a bad line of --secret-file is refused as FILE:LINE, exit 2" \
+        bash -c '[[ $1 == 2 && $2 == *"bad.env:2: expected NAME=VALUE"* ]]' _ "$rc" "$err"
+err=$(runnerctl run -s GITHUB_TOKEN=x "$work/secrets.yml" 2>&1); rc=$?
+check "a GITHUB_ name is refused, exit 2" bash -c '[[ $1 == 2 && $2 == *"invalid secret name"* ]]' _ "$rc" "$err"
+err=$(env -u NOSUCH runnerctl run -s NOSUCH "$work/secrets.yml" 2>&1); rc=$?
+check "-s NAME without \$NAME is refused, exit 2" bash -c '[[ $1 == 2 && $2 == *"no variable NOSUCH"* ]]' _ "$rc" "$err"
+err=$(busctl call io.runneragent.Agent1 /io/runneragent/Agent1 io.runneragent.Agent1 SubmitWithSecrets \
+        ssa{ss} x "jobs: {a: {steps: [{run: 'true'}]}}" 1 1BAD v 2>&1); rc=$?
+check "the agent refuses a bad name in SubmitWithSecrets too" bash -c '[[ $1 != 0 && $2 == *"Invalid secret name"* ]]' _ "$rc" "$err"
+
+echo "1..$n"
+((failed == 0))
