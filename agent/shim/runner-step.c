@@ -86,6 +86,7 @@ static size_t arg_n_fields = 0;
 static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
 static size_t arg_n_binds = 0;
 static const char *arg_seccomp = NULL;
+static bool arg_hide_processes = false;
 static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
 
 static void help(void) {
@@ -111,6 +112,8 @@ static void help(void) {
                "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n"
                "     --bind=SRC:DST        Bind SRC over DST in a mount namespace of the command's own\n"
                "                           (up to %u; both absolute)\n"
+               "     --hide-processes      Mount a /proc there that shows the command only its\n"
+               "                           user's processes (hidepid=invisible)\n"
                "     --seccomp=FILE        Load this seccomp BPF program (raw struct sock_filter\n"
                "                           instructions) into the command before executing it\n",
                 program_invocation_short_name, MAX_FIELDS, MAX_BINDS);
@@ -164,6 +167,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DEBUG,
                 ARG_ANNOTATIONS,
                 ARG_BIND,
+                ARG_HIDE_PROCESSES,
                 ARG_SECCOMP,
         };
         static const struct option options[] = {
@@ -181,6 +185,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "annotations", required_argument, NULL, ARG_ANNOTATIONS },
                 { "bind", required_argument, NULL, ARG_BIND },
                 { "seccomp", required_argument, NULL, ARG_SECCOMP },
+                { "hide-processes", no_argument, NULL, ARG_HIDE_PROCESSES },
                 {},
         };
         int c;
@@ -250,6 +255,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SECCOMP:
                         arg_seccomp = optarg;
+                        break;
+                case ARG_HIDE_PROCESSES:
+                        arg_hide_processes = true;
                         break;
                 case ARG_BIND: {
                         char *colon = strchr(optarg, ':');
@@ -341,13 +349,18 @@ static int read_env(char ***ret) {
  * a mount namespace of the entry's, set up while it is still root, whose mounts do not propagate back
  * to the machine. Every step of the job binds the same directories, so the job sees one of each. */
 static int private_mounts(void) {
-        if (arg_n_binds == 0)
+        if (arg_n_binds == 0 && !arg_hide_processes)
                 return 0;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return -errno;
         for (size_t i = 0; i < arg_n_binds; i++)
                 if (mount(arg_binds[i][0], arg_binds[i][1], NULL, MS_BIND | MS_REC, NULL) < 0)
                         return -errno;
+        /* A /proc of its own that shows the step only its user's processes (systemd's
+         * ProtectProc=invisible): another job's command lines are none of its business. */
+        if (arg_hide_processes &&
+                mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+                return -errno;
         return 0;
 }
 

@@ -151,8 +151,8 @@ static char binds[ELEMENTSOF(private_dirs)][128];
 
 static void launch(Launch *l) {
         char id[16], unit[64], log[64];
-        char *argv[] = { (char *) arg_shim, log, binds[0], binds[1], binds[2], binds[3], (char *) "--",
-                (char *) arg_stamp, stamp_path, id, NULL };
+        char *argv[] = { (char *) arg_shim, log, binds[0], binds[1], binds[2], binds[3],
+                (char *) "--hide-processes", (char *) "--", (char *) arg_stamp, stamp_path, id, NULL };
         int r;
 
         snprintf(id, sizeof(id), "%u", ++serial);

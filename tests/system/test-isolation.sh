@@ -69,6 +69,8 @@ jobs:
           for i in \$(seq 600); do [ -e $shared/b.info ] && break; sleep 0.1; done
           . $shared/b.info
           echo "B-UID \$uid"
+          echo "SEES-UIDS \$(ps -e -o uid= | tr -d ' ' | sort -u | tr '\n' ' ')"
+          [ -e /proc/\$pid ] && echo "SEES-B-PID"
           try() { if "\$@" >/dev/null 2>&1; then echo "ESCAPED: \$*"; else echo "denied: \$*"; fi; }
           control() { if "\$@" >/dev/null 2>&1; then echo "control-ok: \$*"; else echo "control-failed: \$*"; fi; }
           try cat /proc/\$pid/environ
@@ -148,6 +150,8 @@ check "A's steps run as a job user of their own, named (id, whoami, USER, ssh ag
         grep -Eq "^ID 60[5-9][0-9]{2} (runner-[0-9]+) \1 \1 /var/lib/runner-agent/home$" <<<"$alog"
 check "ssh and git know the user" bash -c 'grep -Eq "^SSH-USER runner-[0-9]+$" <<<"$1" && grep -Eq "^GIT-OK a$" <<<"$1"' _ "$alog"
 check "A's user ($a_uid) is not B's ($uid)" test -n "$a_uid" -a "$a_uid" != "$uid"
+check "A's /proc shows only its own user's processes: $(grep '^SEES-UIDS' <<<"$alog")" \
+        bash -c 'grep -qx "SEES-UIDS $2 " <<<"$1" && ! grep -q "^SEES-B-PID" <<<"$1"' _ "$alog" "$a_uid"
 check "every attack of A on B was denied ($(grep -c '^denied' <<<"$alog") denied, $(grep -c '^ESCAPED' <<<"$alog") escaped)" \
         bash -c '! grep -q "^ESCAPED" <<<"$1" && test "$(grep -c "^denied" <<<"$1")" -eq 15' _ "$alog"
 check "the same probes against A's own process worked: environ, SIGKILL (the probes can succeed)" \
