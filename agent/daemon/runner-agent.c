@@ -357,8 +357,9 @@ int main(int argc, char *argv[]) {
                 sd_event_add_post(event, NULL, on_post, m) < 0)
                 return log_error_errno(-ENOMEM, "Failed to set up the event loop: %m"), EXIT_FAILURE;
 
-        log_info("runner-agent " PACKAGE_VERSION " ready: %zu earlier runs, steps as UID %u, cgroup2 at %s.",
-                m->n_runs, m->step_uid, m->cgroot);
+        log_info("runner-agent " PACKAGE_VERSION
+                 " ready: %zu earlier runs, steps as job users (UIDs %u-%u), cgroup2 at %s.",
+                m->n_runs, JOB_UID_MIN, JOB_UID_MIN + JOB_USERS - 1, m->cgroot);
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
 
