@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -19,6 +20,9 @@ void config_init(Config *c) {
                 .signal_target = SIGNAL_TARGET_ENTRY,
                 .max_parallel_jobs = CONFIG_PARALLEL_JOBS_CPUS,
                 .max_step_log_size = CONFIG_MAX_STEP_LOG_SIZE_DEFAULT,
+                .job_memory_max = CONFIG_INFINITY,
+                .job_memory_high = CONFIG_INFINITY,
+                .job_tasks_max = CONFIG_JOB_TASKS_MAX_DEFAULT,
         };
 }
 
@@ -127,6 +131,7 @@ typedef enum Section {
         SECTION_NONE,
         SECTION_CANCEL,
         SECTION_AGENT,
+        SECTION_JOB,
         SECTION_UNKNOWN,
 } Section;
 
@@ -147,6 +152,52 @@ static int parse_timeout(const char *value, bool allow_zero, uint64_t *ret, char
                 return -EINVAL;
         }
         *ret = u;
+        return 0;
+}
+
+/* [Job] MemoryMax=, MemoryHigh=: a size (1024-based K, M, G, T) of at least 1M, infinity, or empty
+ * (infinity). */
+static int parse_job_memory(const char *value, uint64_t *ret, char *why, size_t why_size) {
+        uint64_t v;
+        int r;
+
+        if (!*value || streq(value, "infinity")) {
+                *ret = CONFIG_INFINITY;
+                return 0;
+        }
+        r = config_parse_size(value, &v);
+        if (r < 0 || v < (UINT64_C(1) << 20)) {
+                snprintf(why, why_size,
+                        "must be a size of at least 1M (e.g. 512M, 4G), infinity, or empty (infinity)");
+                return r == -ERANGE ? r : -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* [Job] TasksMax= (a number from 1, infinity, empty: 4096); CPUWeight=, IOWeight= (1 to 10000, empty:
+ * systemd's default). */
+static int parse_job_number(const char *value, uint64_t min, uint64_t max, bool allow_infinity,
+        uint64_t empty, uint64_t *ret, char *why, size_t why_size) {
+        unsigned long long v;
+        char *end;
+
+        if (!*value) {
+                *ret = empty;
+                return 0;
+        }
+        if (allow_infinity && streq(value, "infinity")) {
+                *ret = CONFIG_INFINITY;
+                return 0;
+        }
+        errno = 0;
+        v = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end || errno != 0 || v < min || v > max) {
+                snprintf(why, why_size, "must be a number from %" PRIu64 " to %" PRIu64 "%s, or empty", min,
+                        max, allow_infinity ? ", infinity" : "");
+                return -EINVAL;
+        }
+        *ret = v;
         return 0;
 }
 
@@ -219,6 +270,19 @@ static int assign(
                         c->max_step_log_size = v;
                         return 0;
                 }
+        } else if (section == SECTION_JOB) {
+                if (streq(key, "MemoryMax"))
+                        return parse_job_memory(value, &c->job_memory_max, why, why_size);
+                if (streq(key, "MemoryHigh"))
+                        return parse_job_memory(value, &c->job_memory_high, why, why_size);
+                if (streq(key, "TasksMax"))
+                        return parse_job_number(value, 1, UINT32_MAX, true, CONFIG_JOB_TASKS_MAX_DEFAULT,
+                                &c->job_tasks_max, why, why_size);
+                if (streq(key, "CPUWeight"))
+                        return parse_job_number(
+                                value, 1, 10000, false, 0, &c->job_cpu_weight, why, why_size);
+                if (streq(key, "IOWeight"))
+                        return parse_job_number(value, 1, 10000, false, 0, &c->job_io_weight, why, why_size);
         }
         return -ENOENT;
 }
@@ -302,9 +366,11 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
                                 section = SECTION_CANCEL;
                         else if (streq(l + 1, "Agent"))
                                 section = SECTION_AGENT;
+                        else if (streq(l + 1, "Job"))
+                                section = SECTION_JOB;
                         else {
-                                ERROR(start_line, "unknown section [%s] (expected [Agent] or [Cancel])",
-                                        l + 1);
+                                ERROR(start_line,
+                                        "unknown section [%s] (expected [Agent], [Cancel] or [Job])", l + 1);
                                 section = SECTION_UNKNOWN;
                         }
                         continue;
@@ -328,7 +394,9 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
                 r = assign(c, section, key, value, why, sizeof(why));
                 if (r == -ENOENT)
                         ERROR(start_line, "unknown setting %s= in [%s]", key,
-                                section == SECTION_CANCEL ? "Cancel" : "Agent");
+                                section == SECTION_CANCEL        ? "Cancel"
+                                        : section == SECTION_JOB ? "Job"
+                                                                 : "Agent");
                 else if (r < 0)
                         ERROR(start_line, "invalid %s=%s: %s", key, value, why);
         }

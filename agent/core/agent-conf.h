@@ -28,7 +28,17 @@ typedef struct Config {
         /* [Agent] */
         unsigned max_parallel_jobs; /* 0: no limit; CONFIG_PARALLEL_JOBS_CPUS: as many as CPUs */
         uint64_t max_step_log_size; /* bytes; 0: no limit (infinity) */
+        /* [Job]: set on each job's slice (README, "Steps are untrusted") */
+        uint64_t job_memory_max;  /* bytes; CONFIG_INFINITY: no limit */
+        uint64_t job_memory_high; /* … */
+        uint64_t job_tasks_max;   /* … */
+        uint64_t job_cpu_weight;  /* 1…10000; 0: systemd's default */
+        uint64_t job_io_weight;   /* … */
 } Config;
+
+#define CONFIG_INFINITY UINT64_MAX
+/* TasksMax= when not set: finite, so that a fork bomb in one job stops there. */
+#define CONFIG_JOB_TASKS_MAX_DEFAULT UINT64_C(4096)
 
 /* MaxStepLogSize= when not set: 1G. */
 #define CONFIG_MAX_STEP_LOG_SIZE_DEFAULT (UINT64_C(1) << 30)

@@ -143,3 +143,30 @@ int cgroup_events_parse_populated(const char *text, bool *ret_populated) {
 
         return -EBADMSG;
 }
+
+int cgroup_memory_events_parse_oom_kill(const char *text, uint64_t *ret) {
+        const char *cursor = text, *line;
+        size_t n;
+
+        if (!text)
+                return -EINVAL;
+
+        while ((line = next_line(&cursor, &n))) {
+                uint64_t v = 0;
+                size_t i = STRLEN("oom_kill ");
+
+                if (n <= i || !strneq(line, "oom_kill ", i))
+                        continue;
+                for (; i < n; i++) {
+                        uint64_t d = (uint64_t) (line[i] - '0');
+
+                        if (line[i] < '0' || line[i] > '9' || v > (UINT64_MAX - d) / 10)
+                                return -EBADMSG;
+                        v = v * 10 + d;
+                }
+                *ret = v;
+                return 0;
+        }
+
+        return -EBADMSG;
+}

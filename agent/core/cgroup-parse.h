@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Pure parsers for the kernel's cgroup-related text files. They take the file's contents, never touch
  * the system, and are what the cgroup adapter and the unit tests share. */
@@ -20,3 +21,7 @@ int proc_cgroup_find_unified(const char *text, char **ret_path);
 /* Reads "populated" from the text of a cgroup.events file. Returns 0, -EBADMSG when the key is
  * missing or its value is not 0 or 1. */
 int cgroup_events_parse_populated(const char *text, bool *ret_populated);
+
+/* Reads "oom_kill" from the text of a memory.events file: how many processes of the cgroup and below
+ * the OOM killer killed. Returns 0, -EBADMSG when the key is missing or its value is not a number. */
+int cgroup_memory_events_parse_oom_kill(const char *text, uint64_t *ret);

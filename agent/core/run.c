@@ -1380,7 +1380,9 @@ int run_step_exited(
         else if (r < 0)
                 return r;
         r = 0;
-        if (!s->message && result->exit_signal)
+        if (!s->message && result->message)
+                r = set_message(&s->message, "%s", result->message);
+        else if (!s->message && result->exit_signal)
                 r = set_message(&s->message, "killed by signal %d", result->exit_signal);
         else if (!s->message && result->exit_code != 0)
                 r = set_message(&s->message, "Process completed with exit code %d.", result->exit_code);

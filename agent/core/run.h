@@ -312,6 +312,7 @@ typedef struct RunStepResult {
         size_t output_len, env_len, path_len;
         const char *annotations; /* runner-step's annotations file (annotation.h), NULL: none */
         size_t annotations_len;
+        const char *message; /* why it was killed, when the agent knows better than the signal (OOM) */
 } RunStepResult;
 int run_step_exited(
         Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions);

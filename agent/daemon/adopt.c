@@ -277,9 +277,12 @@ int adopt_run(Manager *m, uint64_t id, int dir_fd, Adoption *a, char **ret_why) 
                 managed_run_free(mr);
                 return r;
         }
-        /* Counted before anything resumes, so that no run starts jobs past MaxParallelJobs=. */
-        for (size_t j = 0; j < mr->run->n_jobs; j++)
+        /* Counted, and their users found again, before anything resumes, so that no run starts jobs
+         * past MaxParallelJobs= or gives a new job a running one's user. */
+        for (size_t j = 0; j < mr->run->n_jobs; j++) {
                 sched_job_changed(mr, j);
+                job_user_recover(mr, j);
+        }
         /* A stage that fell due while no agent was there is carried out at once: run_loop_drive() arms the
          * run's timer in the past, and it fires on the first iteration. */
         a->overdue += run_count_due(mr->run, t.monotonic);

@@ -58,6 +58,7 @@ static void remove_later(Manager *m, char *path) {
 
 static void job_cleaned(ManagedRun *mr, size_t job) {
         JobCtx *jc = job_ctx(mr, job);
+        char *workspace = NULL;
         RunActions actions = {};
 
         /* The slice is empty: every shim has exited; this only reaps those the loop has not yet. */
@@ -66,13 +67,12 @@ static void job_cleaned(ManagedRun *mr, size_t job) {
         jc->files_fd = safe_close(jc->files_fd);
         /* The job's file-command directory and its workspace go on the worker: a workspace can hold
          * hundreds of thousands of files, and nothing may hold up the loop meanwhile (README,
-         * Benchmarks: bench-loop). Both paths are the job's own; nothing reuses them. */
+         * Benchmarks: bench-loop). Both paths are the job's own; nothing reuses them. Its user can
+         * reach neither any more, so a later job may have that user before they are gone. */
+        (void) run_job_workspace(mr->run, job, &workspace); /* NULL on ENOMEM */
+        job_user_release(mr, job, workspace);
         remove_later(mr->manager, TAKE_PTR(jc->files_dir));
-        {
-                char *ws = NULL;
-                (void) run_job_workspace(mr->run, job, &ws); /* NULL on ENOMEM, as strdupf() gave */
-                remove_later(mr->manager, ws);
-        }
+        remove_later(mr->manager, TAKE_PTR(workspace));
 
         if (run_job_cleaned(mr->run, job, now(), &actions) >= 0)
                 run_loop_drive(mr, &actions);

@@ -43,10 +43,15 @@ struct JobCtx {
         StepRef *refs;       /* the steps' callback userdata */
         int files_fd;        /* the job's file-command directory, owned by the step user */
         char *files_dir;
+        uid_t uid;     /* the job's user, its GID the same ((uid_t) -1: none yet; job-user.c) */
+        char user[16]; /* … its name */
         sd_event_source *clean_source;
         sd_event_source *empty_source;
         int slice_fd;
         ScopeJob *slice_stop;
+        ScopeJob *slice_start; /* the slice with the [Job] limits, started before its first step */
+        bool slice_started;
+        uint64_t oom_kills; /* the slice's oom_kill count the steps' messages have accounted for */
 };
 
 static inline uint64_t clock_usec(clockid_t clock) {

@@ -52,6 +52,7 @@ static void job_ctx_done(JobCtx *jc, size_t n_steps) {
         sd_event_source_disable_unref(jc->clean_source);
         sd_event_source_disable_unref(jc->empty_source);
         scope_job_free(jc->slice_stop);
+        scope_job_free(jc->slice_start);
         safe_close(jc->slice_fd);
         safe_close(jc->files_fd);
         free(jc->files_dir);
@@ -153,6 +154,7 @@ int managed_run_init_jobs(ManagedRun *mr) {
                 jc->mr = mr;
                 jc->index = i;
                 jc->files_fd = -EBADF;
+                jc->uid = (uid_t) -1;
                 jc->slice_fd = -EBADF;
                 jc->steps = calloc(n, sizeof(StepProcess *));
                 jc->refs = calloc(n, sizeof(StepRef));
@@ -512,6 +514,7 @@ int manager_load_runs(Manager *m) {
         adoption_resume(m, a);
         adoption_maybe_end(m);
         workspaces_sweep(m);
+        job_users_sweep(m);
         return 0;
 
 fail_dir:
@@ -802,6 +805,7 @@ Manager *manager_free(Manager *m) {
         safe_close(m->runs_fd);
         free(m->state_dir);
         free(m->runtime_dir);
+        free(m->seccomp_path);
         free(m->shim_path);
         free(m->cgroot);
         free(m->step_home);

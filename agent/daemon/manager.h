@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-conf.h"
+#include "job-user.h"
 #include "run.h"
 #include "scope.h"
 #include "step.h"
@@ -50,6 +51,7 @@ struct Manager {
         char *state_dir;   /* /var/lib/runner-agent */
         char *runtime_dir; /* /run/runner-agent */
         char *shim_path;
+        char *seccomp_path; /* the steps' seccomp BPF, built at start-up (runner-agent.c) */
         int runs_fd;
         char *cgroot;
 
@@ -57,6 +59,7 @@ struct Manager {
         gid_t step_gid;
         gid_t admin_gid;
         char *step_home;
+        bool job_user_taken[JOB_USERS]; /* runner-<N> is a running job's (job-user.c) */
 
         ManagedRun **runs; /* by id, ascending */
         size_t n_runs, allocated_runs;

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "manager.h"
+#include "seccomp-filter.h"
 #include "timespan.h"
 
 static bool arg_check_config = false;
@@ -156,6 +157,19 @@ static int load_config(Config *c, ConfigErrors *warnings) {
         return failed ? -EINVAL : 0;
 }
 
+/* A [Job] setting as agent.conf takes it: infinity, empty (0: systemd's default), or the number (in
+ * units of 2^shift when it is a multiple). */
+static void print_limit(const char *key, uint64_t v, unsigned shift, const char *suffix) {
+        if (v == CONFIG_INFINITY)
+                printf("%s=infinity\n", key);
+        else if (v == 0)
+                printf("%s=\n", key);
+        else if (shift > 0 && v % (UINT64_C(1) << shift) == 0)
+                printf("%s=%" PRIu64 "%s\n", key, v >> shift, suffix);
+        else
+                printf("%s=%" PRIu64 "\n", key, v);
+}
+
 static void print_config(const Config *c) {
         char a[64], b[64], f[64], jobs[DECIMAL_STR_MAX(unsigned)] = "infinity",
                                   log_size[DECIMAL_STR_MAX(uint64_t)] = "infinity";
@@ -170,6 +184,52 @@ static void print_config(const Config *c) {
                 format_timespan(b, sizeof(b), c->terminate_timeout_usec),
                 format_timespan(f, sizeof(f), c->force_terminate_usec),
                 signal_target_to_string(c->signal_target), jobs, log_size);
+        printf("\n[Job]\n");
+        print_limit("MemoryMax", c->job_memory_max, 20, "M");
+        print_limit("MemoryHigh", c->job_memory_high, 20, "M");
+        print_limit("TasksMax", c->job_tasks_max, 0, "");
+        print_limit("CPUWeight", c->job_cpu_weight, 0, "");
+        print_limit("IOWeight", c->job_io_weight, 0, "");
+}
+
+/* The steps' seccomp filter (README, "Steps are untrusted"): the policy read and built here, once, so
+ * that a policy that does not parse, or names a system call this machine does not have, stops the
+ * agent (and --check-config) with the reason, and no step runs without it. */
+static int load_seccomp(void **ret, size_t *ret_len) {
+        _cleanup_(seccomp_policy_freep) SeccompPolicy *p = NULL;
+        _cleanup_free_ char *path = NULL, *message = NULL;
+        int r;
+
+        r = seccomp_policy_load(
+                arg_config_dir, getenv("RUNNER_AGENT_DATA_DIR") ?: RUNNER_DATA_DIR, &p, &path, &message);
+        if (r >= 0)
+                r = seccomp_policy_compile(p, ret, ret_len, &message);
+        if (r < 0) {
+                errno = -r;
+                if (arg_check_config)
+                        fprintf(stderr, "Invalid seccomp policy: %s\n", message ?: strerror(-r));
+                else
+                        log_error("Invalid seccomp policy: %s; not starting.", message ?: strerror(-r));
+                return r;
+        }
+        if (arg_check_config)
+                printf("\n# seccomp policy: %s (%zu system calls denied, abi %s)\n", path, p->n_rules,
+                        p->all_abis ? "all" : "native");
+        return 0;
+}
+
+static int install_seccomp(Manager *m, const void *bpf, size_t len) {
+        _cleanup_close_ int fd = open(m->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = write_file_atomic_at(fd, "seccomp.bpf", bpf, len, 0600);
+        if (r < 0)
+                return r;
+        if (asprintf(&m->seccomp_path, "%s/seccomp.bpf", m->runtime_dir) < 0)
+                return m->seccomp_path = NULL, -ENOMEM;
+        return 0;
 }
 
 /* Is systemd restarting us (systemctl restart, try-restart, a package upgrade) rather than stopping
@@ -240,6 +300,8 @@ int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(config_errors_done) ConfigErrors warnings = {};
+        _cleanup_free_ void *bpf = NULL;
+        size_t bpf_len = 0;
         Config config;
         sigset_t mask;
         int r;
@@ -258,10 +320,12 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "warning: %s\n", warnings.errors[i].message);
                 else
                         log_warning("Configuration: %s", warnings.errors[i].message);
-        if (arg_check_config) {
+        if (arg_check_config)
                 print_config(&config);
+        if (load_seccomp(&bpf, &bpf_len) < 0)
+                return EXIT_FAILURE;
+        if (arg_check_config)
                 return EXIT_SUCCESS;
-        }
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -278,6 +342,9 @@ int main(int argc, char *argv[]) {
         r = manager_new(event, &config, &m);
         if (r < 0)
                 return EXIT_FAILURE;
+        r = install_seccomp(m, bpf, bpf_len);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the steps' seccomp filter: %m"), EXIT_FAILURE;
         r = manager_connect(m);
         if (r < 0)
                 return EXIT_FAILURE;
@@ -290,8 +357,9 @@ int main(int argc, char *argv[]) {
                 sd_event_add_post(event, NULL, on_post, m) < 0)
                 return log_error_errno(-ENOMEM, "Failed to set up the event loop: %m"), EXIT_FAILURE;
 
-        log_info("runner-agent " PACKAGE_VERSION " ready: %zu earlier runs, steps as UID %u, cgroup2 at %s.",
-                m->n_runs, m->step_uid, m->cgroot);
+        log_info("runner-agent " PACKAGE_VERSION
+                 " ready: %zu earlier runs, steps as job users (UIDs %u-%u), cgroup2 at %s.",
+                m->n_runs, JOB_UID_MIN, JOB_UID_MIN + JOB_USERS - 1, m->cgroot);
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
 

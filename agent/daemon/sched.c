@@ -7,11 +7,11 @@
 #include "manager-internal.h"
 
 unsigned sched_room(Manager *m) {
-        if (m->config.max_parallel_jobs == 0)
-                return UINT_MAX;
-        return m->running_jobs >= m->config.max_parallel_jobs
-                ? 0
-                : m->config.max_parallel_jobs - m->running_jobs;
+        unsigned max = m->config.max_parallel_jobs == 0 ? JOB_USERS
+                                                        : MIN(m->config.max_parallel_jobs, JOB_USERS);
+
+        /* A job's user is taken at its first step and given back after its end: either may be later. */
+        return MIN(m->running_jobs >= max ? 0 : max - m->running_jobs, job_users_free(m));
 }
 
 static void kick(ManagedRun *mr) {

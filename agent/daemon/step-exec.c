@@ -4,6 +4,7 @@
  * fed to the core. What depends on the kind of step is behind a StepKindOps. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup-parse.h"
 #include "cgroup.h"
 #include "fdstore.h"
 #include "file-command.h"
@@ -73,7 +75,7 @@ static int read_file_command(
         int r;
 
         snprintf(name, sizeof(name), "s%u.%s", number, suffix);
-        r = read_user_file_at(jc->files_fd, name, jc->mr->manager->step_uid, FILE_COMMAND_MAX_SIZE, ret);
+        r = read_user_file_at(jc->files_fd, name, jc->uid, FILE_COMMAND_MAX_SIZE, ret);
         if (r >= 0) {
                 *ret_len = (size_t) r;
                 return 0;
@@ -89,6 +91,31 @@ static int read_file_command(
                                           : strerror(-r)) < 0)
                 return -ENOMEM;
         return r;
+}
+
+/* A step killed with SIGKILL may have been killed by the kernel's OOM killer, at the job's MemoryMax=
+ * (README, "Steps are untrusted"): the job slice's memory.events counts its kills, and one more than
+ * the job's steps have accounted for is this step's. Without the memory controller there is no such
+ * file, and the step concludes as killed by signal 9. */
+static char *oom_message(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t kills;
+
+        if (run_slice_cgroup_path(mr->id, mr->run->jobs[job].number, &path) < 0 ||
+                (fd = cgroup_open(mr->manager->cgroot, path)) < 0 ||
+                read_full_file_at(fd, "memory.events", 4096, &text) < 0 ||
+                cgroup_memory_events_parse_oom_kill(text, &kills) < 0 || kills <= jc->oom_kills)
+                return NULL;
+        jc->oom_kills = kills;
+        if (mr->manager->config.job_memory_max == CONFIG_INFINITY)
+                return strdupf(
+                        "The step was killed by the kernel's OOM killer: the machine ran out of memory.");
+        return strdupf(
+                "The step was killed by the kernel's OOM killer: its job used all of its memory (MemoryMax=%" PRIu64
+                "M in [Job] of agent.conf).",
+                mr->manager->config.job_memory_max >> 20);
 }
 
 /* runner-step's annotations file (README, "Workflow commands"): a regular file of root's in the run's
@@ -124,12 +151,15 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
-        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL;
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL,
+                            *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
         int r, r2;
 
         step_fds_forget(ref);
+        if (sig == SIGKILL)
+                res.message = oom = oom_message(ref->mr, ref->job);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
@@ -233,8 +263,46 @@ static int strv_push(char ***l, size_t *n, size_t *allocated, char *s) {
         return 0;
 }
 
-/* The job's directories: the workspace (the step user's), and below the runtime directory one for the
- * agent's own files (root's) with the step user's file-command directory in it. */
+/* The job's private /tmp, /var/tmp, /dev/shm (sticky, like the machine's) and home (its user's), in
+ * <runtime>/r<RUN>/j<J>/private, root's 0700: reachable only through the binds runner-step makes in
+ * the step's mount namespace (README, "Steps are untrusted"). The home is made last: its owner tells a
+ * later agent which user the job has (job_user_recover()). */
+static const struct {
+        const char *name, *mount_point;
+} private_dirs[] = {
+        { "tmp", "/tmp" }, { "var-tmp", "/var/tmp" }, { "shm", "/dev/shm" },
+        { "home", NULL }, /* over the home of the job's user */
+};
+
+static int job_prepare_private(ManagedRun *mr, size_t job, const char *files) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *private = strdupf("%s/private", files);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!private)
+                return -ENOMEM;
+        r = mkdir_p(private, 0700, 0, 0);
+        if (r < 0)
+                return r;
+        fd = open(private, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
+                bool home = !private_dirs[i].mount_point;
+
+                if (mkdirat(fd, private_dirs[i].name, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (fchmodat(fd, private_dirs[i].name, home ? 0700 : 01777, 0) < 0 ||
+                        fchownat(fd, private_dirs[i].name, home ? jc->uid : 0, home ? jc->uid : 0,
+                                AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* The job's directories: the workspace (its user's), and below the runtime directory one for the
+ * agent's own files (root's) with the user's file-command directory and the private ones in it. */
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
@@ -250,9 +318,12 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
                 return 0;
         }
 
+        r = job_user_acquire(mr, job);
+        if (r < 0)
+                return r;
         r = mkdir_p(mr->run->workspace_root, 0755, (uid_t) -1, (gid_t) -1);
         if (r >= 0)
-                r = mkdir_p(ws, 0755, m->step_uid, m->step_gid);
+                r = mkdir_p(ws, 0700, jc->uid, jc->uid);
         if (r < 0)
                 return r;
 
@@ -263,7 +334,9 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         /* 0711: the step user may reach its file-command files by name, and list nothing else. */
         r = mkdir_p(files, 0711, (uid_t) -1, (gid_t) -1);
         if (r >= 0)
-                r = mkdir_p(tmp, 0700, m->step_uid, m->step_gid);
+                r = mkdir_p(tmp, 0700, jc->uid, jc->uid);
+        if (r >= 0)
+                r = job_prepare_private(mr, job, files);
         if (r < 0)
                 return r;
         jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -299,8 +372,8 @@ static int build_environ(
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
-        fprintf(f, "HOME=%s%cUSER=runner%cLOGNAME=runner%cLANG=C.UTF-8%c", m->step_home, '\0', '\0', '\0',
-                '\0');
+        fprintf(f, "HOME=%s%cUSER=%s%cLOGNAME=%s%cLANG=C.UTF-8%c", m->step_home, '\0', jc->user, '\0',
+                jc->user, '\0', '\0');
         fputs("PATH=", f);
         for (char **p = spec->path; *p; p++)
                 fprintf(f, "%s:", *p);
@@ -352,7 +425,6 @@ static int masks_memfd(ManagedRun *mr, size_t job) {
 /* run: the script in s<N>.sh, readable by the step's user, run by the step's shell command line. */
 static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
         char **ret_message) {
-        Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         unsigned number = mr->run->jobs[job].steps[step].def->number;
         _cleanup_free_ char *script = NULL;
@@ -361,7 +433,7 @@ static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepS
 
         snprintf(name, sizeof(name), "s%u.sh", number);
         r = write_new_file_at(
-                jc->files_fd, name, spec->script, strlen(spec->script), 0644, m->step_uid, m->step_gid);
+                jc->files_fd, name, spec->script, strlen(spec->script), 0600, jc->uid, jc->uid);
         if (r < 0) {
                 *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
                 return r;
@@ -383,6 +455,44 @@ static const StepKindOps step_kind_shell = {
 static const StepKindOps *step_kind_of(const RunStep *s) {
         /* The loader accepts run: steps only (uses: is refused), so that is every step for now. */
         return &step_kind_shell;
+}
+
+/* ---- the job's slice: its [Job] limits (README, "Steps are untrusted") ---- */
+
+static void on_job_slice_started(ScopeJob *sj, int error, const char *message, void *userdata) {
+        JobCtx *jc = userdata;
+
+        jc->slice_start = scope_job_free(jc->slice_start);
+        /* It exists already when a restarted agent goes on with a job between two steps: it has them. */
+        if (error < 0 && error != -EEXIST)
+                log_warning("Run %" PRIu64 ", job %s: the job's slice was not started with its limits: %s",
+                        jc->mr->id, jc->mr->run->jobs[jc->index].def->id, message);
+}
+
+/* Sent before the first step's scope, on the same connection: systemd creates the slice with its limits
+ * before the scope in it. */
+static void job_slice_start(ManagedRun *mr, size_t job, const char *slice) {
+        Manager *m = mr->manager;
+        JobCtx *jc = job_ctx(mr, job);
+        const Config *c = &m->config;
+        _cleanup_free_ char *description = NULL;
+        int r;
+
+        if (jc->slice_started)
+                return;
+        jc->slice_started = true;
+        description = strdupf("runner-agent run %" PRIu64 ", job %s", mr->id, mr->run->jobs[job].def->id);
+        r = slice_start(m->watcher, slice, description,
+                &(SliceLimits){ .memory_max = c->job_memory_max,
+                        .memory_high = c->job_memory_high,
+                        .tasks_max = c->job_tasks_max,
+                        .cpu_weight = c->job_cpu_weight,
+                        .io_weight = c->job_io_weight },
+                on_job_slice_started, jc, &jc->slice_start);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64 ", job %s: cannot start the job's slice with its limits: %m", mr->id,
+                        mr->run->jobs[job].def->id);
 }
 
 /* ---- starting a step: the part every kind shares ---- */
@@ -418,7 +528,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                         : streq(suffix, "env")                                                 ? "path"
                                                                                                : NULL) {
                 snprintf(name, sizeof(name), "s%u.%s", number, suffix);
-                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, m->step_uid, m->step_gid);
+                r = write_new_file_at(jc->files_fd, name, "", 0, 0600, jc->uid, jc->uid);
         }
         if (r < 0) {
                 *ret_message = strdupf("Failed to create the step's files: %s", strerror(-r));
@@ -456,7 +566,15 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r >= 0 && run_step_debug(mr->run))
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--debug"));
         if (r >= 0)
-                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", m->step_uid, m->step_gid));
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--user=%u:%u", jc->uid, jc->uid));
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(private_dirs); i++)
+                r = strv_push(&shim_argv, &n, &allocated,
+                        strdupf("--bind=%s/private/%s:%s", jc->files_dir, private_dirs[i].name,
+                                private_dirs[i].mount_point ?: m->step_home));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--hide-processes"));
+        if (r >= 0 && m->seccomp_path)
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--seccomp=%s", m->seccomp_path));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir=%s", spec->working_directory));
         if (r >= 0)
@@ -507,6 +625,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 strv_free(shim_argv);
                 return -ENOMEM;
         }
+        job_slice_start(mr, job, slice);
         ref = &jc->refs[step];
         step_ref_done(ref);
         *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };

@@ -26,12 +26,16 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +64,7 @@
  * workflows"); what is left then is left out of the journal, and stated. */
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
 #define MAX_FIELDS 16U
+#define MAX_BINDS 8U
 #define ENV_MAX_SIZE (4U * 1024U * 1024U)
 #define MOUNTINFO_MAX (16U * 1024U * 1024U)
 #define CGROUP_FILE_MAX (64U * 1024U)
@@ -78,6 +83,11 @@ static bool arg_debug = false;
 static const char *arg_annotations = NULL;
 static const char *arg_fields[MAX_FIELDS];
 static size_t arg_n_fields = 0;
+static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
+static size_t arg_n_binds = 0;
+static const char *arg_seccomp = NULL;
+static bool arg_hide_processes = false;
+static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
 
 static void help(void) {
         printf("%s [OPTIONS...] -- COMMAND [ARGUMENT...]\n\n"
@@ -99,8 +109,14 @@ static void help(void) {
                "     --debug               Keep ::debug:: lines (ACTIONS_STEP_DEBUG)\n"
                "     --annotations=FILE    Append the step's ::error::, ::warning:: and ::notice::\n"
                "                           annotations to FILE, one JSON object a line\n"
-               "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n",
-                program_invocation_short_name, MAX_FIELDS);
+               "     --field=NAME=VALUE    Add this journal field to every output line (up to %u)\n"
+               "     --bind=SRC:DST        Bind SRC over DST in a mount namespace of the command's own\n"
+               "                           (up to %u; both absolute)\n"
+               "     --hide-processes      Mount a /proc there that shows the command only its\n"
+               "                           user's processes (hidepid=invisible)\n"
+               "     --seccomp=FILE        Load this seccomp BPF program (raw struct sock_filter\n"
+               "                           instructions) into the command before executing it\n",
+                program_invocation_short_name, MAX_FIELDS, MAX_BINDS);
 }
 
 static int parse_size(const char *s, uint64_t *ret) {
@@ -150,6 +166,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_MASKS_FD,
                 ARG_DEBUG,
                 ARG_ANNOTATIONS,
+                ARG_BIND,
+                ARG_HIDE_PROCESSES,
+                ARG_SECCOMP,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -164,6 +183,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "annotations", required_argument, NULL, ARG_ANNOTATIONS },
+                { "bind", required_argument, NULL, ARG_BIND },
+                { "seccomp", required_argument, NULL, ARG_SECCOMP },
+                { "hide-processes", no_argument, NULL, ARG_HIDE_PROCESSES },
                 {},
         };
         int c;
@@ -231,6 +253,24 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_ANNOTATIONS:
                         arg_annotations = optarg;
                         break;
+                case ARG_SECCOMP:
+                        arg_seccomp = optarg;
+                        break;
+                case ARG_HIDE_PROCESSES:
+                        arg_hide_processes = true;
+                        break;
+                case ARG_BIND: {
+                        char *colon = strchr(optarg, ':');
+
+                        if (arg_n_binds >= MAX_BINDS || !colon || optarg[0] != '/' || colon[1] != '/') {
+                                fprintf(stderr, "runner-step: bad or too many --bind: '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        *colon = '\0';
+                        arg_binds[arg_n_binds][0] = optarg;
+                        arg_binds[arg_n_binds++][1] = colon + 1;
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }
@@ -305,6 +345,46 @@ static int read_env(char ***ret) {
         return 0;
 }
 
+/* The job's own /tmp, /var/tmp, /dev/shm and home (README, "Steps are untrusted"), as PrivateTmp= does:
+ * a mount namespace of the entry's, set up while it is still root, whose mounts do not propagate back
+ * to the machine. Every step of the job binds the same directories, so the job sees one of each. */
+static int private_mounts(void) {
+        if (arg_n_binds == 0 && !arg_hide_processes)
+                return 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        for (size_t i = 0; i < arg_n_binds; i++)
+                if (mount(arg_binds[i][0], arg_binds[i][1], NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return -errno;
+        /* A /proc of its own that shows the step only its user's processes (systemd's
+         * ProtectProc=invisible): another job's command lines are none of its business. */
+        if (arg_hide_processes &&
+                mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+                return -errno;
+        return 0;
+}
+
+/* The steps' seccomp filter, built by the agent (README, "Steps are untrusted"): read before the entry
+ * exists, loaded by it last, after no_new_privs and just before exec. */
+static int read_seccomp(void) {
+        char *text = NULL;
+        int len;
+
+        if (!arg_seccomp)
+                return 0;
+        len = read_full_file_at(AT_FDCWD, arg_seccomp, BPF_MAXINSNS * sizeof(struct sock_filter), &text);
+        if (len < 0)
+                return len;
+        if (len == 0 || (size_t) len % sizeof(struct sock_filter) != 0) {
+                free(text);
+                return -EBADMSG;
+        }
+        seccomp_filter = (struct sock_fprog){ .len = (unsigned short) ((size_t) len /
+                                                      sizeof(struct sock_filter)),
+                .filter = (struct sock_filter *) text };
+        return 0;
+}
+
 /* The entry process: never returns. */
 _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd, int report_fd) {
         sigset_t all;
@@ -327,6 +407,8 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
          * run. */
         if (r == 0 && close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 r = -errno;
+        if (r == 0)
+                r = private_mounts();
         if (r == 0 && arg_gid != (gid_t) -1 &&
                 (setgroups(0, NULL) < 0 || setresgid(arg_gid, arg_gid, arg_gid) < 0))
                 r = -errno;
@@ -335,6 +417,9 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
         if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 r = -errno;
         if (r == 0 && arg_workdir && chdir(arg_workdir) < 0)
+                r = -errno;
+        if (r == 0 && seccomp_filter.filter &&
+                syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &seccomp_filter) < 0)
                 r = -errno;
         if (r == 0) {
                 /* PATH for the lookup is the step's own. */
@@ -635,6 +720,12 @@ int main(int argc, char *argv[]) {
         r = read_env(&env);
         if (r < 0) {
                 fprintf(stderr, "runner-step: failed to read %s: %s\n", arg_env_file, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = read_seccomp();
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read the seccomp filter %s: %s\n", arg_seccomp,
+                        r == -EBADMSG ? "not a BPF program" : strerror(-r));
                 return EXIT_FAILURE;
         }
 

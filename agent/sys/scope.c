@@ -343,6 +343,44 @@ int scope_start(UnitWatcher *w, const ScopeParams *params, scope_job_handler_t h
         return 0;
 }
 
+int slice_start(UnitWatcher *w, const char *unit, const char *description, const SliceLimits *limits,
+        scope_job_handler_t handler, void *userdata, ScopeJob **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(scope_job_freep) ScopeJob *job = NULL;
+        int r;
+
+        if (!w || !limits || !handler || !ret)
+                return -EINVAL;
+        r = job_new(w, unit, handler, userdata, &job);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(
+                w->bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0 && description)
+                r = sd_bus_message_append(m, "(sv)", "Description", "s", description);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)", "MemoryMax", "t", limits->memory_max,
+                        "MemoryHigh", "t", limits->memory_high, "TasksMax", "t", limits->tasks_max);
+        if (r >= 0 && limits->cpu_weight > 0)
+                r = sd_bus_message_append(m, "(sv)", "CPUWeight", "t", limits->cpu_weight);
+        if (r >= 0 && limits->io_weight > 0)
+                r = sd_bus_message_append(m, "(sv)", "IOWeight", "t", limits->io_weight);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r >= 0)
+                r = sd_bus_call_async(w->bus, &job->call_slot, m, on_start_reply, job, 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(job);
+        return 0;
+}
+
 int unit_stop(
         UnitWatcher *w, const char *unit, scope_job_handler_t handler, void *userdata, ScopeJob **ret) {
         _cleanup_(scope_job_freep) ScopeJob *job = NULL;

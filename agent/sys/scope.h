@@ -41,6 +41,18 @@ typedef struct ScopeParams {
 int scope_start(UnitWatcher *w, const ScopeParams *params, scope_job_handler_t handler, void *userdata,
         ScopeJob **ret);
 
+/* A slice's resource limits; UINT64_MAX: none (infinity); a weight of 0: systemd's default. */
+typedef struct SliceLimits {
+        uint64_t memory_max, memory_high, tasks_max;
+        uint64_t cpu_weight, io_weight;
+} SliceLimits;
+
+/* Starts the slice unit with these limits (StartTransientUnit, mode "fail"), queued like
+ * scope_start(): a scope started in it afterwards on the same watcher is created in the slice with its
+ * limits already set, since systemd handles the calls in order. */
+int slice_start(UnitWatcher *w, const char *unit, const char *description, const SliceLimits *limits,
+        scope_job_handler_t handler, void *userdata, ScopeJob **ret);
+
 /* Stops a unit (StopUnit, mode "replace"); the handler as above. A unit that is not loaded counts as
  * stopped: the handler gets 0. */
 int unit_stop(UnitWatcher *w, const char *unit, scope_job_handler_t handler, void *userdata, ScopeJob **ret);

@@ -25,7 +25,7 @@ helper=$build/tests/bench-cancel-helper
 . "$(dirname "$0")/../system/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/bench-cancel.XXXXXX)
+work=$(mktemp -d /srv/bench-cancel.XXXXXX)
 chmod 0777 "$work"
 trap 'rm -rf "$work"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
 

@@ -16,9 +16,9 @@ build=$1
 require_test_container
 
 files=${BENCH_LOOP_FILES:-200000}
-work=$(mktemp -d /var/tmp/bench-loop.XXXXXX)
+work=$(mktemp -d /srv/bench-loop.XXXXXX)
 chmod 0755 "$work"
-marks=/var/tmp/bench-loop-marks
+marks=/srv/bench-loop-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/40-bench-loop.conf' EXIT
 

@@ -32,7 +32,7 @@ build=$1
 require_test_container
 
 reps=${REPS:-3}
-work=$(mktemp -d /var/tmp/bench-output.XXXXXX)
+work=$(mktemp -d /srv/bench-output.XXXXXX)
 chmod 0777 "$work"
 dropin=/run/systemd/system/runner-agent.service.d/50-bench-output.conf
 cleanup() {

@@ -143,9 +143,16 @@ static void on_failed(StepProcess *p, int error, const char *message, void *user
 
 static const StepCallbacks callbacks = { .exited = on_exited, .failed = on_failed };
 
+/* The agent's path includes a job's private /tmp, /var/tmp, /dev/shm and home: runner-step binds them
+ * in the entry's mount namespace as it does for every step (README, "Steps are untrusted"). */
+static const char *const private_dirs[][2] = { { "tmp", "/tmp" }, { "var-tmp", "/var/tmp" },
+        { "shm", "/dev/shm" }, { "home", "/mnt" } };
+static char binds[ELEMENTSOF(private_dirs)][128];
+
 static void launch(Launch *l) {
         char id[16], unit[64], log[64];
-        char *argv[] = { (char *) arg_shim, log, (char *) "--", (char *) arg_stamp, stamp_path, id, NULL };
+        char *argv[] = { (char *) arg_shim, log, binds[0], binds[1], binds[2], binds[3],
+                (char *) "--hide-processes", (char *) "--", (char *) arg_stamp, stamp_path, id, NULL };
         int r;
 
         snprintf(id, sizeof(id), "%u", ++serial);
@@ -257,6 +264,14 @@ int main(int argc, char *argv[]) {
         snprintf(stamp_path, sizeof(stamp_path), "%s/stamps", stamp_dir);
         if (mkfifo(stamp_path, 0600) < 0 || (stamp_fd = open(stamp_path, O_RDWR | O_CLOEXEC)) < 0)
                 return 2;
+        for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
+                char dir[96];
+
+                snprintf(dir, sizeof(dir), "%s/%s", stamp_dir, private_dirs[i][0]);
+                if (mkdir(dir, 01777) < 0)
+                        return 2;
+                snprintf(binds[i], sizeof(binds[i]), "--bind=%s:%s", dir, private_dirs[i][1]);
+        }
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -367,6 +382,12 @@ int main(int argc, char *argv[]) {
         free(sr);
         unit_watcher_free(watcher);
         (void) unlink(stamp_path);
+        for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
+                char dir[96];
+
+                snprintf(dir, sizeof(dir), "%s/%s", stamp_dir, private_dirs[i][0]);
+                (void) rmdir(dir);
+        }
         (void) rmdir(stamp_dir);
         return pass ? 0 : 1;
 }

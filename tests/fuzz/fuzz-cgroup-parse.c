@@ -30,5 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 __builtin_trap();
 
         (void) cgroup_events_parse_populated(text, &populated);
+        {
+                uint64_t oom_kill;
+                (void) cgroup_memory_events_parse_oom_kill(text, &oom_kill);
+        }
         return 0;
 }

@@ -52,7 +52,7 @@ jobs:
           trap 'echo "got SIGTERM"; exit 143' TERM
           echo started
           for i in $(seq 1 1200); do
-            [ -e /var/tmp/package-test/release ] && break
+            [ -e /run/package-test-release ] && break
             sleep 0.1
           done
           echo finished
@@ -152,13 +152,13 @@ check "the old agent handed over (agent-handed-over), the new one took the step 
                  journalctl -q --since '$since' RUNNER_EVENT=agent-readopted | grep -q ."
 check "the step's entry process lives on through the upgrade" kill -0 "${step_pid:-0}"
 check "the step is still running after the upgrade" test "$(run_status "$run" '.jobs[0].steps[0].status')" = in_progress
-touch "$work/release"
+touch /run/package-test-release
 if wait_for 60 completed "$run"; then ok "the run completed after the upgrade"; else not_ok "the run did not complete"; fi
 check "it concluded success" test "$(run_status "$run" .conclusion)" = success
 check "the step finished, got no signal, and started once" \
         bash -c "log=\$(runuser -u tester -- runnerctl logs $run); [[ \$log == *finished* && \$log != *got* &&
                  \$(grep -c '^started\$' <<<\"\$log\") -eq 1 ]]"
-rm -f "$work/release"
+rm -f /run/package-test-release
 
 # --- remove: stops the agent, which cancels the runs
 run=$(as_tester runnerctl run "$work/long.yml")
@@ -168,7 +168,7 @@ check "remove stopped the agent" bash -c '! systemctl is-active runner-agent.ser
 check "remove cancelled the running run (state.json: cancelled, step got SIGINT)" \
         bash -c "jq -e '.conclusion == \"cancelled\"' /var/lib/runner-agent/runs/$run/state.json &&
                  grep -qx 'got SIGINT' /var/lib/runner-agent/runs/$run/logs/j1-s1.log"
-check "no process of the steps' user is left" bash -c '! pgrep -u runner'
+check "no process of the steps' users is left" bash -c '! pgrep -u "$(seq -s, 60500 60999)"'
 
 # --- purge
 if apt-get purge -y -q runner-agent >"$work/apt-purge.log" 2>&1; then ok "apt-get purge"; else not_ok "apt-get purge"; sed 's/^/# /' "$work/apt-purge.log" | tail -n 20; fi
@@ -176,7 +176,7 @@ check_none "no runner-agent unit is left (unit files, loaded units)" \
         bash -c 'systemctl list-unit-files --no-legend "runner*"; systemctl list-units --all --no-legend "runner*"'
 check "no configuration or state is left" bash -c '[[ ! -e /etc/runner-agent && ! -e /var/lib/runner-agent && ! -e /run/runner-agent ]]'
 check_none "no runner-agent, runner-step or step process is left" \
-        bash -c 'pgrep -a -x runner-agent; pgrep -a -x runner-step; pgrep -a -u runner
+        bash -c 'pgrep -a -x runner-agent; pgrep -a -x runner-step; pgrep -a -u "$(seq -s, 60500 60999)"
                  for e in /proc/[0-9]*/exe; do l=$(readlink "$e"); [[ $l == *" (deleted)" ]] && echo "$e: $l"; done'
 check "no file owned by runner or runner-admin is left" \
         bash -c '[[ -z $(find / -xdev \( -path /proc -o -path /sys \) -prune -o \( -user runner -o -group runner-admin \) -print) ]]'

@@ -46,7 +46,9 @@ wait_for() {
 completed() { runnerctl status --json "$1" | jq -e '.status == "completed"'; }
 
 # Live processes of the steps' user, as "PID ARGS" lines; a zombie waiting for its reaper is dead.
-live_runner_processes() { ps -u runner -o pid=,stat=,args= | awk '$2 !~ /^Z/ { $2 = ""; print }'; }
+# Each running job's steps run as a user of its own, UIDs 60500 … 60999 (README, "Steps are untrusted").
+JOB_UIDS=$(seq -s, 60500 60999)
+live_runner_processes() { ps -u "$JOB_UIDS" -o pid=,stat=,args= | awk '$2 !~ /^Z/ { $2 = ""; print }'; }
 
 # The adversarial tree of test-cancel.sh and bench-cancel.sh has grown: each kind of its processes
 # runs. The stopped sleep 1004 is left out: a stopped process in an orphaned process group is hung up
@@ -54,7 +56,7 @@ live_runner_processes() { ps -u runner -o pid=,stat=,args= | awk '$2 !~ /^Z/ { $
 adversarial_tree_grown() {
         local p
         for p in 'sleep 1001' 'sleep 1002' 'sleep 1003' '^reexec-1005' 'sleep 1006'; do
-                pgrep -u runner -f "$p" >/dev/null || return 1
+                pgrep -u "$JOB_UIDS" -f "$p" >/dev/null || return 1
         done
 }
 

@@ -12,8 +12,8 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-agent.XXXXXX)
-trap 'rm -rf "$work"; rm -f /etc/dbus-1/system.d/zz-test-open.conf /etc/runner-agent/agent.conf.d/*.conf' EXIT
+work=$(mktemp -d /srv/test-agent.XXXXXX)
+trap 'rm -rf "$work" /srv/test-agent-shared; rm -f /etc/dbus-1/system.d/zz-test-open.conf /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
 # ---- install, as the packages would ----
 install_agent "$build"
@@ -55,12 +55,12 @@ jobs:
         continue-on-error: true
       - id: daemon
         run: |
-          ( setsid sh -c 'sleep 1000 & echo $! > /var/tmp/test-agent-daemon.pid' & )
+          ( setsid sh -c 'sleep 1000 & echo $! > /srv/test-agent-shared/daemon.pid' & )
           # The next step needs the PID: wait for it (bounded), not for a guess of how long it takes.
-          for i in $(seq 2000); do [ -s /var/tmp/test-agent-daemon.pid ] && break; sleep 0.01; done
+          for i in $(seq 2000); do [ -s /srv/test-agent-shared/daemon.pid ] && break; sleep 0.01; done
           echo "cgroup=$(grep '^0::' /proc/self/cgroup)" >> "$GITHUB_OUTPUT"
       - id: alive
-        run: kill -0 "$(cat /var/tmp/test-agent-daemon.pid)"
+        run: kill -0 "$(cat /srv/test-agent-shared/daemon.pid)"
   test:
     needs: build
     steps:
@@ -75,7 +75,8 @@ jobs:
     steps:
       - run: echo never
 YML
-rm -f /var/tmp/test-agent-daemon.pid
+# Where a step leaves the daemon's PID for this test: the jobs' own /tmp and /var/tmp are private.
+rm -rf /srv/test-agent-shared && mkdir -m 0777 /srv/test-agent-shared
 out=$(runnerctl run --wait "$work/three.yml" 2>"$work/err"); rc=$?
 id=$(head -n 1 <<<"$out")
 say "run $id: runnerctl run --wait exited $rc: $(cat "$work/err")"
@@ -98,7 +99,7 @@ for js in "1 1 make" "1 3 daemon" "2 1 use"; do
                 "0::/runner.slice/runner-r$id.slice/runner-r$id-j$j.slice/runner-r$id-j$j-s$s.scope/payload"
 done
 check "the setsid daemon was alive in the next step of the job" jq -e '.jobs[0].steps[3].conclusion == "success"' "$work/three.json"
-daemon_pid=$(cat /var/tmp/test-agent-daemon.pid)
+daemon_pid=$(cat /srv/test-agent-shared/daemon.pid)
 check "the setsid daemon ($daemon_pid) is dead after the job" bash -c "! kill -0 $daemon_pid 2>/dev/null"
 check "a journald event names the killed daemon (RUNNER_PID=$daemon_pid, sleep 1000)" bash -c \
         "journalctl RUNNER_RUN_ID=$id RUNNER_CANCEL_PHASE=orphans RUNNER_PID=$daemon_pid -o cat | grep -q 'sleep 1000'"

@@ -12,9 +12,9 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-cancel.XXXXXX)
+work=$(mktemp -d /srv/test-cancel.XXXXXX)
 chmod 0755 "$work"
-marks=/var/tmp/test-cancel-marks
+marks=/srv/test-cancel-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
@@ -177,10 +177,10 @@ YML
 id=$(runnerctl run "$work/trees.yml")
 wait_for 20 test -e $marks/trees.ready
 wait_for 20 adversarial_tree_grown
-say "processes of the step before the cancel: $(pgrep -u runner | wc -l)"
+say "processes of the step before the cancel: $(pgrep -u "$JOB_UIDS" | wc -l)"
 runnerctl cancel "$id" >/dev/null
 wait_for 20 completed "$id"
-check "no process of the adversarial trees survived (pgrep -u runner is empty)" test -z "$(survivors)"
+check "no process of the adversarial trees survived (none of the jobs' users has a process)" test -z "$(survivors)"
 check "no sleep 100x, reexec or fork loop left" test -z "$(pgrep -a -f 'sleep 100[1-6]|reexec-1005|reexec.sh')"
 check "no cgroup of the run left" test ! -e /sys/fs/cgroup/runner.slice/runner-r$id.slice
 trees_kill=$(event "$id" '.RUNNER_EVENT == "kill" and .RUNNER_JOB == "trees"')

@@ -14,7 +14,7 @@ build=$1
 require_test_container
 
 open_policy=/etc/dbus-1/system.d/zz-test-cli-open.conf
-work=$(mktemp -d /var/tmp/test-cli.XXXXXX)
+work=$(mktemp -d /srv/test-cli.XXXXXX)
 chmod 0755 "$work"
 trap 'rm -rf "$work"; rm -f "$open_policy"' EXIT
 

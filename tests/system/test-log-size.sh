@@ -12,7 +12,7 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-log-size.XXXXXX)
+work=$(mktemp -d /srv/test-log-size.XXXXXX)
 chmod 0755 "$work"
 trap 'rm -rf "$work"; rm -f /etc/runner-agent/agent.conf.d/50-test-log-size.conf' EXIT
 

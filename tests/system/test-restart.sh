@@ -13,9 +13,9 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-restart.XXXXXX)
+work=$(mktemp -d /srv/test-restart.XXXXXX)
 chmod 0755 "$work"
-marks=/var/tmp/test-restart-marks
+marks=/srv/test-restart-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 dropin=/run/systemd/system/runner-agent.service.d
 cleanup() {
@@ -68,13 +68,14 @@ jobs:
         run: |
           trap 'echo INT >> $marks/steady.signals' INT
           trap 'echo TERM >> $marks/steady.signals' TERM
+          id -u > $marks/steady.\$GITHUB_RUN_ID.s1
           for i in \$(seq 1 40); do
             echo "line \$i"
             [ \$i -eq 5 ] && touch $marks/steady.ready
             sleep 0.1
           done
           echo "n=40" >> "\$GITHUB_OUTPUT"
-      - run: echo "after \$N"
+      - run: echo "after \$N"; id -u > $marks/steady.\$GITHUB_RUN_ID.s2
         env:
           N: \${{ steps.count.outputs.n }}
   test:
@@ -84,12 +85,30 @@ jobs:
 YML
 ref=$(runnerctl run --wait "$work/steady.yml" 2>/dev/null | head -n1)
 rm -f $marks/steady.ready
+# A job that holds the first user while steady starts, and is gone before the agent dies: the user
+# steady has is then not the first free one, which a new agent that did not find it again would give.
+printf 'jobs:\n  holder:\n    steps:\n      - run: touch %s/holder.ready; until [ -e %s/holder.go ]; do sleep 0.05; done\n' \
+        "$marks" "$marks" >"$work/holder.yml"
+holder=$(runnerctl run "$work/holder.yml")
+wait_for 30 test -e $marks/holder.ready
 id=$(runnerctl run "$work/steady.yml")
 wait_for 30 test -e $marks/steady.ready
+touch $marks/holder.go
+wait_done 30 "$holder"
 pid_before=$(agent_pid)
 kill_agent
 check "SIGKILLed agent $pid_before is back as $(agent_pid) (Restart=on-failure)" test "$(agent_pid)" != "$pid_before"
+# A job started while the taken-over one runs gets a user of its own (README, "Steps are untrusted").
+printf 'jobs:\n  other:\n    steps:\n      - run: id -u > %s/other.uid\n' "$marks" >"$work/other.yml"
+building=$(runnerctl status --json "$id" | jq -r '.jobs[0].status')
+other=$(timeout 60 runnerctl run --wait "$work/other.yml" 2>/dev/null | head -n1)
 wait_done 60 "$id"
+uids=$(cat $marks/steady.$id.s1 $marks/steady.$id.s2 2>/dev/null | sort -u)
+say "the taken-over job ran as $uids; the one started after the restart as $(cat $marks/other.uid 2>/dev/null)"
+check "the taken-over job's steps ran as one user before and after the restart" \
+        bash -c '[[ -s $1 && -s $2 ]] && cmp -s "$1" "$2"' _ $marks/steady.$id.s1 $marks/steady.$id.s2
+check "the job started after the restart, while it ran ($building), got another user" \
+        bash -c '[[ $3 == in_progress && -s $1 && $(cat "$1") != "$2" ]]' _ "$marks/other.uid" "$uids" "$building"
 say "$(runnerctl status "$id")"
 check "the run concludes success" test "$(runnerctl status --json "$id" | jq -r .conclusion)" = success
 check "its status is the same as an undisturbed run's (run $ref)" same_status "$ref" "$id"
@@ -330,7 +349,7 @@ live=$(runnerctl run "$work/steady.yml")
 wait_for 30 test -e $marks/steady.ready
 done_id=$(runnerctl run --wait "$work/window-free.yml" 2>/dev/null | head -n1)
 ws=/var/lib/runner-agent/work
-victim=/var/tmp/test-restart-victim
+victim=/srv/test-restart-victim
 mkdir -p "$victim" && echo keep >"$victim/file"
 mkdir -p "$ws/r$done_id/only/deep/er" "$ws/r999999/x" "$ws/r$done_id/only/mnt"
 echo left >"$ws/r$done_id/only/deep/er/file"

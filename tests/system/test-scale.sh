@@ -14,7 +14,7 @@ parallel=${3:-300}
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-scale.XXXXXX)
+work=$(mktemp -d /srv/test-scale.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 install_agent "$build"

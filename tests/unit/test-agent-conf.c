@@ -76,7 +76,7 @@ typedef struct ErrorCase {
 static const ErrorCase error_cases[] = {
         { "InterruptTimeoutSec=1s\n", "1: InterruptTimeoutSec= outside of a section\n" },
         { "[Cancle]\nX=1\n[Cancel]\nInterruptTimeoutSec=1s\n",
-                "1: unknown section [Cancle] (expected [Agent] or [Cancel])\n" },
+                "1: unknown section [Cancle] (expected [Agent], [Cancel] or [Job])\n" },
         { "[Cancel\n", "1: invalid section header '[Cancel'\n" },
         { "[Cancel]\nInterruptTimeout=1s\n", "2: unknown setting InterruptTimeout= in [Cancel]\n" },
         { "[Cancel]\nInterruptTimeoutSec\n", "2: expected Key=Value, got 'InterruptTimeoutSec'\n" },
@@ -107,6 +107,23 @@ static const ErrorCase error_cases[] = {
                 "2: invalid MaxStepLogSize=16777216T: size out of range\n" },
         { "[Agent]\nMaxStepLogSize=99999999999999999999\n",
                 "2: invalid MaxStepLogSize=99999999999999999999: size out of range\n" },
+        { "[Job]\nMemoryMax=1023K\n",
+                "2: invalid MemoryMax=1023K: must be a size of at least 1M (e.g. 512M, 4G), infinity, or empty (infinity)\n" },
+        { "[Job]\nMemoryHigh=lots\n",
+                "2: invalid MemoryHigh=lots: must be a size of at least 1M (e.g. 512M, 4G), infinity, or empty (infinity)\n" },
+        { "[Job]\nMemoryMax=99999999999999999999\n",
+                "2: invalid MemoryMax=99999999999999999999: must be a size of at least 1M (e.g. 512M, 4G), infinity, or empty (infinity)\n" },
+        { "[Job]\nTasksMax=0\n",
+                "2: invalid TasksMax=0: must be a number from 1 to 4294967295, infinity, or empty\n" },
+        { "[Job]\nTasksMax=-5\n",
+                "2: invalid TasksMax=-5: must be a number from 1 to 4294967295, infinity, or empty\n" },
+        { "[Job]\nTasksMax=10%\n",
+                "2: invalid TasksMax=10%: must be a number from 1 to 4294967295, infinity, or empty\n" },
+        { "[Job]\nCPUWeight=10001\n",
+                "2: invalid CPUWeight=10001: must be a number from 1 to 10000, or empty\n" },
+        { "[Job]\nIOWeight=infinity\n",
+                "2: invalid IOWeight=infinity: must be a number from 1 to 10000, or empty\n" },
+        { "[Job]\nCPUQuota=20%\n", "2: unknown setting CPUQuota= in [Job]\n" },
         /* every error, each at the first line of its (continued) entry */
         { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=many\n",
                 "2: invalid InterruptTimeoutSec=x: not a time span (e.g. 7500ms, 2.5s, 5min)\n"
@@ -193,6 +210,39 @@ static void test_step_log_size(void **state) {
         assert_int_equal(config_parse_size("+1K", &v), -EINVAL);
         assert_int_equal(config_parse_size("K", &v), -EINVAL);
         assert_int_equal(config_parse_size("1KK", &v), -EINVAL);
+}
+
+static void test_job(void **state) {
+        ConfigErrors errors = {};
+        Config c;
+
+        config_init(&c);
+        assert_true(c.job_memory_max == CONFIG_INFINITY && c.job_memory_high == CONFIG_INFINITY);
+        assert_int_equal(c.job_tasks_max, 4096);
+        assert_int_equal(c.job_cpu_weight, 0);
+        assert_int_equal(c.job_io_weight, 0);
+        assert_int_equal(
+                parse(&c, "agent.conf",
+                        "[Job]\nMemoryMax=2G\nMemoryHigh=1536M\nTasksMax=512\nCPUWeight=50\nIOWeight=10000\n",
+                        &errors),
+                0);
+        assert_int_equal(errors.n, 0);
+        assert_true(c.job_memory_max == (UINT64_C(2) << 30));
+        assert_true(c.job_memory_high == (UINT64_C(1536) << 20));
+        assert_int_equal(c.job_tasks_max, 512);
+        assert_int_equal(c.job_cpu_weight, 50);
+        assert_int_equal(c.job_io_weight, 10000);
+        /* infinity, and empty: back to the defaults */
+        assert_int_equal(
+                parse(&c, "agent.conf.d/x.conf",
+                        "[Job]\nMemoryMax=infinity\nMemoryHigh=\nTasksMax=infinity\nCPUWeight=\n", &errors),
+                0);
+        assert_true(c.job_memory_max == CONFIG_INFINITY && c.job_memory_high == CONFIG_INFINITY);
+        assert_true(c.job_tasks_max == CONFIG_INFINITY);
+        assert_int_equal(c.job_cpu_weight, 0);
+        assert_int_equal(parse(&c, "agent.conf.d/y.conf", "[Job]\nTasksMax=\n", &errors), 0);
+        assert_int_equal(c.job_tasks_max, 4096);
+        config_errors_done(&errors);
 }
 
 static void test_errors(void **state) {
@@ -299,6 +349,7 @@ int main(void) {
                 cmocka_unit_test(test_override),
                 cmocka_unit_test(test_parallel_jobs),
                 cmocka_unit_test(test_step_log_size),
+                cmocka_unit_test(test_job),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_valid_lines_still_apply),
                 cmocka_unit_test(test_limits),

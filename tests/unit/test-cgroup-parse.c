@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <inttypes.h>
+
 /* cmocka.h needs <setjmp.h>, <stdarg.h>, <stddef.h> and <stdint.h> before it */
 #include <cmocka.h>
 
@@ -134,10 +136,39 @@ static void test_cgroup_events(void **state) {
         }
 }
 
+static void test_memory_events(void **state) {
+        static const struct {
+                const char *text;
+                int error;
+                uint64_t oom_kill;
+        } cases[] = {
+                { "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n", 0, 1 },
+                { "oom_kill 18446744073709551610\n", 0, UINT64_C(18446744073709551610) },
+                { "oom 3\noom_kill 0", 0, 0 },
+                { "oom_group_kill 4\n", -EBADMSG, 0 },
+                { "oom_kill\n", -EBADMSG, 0 },
+                { "oom_kill 1x\n", -EBADMSG, 0 },
+                { "oom_kill -1\n", -EBADMSG, 0 },
+                { "oom_kill 99999999999999999999\n", -EBADMSG, 0 },
+                { "", -EBADMSG, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t v = 4711;
+                int r = cgroup_memory_events_parse_oom_kill(cases[i].text, &v);
+
+                if (r != cases[i].error)
+                        fail_msg("case %zu: got %d, expected %d", i, r, cases[i].error);
+                if (r == 0 && v != cases[i].oom_kill)
+                        fail_msg("case %zu: got %" PRIu64, i, v);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mountinfo),
                 cmocka_unit_test(test_proc_cgroup),
+                cmocka_unit_test(test_memory_events),
                 cmocka_unit_test(test_cgroup_events),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
