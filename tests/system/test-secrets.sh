@@ -207,6 +207,55 @@ id=$(runnerctl run --wait -s ACTIONS_STEP_DEBUG=true "$work/debug.yml")
 check "::debug:: is shown with the secret ACTIONS_STEP_DEBUG=true" \
         grep -qx '##\[debug\]shown debug' /var/lib/runner-agent/runs/$id/logs/j1-s1.log
 
+# ---- error messages that quote a value: a secret in them is masked ----
+# A format string or a line of $GITHUB_ENV that cannot be used is quoted in the step's or job's
+# message, which goes to run-state.json, the journal and runnerctl status.
+cat >"$work/messages.yml" <<'YML'
+jobs:
+  m:
+    steps:
+      - run: echo '${{ format(secrets.BRACE) }}'
+      - if: always()
+        env:
+          X: ${{ secrets.PLAIN }}
+        run: echo "$X" >> "$GITHUB_ENV"
+      - if: always()
+        env:
+          X: ${{ secrets.LONG }}
+        run: echo "A $X" >> "$GITHUB_ENV"
+      - if: always()
+        run: echo '${{ format(secrets.LONG) }}'
+  n:
+    env:
+      Y: ${{ format(secrets.BRACE) }}
+    steps:
+      - run: 'true'
+YML
+bracesecret='br-Tx5{Qm8'
+plainsecret='pl-Nv7Jw2Rz'
+# Longer than the quotes, which are cut with "…": what is left of the value in them is masked too.
+longsecret="lg-{$(printf 'Kq7' | head -c 3)$(printf 'x%.0s' {1..190})Zt4"
+id=$(runnerctl run --wait -s BRACE="$bracesecret" -s PLAIN="$plainsecret" -s LONG="$longsecret" "$work/messages.yml")
+check "a run whose evaluations fail on secrets is submitted" test -n "$id"
+json=$(runnerctl status --json "$id")
+messages=$(jq -r '.jobs[0].steps[].message, .jobs[1].message' <<<"$json")
+say "$messages"
+check "a format string that is a secret is quoted masked in the step's message" \
+        grep -q 'format string.*: \*\*\*$' <<<"$messages"
+check "a line of \$GITHUB_ENV that is a secret is quoted masked" \
+        grep -q "^GITHUB_ENV: .*'\\*\\*\\*'$" <<<"$messages"
+check "a job's env: quoting a secret is masked in the job's message" \
+        bash -c '[[ $(grep -c "format string.*: \*\*\*$" <<<"$1") == 2 ]]' _ "$messages"
+check "a long secret cut in a quote of \$GITHUB_ENV is masked up to the cut" \
+        grep -q "^GITHUB_ENV: .*'A \\*\\*\\*…'$" <<<"$messages"
+check "and in a quoted format string" grep -q 'format string.*: \*\*\*…$' <<<"$messages"
+journalctl --sync
+for v in "$bracesecret" "$plainsecret" "${longsecret:0:20}"; do
+        check "'$v' is not in runnerctl status" bash -c '! runnerctl status "$1" | grep -qF -- "$2" && ! grep -qF -- "$2" <<<"$3"' _ "$id" "$v" "$json"
+        check "'$v' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
+        check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
+done
+
 # ---- a bad secret file or name: a clear error, no run ----
 printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
 err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?
