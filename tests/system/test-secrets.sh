@@ -256,6 +256,26 @@ for v in "$bracesecret" "$plainsecret" "${longsecret:0:20}"; do
         check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
 done
 
+# ---- a working directory named by a secret: in no command line (/proc/PID/cmdline is anyone's) ----
+wdsecret=/var/tmp/wd-Xk9pQ2Lm
+mkdir -m 0777 -p "$wdsecret"
+cat >"$work/workdir.yml" <<YML
+jobs:
+  w:
+    steps:
+      - working-directory: \${{ secrets.WDIR }}
+        run: |
+          pwd > $marks/pwd
+          tr '\0' ' ' < /proc/\$PPID/cmdline > $marks/cmdline
+YML
+id=$(runnerctl run --wait -s WDIR="$wdsecret" "$work/workdir.yml"); rc=$?
+say "$(cat "$marks/cmdline")"
+check "a step runs in a working directory that is a secret" \
+        bash -c '[[ $1 == 0 && $(cat "$2/pwd") == "$3" ]]' _ "$rc" "$marks" "$wdsecret"
+check "runner-step's command line is read" grep -q 'runner-step' "$marks/cmdline"
+check "and does not hold the directory" bash -c '! grep -qF -- "$1" "$2/cmdline"' _ "$wdsecret" "$marks"
+rmdir "$wdsecret"
+
 # ---- a bad secret file or name: a clear error, no run ----
 printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
 err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?
