@@ -595,12 +595,10 @@ static void drain(Copier *c) {
 static void settle(Copier *c) {
         int r;
 
-        /* What the filters held back (a possible start of a value) goes out now rather than never:
-         * the job's end may kill the shim before the pipes close. */
-        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
-                if (c->fds[i] >= 0)
-                        process(c, i, NULL, 0, true);
-
+        /* A stream still open (background processes hold it) keeps what the filter and the command
+         * scanner held back: it may be the start of a value whose rest comes later, and going out
+         * now would let the two pieces stand together in the log. It goes out at the stream's end,
+         * which every kill brings about first (payload is killed before the shim). */
         r = step_log_finish(&c->log);
         if (r < 0)
                 report_log_error(c, r);

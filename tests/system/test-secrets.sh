@@ -207,6 +207,33 @@ id=$(runnerctl run --wait -s ACTIONS_STEP_DEBUG=true "$work/debug.yml")
 check "::debug:: is shown with the secret ACTIONS_STEP_DEBUG=true" \
         grep -qx '##\[debug\]shown debug' /var/lib/runner-agent/runs/$id/logs/j1-s1.log
 
+# ---- a value written in two pieces around the entry's exit: a background process writes the rest ----
+cat >"$work/background.yml" <<'YML'
+jobs:
+  bg:
+    steps:
+      - env:
+          X: ${{ secrets.BG }}
+        run: |
+          printf 'bg: %s' "${X:0:5}"
+          (sleep 0.5; printf '%s\n' "${X:5}"; printf 'bg2: %s' "${X:0:5}") &
+          printf 'stderr bg: %s' "${X:0:5}" >&2
+          (sleep 0.5; printf '%s\n' "${X:5}" >&2) &
+      - run: sleep 1.5
+YML
+bgsecret='bg-Rw5Tn8Lq2Yx'
+id=$(runnerctl run --wait -s BG="$bgsecret" "$work/background.yml")
+check "a run with background writers is submitted" test -n "$id"
+blog=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+say "$(cat "$blog")"
+journalctl --sync
+check "the pieces written before and after the entry's exit are masked as one" \
+        bash -c '[[ $(grep -o "\*\*\*" "$1" | wc -l) == 2 ]]' _ "$blog"
+check "what was held back at the end of the output comes out at the stream's end" \
+        bash -c '[[ $(grep -o "bg-Rw" "$1" | wc -l) == 1 && $(tail -c 80 "$1") == *bg-Rw* ]]' _ "$blog"
+check "'$bgsecret' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$bgsecret"
+check "'$bgsecret' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$bgsecret"
+
 # ---- error messages that quote a value: a secret in them is masked ----
 # A format string or a line of $GITHUB_ENV that cannot be used is quoted in the step's or job's
 # message, which goes to run-state.json, the journal and runnerctl status.
