@@ -1773,6 +1773,21 @@ static bool job_masks_match(const Run *run, size_t job, const char *s, size_t le
                 (job < run->n_jobs && mask_list_matches(&run->jobs[job].added_masks, s, len));
 }
 
+/* s masked with the run's secrets and what job added. */
+static int job_mask_string(
+        const Run *run, size_t job, const char *s, size_t len, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *m = NULL;
+        int r;
+
+        r = mask_string(&run->masks, s, len, &m, &len);
+        if (r < 0 || job >= run->n_jobs) {
+                *ret = TAKE_PTR(m);
+                *ret_len = len;
+                return r;
+        }
+        return mask_string(&run->jobs[job].added_masks, m, len, ret, ret_len);
+}
+
 int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue **ret) {
         _cleanup_(expr_value_unrefp) ExprValue *o = NULL;
         bool any = false;
@@ -1781,9 +1796,12 @@ int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue *
                 *ret = v ? expr_value_ref((ExprValue *) v) : NULL;
                 return 0;
         }
+        /* A name can hold a secret too: "$TOKEN=1" >> $GITHUB_OUTPUT. */
         for (size_t i = 0; i < v->object.n && !any; i++) {
-                const ExprValue *e = v->object.pairs[i].value;
-                any = e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len);
+                const ExprPair *p = &v->object.pairs[i];
+                any = (p->value->kind == EXPR_STRING &&
+                              job_masks_match(run, job, p->value->string.s, p->value->string.len)) ||
+                        job_masks_match(run, job, p->key, p->key_len);
         }
         if (!any) {
                 *ret = expr_value_ref((ExprValue *) v);
@@ -1795,20 +1813,21 @@ int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue *
         for (size_t i = 0; i < v->object.n; i++) {
                 const ExprPair *p = &v->object.pairs[i];
                 ExprValue *e = p->value;
-                _cleanup_free_ char *m = NULL, *m2 = NULL;
-                size_t len;
+                _cleanup_free_ char *m = NULL, *key = NULL;
+                size_t len, key_len = p->key_len;
                 int r;
 
                 if (e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len)) {
-                        r = mask_string(&run->masks, e->string.s, e->string.len, &m, &len);
-                        if (r >= 0 && job < run->n_jobs)
-                                r = mask_string(&run->jobs[job].added_masks, m, len, &m2, &len);
+                        r = job_mask_string(run, job, e->string.s, e->string.len, &m, &len);
                         if (r < 0)
                                 return r;
-                        e = expr_value_new_string(m2 ?: m, len);
+                        e = expr_value_new_string(m, len);
                 } else
                         e = expr_value_ref(e);
-                if (!e || expr_object_set(o, p->key, p->key_len, e) < 0)
+                if (e && job_masks_match(run, job, p->key, p->key_len) &&
+                        job_mask_string(run, job, p->key, p->key_len, &key, &key_len) < 0)
+                        e = expr_value_unref(e);
+                if (!e || expr_object_set(o, key ?: p->key, key_len, e) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

@@ -234,6 +234,29 @@ check "what was held back at the end of the output comes out at the stream's end
 check "'$bgsecret' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$bgsecret"
 check "'$bgsecret' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$bgsecret"
 
+# ---- a secret in the name of an output or of a variable of $GITHUB_ENV ----
+cat >"$work/names.yml" <<'YML'
+jobs:
+  k:
+    steps:
+      - id: w
+        env:
+          X: ${{ secrets.NAMESECRET }}
+        run: |
+          echo "o_$X=1" >> "$GITHUB_OUTPUT"
+          echo "E_$X=1" >> "$GITHUB_ENV"
+      - run: env | grep -c '^E_' 
+YML
+namesecret='nm7Qx2VbKp'
+id=$(runnerctl run --wait -s NAMESECRET="$namesecret" "$work/names.yml"); rc=$?
+check "a run with secrets in names succeeds" bash -c '[[ $1 == 0 && -n $2 ]]' _ "$rc" "$id"
+check "the later step has the variable" grep -qx 1 /var/lib/runner-agent/runs/$id/logs/j1-s2.log
+json=$(runnerctl status --json "$id")
+say "$(jq -c '.jobs[0].steps[0].outputs' <<<"$json")"
+check "the output's name is shown masked" jq -e '.jobs[0].steps[0].outputs | has("o_***")' <<<"$json"
+check "'$namesecret' is not in runnerctl status --json" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$namesecret" "$json"
+check "'$namesecret' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$namesecret"
+
 # ---- error messages that quote a value: a secret in them is masked ----
 # A format string or a line of $GITHUB_ENV that cannot be used is quoted in the step's or job's
 # message, which goes to run-state.json, the journal and runnerctl status.
