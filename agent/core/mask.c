@@ -194,6 +194,18 @@ bool mask_list_matches(const MaskList *l, const char *text, size_t len) {
         return false;
 }
 
+size_t mask_list_cut_value(const MaskList *l, const char *text, size_t len) {
+        size_t best = 0;
+
+        for (size_t i = 0; i < l->n; i++)
+                for (size_t k = MIN(l->lens[i], len); k > best; k--)
+                        if (memcmp(text + len - k, l->values[i], k) == 0) {
+                                best = k;
+                                break;
+                        }
+        return best;
+}
+
 static int out_put(MaskFilter *f, const char *data, size_t len) {
         if (len == 0)
                 return 0;

@@ -36,6 +36,9 @@ int mask_list_serialize(const MaskList *l, char **ret, size_t *ret_len);
 int mask_list_parse(const char *data, size_t len, MaskList *l);
 /* Whether text contains any value of the list. */
 bool mask_list_matches(const MaskList *l, const char *text, size_t len);
+/* The length of the longest end of text that is the beginning of a value of the list (0: none): what
+ * is left of a value in a text cut after it. */
+size_t mask_list_cut_value(const MaskList *l, const char *text, size_t len);
 /* text with every value of the list masked, NUL-terminated. */
 int mask_string(const MaskList *l, const char *text, size_t len, char **ret, size_t *ret_len);
 

@@ -563,20 +563,92 @@ static int build_contexts(
         return 0;
 }
 
-static int set_message(char **where, const char *fmt, ...) _printf_(2, 3);
-static int set_message(char **where, const char *fmt, ...) {
-        va_list ap;
+static int set_message_va(char **where, const char *fmt, va_list ap) _printf_(2, 0);
+static int set_message_va(char **where, const char *fmt, va_list ap) {
         char *m;
-        int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&m, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (vasprintf(&m, fmt, ap) < 0)
                 return -ENOMEM;
         free(*where);
         *where = m;
         return 0;
+}
+
+static int set_message(char **where, const char *fmt, ...) _printf_(2, 3);
+static int set_message(char **where, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = set_message_va(where, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* *s with what the job masks masked (README, "Secrets"): the run's secrets and what job j added with
+ * ::add-mask::. */
+static int mask_in_job(const Run *run, const RunJob *j, char **s) {
+        char *m = NULL, *m2 = NULL;
+        size_t len;
+        int r;
+
+        if (!*s)
+                return 0;
+        r = mask_string(&run->masks, *s, strlen(*s), &m, &len);
+        if (r < 0)
+                return r;
+        if (j) {
+                r = mask_string(&j->added_masks, m, len, &m2, NULL);
+                free(m);
+                if (r < 0)
+                        return r;
+                m = m2;
+        }
+        free(*s);
+        *s = m;
+        return 0;
+}
+
+/* A message, masked in job j: a message may quote a value (a format string, a line of a file command),
+ * and messages go to the state files, the journal and runnerctl status. A quote is cut after some
+ * bytes, with "…": what is left before it of a value is masked too. */
+static int mask_message(const Run *run, const RunJob *j, char **s) {
+        static const char cut[] = "…";
+        char *p;
+        int r;
+
+        r = mask_in_job(run, j, s);
+        if (r < 0 || !*s)
+                return r;
+        for (p = strstr(*s, cut); p; p = strstr(p + sizeof(cut) - 1, cut)) {
+                size_t at = (size_t) (p - *s), k = mask_list_cut_value(&run->masks, *s, at);
+                char *m;
+
+                if (j)
+                        k = MAX(k, mask_list_cut_value(&j->added_masks, *s, at));
+                if (k == 0)
+                        continue;
+                if (asprintf(&m, "%.*s%s%s", (int) (at - k), *s, MASK_REPLACEMENT, p) < 0)
+                        return -ENOMEM;
+                p = m + (at - k) + STRLEN(MASK_REPLACEMENT);
+                free(*s);
+                *s = m;
+        }
+        return 0;
+}
+
+/* An evaluation failed: *message says why, masked. Returns -EINVAL, or -ENOMEM. */
+static int eval_failed(const EvalScope *scope, char **message, const char *fmt, ...) _printf_(3, 4);
+static int eval_failed(const EvalScope *scope, char **message, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = set_message_va(message, fmt, ap);
+        va_end(ap);
+        if (r < 0 || mask_message(scope->run, scope->job, message) < 0)
+                return -ENOMEM;
+        return -EINVAL;
 }
 
 /* Evaluates a template to a string. Returns 0, -EINVAL with *message set, or -ENOMEM. */
@@ -595,16 +667,12 @@ static int eval_string(const WorkflowString *s, const ExprValue *contexts, EvalS
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return set_message(message, "%u:%u: %s: %s", s->pos.line, s->pos.column, what,
-                               err.message[0] ? err.message : "evaluation failed") < 0
-                        ? -ENOMEM
-                        : -EINVAL;
+                return eval_failed(scope, message, "%u:%u: %s: %s", s->pos.line, s->pos.column, what,
+                        err.message[0] ? err.message : "evaluation failed");
         if (memchr(*ret, 0, len)) {
                 *ret = mfree(*ret);
-                return set_message(message, "%u:%u: %s contains a NUL byte", s->pos.line, s->pos.column,
-                               what) < 0
-                        ? -ENOMEM
-                        : -EINVAL;
+                return eval_failed(
+                        scope, message, "%u:%u: %s contains a NUL byte", s->pos.line, s->pos.column, what);
         }
         return 0;
 }
@@ -619,10 +687,8 @@ static int eval_condition(
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return set_message(message, "%u:%u: if: %s", c->pos.line, c->pos.column,
-                               err.message[0] ? err.message : "evaluation failed") < 0
-                        ? -ENOMEM
-                        : -EINVAL;
+                return eval_failed(scope, message, "%u:%u: if: %s", c->pos.line, c->pos.column,
+                        err.message[0] ? err.message : "evaluation failed");
         return 0;
 }
 
@@ -775,24 +841,8 @@ int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, R
         return 0;
 }
 
-/* *s with what the job masks masked (README, "Secrets"). */
 static int mask_job_string(const Run *run, size_t job, char **s) {
-        char *m = NULL, *m2 = NULL;
-        size_t len;
-        int r;
-
-        if (!*s)
-                return 0;
-        r = mask_string(&run->masks, *s, strlen(*s), &m, &len);
-        if (r < 0)
-                return r;
-        r = mask_string(&run->jobs[job].added_masks, m, len, &m2, NULL);
-        free(m);
-        if (r < 0)
-                return r;
-        free(*s);
-        *s = m2;
-        return 0;
+        return mask_in_job(run, &run->jobs[job], s);
 }
 
 /* The job's steps are all done: evaluate its outputs, then clean up. */
@@ -1375,9 +1425,12 @@ int run_step_exited(
                                                                      : RUN_CONCLUSION_FAILURE;
 
         r = apply_file_commands(j, s, result, &s->message);
-        if (r == -EINVAL)
+        if (r == -EINVAL) {
                 outcome = RUN_CONCLUSION_FAILURE;
-        else if (r < 0)
+                /* The error quotes the file's line, which may hold a secret. */
+                r = mask_message(run, j, &s->message);
+        }
+        if (r < 0)
                 return r;
         r = 0;
         if (!s->message && result->message)
@@ -1852,6 +1905,21 @@ static bool job_masks_match(const Run *run, size_t job, const char *s, size_t le
                 (job < run->n_jobs && mask_list_matches(&run->jobs[job].added_masks, s, len));
 }
 
+/* s masked with the run's secrets and what job added. */
+static int job_mask_string(
+        const Run *run, size_t job, const char *s, size_t len, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *m = NULL;
+        int r;
+
+        r = mask_string(&run->masks, s, len, &m, &len);
+        if (r < 0 || job >= run->n_jobs) {
+                *ret = TAKE_PTR(m);
+                *ret_len = len;
+                return r;
+        }
+        return mask_string(&run->jobs[job].added_masks, m, len, ret, ret_len);
+}
+
 int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue **ret) {
         _cleanup_(expr_value_unrefp) ExprValue *o = NULL;
         bool any = false;
@@ -1860,9 +1928,12 @@ int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue *
                 *ret = v ? expr_value_ref((ExprValue *) v) : NULL;
                 return 0;
         }
+        /* A name can hold a secret too: "$TOKEN=1" >> $GITHUB_OUTPUT. */
         for (size_t i = 0; i < v->object.n && !any; i++) {
-                const ExprValue *e = v->object.pairs[i].value;
-                any = e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len);
+                const ExprPair *p = &v->object.pairs[i];
+                any = (p->value->kind == EXPR_STRING &&
+                              job_masks_match(run, job, p->value->string.s, p->value->string.len)) ||
+                        job_masks_match(run, job, p->key, p->key_len);
         }
         if (!any) {
                 *ret = expr_value_ref((ExprValue *) v);
@@ -1874,20 +1945,21 @@ int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue *
         for (size_t i = 0; i < v->object.n; i++) {
                 const ExprPair *p = &v->object.pairs[i];
                 ExprValue *e = p->value;
-                _cleanup_free_ char *m = NULL, *m2 = NULL;
-                size_t len;
+                _cleanup_free_ char *m = NULL, *key = NULL;
+                size_t len, key_len = p->key_len;
                 int r;
 
                 if (e->kind == EXPR_STRING && job_masks_match(run, job, e->string.s, e->string.len)) {
-                        r = mask_string(&run->masks, e->string.s, e->string.len, &m, &len);
-                        if (r >= 0 && job < run->n_jobs)
-                                r = mask_string(&run->jobs[job].added_masks, m, len, &m2, &len);
+                        r = job_mask_string(run, job, e->string.s, e->string.len, &m, &len);
                         if (r < 0)
                                 return r;
-                        e = expr_value_new_string(m2 ?: m, len);
+                        e = expr_value_new_string(m, len);
                 } else
                         e = expr_value_ref(e);
-                if (!e || expr_object_set(o, p->key, p->key_len, e) < 0)
+                if (e && job_masks_match(run, job, p->key, p->key_len) &&
+                        job_mask_string(run, job, p->key, p->key_len, &key, &key_len) < 0)
+                        e = expr_value_unref(e);
+                if (!e || expr_object_set(o, key ?: p->key, key_len, e) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

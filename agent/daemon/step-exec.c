@@ -508,7 +508,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         unsigned number = s->def->number;
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
-        _cleanup_free_ char *environ_path = NULL;
+        _cleanup_free_ char *environ_path = NULL, *workdir_path = NULL;
         _cleanup_close_ int masks_fd = -EBADF;
         char **argv = NULL, **shim_argv = NULL, name[64];
         size_t environ_len = 0, n = 0, allocated = 0;
@@ -548,6 +548,18 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         environ_path = strdupf("%s/s%u.environ", jc->files_dir, number);
         if (!environ_path)
                 return -ENOMEM;
+        /* The working directory may name a secret: in a file of root's, not runner-step's command line,
+         * which anyone may read in /proc. */
+        snprintf(name, sizeof(name), "s%u.workdir", number);
+        r = write_new_file_at(jc->files_fd, name, spec->working_directory, strlen(spec->working_directory),
+                0600, (uid_t) -1, (gid_t) -1);
+        if (r < 0) {
+                *ret_message = strdupf("Failed to write the step's working directory: %s", strerror(-r));
+                return r;
+        }
+        workdir_path = strdupf("%s/%s", jc->files_dir, name);
+        if (!workdir_path)
+                return -ENOMEM;
         r = kind->prepare(mr, job, step, spec, &argv, ret_message);
         if (r < 0)
                 return r;
@@ -576,7 +588,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r >= 0 && m->seccomp_path)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--seccomp=%s", m->seccomp_path));
         if (r >= 0)
-                r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir=%s", spec->working_directory));
+                r = strv_push(&shim_argv, &n, &allocated, strdupf("--workdir-file=%s", workdir_path));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--env-file=%s", environ_path));
         if (r >= 0)

@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -74,6 +75,7 @@
 static uid_t arg_uid = (uid_t) -1;
 static gid_t arg_gid = (gid_t) -1;
 static const char *arg_workdir = NULL;
+static const char *arg_workdir_file = NULL;
 static const char *arg_log = NULL;
 static const char *arg_exit_status = NULL;
 static const char *arg_env_file = NULL;
@@ -97,6 +99,8 @@ static void help(void) {
                "     --version             Show the version\n"
                "     --user=UID:GID        Run the command as this user and group\n"
                "     --workdir=DIR         Run the command in DIR\n"
+               "     --workdir-file=FILE   Run the command in the directory FILE names (all of it):\n"
+               "                           a directory in no command line\n"
                "     --env-file=FILE       The command's environment: NAME=VALUE entries, each\n"
                "                           ended by a NUL byte\n"
                "     --log=FILE            Append the command's stdout and stderr to FILE\n"
@@ -158,6 +162,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_USER,
                 ARG_WORKDIR,
+                ARG_WORKDIR_FILE,
                 ARG_ENV_FILE,
                 ARG_LOG,
                 ARG_EXIT_STATUS,
@@ -175,6 +180,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "user", required_argument, NULL, ARG_USER },
                 { "workdir", required_argument, NULL, ARG_WORKDIR },
+                { "workdir-file", required_argument, NULL, ARG_WORKDIR_FILE },
                 { "env-file", required_argument, NULL, ARG_ENV_FILE },
                 { "log", required_argument, NULL, ARG_LOG },
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
@@ -211,6 +217,9 @@ static int parse_argv(int argc, char *argv[]) {
                 }
                 case ARG_WORKDIR:
                         arg_workdir = optarg;
+                        break;
+                case ARG_WORKDIR_FILE:
+                        arg_workdir_file = optarg;
                         break;
                 case ARG_ENV_FILE:
                         arg_env_file = optarg;
@@ -317,6 +326,25 @@ static int wait_for_go(void) {
                 return -errno;
         if (n != 2 || memcmp(buf, "go", 2) != 0)
                 return -ECANCELED;
+        return 0;
+}
+
+/* --workdir-file: the directory's name may come from a secret, and a command line is anyone's to
+ * read (README, "Secrets"). */
+static int read_workdir(char **ret) {
+        char *text = NULL;
+        ssize_t len;
+
+        if (!arg_workdir_file)
+                return 0;
+        len = read_full_file_at(AT_FDCWD, arg_workdir_file, PATH_MAX, &text);
+        if (len < 0)
+                return (int) len;
+        if (len == 0 || memchr(text, '\0', (size_t) len)) {
+                free(text);
+                return -EINVAL;
+        }
+        *ret = text;
         return 0;
 }
 
@@ -652,12 +680,10 @@ static void drain(Copier *c) {
 static void settle(Copier *c) {
         int r;
 
-        /* What the filters held back (a possible start of a value) goes out now rather than never:
-         * the job's end may kill the shim before the pipes close. */
-        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
-                if (c->fds[i] >= 0)
-                        process(c, i, NULL, 0, true);
-
+        /* A stream still open (background processes hold it) keeps what the filter and the command
+         * scanner held back: it may be the start of a value whose rest comes later, and going out
+         * now would let the two pieces stand together in the log. It goes out at the stream's end,
+         * which every kill brings about first (payload is killed before the shim). */
         r = step_log_finish(&c->log);
         if (r < 0)
                 report_log_error(c, r);
@@ -670,7 +696,7 @@ int main(int argc, char *argv[]) {
         _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF },
                                  report[2] = { -EBADF, -EBADF };
         _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF, payload_fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *workdir = NULL;
         Copier c = { .fds = { -EBADF, -EBADF }, .log = STEP_LOG_NULL };
         char **env = NULL, msg[64];
         bool exited = false, stuck;
@@ -728,6 +754,13 @@ int main(int argc, char *argv[]) {
                         r == -EBADMSG ? "not a BPF program" : strerror(-r));
                 return EXIT_FAILURE;
         }
+        r = read_workdir(&workdir);
+        if (r < 0) {
+                fprintf(stderr, "runner-step: failed to read %s: %s\n", arg_workdir_file, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (workdir)
+                arg_workdir = workdir;
 
         buf = malloc(READ_SIZE);
         if (!buf || journal_copy_new(arg_fields, arg_n_fields, arg_log, &c.journal) < 0) {

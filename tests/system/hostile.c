@@ -147,7 +147,7 @@ static int enter_supervisor(void) {
 static int shim_main(int argc, char *argv[]) {
         const char *mode = "", *prefix = "--field=RUNNER_STEP_NAME=";
         char **cmd = NULL, buf[16], text[64];
-        int pidfd = -1, status;
+        int pidfd = -1, status, moved[2];
         pid_t pid;
 
         for (int i = 1; i < argc; i++) {
@@ -182,6 +182,10 @@ static int shim_main(int argc, char *argv[]) {
 
         if (strcmp(mode, "outside-payload") != 0 && enter_supervisor() < 0)
                 return 1;
+        /* The child says when it is where it belongs (payload, or not): "started" must not race its
+         * move, or the agent would see it outside payload for the wrong reason. */
+        if (pipe2(moved, O_CLOEXEC) < 0)
+                return 1;
         pid = fork();
         if (pid < 0)
                 return 1;
@@ -190,6 +194,7 @@ static int shim_main(int argc, char *argv[]) {
 
                 if (strcmp(mode, "outside-payload") != 0 && write_in_scope("payload/cgroup.procs", "0") < 0)
                         _exit(127);
+                (void) !write(moved[1], "m", 1);
                 dup2(null, 0);
                 dup2(null, 1);
                 dup2(null, 2);
@@ -197,6 +202,8 @@ static int shim_main(int argc, char *argv[]) {
                 execvp(cmd[0], cmd);
                 _exit(127);
         }
+        close(moved[1]);
+        (void) !read(moved[0], buf, 1);
         pidfd = pidfd_open(pid, 0);
         snprintf(text, sizeof(text), "started %d", (int) pid);
         (void) send_fds(3, text, &pidfd, 1);

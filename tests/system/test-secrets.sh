@@ -211,6 +211,125 @@ id=$(runnerctl run --wait -s ACTIONS_STEP_DEBUG=true "$work/debug.yml")
 check "::debug:: is shown with the secret ACTIONS_STEP_DEBUG=true" \
         grep -qx '##\[debug\]shown debug' /var/lib/runner-agent/runs/$id/logs/j1-s1.log
 
+# ---- a value written in two pieces around the entry's exit: a background process writes the rest ----
+cat >"$work/background.yml" <<'YML'
+jobs:
+  bg:
+    steps:
+      - env:
+          X: ${{ secrets.BG }}
+        run: |
+          printf 'bg: %s' "${X:0:5}"
+          (sleep 0.5; printf '%s\n' "${X:5}"; printf 'bg2: %s' "${X:0:5}") &
+          printf 'stderr bg: %s' "${X:0:5}" >&2
+          (sleep 0.5; printf '%s\n' "${X:5}" >&2) &
+      - run: sleep 1.5
+YML
+bgsecret='bg-Rw5Tn8Lq2Yx'
+id=$(runnerctl run --wait -s BG="$bgsecret" "$work/background.yml")
+check "a run with background writers is submitted" test -n "$id"
+blog=/var/lib/runner-agent/runs/$id/logs/j1-s1.log
+say "$(cat "$blog")"
+journalctl --sync
+check "the pieces written before and after the entry's exit are masked as one" \
+        bash -c '[[ $(grep -o "\*\*\*" "$1" | wc -l) == 2 ]]' _ "$blog"
+check "what was held back at the end of the output comes out at the stream's end" \
+        bash -c '[[ $(grep -o "bg-Rw" "$1" | wc -l) == 1 && $(tail -c 80 "$1") == *bg-Rw* ]]' _ "$blog"
+check "'$bgsecret' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$bgsecret"
+check "'$bgsecret' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$bgsecret"
+
+# ---- a secret in the name of an output or of a variable of $GITHUB_ENV ----
+cat >"$work/names.yml" <<'YML'
+jobs:
+  k:
+    steps:
+      - id: w
+        env:
+          X: ${{ secrets.NAMESECRET }}
+        run: |
+          echo "o_$X=1" >> "$GITHUB_OUTPUT"
+          echo "E_$X=1" >> "$GITHUB_ENV"
+      - run: env | grep -c '^E_' 
+YML
+namesecret='nm7Qx2VbKp'
+id=$(runnerctl run --wait -s NAMESECRET="$namesecret" "$work/names.yml"); rc=$?
+check "a run with secrets in names succeeds" bash -c '[[ $1 == 0 && -n $2 ]]' _ "$rc" "$id"
+check "the later step has the variable" grep -qx 1 /var/lib/runner-agent/runs/$id/logs/j1-s2.log
+json=$(runnerctl status --json "$id")
+say "$(jq -c '.jobs[0].steps[0].outputs' <<<"$json")"
+check "the output's name is shown masked" jq -e '.jobs[0].steps[0].outputs | has("o_***")' <<<"$json"
+check "'$namesecret' is not in runnerctl status --json" bash -c '! grep -qF -- "$1" <<<"$2"' _ "$namesecret" "$json"
+check "'$namesecret' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$namesecret"
+
+# ---- error messages that quote a value: a secret in them is masked ----
+# A format string or a line of $GITHUB_ENV that cannot be used is quoted in the step's or job's
+# message, which goes to run-state.json, the journal and runnerctl status.
+cat >"$work/messages.yml" <<'YML'
+jobs:
+  m:
+    steps:
+      - run: echo '${{ format(secrets.BRACE) }}'
+      - if: always()
+        env:
+          X: ${{ secrets.PLAIN }}
+        run: echo "$X" >> "$GITHUB_ENV"
+      - if: always()
+        env:
+          X: ${{ secrets.LONG }}
+        run: echo "A $X" >> "$GITHUB_ENV"
+      - if: always()
+        run: echo '${{ format(secrets.LONG) }}'
+  n:
+    env:
+      Y: ${{ format(secrets.BRACE) }}
+    steps:
+      - run: 'true'
+YML
+bracesecret='br-Tx5{Qm8'
+plainsecret='pl-Nv7Jw2Rz'
+# Longer than the quotes, which are cut with "…": what is left of the value in them is masked too.
+longsecret="lg-{$(printf 'Kq7' | head -c 3)$(printf 'x%.0s' {1..190})Zt4"
+id=$(runnerctl run --wait -s BRACE="$bracesecret" -s PLAIN="$plainsecret" -s LONG="$longsecret" "$work/messages.yml")
+check "a run whose evaluations fail on secrets is submitted" test -n "$id"
+json=$(runnerctl status --json "$id")
+messages=$(jq -r '.jobs[0].steps[].message, .jobs[1].message' <<<"$json")
+say "$messages"
+check "a format string that is a secret is quoted masked in the step's message" \
+        grep -q 'format string.*: \*\*\*$' <<<"$messages"
+check "a line of \$GITHUB_ENV that is a secret is quoted masked" \
+        grep -q "^GITHUB_ENV: .*'\\*\\*\\*'$" <<<"$messages"
+check "a job's env: quoting a secret is masked in the job's message" \
+        bash -c '[[ $(grep -c "format string.*: \*\*\*$" <<<"$1") == 2 ]]' _ "$messages"
+check "a long secret cut in a quote of \$GITHUB_ENV is masked up to the cut" \
+        grep -q "^GITHUB_ENV: .*'A \\*\\*\\*…'$" <<<"$messages"
+check "and in a quoted format string" grep -q 'format string.*: \*\*\*…$' <<<"$messages"
+journalctl --sync
+for v in "$bracesecret" "$plainsecret" "${longsecret:0:20}"; do
+        check "'$v' is not in runnerctl status" bash -c '! runnerctl status "$1" | grep -qF -- "$2" && ! grep -qF -- "$2" <<<"$3"' _ "$id" "$v" "$json"
+        check "'$v' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
+        check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
+done
+
+# ---- a working directory named by a secret: in no command line (/proc/PID/cmdline is anyone's) ----
+wdsecret=/var/tmp/wd-Xk9pQ2Lm
+mkdir -m 0777 -p "$wdsecret"
+cat >"$work/workdir.yml" <<YML
+jobs:
+  w:
+    steps:
+      - working-directory: \${{ secrets.WDIR }}
+        run: |
+          pwd > $marks/pwd
+          tr '\0' ' ' < /proc/\$PPID/cmdline > $marks/cmdline
+YML
+id=$(runnerctl run --wait -s WDIR="$wdsecret" "$work/workdir.yml"); rc=$?
+say "$(cat "$marks/cmdline")"
+check "a step runs in a working directory that is a secret" \
+        bash -c '[[ $1 == 0 && $(cat "$2/pwd") == "$3" ]]' _ "$rc" "$marks" "$wdsecret"
+check "runner-step's command line is read" grep -q 'runner-step' "$marks/cmdline"
+check "and does not hold the directory" bash -c '! grep -qF -- "$1" "$2/cmdline"' _ "$wdsecret" "$marks"
+rmdir "$wdsecret"
+
 # ---- a bad secret file or name: a clear error, no run ----
 printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
 err=$(runnerctl run --secret-file "$work/bad.env" "$work/secrets.yml" 2>&1); rc=$?

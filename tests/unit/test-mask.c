@@ -122,11 +122,29 @@ static void test_serialize(void **state) {
         mask_list_done(&back);
 }
 
+/* What is left of a value in a text cut after it (a quote ending in "…"). */
+static void test_cut_value(void **state) {
+        MaskList l = {};
+
+        assert_int_equal(mask_list_cut_value(&l, "abc", 3), 0);
+        assert_int_equal(mask_list_add(&l, "secret", 6), 0);
+        assert_int_equal(mask_list_add(&l, "cret-longer", 11), 0);
+        assert_int_equal(mask_list_cut_value(&l, "quote: secr", 11), 4);
+        assert_int_equal(mask_list_cut_value(&l, "quote: s", 8), 1);
+        assert_int_equal(mask_list_cut_value(&l, "quote: secret", 13), 6);
+        assert_int_equal(mask_list_cut_value(&l, "quote: cret-lo", 14), 7); /* the longest end */
+        assert_int_equal(mask_list_cut_value(&l, "quote: x", 8), 0);
+        assert_int_equal(mask_list_cut_value(&l, "cre", 3), 3);
+        assert_int_equal(mask_list_cut_value(&l, "", 0), 0);
+        mask_list_done(&l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret_forms),
                 cmocka_unit_test(test_filter),
                 cmocka_unit_test(test_serialize),
+                cmocka_unit_test(test_cut_value),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
