@@ -14,9 +14,9 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /var/tmp/test-matrix.XXXXXX)
+work=$(mktemp -d /srv/test-matrix.XXXXXX)
 chmod 0755 "$work"
-marks=/var/tmp/test-matrix-marks
+marks=/srv/test-matrix-marks
 rm -rf "$marks" && mkdir -m 0777 "$marks"
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/40-test-parallel.conf' EXIT
 

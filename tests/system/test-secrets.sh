@@ -311,8 +311,11 @@ for v in "$bracesecret" "$plainsecret" "${longsecret:0:20}"; do
 done
 
 # ---- a working directory named by a secret: in no command line (/proc/PID/cmdline is anyone's) ----
-wdsecret=/var/tmp/wd-Xk9pQ2Lm
+# A step's /proc does not list its shim (root): runner-step's command line is read here, while the
+# step waits. A step's /var/tmp is its job's own, so the directory is under /srv.
+wdsecret=/srv/wd-Xk9pQ2Lm
 mkdir -m 0777 -p "$wdsecret"
+rm -f "$marks/pwd" "$marks/cmdline-read"
 cat >"$work/workdir.yml" <<YML
 jobs:
   w:
@@ -320,12 +323,16 @@ jobs:
       - working-directory: \${{ secrets.WDIR }}
         run: |
           pwd > $marks/pwd
-          tr '\0' ' ' < /proc/\$PPID/cmdline > $marks/cmdline
+          while [ ! -e $marks/cmdline-read ]; do sleep 0.05; done
 YML
-id=$(runnerctl run --wait -s WDIR="$wdsecret" "$work/workdir.yml"); rc=$?
+id=$(runnerctl run -s WDIR="$wdsecret" "$work/workdir.yml")
+wait_for 30 test -s "$marks/pwd" || not_ok "the step in the secret working directory started"
+pgrep -a -x runner-step >"$marks/cmdline"
+touch "$marks/cmdline-read"
+wait_for 30 bash -c '[[ $(runnerctl status --json "$1" | jq -r .status) == completed ]]' _ "$id"
 say "$(cat "$marks/cmdline")"
 check "a step runs in a working directory that is a secret" \
-        bash -c '[[ $1 == 0 && $(cat "$2/pwd") == "$3" ]]' _ "$rc" "$marks" "$wdsecret"
+        bash -c '[[ $(runnerctl status --json "$1" | jq -r .conclusion) == success && $(cat "$2/pwd") == "$3" ]]' _ "$id" "$marks" "$wdsecret"
 check "runner-step's command line is read" grep -q 'runner-step' "$marks/cmdline"
 check "and does not hold the directory" bash -c '! grep -qF -- "$1" "$2/cmdline"' _ "$wdsecret" "$marks"
 rmdir "$wdsecret"
