@@ -93,7 +93,7 @@ check "runner-agent.service was started on install" wait_for 30 systemctl is-act
 check "user runner and group runner-admin exist (sysusers)" bash -c 'getent passwd runner && getent group runner-admin'
 check "state directories exist with their modes (tmpfiles)" \
         bash -c '[[ $(stat -c "%a %U %G" /var/lib/runner-agent/runs) == "750 root runner-admin" &&
-                   $(stat -c "%U" /var/lib/runner-agent/home) == runner ]]'
+                   $(stat -c "%a %U" /var/lib/runner-agent/home) == "755 root" ]]'
 
 useradd --create-home --groups runner-admin,systemd-journal tester
 check "D-Bus policy: a user outside runner-admin is refused (exit 4)" \
@@ -104,7 +104,9 @@ out=$(as_tester runnerctl run --wait "$work/hello.yml" 2>&1)
 rc=$?
 if [[ $rc -eq 0 ]]; then ok "runnerctl run --wait as tester: success"; else not_ok "runnerctl run --wait as tester: exit $rc"; say "$out"; fi
 run=$(as_tester runnerctl list --json | jq -r 'map(.id) | max')
-check "the step ran as runner" step_log_has "$run" "hello from hello as runner"
+# Each job runs as a user of its own, runner-<N>, that exists while it runs (README, "Steps are
+# untrusted").
+check "the step ran as a job user of its own (runner-<N>)" bash -c 'runuser -u tester -- runnerctl logs "$1" | grep -qxE "hello from hello as runner-[0-9]+"' _ "$run"
 
 run=$(as_tester runnerctl run "$work/long.yml")
 if wait_for 60 step_log_has "$run" started && as_tester runnerctl cancel "$run" >/dev/null &&
