@@ -106,7 +106,9 @@ if [[ $rc -eq 0 ]]; then ok "runnerctl run --wait as tester: success"; else not_
 run=$(as_tester runnerctl list --json | jq -r 'map(.id) | max')
 # Each job runs as a user of its own, runner-<N>, that exists while it runs (README, "Steps are
 # untrusted").
-check "the step ran as a job user of its own (runner-<N>)" bash -c 'runuser -u tester -- runnerctl logs "$1" | grep -qxE "hello from hello as runner-[0-9]+"' _ "$run"
+check "the step ran as a job user of its own (runner-<N>), known by name (nss-systemd)" \
+        bash -c 'runuser -u tester -- runnerctl logs "$1" | grep -qxE "hello from hello as runner-[0-9]+"' _ "$run" ||
+        say "its log: $(as_tester runnerctl logs "$run" 2>&1 | head -c 300)"
 
 run=$(as_tester runnerctl run "$work/long.yml")
 if wait_for 60 step_log_has "$run" started && as_tester runnerctl cancel "$run" >/dev/null &&

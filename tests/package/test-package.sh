@@ -113,10 +113,11 @@ check "upgrade, RPM: try-restart in %postun (\$1 >= 1); erase stops in %preun (\
         bash -c "grep -q 'if \[ \$1 -ge 1 \].*systemctl try-restart runner-agent.service' '$scratch/rpm-postun' &&
                  grep -q 'if \[ \$1 -eq 0 \].*disable --now runner-agent.service' '$scratch/rpm-preun' &&
                  ! grep -q 'systemctl .*stop runner-agent' '$scratch/rpm-postun'"
-check "both declare the runtime needs: bash, the system bus, systemd" \
+check "both declare the runtime needs: bash, the system bus, systemd, nss-systemd for the job users" \
         bash -c "d=\$(dpkg-deb -f '$deb' Depends); r=\$(rpm -qpR '$rpmfile');
                  [[ \$d == *'bash (>= 5.0)'* && \$d == *dbus-system-bus* && \$d == *'systemd (>= 250)'* &&
-                    \$r == *'bash >= 5.0'* && \$r == *dbus* && \$r == *'systemd >= 250'* ]]"
+                    \$d == *'libnss-systemd (>= 250)'* &&
+                    \$r == *'bash >= 5.0'* && \$r == *dbus* && \$r == *'systemd >= 250'* && \$r == *'systemd-libs >= 250'* ]]"
 
 # --- install, use, upgrade, remove and purge in a clean Debian 12
 root=$(bash "$src/tests/package/debian-root")
