@@ -6,7 +6,48 @@
 #include "macro.h"
 #include "mask.h"
 
+/* The matcher: an Aho-Corasick automaton over the values, so that masking costs the same per byte of
+ * text whatever the values (a step adds them with ::add-mask::, and may pick them to share long
+ * prefixes). Nodes are the beginnings of values; edges are kept in one hash table of (node, byte), not
+ * in 256 slots per node. Built from the list when first needed after it changed: one pass over the
+ * values' bytes.
+ *
+ * Memory: at most one node per byte of the values plus the root, 20 bytes each, and one edge per
+ * node in a table at most four times as large as the edges it holds (12 bytes a slot), both grown by
+ * doubling: at most ~100 bytes per byte of the values. At the list's limits (MASK_LIST_MAX values of
+ * MASK_VALUE_MAX bytes, 256 MiB, which the list itself already holds) that is ~25 GiB; values that
+ * share their beginnings share their nodes (4096 values 'a' * k, k = 1..4096: 4097 nodes). */
+typedef struct MaskNode {
+        uint32_t fail;  /* the node of the longest proper end of this node's string that is a node */
+        uint32_t out;   /* the length of the longest value that is an end of this node's string, or 0 */
+        uint32_t depth; /* the length of this node's string */
+        uint32_t parent;
+        uint8_t byte; /* the last byte of this node's string */
+        bool leaf;    /* no value continues this node's string */
+} MaskNode;
+
+struct MaskAutomaton {
+        uint64_t generation; /* of the list it was built from */
+        MaskNode *nodes;     /* nodes[0]: the root, the empty string */
+        size_t n_nodes, allocated;
+        uint64_t *keys; /* parent * 256 + byte + 1, 0: a free slot */
+        uint32_t *children;
+        size_t n_edges;
+        unsigned bits; /* the table has 1 << bits slots */
+};
+
+static void automaton_clear(MaskAutomaton *a) {
+        free(a->nodes);
+        free(a->keys);
+        free(a->children);
+        *a = (MaskAutomaton){};
+}
+
 void mask_list_done(MaskList *l) {
+        if (l->ac) {
+                automaton_clear(l->ac);
+                free(l->ac);
+        }
         for (size_t i = 0; i < l->n; i++)
                 free(l->values[i]);
         free(l->values);
@@ -29,6 +70,11 @@ int mask_list_add(MaskList *l, const char *value, size_t len) {
                         return 0;
         if (l->n >= MASK_LIST_MAX)
                 return -E2BIG;
+        if (!l->ac) {
+                l->ac = calloc(1, sizeof(MaskAutomaton));
+                if (!l->ac)
+                        return -ENOMEM;
+        }
         if (l->n == l->allocated) {
                 size_t a = MAX(l->allocated * 2, (size_t) 8);
                 char **v = realloc(l->values, a * sizeof(char *));
@@ -56,6 +102,7 @@ int mask_list_add(MaskList *l, const char *value, size_t len) {
         l->n++;
         l->max_len = MAX(l->max_len, len);
         l->first[(uint8_t) value[0]] = 1;
+        l->generation++;
         return 0;
 }
 
@@ -167,43 +214,194 @@ int mask_list_parse(const char *data, size_t len, MaskList *l) {
         return 0;
 }
 
-/* The longest value matching at p with n bytes available, or 0. */
-static size_t match_at(const MaskList *l, const char *p, size_t n) {
-        if (!l->first[(uint8_t) *p])
-                return 0;
-        for (size_t i = 0; i < l->n; i++)
-                if (l->lens[i] <= n && l->values[i][0] == *p && memcmp(l->values[i], p, l->lens[i]) == 0)
-                        return l->lens[i];
+static size_t edge_slot(const MaskAutomaton *a, uint64_t key) {
+        size_t mask = ((size_t) 1 << a->bits) - 1,
+               i = (size_t) ((key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - a->bits));
+
+        while (a->keys[i] != 0 && a->keys[i] != key)
+                i = (i + 1) & mask;
+        return i;
+}
+
+/* The child of node u by byte c, or 0 (the root is nobody's child). */
+static uint32_t edge_get(const MaskAutomaton *a, uint32_t u, uint8_t c) {
+        uint64_t key = (uint64_t) u * 256 + c + 1;
+        size_t i = edge_slot(a, key);
+
+        return a->keys[i] == key ? a->children[i] : 0;
+}
+
+static int edge_put(MaskAutomaton *a, uint32_t u, uint8_t c, uint32_t v) {
+        size_t i;
+
+        if ((a->n_edges + 1) * 2 > ((size_t) 1 << a->bits)) {
+                MaskAutomaton b = { .bits = a->bits + 1 };
+
+                b.keys = calloc((size_t) 1 << b.bits, sizeof(uint64_t));
+                b.children = malloc(((size_t) 1 << b.bits) * sizeof(uint32_t));
+                if (!b.keys || !b.children) {
+                        free(b.keys);
+                        free(b.children);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < ((size_t) 1 << a->bits); k++)
+                        if (a->keys[k] != 0) {
+                                size_t j = edge_slot(&b, a->keys[k]);
+
+                                b.keys[j] = a->keys[k];
+                                b.children[j] = a->children[k];
+                        }
+                free(a->keys);
+                free(a->children);
+                a->keys = b.keys;
+                a->children = b.children;
+                a->bits = b.bits;
+        }
+        i = edge_slot(a, (uint64_t) u * 256 + c + 1);
+        a->keys[i] = (uint64_t) u * 256 + c + 1;
+        a->children[i] = v;
+        a->n_edges++;
         return 0;
 }
 
-/* Whether the n bytes at p are the beginning of a value longer than n. */
-static bool may_continue(const MaskList *l, const char *p, size_t n) {
-        if (!l->first[(uint8_t) *p])
-                return false;
-        for (size_t i = 0; i < l->n && l->lens[i] > n; i++)
-                if (memcmp(l->values[i], p, n) == 0)
-                        return true;
-        return false;
+static int node_new(MaskAutomaton *a, uint32_t parent, uint8_t c, uint32_t *ret) {
+        if (a->n_nodes == a->allocated) {
+                size_t n = MAX(a->allocated * 2, (size_t) 64);
+                MaskNode *nodes = realloc(a->nodes, n * sizeof(MaskNode));
+
+                if (!nodes)
+                        return -ENOMEM;
+                a->nodes = nodes;
+                a->allocated = n;
+        }
+        a->nodes[a->n_nodes] = (MaskNode){
+                .parent = parent,
+                .byte = c,
+                .depth = a->n_nodes == 0 ? 0 : a->nodes[parent].depth + 1,
+                .leaf = true,
+        };
+        if (a->n_nodes > 0)
+                a->nodes[parent].leaf = false;
+        *ret = (uint32_t) a->n_nodes++;
+        return 0;
+}
+
+/* The state after byte c from state s. Amortised O(1): each step down the failure links shortens the
+ * state's string, which each byte lengthens by at most one. */
+static uint32_t automaton_step(const MaskAutomaton *a, uint32_t s, uint8_t c) {
+        for (;;) {
+                uint32_t v = edge_get(a, s, c);
+
+                if (v != 0 || s == 0)
+                        return v;
+                s = a->nodes[s].fail;
+        }
+}
+
+static int automaton_build(const MaskList *l, MaskAutomaton *a) {
+        _cleanup_free_ uint32_t *count = NULL, *order = NULL;
+        uint32_t root;
+        int r;
+
+        /* Values are at most MASK_LIST_MAX * MASK_VALUE_MAX bytes: node numbers fit in 32 bits. */
+        a->bits = 6;
+        a->keys = calloc((size_t) 1 << a->bits, sizeof(uint64_t));
+        a->children = malloc(((size_t) 1 << a->bits) * sizeof(uint32_t));
+        if (!a->keys || !a->children)
+                return -ENOMEM;
+        r = node_new(a, 0, 0, &root);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l->n; i++) {
+                uint32_t u = root;
+
+                for (size_t k = 0; k < l->lens[i]; k++) {
+                        uint8_t c = (uint8_t) l->values[i][k];
+                        uint32_t v = edge_get(a, u, c);
+
+                        if (v == 0) {
+                                r = node_new(a, u, c, &v);
+                                if (r < 0)
+                                        return r;
+                                r = edge_put(a, u, c, v);
+                                if (r < 0)
+                                        return r;
+                        }
+                        u = v;
+                }
+                a->nodes[u].out = (uint32_t) l->lens[i];
+        }
+
+        /* Failure links in order of depth (a counting sort): a node's failure link and its out come
+         * from shorter nodes. */
+        count = calloc(l->max_len + 2, sizeof(uint32_t));
+        order = malloc(a->n_nodes * sizeof(uint32_t));
+        if (!count || !order)
+                return -ENOMEM;
+        for (size_t v = 0; v < a->n_nodes; v++)
+                count[a->nodes[v].depth + 1]++;
+        for (size_t d = 1; d < l->max_len + 2; d++)
+                count[d] += count[d - 1];
+        for (size_t v = 0; v < a->n_nodes; v++)
+                order[count[a->nodes[v].depth]++] = (uint32_t) v;
+        for (size_t i = 1; i < a->n_nodes; i++) {
+                MaskNode *n = a->nodes + order[i];
+
+                n->fail = n->depth == 1 ? 0 : automaton_step(a, a->nodes[n->parent].fail, n->byte);
+                if (n->out == 0)
+                        n->out = a->nodes[n->fail].out;
+        }
+        a->generation = l->generation;
+        return 0;
+}
+
+/* The list's automaton, built if the list changed since; NULL for an empty list. */
+static int mask_list_automaton(const MaskList *l, const MaskAutomaton **ret) {
+        int r;
+
+        if (l->n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!l->ac->nodes || l->ac->generation != l->generation) {
+                automaton_clear(l->ac);
+                r = automaton_build(l, l->ac);
+                if (r < 0) {
+                        automaton_clear(l->ac);
+                        return r;
+                }
+        }
+        *ret = l->ac;
+        return 0;
 }
 
 bool mask_list_matches(const MaskList *l, const char *text, size_t len) {
-        for (size_t p = 0; l->n > 0 && p < len; p++)
-                if (match_at(l, text + p, len - p) > 0)
+        const MaskAutomaton *a;
+        uint32_t s = 0;
+
+        if (l->n == 0)
+                return false;
+        if (mask_list_automaton(l, &a) < 0)
+                return true; /* out of memory: assume the worst, the callers then drop the text */
+        for (size_t p = 0; p < len; p++) {
+                s = automaton_step(a, s, (uint8_t) text[p]);
+                if (a->nodes[s].out > 0)
                         return true;
+        }
         return false;
 }
 
 size_t mask_list_cut_value(const MaskList *l, const char *text, size_t len) {
-        size_t best = 0;
+        const MaskAutomaton *a;
+        uint32_t s = 0;
 
-        for (size_t i = 0; i < l->n; i++)
-                for (size_t k = MIN(l->lens[i], len); k > best; k--)
-                        if (memcmp(text + len - k, l->values[i], k) == 0) {
-                                best = k;
-                                break;
-                        }
-        return best;
+        if (l->n == 0)
+                return 0;
+        if (mask_list_automaton(l, &a) < 0)
+                return len; /* out of memory: assume the worst, all of it */
+        for (size_t p = 0; p < len; p++)
+                s = automaton_step(a, s, (uint8_t) text[p]);
+        return a->nodes[s].depth;
 }
 
 static int out_put(MaskFilter *f, const char *data, size_t len) {
@@ -231,13 +429,29 @@ void mask_filter_done(MaskFilter *f) {
         free(f->hold);
         free(f->out);
         free(f->work);
+        free(f->reach);
         *f = (MaskFilter){};
+}
+
+static int grow(void **p, size_t *allocated, size_t n, size_t size) {
+        void *b;
+
+        if (n <= *allocated)
+                return 0;
+        b = realloc(*p, n * size);
+        if (!b)
+                return -ENOMEM;
+        *p = b;
+        *allocated = n;
+        return 0;
 }
 
 int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
         const MaskList *l = f->list;
-        size_t n = f->hold_len + len, p = 0, from = 0, cover_end, maxlen = MAX(l->max_len, (size_t) 1);
+        const MaskAutomaton *a;
+        size_t n = f->hold_len + len, p = 0, from = 0, start = f->hold_len, decided, cover_end;
         bool in_cover = f->in_cover;
+        uint32_t s = f->state;
         const char *w;
         int r;
 
@@ -246,36 +460,52 @@ int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
                 /* Nothing to mask: the chunk as it is. */
                 return out_put(f, data, len);
         }
-        if (n > f->work_allocated) {
-                char *b = realloc(f->work, n);
-
-                if (!b)
-                        return -ENOMEM;
-                f->work = b;
-                f->work_allocated = n;
-        }
+        r = mask_list_automaton(l, &a);
+        if (r < 0)
+                return r;
+        r = grow((void **) &f->work, &f->work_allocated, n, 1);
+        if (r < 0)
+                return r;
+        r = grow((void **) &f->reach, &f->reach_allocated, n, sizeof(uint32_t));
+        if (r < 0)
+                return r;
         if (f->hold_len > 0)
                 memcpy(f->work, f->hold, f->hold_len);
-        if (len > 0)
+        if (len > 0) {
                 memcpy(f->work + f->hold_len, data, len);
+                memset(f->reach + f->hold_len, 0, len * sizeof(uint32_t));
+        }
         w = f->work ?: ""; /* n == 0: nothing allocated yet */
         cover_end = in_cover ? f->cover_rem : 0;
 
-        while (p < n) {
-                size_t m;
+        if (f->generation != l->generation) {
+                /* The list grew: the state is the old automaton's. Feed what is held back again,
+                 * from the start, so the new values are masked in it too. */
+                s = 0;
+                start = 0;
+                if (f->hold_len > 0)
+                        memset(f->reach, 0, f->hold_len * sizeof(uint32_t));
+        }
+        /* Every match, by its end: the longest ending at each byte is the union of all of them
+         * ending there; it is recorded at its beginning. */
+        for (size_t i = start; a && i < n; i++) {
+                uint32_t m;
 
-                if (!in_cover) {
-                        /* Skip ahead to a byte some value starts with. */
-                        while (p < n && !l->first[(uint8_t) w[p]])
-                                p++;
-                        if (p >= n)
-                                break;
-                }
-                /* A longer value could still match here once more bytes come: wait for them. Only the
-                 * start of a value is held back, so that lines are not cut for nothing. */
-                if (!eof && n - p < maxlen && may_continue(l, w + p, n - p))
-                        break;
-                m = match_at(l, w + p, n - p);
+                s = automaton_step(a, s, (uint8_t) w[i]);
+                m = a->nodes[s].out;
+                if (m > 0)
+                        f->reach[i + 1 - m] = MAX(f->reach[i + 1 - m], m);
+        }
+        /* A match can only still begin within the state's string (not at its first byte if no value
+         * continues it): everything before is decided. */
+        if (eof || !a)
+                decided = n;
+        else
+                decided = n - a->nodes[s].depth + (a->nodes[s].leaf && a->nodes[s].depth > 0);
+
+        for (; p < decided; p++) {
+                uint32_t m = f->reach[p];
+
                 if (m > 0) {
                         if (!in_cover) {
                                 r = out_put(f, w + from, p - from);
@@ -292,7 +522,6 @@ int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
                         in_cover = false;
                         from = p;
                 }
-                p++;
         }
 
         if (eof && in_cover) {
@@ -317,11 +546,15 @@ int mask_filter_feed(MaskFilter *f, const char *data, size_t len, bool eof) {
                         return -ENOMEM;
                 f->hold = h;
         }
-        if (n - p > 0)
+        if (n - p > 0) {
                 memmove(f->hold, w + p, n - p);
+                memmove(f->reach, f->reach + p, (n - p) * sizeof(uint32_t));
+        }
         f->hold_len = n - p;
         f->in_cover = in_cover;
         f->cover_rem = in_cover ? cover_end - p : 0;
+        f->state = eof ? 0 : s;
+        f->generation = l->generation;
         return 0;
 }
 

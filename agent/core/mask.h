@@ -17,12 +17,16 @@
 #define MASK_LIST_MAX 4096U          /* values in one list */
 #define MASK_REPLACEMENT "***"
 
+typedef struct MaskAutomaton MaskAutomaton;
+
 typedef struct MaskList {
         char **values; /* each NUL-terminated, and never containing a NUL */
         size_t *lens;
         size_t n, allocated;
         size_t max_len;
-        uint8_t first[256]; /* first[c]: some value starts with byte c */
+        uint8_t first[256];  /* first[c]: some value starts with byte c */
+        uint64_t generation; /* bumped by every value added */
+        MaskAutomaton *ac;   /* the matcher over the values, rebuilt lazily when generation moved */
 } MaskList;
 
 void mask_list_done(MaskList *l);
@@ -43,9 +47,10 @@ size_t mask_list_cut_value(const MaskList *l, const char *text, size_t len);
 int mask_string(const MaskList *l, const char *text, size_t len, char **ret, size_t *ret_len);
 
 /* One stream's filter. Masking is the same whatever the split of the stream into chunks: every
- * occurrence of a value (the longest at each position) is covered; overlapping or adjacent covered
- * ranges merge and each merged range becomes one "***". To decide, it holds back at most the longest
- * value's length minus one byte, and whatever is covered so far. */
+ * occurrence of a value is covered; overlapping or adjacent covered ranges merge and each merged range
+ * becomes one "***". To decide, it holds back at most the longest value's length minus one byte: the
+ * end of the stream that is the beginning of a longer value. Its cost is linear in the stream, whatever
+ * the values. */
 typedef struct MaskFilter {
         const MaskList *list; /* shared; may grow between calls */
         char *hold;           /* bytes not decided yet */
@@ -56,6 +61,10 @@ typedef struct MaskFilter {
         size_t out_len, out_allocated;
         char *work; /* hold + the new chunk */
         size_t work_allocated;
+        uint32_t *reach; /* reach[i]: the longest match starting at work[i] (0: none) */
+        size_t reach_allocated;
+        uint32_t state;      /* the matcher's state after hold */
+        uint64_t generation; /* of the matcher that state belongs to */
 } MaskFilter;
 
 void mask_filter_init(MaskFilter *f, const MaskList *list);

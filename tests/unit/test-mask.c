@@ -4,8 +4,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -63,6 +65,15 @@ static const Case cases[] = {
         { { "s" }, "ssxs", "***x***" },
         { { "secret" }, "secre", "secre" }, /* a prefix at the end stays */
         { { "xyz" }, "", "" },
+        { { "abcd", "bc" }, "xabcdx", "x***x" },                /* one inside another */
+        { { "secret", "cret" }, "a cret secret", "a *** ***" }, /* one the end of another */
+        { { "ab", "bc" }, "abc", "***" },  /* a match ends after one no value continues */
+        { { "ab", "cd" }, "abcd", "***" }, /* adjacent values */
+        { { "ab", "cd" }, "ab cd", "*** ***" },
+        { { "abc", "cde" }, "abcde", "***" },      /* overlapping values */
+        { { "xayb", "a" }, "xayaz", "x***y***z" }, /* matches inside a possible longer one */
+        { { "xayb", "a" }, "xaybz", "***z" },
+        { { "aa" }, "aaa", "***" },
         { {}, "plain", "plain" },
 };
 
@@ -139,12 +150,117 @@ static void test_cut_value(void **state) {
         mask_list_done(&l);
 }
 
+/* Values added while a stream is held back: the held bytes are masked with them too. */
+static void test_filter_growth(void **state) {
+        MaskList l = {};
+        MaskFilter f;
+
+        assert_int_equal(mask_list_add(&l, "secret", 6), 0);
+        mask_filter_init(&f, &l);
+        assert_int_equal(mask_filter_feed(&f, "my sec", 6, false), 0);
+        assert_int_equal(f.out_len, 3); /* "sec" held back */
+        assert_int_equal(mask_list_add(&l, "ecx", 3), 0);
+        assert_int_equal(mask_filter_feed(&f, "x tail", 6, true), 0);
+        assert_int_equal(f.out_len, strlen("s*** tail"));
+        assert_memory_equal(f.out, "s*** tail", f.out_len);
+        mask_filter_done(&f);
+
+        /* The state follows the new values: "ab" held, "bq" added, then "q". */
+        mask_filter_init(&f, &l);
+        assert_int_equal(mask_list_add(&l, "abcd", 4), 0);
+        assert_int_equal(mask_filter_feed(&f, "zab", 3, false), 0);
+        assert_memory_equal(f.out, "z", f.out_len);
+        assert_int_equal(mask_list_add(&l, "bq", 2), 0);
+        assert_int_equal(mask_filter_feed(&f, "q", 1, false), 0);
+        assert_memory_equal(f.out, "a", 1);
+        assert_int_equal(mask_filter_feed(&f, "secre", 5, false), 0);
+        assert_int_equal(mask_list_add(&l, "t!", 2), 0);
+        assert_int_equal(mask_filter_feed(&f, "t! ok", 5, true), 0);
+        assert_int_equal(f.out_len, strlen("*** ok"));
+        assert_memory_equal(f.out, "*** ok", f.out_len);
+        mask_filter_done(&f);
+        mask_list_done(&l);
+}
+
+static double cpu_seconds(void) {
+        struct timespec ts;
+
+        assert_int_equal(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts), 0);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* The best CPU time of three maskings of text; the output must be expect (NULL: the text itself). */
+static double time_mask(const MaskList *l, const char *text, size_t len, const char *expect) {
+        double best = 1e9;
+
+        (void) mask_list_matches(l, "", 0); /* the matcher built once, outside the timing */
+        for (int i = 0; i < 3; i++) {
+                _cleanup_free_ char *out = NULL;
+                size_t out_len;
+                double t = cpu_seconds();
+
+                assert_int_equal(mask_string(l, text, len, &out, &out_len), 0);
+                t = cpu_seconds() - t;
+                best = MIN(best, t);
+                if (expect) {
+                        assert_int_equal(out_len, strlen(expect));
+                        assert_string_equal(out, expect);
+                } else {
+                        assert_int_equal(out_len, len);
+                        assert_memory_equal(out, text, len);
+                }
+        }
+        return best;
+}
+
+/* A step adds many values sharing a long beginning and writes a long run of that beginning (in
+ * $GITHUB_OUTPUT, which the agent masks in its event loop): masking must cost about what one value
+ * costs, not one comparison per value per byte. */
+static void test_many_values_cost(void **state) {
+        const size_t text_len = 1024 * 1024, prefix = 250;
+        _cleanup_free_ char *text = malloc(text_len), *v = malloc(MASK_LIST_MAX + 16);
+        MaskList one = {}, shared = {}, runs = {};
+        double base, t_shared, t_runs;
+
+        assert_non_null(text);
+        assert_non_null(v);
+        memset(text, 'a', text_len);
+        memset(v, 'a', prefix);
+        for (unsigned i = 1000; i < 2000; i++) {
+                int n = snprintf(v + prefix, 16, "%u", i);
+
+                if (i == 1000)
+                        assert_int_equal(mask_list_add(&one, v, prefix + (size_t) n), 0);
+                assert_int_equal(mask_list_add(&shared, v, prefix + (size_t) n), 0);
+        }
+        memset(v, 'a', MASK_LIST_MAX);
+        for (size_t k = 1; k <= MASK_LIST_MAX; k++)
+                assert_int_equal(mask_list_add(&runs, v, k), 0);
+        assert_int_equal(runs.n, MASK_LIST_MAX);
+
+        base = time_mask(&one, text, text_len, NULL);
+        t_shared = time_mask(&shared, text, text_len, NULL);
+        t_runs = time_mask(&runs, text, text_len, "***");
+        print_message("# masking 1 MiB of 'a' (CPU seconds, best of 3)\n"
+                      "#   1 value (250 'a' + digits), baseline   %.4f\n"
+                      "#   1000 values sharing 250 'a'            %.4f  (%.1fx)\n"
+                      "#   4096 values 'a' * k, k = 1..4096       %.4f  (%.1fx)\n",
+                base, t_shared, t_shared / base, t_runs, t_runs / base);
+        assert_true(t_shared < 20 * base + 0.01);
+        assert_true(t_runs < 20 * base + 0.01);
+        mask_list_done(&one);
+        mask_list_done(&shared);
+        mask_list_done(&runs);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret_forms),
                 cmocka_unit_test(test_filter),
                 cmocka_unit_test(test_serialize),
                 cmocka_unit_test(test_cut_value),
+                cmocka_unit_test(test_filter_growth),
+                cmocka_unit_test(test_many_values_cost),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
