@@ -13,7 +13,10 @@ build=$(realpath "$1")
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-hostile=$build/tests/hostile
+# Where every step can run it: a job sees neither the host's /tmp nor its /var/tmp, where a checkout
+# (and its build) may well be. The container's /usr/local is thrown away with it.
+install -m 0755 "$build/tests/hostile" /usr/local/bin/runner-test-hostile
+hostile=/usr/local/bin/runner-test-hostile
 work=$(mktemp -d /srv/test-hostile.XXXXXX)
 chmod 0755 "$work"
 dropin=/run/systemd/system/runner-agent.service.d
