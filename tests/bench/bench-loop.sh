@@ -16,16 +16,11 @@ build=$1
 require_test_container
 
 files=${BENCH_LOOP_FILES:-200000}
-work=$(mktemp -d /srv/bench-loop.XXXXXX)
-chmod 0755 "$work"
-marks=/srv/bench-loop-marks
-rm -rf "$marks" && mkdir -m 0777 "$marks"
+scratch bench-loop
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/40-bench-loop.conf' EXIT
 
 install_agent "$build"
-mkdir -p /etc/runner-agent/agent.conf.d
-printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-bench-loop.conf
-systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+side_by_side 40-bench-loop.conf
 
 n_steps=10
 {

@@ -35,6 +35,22 @@ install_agent() {
         busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
 }
 
+# scratch NAME: a fresh $work (0755) and an empty $marks (0777) for NAME, under /srv: a step sees them
+# there, while a job's /tmp and /var/tmp are its own. The caller removes both (its EXIT trap).
+scratch() {
+        work=$(mktemp -d "/srv/$1.XXXXXX") && chmod 0755 "$work" || { echo "Bail out! no scratch directory"; exit 1; }
+        marks=/srv/$1-marks
+        rm -rf "$marks" && mkdir -m 0777 "$marks"
+}
+
+# side_by_side CONF: jobs meant to run side by side do, whatever the number of CPUs (MaxParallelJobs=
+# defaults to one a CPU), through agent.conf.d/CONF; then the agent is restarted with it.
+side_by_side() {
+        mkdir -p /etc/runner-agent/agent.conf.d
+        printf '[Agent]\nMaxParallelJobs=infinity\n' >"/etc/runner-agent/agent.conf.d/$1"
+        systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+}
+
 # wait_for SECONDS COMMAND...: polls (the test, not the agent) until COMMAND succeeds.
 wait_for() {
         local end=$((SECONDS + $1)); shift

@@ -12,18 +12,11 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /srv/test-cancel.XXXXXX)
-chmod 0755 "$work"
-marks=/srv/test-cancel-marks
-rm -rf "$marks" && mkdir -m 0777 "$marks"
+scratch test-cancel
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/*.conf' EXIT
 
 install_agent "$build"
-# Jobs meant to run side by side do, whatever the number of CPUs (MaxParallelJobs= defaults to one a
-# CPU).
-mkdir -p /etc/runner-agent/agent.conf.d
-printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-test-parallel.conf
-systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+side_by_side 40-test-parallel.conf
 
 state() { runnerctl status --json "$1"; }
 events() { journalctl --sync; runnerctl events --json "$1"; }

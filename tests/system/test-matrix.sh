@@ -14,16 +14,11 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /srv/test-matrix.XXXXXX)
-chmod 0755 "$work"
-marks=/srv/test-matrix-marks
-rm -rf "$marks" && mkdir -m 0777 "$marks"
+scratch test-matrix
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/40-test-parallel.conf' EXIT
 
 install_agent "$build"
-mkdir -p /etc/runner-agent/agent.conf.d
-printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-test-parallel.conf
-systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+side_by_side 40-test-parallel.conf
 
 state() { runnerctl status --json "$1"; }
 events() { journalctl --sync; runnerctl events --json "$1"; }

@@ -13,10 +13,7 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /srv/test-restart.XXXXXX)
-chmod 0755 "$work"
-marks=/srv/test-restart-marks
-rm -rf "$marks" && mkdir -m 0777 "$marks"
+scratch test-restart
 dropin=/run/systemd/system/runner-agent.service.d
 cleanup() {
         rm -rf "$work" "$marks" "$dropin/50-test-restart.conf" /etc/runner-agent/agent.conf.d/40-test-restart.conf
@@ -25,9 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 install_agent "$build"
-mkdir -p /etc/runner-agent/agent.conf.d
-printf '[Agent]\nMaxParallelJobs=infinity\n' >/etc/runner-agent/agent.conf.d/40-test-restart.conf
-systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+side_by_side 40-test-restart.conf
 
 agent_pid() { systemctl show -P MainPID runner-agent; }
 # The status a user compares: what concluded how, with outputs and exit codes; not when, nor which

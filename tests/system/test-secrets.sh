@@ -16,10 +16,7 @@ build=$1
 . "$(dirname "$0")/lib.sh"
 require_test_container
 
-work=$(mktemp -d /srv/test-secrets.XXXXXX)
-chmod 0755 "$work"
-marks=/srv/test-secrets-marks
-rm -rf "$marks" && mkdir -m 0777 "$marks"
+scratch test-secrets
 trap 'rm -rf "$work" "$marks"' EXIT
 
 install_agent "$build"
