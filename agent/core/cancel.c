@@ -37,6 +37,7 @@ static const char *const cancel_reason_table[_RUN_CANCEL_REASON_MAX] = {
         [RUN_CANCEL_REASON_STEP_TIMEOUT] = "step-timeout",
         [RUN_CANCEL_REASON_FAIL_FAST] = "fail-fast",
         [RUN_CANCEL_REASON_AGENT_STOP] = "agent-stop",
+        [RUN_CANCEL_REASON_CONCURRENCY] = "concurrency",
 };
 
 const char *run_cancel_reason_to_string(RunCancelReason r) {
@@ -217,8 +218,11 @@ static int job_note_cancel(RunJob *j, const CancelWhy *why) {
         j->cancel_reason = why->reason;
         if (why->cause && !(j->cancel_cause = strdup(why->cause)))
                 return -ENOMEM;
-        /* GitHub shows fail-fast's message on the job; the others are the run's or the step's */
-        return why->reason == RUN_CANCEL_REASON_FAIL_FAST ? replace_message(&j->message, why->text) : 0;
+        /* GitHub shows the messages of fail-fast and concurrency on the job; the others are the run's or
+         * the step's */
+        return IN_SET(why->reason, RUN_CANCEL_REASON_FAIL_FAST, RUN_CANCEL_REASON_CONCURRENCY)
+                ? replace_message(&j->message, why->text)
+                : 0;
 }
 
 /* The cancellation message: the job's status becomes cancelled. */
@@ -307,6 +311,67 @@ int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a) {
         return 0;
 }
 
+/* ---- concurrency groups (README, "Concurrency groups") ---- */
+
+int run_group_replaced_message(const char *group, char **ret) {
+        /* GitHub's words */
+        return asprintf(ret, "Canceling since a higher priority waiting request for '%s' exists", group) < 0
+                ? -ENOMEM
+                : 0;
+}
+
+int run_group_replaced(Run *run, size_t job, const char *cause, RunTime now, RunActions *a) {
+        _cleanup_free_ char *message = NULL, *by = NULL;
+        RunGroup *g = job == SIZE_MAX ? &run->group : job < run->n_jobs ? &run->jobs[job].group : NULL;
+        int r;
+
+        if (!g || g->state != RUN_GROUP_PENDING || run->status == RUN_STATUS_COMPLETED)
+                return -ESTALE;
+        r = run_group_replaced_message(g->name, &message);
+        if (r < 0)
+                return r;
+        if (job != SIZE_MAX) {
+                CancelWhy w = { RUN_CANCEL_REASON_CONCURRENCY, cause, message };
+
+                if (run->jobs[job].phase != RUN_JOB_QUEUED)
+                        return -ESTALE;
+                return job_cancel_queued(run, job, &w, now, a);
+        }
+        /* The whole run is cancelled before anything of it started: every job says why. */
+        if (asprintf(&by, "concurrency group '%s'", g->name) < 0)
+                return -ENOMEM;
+        r = run_cancel_caused(run, RUN_CANCEL_REASON_CONCURRENCY, by, cause, now, a);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < run->n_jobs; i++) {
+                r = job_note_cancel(&run->jobs[i], &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message });
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int run_job_cancel_concurrency(Run *run, size_t job, const char *cause, RunTime now, RunActions *a) {
+        _cleanup_free_ char *message = NULL;
+        RunJob *j;
+        int r;
+
+        if (job >= run->n_jobs || run->status == RUN_STATUS_COMPLETED)
+                return -ESTALE;
+        j = &run->jobs[job];
+        if (j->phase == RUN_JOB_DONE || j->cancel_reason != RUN_CANCEL_REASON_NONE)
+                return 0;
+        r = run_group_replaced_message(j->group.name ?: "", &message);
+        if (r < 0)
+                return r;
+        /* Noted before its if: is evaluated again, which then sees cancelled() true, as in a cancelled
+         * run (run.c, job_status_function). */
+        j->cancel_reason = RUN_CANCEL_REASON_CONCURRENCY;
+        if ((cause && !(j->cancel_cause = strdup(cause))) || replace_message(&j->message, message) < 0)
+                return -ENOMEM;
+        return job_reevaluate(run, job, &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message }, now, a);
+}
+
 /* ---- the run: the request and the force deadline (README, Cancellation, steps 1 and 4) ---- */
 
 static int run_force(Run *run, RunCancelReason reason, const char *why, RunTime now, RunActions *a) {
@@ -355,12 +420,25 @@ static int run_force(Run *run, RunCancelReason reason, const char *why, RunTime 
         return 1;
 }
 
+static int run_cancel_full(Run *run, RunCancelReason reason, const char *by, const char *cause, bool force,
+        RunTime now, RunActions *a);
+
 int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *a) {
         return run_cancel_because(run, RUN_CANCEL_REASON_USER, by, force, now, a);
 }
 
 int run_cancel_because(
         Run *run, RunCancelReason reason, const char *by, bool force, RunTime now, RunActions *a) {
+        return run_cancel_full(run, reason, by, NULL, force, now, a);
+}
+
+int run_cancel_caused(Run *run, RunCancelReason reason, const char *by, const char *cause, RunTime now,
+        RunActions *a) {
+        return run_cancel_full(run, reason, by, cause, false, now, a);
+}
+
+static int run_cancel_full(Run *run, RunCancelReason reason, const char *by, const char *cause, bool force,
+        RunTime now, RunActions *a) {
         int r;
 
         if (run->status == RUN_STATUS_COMPLETED)
@@ -373,7 +451,7 @@ int run_cancel_because(
                 run->cancel_requested_at = now.monotonic;
                 run->cancel_reason = force ? RUN_CANCEL_REASON_FORCE : reason;
                 run->cancelled_by = strdup(by ?: "unknown");
-                if (!run->cancelled_by)
+                if (!run->cancelled_by || (cause && !(run->cancel_cause = strdup(cause))))
                         return -ENOMEM;
                 r = run_event_push(a, RUN_EVENT_CANCEL_REQUESTED, SIZE_MAX, SIZE_MAX, NULL, force, by);
                 if (r >= 0)
@@ -386,7 +464,7 @@ int run_cancel_because(
                         run_timer_start(&run->timer, now.monotonic, run->cancel.force_usec);
                         for (size_t i = 0; i < run->n_jobs; i++) {
                                 r = job_reevaluate(run, i,
-                                        &(CancelWhy){ run->cancel_reason, NULL, "The run was cancelled." },
+                                        &(CancelWhy){ run->cancel_reason, cause, "The run was cancelled." },
                                         now, a);
                                 if (r < 0)
                                         return r;

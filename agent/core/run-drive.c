@@ -31,6 +31,9 @@ static void effect(const RunDriverOps *ops, void *userdata, RunAction *a, RunAct
         case RUN_ACTION_EVENT:
                 f = ops->event;
                 break;
+        case RUN_ACTION_ACQUIRE_GROUP:
+                f = ops->acquire_group;
+                break;
         }
         if (f)
                 f(userdata, a, more);

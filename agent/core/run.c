@@ -13,6 +13,7 @@
 #include "file-command.h"
 #include "json-util.h"
 #include "macro.h"
+#include "concurrency.h"
 #include "matrix.h"
 #include "run-internal.h"
 #include "strbuf.h"
@@ -109,6 +110,7 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         expr_value_unref(j->matrix);
         free(j->matrix_suffix);
         free(j->cancel_cause);
+        free(j->group.name);
 }
 
 /* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). Only a
@@ -212,6 +214,8 @@ Run *run_free(Run *run) {
         free(run->source);
         free(run->workspace_root);
         free(run->cancelled_by);
+        free(run->cancel_cause);
+        free(run->group.name);
         expr_value_unref(run->github);
         expr_value_unref(run->runner);
         expr_value_unref(run->secrets);
@@ -326,7 +330,8 @@ static int job_status_function(const Run *run, const RunJob *job, ExprStatus whi
                 return 1;
         /* a matrix job cancelled by fail-fast is cancelled as if its run was (README, "Matrix jobs") */
         if (which == EXPR_STATUS_CANCELLED)
-                return run->cancel_requested || job->fail_fast;
+                return run->cancel_requested || job->fail_fast ||
+                        job->cancel_reason == RUN_CANCEL_REASON_CONCURRENCY;
 
         seen = calloc(MAX(run->workflow->n_jobs, 1U), sizeof(bool));
         if (!seen)
@@ -343,7 +348,8 @@ static int job_status_function(const Run *run, const RunJob *job, ExprStatus whi
         }
         if (which == EXPR_STATUS_FAILURE)
                 return any_failure;
-        return !run->cancel_requested && !job->fail_fast && all_success;
+        return !run->cancel_requested && !job->fail_fast &&
+                job->cancel_reason != RUN_CANCEL_REASON_CONCURRENCY && all_success;
 }
 
 static int step_status_function(const Run *run, const RunJob *job, ExprStatus which) {
@@ -352,7 +358,7 @@ static int step_status_function(const Run *run, const RunJob *job, ExprStatus wh
                 return 1;
         case EXPR_STATUS_CANCELLED:
                 return job->local_status == RUN_CONCLUSION_CANCELLED || run->cancel_requested ||
-                        job->fail_fast;
+                        job->fail_fast || job->cancel_reason == RUN_CANCEL_REASON_CONCURRENCY;
         case EXPR_STATUS_FAILURE:
                 return job->local_status == RUN_CONCLUSION_FAILURE;
         case EXPR_STATUS_SUCCESS:
@@ -790,7 +796,8 @@ int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char *
 
 /* An evaluation the cancellation made a decision of: into the journal. */
 static bool under_cancellation(const Run *run, const RunJob *j) {
-        return run->cancel_requested || j->fail_fast || j->local_status == RUN_CONCLUSION_CANCELLED;
+        return run->cancel_requested || j->fail_fast || j->local_status == RUN_CONCLUSION_CANCELLED ||
+                j->cancel_reason == RUN_CANCEL_REASON_CONCURRENCY;
 }
 
 /* ---- conclusions ---- */
@@ -903,6 +910,108 @@ static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actio
         return action_push(actions, RUN_ACTION_CLEAN_JOB, job, SIZE_MAX, NULL);
 }
 
+/* ---- concurrency groups (README, "Concurrency groups") ---- */
+
+/* concurrency: evaluated with contexts: its group and whether it cancels the one in progress. The name
+ * must be valid as concurrency.h says. Returns 0, -EINVAL with *message set, or -ENOMEM. */
+static int eval_group(const WorkflowConcurrency *c, const ExprValue *contexts, EvalScope *scope, RunGroup *ret,
+        char **message) {
+        _cleanup_free_ char *name = NULL, *cancel = NULL;
+        const char *invalid;
+        int r;
+
+        r = eval_string(&c->group, contexts, scope, "concurrency.group", &name, message);
+        if (r < 0)
+                return r;
+        invalid = concurrency_group_invalid(name);
+        if (invalid)
+                return eval_failed(scope, message, "%u:%u: %s", c->group.pos.line, c->group.pos.column, invalid);
+        if (c->cancel_in_progress.raw) {
+                r = eval_string(&c->cancel_in_progress, contexts, scope, "concurrency.cancel-in-progress",
+                        &cancel, message);
+                if (r < 0)
+                        return r;
+        }
+        *ret = (RunGroup){ .name = TAKE_PTR(name),
+                .cancel_in_progress = cancel && streq(cancel, "true"),
+                .state = RUN_GROUP_PENDING };
+        return 0;
+}
+
+/* The workflow's concurrency, before any job of the run starts: contexts github, inputs and vars. An
+ * invalid group fails the run: each job says why. */
+static int run_group_begin(Run *run, RunTime now, RunActions *actions) {
+        _cleanup_(expr_value_unrefp) ExprValue *c = NULL, *github = NULL, *inputs = NULL, *vars = NULL;
+        _cleanup_free_ char *run_id = NULL, *message = NULL;
+        EvalScope scope = { .run = run };
+        int r;
+
+        c = expr_value_new_object();
+        inputs = expr_value_new_object();
+        vars = expr_value_new_object();
+        if (!c || !inputs || !vars || asprintf(&run_id, "%" PRIu64, run->id) < 0)
+                return -ENOMEM;
+        r = object_copy(run->github, &github);
+        if (r < 0)
+                return r;
+        if (object_set_string(github, "run_id", run_id) < 0 ||
+                object_set_string(github, "workflow", run->workflow->name ?: run->source) < 0 ||
+                expr_object_set(c, "github", 6, github) < 0 || expr_object_set(c, "inputs", 6, inputs) < 0 ||
+                expr_object_set(c, "vars", 4, vars) < 0)
+                return -ENOMEM;
+
+        r = eval_group(run->workflow->concurrency, c, &scope, &run->group, &message);
+        if (r == -EINVAL) {
+                for (size_t i = 0; i < run->n_jobs; i++) {
+                        free(run->jobs[i].message);
+                        run->jobs[i].message = strdup(message);
+                        if (!run->jobs[i].message)
+                                return -ENOMEM;
+                        r = run_job_conclude(run, i, RUN_CONCLUSION_FAILURE, now, actions);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = action_push(actions, RUN_ACTION_ACQUIRE_GROUP, SIZE_MAX, SIZE_MAX, NULL);
+        return r < 0 ? r : changed(actions, SIZE_MAX, SIZE_MAX);
+}
+
+/* A job's concurrency, once it is ready to start: contexts github, needs, strategy, matrix, inputs,
+ * vars. An invalid group fails the job. */
+static int job_group_begin(Run *run, size_t job, RunTime now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        EvalScope scope = { .run = run, .job = j };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object();
+        int r;
+
+        if (!env)
+                return -ENOMEM;
+        r = build_contexts(run, j, false, env, &contexts);
+        if (r < 0)
+                return r;
+        r = eval_group(j->def->concurrency, contexts, &scope, &j->group, &j->message);
+        if (r == -EINVAL)
+                return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        if (r < 0)
+                return r;
+        r = action_push(actions, RUN_ACTION_ACQUIRE_GROUP, job, SIZE_MAX, NULL);
+        return r < 0 ? r : changed(actions, job, SIZE_MAX);
+}
+
+int run_group_acquired(Run *run, size_t job, RunTime now, RunActions *actions) {
+        RunGroup *g = job == SIZE_MAX ? &run->group : job < run->n_jobs ? &run->jobs[job].group : NULL;
+
+        if (!g || !g->name)
+                return -ESTALE;
+        if (g->state == RUN_GROUP_HELD)
+                return 0;
+        g->state = RUN_GROUP_HELD;
+        return changed(actions, job, SIZE_MAX);
+}
+
 /* ---- starting jobs and steps ---- */
 
 /* Every instance of every definition it needs is done. */
@@ -972,6 +1081,11 @@ static int job_start(Run *run, size_t job, RunTime now, unsigned *budget, RunAct
         /* Nothing starts after the force deadline. */
         if (run->force_terminated)
                 return run_job_conclude(run, job, RUN_CONCLUSION_CANCELLED, now, actions);
+        /* A job in a concurrency group starts once it holds it; until then it is pending, not started. */
+        if (j->def->concurrency && j->group.state == RUN_GROUP_NONE)
+                return job_group_begin(run, job, now, actions);
+        if (j->group.state == RUN_GROUP_PENDING)
+                return 0;
         if (*budget == 0 || !room_under_max_parallel(run, j))
                 return 0;
 
@@ -1240,6 +1354,25 @@ int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
                 budget = &no_limit;
         if (run->status == RUN_STATUS_COMPLETED)
                 return 0;
+
+        /* The workflow's concurrency group first: nothing of the run starts before it holds it. A run
+         * cancelled while it waits concludes cancelled, nothing of it having started. */
+        if (run->workflow->concurrency && run->group.state == RUN_GROUP_NONE && !run->cancel_requested &&
+                run->status == RUN_STATUS_QUEUED) {
+                r = run_group_begin(run, now, actions);
+                if (r < 0)
+                        return r;
+        }
+        if (run->group.state == RUN_GROUP_PENDING) {
+                if (!run->cancel_requested)
+                        return 0;
+                for (size_t i = 0; i < run->n_jobs; i++)
+                        if (run->jobs[i].phase != RUN_JOB_DONE) {
+                                r = run_job_conclude(run, i, RUN_CONCLUSION_CANCELLED, now, actions);
+                                if (r < 0)
+                                        return r;
+                        }
+        }
 
         while (progress) {
                 progress = false;
@@ -1678,6 +1811,25 @@ static int step_to_json(const Run *run, size_t job, const RunStep *s, json_objec
         return 0;
 }
 
+/* "concurrency": the group and whether the run or job waits for it (null: no group) */
+static int json_add_group(json_object *o, const RunGroup *g, bool completed) {
+        _cleanup_(json_object_putp) json_object *c = NULL;
+        int r;
+
+        if (!g->name)
+                return json_add(o, "concurrency", NULL, true);
+        c = json_object_new_object();
+        if (!c)
+                return -ENOMEM;
+        if ((r = json_add(c, "group", json_object_new_string(g->name), false)) < 0 ||
+                (r = json_add(c, "cancel_in_progress", json_object_new_boolean(g->cancel_in_progress), false)) <
+                        0 ||
+                (r = json_add(c, "pending",
+                         json_object_new_boolean(!completed && g->state == RUN_GROUP_PENDING), false)) < 0)
+                return r;
+        return json_add(o, "concurrency", TAKE_PTR(c), false);
+}
+
 static int job_to_json(const Run *run, size_t job, json_object **ret) {
         const RunJob *j = &run->jobs[job];
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
@@ -1706,6 +1858,7 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
                 (r = json_add(o, "cancel_reason",
                          json_string_or_null(run_cancel_reason_to_string(j->cancel_reason)), true)) < 0 ||
                 (r = json_add(o, "cancel_cause", json_string_or_null(j->cancel_cause), true)) < 0 ||
+                (r = json_add_group(o, &j->group, j->status == RUN_STATUS_COMPLETED)) < 0 ||
                 (r = json_add_outputs(o, j->outputs)) < 0)
                 return r;
 
@@ -1742,6 +1895,8 @@ int run_to_json(const Run *run, json_object **ret) {
                 (r = json_add(o, "cancelled_by", json_string_or_null(run->cancelled_by), true)) < 0 ||
                 (r = json_add(o, "cancel_reason",
                          json_string_or_null(run_cancel_reason_to_string(run->cancel_reason)), true)) < 0 ||
+                (r = json_add(o, "cancel_cause", json_string_or_null(run->cancel_cause), true)) < 0 ||
+                (r = json_add_group(o, &run->group, run->status == RUN_STATUS_COMPLETED)) < 0 ||
                 (r = json_add(o, "created_at", json_timestamp(run->created_at), true)) < 0 ||
                 (r = json_add(o, "started_at", json_timestamp(run->started_at), true)) < 0 ||
                 (r = json_add(o, "completed_at", json_timestamp(run->completed_at), true)) < 0)

@@ -65,11 +65,25 @@ typedef enum RunCancelReason {
         RUN_CANCEL_REASON_STEP_TIMEOUT, /* the step's timeout-minutes */
         RUN_CANCEL_REASON_FAIL_FAST,    /* a sibling of a matrix job failed */
         RUN_CANCEL_REASON_AGENT_STOP,   /* systemctl stop runner-agent (not a restart) */
+        RUN_CANCEL_REASON_CONCURRENCY,  /* a newer run or job of its concurrency group */
         _RUN_CANCEL_REASON_MAX,
 } RunCancelReason;
 
 const char *run_cancel_reason_to_string(RunCancelReason r);   /* NULL for NONE */
 RunCancelReason run_cancel_reason_from_string(const char *s); /* NONE if unknown */
+
+/* Where a run or a job stands in its concurrency group (README, "Concurrency groups"). */
+typedef enum RunGroupState {
+        RUN_GROUP_NONE,    /* no group, or not evaluated yet */
+        RUN_GROUP_PENDING, /* waits for the group: counts as not started */
+        RUN_GROUP_HELD,    /* holds it */
+} RunGroupState;
+
+typedef struct RunGroup {
+        char *name; /* evaluated; NULL: none (yet) */
+        bool cancel_in_progress;
+        RunGroupState state;
+} RunGroup;
 
 typedef struct RunStep {
         const WorkflowStep *def;
@@ -120,7 +134,9 @@ typedef struct RunJob {
         char *matrix_suffix; /* the values of its display name ("1, linux"), NULL without a matrix */
         bool fail_fast;      /* cancelled because a sibling failed: cancelled() is true for it */
         RunCancelReason cancel_reason; /* why the job was cancelled, NONE if it was not */
-        char *cancel_cause;            /* what caused it: the failed sibling's name (fail-fast) */
+        char *cancel_cause;            /* what caused it: the failed sibling's name (fail-fast), the
+                                        * newer run's id (concurrency) */
+        RunGroup group;                /* its concurrency: group, once evaluated */
         char *name;
         char *message; /* why the job failed outside its steps (condition, outputs) */
         size_t next_step;
@@ -155,6 +171,8 @@ typedef struct Run {
         bool force_terminated;         /* the force deadline passed: nothing starts any more */
         char *cancelled_by;            /* NULL until cancelled */
         RunCancelReason cancel_reason; /* user or force, once cancelled */
+        char *cancel_cause;            /* what caused it: the newer run's id (concurrency) */
+        RunGroup group;                /* the workflow's concurrency: group, once evaluated */
         RunCancelReason force_reason;  /* force or deadline, once force-terminated */
         uint64_t cancel_requested_at;  /* monotonic µs */
         uint64_t timer;                /* monotonic µs of the force deadline, 0: none */
@@ -220,6 +238,9 @@ typedef enum RunActionType {
         RUN_ACTION_KILL_RUN,
         /* A decision to put in the journal (what, condition, result, text). */
         RUN_ACTION_EVENT,
+        /* The run (job SIZE_MAX) or the job waits for its concurrency group (RunGroup.name): the agent
+         * answers with run_group_acquired() or run_group_replaced(), from outside the run's driving. */
+        RUN_ACTION_ACQUIRE_GROUP,
 } RunActionType;
 
 /* The decisions of a cancellation that the core makes visible; the agent adds its own events for
@@ -292,7 +313,7 @@ typedef struct RunDriverOps {
         /* Then every action of the round in order; for SIGNAL_STEP and KILL_STEP, what follows the
          * signal or kill (logging it, watching the scope). */
         RunEffect step_signalled, step_killed;
-        RunEffect start_step, abort_step, kill_run, clean_job, event, changed;
+        RunEffect start_step, abort_step, kill_run, clean_job, event, changed, acquire_group;
 } RunDriverOps;
 
 /* Carries out actions (the actions of an event, or none), then run_advance() and its actions, until
@@ -341,6 +362,23 @@ int run_cancel(Run *run, const char *by, bool force, RunTime now, RunActions *ac
  * it RUN_CANCEL_REASON_FORCE. */
 int run_cancel_because(
         Run *run, RunCancelReason reason, const char *by, bool force, RunTime now, RunActions *actions);
+
+/* As run_cancel_because(), naming what caused it (the newer run's id for concurrency; NULL: nothing). */
+int run_cancel_caused(Run *run, RunCancelReason reason, const char *by, const char *cause, RunTime now,
+        RunActions *actions);
+
+/* ---- concurrency groups (README, "Concurrency groups") ---- */
+
+/* The run (job SIZE_MAX) or the job holds its group now: it may start. */
+int run_group_acquired(Run *run, size_t job, RunTime now, RunActions *actions);
+/* The run or the job, pending in its group, was displaced by a newer one (cause: its run's id): it
+ * concludes cancelled with GitHub's message, nothing of it having started. */
+int run_group_replaced(Run *run, size_t job, const char *cause, RunTime now, RunActions *actions);
+/* cancel-in-progress of a newer job (cause: its run's id) cancels the job holding the group: its if: is
+ * evaluated again and it is cancelled through the sequence, as if its run was. */
+int run_job_cancel_concurrency(Run *run, size_t job, const char *cause, RunTime now, RunActions *actions);
+/* GitHub's message for a pending member displaced by a newer one. */
+int run_group_replaced_message(const char *group, char **ret);
 
 /* The run's deadlines (RunStep.timer, RunJob.timer, Run.timer): the stages of step cancellations, step and
  * job timeouts, the force deadline. The agent keeps one timer per run, armed at run_next_deadline() after

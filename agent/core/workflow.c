@@ -1655,19 +1655,8 @@ int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
         Loader l = {};
         int r = 0;
 
-        if (w->concurrency) {
-                error_at(&l, w->concurrency->pos,
-                        "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
-                r = -EOPNOTSUPP;
-        }
         for (size_t i = 0; i < w->n_jobs; i++) {
                 const WorkflowStrategy *s = w->jobs[i].strategy;
-
-                if (w->jobs[i].concurrency) {
-                        error_at(&l, w->jobs[i].concurrency->pos,
-                                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
-                        r = -EOPNOTSUPP;
-                }
 
                 if (!s || !s->matrix)
                         continue;

@@ -383,7 +383,7 @@ static void test_strategy(void **state) {
         assert_string_equal(errors.errors[0].message, "the matrix of job 'a' has no combinations");
 }
 
-/* concurrency: the model, and the agent's refusal until it runs it (validate accepts it) */
+/* concurrency: the model, and the agent runs it */
 static void test_concurrency(void **state) {
         _cleanup_free_ char *path = fixture("valid", "concurrency.yml"), *text = NULL;
         _cleanup_(workflow_freep) Workflow *w = NULL;
@@ -400,13 +400,9 @@ static void test_concurrency(void **state) {
         assert_null(w->jobs[0].concurrency->cancel_in_progress.raw);
         assert_non_null(w->jobs[1].concurrency->cancel_in_progress.template->node);
 
-        assert_int_equal(workflow_check_runnable(w, &errors), -EOPNOTSUPP);
-        assert_int_equal(errors.n, 3);
-        assert_int_equal(errors.errors[0].pos.line, 3);
-        assert_int_equal(errors.errors[1].pos.line, 8);
-        assert_int_equal(errors.errors[2].pos.line, 16);
-        assert_string_equal(errors.errors[2].message,
-                "'concurrency' is checked by runnerctl validate but not yet run by runner-agent");
+        /* the agent runs it */
+        assert_int_equal(workflow_check_runnable(w, &errors), 0);
+        assert_int_equal(errors.n, 0);
 }
 
 int main(void) {
