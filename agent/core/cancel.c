@@ -344,7 +344,8 @@ int run_group_replaced(Run *run, size_t job, const char *cause, RunTime now, Run
         if (r < 0)
                 return r;
         for (size_t i = 0; i < run->n_jobs; i++) {
-                r = job_note_cancel(&run->jobs[i], &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message });
+                r = job_note_cancel(
+                        &run->jobs[i], &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message });
                 if (r < 0)
                         return r;
         }
@@ -369,7 +370,8 @@ int run_job_cancel_concurrency(Run *run, size_t job, const char *cause, RunTime 
         j->cancel_reason = RUN_CANCEL_REASON_CONCURRENCY;
         if ((cause && !(j->cancel_cause = strdup(cause))) || replace_message(&j->message, message) < 0)
                 return -ENOMEM;
-        return job_reevaluate(run, job, &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message }, now, a);
+        return job_reevaluate(
+                run, job, &(CancelWhy){ RUN_CANCEL_REASON_CONCURRENCY, cause, message }, now, a);
 }
 
 /* ---- the run: the request and the force deadline (README, Cancellation, steps 1 and 4) ---- */
@@ -432,8 +434,8 @@ int run_cancel_because(
         return run_cancel_full(run, reason, by, NULL, force, now, a);
 }
 
-int run_cancel_caused(Run *run, RunCancelReason reason, const char *by, const char *cause, RunTime now,
-        RunActions *a) {
+int run_cancel_caused(
+        Run *run, RunCancelReason reason, const char *by, const char *cause, RunTime now, RunActions *a) {
         return run_cancel_full(run, reason, by, cause, false, now, a);
 }
 

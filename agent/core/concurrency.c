@@ -58,8 +58,8 @@ static ConcurrencyGroup *find_owner(const ConcurrencyTable *t, ConcurrencyOwner 
         return NULL;
 }
 
-int concurrency_acquire(ConcurrencyTable *t, const char *group, ConcurrencyOwner owner, bool cancel_in_progress,
-        ConcurrencyDecision *ret) {
+int concurrency_acquire(ConcurrencyTable *t, const char *group, ConcurrencyOwner owner,
+        bool cancel_in_progress, ConcurrencyDecision *ret) {
         ConcurrencyDecision d = {};
         ConcurrencyGroup *g, *mine;
         bool pending;

@@ -47,8 +47,8 @@ const char *concurrency_group_invalid(const char *name);
  * displacing an older pending one, and with cancel_in_progress the holder is to be cancelled. Asking
  * again for a group owner holds or waits for changes nothing but the cancellation. Returns 0, -EINVAL
  * for an invalid name, -EBUSY if owner is in another group, or -ENOMEM. */
-int concurrency_acquire(ConcurrencyTable *t, const char *group, ConcurrencyOwner owner, bool cancel_in_progress,
-        ConcurrencyDecision *ret);
+int concurrency_acquire(ConcurrencyTable *t, const char *group, ConcurrencyOwner owner,
+        bool cancel_in_progress, ConcurrencyDecision *ret);
 
 /* owner concluded: it leaves its group. Returns 1 with *ret_next set when the pending member takes
  * over (it now holds the group and may start), 0 otherwise (also when owner was in none). */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "concurrency.h"
 #include "escape.h"
 #include "json-util.h"
 #include "macro.h"
@@ -184,6 +185,22 @@ static int step_to_json(const Run *run, size_t job, const RunStep *s, json_objec
         return 0;
 }
 
+/* "concurrency": the evaluated group, and whether it is held or waited for (README, "Concurrency
+ * groups"); absent without one, so that an earlier agent's state reads. */
+static int add_group(json_object *o, const RunGroup *g) {
+        json_object *c;
+        int r;
+
+        if (!g->name || g->state == RUN_GROUP_NONE)
+                return 0;
+        if ((r = add(o, "concurrency", c = json_object_new_object())) < 0 ||
+                (r = add_string(c, "group", g->name)) < 0 ||
+                (r = add_bool(c, "cancel_in_progress", g->cancel_in_progress)) < 0 ||
+                (r = add_string(c, "state", g->state == RUN_GROUP_PENDING ? "pending" : "held")) < 0)
+                return r;
+        return 0;
+}
+
 static int job_to_json(const Run *run, size_t job, json_object **ret) {
         const RunJob *j = &run->jobs[job];
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
@@ -223,6 +240,9 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
         if (j->cancel_reason != RUN_CANCEL_REASON_NONE &&
                 ((r = add_string(o, "cancel_reason", run_cancel_reason_to_string(j->cancel_reason))) < 0 ||
                         (r = add_string(o, "cancel_cause", j->cancel_cause)) < 0))
+                return r;
+        r = add_group(o, &j->group);
+        if (r < 0)
                 return r;
         for (size_t i = 0; i < j->def->n_steps; i++) {
                 json_object *s;
@@ -267,6 +287,8 @@ int run_state_to_json(const Run *run, json_object **ret) {
                 (r = add_uint(o, "created_at", run->created_at)) < 0 ||
                 (r = add_uint(o, "started_at", run->started_at)) < 0 ||
                 (r = add_uint(o, "completed_at", run->completed_at)) < 0 ||
+                (run->cancel_cause && (r = add_string(o, "cancel_cause", run->cancel_cause)) < 0) ||
+                (r = add_group(o, &run->group)) < 0 ||
                 (r = add(o, "jobs", jobs = json_object_new_array())) < 0)
                 return r;
         for (size_t i = 0; i < run->n_jobs; i++) {
@@ -818,11 +840,40 @@ static int check_matrix(Parser *p, json_object *o, RunJob *j) {
         return get_bool(p, o, "fail_fast", &j->fail_fast);
 }
 
+/* "concurrency", when present: only where the workflow has one. */
+static int get_group(Parser *p, json_object *o, const WorkflowConcurrency *def, RunGroup *ret) {
+        static const char *const keys[] = { "group", "cancel_in_progress", "state", NULL };
+        static const char *const states[] = { [RUN_GROUP_PENDING] = "pending", [RUN_GROUP_HELD] = "held" };
+        json_object *c;
+        size_t len = strlen(p->where);
+        int r, state = 0;
+
+        if (!json_object_object_get_ex(o, "concurrency", NULL))
+                return 0;
+        r = get(p, o, "concurrency", json_type_object, false, &c);
+        if (r < 0)
+                return r;
+        if (!def)
+                return fail(p, "concurrency", "the workflow has none here");
+        snprintf(p->where + len, sizeof(p->where) - len, "concurrency.");
+        if ((r = check_keys(p, c, keys)) < 0 || (r = get_string(p, c, "group", false, &ret->name)) < 0 ||
+                (r = get_bool(p, c, "cancel_in_progress", &ret->cancel_in_progress)) < 0 ||
+                (r = get_enum(p, c, "state", states, ELEMENTSOF(states), false, 0, &state)) < 0)
+                return r;
+        if (concurrency_group_invalid(ret->name))
+                return fail(p, "group", "%s", concurrency_group_invalid(ret->name));
+        if (state == RUN_GROUP_NONE)
+                return fail(p, "state", "expected pending or held");
+        ret->state = (RunGroupState) state;
+        p->where[len] = 0;
+        return 0;
+}
+
 static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
         static const char *const keys[] = { "id", "instance", "number", "phase", "status", "outcome",
                 "conclusion", "local_status", "name", "message", "next_step", "env", "path", "outputs",
                 "started_at", "completed_at", "timer", "steps", "matrix", "fail_fast", "cancel_reason",
-                "cancel_cause", NULL };
+                "cancel_cause", "concurrency", NULL };
         static const char *const local[_RUN_CONCLUSION_MAX] = {
                 [RUN_CONCLUSION_SUCCESS] = "success",
                 [RUN_CONCLUSION_FAILURE] = "failure",
@@ -838,6 +889,7 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
         if ((r = check_keys(p, o, keys)) < 0 ||
                 (r = check_id(p, o, "not this job of the workflow:", j->def->id)) < 0 ||
                 (r = check_instance(p, o, j)) < 0 || (r = check_matrix(p, o, j)) < 0 ||
+                (r = get_group(p, o, j->def->concurrency, &j->group)) < 0 ||
                 (r = get_cancel_reason(p, o, "cancel_reason", &j->cancel_reason)) < 0 ||
                 (json_object_object_get_ex(o, "cancel_cause", NULL) &&
                         (r = get_string(p, o, "cancel_cause", true, &j->cancel_cause)) < 0) ||
@@ -949,6 +1001,9 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
                 (r = get_uint64(p, o, "created_at", &run->created_at)) < 0 ||
                 (r = get_uint64(p, o, "started_at", &run->started_at)) < 0 ||
                 (r = get_uint64(p, o, "completed_at", &run->completed_at)) < 0 ||
+                (json_object_object_get_ex(o, "cancel_cause", NULL) &&
+                        (r = get_string(p, o, "cancel_cause", true, &run->cancel_cause)) < 0) ||
+                (r = get_group(p, o, run->workflow->concurrency, &run->group)) < 0 ||
                 (r = get(p, o, "jobs", json_type_array, false, &jobs)) < 0)
                 return r;
 

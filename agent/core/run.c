@@ -10,10 +10,10 @@
 #include <time.h>
 
 #include "alloc-util.h"
+#include "concurrency.h"
 #include "file-command.h"
 #include "json-util.h"
 #include "macro.h"
-#include "concurrency.h"
 #include "matrix.h"
 #include "run-internal.h"
 #include "strbuf.h"
@@ -914,8 +914,8 @@ static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actio
 
 /* concurrency: evaluated with contexts: its group and whether it cancels the one in progress. The name
  * must be valid as concurrency.h says. Returns 0, -EINVAL with *message set, or -ENOMEM. */
-static int eval_group(const WorkflowConcurrency *c, const ExprValue *contexts, EvalScope *scope, RunGroup *ret,
-        char **message) {
+static int eval_group(const WorkflowConcurrency *c, const ExprValue *contexts, EvalScope *scope,
+        RunGroup *ret, char **message) {
         _cleanup_free_ char *name = NULL, *cancel = NULL;
         const char *invalid;
         int r;
@@ -925,7 +925,8 @@ static int eval_group(const WorkflowConcurrency *c, const ExprValue *contexts, E
                 return r;
         invalid = concurrency_group_invalid(name);
         if (invalid)
-                return eval_failed(scope, message, "%u:%u: %s", c->group.pos.line, c->group.pos.column, invalid);
+                return eval_failed(
+                        scope, message, "%u:%u: %s", c->group.pos.line, c->group.pos.column, invalid);
         if (c->cancel_in_progress.raw) {
                 r = eval_string(&c->cancel_in_progress, contexts, scope, "concurrency.cancel-in-progress",
                         &cancel, message);
@@ -1822,8 +1823,8 @@ static int json_add_group(json_object *o, const RunGroup *g, bool completed) {
         if (!c)
                 return -ENOMEM;
         if ((r = json_add(c, "group", json_object_new_string(g->name), false)) < 0 ||
-                (r = json_add(c, "cancel_in_progress", json_object_new_boolean(g->cancel_in_progress), false)) <
-                        0 ||
+                (r = json_add(c, "cancel_in_progress", json_object_new_boolean(g->cancel_in_progress),
+                         false)) < 0 ||
                 (r = json_add(c, "pending",
                          json_object_new_boolean(!completed && g->state == RUN_GROUP_PENDING), false)) < 0)
                 return r;

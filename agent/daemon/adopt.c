@@ -354,6 +354,8 @@ void adoption_resume(Manager *m, Adoption *a) {
         for (size_t i = 0; i < a->n_runs; i++)
                 adopt_resume(m, a->runs[i], a);
         a->resumed = true;
+        /* the concurrency groups as the runs left them: who holds each, who waits */
+        groups_restore(m);
         if (a->n_runs == 0)
                 return;
         m->readopted.runs = (unsigned) a->n_runs;

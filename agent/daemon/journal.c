@@ -254,10 +254,13 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
                         ?: (a->result ? "force" : "user");
 
                 head(&f, mr, MESSAGE_CANCEL_REQUESTED, LOG_NOTICE, "cancel-requested", SIZE_MAX, SIZE_MAX);
-                add(&f, "MESSAGE=%s: %scancellation requested by %s (reason: %s).", w,
-                        a->result ? "forced " : "", a->text ?: "unknown", reason);
+                add(&f, "MESSAGE=%s: %scancellation requested by %s (reason: %s%s%s).", w,
+                        a->result ? "forced " : "", a->text ?: "unknown", reason,
+                        mr->run->cancel_cause ? ", caused by run " : "", mr->run->cancel_cause ?: "");
                 add(&f, "RUNNER_CANCELLED_BY=%s", a->text ?: "unknown");
                 add(&f, "RUNNER_CANCEL_REASON=%s", reason);
+                if (mr->run->cancel_cause)
+                        add(&f, "RUNNER_CANCEL_CAUSE=%s", mr->run->cancel_cause);
                 add(&f, "RUNNER_FORCE=%s", a->result ? "1" : "0");
                 break;
         }
@@ -351,6 +354,22 @@ void journal_step_killed(
         add(&f, "RUNNER_SIGNAL=SIGKILL");
         add(&f, "RUNNER_PROCESSES=%u", processes);
         add(&f, "RUNNER_ELAPSED_USEC=%" PRIu64, elapsed_usec);
+        send_fields(&f);
+}
+
+void journal_group(ManagedRun *mr, size_t job, const char *group, bool pending) {
+        Fields f = {};
+        char w[512];
+
+        where(w, sizeof(w), mr, job, SIZE_MAX);
+        head(&f, mr, MESSAGE_CONCURRENCY_GROUP, LOG_INFO,
+                pending ? "concurrency-pending" : "concurrency-acquired", job, SIZE_MAX);
+        if (pending)
+                add(&f, "MESSAGE=%s is pending in concurrency group '%s'.", w, group);
+        else
+                add(&f, "MESSAGE=%s holds concurrency group '%s' and starts.", w, group);
+        add(&f, "RUNNER_CONCURRENCY_GROUP=%s", group);
+        add(&f, "RUNNER_CONCURRENCY_STATE=%s", pending ? "pending" : "acquired");
         send_fields(&f);
 }
 

@@ -27,6 +27,8 @@ void journal_decision(ManagedRun *mr, const RunAction *a);
 void journal_signal(ManagedRun *mr, size_t job, size_t step, int sig, pid_t pid, unsigned processes,
         uint64_t elapsed_usec);
 void journal_step_killed(ManagedRun *mr, size_t job, size_t step, unsigned processes, uint64_t elapsed_usec);
+/* The run (job SIZE_MAX) or the job waits for its concurrency group, or holds it now. */
+void journal_group(ManagedRun *mr, size_t job, const char *group, bool pending);
 void journal_step_aborted(ManagedRun *mr, size_t job, size_t step, bool held);
 /* systemctl restart (or an upgrade): the agent leaves runs runs with steps steps running to the next. */
 void journal_agent_handed_over(unsigned runs, unsigned steps);

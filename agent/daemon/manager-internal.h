@@ -117,6 +117,20 @@ void sched_job_changed(ManagedRun *mr, size_t job);
 /* Room was freed: every run may start queued jobs. */
 void sched_kick_all(Manager *m);
 
+/* ---- groups.c: concurrency groups across runs (README, "Concurrency groups") ---- */
+
+/* RUN_ACTION_ACQUIRE_GROUP: the run (job SIZE_MAX) or the job asks for its group. */
+void groups_acquire(ManagedRun *mr, size_t job);
+/* The run (job SIZE_MAX: also each of its jobs) or the job concluded: it leaves its group, and the
+ * member waiting for it takes over. */
+void groups_release(ManagedRun *mr, size_t job);
+/* After a take-over: every unfinished run's holders, then its pending members, as run-state.json says. */
+void groups_restore(Manager *m);
+void groups_done(Manager *m);
+/* cancel-in-progress: run id cancelled as by runnerctl cancel, reason concurrency, caused by newer
+ * (manager.c). */
+int manager_cancel_for_group(Manager *m, uint64_t id, uint64_t newer);
+
 /* ---- step-exec.c: starting a step ---- */
 
 /* What differs between kinds of step: the entry's files and argv, from the spec. Today every step is a

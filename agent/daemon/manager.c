@@ -583,8 +583,8 @@ static void on_cancel_saved(int result, void *userdata) {
         free(c);
 }
 
-static int cancel_run(Manager *m, uint64_t id, RunCancelReason reason, const char *by, bool force,
-        manager_cancel_done_t then, void *userdata) {
+static int cancel_run(Manager *m, uint64_t id, RunCancelReason reason, const char *by, const char *cause,
+        bool force, manager_cancel_done_t then, void *userdata) {
         ManagedRun *mr = manager_find_run(m, id);
         RunActions actions = {};
         CancelSaved *c;
@@ -596,7 +596,8 @@ static int cancel_run(Manager *m, uint64_t id, RunCancelReason reason, const cha
                 return -ESRCH;
         if (!mr->run)
                 return -EALREADY;
-        r = run_cancel_because(mr->run, reason, by, force, now(), &actions);
+        r = force ? run_cancel_because(mr->run, reason, by, force, now(), &actions)
+                  : run_cancel_caused(mr->run, reason, by, cause, now(), &actions);
         if (r >= 0)
                 run_loop_drive(mr, &actions);
         run_actions_done(&actions);
@@ -622,12 +623,23 @@ static int cancel_run(Manager *m, uint64_t id, RunCancelReason reason, const cha
 
 int manager_cancel_then(
         Manager *m, uint64_t id, const char *by, bool force, manager_cancel_done_t then, void *userdata) {
-        return cancel_run(m, id, RUN_CANCEL_REASON_USER, by, force, then, userdata);
+        return cancel_run(m, id, RUN_CANCEL_REASON_USER, by, NULL, force, then, userdata);
+}
+
+/* cancel-in-progress: the same sequence as runnerctl cancel, naming the newer run (README, "Concurrency
+ * groups"). */
+int manager_cancel_for_group(Manager *m, uint64_t id, uint64_t newer) {
+        _cleanup_free_ char *by = strdupf("run %" PRIu64, newer), *cause = strdupf("%" PRIu64, newer);
+
+        if (!by || !cause)
+                return -ENOMEM;
+        return cancel_run(m, id, RUN_CANCEL_REASON_CONCURRENCY, by, cause, false, NULL, NULL);
 }
 
 /* systemctl stop: every run cancelled with the sequence, saying why (README, "Stop or restart?"). */
 static void cancel_for_stop(Manager *m, uint64_t id) {
-        (void) cancel_run(m, id, RUN_CANCEL_REASON_AGENT_STOP, "runner-agent stopping", false, NULL, NULL);
+        (void) cancel_run(
+                m, id, RUN_CANCEL_REASON_AGENT_STOP, "runner-agent stopping", NULL, false, NULL, NULL);
 }
 
 void manager_begin_stop(Manager *m) {
@@ -796,6 +808,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_runs; i++)
                 managed_run_free(m->runs[i]);
         free(m->runs);
+        groups_done(m);
         unit_query_free(m->stop_query);
         unit_query_free(m->away_query);
         unit_watcher_free(m->watcher);

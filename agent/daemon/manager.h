@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-conf.h"
+#include "concurrency.h"
 #include "job-user.h"
 #include "run.h"
 #include "scope.h"
@@ -81,6 +82,13 @@ struct Manager {
                 unsigned runs, steps, ended, overdue;
                 uint64_t at; /* CLOCK_MONOTONIC µs of the take-over */
         } readopted;
+
+        /* Concurrency groups across all runs (groups.c): the table, and what is to be decided about
+         * them from a fresh loop iteration, outside any run's driving. */
+        ConcurrencyTable groups;
+        struct GroupTask *group_tasks;
+        size_t n_group_tasks, allocated_group_tasks;
+        sd_event_source *group_source;
 };
 
 int manager_new(sd_event *event, const Config *config, Manager **ret);

@@ -20,6 +20,8 @@ static void on_run_slice_stopped(ScopeJob *sj, int error, const char *message, v
         if (error < 0)
                 log_warning("Run %" PRIu64 ": failed to stop its slice: %s", mr->id, message);
         mr->completed_announced = true;
+        /* its concurrency groups pass on once it is seen concluded */
+        groups_release(mr, SIZE_MAX);
         secret_store_remove(mr->manager, mr->id);
         (void) save_now(mr);
         journal_change(mr, SIZE_MAX, SIZE_MAX);
@@ -160,9 +162,15 @@ static void op_changed(void *userdata, RunAction *a, RunActions *more) {
         journal_change(mr, a->job, a->step);
         if (a->step == SIZE_MAX) {
                 sched_job_changed(mr, a->job);
+                if (mr->run->jobs[a->job].phase == RUN_JOB_DONE && mr->run->jobs[a->job].group.name)
+                        groups_release(mr, a->job);
                 bus_emit_job_changed(mr, a->job);
         } else
                 bus_emit_step_changed(mr, a->job, a->step);
+}
+
+static void op_acquire_group(void *userdata, RunAction *a, RunActions *more) {
+        groups_acquire(userdata, a->job);
 }
 
 static const RunDriverOps driver_ops = {
@@ -178,6 +186,7 @@ static const RunDriverOps driver_ops = {
         .clean_job = op_clean_job,
         .event = op_event,
         .changed = op_changed,
+        .acquire_group = op_acquire_group,
 };
 
 void run_loop_drive(ManagedRun *mr, RunActions *actions) {

@@ -172,8 +172,8 @@ static void test_limits(void **state) {
         assert_null(concurrency_group_invalid(name));
         name[CONCURRENCY_MAX_GROUP - 1] = 'a';
         name[CONCURRENCY_MAX_GROUP] = 0;
-        assert_string_equal(concurrency_group_invalid(name),
-                "the concurrency group's name has 400 characters or more");
+        assert_string_equal(
+                concurrency_group_invalid(name), "the concurrency group's name has 400 characters or more");
         assert_int_equal(concurrency_acquire(&t, name, RUN(1), false, &d), -EINVAL);
 
         for (size_t i = 0; i < CONCURRENCY_MAX_GROUP - 1; i++)
