@@ -549,6 +549,19 @@ static void print_annotations(json_object *list) {
         }
 }
 
+/* "concurrency" of a run or job: the group it waits for (pending) or holds (README, "Concurrency
+ * groups"). */
+static void print_group(const char *indent, json_object *o) {
+        json_object *c = jget(o, "concurrency"), *pending = c ? jget(c, "pending") : NULL;
+
+        if (!c || !jstr(c, "group"))
+                return;
+        if (pending && json_object_get_boolean(pending))
+                printf("%spending: waits for concurrency group '%s'\n", indent, jstr(c, "group"));
+        else
+                printf("%sconcurrency group '%s'\n", indent, jstr(c, "group"));
+}
+
 /* run has had its strings escaped (escape_json_strings()). */
 static void print_status_table(json_object *run) {
         json_object *jobs = jget(run, "jobs");
@@ -557,9 +570,11 @@ static void print_status_table(json_object *run) {
         printf("Run %s (%s, %s): %s%s%s%s%s\n", jstr(run, "id"), jstr(run, "name") ?: "-",
                 jstr(run, "source"), jstr(run, "status"), conclusion ? ", " : "", color_for(conclusion),
                 conclusion ?: "", color_off(conclusion));
+        print_group("  ", run);
         if (jstr(run, "cancel_reason"))
-                printf("  cancelled by %s (reason: %s)\n", jstr(run, "cancelled_by") ?: "-",
-                        jstr(run, "cancel_reason"));
+                printf("  cancelled by %s (reason: %s%s%s)\n", jstr(run, "cancelled_by") ?: "-",
+                        jstr(run, "cancel_reason"), jstr(run, "cancel_cause") ? ", caused by run " : "",
+                        jstr(run, "cancel_cause") ?: "");
         if (jstr(run, "started_at"))
                 printf("  started %s%s%s\n", jstr(run, "started_at"),
                         jstr(run, "completed_at") ? ", completed " : "", jstr(run, "completed_at") ?: "");
@@ -586,6 +601,7 @@ static void print_status_table(json_object *run) {
                 }
                 if (jstr(job, "message"))
                         printf("%-16s %-4s   %s\n", "", "", jstr(job, "message"));
+                print_group("                        ", job);
                 if (jstr(job, "cancel_reason"))
                         printf("%-16s %-4s   cancelled (reason: %s%s%s)\n", "", "",
                                 jstr(job, "cancel_reason"), jstr(job, "cancel_cause") ? ", caused by " : "",
