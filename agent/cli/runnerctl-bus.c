@@ -604,7 +604,11 @@ static void print_status_table(json_object *run) {
                 print_group("                        ", job);
                 if (jstr(job, "cancel_reason"))
                         printf("%-16s %-4s   cancelled (reason: %s%s%s)\n", "", "",
-                                jstr(job, "cancel_reason"), jstr(job, "cancel_cause") ? ", caused by " : "",
+                                jstr(job, "cancel_reason"),
+                                !jstr(job, "cancel_cause") ? ""
+                                        : streq(jstr(job, "cancel_reason"), "concurrency")
+                                        ? ", caused by run "
+                                        : ", caused by ",
                                 jstr(job, "cancel_cause") ?: "");
         }
 }

@@ -285,7 +285,11 @@ void journal_decision(ManagedRun *mr, const RunAction *a) {
 
                 head(&f, mr, MESSAGE_JOB_CANCELLED, LOG_NOTICE, "job-cancelled", a->job, SIZE_MAX);
                 add(&f, "MESSAGE=%s: cancellation message sent to the job: %s (reason: %s%s%s)", w,
-                        a->text ?: "", reason, j->cancel_cause ? ", caused by " : "", j->cancel_cause ?: "");
+                        a->text ?: "", reason,
+                        !j->cancel_cause                                            ? ""
+                                : j->cancel_reason == RUN_CANCEL_REASON_CONCURRENCY ? ", caused by run "
+                                                                                    : ", caused by ",
+                        j->cancel_cause ?: "");
                 add(&f, "RUNNER_REASON=%s", a->text ?: "");
                 add(&f, "RUNNER_CANCEL_REASON=%s", reason);
                 if (j->cancel_cause)
