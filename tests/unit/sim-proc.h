@@ -138,6 +138,7 @@ static void sim_kill_run(void *userdata, RunAction *x, RunActions *more);
 static void sim_clean_job(void *userdata, RunAction *x, RunActions *more);
 static void sim_event(void *userdata, RunAction *x, RunActions *more);
 static void sim_changed(void *userdata, RunAction *x, RunActions *more);
+static void sim_acquire_group(void *userdata, RunAction *x, RunActions *more);
 
 static const RunDriverOps sim_ops = {
         .now = sim_now,
@@ -150,4 +151,5 @@ static const RunDriverOps sim_ops = {
         .clean_job = sim_clean_job,
         .event = sim_event,
         .changed = sim_changed,
+        .acquire_group = sim_acquire_group,
 };

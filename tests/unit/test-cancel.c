@@ -95,6 +95,15 @@ static void sim_changed(void *userdata, RunAction *x, RunActions *more) {
         s->n_actions++;
 }
 
+static void sim_acquire_group(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        const RunGroup *g = x->job == SIZE_MAX ? &s->run->group : &s->run->jobs[x->job].group;
+
+        s->n_actions++;
+        logf_(s, "ACQUIRE %s %s%s", job_id(s, x->job), g->name,
+                g->cancel_in_progress ? " cancel-in-progress" : "");
+}
+
 static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
         Proc *p = proc_of(s, x->job, x->step);
@@ -1217,6 +1226,174 @@ static void test_fail_fast(void **state) {
         sim_done(&s);
 }
 
+/* ---- concurrency groups (README, "Concurrency groups"): the run's side ---- */
+
+static void group_acquired(Sim *s, size_t job) {
+        RunActions actions = {};
+
+        assert_int_equal(run_group_acquired(s->run, job, at(s), &actions), 0);
+        drive(s, &actions);
+}
+
+/* A run waits for its group with nothing started, then runs once it holds it. */
+static void test_group_run_pending(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "concurrency:\n"
+                "  group: deploy-${{ github.ref }}-${{ github.run_id }}\n"
+                "  cancel-in-progress: ${{ true }}\n"
+                "jobs:\n"
+                "  a: { steps: [ { run: sleep 10 } ] }\n");
+        assert_log(&s, "0 ACQUIRE - deploy--7 cancel-in-progress");
+        assert_no_log(&s, "START a/1");
+        assert_int_equal(s.run->status, RUN_STATUS_QUEUED);
+        assert_int_equal(s.run->group.state, RUN_GROUP_PENDING);
+        sim_run_until(&s, 1000);
+        assert_no_log(&s, "START a/1");
+        group_acquired(&s, SIZE_MAX);
+        assert_log(&s, "1000 START a/1");
+        sim_run_all(&s);
+        assert_string_equal(conclusion(&s, "a"), "success");
+        assert_int_equal(s.run->group.state, RUN_GROUP_HELD);
+        sim_done(&s);
+}
+
+/* runnerctl cancel of a pending run: cancelled at once, nothing of it started. */
+static void test_group_run_pending_cancelled(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "concurrency: g\n"
+                "jobs:\n"
+                "  a: { steps: [ { run: sleep 10 } ] }\n"
+                "  b: { needs: a, if: always(), steps: [ { run: sleep 10 } ] }\n");
+        assert_log(&s, "0 ACQUIRE - g");
+        assert_int_equal(sim_cancel(&s, false), 1);
+        assert_int_equal(s.run->status, RUN_STATUS_COMPLETED);
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        assert_string_equal(step_conclusion(&s, "a", 0), "skipped");
+        assert_no_log(&s, "START");
+        sim_done(&s);
+}
+
+/* A newer pending run replaces this one: cancelled with GitHub's message and reason concurrency. */
+static void test_group_run_replaced(void **state) {
+        RunActions actions = {};
+        Sim s;
+
+        sim_start(&s, "concurrency: Deploy\njobs:\n  a: { steps: [ { run: sleep 10 } ] }\n");
+        assert_int_equal(run_group_replaced(s.run, SIZE_MAX, "9", at(&s), &actions), 0);
+        drive(&s, &actions);
+        assert_int_equal(s.run->status, RUN_STATUS_COMPLETED);
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        assert_int_equal(s.run->cancel_reason, RUN_CANCEL_REASON_CONCURRENCY);
+        assert_string_equal(s.run->cancel_cause, "9");
+        assert_string_equal(s.run->cancelled_by, "concurrency group 'Deploy'");
+        assert_string_equal(job(&s, "a")->message,
+                "Canceling since a higher priority waiting request for 'Deploy' exists");
+        assert_int_equal(job(&s, "a")->cancel_reason, RUN_CANCEL_REASON_CONCURRENCY);
+        assert_no_log(&s, "START");
+        /* only a pending one can be replaced */
+        assert_int_equal(run_group_replaced(s.run, SIZE_MAX, "9", at(&s), &actions), -ESTALE);
+        sim_done(&s);
+}
+
+/* The one in progress, cancelled by a newer run's cancel-in-progress: the sequence of runnerctl cancel. */
+static void test_group_run_cancel_in_progress(void **state) {
+        RunActions actions = {};
+        Sim s;
+
+        sim_start(&s,
+                "concurrency: g\njobs:\n"
+                "  a: { steps: [ { run: \"trap INT\\ntrap TERM\" }, { if: always(), run: sleep 10 } ] }\n");
+        group_acquired(&s, SIZE_MAX);
+        sim_run_until(&s, 100);
+        assert_int_equal(
+                run_cancel_caused(s.run, RUN_CANCEL_REASON_CONCURRENCY, "run 9", "9", at(&s), &actions), 1);
+        drive(&s, &actions);
+        sim_run_all(&s);
+        assert_log(&s, "100 SIGINT a/1 +0");
+        assert_log(&s, "7600 SIGTERM a/1 +7500");
+        assert_log(&s, "10100 KILL a/1 +10000");
+        assert_log(&s, "10100 START a/2");
+        assert_int_equal(s.run->cancel_reason, RUN_CANCEL_REASON_CONCURRENCY);
+        assert_string_equal(s.run->cancel_cause, "9");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "cancelled");
+        sim_done(&s);
+}
+
+/* An invalid group fails the run, each job saying why; a job's fails the job. */
+static void test_group_invalid(void **state) {
+        Sim s;
+
+        sim_start(&s, "concurrency: ${{ github.nothing }}\njobs:\n  a: { steps: [ { run: sleep 10 } ] }\n");
+        assert_int_equal(s.run->status, RUN_STATUS_COMPLETED);
+        assert_string_equal(conclusion(&s, "a"), "failure");
+        assert_string_equal(job(&s, "a")->message, "1:14: the concurrency group's name is empty");
+        assert_no_log(&s, "ACQUIRE");
+        sim_done(&s);
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a:\n"
+                "    concurrency: ${{ format('{0}{0}{0}{0}{0}{0}{0}{0}{0}{0}', '0123456789012345678901234567890123456789') }}\n"
+                "    steps: [ { run: sleep 10 } ]\n"
+                "  b: { steps: [ { run: sleep 10 } ] }\n");
+        sim_run_all(&s);
+        assert_string_equal(conclusion(&s, "a"), "failure");
+        assert_non_null(
+                strstr(job(&s, "a")->message, "the concurrency group's name has 400 characters or more"));
+        assert_string_equal(conclusion(&s, "b"), "success");
+        sim_done(&s);
+}
+
+/* A job's group: evaluated once the job is ready (needs, matrix); pending, the job is queued, not started;
+ * a newer job's cancel-in-progress cancels it as if its run was cancelled: its always() step still runs. */
+static void test_group_job(void **state) {
+        RunActions actions = {};
+        Sim s;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { steps: [ { run: sleep 10 } ] }\n"
+                "  b:\n"
+                "    needs: a\n"
+                "    strategy: { matrix: { env: [prod] } }\n"
+                "    concurrency: { group: \"ship-${{ matrix.env }}-${{ needs.a.result }}\", cancel-in-progress: true }\n"
+                "    steps:\n"
+                "      - run: \"trap INT\\ntrap TERM\"\n"
+                "      - run: sleep 10\n"
+                "      - if: always()\n"
+                "        run: sleep 10\n");
+        sim_run_until(&s, 100);
+        assert_log(&s, "10 ACQUIRE b.1 ship-prod-success cancel-in-progress");
+        assert_no_log(&s, "START b.1/1");
+        assert_int_equal(job(&s, "b")->status, RUN_STATUS_QUEUED);
+        group_acquired(&s, 1);
+        assert_log(&s, "100 START b.1/1");
+        sim_run_until(&s, 200);
+        assert_int_equal(run_job_cancel_concurrency(s.run, 1, "9", at(&s), &actions), 0);
+        drive(&s, &actions);
+        sim_run_all(&s);
+        assert_log(&s, "200 EVENT job-condition b.1/0 if success() => false");
+        assert_log(&s,
+                "200 EVENT job-cancelled b.1/0: Canceling since a higher priority waiting request for "
+                "'ship-prod-success' exists");
+        assert_log(&s, "200 SIGINT b.1/1 +0");
+        assert_log(&s, "7700 SIGTERM b.1/1 +7500");
+        assert_log(&s, "10200 KILL b.1/1 +10000");
+        assert_log(&s, "10200 START b.1/3");
+        assert_no_log(&s, "START b.1/2");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        assert_int_equal(job(&s, "b")->cancel_reason, RUN_CANCEL_REASON_CONCURRENCY);
+        assert_string_equal(job(&s, "b")->cancel_cause, "9");
+        assert_false(s.run->cancel_requested);
+        sim_done(&s);
+}
+
 /* fail-fast: false leaves the siblings alone; continue-on-error keeps a failure from cancelling them. */
 static void test_fail_fast_off(void **state) {
         static const char *const variants[] = {
@@ -1373,6 +1550,12 @@ int main(void) {
                 cmocka_unit_test(test_five_steps),
                 cmocka_unit_test(test_fail_fast),
                 cmocka_unit_test(test_fail_fast_off),
+                cmocka_unit_test(test_group_run_pending),
+                cmocka_unit_test(test_group_run_pending_cancelled),
+                cmocka_unit_test(test_group_run_replaced),
+                cmocka_unit_test(test_group_run_cancel_in_progress),
+                cmocka_unit_test(test_group_invalid),
+                cmocka_unit_test(test_group_job),
                 cmocka_unit_test(test_max_parallel),
                 cmocka_unit_test(test_cancel_reasons),
                 cmocka_unit_test(test_kill_waits_for_empty),

@@ -120,6 +120,11 @@ static void sim_changed(void *userdata, RunAction *x, RunActions *more) {
         logf_(s, "CHANGED %zd/%zd", (ssize_t) x->job, (ssize_t) x->step);
 }
 
+static void sim_acquire_group(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        logf_(s, "ACQUIRE %zd", (ssize_t) x->job);
+}
+
 static void sim_signal_step(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
         Proc *p = proc_of(s, x);
@@ -687,6 +692,110 @@ static void mutate(json_object *root, const char *path, const char *value) {
                 assert_int_equal(json_object_object_add(o, key, v), 0);
 }
 
+static bool has_action(const RunActions *a, RunActionType type, size_t job) {
+        for (size_t i = 0; i < a->n; i++)
+                if (a->actions[i].type == type && a->actions[i].job == job)
+                        return true;
+        return false;
+}
+
+/* Concurrency groups: who waits and who holds survives a restart (README, "Concurrency groups"). */
+static void test_resume_groups(void **state) {
+        static const char yaml[] = "concurrency:\n"
+                                   "  group: Deploy-${{ github.run_id }}\n"
+                                   "  cancel-in-progress: ${{ github.run_id == '7' }}\n"
+                                   "jobs:\n"
+                                   "  a: { steps: [ { run: echo } ] }\n"
+                                   "  b:\n"
+                                   "    needs: a\n"
+                                   "    concurrency: b-${{ needs.a.result }}\n"
+                                   "    steps: [ { run: echo } ]\n";
+        _cleanup_(run_freep) Run *run = NULL, *back = NULL;
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        RunActions a = {};
+        RunTime t = { .realtime = 1000, .monotonic = 1000 };
+
+        assert_int_equal(run_new(7, "test.yml", load(yaml), "/work/r7", NULL, NULL, t, &run), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        /* the run asks for its group and starts nothing */
+        assert_true(has_action(&a, RUN_ACTION_ACQUIRE_GROUP, SIZE_MAX));
+        assert_false(has_action(&a, RUN_ACTION_START_STEP, 0));
+        run_actions_done(&a);
+        assert_string_equal(run->group.name, "Deploy-7");
+        assert_true(run->group.cancel_in_progress);
+        assert_int_equal(run->group.state, RUN_GROUP_PENDING);
+
+        /* pending, restarted: still pending, in the same group */
+        before = state_text(run);
+        assert_non_null(strstr(before,
+                "\"concurrency\":{\"group\":\"Deploy-7\",\"cancel_in_progress\":true,\"state\":\"pending\"}"));
+        back = restore(before, yaml);
+        after = state_text(back);
+        assert_string_equal(before, after);
+        assert_int_equal(back->group.state, RUN_GROUP_PENDING);
+        assert_int_equal(run_advance(back, t, NULL, &a), 0);
+        assert_int_equal(a.n, 0); /* asked already: the agent asks again from the state */
+        before = mfree(before);
+        after = mfree(after);
+        back = run_free(back);
+
+        /* held: job a starts; job b, once a is done, asks for its own group */
+        assert_int_equal(run_group_acquired(run, SIZE_MAX, t, &a), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        assert_true(has_action(&a, RUN_ACTION_START_STEP, 0));
+        run_actions_done(&a);
+        assert_int_equal(run_step_started(run, 0, 0, t, &a), 0);
+        assert_int_equal(run_step_exited(run, 0, 0, &(RunStepResult){ .exit_code = 0 }, t, &a), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        assert_true(has_action(&a, RUN_ACTION_CLEAN_JOB, 0));
+        run_actions_done(&a);
+        assert_int_equal(run_job_cleaned(run, 0, t, &a), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        assert_true(has_action(&a, RUN_ACTION_ACQUIRE_GROUP, 1));
+        assert_false(has_action(&a, RUN_ACTION_START_STEP, 1));
+        run_actions_done(&a);
+        assert_string_equal(run->jobs[1].group.name, "b-success");
+        assert_int_equal(run->jobs[1].status, RUN_STATUS_QUEUED);
+
+        before = state_text(run);
+        assert_non_null(strstr(before, "\"state\":\"held\""));
+        assert_non_null(strstr(before,
+                "\"concurrency\":{\"group\":\"b-success\",\"cancel_in_progress\":false,\"state\":\"pending\"}"));
+        back = restore(before, yaml);
+        after = state_text(back);
+        assert_string_equal(before, after);
+        assert_int_equal(back->group.state, RUN_GROUP_HELD);
+        assert_int_equal(back->jobs[1].group.state, RUN_GROUP_PENDING);
+
+        /* replaced while pending: cancelled with GitHub's message, nothing started */
+        assert_int_equal(run_group_replaced(back, 1, "9", t, &a), 0);
+        assert_int_equal(run_advance(back, t, NULL, &a), 0);
+        run_actions_done(&a);
+        assert_int_equal(back->jobs[1].conclusion, RUN_CONCLUSION_CANCELLED);
+        assert_int_equal(back->jobs[1].cancel_reason, RUN_CANCEL_REASON_CONCURRENCY);
+        assert_string_equal(back->jobs[1].cancel_cause, "9");
+        assert_string_equal(back->jobs[1].message,
+                "Canceling since a higher priority waiting request for 'b-success' exists");
+        assert_int_equal(back->jobs[1].started_at, 0);
+        assert_int_equal(back->status, RUN_STATUS_COMPLETED);
+        assert_int_equal(back->conclusion, RUN_CONCLUSION_CANCELLED);
+
+        /* a group where the workflow has none is refused */
+        {
+                _cleanup_(json_object_putp) json_object *o = json_tokener_parse(before);
+                _cleanup_free_ char *error = NULL;
+                Run *r = NULL;
+
+                assert_int_equal(
+                        run_state_from_json(o,
+                                load("jobs:\n  a: { steps: [ { run: echo } ] }\n"
+                                     "  b: { needs: a, concurrency: x, steps: [ { run: echo } ] }\n"),
+                                &r, &error),
+                        -EBADMSG);
+                assert_string_equal(error, "concurrency: the workflow has none here");
+        }
+}
+
 static void test_refused(void **state) {
         static const struct {
                 const char *path, *value, *error;
@@ -891,6 +1000,7 @@ int main(void) {
                 cmocka_unit_test(test_resume_force),
                 cmocka_unit_test(test_resume_force_now),
                 cmocka_unit_test(test_resume_job_timeout),
+                cmocka_unit_test(test_resume_groups),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_not_an_object),
                 cmocka_unit_test(test_foreign_keys),
