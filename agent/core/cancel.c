@@ -291,10 +291,11 @@ int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a) {
                 return -ENOMEM;
         CancelWhy w = { RUN_CANCEL_REASON_FAIL_FAST, failed->name ?: failed->def->id, why };
         run_def_instances(run, failed->def_index, &first, &n);
-        for (size_t i = first; i < first + n; i++) {
+        for (size_t i = first; i < run->n_jobs; i++) {
                 RunJob *j = &run->jobs[i];
 
-                if (i == job || j->phase == RUN_JOB_DONE || j->fail_fast)
+                if (j->def_index != failed->def_index || i == job || j->phase == RUN_JOB_DONE ||
+                        j->fail_fast)
                         continue;
                 j->fail_fast = true;
                 if (j->phase == RUN_JOB_WAITING) {

@@ -34,6 +34,9 @@ static void effect(const RunDriverOps *ops, void *userdata, RunAction *a, RunAct
         case RUN_ACTION_ACQUIRE_GROUP:
                 f = ops->acquire_group;
                 break;
+        case RUN_ACTION_JOBS_ADDED:
+                f = ops->jobs_added;
+                break;
         }
         if (f)
                 f(userdata, a, more);

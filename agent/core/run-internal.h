@@ -9,6 +9,10 @@
  * definition in workflow order and numbered from 1 in that order, each with its steps; run->n_jobs counts
  * those made, so that run_free() can free them on failure. (run-state.c reads them back the same way.) */
 int run_jobs_init(Run *run, const unsigned *instances);
+/* Appends n instances of definition def after the run's jobs, numbered on, without their combinations;
+ * with actions, RUN_ACTION_JOBS_ADDED says so. -E2BIG beyond RUN_MAX_JOBS. */
+#define RUN_MAX_JOBS 65536U
+int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions);
 
 int run_action_push(RunActions *a, const RunAction *action);
 int run_changed(RunActions *a, size_t job, size_t step);

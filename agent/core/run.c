@@ -113,8 +113,8 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         free(j->group.name);
 }
 
-/* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). Only a
- * matrix without ${{ }} runs today: workflow_check_runnable() refuses the others. */
+/* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). A matrix
+ * with ${{ }} has none yet: its one instance expands it when it is ready (job_expand()). */
 static int def_expand(const WorkflowJob *def, MatrixExpansion *ret) {
         _cleanup_(expr_value_unrefp) ExprValue *definition = NULL;
         int r;
@@ -123,8 +123,10 @@ static int def_expand(const WorkflowJob *def, MatrixExpansion *ret) {
                 *ret = (MatrixExpansion){};
                 return 0;
         }
-        if (def->strategy->matrix->has_templates)
-                return -EOPNOTSUPP;
+        if (def->strategy->matrix->has_templates) {
+                *ret = (MatrixExpansion){};
+                return 0;
+        }
         r = workflow_value_evaluate(def->strategy->matrix, NULL, &definition, NULL, NULL);
         if (r < 0)
                 return r;
@@ -194,13 +196,45 @@ int run_jobs_init(Run *run, const unsigned *instances) {
         return r;
 }
 
+int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions) {
+        size_t first, have, at = run->n_jobs;
+        RunJob *jobs;
+
+        if (n == 0)
+                return 0;
+        if (run->n_jobs + n > RUN_MAX_JOBS)
+                return -E2BIG;
+        run_def_instances(run, def, &first, &have);
+        jobs = reallocarray(run->jobs, run->n_jobs + n, sizeof(RunJob));
+        if (!jobs)
+                return -ENOMEM;
+        run->jobs = jobs;
+        for (size_t k = 0; k < n; k++) {
+                RunJob *j = &run->jobs[run->n_jobs];
+
+                *j = (RunJob){ .def = &run->workflow->jobs[def],
+                        .def_index = def,
+                        .instance = (unsigned) (have + k + 1),
+                        .number = (unsigned) run->n_jobs + 1 };
+                j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
+                if (!j->steps)
+                        return -ENOMEM;
+                run->n_jobs++;
+                for (size_t i = 0; i < j->def->n_steps; i++) {
+                        j->steps[i].def = &j->def->steps[i];
+                        j->steps[i].exit_code = -1;
+                }
+        }
+        return actions ? action_push(actions, RUN_ACTION_JOBS_ADDED, at, SIZE_MAX, NULL) : 0;
+}
+
 void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *ret_n) {
         size_t first = 0, n = 0;
 
-        while (first < run->n_jobs && run->jobs[first].def_index < def)
+        while (first < run->n_jobs && run->jobs[first].def_index != def)
                 first++;
-        while (first + n < run->n_jobs && run->jobs[first + n].def_index == def)
-                n++;
+        for (size_t i = first; i < run->n_jobs; i++)
+                n += run->jobs[i].def_index == def;
         *ret_first = first;
         *ret_n = n;
 }
@@ -420,9 +454,11 @@ static int needs_entry(const Run *run, size_t def, ExprValue **ret_outputs) {
         if (!outputs)
                 return -ENOMEM;
         run_def_instances(run, def, &first, &n);
-        for (size_t i = first; i < first + n; i++) {
+        for (size_t i = first; i < run->n_jobs; i++) {
                 const RunJob *j = &run->jobs[i];
 
+                if (j->def_index != def)
+                        continue;
                 for (size_t k = 0; j->outputs && k < j->outputs->object.n; k++) {
                         const ExprPair *pair = &j->outputs->object.pairs[k];
 
@@ -1021,11 +1057,80 @@ static bool job_needs_done(const Run *run, const RunJob *j) {
                 size_t first, n;
 
                 run_def_instances(run, j->def->needs_index[i], &first, &n);
-                for (size_t k = first; k < first + n; k++)
-                        if (run->jobs[k].phase != RUN_JOB_DONE)
+                for (size_t k = first; k < run->n_jobs; k++)
+                        if (run->jobs[k].def_index == j->def->needs_index[i] &&
+                                run->jobs[k].phase != RUN_JOB_DONE)
                                 return false;
         }
         return true;
+}
+
+/* A matrix with ${{ }} (strategy.matrix as a whole, or a vector), evaluated once the job's needs are done
+ * (contexts github, needs, vars, inputs) and expanded as a written one is: the job becomes the first of
+ * its instances, the others are appended to the run's jobs. An evaluation or expansion error fails the
+ * job, saying why. */
+static int job_expand(Run *run, size_t job, RunTime now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        const WorkflowStrategy *st = j->def->strategy;
+        EvalScope scope = { .run = run, .job = j };
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object(),
+                                               *definition = NULL;
+        _cleanup_(matrix_expansion_done) MatrixExpansion m = {};
+        ExprEvalContext ctx = { .status = eval_status, .userdata = &scope };
+        ExprError err = {};
+        MatrixError merr = {};
+        WorkflowPos at = st->pos;
+        size_t def = j->def_index;
+        int r;
+
+        if (!env)
+                return -ENOMEM;
+        r = build_contexts(run, j, false, env, &contexts);
+        if (r < 0)
+                return r;
+        ctx.contexts = contexts;
+        r = workflow_value_evaluate(st->matrix, &ctx, &definition, &err, &at);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                r = eval_failed(&scope, &j->message, "%u:%u: strategy.matrix: %s", at.line, at.column,
+                        r == -EEXIST             ? "keys that differ only in case"
+                                : err.message[0] ? err.message
+                                                 : "evaluation failed");
+        else if (definition->kind != EXPR_OBJECT)
+                r = eval_failed(&scope, &j->message, "%u:%u: strategy.matrix: not an object", st->pos.line,
+                        st->pos.column);
+        else {
+                r = matrix_expand(definition, &m, &merr);
+                if (r == -EINVAL)
+                        r = eval_failed(&scope, &j->message, "%u:%u: strategy.matrix: %s", st->pos.line,
+                                st->pos.column, merr.message);
+                else if (r >= 0 && m.n == 0)
+                        r = eval_failed(&scope, &j->message,
+                                "%u:%u: strategy.matrix: every combination was excluded", st->pos.line,
+                                st->pos.column);
+        }
+        if (r == -EINVAL)
+                return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        if (r < 0)
+                return r;
+
+        r = run_jobs_append(run, def, m.n - 1, actions);
+        if (r == -E2BIG) {
+                r = set_message(&run->jobs[job].message, "strategy.matrix: more than %u jobs in the run",
+                        RUN_MAX_JOBS);
+                return r < 0 ? r : run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
+        }
+        if (r < 0)
+                return r;
+        /* run->jobs may have moved */
+        for (size_t k = 0, i = job; k < m.n; k++) {
+                r = job_set_combination(&run->jobs[i], &m.items[k]);
+                if (r < 0)
+                        return r;
+                i = k == 0 ? run->n_jobs - (m.n - 1) : i + 1;
+        }
+        return changed(actions, job, SIZE_MAX);
 }
 
 /* The job's needs have completed: its if: is evaluated now, as on GitHub. False skips it, also under a
@@ -1038,6 +1143,15 @@ static int job_evaluate(Run *run, size_t job, RunTime now, RunActions *actions) 
 
         if (!job_needs_done(run, j))
                 return 0;
+        if (j->def->strategy && j->def->strategy->matrix && j->def->strategy->matrix->has_templates &&
+                !j->matrix) {
+                r = job_expand(run, job, now, actions);
+                if (r < 0)
+                        return r;
+                j = &run->jobs[job];
+                if (j->phase == RUN_JOB_DONE)
+                        return 0;
+        }
 
         r = job_condition(run, job, &pass, &j->message);
         if (r < 0 && r != -EINVAL)
@@ -1066,8 +1180,9 @@ static bool room_under_max_parallel(const Run *run, const RunJob *j) {
         if (!j->def->strategy || j->def->strategy->max_parallel == 0)
                 return true;
         run_def_instances(run, j->def_index, &first, &n);
-        for (size_t i = first; i < first + n; i++)
-                if (IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP))
+        for (size_t i = first; i < run->n_jobs; i++)
+                if (run->jobs[i].def_index == j->def_index &&
+                        IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP))
                         running++;
         return running < j->def->strategy->max_parallel;
 }
@@ -1378,20 +1493,20 @@ int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
         while (progress) {
                 progress = false;
                 for (size_t i = 0; i < run->n_jobs; i++) {
-                        RunJob *j = &run->jobs[i];
-                        RunJobPhase before = j->phase;
+                        RunJobPhase before = run->jobs[i].phase;
 
-                        if (j->phase == RUN_JOB_WAITING)
+                        /* job_evaluate() may append jobs: run->jobs may move */
+                        if (before == RUN_JOB_WAITING)
                                 r = job_evaluate(run, i, now, actions);
-                        else if (j->phase == RUN_JOB_QUEUED)
+                        else if (before == RUN_JOB_QUEUED)
                                 r = job_start(run, i, now, budget, actions);
-                        else if (j->phase == RUN_JOB_STEPPING)
+                        else if (before == RUN_JOB_STEPPING)
                                 r = job_next_step(run, i, now, actions);
                         else
                                 continue;
                         if (r < 0)
                                 return r;
-                        if (j->phase != before)
+                        if (run->jobs[i].phase != before)
                                 progress = true;
                 }
         }

@@ -183,7 +183,9 @@ typedef struct Run {
         MaskList masks;     /* what the secrets mask (README, "Secrets") */
 } Run;
 
-/* The instances of the workflow's job definition def: jobs[*ret_first] to jobs[*ret_first + *ret_n - 1]. */
+/* The instances of the workflow's job definition def: the *ret_n jobs from jobs[*ret_first] on whose
+ * def_index is def. They are contiguous, except that the instances a matrix computed by ${{ }} adds when it
+ * is expanded (README, "Matrix jobs") are appended to the run's jobs then. */
 void run_def_instances(const Run *run, size_t def, size_t *ret_first, size_t *ret_n);
 
 /* Takes ownership of workflow. github and runner are referenced (NULL: empty objects). */
@@ -241,6 +243,9 @@ typedef enum RunActionType {
         /* The run (job SIZE_MAX) or the job waits for its concurrency group (RunGroup.name): the agent
          * answers with run_group_acquired() or run_group_replaced(), from outside the run's driving. */
         RUN_ACTION_ACQUIRE_GROUP,
+        /* Jobs were appended from jobs[job] on (a matrix with ${{ }} was expanded): before any other
+         * action about them. */
+        RUN_ACTION_JOBS_ADDED,
 } RunActionType;
 
 /* The decisions of a cancellation that the core makes visible; the agent adds its own events for
@@ -313,7 +318,7 @@ typedef struct RunDriverOps {
         /* Then every action of the round in order; for SIGNAL_STEP and KILL_STEP, what follows the
          * signal or kill (logging it, watching the scope). */
         RunEffect step_signalled, step_killed;
-        RunEffect start_step, abort_step, kill_run, clean_job, event, changed, acquire_group;
+        RunEffect start_step, abort_step, kill_run, clean_job, event, changed, acquire_group, jobs_added;
 } RunDriverOps;
 
 /* Carries out actions (the actions of an event, or none), then run_advance() and its actions, until

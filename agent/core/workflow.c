@@ -1661,10 +1661,8 @@ int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors) {
                 if (!s || !s->matrix)
                         continue;
                 if (s->matrix->has_templates)
-                        error_at(&l, s->pos,
-                                "a matrix with ${{ }} is checked by runnerctl validate but not yet run by "
-                                "runner-agent");
-                else if (s->n_combinations == 0)
+                        continue; /* expanded when its job is ready */
+                if (s->n_combinations == 0)
                         error_at(&l, s->pos, "the matrix of job '%s' has no combinations", w->jobs[i].id);
                 else
                         continue;

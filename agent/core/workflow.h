@@ -135,7 +135,7 @@ typedef struct Workflow {
  * -ENOMEM. */
 int workflow_load(const char *text, size_t len, Workflow **ret, WorkflowErrors *errors);
 
-/* What runner-agent validates but does not run (yet): a matrix with ${{ }}, or one whose
+/* What runner-agent validates but does not run: a matrix without ${{ }} whose
  * combinations were all excluded. Each such place is added to errors (when given) and -EOPNOTSUPP returned.
  * The daemon refuses such a workflow; runnerctl validate accepts it. */
 int workflow_check_runnable(const Workflow *w, WorkflowErrors *errors);

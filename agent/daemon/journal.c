@@ -224,9 +224,10 @@ void journal_change(ManagedRun *mr, size_t job, size_t step) {
                         add(&f, "RUNNER_EXIT_CODE=%d", s->exit_code);
                 if (s->exit_signal > 0)
                         add(&f, "RUNNER_EXIT_SIGNAL=SIG%s", sigabbrev_np(s->exit_signal) ?: "?");
-                if (mr->jobs && mr->jobs[job].refs && mr->jobs[job].refs[step].kill_to_empty_usec > 0)
+                if (job < mr->n_job_ctx && mr->jobs[job]->refs &&
+                        mr->jobs[job]->refs[step].kill_to_empty_usec > 0)
                         add(&f, "RUNNER_KILL_TO_EMPTY_USEC=%" PRIu64,
-                                mr->jobs[job].refs[step].kill_to_empty_usec);
+                                mr->jobs[job]->refs[step].kill_to_empty_usec);
         }
         send_fields(&f);
 }

@@ -66,14 +66,15 @@ static inline RunTime now(void) {
 }
 
 static inline JobCtx *job_ctx(ManagedRun *mr, size_t job) {
-        return &mr->jobs[job];
+        return mr->jobs[job];
 }
 
 /* ---- manager.c: the run table ---- */
 
 char *strdupf(const char *fmt, ...) _printf_(1, 2);
 int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret);
-int managed_run_init_jobs(ManagedRun *mr); /* the JobCtx and StepRef of every job and step */
+/* The JobCtx and StepRef of every job and step: at first, and for the jobs appended since. */
+int managed_run_init_jobs(ManagedRun *mr);
 int managed_run_add(Manager *m, ManagedRun *mr);
 ManagedRun *managed_run_free(ManagedRun *mr);
 void step_ref_done(StepRef *ref);

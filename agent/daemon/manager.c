@@ -61,8 +61,10 @@ static void job_ctx_done(JobCtx *jc, size_t n_steps) {
 ManagedRun *managed_run_free(ManagedRun *mr) {
         if (!mr)
                 return NULL;
-        for (size_t i = 0; mr->jobs && mr->run && i < mr->run->n_jobs; i++)
-                job_ctx_done(&mr->jobs[i], mr->run->jobs[i].def->n_steps);
+        for (size_t i = 0; i < mr->n_job_ctx; i++) {
+                job_ctx_done(mr->jobs[i], mr->run->jobs[i].def->n_steps);
+                free(mr->jobs[i]);
+        }
         free(mr->jobs);
         sd_event_source_disable_unref(mr->save_source);
         sd_event_source_disable_unref(mr->timer);
@@ -144,12 +146,23 @@ int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret) {
 }
 
 int managed_run_init_jobs(ManagedRun *mr) {
-        mr->jobs = calloc(MAX(mr->run->n_jobs, 1U), sizeof(JobCtx));
-        if (!mr->jobs)
+        JobCtx **jobs;
+
+        if (mr->n_job_ctx >= mr->run->n_jobs && mr->jobs)
+                return 0;
+        /* each JobCtx stays where it is: callbacks hold it */
+        jobs = reallocarray(mr->jobs, MAX(mr->run->n_jobs, 1U), sizeof(JobCtx *));
+        if (!jobs)
                 return -ENOMEM;
-        for (size_t i = 0; i < mr->run->n_jobs; i++) {
-                JobCtx *jc = &mr->jobs[i];
+        mr->jobs = jobs;
+        for (size_t i = mr->n_job_ctx; i < mr->run->n_jobs; i++) {
+                JobCtx *jc = calloc(1, sizeof(JobCtx));
                 size_t n = MAX(mr->run->jobs[i].def->n_steps, 1U);
+
+                if (!jc)
+                        return -ENOMEM;
+                mr->jobs[i] = jc;
+                mr->n_job_ctx++;
 
                 jc->mr = mr;
                 jc->index = i;

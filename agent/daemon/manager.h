@@ -30,7 +30,8 @@ struct ManagedRun {
         uint64_t id;
         Run *run;          /* NULL: loaded from disk, finished */
         json_object *json; /* the state as last written */
-        JobCtx *jobs;
+        JobCtx **jobs;     /* one a job of run; more come when a matrix with ${{ }} is expanded */
+        size_t n_job_ctx;
         sd_event_source *save_source; /* a deferred state write is pending */
         ScopeJob *slice_stop;         /* the run's slice is being stopped */
         sd_event_source *timer;       /* at run_next_deadline(): every deadline of the run */

@@ -173,6 +173,13 @@ static void op_acquire_group(void *userdata, RunAction *a, RunActions *more) {
         groups_acquire(userdata, a->job);
 }
 
+static void op_jobs_added(void *userdata, RunAction *a, RunActions *more) {
+        ManagedRun *mr = userdata;
+
+        if (managed_run_init_jobs(mr) < 0)
+                log_oom(); /* cannot be: the jobs' actions would find nothing */
+}
+
 static const RunDriverOps driver_ops = {
         .now = op_now,
         .room = op_room,
@@ -187,6 +194,7 @@ static const RunDriverOps driver_ops = {
         .event = op_event,
         .changed = op_changed,
         .acquire_group = op_acquire_group,
+        .jobs_added = op_jobs_added,
 };
 
 void run_loop_drive(ManagedRun *mr, RunActions *actions) {
