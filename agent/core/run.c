@@ -215,7 +215,8 @@ int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions) {
                 *j = (RunJob){ .def = &run->workflow->jobs[def],
                         .def_index = def,
                         .instance = (unsigned) (have + k + 1),
-                        .number = (unsigned) run->n_jobs + 1 };
+                        .number = (unsigned) run->n_jobs + 1,
+                        .local_status = RUN_CONCLUSION_SUCCESS }; /* as run_new() starts each */
                 j->steps = calloc(MAX(j->def->n_steps, 1U), sizeof(RunStep));
                 if (!j->steps)
                         return -ENOMEM;

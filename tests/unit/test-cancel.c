@@ -1394,6 +1394,105 @@ static void test_group_job(void **state) {
         sim_done(&s);
 }
 
+/* ---- matrices from expressions (README, "Matrix jobs") ---- */
+
+/* needs.plan.outputs.list, given by plan's step as its output, read back as job a's matrix. */
+static void sim_expression_matrix(Sim *s, const char *list, const char *matrix) {
+        char yaml[2048];
+        RunActions actions = {};
+
+        snprintf(yaml, sizeof(yaml),
+                "jobs:\n"
+                "  plan:\n"
+                "    outputs: { list: \"${{ steps.p.outputs.list }}\" }\n"
+                "    steps: [ { id: p, run: sleep 10 } ]\n"
+                "  other: { steps: [ { run: sleep 5000 } ] }\n"
+                "  a:\n"
+                "    name: build\n"
+                "    needs: plan\n"
+                "    strategy:\n"
+                "      matrix: %s\n"
+                "    steps: [ { run: sleep 10 } ]\n"
+                "  after: { needs: a, if: always(), steps: [ { run: sleep 10 } ] }\n",
+                matrix);
+        sim_start(s, yaml);
+        /* plan's step ends with its output */
+        s->now = 10 * MS;
+        for (size_t i = 0; i < s->n_procs; i++)
+                if (s->procs[i].job == 0)
+                        s->procs[i].ended = true;
+        {
+                char out[1024];
+                RunStepResult res = { .exit_code = 0, .output = out };
+
+                snprintf(out, sizeof(out), "list=%s\n", list);
+                res.output_len = strlen(out);
+                assert_int_equal(run_step_exited(s->run, 0, 0, &res, at(s), &actions), 0);
+        }
+        drive(s, &actions);
+        sim_run_all(s);
+}
+
+static void test_expression_matrix(void **state) {
+        Sim s;
+
+        sim_expression_matrix(&s, "{\"os\": [\"linux\", \"mac\"], \"v\": [1, 2]}",
+                "${{ fromJSON(needs.plan.outputs.list) }}");
+        /* a is the first instance where it stood; the others come after the run's jobs, numbered on */
+        assert_int_equal(s.run->n_jobs, 7);
+        assert_string_equal(s.run->jobs[2].name, "build (linux, 1)");
+        assert_int_equal(s.run->jobs[2].number, 3);
+        assert_int_equal(s.run->jobs[2].instance, 1);
+        assert_string_equal(s.run->jobs[4].name, "build (linux, 2)");
+        assert_int_equal(s.run->jobs[4].number, 5);
+        assert_int_equal(s.run->jobs[4].instance, 2);
+        assert_string_equal(s.run->jobs[5].name, "build (mac, 1)");
+        assert_string_equal(s.run->jobs[6].name, "build (mac, 2)");
+        assert_int_equal(s.run->jobs[6].instance, 4);
+        assert_string_equal(s.run->jobs[3].def->id, "after");
+        for (size_t i = 2; i < 7; i++)
+                assert_string_equal(strna(run_conclusion_to_string(s.run->jobs[i].conclusion)), "success");
+        /* after waited for every instance: it started once the last one was done (10 + 10 ms) */
+        assert_log(&s, "20 START after/1");
+        assert_log(&s, "10 START a.4/1");
+        assert_string_equal(run_conclusion_to_string(s.run->conclusion), "success");
+        sim_done(&s);
+
+        /* a vector from an expression, with include */
+        sim_expression_matrix(&s, "[3, 4]",
+                "{ v: \"${{ fromJSON(needs.plan.outputs.list) }}\", include: [ { v: 4, x: y } ] }");
+        assert_int_equal(s.run->n_jobs, 5);
+        assert_string_equal(s.run->jobs[2].name, "build (3)");
+        assert_string_equal(s.run->jobs[4].name, "build (4)");
+        sim_done(&s);
+}
+
+static void test_expression_matrix_errors(void **state) {
+        static const struct {
+                const char *list, *message;
+        } cases[] = {
+                { "[1, 2]", "9:5: strategy.matrix: not an object" },
+                { "{\"os\": []}", "9:5: strategy.matrix: " },
+                { "{\"os\": [1], \"exclude\": [{\"os\": 1}]}",
+                        "9:5: strategy.matrix: every combination was excluded" },
+                { "{\"a\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17], \"b\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}",
+                        "9:5: strategy.matrix: " },
+                { "nope", "9:5: strategy.matrix: " },
+        };
+        Sim s;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                sim_expression_matrix(&s, cases[i].list, "${{ fromJSON(needs.plan.outputs.list) }}");
+                assert_int_equal(s.run->n_jobs, 4);
+                assert_string_equal(run_conclusion_to_string(s.run->jobs[2].conclusion), "failure");
+                assert_non_null(s.run->jobs[2].message);
+                assert_true(
+                        strncmp(s.run->jobs[2].message, cases[i].message, strlen(cases[i].message)) == 0);
+                assert_string_equal(run_conclusion_to_string(s.run->jobs[3].conclusion), "success");
+                sim_done(&s);
+        }
+}
+
 /* fail-fast: false leaves the siblings alone; continue-on-error keeps a failure from cancelling them. */
 static void test_fail_fast_off(void **state) {
         static const char *const variants[] = {
@@ -1556,6 +1655,8 @@ int main(void) {
                 cmocka_unit_test(test_group_run_cancel_in_progress),
                 cmocka_unit_test(test_group_invalid),
                 cmocka_unit_test(test_group_job),
+                cmocka_unit_test(test_expression_matrix),
+                cmocka_unit_test(test_expression_matrix_errors),
                 cmocka_unit_test(test_max_parallel),
                 cmocka_unit_test(test_cancel_reasons),
                 cmocka_unit_test(test_kill_waits_for_empty),
