@@ -818,11 +818,28 @@ static int get_cancel_reason(Parser *p, json_object *o, const char *key, RunCanc
 
 /* A matrix job's instance has the combination the workflow's expansion gives it (run_jobs_init()), and
  * the state says so; a job without a matrix has neither key. */
+static bool def_templated(const WorkflowJob *d) {
+        return d->strategy && d->strategy->matrix && d->strategy->matrix->has_templates;
+}
+
 static int check_matrix(Parser *p, json_object *o, RunJob *j) {
         _cleanup_(json_object_putp) json_object *expected = NULL;
         json_object *v;
         int r;
 
+        /* a matrix with ${{ }}: its combination as it was expanded, once it was */
+        if (def_templated(j->def)) {
+                if (!json_object_object_get_ex(o, "matrix", NULL))
+                        return json_object_object_get_ex(o, "fail_fast", NULL)
+                                ? fail(p, "fail_fast", "without a matrix")
+                                : 0;
+                r = get_object(p, o, "matrix", OBJECT_ANY, false, &j->matrix);
+                if (r < 0)
+                        return r;
+                if (j->matrix->kind != EXPR_OBJECT)
+                        return fail(p, "matrix", "not an object");
+                return get_bool(p, o, "fail_fast", &j->fail_fast);
+        }
         if (!j->matrix) {
                 if (json_object_object_get_ex(o, "matrix", NULL) ||
                         json_object_object_get_ex(o, "fail_fast", NULL))
@@ -1055,8 +1072,14 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
 
 /* How many instances of each definition the state holds: one each in version 1; in version 2 the jobs
  * are grouped by definition in workflow order, every definition has one at least. */
-static int count_instances(Parser *p, json_object *o, const Workflow *w, unsigned **ret) {
+/* The instances of each definition in the jobs' base layout (workflow order); then, in *ret_extras, the
+ * definition of each job appended after them by the expansion of a matrix with ${{ }} (README, "Matrix
+ * jobs"), in order. */
+static int count_instances(Parser *p, json_object *o, const Workflow *w, unsigned **ret, size_t **ret_extras,
+        size_t *ret_n_extras) {
         _cleanup_free_ unsigned *instances = NULL;
+        _cleanup_free_ size_t *extras = NULL;
+        size_t n_extras = 0;
         json_object *jobs;
         size_t def = 0, n;
         int r;
@@ -1080,23 +1103,43 @@ static int count_instances(Parser *p, json_object *o, const Workflow *w, unsigne
                 snprintf(key, sizeof(key), "jobs[%zu].id", i);
                 if (!json_object_object_get_ex(j, "id", &id) || !json_object_is_type(id, json_type_string))
                         return fail(p, key, "missing, or not a string");
+                if (!extras) {
+                        size_t d = def;
+
+                        while (d < w->n_jobs && !streq(w->jobs[d].id, json_object_get_string(id)))
+                                d++;
+                        /* a matrix with ${{ }} has one instance in the base layout, the others after */
+                        if (d < w->n_jobs && !(def_templated(&w->jobs[d]) && instances[d] == 1)) {
+                                def = d;
+                                instances[def]++;
+                                continue;
+                        }
+                        extras = calloc(n - i, sizeof(size_t));
+                        if (!extras)
+                                return -ENOMEM;
+                }
+                def = 0;
                 while (def < w->n_jobs && !streq(w->jobs[def].id, json_object_get_string(id)))
                         def++;
-                if (def == w->n_jobs)
+                if (def == w->n_jobs || !def_templated(&w->jobs[def]) || instances[def] != 1)
                         return fail_value(p, key, "not a job of the workflow, or out of its order:",
                                 json_object_get_string(id));
-                instances[def]++;
+                extras[n_extras++] = def;
         }
         for (size_t d = 0; d < w->n_jobs; d++)
                 if (instances[d] == 0)
                         return fail(p, "jobs", "no instance of job %s", w->jobs[d].id);
         *ret = TAKE_PTR(instances);
+        *ret_extras = TAKE_PTR(extras);
+        *ret_n_extras = n_extras;
         return 0;
 }
 
 int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error) {
         _cleanup_(run_freep) Run *run = NULL;
         _cleanup_free_ unsigned *instances = NULL;
+        _cleanup_free_ size_t *extras = NULL;
+        size_t n_extras = 0;
         Parser p = {};
         json_object *version;
         int r = 0;
@@ -1119,10 +1162,12 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
                         json_object_get_int64(version), RUN_STATE_VERSION);
         if (r >= 0) {
                 p.version = (int) json_object_get_int64(version);
-                r = count_instances(&p, o, workflow, &instances);
+                r = count_instances(&p, o, workflow, &instances, &extras, &n_extras);
         }
         if (r >= 0)
                 r = run_jobs_init(run, instances);
+        for (size_t i = 0; r >= 0 && i < n_extras; i++)
+                r = run_jobs_append(run, extras[i], 1, NULL);
         if (r == -EINVAL || r == -EOPNOTSUPP)
                 r = fail(&p, "jobs", "the instances do not fit the expansion of the workflow's matrices");
         if (r >= 0)

@@ -796,6 +796,75 @@ static void test_resume_groups(void **state) {
         }
 }
 
+/* A matrix with ${{ }}: the instances its expansion appended come back as they were. */
+static void test_resume_expression_matrix(void **state) {
+        static const char yaml[] = "jobs:\n"
+                                   "  plan:\n"
+                                   "    outputs: { list: \"${{ steps.p.outputs.list }}\" }\n"
+                                   "    steps: [ { id: p, run: echo } ]\n"
+                                   "  m:\n"
+                                   "    needs: plan\n"
+                                   "    strategy: { matrix: \"${{ fromJSON(needs.plan.outputs.list) }}\" }\n"
+                                   "    steps: [ { run: echo } ]\n"
+                                   "  z: { steps: [ { run: echo } ] }\n";
+        static const char out[] = "list={\"k\": [\"a\", \"b\", \"c\"]}\n";
+        _cleanup_(run_freep) Run *run = NULL, *back = NULL;
+        _cleanup_free_ char *before = NULL, *after = NULL, *unit = NULL;
+        RunActions a = {};
+        RunTime t = { .realtime = 1000, .monotonic = 1000 };
+
+        assert_int_equal(run_new(7, "test.yml", load(yaml), "/work/r7", NULL, NULL, t, &run), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        run_actions_done(&a);
+        assert_int_equal(run->n_jobs, 3);
+        assert_int_equal(run_step_started(run, 0, 0, t, &a), 0);
+        assert_int_equal(
+                run_step_exited(run, 0, 0,
+                        &(RunStepResult){ .exit_code = 0, .output = out, .output_len = strlen(out) }, t, &a),
+                0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        run_actions_done(&a);
+        assert_int_equal(run_job_cleaned(run, 0, t, &a), 0);
+        assert_int_equal(run_advance(run, t, NULL, &a), 0);
+        assert_true(has_action(&a, RUN_ACTION_JOBS_ADDED, 3));
+        run_actions_done(&a);
+        assert_int_equal(run->n_jobs, 5);
+        assert_string_equal(run->jobs[1].name, "m (a)");
+        assert_string_equal(run->jobs[3].name, "m (b)");
+        assert_string_equal(run->jobs[4].name, "m (c)");
+        /* the unit names of the appended instances follow the run's jobs */
+        assert_int_equal(run_step_unit_name(run, 4, 0, &unit), 0);
+        assert_string_equal(unit, "runner-r7-j5-s1.scope");
+
+        before = state_text(run);
+        back = restore(before, yaml);
+        after = state_text(back);
+        assert_string_equal(before, after);
+        assert_int_equal(back->n_jobs, 5);
+        assert_int_equal(back->jobs[4].instance, 3);
+        assert_non_null(back->jobs[4].matrix);
+        free(after);
+        after = status_text(back);
+        free(before);
+        before = status_text(run);
+        assert_string_equal(before, after);
+
+        /* an appended instance of a job without such a matrix is refused */
+        {
+                _cleanup_(json_object_putp)
+                        json_object *o = json_tokener_parse(before = (free(before), state_text(run)));
+                json_object *jobs, *id;
+                _cleanup_free_ char *error = NULL;
+                Run *r = NULL;
+
+                assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+                assert_true(json_object_object_get_ex(json_object_array_get_idx(jobs, 4), "id", &id));
+                json_object_set_string(id, "z");
+                assert_int_equal(run_state_from_json(o, load(yaml), &r, &error), -EBADMSG);
+                assert_string_equal(error, "jobs[4].id: not a job of the workflow, or out of its order: 'z'");
+        }
+}
+
 static void test_refused(void **state) {
         static const struct {
                 const char *path, *value, *error;
@@ -1001,6 +1070,7 @@ int main(void) {
                 cmocka_unit_test(test_resume_force_now),
                 cmocka_unit_test(test_resume_job_timeout),
                 cmocka_unit_test(test_resume_groups),
+                cmocka_unit_test(test_resume_expression_matrix),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_not_an_object),
                 cmocka_unit_test(test_foreign_keys),
