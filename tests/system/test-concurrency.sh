@@ -10,7 +10,8 @@
 #     of it started; runnerctl cancel of a pending run concludes it cancelled; the next one runs;
 #  3. a job-level group evaluated from needs, with cancel-in-progress: the job of a newer run cancels the
 #     job of the older one and waits for it;
-#  4. a restart of the agent while a run is pending: the group's holder and its pending run carry on.
+#  4. a restart of the agent while a run is pending: the group's holder and its pending run carry on;
+#  5. a matrix from an expression (fromJSON of a needs output), expanded when its job is ready.
 # TAP output.
 #
 #   test-concurrency.sh BUILD_DIR
@@ -231,6 +232,51 @@ touch $marks/hold.release
 wait_for 30 completed "$id13"
 check "after the restart run $id12 succeeded, then run $id13 ran and succeeded" \
         bash -c 'runnerctl status --json "$1" | jq -e ".conclusion == \"success\"" && runnerctl status --json "$2" | jq -e ".conclusion == \"success\"" && test -e "$3"' _ "$id12" "$id13" "$marks/next-$id13"
+
+# ---- 5. a matrix from an expression: fromJSON of a needs output, expanded when the job is ready ----
+cat >"$work/expr-matrix.yml" <<YML
+jobs:
+  plan:
+    outputs:
+      list: \${{ steps.p.outputs.list }}
+    steps:
+      - id: p
+        run: echo 'list={"os":["linux","mac"],"v":[1,2],"include":[{"os":"mac","extra":"x"}]}' >> \$GITHUB_OUTPUT
+  build:
+    needs: plan
+    strategy:
+      matrix: \${{ fromJSON(needs.plan.outputs.list) }}
+    steps:
+      - run: echo "\${{ matrix.os }}-\${{ matrix.v }}-\${{ matrix.extra }} \${{ strategy.job-index }}/\${{ strategy.job-total }}" > $marks/m-\${{ matrix.os }}-\${{ matrix.v }}
+  bad:
+    needs: plan
+    strategy:
+      matrix:
+        os: \${{ fromJSON('[]') }}
+    steps:
+      - run: touch $marks/bad
+  after:
+    needs: build
+    steps:
+      - run: touch $marks/after
+YML
+check "validate accepts the expression matrix" runnerctl validate "$work/expr-matrix.yml"
+id14=$(runnerctl run "$work/expr-matrix.yml")
+check "run $id14 submitted (no longer refused)" test -n "$id14"
+wait_for 60 completed "$id14"
+st=$(state "$id14")
+say "$(runnerctl status "$id14")"
+check "the matrix expanded from plan's output: four jobs of build by name, the first where it stood" \
+        jq -e '[.jobs[] | select(.id == "build") | .name] == ["build (linux, 1)", "build (linux, 2)", "build (mac, 1)", "build (mac, 2)"] and .jobs[1].name == "build (linux, 1)"' <<<"$st"
+check "each succeeded, in a slice of its own" \
+        jq -e '[.jobs[] | select(.id == "build") | .conclusion] == ["success", "success", "success", "success"] and ([.jobs[].slice] | unique | length == 7)' <<<"$st"
+check "the matrix and strategy contexts of the appended jobs" \
+        bash -c 'grep -qx "mac-2-x 3/4" "$1/m-mac-2" && grep -qx "linux-1- 0/4" "$1/m-linux-1"' _ "$marks"
+check "after ran once every job of the matrix had concluded" test -e $marks/after
+check "an empty vector from an expression fails its job with the reason, nothing of it started" \
+        jq -e '.jobs[] | select(.id == "bad") | .conclusion == "failure" and (.message | test("strategy.matrix: .*does not contain any values")) and .started_at == null' <<<"$st"
+check "bad's step never ran" test ! -e $marks/bad
+check "the run concluded failure (bad failed)" jq -e '.conclusion == "failure"' <<<"$st"
 
 echo "1..$n"
 exit $((failed > 0))
