@@ -861,7 +861,8 @@ static void test_resume_expression_matrix(void **state) {
                 assert_true(json_object_object_get_ex(json_object_array_get_idx(jobs, 4), "id", &id));
                 json_object_set_string(id, "z");
                 assert_int_equal(run_state_from_json(o, load(yaml), &r, &error), -EBADMSG);
-                assert_string_equal(error, "jobs[4].id: not a job of the workflow, or out of its order: 'z'");
+                assert_string_equal(
+                        error, "jobs[4].id: not a job of the workflow, or out of its order: 'z'");
         }
 }
 
