@@ -1394,6 +1394,29 @@ static void test_group_job(void **state) {
         sim_done(&s);
 }
 
+/* A run cancelled while one of its jobs is pending in the job's group: the job concludes cancelled
+ * without starting; the agent is told nothing more about the group (it releases it at the job's end). */
+static void test_group_job_pending_cancelled(void **state) {
+        Sim s;
+
+        sim_start(&s,
+                "jobs:\n"
+                "  a: { concurrency: deploy, steps: [ { run: sleep 10 } ] }\n"
+                "  b: { steps: [ { run: \"trap INT\" } ] }\n");
+        assert_log(&s, "0 ACQUIRE a deploy");
+        assert_int_equal(job(&s, "a")->group.state, RUN_GROUP_PENDING);
+        sim_run_until(&s, 100);
+        assert_int_equal(sim_cancel(&s, false), 1);
+        sim_run_all(&s);
+        assert_log(&s, "100 EVENT job-condition a/0 if success() => false");
+        assert_string_equal(conclusion(&s, "a"), "cancelled");
+        assert_string_equal(step_conclusion(&s, "a", 0), "skipped");
+        assert_int_equal(job(&s, "a")->started_at, 0);
+        assert_no_log(&s, "START a/1");
+        assert_string_equal(conclusion(&s, "b"), "cancelled");
+        sim_done(&s);
+}
+
 /* ---- matrices from expressions (README, "Matrix jobs") ---- */
 
 /* needs.plan.outputs.list, given by plan's step as its output, read back as job a's matrix. */
@@ -1655,6 +1678,7 @@ int main(void) {
                 cmocka_unit_test(test_group_run_cancel_in_progress),
                 cmocka_unit_test(test_group_invalid),
                 cmocka_unit_test(test_group_job),
+                cmocka_unit_test(test_group_job_pending_cancelled),
                 cmocka_unit_test(test_expression_matrix),
                 cmocka_unit_test(test_expression_matrix_errors),
                 cmocka_unit_test(test_max_parallel),
