@@ -83,16 +83,23 @@ int=$(ms_between $marks/submit2 $marks/r1.int)
 int_term=$(ms_between $marks/r1.int $marks/r1.term)
 last_beat=$(ms_between $marks/r1.term $marks/r1.beat)
 say "run $id1: SIGINT $int ms after run $id2 was submitted, SIGTERM $int_term ms after SIGINT, last beat $last_beat ms after SIGTERM"
-check "run $id1 got SIGINT at once ($int ms, under 1500)" within "$int" 0 1500
-check "run $id1 got SIGTERM 7500 ms after SIGINT ($int_term ms, ±50)" within "$int_term" 7450 7550
-check "run $id1 was killed 2500 ms after SIGTERM (last sign of life $last_beat ms after, ±50)" within "$last_beat" 2450 2550
+ev=$(events "$id1")
+# The agent's own times are exact (journal: RUNNER_ELAPSED_USEC into the step's cancellation); what the
+# step saw lags by however long a busy machine takes to run its trap, so that side is checked wider.
+elapsed() { jq -r --arg e "$1" '[.[] | select(.RUNNER_EVENT == $e) | .RUNNER_ELAPSED_USEC | tonumber / 1000 | floor] | first // empty' <<<"$ev"; }
+say "journal: SIGINT at $(elapsed interrupt) ms, SIGTERM at $(elapsed terminate) ms, kill at $(elapsed kill) ms into the cancellation"
+sequence_times() { within "$1" 0 50 && within "$2" 7450 7550 && within "$3" 9950 10050; }
+check "journal: SIGINT at once, SIGTERM 7500 ms later, the kill 2500 ms after that (±50)" \
+        sequence_times "$(elapsed interrupt)" "$(elapsed terminate)" "$(elapsed kill)"
+check "run $id1's step got SIGINT at once ($int ms, under 1500)" within "$int" 0 1500
+check "run $id1's step got SIGTERM 7500 ms after SIGINT ($int_term ms, -50/+400)" within "$int_term" 7450 7900
+check "run $id1's step was killed 2500 ms after SIGTERM (last sign of life $last_beat ms after, -500/+100)" within "$last_beat" 2000 2600
 check "run $id1 concluded cancelled, reason concurrency, caused by run $id2" \
         jq -e --arg c "$id2" '.conclusion == "cancelled" and .cancel_reason == "concurrency" and .cancel_cause == $c and .cancelled_by == "run \($c)"' <<<"$st1"
 check "run $id2 started only after run $id1 had concluded, and succeeded" \
         jq -e --argjson a "$st1" '.conclusion == "success" and .started_at >= $a.completed_at and .concurrency.pending == false' <<<"$st2"
 check "run $id2's step ran after run $id1's last sign of life" within "$(ms_between $marks/r1.beat $marks/r2.started)" 0 100000
 check "0 survivors" test -z "$(live_runner_processes)"
-ev=$(events "$id1")
 check "journal: run $id1's cancel-requested says RUNNER_CANCEL_REASON=concurrency and names run $id2" \
         jq -e --arg c "$id2" '[.[] | select(.RUNNER_EVENT == "cancel-requested") | [.RUNNER_CANCEL_REASON, .RUNNER_CANCEL_CAUSE]] == [["concurrency", $c]]' <<<"$ev"
 check "runnerctl events shows the reason and the newer run" \
