@@ -161,8 +161,11 @@ typedef struct Run {
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;
-        ExprValue *secrets; /* the secrets context: never written to run-state.json or state.json */
-        MaskList masks;     /* what the secrets mask (README, "Secrets") */
+        ExprValue *inputs;   /* the inputs context (NULL: empty) */
+        ExprValue *vars;     /* the vars context (NULL: empty) */
+        char *source_format; /* the run's source snapshot: "git-bundle", "tar", or NULL for none */
+        ExprValue *secrets;  /* the secrets context: never written to run-state.json or state.json */
+        MaskList masks;      /* what the secrets mask (README, "Secrets") */
 } Run;
 
 /* The instances of the workflow's job definition def: jobs[*ret_first] to jobs[*ret_first + *ret_n - 1]. */
