@@ -376,7 +376,8 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                 if (streq(key, "event_name")) {
                         r = read_string_option(m, &v);
                         if (r >= 0 && !run_event_name_valid(v, strlen(v)))
-                                return invalid_option(error, key, "lowercase letters and _ only, 1 to 64 bytes.");
+                                return invalid_option(
+                                        error, key, "lowercase letters and _ only, 1 to 64 bytes.");
                         o->submit.event_name = v;
                 } else if (streq(key, "event")) {
                         char why[256] = "";
@@ -389,9 +390,11 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                                 r = expr_value_from_json(v, strlen(v), &o->event, why, sizeof(why));
                                 if (r == -EINVAL || r == -E2BIG)
                                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                "Invalid option 'event': not JSON: %s", why[0] ? why : "too large or deep");
+                                                "Invalid option 'event': not JSON: %s",
+                                                why[0] ? why : "too large or deep");
                                 if (r >= 0 && o->event->kind != EXPR_OBJECT)
-                                        return invalid_option(error, key, "the event payload must be a JSON object.");
+                                        return invalid_option(
+                                                error, key, "the event payload must be a JSON object.");
                         }
                         o->submit.event = o->event;
                 } else if (streq(key, "inputs") || streq(key, "vars")) {
@@ -401,8 +404,8 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                         r = sd_bus_message_enter_container(m, 'v', "a{ss}");
                         if (r >= 0) {
                                 *where = expr_value_unref(*where);
-                                r = read_assignments(m, key, inputs ? RUN_ASSIGNMENT_INPUT : RUN_ASSIGNMENT_VAR,
-                                        where, error);
+                                r = read_assignments(m, key,
+                                        inputs ? RUN_ASSIGNMENT_INPUT : RUN_ASSIGNMENT_VAR, where, error);
                         }
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(m);
@@ -421,7 +424,8 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                 } else if (streq(key, "repository")) {
                         r = read_string_option(m, &v);
                         if (r >= 0 && !run_repository_valid(v))
-                                return invalid_option(error, key, "OWNER/NAME of letters, digits, -, _ and .");
+                                return invalid_option(
+                                        error, key, "OWNER/NAME of letters, digits, -, _ and .");
                         o->submit.repository = v;
                 } else if (streq(key, "source")) {
                         int fd;
@@ -442,7 +446,8 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                         if (r >= 0 && !streq(format, "git-bundle") && !streq(format, "tar"))
                                 return invalid_option(error, key, "git-bundle or tar.");
                 } else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                        return sd_bus_error_setf(
+                                error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
                 if (r == -ENXIO)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                 "Option '%s' has the wrong type (see the README, D-Bus API).", key);
@@ -624,8 +629,8 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SubmitWithSecrets", SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets),
                 SD_BUS_RESULT("t", id), method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
         SD_BUS_METHOD_WITH_ARGS("SubmitWithOptions",
-                SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets, "a{sv}", options), SD_BUS_RESULT("t", id),
-                method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+                SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets, "a{sv}", options),
+                SD_BUS_RESULT("t", id), method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
         SD_BUS_METHOD_WITH_ARGS("GetRun", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", json), method_get_run,
                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListRuns", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_runs,

@@ -363,7 +363,8 @@ static int source_copy(int dir_fd, int source_fd, uint64_t max, const char **ret
                 total += (uint64_t) n;
                 /* The file may grow while it is read. */
                 if (max > 0 && total > max) {
-                        *ret_failed = "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf";
+                        *ret_failed =
+                                "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf";
                         r = -EFBIG;
                         break;
                 }

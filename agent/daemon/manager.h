@@ -105,12 +105,12 @@ typedef void (*manager_submit_done_t)(int result, uint64_t id, void *userdata);
 /* What SubmitWithOptions() adds to a run (README, "Contexts of a run", "The run's source"), checked
  * by the caller. */
 typedef struct SubmitOptions {
-        const char *event_name;           /* NULL: the first event of on: */
-        ExprValue *event;                 /* github.event, an object; NULL: {} */
-        ExprValue *inputs, *vars;         /* objects of strings; NULL: empty */
+        const char *event_name;             /* NULL: the first event of on: */
+        ExprValue *event;                   /* github.event, an object; NULL: {} */
+        ExprValue *inputs, *vars;           /* objects of strings; NULL: empty */
         const char *sha, *ref, *repository; /* NULL: not known */
-        int source_fd;                    /* the snapshot (a regular file), or -EBADF; taken */
-        const char *source_format;        /* "git-bundle" or "tar" with source_fd */
+        int source_fd;                      /* the snapshot (a regular file), or -EBADF; taken */
+        const char *source_format;          /* "git-bundle" or "tar" with source_fd */
 } SubmitOptions;
 
 #define SUBMIT_OPTIONS_NULL ((SubmitOptions){ .source_fd = -EBADF })
