@@ -15,6 +15,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "matrix.h"
+#include "run-checkout.h"
 #include "run-internal.h"
 #include "strbuf.h"
 
@@ -1086,6 +1087,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL;
         _cleanup_free_ char *workspace = NULL, *wd = NULL, *run_id = NULL, *action = NULL;
+        _cleanup_free_ char *checkout_path = NULL, *checkout_clean = NULL, *checkout_depth = NULL;
         size_t n_env = 0, allocated = 0;
         int r;
 
@@ -1108,11 +1110,42 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 return r;
         if (object_set_string(expr_object_getz(contexts, "github"), "action", action) < 0)
                 return -ENOMEM;
-        r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
-        if (r < 0)
-                return r;
+        if (s->def->kind == WORKFLOW_STEP_CHECKOUT) {
+                const WorkflowCheckout *c = &s->def->checkout;
+                const char *why;
+
+                r = eval_string(&c->path, contexts, &scope, "path", &checkout_path, message);
+                if (r >= 0)
+                        r = eval_string(&c->clean, contexts, &scope, "clean", &checkout_clean, message);
+                if (r >= 0)
+                        r = eval_string(
+                                &c->fetch_depth, contexts, &scope, "fetch-depth", &checkout_depth, message);
+                if (r < 0)
+                        return r;
+                /* actions/checkout's defaults */
+                if (!c->clean.raw) {
+                        free(checkout_clean);
+                        checkout_clean = strdup("true");
+                }
+                if (!c->fetch_depth.raw) {
+                        free(checkout_depth);
+                        checkout_depth = strdup("1");
+                }
+                if (!checkout_clean || !checkout_depth)
+                        return -ENOMEM;
+                if (run_checkout_check(checkout_path, checkout_clean, checkout_depth, &why) < 0)
+                        return set_message(message, "%s", why) < 0 ? -ENOMEM : -EINVAL;
+                spec->script = strdup(run_checkout_script);
+                if (!spec->script)
+                        return -ENOMEM;
+                spec->checkout = true;
+        } else {
+                r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
+                if (r < 0)
+                        return r;
+        }
         /* GitHub names an unnamed step after its script as it runs, expressions evaluated. */
-        if (!s->def->name.raw) {
+        if (!s->def->name.raw && s->def->kind == WORKFLOW_STEP_RUN) {
                 r = workflow_script_display_name(spec->script, &s->name);
                 if (r < 0)
                         return r;
@@ -1134,7 +1167,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         else if (asprintf(&spec->working_directory, "%s/%s", workspace, wd) < 0)
                 return -ENOMEM;
 
-        spec->shell = strdup(s->def->shell);
+        spec->shell = strdup(spec->checkout ? RUN_CHECKOUT_SHELL : s->def->shell);
         if (!spec->shell)
                 return -ENOMEM;
         spec->timeout_usec = s->def->timeout_usec;
@@ -1179,6 +1212,14 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 if (strv_env_set(&spec->env, &n_env, &allocated, name, v->string.s) < 0)
                         return -ENOMEM;
         }
+        if (spec->checkout &&
+                (strv_env_set(&spec->env, &n_env, &allocated, "INPUT_PATH", checkout_path) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "INPUT_CLEAN", checkout_clean) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "INPUT_FETCH_DEPTH", checkout_depth) <
+                                0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "RUNNER_SOURCE_FORMAT",
+                                run->source_format ?: "none") < 0))
+                return -ENOMEM;
 
         spec->path = calloc(j->n_path + 1, sizeof(char *));
         if (!spec->path)

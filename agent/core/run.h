@@ -245,6 +245,7 @@ typedef struct RunStepSpec {
         char **env;              /* NAME=VALUE, NULL-terminated: workflow < job < $GITHUB_ENV < step */
         char **path;             /* directories to put in front of PATH, in order */
         uint64_t timeout_usec;   /* 0: none */
+        bool checkout;           /* actions/checkout: the run's source is the entry's stdin */
 } RunStepSpec;
 
 typedef struct RunAction {

@@ -285,6 +285,22 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         return 0;
 }
 
+/* actions/checkout without a source would only fail when it runs: refused at once, at its line. */
+static int check_source(const char *source, const Workflow *w, bool has_source, char **ret_errors) {
+        for (size_t i = 0; !has_source && i < w->n_jobs; i++)
+                for (size_t k = 0; k < w->jobs[i].n_steps; k++) {
+                        const WorkflowStep *st = &w->jobs[i].steps[k];
+
+                        if (st->kind != WORKFLOW_STEP_CHECKOUT)
+                                continue;
+                        *ret_errors = strdupf(
+                                "%s:%u:%u: %s needs the run's source, and the run has none: run runnerctl run inside a git work tree, or give --source DIR (not --no-source)\n",
+                                source, st->pos.line, st->pos.column, st->uses);
+                        return *ret_errors ? -EINVAL : -ENOMEM;
+                }
+        return 0;
+}
+
 /* A run is prepared in runs/.new-<id> and renamed to runs/<id> only when complete: a submit that
  * fails half-way (a full disk, no descriptors left) leaves nothing a later start or submit trips
  * over. */
@@ -506,6 +522,9 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
                 r = format_errors(source, &errors, ret_errors);
                 return r < 0 ? r : -EINVAL;
         }
+        if (r < 0)
+                return r;
+        r = check_source(source, w, o->source_fd >= 0, ret_errors);
         if (r < 0)
                 return r;
 

@@ -452,9 +452,36 @@ static const StepKindOps step_kind_shell = {
         .prepare = shell_prepare,
 };
 
+/* actions/checkout (README, "The run's source"): the agent's script, run as the job's user like a
+ * run: step, reads the run's source from its stdin: a descriptor of the snapshot the agent kept, so
+ * that only this step's process gets it, and the agent never unpacks it. */
+static int checkout_open_stdin(ManagedRun *mr, char **ret_message) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        int fd;
+
+        if (!mr->run->source_format)
+                return -EBADF; /* the script says there is no source */
+        dir_fd = run_dir_open(mr->manager, mr->id);
+        if (dir_fd < 0) {
+                *ret_message = strdupf("Failed to open the run's directory: %s", strerror(-dir_fd));
+                return dir_fd;
+        }
+        fd = openat(dir_fd, "source", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                *ret_message = strdupf("Failed to open the run's source: %m");
+                return -errno;
+        }
+        return fd;
+}
+
+static const StepKindOps step_kind_checkout = {
+        .name = "actions/checkout",
+        .prepare = shell_prepare,
+        .open_stdin = checkout_open_stdin,
+};
+
 static const StepKindOps *step_kind_of(const RunStep *s) {
-        /* The loader accepts run: steps only (uses: is refused), so that is every step for now. */
-        return &step_kind_shell;
+        return s->def->kind == WORKFLOW_STEP_CHECKOUT ? &step_kind_checkout : &step_kind_shell;
 }
 
 /* ---- the job's slice: its [Job] limits (README, "Steps are untrusted") ---- */
@@ -509,7 +536,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL, *workdir_path = NULL;
-        _cleanup_close_ int masks_fd = -EBADF;
+        _cleanup_close_ int masks_fd = -EBADF, stdin_fd = -EBADF;
         char **argv = NULL, **shim_argv = NULL, name[64];
         size_t environ_len = 0, n = 0, allocated = 0;
         StepRef *ref;
@@ -563,6 +590,13 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         r = kind->prepare(mr, job, step, spec, &argv, ret_message);
         if (r < 0)
                 return r;
+        if (kind->open_stdin) {
+                stdin_fd = kind->open_stdin(mr, ret_message);
+                if (stdin_fd < 0 && stdin_fd != -EBADF) {
+                        strv_free(argv);
+                        return stdin_fd;
+                }
+        }
 
         masks_fd = masks_memfd(mr, job);
         if (masks_fd < 0 && masks_fd != -EBADF) {
@@ -575,6 +609,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
         if (r >= 0 && masks_fd >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--masks-fd=4"));
+        if (r >= 0 && stdin_fd >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--stdin-fd=5"));
         if (r >= 0 && run_step_debug(mr->run))
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--debug"));
         if (r >= 0)
@@ -647,7 +683,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                         .unit = s->unit,
                         .slice = slice,
                         .description = description,
-                        .masks_fd = masks_fd },
+                        .masks_fd = masks_fd,
+                        .stdin_fd = stdin_fd },
                 &step_callbacks, ref, &jc->steps[step]);
         strv_free(shim_argv);
         if (r < 0) {
