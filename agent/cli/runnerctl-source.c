@@ -164,11 +164,15 @@ static int snapshot_dir(const char *dir, RunSource *s) {
         _cleanup_free_ char *e = escape_for_terminal(dir);
         char *argv[] = { (char *) "tar", (char *) "-C", (char *) dir, (char *) "-cf", (char *) "-",
                 (char *) ".", NULL };
+        _cleanup_close_ int dfd = -EBADF;
         struct stat st;
         int r;
 
-        /* Opened as this user: what they cannot read, they cannot hand on. */
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        /* Opened as this user: what they cannot read, they cannot hand on (tar, as this user too,
+         * refuses what is unreadable further down). */
+        errno = 0;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fstat(dfd, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 fprintf(stderr, "runnerctl: --source %s: %s\n", strna(e),
                         errno ? strerror(errno) : "not a directory");
                 return -EINVAL;

@@ -1043,20 +1043,24 @@ static int strv_env_set(char ***env, size_t *n, size_t *allocated, const char *n
         return 0;
 }
 
-/* github.action as GitHub names it: the step's id, or __run, __run_2, … for steps without one. */
+/* github.action as GitHub names it: the step's id; for a step without one, __run, __run_2, … for
+ * scripts, __actions_checkout for actions/checkout. */
 static int step_action_name(const RunJob *j, size_t step, char **ret) {
+        const WorkflowStep *d = j->steps[step].def;
         unsigned n = 0;
 
-        if (!j->steps[step].def->id_generated) {
-                *ret = strdup(j->steps[step].def->id);
-                return *ret ? 0 : -ENOMEM;
+        if (!d->id_generated)
+                *ret = strdup(d->id);
+        else if (d->kind == WORKFLOW_STEP_CHECKOUT)
+                *ret = strdup("__actions_checkout");
+        else {
+                for (size_t i = 0; i <= step; i++)
+                        n += j->steps[i].def->id_generated && j->steps[i].def->kind == WORKFLOW_STEP_RUN;
+                if (n <= 1)
+                        *ret = strdup("__run");
+                else if (asprintf(ret, "__run_%u", n) < 0)
+                        *ret = NULL;
         }
-        for (size_t i = 0; i <= step; i++)
-                n += j->steps[i].def->id_generated;
-        if (n <= 1)
-                *ret = strdup("__run");
-        else if (asprintf(ret, "__run_%u", n) < 0)
-                *ret = NULL;
         return *ret ? 0 : -ENOMEM;
 }
 
