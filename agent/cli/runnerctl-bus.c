@@ -538,7 +538,7 @@ int verb_run(int argc, char *argv[]) {
                 return EXIT_FAILED;
         }
         source = realpath(path, NULL);
-        if (run_source_make(arg_source, arg_no_source, &src) < 0)
+        if (run_source_make(source ?: path, arg_source, arg_no_source, &src) < 0)
                 return EXIT_FAILED;
 
         r = connect_bus(&bus);

@@ -4,6 +4,7 @@
  * `--source` cannot make it read what the user could not. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -193,9 +194,9 @@ static int snapshot_dir(const char *dir, RunSource *s) {
         return 0;
 }
 
-int run_source_make(const char *dir, bool none, RunSource *ret) {
+int run_source_make(const char *workflow, const char *dir, bool none, RunSource *ret) {
         _cleanup_(run_source_done) RunSource s = { .fd = -EBADF };
-        _cleanup_free_ char *top = NULL;
+        _cleanup_free_ char *top = NULL, *where = NULL;
         int r;
 
         if (none) {
@@ -205,7 +206,8 @@ int run_source_make(const char *dir, bool none, RunSource *ret) {
         }
         if (dir)
                 r = snapshot_dir(dir, &s);
-        else if (git_line(".", &top, "rev-parse", "--show-toplevel", NULL) == 0 && top[0] == '/')
+        else if ((where = strdup(workflow)) &&
+                git_line(dirname(where), &top, "rev-parse", "--show-toplevel", NULL) == 0 && top[0] == '/')
                 r = snapshot_git(top, &s);
         else
                 r = 0; /* not in a git work tree: no source */

@@ -46,9 +46,10 @@ typedef struct RunSource {
         char *sha, *ref, *repository; /* from git; NULL when unknown */
 } RunSource;
 void run_source_done(RunSource *s);
-/* --no-source: none; --source DIR: a tar of DIR; else, inside a git work tree, a bundle of HEAD
- * (with its branch and the tags), and outside one none. Errors are printed. */
-int run_source_make(const char *dir, bool none, RunSource *ret);
+/* --no-source: none; --source DIR: a tar of DIR; else, when the workflow file is inside a git work
+ * tree, a bundle of its HEAD (with its branch and the tags), and outside one none. Errors are
+ * printed. */
+int run_source_make(const char *workflow, const char *dir, bool none, RunSource *ret);
 
 /* A verb gets its operands with the verb itself first, as argv[0]; it returns the exit status. */
 

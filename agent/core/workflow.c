@@ -937,7 +937,7 @@ static int load_checkout_with(Loader *l, const YNode *n, WorkflowCheckout *c) {
                         continue;
                 if (in_list(api, k->value))
                         error_at(l, k->pos,
-                                "actions/checkout input '%s' is not supported: runner-agent checks out the run's own source (runnerctl run in a git work tree, or --source DIR), without GitHub's API",
+                                "actions/checkout input '%s' is not supported: runner-agent checks out the run's own source (a workflow file in a git work tree, or runnerctl run --source DIR), without GitHub's API",
                                 k->value);
                 else if ((streq(k->value, "lfs") || streq(k->value, "submodules")) &&
                         !streq(v->value, "false"))

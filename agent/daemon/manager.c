@@ -294,7 +294,7 @@ static int check_source(const char *source, const Workflow *w, bool has_source, 
                         if (st->kind != WORKFLOW_STEP_CHECKOUT)
                                 continue;
                         *ret_errors = strdupf(
-                                "%s:%u:%u: %s needs the run's source, and the run has none: run runnerctl run inside a git work tree, or give --source DIR (not --no-source)\n",
+                                "%s:%u:%u: %s needs the run's source, and the run has none: run a workflow file in a git work tree, or give --source DIR (not --no-source)\n",
                                 source, st->pos.line, st->pos.column, st->uses);
                         return *ret_errors ? -EINVAL : -ENOMEM;
                 }

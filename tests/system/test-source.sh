@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The run's source and its contexts (README, "The run's source", "Contexts of a run"), inside the
-# throwaway container: runnerctl run in a git work tree makes HEAD the run's source; actions/checkout
+# throwaway container: runnerctl run of a workflow file in a git work tree makes HEAD the run's source; actions/checkout
 # puts a repository with that commit checked out in the workspace (git log, git describe --tags, the
 # branch, fetch-depth, path:); github.*, GITHUB_*, inputs, vars and github.event come from
 # --event, --event-file, --input, --var and --var-file, also after the agent restarted mid-run;
@@ -79,10 +79,11 @@ sha=$(git -C "$repo" rev-parse HEAD)
 echo '{"foo": "bar-from-event", "n": 1}' >"$work/event.json"
 printf '# vars\nZ_FROM_FILE=zed\n' >"$work/vars.env"
 
-id=$(cd "$repo" && runnerctl run --event push --event-file "$work/event.json" --input x=hello \
-        --var y=world --var-file "$work/vars.env" .github/workflows/ci.yml)
+# From outside the work tree: the workflow file's repository is the source.
+id=$(cd / && runnerctl run --event push --event-file "$work/event.json" --input x=hello \
+        --var y=world --var-file "$work/vars.env" "$repo/.github/workflows/ci.yml")
 say "run $id"
-check "runnerctl run in a git work tree creates the run" test -n "$id"
+check "runnerctl run of a workflow in a git work tree creates the run" test -n "$id"
 stored=/var/lib/runner-agent/runs/$id/source
 check "the agent keeps the snapshot in the run's directory, root's, mode 0600" \
         test "$(stat -c '%U %a' "$stored" 2>&1)" = "root 600"
