@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dbus-api.h"
 #include "log.h"
@@ -360,7 +361,7 @@ static int read_string_option(sd_bus_message *m, const char **ret) {
 
 /* The a{sv} of SubmitWithOptions() (README, "D-Bus API"). An unknown key is an error, so that a caller
  * never believes the agent used what it ignored. */
-static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
+static int read_options(sd_bus_message *m, Manager *manager, Options *o, sd_bus_error *error) {
         const char *format = NULL;
         int r;
 
@@ -436,6 +437,22 @@ static int read_options(sd_bus_message *m, Options *o, sd_bus_error *error) {
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(m);
                         if (r >= 0) {
+                                struct stat st;
+                                int flags = fcntl(fd, F_GETFL);
+                                uint64_t max = manager->config.max_source_size;
+
+                                /* Checked here too, for a clear answer; the worker checks again. A
+                                 * pipe or socket could be held open to block the worker for ever. */
+                                if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+                                        (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
+                                        return invalid_option(error, key,
+                                                "cannot read the source: not a regular file open for reading.");
+                                if (max > 0 && (uint64_t) st.st_size > max)
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "The run's source is %" PRIu64
+                                                " bytes, more than MaxSourceSize=%" PRIu64
+                                                " in [Agent] of agent.conf.",
+                                                (uint64_t) st.st_size, max);
                                 safe_close(o->submit.source_fd);
                                 o->submit.source_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                                 if (o->submit.source_fd < 0)
@@ -486,7 +503,7 @@ static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
                         return r;
         }
         if (with_options) {
-                r = read_options(m, &options, error);
+                r = read_options(m, manager, &options, error);
                 if (r < 0)
                         return r;
         }

@@ -119,6 +119,7 @@ check "the checkout step is shown as GitHub shows it" \
         bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[0].name == \"Run actions/checkout@v4\"'"
 log=$(runnerctl logs "$id" shallow 2)
 say "$log"
+grep -q '^count=1' <<<"$log" || { say "$(runnerctl logs "$id" shallow 1)"; say "$(runnerctl status "$id")"; }
 expect "fetch-depth defaults to 1, path: puts it under the workspace" "count=1 head=$sha"
 
 # ---- the default event: the first of on: ----
@@ -192,7 +193,25 @@ check "a directory inside the tree the caller cannot read: refused, nothing copi
         bash -c "[[ $rc == 1 && \$1 == *'tar could not read it all'* ]]" _ "$err"
 check "no run was created for either" test "$(runnerctl list --json | jq length)" = "$before"
 check "root's file is in no run's snapshot" bash -c "! grep -rqaF root-only-Zx8 /var/lib/runner-agent/runs/"
+# A client other than runnerctl: descriptors the agent must not read from.
+install -o src-tester -m 0644 "$work/src.yml" "$work/mine.yml"
+for kind in pipe opath wronly; do
+        start=$SECONDS
+        err=$(runuser -u src-tester -- "$build/tests/submit-fd" "$kind" "$work/mine.yml" 2>&1); rc=$?
+        say "$kind: $err"
+        check "a source descriptor that is $kind is refused at once (exit $rc, $((SECONDS - start)) s), no run" \
+                bash -c "[[ $rc == 1 && \$1 == *'read the source'* ]] && (( $((SECONDS - start)) < 10 ))" _ "$err"
+done
+check "the agent still answers" runnerctl list
+check "none of them created a run" test "$(runnerctl list --json | jq length)" = "$before"
 yaml=$(cat "$work/src.yml")
+err=$(runuser -u src-tester -- busctl call io.runneragent.Agent1 /io/runneragent/Agent1 io.runneragent.Agent1 \
+        SubmitWithOptions 'ssa{ss}a{sv}' bad "$yaml" 0 3 ref s main sha s 123 vars a{ss} 1 GITHUB_X 1 2>&1); rc=$?
+check "the agent checks the options itself: a ref that is not refs/… is InvalidArgs" \
+        bash -c "[[ $rc != 0 && \$1 == *\"Invalid option 'ref'\"* ]]" _ "$err"
+err=$(runuser -u src-tester -- busctl call io.runneragent.Agent1 /io/runneragent/Agent1 io.runneragent.Agent1 \
+        SubmitWithOptions 'ssa{ss}a{sv}' bad "$yaml" 0 1 vars a{ss} 1 GITHUB_X 1 2>&1); rc=$?
+check "… and a variable named GITHUB_*" bash -c "[[ $rc != 0 && \$1 == *'Invalid variable name'* ]]" _ "$err"
 err=$(runuser -u src-tester -- busctl call io.runneragent.Agent1 /io/runneragent/Agent1 io.runneragent.Agent1 \
         SubmitWithOptions 'ssa{ss}a{sv}' path "$yaml" 0 1 source_path s /etc 2>&1); rc=$?
 check "the API takes no path: an unknown option is an error" bash -c "[[ $rc != 0 && \$1 == *'Unknown option'* ]]" _ "$err"
