@@ -96,7 +96,7 @@ static void help(void) {
                "                      and lines starting with # are skipped)\n"
                "     --event NAME     run: github.event_name (default: the first event of on:)\n"
                "     --event-file FILE\n"
-               "                      run: github.event, a JSON object of at most 4 MiB\n"
+               "                      run: github.event, a JSON object of at most 1 MiB\n"
                "     --input NAME=VALUE\n"
                "                      run: inputs.NAME (and github.event.inputs for\n"
                "                      workflow_dispatch)\n"
@@ -520,7 +520,7 @@ static int read_event_file(const char *path) {
         r = read_full_file_at(AT_FDCWD, path, RUN_EVENT_MAX, &text);
         if (r < 0) {
                 fprintf(stderr, "runnerctl: %s: %s\n", strna(ep),
-                        r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                        r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
                 return 0;
         }
         if (memchr(text, 0, (size_t) r) ||

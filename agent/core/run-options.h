@@ -14,8 +14,12 @@
 #define RUN_OPTION_VALUE_MAX (48U * 1024U)
 /* The inputs together, or the variables together. */
 #define RUN_OPTIONS_SIZE_MAX (1024U * 1024U)
-/* An event payload (github.event), as JSON text. */
-#define RUN_EVENT_MAX (4U * 1024U * 1024U)
+/* An event payload (github.event), as JSON text, and its values (every member and item counts) and
+ * nesting: it is kept in run-state.json inside the github context, whose reader holds it to
+ * EXPR_VALUE_MAX_DEPTH levels and 100,000 members. */
+#define RUN_EVENT_MAX (1024U * 1024U)
+#define RUN_EVENT_MAX_VALUES 50000U
+#define RUN_EVENT_MAX_DEPTH 32U
 /* A --var-file. */
 #define RUN_VAR_FILE_MAX (1024U * 1024U)
 #define RUN_EVENT_NAME_MAX 64U

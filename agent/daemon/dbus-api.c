@@ -351,6 +351,21 @@ static int read_assignments(
         return 0;
 }
 
+/* Whether v stays within RUN_EVENT_MAX_VALUES values and RUN_EVENT_MAX_DEPTH levels. */
+static bool event_bounded(const ExprValue *v, unsigned depth, unsigned *values) {
+        if (depth > RUN_EVENT_MAX_DEPTH || ++*values > RUN_EVENT_MAX_VALUES)
+                return false;
+        if (v->kind == EXPR_ARRAY)
+                for (size_t i = 0; i < v->array.n; i++)
+                        if (!event_bounded(v->array.items[i], depth + 1, values))
+                                return false;
+        if (v->kind == EXPR_OBJECT)
+                for (size_t i = 0; i < v->object.n; i++)
+                        if (!event_bounded(v->object.pairs[i].value, depth + 1, values))
+                                return false;
+        return true;
+}
+
 static int read_string_option(sd_bus_message *m, const char **ret) {
         int r = sd_bus_message_enter_container(m, 'v', "s");
         if (r < 0)
@@ -385,7 +400,7 @@ static int read_options(sd_bus_message *m, Manager *manager, Options *o, sd_bus_
 
                         r = read_string_option(m, &v);
                         if (r >= 0 && strlen(v) > RUN_EVENT_MAX)
-                                return invalid_option(error, key, "the event payload is larger than 4 MiB.");
+                                return invalid_option(error, key, "the event payload is larger than 1 MiB.");
                         if (r >= 0) {
                                 o->event = expr_value_unref(o->event);
                                 r = expr_value_from_json(v, strlen(v), &o->event, why, sizeof(why));
@@ -396,6 +411,10 @@ static int read_options(sd_bus_message *m, Manager *manager, Options *o, sd_bus_
                                 if (r >= 0 && o->event->kind != EXPR_OBJECT)
                                         return invalid_option(
                                                 error, key, "the event payload must be a JSON object.");
+                                unsigned values = 0;
+                                if (r >= 0 && !event_bounded(o->event, 0, &values))
+                                        return invalid_option(error, key,
+                                                "the event payload has more than 50000 values or 32 levels of nesting.");
                         }
                         o->submit.event = o->event;
                 } else if (streq(key, "inputs") || streq(key, "vars")) {

@@ -65,6 +65,7 @@ jobs:
           echo "x=${{ inputs.x }} y=${{ vars.y }} z=${{ vars.Z_FROM_FILE }}"
           echo "server=$GITHUB_SERVER_URL attempt=$GITHUB_RUN_ATTEMPT action=$GITHUB_ACTION"
   shallow:
+    needs: full
     steps:
       - uses: Actions/Checkout@v3
         with:
@@ -140,6 +141,11 @@ check "a bad --var-file line is named FILE:LINE" bash -c "[[ $rc != 0 && \$1 == 
 echo '[1, 2]' >"$work/bad.json"
 err=$(cd "$repo" && runnerctl run --event-file "$work/bad.json" .github/workflows/ci.yml 2>&1); rc=$?
 check "an --event-file that is not a JSON object is refused" bash -c "[[ $rc != 0 && \$1 == *'not a JSON object'* ]]" _ "$err"
+{ printf '{"a":%.0s' {1..40}; printf 1; printf '}%.0s' {1..40}; } >"$work/deep.json"
+err=$(cd "$repo" && runnerctl run --event-file "$work/deep.json" .github/workflows/ci.yml 2>&1); rc=$?
+say "$err"
+check "the agent refuses an event nested deeper than it can keep over a restart" \
+        bash -c "[[ $rc == 1 && \$1 == *'32 levels'* ]]" _ "$err"
 err=$(cd "$repo" && runnerctl run --no-source .github/workflows/ci.yml 2>&1); rc=$?
 say "$err"
 check "--no-source with actions/checkout is refused at the step's line (exit $rc)" \
