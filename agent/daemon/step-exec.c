@@ -303,6 +303,25 @@ static int job_prepare_private(ManagedRun *mr, size_t job, const char *files) {
 
 /* The job's directories: the workspace (its user's), and below the runtime directory one for the
  * agent's own files (root's) with the user's file-command directory and the private ones in it. */
+/* GITHUB_EVENT_PATH: github.event as JSON, as on GitHub, the job's user's (README, "Contexts of a
+ * run"). Written anew when a restarted agent prepares the job again. */
+static int write_event_file(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        const ExprValue *event = expr_object_getz(mr->run->github, "event");
+        _cleanup_free_ char *json = NULL;
+        size_t len = 2;
+        int r;
+
+        if (event)
+                r = expr_value_to_json(event, true, &json, &len);
+        else
+                r = (json = strdup("{}")) ? 0 : -ENOMEM;
+        if (r < 0)
+                return r;
+        (void) unlinkat(jc->files_fd, "event.json", 0);
+        return write_new_file_at(jc->files_fd, "event.json", json, len, 0600, jc->uid, jc->uid);
+}
+
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
@@ -342,6 +361,11 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (jc->files_fd < 0)
                 return -errno;
+        r = write_event_file(mr, job);
+        if (r < 0) {
+                jc->files_fd = safe_close(jc->files_fd);
+                return r;
+        }
         jc->files_dir = TAKE_PTR(files);
         *ret_workspace_job = TAKE_PTR(ws);
         return 0;
@@ -372,6 +396,7 @@ static int build_environ(
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
+        fprintf(f, "GITHUB_EVENT_PATH=%s/event.json%c", jc->files_dir, '\0');
         fprintf(f, "HOME=%s%cUSER=%s%cLOGNAME=%s%cLANG=C.UTF-8%c", m->step_home, '\0', jc->user, '\0',
                 jc->user, '\0', '\0');
         fputs("PATH=", f);

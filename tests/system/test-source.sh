@@ -62,6 +62,7 @@ jobs:
           echo "ref=$GITHUB_REF ref_name=${{ github.ref_name }} type=$GITHUB_REF_TYPE"
           echo "repo=$GITHUB_REPOSITORY owner=${{ github.repository_owner }}"
           echo "event=${{ github.event_name }} foo=${{ github.event.foo }}"
+          echo "event_path=$(grep -o bar-from-event "$GITHUB_EVENT_PATH") $(stat -c %U "$GITHUB_EVENT_PATH" | grep -c '^runner-')"
           echo "x=${{ inputs.x }} y=${{ vars.y }} z=${{ vars.Z_FROM_FILE }}"
           echo "server=$GITHUB_SERVER_URL attempt=$GITHUB_RUN_ATTEMPT action=$GITHUB_ACTION"
   shallow:
@@ -115,6 +116,7 @@ expect "GITHUB_REPOSITORY and github.repository_owner from remote.origin.url" \
         "repo=octo-org/hello-world owner=octo-org"
 expect "--event and --event-file: github.event_name, github.event.foo" "event=push foo=bar-from-event"
 expect "--input, --var, --var-file, after a restart of the agent" "x=hello y=world z=zed"
+expect "GITHUB_EVENT_PATH: the payload, in a file of the job's user" "event_path=bar-from-event 1"
 expect "GITHUB_SERVER_URL, GITHUB_RUN_ATTEMPT, GITHUB_ACTION" "server=https://github.com attempt=1 action=__run"
 check "the checkout step is shown as GitHub shows it" \
         bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[0].name == \"Run actions/checkout@v4\"'"
