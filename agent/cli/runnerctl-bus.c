@@ -429,17 +429,73 @@ static void print_escaped_lines(const char *text) {
         }
 }
 
-/* Submit(), or SubmitWithSecrets() with the secrets given (README, "Secrets"). */
-static int submit(
-        sd_bus *bus, const char *source, const char *text, sd_bus_error *error, sd_bus_message **reply) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+static int append_assignments(sd_bus_message *m, const char *key, char **l, size_t n) {
         int r;
 
-        if (arg_n_secrets == 0)
+        if (n == 0)
+                return 0;
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a{ss}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{ss}");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                _cleanup_free_ char *name = strndup(l[i], strcspn(l[i], "="));
+
+                r = name ? sd_bus_message_append(m, "{ss}", name, l[i] + strlen(name) + 1) : -ENOMEM;
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* SubmitWithOptions()'s a{sv} (README, "D-Bus API"). */
+static int append_options(sd_bus_message *m, const RunSource *src) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_event)
+                r = sd_bus_message_append(m, "{sv}", "event_name", "s", arg_event);
+        if (r >= 0 && arg_event_json)
+                r = sd_bus_message_append(m, "{sv}", "event", "s", arg_event_json);
+        if (r >= 0)
+                r = append_assignments(m, "inputs", arg_inputs, arg_n_inputs);
+        if (r >= 0)
+                r = append_assignments(m, "vars", arg_vars, arg_n_vars);
+        if (r >= 0 && src->sha)
+                r = sd_bus_message_append(m, "{sv}", "sha", "s", src->sha);
+        if (r >= 0 && src->ref)
+                r = sd_bus_message_append(m, "{sv}", "ref", "s", src->ref);
+        if (r >= 0 && src->repository)
+                r = sd_bus_message_append(m, "{sv}", "repository", "s", src->repository);
+        if (r >= 0 && src->fd >= 0)
+                r = sd_bus_message_append(
+                        m, "{sv}{sv}", "source", "h", src->fd, "source_format", "s", src->format);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* Submit(), SubmitWithSecrets() with the secrets given (README, "Secrets"), or SubmitWithOptions()
+ * with a source or contexts. */
+static int submit(sd_bus *bus, const char *source, const char *text, const RunSource *src,
+        sd_bus_error *error, sd_bus_message **reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        bool options = src->fd >= 0 || src->sha || arg_event || arg_event_json || arg_n_inputs > 0 ||
+                arg_n_vars > 0;
+        int r;
+
+        if (arg_n_secrets == 0 && !options)
                 return sd_bus_call_method(bus, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "Submit", error,
                         reply, "ss", source, text);
-        r = sd_bus_message_new_method_call(
-                bus, &m, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE, "SubmitWithSecrets");
+        r = sd_bus_message_new_method_call(bus, &m, RUNNER_BUS_NAME, RUNNER_BUS_PATH, INTERFACE,
+                options ? "SubmitWithOptions" : "SubmitWithSecrets");
         if (r >= 0)
                 r = sd_bus_message_sensitive(m);
         if (r >= 0)
@@ -454,6 +510,8 @@ static int submit(
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0 && options)
+                r = append_options(m, src);
         if (r < 0)
                 return sd_bus_error_set_errno(error, r);
         return sd_bus_call(bus, m, 0, error, reply);
@@ -464,6 +522,7 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *text = NULL, *source = NULL, *conclusion = NULL;
+        _cleanup_(run_source_done) RunSource src = { .fd = -EBADF };
         const char *path = argv[1];
         bool wait = arg_wait || arg_follow;
         Follower f = {};
@@ -479,6 +538,8 @@ int verb_run(int argc, char *argv[]) {
                 return EXIT_FAILED;
         }
         source = realpath(path, NULL);
+        if (run_source_make(source ?: path, arg_source, arg_no_source, &src) < 0)
+                return EXIT_FAILED;
 
         r = connect_bus(&bus);
         if (r < 0)
@@ -492,7 +553,7 @@ int verb_run(int argc, char *argv[]) {
                 }
         }
 
-        r = submit(bus, source ?: path, text, &error, &reply);
+        r = submit(bus, source ?: path, text, &src, &error, &reply);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, INTERFACE ".Error.InvalidWorkflow"))
                         print_escaped_lines(error.message);

@@ -15,6 +15,7 @@
 #include "expr.h"
 #include "fileio.h"
 #include "macro.h"
+#include "run-options.h"
 #include "run.h"
 #include "runnerctl.h"
 #include "workflow.h"
@@ -33,6 +34,12 @@ bool arg_if = false;
 const char *arg_context = NULL;
 char **arg_secrets = NULL;
 size_t arg_n_secrets = 0;
+const char *arg_event = NULL;
+char *arg_event_json = NULL;
+char **arg_inputs = NULL, **arg_vars = NULL;
+size_t arg_n_inputs = 0, arg_n_vars = 0;
+const char *arg_source = NULL;
+bool arg_no_source = false;
 
 static void help(void) {
         printf("Usage: runnerctl [OPTIONS] COMMAND ...\n"
@@ -87,6 +94,18 @@ static void help(void) {
                "     --secret-file FILE\n"
                "                      run: secrets from FILE, one NAME=VALUE a line (blank lines\n"
                "                      and lines starting with # are skipped)\n"
+               "     --event NAME     run: github.event_name (default: the first event of on:)\n"
+               "     --event-file FILE\n"
+               "                      run: github.event, a JSON object of at most 1 MiB\n"
+               "     --input NAME=VALUE\n"
+               "                      run: inputs.NAME (and github.event.inputs for\n"
+               "                      workflow_dispatch)\n"
+               "     --var NAME=VALUE run: vars.NAME, a configuration variable\n"
+               "     --var-file FILE  run: variables from FILE, as --secret-file reads secrets\n"
+               "     --source DIR     run: the run's source is a copy of DIR, made by runnerctl as\n"
+               "                      you (default: the HEAD commit of the git work tree the\n"
+               "                      workflow file is in)\n"
+               "     --no-source      run: the run has no source\n"
                "  -f --follow         run: --wait, printing each step's output as it is written;\n"
                "                      logs: keep printing until the run completes\n"
                "  -f --force          cancel: kill everything of the run at once\n"
@@ -433,6 +452,88 @@ static int read_secret_file(const char *path) {
         return 1;
 }
 
+/* ---- contexts (run --event, --event-file, --input, --var, --var-file) ---- */
+
+static int push_assignment(
+        char ***l, size_t *n, const char *name, size_t name_len, const char *value, size_t value_len) {
+        char **nl, *e;
+
+        nl = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!nl)
+                return -ENOMEM;
+        *l = nl;
+        if (asprintf(&e, "%.*s=%.*s", (int) name_len, name, (int) value_len, value) < 0)
+                return -ENOMEM;
+        nl[(*n)++] = e;
+        nl[*n] = NULL;
+        return 1;
+}
+
+static int add_assignment_option(RunAssignmentKind kind, const char *arg) {
+        size_t len;
+
+        if (run_assignment_parse(kind, arg, strlen(arg), &len) < 0) {
+                _cleanup_free_ char *e = escape_for_terminal(arg);
+                usage_error(kind == RUN_ASSIGNMENT_INPUT
+                                ? "--input %s: expected NAME=VALUE, NAME of letters, digits, - and _, starting with a letter or _"
+                                : "--var %s: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit or GITHUB_",
+                        strna(e));
+                return 0;
+        }
+        if (kind == RUN_ASSIGNMENT_INPUT)
+                return push_assignment(
+                        &arg_inputs, &arg_n_inputs, arg, len, arg + len + 1, strlen(arg + len + 1));
+        return push_assignment(&arg_vars, &arg_n_vars, arg, len, arg + len + 1, strlen(arg + len + 1));
+}
+
+static int push_var(const char *name, size_t name_len, const char *value, size_t value_len, void *userdata) {
+        return push_assignment(&arg_vars, &arg_n_vars, name, name_len, value, value_len);
+}
+
+static int read_var_file(const char *path) {
+        _cleanup_free_ char *text = NULL, *ep = escape_for_terminal(path);
+        unsigned line = 0;
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, path, RUN_VAR_FILE_MAX, &text);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s: %s\n", strna(ep),
+                        r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return 0;
+        }
+        r = run_var_file_parse(text, (size_t) r, push_var, NULL, &line);
+        if (r == -EINVAL) {
+                fprintf(stderr,
+                        "runnerctl: %s:%u: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit or GITHUB_\n",
+                        strna(ep), line);
+                return 0;
+        }
+        return r < 0 ? r : 1;
+}
+
+static int read_event_file(const char *path) {
+        _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+        _cleanup_free_ char *text = NULL, *ep = escape_for_terminal(path);
+        char why[256] = "";
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, path, RUN_EVENT_MAX, &text);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: %s: %s\n", strna(ep),
+                        r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return 0;
+        }
+        if (memchr(text, 0, (size_t) r) ||
+                expr_value_from_json(text, (size_t) r, &v, why, sizeof(why)) < 0 || v->kind != EXPR_OBJECT) {
+                fprintf(stderr, "runnerctl: %s: not a JSON object%s%s\n", strna(ep), why[0] ? ": " : "",
+                        why);
+                return 0;
+        }
+        free(arg_event_json);
+        arg_event_json = TAKE_PTR(text);
+        return 1;
+}
+
 /* The options that only some verbs take. */
 typedef enum VerbOption {
         OPTION_JSON = 1 << 0,
@@ -443,6 +544,9 @@ typedef enum VerbOption {
         OPTION_IF = 1 << 5,
         OPTION_F = 1 << 6, /* -f: --force for cancel, --follow for run and logs */
         OPTION_SECRET = 1 << 7,
+        OPTION_RUN_CONTEXT = 1 << 8,
+        OPTION_SOURCE = 1 << 9,
+        OPTION_NO_SOURCE = 1 << 10,
 } VerbOption;
 
 static const struct {
@@ -457,6 +561,9 @@ static const struct {
         { OPTION_IF, "--if" },
         { OPTION_F, "-f" },
         { OPTION_SECRET, "--secret/--secret-file" },
+        { OPTION_RUN_CONTEXT, "--event/--event-file/--input/--var/--var-file" },
+        { OPTION_SOURCE, "--source" },
+        { OPTION_NO_SOURCE, "--no-source" },
 };
 
 #define ARGS_ANY UINT_MAX
@@ -470,8 +577,11 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "run", 1, 1, OPTION_WAIT | OPTION_FOLLOW | OPTION_F | OPTION_SECRET, verb_run,
-                "run [--wait] [--follow] [-s NAME[=VALUE]]... [--secret-file FILE]... WORKFLOW.yml" },
+        { "run", 1, 1,
+                OPTION_WAIT | OPTION_FOLLOW | OPTION_F | OPTION_SECRET | OPTION_RUN_CONTEXT | OPTION_SOURCE |
+                        OPTION_NO_SOURCE,
+                verb_run,
+                "run [--wait] [--follow] [-s NAME[=VALUE]]... [--secret-file FILE]... [--event NAME] [--event-file FILE] [--input NAME=VALUE]... [--var NAME=VALUE]... [--var-file FILE]... [--source DIR | --no-source] WORKFLOW.yml" },
         { "status", 0, 1, OPTION_JSON, verb_status, "status [--json] [RUN]" },
         { "cancel", 1, 1, OPTION_FORCE | OPTION_F, verb_cancel, "cancel [--force] RUN" },
         { "list", 0, 0, OPTION_JSON, verb_list, "list [--json]" },
@@ -497,6 +607,13 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                 ARG_CONTEXT,
                 ARG_IF,
                 ARG_SECRET_FILE,
+                ARG_EVENT,
+                ARG_EVENT_FILE,
+                ARG_INPUT,
+                ARG_VAR,
+                ARG_VAR_FILE,
+                ARG_SOURCE,
+                ARG_NO_SOURCE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -510,6 +627,13 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                 { "if", no_argument, NULL, ARG_IF },
                 { "secret", required_argument, NULL, 's' },
                 { "secret-file", required_argument, NULL, ARG_SECRET_FILE },
+                { "event", required_argument, NULL, ARG_EVENT },
+                { "event-file", required_argument, NULL, ARG_EVENT_FILE },
+                { "input", required_argument, NULL, ARG_INPUT },
+                { "var", required_argument, NULL, ARG_VAR },
+                { "var-file", required_argument, NULL, ARG_VAR_FILE },
+                { "source", required_argument, NULL, ARG_SOURCE },
+                { "no-source", no_argument, NULL, ARG_NO_SOURCE },
                 {},
         };
         _cleanup_free_ char **operands = NULL;
@@ -571,6 +695,39 @@ static int parse_argv(int argc, char *argv[], VerbOption *ret_given, char ***ret
                         r = read_secret_file(optarg);
                         if (r <= 0)
                                 return r < 0 ? r : -EINVAL;
+                        break;
+                case ARG_EVENT:
+                        given |= OPTION_RUN_CONTEXT;
+                        if (!run_event_name_valid(optarg, strlen(optarg))) {
+                                _cleanup_free_ char *e = escape_for_terminal(optarg);
+                                return usage_error(
+                                        "--event %s: an event name is lowercase letters and _ (push, workflow_dispatch)",
+                                        strna(e));
+                        }
+                        arg_event = optarg;
+                        break;
+                case ARG_EVENT_FILE:
+                case ARG_VAR_FILE:
+                        given |= OPTION_RUN_CONTEXT;
+                        r = c == ARG_EVENT_FILE ? read_event_file(optarg) : read_var_file(optarg);
+                        if (r <= 0)
+                                return r < 0 ? r : -EINVAL;
+                        break;
+                case ARG_INPUT:
+                case ARG_VAR:
+                        given |= OPTION_RUN_CONTEXT;
+                        r = add_assignment_option(
+                                c == ARG_INPUT ? RUN_ASSIGNMENT_INPUT : RUN_ASSIGNMENT_VAR, optarg);
+                        if (r <= 0)
+                                return r < 0 ? r : -EINVAL;
+                        break;
+                case ARG_SOURCE:
+                        given |= OPTION_SOURCE;
+                        arg_source = optarg;
+                        break;
+                case ARG_NO_SOURCE:
+                        given |= OPTION_NO_SOURCE;
+                        arg_no_source = true;
                         break;
                 case ':':
                         return usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -640,6 +797,10 @@ static const Verb *verb_for(VerbOption given, char **operands, size_t n) {
                 return NULL;
         }
 
+        if ((given & OPTION_SOURCE) && (given & OPTION_NO_SOURCE)) {
+                usage_error("--source and --no-source exclude each other");
+                return NULL;
+        }
         if (given & OPTION_F)
                 given |= verb->options & OPTION_FORCE ? OPTION_FORCE : OPTION_FOLLOW;
         arg_json = given & OPTION_JSON;

@@ -30,6 +30,27 @@ extern const char *arg_context;
 extern char **arg_secrets;
 extern size_t arg_n_secrets;
 
+/* run: the contexts (README, "Contexts of a run") */
+extern const char *arg_event;         /* --event; NULL: the agent takes the first of on: */
+extern char *arg_event_json;          /* --event-file's text */
+extern char **arg_inputs, **arg_vars; /* NAME=VALUE, NULL-terminated */
+extern size_t arg_n_inputs, arg_n_vars;
+/* run: the source (README, "The run's source") */
+extern const char *arg_source; /* --source DIR */
+extern bool arg_no_source;
+
+/* The run's source as runnerctl made it, as the user who runs it. */
+typedef struct RunSource {
+        int fd;                       /* the snapshot (an unnamed temporary file), or -EBADF for none */
+        const char *format;           /* "git-bundle" or "tar" */
+        char *sha, *ref, *repository; /* from git; NULL when unknown */
+} RunSource;
+void run_source_done(RunSource *s);
+/* --no-source: none; --source DIR: a tar of DIR; else, when the workflow file is inside a git work
+ * tree, a bundle of its HEAD (with its branch and the tags), and outside one none. Errors are
+ * printed. */
+int run_source_make(const char *workflow, const char *dir, bool none, RunSource *ret);
+
 /* A verb gets its operands with the verb itself first, as argv[0]; it returns the exit status. */
 
 /* Reads a workflow file (at most WORKFLOW_MAX_SIZE bytes). Errors are printed, "FILE:1:1: …" for the

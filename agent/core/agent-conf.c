@@ -20,6 +20,8 @@ void config_init(Config *c) {
                 .signal_target = SIGNAL_TARGET_ENTRY,
                 .max_parallel_jobs = CONFIG_PARALLEL_JOBS_CPUS,
                 .max_step_log_size = CONFIG_MAX_STEP_LOG_SIZE_DEFAULT,
+                .max_source_size = CONFIG_MAX_SOURCE_SIZE_DEFAULT,
+                .server_url = CONFIG_SERVER_URL_DEFAULT,
                 .job_memory_max = CONFIG_INFINITY,
                 .job_memory_high = CONFIG_INFINITY,
                 .job_tasks_max = CONFIG_JOB_TASKS_MAX_DEFAULT,
@@ -242,6 +244,50 @@ static int assign(
                                 return -EINVAL;
                         }
                         c->max_parallel_jobs = (unsigned) v;
+                        return 0;
+                }
+                if (streq(key, "ServerURL")) {
+                        size_t len = strlen(value);
+
+                        if (!*value) {
+                                strcpy(c->server_url, CONFIG_SERVER_URL_DEFAULT);
+                                return 0;
+                        }
+                        /* An absolute http(s) URL, printable, without a trailing slash, as GitHub gives it.
+                         */
+                        bool ok = len <= CONFIG_SERVER_URL_MAX && value[len - 1] != '/' &&
+                                ((strncmp(value, "https://", 8) == 0 && len > 8) ||
+                                        (strncmp(value, "http://", 7) == 0 && len > 7));
+                        for (size_t i = 0; ok && i < len; i++)
+                                ok = value[i] > ' ' && value[i] < 0x7f;
+                        if (!ok) {
+                                snprintf(why, why_size,
+                                        "must be an http:// or https:// URL of at most %u bytes, without spaces or a trailing /, or empty (%s)",
+                                        CONFIG_SERVER_URL_MAX, CONFIG_SERVER_URL_DEFAULT);
+                                return -EINVAL;
+                        }
+                        memcpy(c->server_url, value, len + 1);
+                        return 0;
+                }
+                if (streq(key, "MaxSourceSize")) {
+                        uint64_t v;
+                        int r;
+
+                        if (!*value) {
+                                c->max_source_size = CONFIG_MAX_SOURCE_SIZE_DEFAULT;
+                                return 0;
+                        }
+                        if (streq(value, "infinity")) {
+                                c->max_source_size = 0;
+                                return 0;
+                        }
+                        r = config_parse_size(value, &v);
+                        if (r < 0 || v == 0) {
+                                snprintf(why, why_size,
+                                        "must be a size (e.g. 100M, 1G), infinity, or empty (1G)");
+                                return -EINVAL;
+                        }
+                        c->max_source_size = v;
                         return 0;
                 }
                 if (streq(key, "MaxStepLogSize")) {

@@ -12,6 +12,11 @@
 
 #define CONFIG_MAX_SIZE (64U * 1024U)
 #define CONFIG_MAX_LINE 4096U
+#define CONFIG_SERVER_URL_MAX 255U
+/* github.server_url when ServerURL= is not set, as on GitHub.com. */
+#define CONFIG_SERVER_URL_DEFAULT "https://github.com"
+/* MaxSourceSize= when not set: 1G. */
+#define CONFIG_MAX_SOURCE_SIZE_DEFAULT (UINT64_C(1) << 30)
 
 typedef enum SignalTarget {
         SIGNAL_TARGET_ENTRY,  /* SIGINT and SIGTERM go to the step's entry process, as on GitHub */
@@ -28,6 +33,8 @@ typedef struct Config {
         /* [Agent] */
         unsigned max_parallel_jobs; /* 0: no limit; CONFIG_PARALLEL_JOBS_CPUS: as many as CPUs */
         uint64_t max_step_log_size; /* bytes; 0: no limit (infinity) */
+        uint64_t max_source_size;   /* bytes of a run's source snapshot; 0: no limit (infinity) */
+        char server_url[CONFIG_SERVER_URL_MAX + 1]; /* github.server_url */
         /* [Job]: set on each job's slice (README, "Steps are untrusted") */
         uint64_t job_memory_max;  /* bytes; CONFIG_INFINITY: no limit */
         uint64_t job_memory_high; /* … */

@@ -271,6 +271,9 @@ int run_state_to_json(const Run *run, json_object **ret) {
                 (r = add_string(o, "workspace_root", run->workspace_root)) < 0 ||
                 (r = add_expr(o, "github", run->github)) < 0 ||
                 (r = add_expr(o, "runner", run->runner)) < 0 ||
+                (run->inputs && (r = add_expr(o, "inputs", run->inputs)) < 0) ||
+                (run->vars && (r = add_expr(o, "vars", run->vars)) < 0) ||
+                (r = add_string(o, "source_format", run->source_format)) < 0 ||
                 (r = add_string(o, "status", run_status_to_string(run->status))) < 0 ||
                 (r = add_conclusion(o, "conclusion", run->conclusion)) < 0 ||
                 (r = add(o, "cancel", cancel = json_object_new_object())) < 0 ||
@@ -623,6 +626,30 @@ static int get_object(
                         return fail_value(p, key, "contains a NUL byte:", v->object.pairs[i].key);
         }
         *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* Keys that states written before they existed lack: absent is none. */
+static int get_optional_object(Parser *p, json_object *o, const char *key, ExprValue **ret) {
+        if (!json_object_object_get_ex(o, key, NULL)) {
+                *ret = NULL;
+                return 0;
+        }
+        return get_object(p, o, key, OBJECT_STRINGS, false, ret);
+}
+
+static int get_optional_source_format(Parser *p, json_object *o, char **ret) {
+        int r;
+
+        if (!json_object_object_get_ex(o, "source_format", NULL)) {
+                *ret = NULL;
+                return 0;
+        }
+        r = get_string(p, o, "source_format", true, ret);
+        if (r < 0)
+                return r;
+        if (*ret && !streq(*ret, "git-bundle") && !streq(*ret, "tar"))
+                return fail(p, "source_format", "not git-bundle, tar or null");
         return 0;
 }
 
@@ -1005,6 +1032,9 @@ static int run_fields_from_json(Parser *p, Run *run, json_object *o) {
                 (r = get_string(p, o, "workspace_root", false, &run->workspace_root)) < 0 ||
                 (r = get_object(p, o, "github", OBJECT_ANY, false, &run->github)) < 0 ||
                 (r = get_object(p, o, "runner", OBJECT_ANY, false, &run->runner)) < 0 ||
+                (r = get_optional_object(p, o, "inputs", &run->inputs)) < 0 ||
+                (r = get_optional_object(p, o, "vars", &run->vars)) < 0 ||
+                (r = get_optional_source_format(p, o, &run->source_format)) < 0 ||
                 (r = get_status(p, o, "status", &run->status)) < 0 ||
                 (r = get_conclusion(p, o, "conclusion", true, &run->conclusion)) < 0 ||
                 (r = get(p, o, "cancel", json_type_object, false, &cancel)) < 0 ||

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "matrix.h"
+#include "run-checkout.h"
 #include "run-internal.h"
 #include "strbuf.h"
 
@@ -254,6 +256,9 @@ Run *run_free(Run *run) {
         expr_value_unref(run->github);
         expr_value_unref(run->runner);
         expr_value_unref(run->secrets);
+        expr_value_unref(run->inputs);
+        expr_value_unref(run->vars);
+        free(run->source_format);
         mask_list_done(&run->masks);
         workflow_free(run->workflow);
         free(run);
@@ -588,10 +593,10 @@ static int build_contexts(
         if (r < 0)
                 return r;
 
-        _cleanup_(expr_value_unrefp) ExprValue *inputs = expr_value_new_object(),
-                                               *vars = expr_value_new_object(),
-                                               *secrets = run->secrets ? expr_value_ref(run->secrets)
-                                                                       : expr_value_new_object();
+        _cleanup_(expr_value_unrefp)
+                ExprValue *inputs = run->inputs ? expr_value_ref(run->inputs) : expr_value_new_object(),
+                          *vars = run->vars ? expr_value_ref(run->vars) : expr_value_new_object(),
+                          *secrets = run->secrets ? expr_value_ref(run->secrets) : expr_value_new_object();
         if (!inputs || !vars || !secrets)
                 return -ENOMEM;
         if (expr_object_set(c, "github", 6, github) < 0 || expr_object_set(c, "env", 3, envctx) < 0 ||
@@ -1269,13 +1274,55 @@ static int strv_env_set(char ***env, size_t *n, size_t *allocated, const char *n
         return 0;
 }
 
+/* github.action as GitHub names it: the step's id; for a step without one, __run, __run_2, … for
+ * scripts, __actions_checkout for actions/checkout. */
+static int step_action_name(const RunJob *j, size_t step, char **ret) {
+        const WorkflowStep *d = j->steps[step].def;
+        unsigned n = 0;
+
+        if (!d->id_generated)
+                *ret = strdup(d->id);
+        else if (d->kind == WORKFLOW_STEP_CHECKOUT)
+                *ret = strdup("__actions_checkout");
+        else {
+                for (size_t i = 0; i <= step; i++)
+                        n += j->steps[i].def->id_generated && j->steps[i].def->kind == WORKFLOW_STEP_RUN;
+                if (n <= 1)
+                        *ret = strdup("__run");
+                else if (asprintf(ret, "__run_%u", n) < 0)
+                        *ret = NULL;
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The github context's members that GitHub also gives steps as GITHUB_<NAME> (README, "Contexts of a
+ * run"); those the agent did not fill are not set. */
+static const char *const github_env_keys[] = {
+        "action",
+        "actor",
+        "api_url",
+        "event_name",
+        "graphql_url",
+        "ref",
+        "ref_name",
+        "ref_type",
+        "repository",
+        "repository_owner",
+        "run_attempt",
+        "run_number",
+        "server_url",
+        "sha",
+        "triggering_actor",
+};
+
 static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret, char **message) {
         RunJob *j = &run->jobs[job];
         RunStep *s = &j->steps[step];
         EvalScope scope = { .run = run, .job = j, .step_level = true };
         _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL;
-        _cleanup_free_ char *workspace = NULL, *wd = NULL, *run_id = NULL;
+        _cleanup_free_ char *workspace = NULL, *wd = NULL, *run_id = NULL, *action = NULL;
+        _cleanup_free_ char *checkout_path = NULL, *checkout_clean = NULL, *checkout_depth = NULL;
         size_t n_env = 0, allocated = 0;
         int r;
 
@@ -1293,11 +1340,47 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         r = build_contexts(run, j, true, env, &contexts);
         if (r < 0)
                 return r;
-        r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
+        r = step_action_name(j, step, &action);
         if (r < 0)
                 return r;
+        if (object_set_string(expr_object_getz(contexts, "github"), "action", action) < 0)
+                return -ENOMEM;
+        if (s->def->kind == WORKFLOW_STEP_CHECKOUT) {
+                const WorkflowCheckout *c = &s->def->checkout;
+                const char *why;
+
+                r = eval_string(&c->path, contexts, &scope, "path", &checkout_path, message);
+                if (r >= 0)
+                        r = eval_string(&c->clean, contexts, &scope, "clean", &checkout_clean, message);
+                if (r >= 0)
+                        r = eval_string(
+                                &c->fetch_depth, contexts, &scope, "fetch-depth", &checkout_depth, message);
+                if (r < 0)
+                        return r;
+                /* actions/checkout's defaults */
+                if (!c->clean.raw) {
+                        free(checkout_clean);
+                        checkout_clean = strdup("true");
+                }
+                if (!c->fetch_depth.raw) {
+                        free(checkout_depth);
+                        checkout_depth = strdup("1");
+                }
+                if (!checkout_clean || !checkout_depth)
+                        return -ENOMEM;
+                if (run_checkout_check(checkout_path, checkout_clean, checkout_depth, &why) < 0)
+                        return set_message(message, "%s", why) < 0 ? -ENOMEM : -EINVAL;
+                spec->script = strdup(run_checkout_script);
+                if (!spec->script)
+                        return -ENOMEM;
+                spec->checkout = true;
+        } else {
+                r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
+                if (r < 0)
+                        return r;
+        }
         /* GitHub names an unnamed step after its script as it runs, expressions evaluated. */
-        if (!s->def->name.raw) {
+        if (!s->def->name.raw && s->def->kind == WORKFLOW_STEP_RUN) {
                 r = workflow_script_display_name(spec->script, &s->name);
                 if (r < 0)
                         return r;
@@ -1319,7 +1402,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         else if (asprintf(&spec->working_directory, "%s/%s", workspace, wd) < 0)
                 return -ENOMEM;
 
-        spec->shell = strdup(s->def->shell);
+        spec->shell = strdup(spec->checkout ? RUN_CHECKOUT_SHELL : s->def->shell);
         if (!spec->shell)
                 return -ENOMEM;
         spec->timeout_usec = s->def->timeout_usec;
@@ -1351,6 +1434,26 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_WORKSPACE",
                         expr_object_getz(expr_object_getz(contexts, "github"), "workspace")->string.s) < 0 ||
                 strv_env_set(&spec->env, &n_env, &allocated, "RUNNER_OS", "Linux") < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(github_env_keys); i++) {
+                const ExprValue *v = expr_object_getz(
+                        expr_object_getz(contexts, "github"), github_env_keys[i]);
+                char name[64] = "GITHUB_";
+
+                if (!v || v->kind != EXPR_STRING || memchr(v->string.s, 0, v->string.len))
+                        continue;
+                for (size_t k = 0; github_env_keys[i][k] && k + 8 < sizeof(name); k++)
+                        name[7 + k] = (char) toupper((unsigned char) github_env_keys[i][k]);
+                if (strv_env_set(&spec->env, &n_env, &allocated, name, v->string.s) < 0)
+                        return -ENOMEM;
+        }
+        if (spec->checkout &&
+                (strv_env_set(&spec->env, &n_env, &allocated, "INPUT_PATH", checkout_path) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "INPUT_CLEAN", checkout_clean) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "INPUT_FETCH_DEPTH", checkout_depth) <
+                                0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, "RUNNER_SOURCE_FORMAT",
+                                run->source_format ?: "none") < 0))
                 return -ENOMEM;
 
         spec->path = calloc(j->n_path + 1, sizeof(char *));

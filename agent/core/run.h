@@ -179,8 +179,11 @@ typedef struct Run {
         uint64_t created_at, started_at, completed_at;
         RunJob *jobs; /* the instances, grouped by definition in workflow order */
         size_t n_jobs;
-        ExprValue *secrets; /* the secrets context: never written to run-state.json or state.json */
-        MaskList masks;     /* what the secrets mask (README, "Secrets") */
+        ExprValue *inputs;   /* the inputs context (NULL: empty) */
+        ExprValue *vars;     /* the vars context (NULL: empty) */
+        char *source_format; /* the run's source snapshot: "git-bundle", "tar", or NULL for none */
+        ExprValue *secrets;  /* the secrets context: never written to run-state.json or state.json */
+        MaskList masks;      /* what the secrets mask (README, "Secrets") */
 } Run;
 
 /* The instances of the workflow's job definition def: the *ret_n jobs from jobs[*ret_first] on whose
@@ -268,6 +271,7 @@ typedef struct RunStepSpec {
         char **env;              /* NAME=VALUE, NULL-terminated: workflow < job < $GITHUB_ENV < step */
         char **path;             /* directories to put in front of PATH, in order */
         uint64_t timeout_usec;   /* 0: none */
+        bool checkout;           /* actions/checkout: the run's source is the entry's stdin */
 } RunStepSpec;
 
 typedef struct RunAction {

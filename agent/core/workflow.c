@@ -884,12 +884,114 @@ static int read_defaults(Loader *l, const YNode *n, RunDefaults *d) {
         return 0;
 }
 
+/* owner/repo@ref of actions/checkout: GitHub compares owner and repository names ignoring case. */
+static bool is_checkout(const char *uses) {
+        const char *at = strchr(uses, '@');
+
+        return at && at[1] && (size_t) (at - uses) == STRLEN("actions/checkout") &&
+                strncasecmp(uses, "actions/checkout", STRLEN("actions/checkout")) == 0;
+}
+
+/* with: of actions/checkout: what runs offline from the run's source; what needs GitHub's API is an
+ * error that says so, and inputs that change nothing here are accepted. */
+static int load_checkout_with(Loader *l, const YNode *n, WorkflowCheckout *c) {
+        static const char *const keys[] = {
+                "path",
+                "clean",
+                "fetch-depth",
+                "persist-credentials",
+                "show-progress",
+                "fetch-tags",
+                "set-safe-directory",
+                "lfs",
+                "submodules",
+                "repository",
+                "ref",
+                "token",
+                "ssh-key",
+                "ssh-known-hosts",
+                "ssh-strict",
+                "ssh-user",
+                "sparse-checkout",
+                "sparse-checkout-cone-mode",
+                "filter",
+                "github-server-url",
+                NULL,
+        };
+        static const char *const api[] = { "repository", "ref", "token", "ssh-key", "ssh-known-hosts",
+                "ssh-strict", "ssh-user", "sparse-checkout", "sparse-checkout-cone-mode", "filter",
+                "github-server-url", NULL };
+        int r;
+
+        if (!visit(l, n) || !expect(l, n, Y_MAPPING, "with"))
+                return 0;
+        r = check_keys(l, n, &(KeySet){ keys, NULL, "the inputs of actions/checkout" });
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i + 1 < n->n; i += 2) {
+                const YNode *k = n->items[i], *v = n->items[i + 1];
+
+                if (k->type != Y_SCALAR)
+                        continue;
+                if (!visit(l, v) || !expect(l, v, Y_SCALAR, k->value))
+                        continue;
+                if (in_list(api, k->value))
+                        error_at(l, k->pos,
+                                "actions/checkout input '%s' is not supported: runner-agent checks out the run's own source (a workflow file in a git work tree, or runnerctl run --source DIR), without GitHub's API",
+                                k->value);
+                else if ((streq(k->value, "lfs") || streq(k->value, "submodules")) &&
+                        !streq(v->value, "false"))
+                        error_at(l, v->pos,
+                                "actions/checkout input '%s' is not supported: it needs GitHub's API; leave it false",
+                                k->value);
+                else if (streq(k->value, "path")) {
+                        r = set_string(l, v, &workflow_expr_step, "path", &c->path);
+                        if (r < 0)
+                                return r;
+                } else if (streq(k->value, "clean")) {
+                        if (!strstr(v->value, "${{") && !streq(v->value, "true") &&
+                                !streq(v->value, "false"))
+                                error_at(l, v->pos, "'clean' must be true or false");
+                        r = set_string(l, v, &workflow_expr_step, "clean", &c->clean);
+                        if (r < 0)
+                                return r;
+                } else if (streq(k->value, "fetch-depth")) {
+                        if (!strstr(v->value, "${{") &&
+                                (v->len == 0 || v->len > 9 || strspn(v->value, "0123456789") != v->len))
+                                error_at(l, v->pos, "'fetch-depth' must be a number of commits (0: all)");
+                        r = set_string(l, v, &workflow_expr_step, "fetch-depth", &c->fetch_depth);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* uses: — actions/checkout only, for now; every other action is refused at its line. */
+static int load_uses(Loader *l, const YNode *n, const YNode *with, WorkflowStep *s) {
+        if (!visit(l, n) || !expect(l, n, Y_SCALAR, "uses"))
+                return 0;
+        if (!is_checkout(n->value)) {
+                error_at(l, n->pos,
+                        "uses: %s is not supported yet: of actions, runner-agent runs only actions/checkout (JavaScript, composite and container actions are not supported yet)",
+                        n->value);
+                return 0;
+        }
+        s->kind = WORKFLOW_STEP_CHECKOUT;
+        s->uses = strdup(n->value);
+        if (!s->uses)
+                return -ENOMEM;
+        return with ? load_checkout_with(l, with, &s->checkout) : 0;
+}
+
 static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, WorkflowStep *s) {
         static const char *const keys[] = {
                 "id",
                 "name",
                 "if",
                 "run",
+                "uses",
+                "with",
                 "shell",
                 "env",
                 "working-directory",
@@ -897,16 +999,30 @@ static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, Wor
                 "continue-on-error",
                 NULL,
         };
-        static const char *const unsupported[] = { "uses", "with", NULL };
         const YNode *v;
         int r;
 
         s->pos = n->pos;
         if (!expect(l, n, Y_MAPPING, "a step"))
                 return 0;
-        r = check_keys(l, n, &(KeySet){ keys, unsupported, "a step" });
+        r = check_keys(l, n, &(KeySet){ keys, NULL, "a step" });
         if (r < 0)
                 return r;
+
+        v = map_get(n, "uses");
+        if (v && map_get(n, "run"))
+                error_at(l, map_key(n, "uses")->pos, "a step has either 'run' or 'uses', not both");
+        else if (v) {
+                r = load_uses(l, v, map_get(n, "with"), s);
+                if (r < 0)
+                        return r;
+                for (const char *const *k = (const char *const[]){ "shell", "working-directory", NULL }; *k;
+                        k++)
+                        if (map_get(n, *k))
+                                error_at(l, map_key(n, *k)->pos, "'%s' applies to run steps, not to uses",
+                                        *k);
+        } else if (map_get(n, "with"))
+                error_at(l, map_key(n, "with")->pos, "'with' goes with 'uses'");
 
         v = map_get(n, "id");
         if (v && visit(l, v) && expect(l, v, Y_SCALAR, "id")) {
@@ -930,9 +1046,11 @@ static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, Wor
 
         v = map_get(n, "run");
         if (!v) {
-                if (!map_get(n, "uses")) /* uses: was reported already */
+                if (!map_get(n, "uses"))
                         error_at(l, n->pos, "a step needs 'run'");
-        } else if (is_null(v) || (v->type == Y_SCALAR && v->len == 0))
+        } else if (map_get(n, "uses"))
+                ; /* reported above */
+        else if (is_null(v) || (v->type == Y_SCALAR && v->len == 0))
                 error_at(l, v->pos, "'run' must not be empty");
         else {
                 r = set_string(l, v, &workflow_expr_step, "run", &s->run);
@@ -976,6 +1094,8 @@ static int load_step(Loader *l, const YNode *n, const RunDefaults *defaults, Wor
 
         if (s->name.raw)
                 s->display_name = strdup(s->name.raw);
+        else if (s->uses)
+                return asprintf(&s->display_name, "Run %s", s->uses) < 0 ? -ENOMEM : 0;
         else if (s->run.raw)
                 return workflow_script_display_name(s->run.raw, &s->display_name);
         else
@@ -1703,6 +1823,10 @@ Workflow *workflow_free(Workflow *w) {
                         free(s->display_name);
                         condition_done(&s->condition);
                         string_done(&s->run);
+                        string_done(&s->checkout.path);
+                        string_done(&s->checkout.clean);
+                        string_done(&s->checkout.fetch_depth);
+                        free(s->uses);
                         free(s->shell);
                         free(s->shell_name);
                         vars_done(&s->env);

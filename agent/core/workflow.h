@@ -62,9 +62,24 @@ typedef struct WorkflowCondition {
         WorkflowPos pos;
 } WorkflowCondition;
 
+typedef enum WorkflowStepKind {
+        WORKFLOW_STEP_RUN,      /* run: a script run by a shell */
+        WORKFLOW_STEP_CHECKOUT, /* uses: actions/checkout@…, built in (README, "The run's source") */
+} WorkflowStepKind;
+
+/* with: of actions/checkout, each raw NULL when absent (may hold ${{ }}). */
+typedef struct WorkflowCheckout {
+        WorkflowString path;        /* under the workspace; default the workspace */
+        WorkflowString clean;       /* true (default) or false */
+        WorkflowString fetch_depth; /* commits of history; 0: all; default 1 */
+} WorkflowCheckout;
+
 typedef struct WorkflowStep {
         unsigned number; /* 1-based, in file order */
-        char *id;        /* as written, or GitHub's generated __run, __run_2, … */
+        WorkflowStepKind kind;
+        char *uses;                /* as written, for a uses: step */
+        WorkflowCheckout checkout; /* WORKFLOW_STEP_CHECKOUT */
+        char *id;                  /* as written, or GitHub's generated __run, __run_2, … */
         bool id_generated;
         WorkflowString name; /* raw NULL when absent */
         /* What the step is called until it has started: its name as written, or, like on GitHub, "Run "

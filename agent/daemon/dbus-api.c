@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dbus-api.h"
 #include "log.h"
+#include "run-options.h"
 #include "worker.h"
 #include "workflow.h"
 
@@ -289,17 +292,237 @@ static void submitted(int result, uint64_t id, void *userdata) {
         sd_bus_message_unref(m);
 }
 
+typedef struct Options {
+        SubmitOptions submit;
+        ExprValue *event, *inputs, *vars;
+} Options;
+
+static void options_done(Options *o) {
+        expr_value_unref(o->event);
+        expr_value_unref(o->inputs);
+        expr_value_unref(o->vars);
+        safe_close(o->submit.source_fd);
+}
+
+static int invalid_option(sd_bus_error *error, const char *key, const char *why) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid option '%s': %s", key, why);
+}
+
+/* The a{ss} of the inputs or vars option: names as GitHub allows them, bounded. */
+static int read_assignments(
+        sd_bus_message *m, const char *key, RunAssignmentKind kind, ExprValue **ret, sd_bus_error *error) {
+        _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+        const char *name, *value;
+        size_t n = 0, size = 0;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "{ss}", &name, &value)) > 0) {
+                _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+
+                if (kind == RUN_ASSIGNMENT_INPUT ? !run_input_name_valid(name, strlen(name))
+                                                 : !run_var_name_valid(name, strlen(name)))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                kind == RUN_ASSIGNMENT_INPUT
+                                        ? "Invalid input name '%s': letters, digits, - and _ only, starting with a letter or _."
+                                        : "Invalid variable name '%s': letters, digits and _ only, not starting with a digit or GITHUB_.",
+                                name);
+                size += strlen(name) + strlen(value);
+                if (++n > (kind == RUN_ASSIGNMENT_INPUT ? RUN_INPUTS_MAX : RUN_VARS_MAX) ||
+                        strlen(value) > RUN_OPTION_VALUE_MAX || size > RUN_OPTIONS_SIZE_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Too many or too large %s: at most %u, each value up to %u bytes, %u bytes in all.",
+                                key, kind == RUN_ASSIGNMENT_INPUT ? RUN_INPUTS_MAX : RUN_VARS_MAX,
+                                RUN_OPTION_VALUE_MAX, RUN_OPTIONS_SIZE_MAX);
+                v = expr_value_new_stringz(value);
+                if (!v || expr_object_set(o, name, strlen(name), v) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Whether v stays within RUN_EVENT_MAX_VALUES values and RUN_EVENT_MAX_DEPTH levels. */
+static bool event_bounded(const ExprValue *v, unsigned depth, unsigned *values) {
+        if (depth > RUN_EVENT_MAX_DEPTH || ++*values > RUN_EVENT_MAX_VALUES)
+                return false;
+        if (v->kind == EXPR_ARRAY)
+                for (size_t i = 0; i < v->array.n; i++)
+                        if (!event_bounded(v->array.items[i], depth + 1, values))
+                                return false;
+        if (v->kind == EXPR_OBJECT)
+                for (size_t i = 0; i < v->object.n; i++)
+                        if (!event_bounded(v->object.pairs[i].value, depth + 1, values))
+                                return false;
+        return true;
+}
+
+static int read_string_option(sd_bus_message *m, const char **ret) {
+        int r = sd_bus_message_enter_container(m, 'v', "s");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "s", ret);
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/* The a{sv} of SubmitWithOptions() (README, "D-Bus API"). An unknown key is an error, so that a caller
+ * never believes the agent used what it ignored. */
+static int read_options(sd_bus_message *m, Manager *manager, Options *o, sd_bus_error *error) {
+        const char *format = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *v = NULL;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "event_name")) {
+                        r = read_string_option(m, &v);
+                        if (r >= 0 && !run_event_name_valid(v, strlen(v)))
+                                return invalid_option(
+                                        error, key, "lowercase letters and _ only, 1 to 64 bytes.");
+                        o->submit.event_name = v;
+                } else if (streq(key, "event")) {
+                        char why[256] = "";
+
+                        r = read_string_option(m, &v);
+                        if (r >= 0 && strlen(v) > RUN_EVENT_MAX)
+                                return invalid_option(error, key, "the event payload is larger than 1 MiB.");
+                        if (r >= 0) {
+                                o->event = expr_value_unref(o->event);
+                                r = expr_value_from_json(v, strlen(v), &o->event, why, sizeof(why));
+                                if (r == -EINVAL || r == -E2BIG)
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "Invalid option 'event': not JSON: %s",
+                                                why[0] ? why : "too large or deep");
+                                if (r >= 0 && o->event->kind != EXPR_OBJECT)
+                                        return invalid_option(
+                                                error, key, "the event payload must be a JSON object.");
+                                unsigned values = 0;
+                                if (r >= 0 && !event_bounded(o->event, 0, &values))
+                                        return invalid_option(error, key,
+                                                "the event payload has more than 50000 values or 32 levels of nesting.");
+                        }
+                        o->submit.event = o->event;
+                } else if (streq(key, "inputs") || streq(key, "vars")) {
+                        bool inputs = streq(key, "inputs");
+                        ExprValue **where = inputs ? &o->inputs : &o->vars;
+
+                        r = sd_bus_message_enter_container(m, 'v', "a{ss}");
+                        if (r >= 0) {
+                                *where = expr_value_unref(*where);
+                                r = read_assignments(m, key,
+                                        inputs ? RUN_ASSIGNMENT_INPUT : RUN_ASSIGNMENT_VAR, where, error);
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        o->submit.inputs = o->inputs;
+                        o->submit.vars = o->vars;
+                } else if (streq(key, "sha")) {
+                        r = read_string_option(m, &v);
+                        if (r >= 0 && !run_sha_valid(v))
+                                return invalid_option(error, key, "40 or 64 lowercase hexadecimal digits.");
+                        o->submit.sha = v;
+                } else if (streq(key, "ref")) {
+                        r = read_string_option(m, &v);
+                        if (r >= 0 && !run_ref_valid(v))
+                                return invalid_option(error, key, "a full git ref such as refs/heads/main.");
+                        o->submit.ref = v;
+                } else if (streq(key, "repository")) {
+                        r = read_string_option(m, &v);
+                        if (r >= 0 && !run_repository_valid(v))
+                                return invalid_option(
+                                        error, key, "OWNER/NAME of letters, digits, -, _ and .");
+                        o->submit.repository = v;
+                } else if (streq(key, "source")) {
+                        int fd;
+
+                        r = sd_bus_message_enter_container(m, 'v', "h");
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "h", &fd);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0) {
+                                struct stat st;
+                                int flags = fcntl(fd, F_GETFL);
+                                uint64_t max = manager->config.max_source_size;
+
+                                /* Checked here too, for a clear answer; the worker checks again. A
+                                 * pipe or socket could be held open to block the worker for ever. */
+                                if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+                                        (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
+                                        return invalid_option(error, key,
+                                                "cannot read the source: not a regular file open for reading.");
+                                if (max > 0 && (uint64_t) st.st_size > max)
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "The run's source is %" PRIu64
+                                                " bytes, more than MaxSourceSize=%" PRIu64
+                                                " in [Agent] of agent.conf.",
+                                                (uint64_t) st.st_size, max);
+                                safe_close(o->submit.source_fd);
+                                o->submit.source_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                                if (o->submit.source_fd < 0)
+                                        return -errno;
+                        }
+                } else if (streq(key, "source_format")) {
+                        r = read_string_option(m, &format);
+                        if (r >= 0 && !streq(format, "git-bundle") && !streq(format, "tar"))
+                                return invalid_option(error, key, "git-bundle or tar.");
+                } else
+                        return sd_bus_error_setf(
+                                error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                if (r == -ENXIO)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Option '%s' has the wrong type (see the README, D-Bus API).", key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if ((o->submit.source_fd >= 0) != (format != NULL))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Options 'source' and 'source_format' go together.");
+        o->submit.source_format = format;
+        return 0;
+}
+
 static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         _cleanup_free_ char *errors = NULL;
         _cleanup_(secrets_freep) char **secrets = NULL;
+        _cleanup_(options_done) Options options = { .submit = SUBMIT_OPTIONS_NULL };
+        bool with_options = sd_bus_message_has_signature(m, "ssa{ss}a{sv}");
         const char *source, *yaml;
         int r;
 
         r = sd_bus_message_read(m, "ss", &source, &yaml);
         if (r < 0)
                 return r;
-        if (sd_bus_message_has_signature(m, "ssa{ss}")) {
+        if (sd_bus_message_has_signature(m, "ssa{ss}") || with_options) {
                 r = read_secrets(m, &secrets, error);
+                if (r < 0)
+                        return r;
+        }
+        if (with_options) {
+                r = read_options(m, manager, &options, error);
                 if (r < 0)
                         return r;
         }
@@ -310,8 +533,8 @@ static int submit(sd_bus_message *m, Manager *manager, const char *by, sd_bus_er
                 return sd_bus_error_set(
                         error, SD_BUS_ERROR_INVALID_ARGS, "The source name must be 1 to 4096 bytes.");
 
-        r = manager_submit_then(
-                manager, source, yaml, strlen(yaml), secrets, by, &errors, submitted, sd_bus_message_ref(m));
+        r = manager_submit_then(manager, source, yaml, strlen(yaml), secrets, &options.submit, by, &errors,
+                submitted, sd_bus_message_ref(m));
         if (r < 0) {
                 sd_bus_message_unref(m);
                 return submit_error(r, errors, error);
@@ -440,6 +663,9 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Submit", SD_BUS_ARGS("s", source, "s", yaml), SD_BUS_RESULT("t", id),
                 method_submit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SubmitWithSecrets", SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets),
+                SD_BUS_RESULT("t", id), method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("SubmitWithOptions",
+                SD_BUS_ARGS("s", source, "s", yaml, "a{ss}", secrets, "a{sv}", options),
                 SD_BUS_RESULT("t", id), method_submit, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
         SD_BUS_METHOD_WITH_ARGS("GetRun", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", json), method_get_run,
                 SD_BUS_VTABLE_UNPRIVILEGED),

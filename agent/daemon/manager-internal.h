@@ -134,15 +134,17 @@ int manager_cancel_for_group(Manager *m, uint64_t id, uint64_t newer);
 
 /* ---- step-exec.c: starting a step ---- */
 
-/* What differs between kinds of step: the entry's files and argv, from the spec. Today every step is a
- * run: step, run by a shell (README, The workflow language); JavaScript actions run by node and
- * container actions will be kinds of their own. */
+/* What differs between kinds of step: the entry's files, argv and stdin, from the spec. A run: step is
+ * run by a shell (README, The workflow language); actions/checkout by the agent's script with the run's
+ * source on stdin; JavaScript actions run by node and container actions will be kinds of their own. */
 typedef struct StepKindOps {
         const char *name;
         /* Writes what the entry needs into the job's file-command directory and returns the entry's
          * argv. *ret_message: why it failed, for the step's message (NULL: out of memory). */
         int (*prepare)(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
                 char **ret_message);
+        /* The entry's standard input, or -EBADF for /dev/null; NULL: /dev/null. */
+        int (*open_stdin)(ManagedRun *mr, char **ret_message);
 } StepKindOps;
 
 extern const StepCallbacks step_callbacks;

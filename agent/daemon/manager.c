@@ -27,6 +27,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "run-options.h"
 #include "worker.h"
 
 /* ---- runs: lifetime ---- */
@@ -179,10 +180,15 @@ int managed_run_init_jobs(ManagedRun *mr) {
         return 0;
 }
 
-static int contexts_new(
-        Manager *m, uint64_t id, const char *by, ExprValue **ret_github, ExprValue **ret_runner) {
+/* The github context's fixed part (README, "Contexts of a run"): what GitHub fills for a run, from
+ * the options the caller gave and what the agent knows. */
+static int contexts_new(Manager *m, uint64_t id, const char *by, const Workflow *w, const SubmitOptions *o,
+        ExprValue **ret_github, ExprValue **ret_runner) {
         _cleanup_(expr_value_unrefp) ExprValue *github = expr_value_new_object(),
-                                               *runner = expr_value_new_object();
+                                               *runner = expr_value_new_object(), *event = NULL;
+        _cleanup_free_ char *api_url = NULL, *graphql_url = NULL, *owner = NULL;
+        const char *event_name = o->event_name ?: (w->n_on > 0 ? w->on[0] : "workflow_dispatch");
+        const char *server_url = m->config.server_url;
         char number[32], host[256] = "";
         struct utsname u;
         const char *arch = "X64";
@@ -197,6 +203,36 @@ static int contexts_new(
                         : strncmp(u.machine, "arm", 3) == 0 ? "ARM"
                                                             : "X86";
         (void) gethostname(host, sizeof(host) - 1);
+        /* GitHub.com's API has a host of its own; GitHub Enterprise Server's is under /api. */
+        if (streq(server_url, CONFIG_SERVER_URL_DEFAULT)) {
+                api_url = strdup("https://api.github.com");
+                graphql_url = strdup("https://api.github.com/graphql");
+        } else {
+                api_url = strdupf("%s/api/v3", server_url);
+                graphql_url = strdupf("%s/api/graphql", server_url);
+        }
+        if (!api_url || !graphql_url)
+                return -ENOMEM;
+        event = o->event ? expr_value_ref(o->event) : expr_value_new_object();
+        if (!event)
+                return -ENOMEM;
+        /* A workflow_dispatch event carries its inputs, as github.event.inputs. */
+        if (streq(event_name, "workflow_dispatch") && o->inputs && !expr_object_getz(event, "inputs")) {
+                _cleanup_(expr_value_unrefp) ExprValue *copy = NULL;
+
+                /* The payload may be shared (o->event): a new object with its members and inputs. */
+                copy = expr_value_new_object();
+                if (!copy)
+                        return -ENOMEM;
+                for (size_t i = 0; i < event->object.n; i++)
+                        if (expr_object_set(copy, event->object.pairs[i].key,
+                                    strlen(event->object.pairs[i].key), event->object.pairs[i].value) < 0)
+                                return -ENOMEM;
+                if (expr_object_set(copy, "inputs", 6, o->inputs) < 0)
+                        return -ENOMEM;
+                expr_value_unref(event);
+                event = TAKE_PTR(copy);
+        }
 
 #define SET(o, k, v) \
         do { \
@@ -205,13 +241,38 @@ static int contexts_new(
                         r = _v ? expr_object_set(o, k, strlen(k), _v) : -ENOMEM; \
         } while (0)
         SET(github, "run_number", number);
-        SET(github, "event_name", "workflow_dispatch");
+        SET(github, "run_attempt", "1");
+        SET(github, "event_name", event_name);
         SET(github, "actor", by);
+        SET(github, "triggering_actor", by);
+        SET(github, "server_url", server_url);
+        SET(github, "api_url", api_url);
+        SET(github, "graphql_url", graphql_url);
+        if (o->sha)
+                SET(github, "sha", o->sha);
+        if (o->ref) {
+                const char *name, *type;
+
+                run_ref_split(o->ref, &name, &type);
+                SET(github, "ref", o->ref);
+                SET(github, "ref_name", name);
+                if (type)
+                        SET(github, "ref_type", type);
+        }
+        if (o->repository) {
+                owner = strndup(o->repository, strcspn(o->repository, "/"));
+                if (!owner)
+                        return -ENOMEM;
+                SET(github, "repository", o->repository);
+                SET(github, "repository_owner", owner);
+        }
         SET(runner, "os", "Linux");
         SET(runner, "arch", arch);
         SET(runner, "name", host);
         SET(runner, "environment", "self-hosted");
 #undef SET
+        if (r >= 0 && expr_object_set(github, "event", 5, event) < 0)
+                r = -ENOMEM;
         if (r < 0)
                 return r;
         *ret_github = TAKE_PTR(github);
@@ -237,6 +298,22 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         return 0;
 }
 
+/* actions/checkout without a source would only fail when it runs: refused at once, at its line. */
+static int check_source(const char *source, const Workflow *w, bool has_source, char **ret_errors) {
+        for (size_t i = 0; !has_source && i < w->n_jobs; i++)
+                for (size_t k = 0; k < w->jobs[i].n_steps; k++) {
+                        const WorkflowStep *st = &w->jobs[i].steps[k];
+
+                        if (st->kind != WORKFLOW_STEP_CHECKOUT)
+                                continue;
+                        *ret_errors = strdupf(
+                                "%s:%u:%u: %s needs the run's source, and the run has none: run a workflow file in a git work tree, or give --source DIR (not --no-source)\n",
+                                source, st->pos.line, st->pos.column, st->uses);
+                        return *ret_errors ? -EINVAL : -ENOMEM;
+                }
+        return 0;
+}
+
 /* A run is prepared in runs/.new-<id> and renamed to runs/<id> only when complete: a submit that
  * fails half-way (a full disk, no descriptors left) leaves nothing a later start or submit trips
  * over. */
@@ -259,7 +336,9 @@ typedef struct Submission {
         char *yaml;
         size_t len;
         char *internal, *public;
-        const char *failed; /* what failed, for the loop to log */
+        int source_fd;            /* the caller's snapshot, or -EBADF */
+        uint64_t max_source_size; /* 0: no limit */
+        const char *failed;       /* what failed, for the loop to log */
 } Submission;
 
 static Submission *submission_free(Submission *s) {
@@ -270,8 +349,71 @@ static Submission *submission_free(Submission *s) {
         free(s->yaml);
         free(s->internal);
         free(s->public);
+        safe_close(s->source_fd);
         free(s);
         return NULL;
+}
+
+/* On the worker: the caller's snapshot (README, "The run's source") copied into the run's directory
+ * as "source", root's, mode 0600. The agent reads only the descriptor the caller opened, never a path
+ * the caller named, and never looks inside: the checkout step unpacks it as the job's user. */
+static int source_copy(int dir_fd, int source_fd, uint64_t max, const char **ret_failed) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[64 * 1024];
+        uint64_t total = 0;
+        struct stat st;
+        int flags, r = 0;
+
+        *ret_failed = "read the source";
+        flags = fcntl(source_fd, F_GETFL);
+        if (flags < 0 || fstat(source_fd, &st) < 0)
+                return -errno;
+        /* A pipe or socket could be held open by the caller and block the worker for ever. */
+        if (!S_ISREG(st.st_mode) || (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
+                return -EBADFD;
+        *ret_failed = "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf";
+        if (max > 0 && (uint64_t) st.st_size > max)
+                return -EFBIG;
+        *ret_failed = "keep the source";
+        fd = openat(dir_fd, "source", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n = pread(source_fd, buf, sizeof(buf), (off_t) total);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                total += (uint64_t) n;
+                /* The file may grow while it is read. */
+                if (max > 0 && total > max) {
+                        *ret_failed =
+                                "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf";
+                        r = -EFBIG;
+                        break;
+                }
+                for (ssize_t done = 0, w; done < n; done += w) {
+                        w = write(fd, buf + done, (size_t) (n - done));
+                        if (w < 0 && errno == EINTR)
+                                w = 0;
+                        else if (w < 0) {
+                                r = -errno;
+                                break;
+                        }
+                }
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dir_fd, "source", 0);
+        return r;
 }
 
 /* On the worker. */
@@ -302,6 +444,11 @@ static int submission_write(void *data) {
         r = write_file_atomic_at(dir_fd, "workflow.yml", s->yaml, s->len, 0640);
         if (r < 0)
                 goto fail;
+        if (s->source_fd >= 0) {
+                r = source_copy(dir_fd, s->source_fd, s->max_source_size, &s->failed);
+                if (r < 0)
+                        goto fail;
+        }
         s->failed = "write the state";
         r = state_write_texts_at(dir_fd, s->internal, s->public);
         if (r < 0)
@@ -320,6 +467,7 @@ fail:
          * of another one (rm_rf_at() needs a few). */
         if (dir_fd >= 0) {
                 (void) unlinkat(dir_fd, "workflow.yml", 0);
+                (void) unlinkat(dir_fd, "source", 0);
                 (void) unlinkat(dir_fd, "run-state.json", 0);
                 (void) unlinkat(dir_fd, "state.json", 0);
                 (void) unlinkat(dir_fd, "logs", AT_REMOVEDIR);
@@ -366,7 +514,10 @@ static void submission_done(int r, void *data) {
 }
 
 int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
-        const char *by, char **ret_errors, manager_submit_done_t then, void *userdata) {
+        SubmitOptions *options, const char *by, char **ret_errors, manager_submit_done_t then,
+        void *userdata) {
+        SubmitOptions none = SUBMIT_OPTIONS_NULL;
+        const SubmitOptions *o = options ?: &none;
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_(workflow_freep) Workflow *w = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *github = NULL, *runner = NULL;
@@ -386,6 +537,9 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
         }
         if (r < 0)
                 return r;
+        r = check_source(source, w, o->source_fd >= 0, ret_errors);
+        if (r < 0)
+                return r;
 
         /* Room in the table first: once the directory has its name, nothing may fail any more. */
         if (array_grow((void **) &m->runs, &m->allocated_runs, m->n_runs + m->pending_submits + 1,
@@ -403,16 +557,27 @@ int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t
                 .admin_gid = m->admin_gid,
                 .len = len,
                 .by = strdup(by),
-                .yaml = strndup(yaml, len) };
+                .yaml = strndup(yaml, len),
+                .source_fd = options ? TAKE_FD(options->source_fd) : -EBADF,
+                .max_source_size = m->config.max_source_size };
         workspace = strdupf("%s/work/r%" PRIu64, m->state_dir, s->id);
         r = s->by && s->yaml && workspace ? managed_run_new(m, s->id, &s->mr) : -ENOMEM;
         if (r >= 0)
-                r = contexts_new(m, s->id, by, &github, &runner);
+                r = contexts_new(m, s->id, by, w, o, &github, &runner);
         if (r >= 0)
                 r = run_new(s->id, source, w, workspace, github, runner, now(), &s->mr->run);
         if (r < 0)
                 goto fail;
         TAKE_PTR(w);
+        s->mr->run->inputs = o->inputs ? expr_value_ref(o->inputs) : NULL;
+        s->mr->run->vars = o->vars ? expr_value_ref(o->vars) : NULL;
+        if (s->source_fd >= 0) {
+                s->mr->run->source_format = strdup(o->source_format);
+                if (!s->mr->run->source_format) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
         s->mr->run->cancel = (RunCancelSettings){
                 .interrupt_usec = m->config.interrupt_timeout_usec,
                 .terminate_usec = m->config.terminate_timeout_usec,

@@ -110,8 +110,23 @@ int manager_load_runs(Manager *m);
  * stopping, -EINVAL with the loader's messages in *ret_errors, one a line, "SOURCE:LINE:COLUMN: message",
  * -ENOMEM. */
 typedef void (*manager_submit_done_t)(int result, uint64_t id, void *userdata);
+
+/* What SubmitWithOptions() adds to a run (README, "Contexts of a run", "The run's source"), checked
+ * by the caller. */
+typedef struct SubmitOptions {
+        const char *event_name;             /* NULL: the first event of on: */
+        ExprValue *event;                   /* github.event, an object; NULL: {} */
+        ExprValue *inputs, *vars;           /* objects of strings; NULL: empty */
+        const char *sha, *ref, *repository; /* NULL: not known */
+        int source_fd;                      /* the snapshot (a regular file), or -EBADF; taken */
+        const char *source_format;          /* "git-bundle" or "tar" with source_fd */
+} SubmitOptions;
+
+#define SUBMIT_OPTIONS_NULL ((SubmitOptions){ .source_fd = -EBADF })
+
 int manager_submit_then(Manager *m, const char *source, const char *yaml, size_t len, char *const *secrets,
-        const char *by, char **ret_errors, manager_submit_done_t then, void *userdata);
+        SubmitOptions *options, const char *by, char **ret_errors, manager_submit_done_t then,
+        void *userdata);
 
 ManagedRun *manager_find_run(Manager *m, uint64_t id);
 /* The run's state as JSON: rebuilt from a live run, as loaded for a finished one; owned by mr. */

@@ -303,6 +303,25 @@ static int job_prepare_private(ManagedRun *mr, size_t job, const char *files) {
 
 /* The job's directories: the workspace (its user's), and below the runtime directory one for the
  * agent's own files (root's) with the user's file-command directory and the private ones in it. */
+/* GITHUB_EVENT_PATH: github.event as JSON, as on GitHub, the job's user's (README, "Contexts of a
+ * run"). Written anew when a restarted agent prepares the job again. */
+static int write_event_file(ManagedRun *mr, size_t job) {
+        JobCtx *jc = job_ctx(mr, job);
+        const ExprValue *event = expr_object_getz(mr->run->github, "event");
+        _cleanup_free_ char *json = NULL;
+        size_t len = 2;
+        int r;
+
+        if (event)
+                r = expr_value_to_json(event, true, &json, &len);
+        else
+                r = (json = strdup("{}")) ? 0 : -ENOMEM;
+        if (r < 0)
+                return r;
+        (void) unlinkat(jc->files_fd, "event.json", 0);
+        return write_new_file_at(jc->files_fd, "event.json", json, len, 0600, jc->uid, jc->uid);
+}
+
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
@@ -342,6 +361,11 @@ int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job) {
         jc->files_fd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (jc->files_fd < 0)
                 return -errno;
+        r = write_event_file(mr, job);
+        if (r < 0) {
+                jc->files_fd = safe_close(jc->files_fd);
+                return r;
+        }
         jc->files_dir = TAKE_PTR(files);
         *ret_workspace_job = TAKE_PTR(ws);
         return 0;
@@ -372,6 +396,7 @@ static int build_environ(
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
+        fprintf(f, "GITHUB_EVENT_PATH=%s/event.json%c", jc->files_dir, '\0');
         fprintf(f, "HOME=%s%cUSER=%s%cLOGNAME=%s%cLANG=C.UTF-8%c", m->step_home, '\0', jc->user, '\0',
                 jc->user, '\0', '\0');
         fputs("PATH=", f);
@@ -452,9 +477,36 @@ static const StepKindOps step_kind_shell = {
         .prepare = shell_prepare,
 };
 
+/* actions/checkout (README, "The run's source"): the agent's script, run as the job's user like a
+ * run: step, reads the run's source from its stdin: a descriptor of the snapshot the agent kept, so
+ * that only this step's process gets it, and the agent never unpacks it. */
+static int checkout_open_stdin(ManagedRun *mr, char **ret_message) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        int fd;
+
+        if (!mr->run->source_format)
+                return -EBADF; /* the script says there is no source */
+        dir_fd = run_dir_open(mr->manager, mr->id);
+        if (dir_fd < 0) {
+                *ret_message = strdupf("Failed to open the run's directory: %s", strerror(-dir_fd));
+                return dir_fd;
+        }
+        fd = openat(dir_fd, "source", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                *ret_message = strdupf("Failed to open the run's source: %m");
+                return -errno;
+        }
+        return fd;
+}
+
+static const StepKindOps step_kind_checkout = {
+        .name = "actions/checkout",
+        .prepare = shell_prepare,
+        .open_stdin = checkout_open_stdin,
+};
+
 static const StepKindOps *step_kind_of(const RunStep *s) {
-        /* The loader accepts run: steps only (uses: is refused), so that is every step for now. */
-        return &step_kind_shell;
+        return s->def->kind == WORKFLOW_STEP_CHECKOUT ? &step_kind_checkout : &step_kind_shell;
 }
 
 /* ---- the job's slice: its [Job] limits (README, "Steps are untrusted") ---- */
@@ -509,7 +561,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL, *workdir_path = NULL;
-        _cleanup_close_ int masks_fd = -EBADF;
+        _cleanup_close_ int masks_fd = -EBADF, stdin_fd = -EBADF;
         char **argv = NULL, **shim_argv = NULL, name[64];
         size_t environ_len = 0, n = 0, allocated = 0;
         StepRef *ref;
@@ -563,6 +615,13 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         r = kind->prepare(mr, job, step, spec, &argv, ret_message);
         if (r < 0)
                 return r;
+        if (kind->open_stdin) {
+                stdin_fd = kind->open_stdin(mr, ret_message);
+                if (stdin_fd < 0 && stdin_fd != -EBADF) {
+                        strv_free(argv);
+                        return stdin_fd;
+                }
+        }
 
         masks_fd = masks_memfd(mr, job);
         if (masks_fd < 0 && masks_fd != -EBADF) {
@@ -575,6 +634,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         r = strv_push(&shim_argv, &n, &allocated, strdup(m->shim_path));
         if (r >= 0 && masks_fd >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--masks-fd=4"));
+        if (r >= 0 && stdin_fd >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--stdin-fd=5"));
         if (r >= 0 && run_step_debug(mr->run))
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--debug"));
         if (r >= 0)
@@ -647,7 +708,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                         .unit = s->unit,
                         .slice = slice,
                         .description = description,
-                        .masks_fd = masks_fd },
+                        .masks_fd = masks_fd,
+                        .stdin_fd = stdin_fd },
                 &step_callbacks, ref, &jc->steps[step]);
         strv_free(shim_argv);
         if (r < 0) {

@@ -81,6 +81,7 @@ static const char *arg_exit_status = NULL;
 static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
 static int arg_masks_fd = -EBADF;
+static int arg_stdin_fd = -EBADF;
 static bool arg_debug = false;
 static const char *arg_annotations = NULL;
 static const char *arg_fields[MAX_FIELDS];
@@ -110,6 +111,7 @@ static void help(void) {
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
                "     --masks-fd=FD         Mask these values as *** in the log and the journal copy:\n"
                "                           FD holds them, each ended by a NUL byte\n"
+               "     --stdin-fd=FD         The command's standard input (default /dev/null)\n"
                "     --debug               Keep ::debug:: lines (ACTIONS_STEP_DEBUG)\n"
                "     --annotations=FILE    Append the step's ::error::, ::warning:: and ::notice::\n"
                "                           annotations to FILE, one JSON object a line\n"
@@ -169,6 +171,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_MAX_LOG_SIZE,
                 ARG_FIELD,
                 ARG_MASKS_FD,
+                ARG_STDIN_FD,
                 ARG_DEBUG,
                 ARG_ANNOTATIONS,
                 ARG_BIND,
@@ -187,6 +190,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
                 { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
+                { "stdin-fd", required_argument, NULL, ARG_STDIN_FD },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "annotations", required_argument, NULL, ARG_ANNOTATIONS },
                 { "bind", required_argument, NULL, ARG_BIND },
@@ -254,6 +258,20 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_masks_fd = (int) fd;
+                        break;
+                }
+                case ARG_STDIN_FD: {
+                        unsigned fd;
+                        char end;
+                        if (sscanf(optarg, "%u%c", &fd, &end) != 1 || fd <= CONTROL_FD || fd > 1024) {
+                                fprintf(stderr,
+                                        "runner-step: --stdin-fd wants a descriptor above 3, got '%s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_stdin_fd = (int) fd;
+                        /* Not for the shim's other children, nor left open in the shim's fds. */
+                        (void) fcntl(arg_stdin_fd, F_SETFD, FD_CLOEXEC);
                         break;
                 }
                 case ARG_DEBUG:
@@ -425,7 +443,7 @@ _Noreturn static void run_entry(char **argv, char **env, int out_fd, int err_fd,
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
 
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        null_fd = arg_stdin_fd >= 0 ? arg_stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
                 dup2(err_fd, STDERR_FILENO) < 0)
                 r = -errno;
@@ -826,6 +844,7 @@ int main(int argc, char *argv[]) {
         out_pipe[1] = safe_close(out_pipe[1]);
         err_pipe[1] = safe_close(err_pipe[1]);
         report[1] = safe_close(report[1]);
+        arg_stdin_fd = safe_close(arg_stdin_fd);
 
         /* EOF: the exec succeeded (the pipe is O_CLOEXEC); an int: it failed with that -errno. */
         do

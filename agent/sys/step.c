@@ -371,17 +371,21 @@ int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *
                 return r;
         if (r == 0) {
                 sigset_t none;
-                int masks = -EBADF;
+                int masks = -EBADF, in = -EBADF;
 
                 /* The agent blocks signals for its event loop; the shim starts clean. */
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                /* Out of the way of fd 3 first, then fd 4. */
-                if (params->masks_fd > 0 && (masks = fcntl(params->masks_fd, F_DUPFD_CLOEXEC, 5)) < 0)
+                /* Out of the way of fds 3 to 5 first. */
+                if (params->masks_fd > 0 && (masks = fcntl(params->masks_fd, F_DUPFD_CLOEXEC, 6)) < 0)
+                        _exit(127);
+                if (params->stdin_fd > 0 && (in = fcntl(params->stdin_fd, F_DUPFD_CLOEXEC, 6)) < 0)
                         _exit(127);
                 if (pair[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pair[1], 3) < 0)
                         _exit(127);
                 if (masks >= 0 && dup2(masks, 4) < 0)
+                        _exit(127);
+                if (in >= 0 && dup2(in, 5) < 0)
                         _exit(127);
                 execv(params->shim_argv[0], params->shim_argv);
                 _exit(127);

@@ -40,6 +40,7 @@ typedef struct StepParams {
         const char *slice;
         const char *description;
         int masks_fd; /* > 0: becomes the shim's fd 4 (runner-step --masks-fd=4); 0 (unset): none */
+        int stdin_fd; /* > 0: becomes the shim's fd 5 (runner-step --stdin-fd=5); 0 (unset): none */
 } StepParams;
 
 int step_process_start(sd_event *event, UnitWatcher *watcher, const StepParams *params,

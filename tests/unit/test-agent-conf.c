@@ -55,6 +55,17 @@ static void test_override(void **state) {
         assert_int_equal(c.force_terminate_usec, 600 * USEC_PER_SEC);
         assert_int_equal(c.signal_target, SIGNAL_TARGET_CGROUP);
         assert_int_equal(c.max_parallel_jobs, 8);
+        assert_string_equal(c.server_url, "https://github.com");
+        assert_int_equal(c.max_source_size, UINT64_C(1) << 30);
+        assert_int_equal(parse(&c, "agent.conf",
+                                 "[Agent]\nServerURL=https://ghe.example\nMaxSourceSize=10M\n", &errors),
+                0);
+        assert_string_equal(c.server_url, "https://ghe.example");
+        assert_int_equal(c.max_source_size, 10 << 20);
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Agent]\nServerURL=\nMaxSourceSize=infinity\n", &errors), 0);
+        assert_string_equal(c.server_url, "https://github.com");
+        assert_int_equal(c.max_source_size, 0);
 
         /* a drop-in overrides what it names, nothing else; the last assignment wins */
         assert_int_equal(parse(&c, "agent.conf.d/10-fast.conf",
@@ -124,6 +135,12 @@ static const ErrorCase error_cases[] = {
         { "[Job]\nIOWeight=infinity\n",
                 "2: invalid IOWeight=infinity: must be a number from 1 to 10000, or empty\n" },
         { "[Job]\nCPUQuota=20%\n", "2: unknown setting CPUQuota= in [Job]\n" },
+        { "[Agent]\nServerURL=github.example\n",
+                "2: invalid ServerURL=github.example: must be an http:// or https:// URL of at most 255 bytes, without spaces or a trailing /, or empty (https://github.com)\n" },
+        { "[Agent]\nServerURL=https://ghe.example/\n",
+                "2: invalid ServerURL=https://ghe.example/: must be an http:// or https:// URL of at most 255 bytes, without spaces or a trailing /, or empty (https://github.com)\n" },
+        { "[Agent]\nMaxSourceSize=0\n",
+                "2: invalid MaxSourceSize=0: must be a size (e.g. 100M, 1G), infinity, or empty (1G)\n" },
         /* every error, each at the first line of its (continued) entry */
         { "[Cancel]\nInterruptTimeoutSec=\\\n  x\n# between\nFoo=1\n\n[Agent]\nMaxParallelJobs=many\n",
                 "2: invalid InterruptTimeoutSec=x: not a time span (e.g. 7500ms, 2.5s, 5min)\n"

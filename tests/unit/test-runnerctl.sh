@@ -141,6 +141,17 @@ stderr_is "missing workflow message" "runnerctl: $tmp/none.yml: No such file or 
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$tmp/big.yml"
 check "validate a file over 1 MiB" 1 "" "$runnerctl" validate "$tmp/big.yml"
 stderr_is "size limit message" "$tmp/big.yml:1:1: the file is larger than the limit of 1048576 bytes"
+# run's contexts and source: checked before the agent is asked (none runs here)
+check "--source and --no-source together are a usage error" 2 "" "$runnerctl" run --source . --no-source x.yml
+stderr_is "--source with --no-source message" "runnerctl: --source and --no-source exclude each other
+Try 'runnerctl --help' for more information."
+check "--var with a bad name is a usage error" 2 "" "$runnerctl" run --var GITHUB_TOKEN=x x.yml
+check "--input without = is a usage error" 2 "" "$runnerctl" run --input x x.yml
+check "--event with a bad name is a usage error" 2 "" "$runnerctl" run --event Push x.yml
+check "--var does not apply to eval" 2 "" "$runnerctl" eval --var a=b 1
+printf 'A=1\n2B=x\n' >"$tmp/bad.vars"
+check "a bad --var-file line is a usage error" 2 "" "$runnerctl" run --var-file "$tmp/bad.vars" x.yml
+stderr_is "it names FILE:LINE" "runnerctl: $tmp/bad.vars:2: expected NAME=VALUE, NAME of letters, digits and _, not starting with a digit or GITHUB_"
 check "validate without a file is a usage error" 2 "" "$runnerctl" validate
 check "validate several files: exit 1 if one is invalid" 1 "$fixtures/valid/cleanup.yml: valid: 3 jobs, 7 steps" \
         "$runnerctl" validate "$fixtures/valid/cleanup.yml" "$fixtures/invalid/needs.yml"
