@@ -5,6 +5,9 @@
  *                         or SIGTERM it receives (taken with sigwaitinfo, so nothing runs in between),
  *                         and never ends on its own
  *   cancel RUN            prints CLOCK_REALTIME ns, then calls runner-agent's Cancel(RUN, false)
+ *   recancel RUN RATE MS  calls Cancel(RUN, false) RATE times a second for MS milliseconds, each after
+ *                         the last was answered (a run already being cancelled changes nothing, but
+ *                         the agent saves its state before it answers); prints the calls answered
  *   count-writes DIR NAME MS
  *                         counts the files NAME renamed into DIR (an atomic write's last act) during MS
  *                         milliseconds, with inotify; prints the count
@@ -187,6 +190,33 @@ static int cmd_probe(pid_t pid, unsigned ms) {
         schedstat(pid, &run1, &wait1);
         printf("%.1f %.1f %u %u %u %u %d\n", (double) (wait1 - wait0) / 1e6, (double) (run1 - run0) / 1e6,
                 total, running, idle, other, top);
+        return 0;
+}
+
+static int cmd_recancel(const char *run, unsigned rate, unsigned ms) {
+        sd_bus *bus = NULL;
+        uint64_t id = strtoull(run, NULL, 10), start, next;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return fprintf(stderr, "bus: %s\n", strerror(-r)), 2;
+        start = next = now_ns(CLOCK_MONOTONIC);
+        while (next < start + (uint64_t) ms * 1000000ULL) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                uint64_t t = now_ns(CLOCK_MONOTONIC);
+
+                if (t < next)
+                        sleep_ms((unsigned) ((next - t) / 1000000ULL));
+                r = sd_bus_call_method(bus, "io.runneragent.Agent1", "/io/runneragent/Agent1",
+                        "io.runneragent.Agent1", "Cancel", &error, NULL, "tb", id, 0);
+                sd_bus_error_free(&error);
+                n += r >= 0;
+                next += 1000000000ULL / rate;
+        }
+        printf("%u\n", n);
+        sd_bus_unref(bus);
         return 0;
 }
 
@@ -406,6 +436,8 @@ int main(int argc, char *argv[]) {
                 cmd_sigwait(argv[2]);
         if (argc == 3 && strcmp(argv[1], "cancel") == 0)
                 return cmd_cancel(argv[2]);
+        if (argc == 5 && strcmp(argv[1], "recancel") == 0)
+                return cmd_recancel(argv[2], (unsigned) atoi(argv[3]), (unsigned) atoi(argv[4]));
         if (argc == 5 && strcmp(argv[1], "count-writes") == 0)
                 return cmd_count_writes(argv[2], argv[3], (unsigned) atoi(argv[4]));
         if (argc == 4 && strcmp(argv[1], "probe") == 0)

@@ -21,10 +21,10 @@ build=$1
 require_test_container
 
 files=${BENCH_LOOP_FILES:-200000}
-runs=${BENCH_LOOP_RUNS:-10}     # runs cancelled together in a round, one sample each
-pairs=${BENCH_LOOP_PAIRS:-4}    # a quiet and a loaded round each
+runs=${BENCH_LOOP_RUNS:-12}     # runs cancelled together in a round, one sample each
+pairs=${BENCH_LOOP_PAIRS:-3}    # a quiet and a loaded round each
 lead_ms=${BENCH_LOOP_LEAD:-600} # the removal is let go this long before the first SIGTERM stage
-savers=${BENCH_LOOP_SAVERS:-4}  # runs of short steps, side by side, for the saves
+saves_rate=${BENCH_LOOP_SAVES:-60} # Cancel calls a second that each make the agent save a run's state
 scratch bench-loop
 trap 'rm -rf "$work" "$marks"; rm -f /etc/runner-agent/agent.conf.d/40-bench-loop.conf' EXIT
 
@@ -47,22 +47,13 @@ jobs:
           while [ ! -e $marks/heavy$1.go ]; do sleep 0.01; done
 YML
 }
-# Steps as short as can be: each makes the agent save the run's state about three times.
-{
-        echo "name: many saves"
-        echo "jobs:"
-        echo "  saves:"
-        echo "    steps:"
-        for ((i = 1; i <= 1000; i++)); do echo "      - run: \"true\""; done
-} >"$work/saves.yml"
-
 ms_since_t() { awk -v now="$EPOCHREALTIME" -v t="$1" 'BEGIN { printf "%d", (now - t) * 1000 }'; }
 
 # round KIND K: RUNS runs cancelled at once; samples appended to KIND.step and KIND.agent (ms), one a
 # run, and the round's signal counts to KIND.count. A loaded round removes workspace K and runs the
 # saves around the SIGTERM stages.
 round() {
-        local kind=$1 k=$2 i id ids=() saves=() heavy_ws="" t_int
+        local kind=$1 k=$2 i id ids=() saves="" heavy_ws="" t_int
         for ((i = 1; i <= runs; i++)); do
                 printf 'name: stubborn\njobs:\n  s:\n    steps:\n      - run: exec bench-cancel-helper sigwait %s\n' \
                         "$marks/$kind$k-$i" >"$work/$kind$k-$i.yml"
@@ -71,36 +62,43 @@ round() {
         wait_for 120 bash -c "[[ \$(cat $marks/$kind$k-* 2>/dev/null | grep -c READY) -eq $runs ]]" ||
                 { echo "Bail out! the steps of round $kind$k did not all start"; exit 1; }
         if [[ $kind == loaded ]]; then
-                saves=()
-                for ((i = 1; i <= savers; i++)); do saves+=("$(runnerctl run "$work/saves.yml")"); done
+                # The saves: a run of its own, cancelled first; Cancel again while it is being cancelled
+                # changes nothing, but the agent saves the run's state before it answers.
+                printf 'name: saves\njobs:\n  s:\n    steps:\n      - run: exec bench-cancel-helper sigwait %s\n' \
+                        "$marks/saves$k" >"$work/saves$k.yml"
+                saves=$(runnerctl run "$work/saves$k.yml")
+                wait_for 120 grep -q READY "$marks/saves$k" || { echo "Bail out! the saves run did not start"; exit 1; }
+                runnerctl cancel "$saves" >/dev/null
                 heavy_ws=/var/lib/runner-agent/work/r${heavy_ids[$k]}/heavy
         fi
         for id in "${ids[@]}"; do runnerctl cancel "$id" >/dev/null; done
         wait_for 10 bash -c "grep -q ^INT $marks/$kind$k-1" || { echo "Bail out! no SIGINT"; exit 1; }
         t_int=$(awk '$1 == "INT" { printf "%.6f\n", $2 / 1e9; exit }' "$marks/$kind$k-1")
-        # From a second before the first SIGTERM stage to 1.5 s after it: what the agent's loop thread
-        # did, and (loaded) the saves; the removal is let go lead_ms before the stages.
+        # From 1.5 s before the first SIGTERM stage to 1.5 s after it (the stages of the round's runs
+        # follow within a second): the saves, counted as state.json renames; from a second before, what
+        # the agent's loop thread did. The removal is let go lead_ms before the first stage.
+        until (($(ms_since_t "$t_int") >= 6000)); do sleep 0.01; done
+        if [[ $kind == loaded ]]; then
+                bench-cancel-helper count-writes "$runs_dir/$saves" state.json 3000 >"$work/saves$k" &
+                bench-cancel-helper recancel "$saves" $((saves_rate / 2)) 3000 >/dev/null &
+                bench-cancel-helper recancel "$saves" $((saves_rate / 2)) 3000 >/dev/null &
+        fi
         until (($(ms_since_t "$t_int") >= 6500)); do sleep 0.01; done
         bench-cancel-helper probe "$(systemctl show -P MainPID runner-agent)" 2500 >>"$work/$kind.probe" &
         if [[ $kind == loaded ]]; then
-                for id in "${saves[@]}"; do
-                        bench-cancel-helper count-writes "$runs_dir/$id" state.json 2500 >>"$work/saves$k" &
-                done
                 until (($(ms_since_t "$t_int") >= 7500 - lead_ms)); do sleep 0.01; done
                 echo "$EPOCHREALTIME" >"$marks/heavy$k.go"
-                (while [[ -d $heavy_ws ]]; do sleep 0.005; done; echo "$EPOCHREALTIME" >"$marks/heavy$k.gone") &
+                (while [[ -d $heavy_ws ]]; do sleep 0.02; done; echo "$EPOCHREALTIME" >"$marks/heavy$k.gone") &
         fi
         for id in "${ids[@]}"; do
                 wait_for 120 completed "$id" || { echo "Bail out! run $id did not complete"; exit 1; }
         done
+        # (loaded) the removal too: the next round is a quiet one, or the next pair's
         wait
         if [[ $kind == loaded ]]; then
-                for id in "${saves[@]}"; do runnerctl cancel "$id" >/dev/null; done
-                for id in "${saves[@]}"; do
-                        wait_for 120 completed "$id" || { echo "Bail out! run $id did not complete"; exit 1; }
-                done
+                wait_for 120 completed "$saves" || { echo "Bail out! run $saves did not complete"; exit 1; }
                 wait_for 120 completed "${heavy_ids[$k]}" || { echo "Bail out! the heavy run did not complete"; exit 1; }
-                echo "$(cat "$marks/heavy$k.go") $(cat "$marks/heavy$k.gone") $(awk '{ s += $1 } END { print s }' "$work/saves$k")" >>"$work/load"
+                echo "$(cat "$marks/heavy$k.go") $(cat "$marks/heavy$k.gone") $(cat "$work/saves$k")" >>"$work/load"
         fi
         journalctl --sync
         for ((i = 1; i <= runs; i++)); do
@@ -151,8 +149,8 @@ ta=$(target "$qa99")
 during=$(awk '{ n += $4 } END { print n + 0 }' "$work/loaded.count")
 # the load: files removed a second (from the go to the workspace gone: a lower bound), saves a second
 removal=$(awk -v f="$files" '{ t += $2 - $1; n++ } END { printf "%.0f ms each, %.0f files/s", t / n * 1000, f * n / t }' "$work/load")
-saves_min=$(awk '{ r = $3 / 2.5; if (NR == 1 || r < m) m = r } END { printf "%.0f", m }' "$work/load")
-saves_avg=$(awk '{ s += $3 / 2.5 } END { printf "%.0f", s / NR }' "$work/load")
+saves_min=$(awk '{ r = $3 / 3; if (NR == 1 || r < m) m = r } END { printf "%.0f", m }' "$work/load")
+saves_avg=$(awk '{ s += $3 / 3 } END { printf "%.0f", s / NR }' "$work/load")
 # probe FILE: the loop thread over the rounds' stage windows (bench-cancel-helper probe)
 probe() {
         awk '{ w += $1; r += $2; t += $3; run += $4; idle += $5; o += $6; top = $7 } END {
