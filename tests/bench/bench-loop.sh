@@ -80,8 +80,7 @@ round() {
         until (($(ms_since_t "$t_int") >= 6000)); do sleep 0.01; done
         if [[ $kind == loaded ]]; then
                 bench-cancel-helper count-writes "$runs_dir/$saves" state.json 3000 >"$work/saves$k" &
-                bench-cancel-helper recancel "$saves" $((saves_rate / 2)) 3000 >/dev/null &
-                bench-cancel-helper recancel "$saves" $((saves_rate / 2)) 3000 >/dev/null &
+                bench-cancel-helper recancel "$saves" "$saves_rate" 3000 >/dev/null &
         fi
         until (($(ms_since_t "$t_int") >= 6500)); do sleep 0.01; done
         bench-cancel-helper probe "$(systemctl show -P MainPID runner-agent)" 2500 >>"$work/$kind.probe" &
