@@ -11,7 +11,9 @@
 # agent save its state 50 times a second or more (both counted: the files gone a second, the
 # state.json renames a second). TAP; fails on a lost or doubled signal, a survivor, a load that was
 # not there (the removal did not overlap the stages, fewer than 50 saves a second), or a loaded p99 far
-# outside the quiet p99 of the same run: above max(3 × quiet p99, quiet p99 + 20 ms).
+# outside the quiet p99 of the same run: above max(3 × quiet p99, quiet p99 + 50 ms). A loop blocked by
+# the removal is seconds late; a busy machine moved the loaded p99 up to 37 ms from the quiet one, and
+# 50 ms is what bench-cancel calls a broken stage.
 #
 #   bench-loop.sh BUILD_DIR
 set -uo pipefail
@@ -21,7 +23,8 @@ build=$1
 require_test_container
 
 files=${BENCH_LOOP_FILES:-200000}
-runs=${BENCH_LOOP_RUNS:-12}     # runs cancelled together in a round, one sample each
+runs=${BENCH_LOOP_RUNS:-34}     # runs cancelled together in a round, one sample each: 102 a condition,
+                                # so that p99 is not the one largest
 pairs=${BENCH_LOOP_PAIRS:-3}    # a quiet and a loaded round each
 lead_ms=${BENCH_LOOP_LEAD:-600} # the removal is let go this long before the first SIGTERM stage
 saves_rate=${BENCH_LOOP_SAVES:-60} # Cancel calls a second that each make the agent save a run's state
@@ -136,7 +139,7 @@ stats() {
                 for (i = 1; i <= 3; i++) { r = int(p[i] / 100 * NR + 0.999999); printf " %.3f", v[r < 1 ? 1 : r] }
                 printf " %.3f\n", v[NR] }'
 }
-target() { awk -v q="$1" 'BEGIN { a = 3 * q; b = q + 20; printf "%.3f", (a > b ? a : b) }'; }
+target() { awk -v q="$1" 'BEGIN { a = 3 * q; b = q + 50; printf "%.3f", (a > b ? a : b) }'; }
 within() { awk -v v="$1" -v b="$2" 'BEGIN { exit !(v != "-" && v <= b) }'; }
 
 read -r qsn qs50 qs90 qs99 qsmax < <(stats "$work/quiet.step")
@@ -177,8 +180,8 @@ check "the agent recorded every SIGTERM ($qan and $lan of $((pairs * runs)))" \
 check "no process of a step is left" wait_for 30 test -z "$(live_runner_processes)"
 check "the removal was under way at most loaded stages ($during of $lsn)" test $((during * 2)) -ge "$lsn"
 check "at least 50 state saves a second in every loaded round (fewest: $saves_min)" test "$saves_min" -ge 50
-check "loaded p99 as the steps saw it ($ls99 ms) ≤ max(3 × quiet p99, quiet p99 + 20 ms) = $ts ms" within "$ls99" "$ts"
-check "loaded p99 as the agent recorded it ($la99 ms) ≤ max(3 × quiet p99, quiet p99 + 20 ms) = $ta ms" within "$la99" "$ta"
+check "loaded p99 as the steps saw it ($ls99 ms) ≤ max(3 × quiet p99, quiet p99 + 50 ms) = $ts ms" within "$ls99" "$ts"
+check "loaded p99 as the agent recorded it ($la99 ms) ≤ max(3 × quiet p99, quiet p99 + 50 ms) = $ta ms" within "$la99" "$ta"
 
 echo "1..$n"
 [[ $failed -eq 0 ]]
