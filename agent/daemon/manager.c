@@ -950,9 +950,10 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
                         return log_error_errno(-errno, "Failed to open %s: %m", runs);
         }
 
-        r = worker_new(m->event, &m->worker);
+        /* Workspace removal is housekeeping that may wait; rm(1) inherits the remover's priority. */
+        r = worker_new(m->event, false, &m->worker);
         if (r >= 0)
-                r = worker_new(m->event, &m->remover);
+                r = worker_new(m->event, true, &m->remover);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the worker threads: %m");
 

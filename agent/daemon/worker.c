@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <linux/ioprio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -21,6 +24,7 @@ struct Job {
 struct Worker {
         pthread_t thread;
         bool started;
+        bool background;
         pthread_mutex_t lock;
         pthread_cond_t wake;
         Job *todo, *todo_tail; /* for the thread */
@@ -51,9 +55,22 @@ static Job *queue_pop(Job **head, Job **tail) {
         return j;
 }
 
+/* The lowest CPU and I/O priority for this thread and what it spawns (both are per thread on Linux and
+ * inherited by a child): on a busy machine its work must not take the CPU from the loop, whose thread
+ * shares the service's cgroup with it (README, Benchmarks: bench-loop). Best-effort I/O at its lowest
+ * level, not the idle class, which a machine that never stops writing would starve. */
+static void thread_to_background(void) {
+        pid_t tid = gettid();
+
+        (void) setpriority(PRIO_PROCESS, (id_t) tid, 19);
+        (void) syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7));
+}
+
 static void *thread_main(void *userdata) {
         Worker *w = userdata;
 
+        if (w->background)
+                thread_to_background();
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 Job *j = queue_pop(&w->todo, &w->todo_tail);
@@ -100,13 +117,14 @@ static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-int worker_new(sd_event *event, Worker **ret) {
+int worker_new(sd_event *event, bool background, Worker **ret) {
         Worker *w;
         int r;
 
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
+        w->background = background;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->wake, NULL);
         w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-event.h>
 
 /* Blocking work off the event loop (README, "Running workflows": nothing blocks the loop): state files
@@ -15,7 +16,9 @@ typedef int (*worker_func_t)(void *data);
 /* Runs in the loop with what func returned; frees data if it owns it. */
 typedef void (*worker_done_t)(int result, void *data);
 
-int worker_new(sd_event *event, Worker **ret);
+/* background: the thread, and what it spawns, at the lowest CPU and I/O priority (nice 19, best-effort
+ * level 7), for work that may wait while the machine is busy. */
+int worker_new(sd_event *event, bool background, Worker **ret);
 /* Queues func(data); done(result, data) follows from the loop (done may be NULL). */
 int worker_submit(Worker *w, worker_func_t func, worker_done_t done, void *data);
 /* Jobs queued or running now; 0 when idle. */

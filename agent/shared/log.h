@@ -29,4 +29,5 @@ static inline _printf_(3, 4) int log_full_errno(int level, int error, const char
 #define log_error(...) ((void) log_full_errno(LOG_ERR, 0, __VA_ARGS__))
 #define log_warning(...) ((void) log_full_errno(LOG_WARNING, 0, __VA_ARGS__))
 #define log_info(...) ((void) log_full_errno(LOG_INFO, 0, __VA_ARGS__))
+#define log_debug(...) ((void) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__))
 #define log_oom() log_full_errno(LOG_ERR, -ENOMEM, "Out of memory.")

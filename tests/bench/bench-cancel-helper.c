@@ -5,6 +5,16 @@
  *                         or SIGTERM it receives (taken with sigwaitinfo, so nothing runs in between),
  *                         and never ends on its own
  *   cancel RUN            prints CLOCK_REALTIME ns, then calls runner-agent's Cancel(RUN, false)
+ *   recancel RUN RATE MS  calls Cancel(RUN, false) RATE times a second for MS milliseconds, without
+ *                         waiting for answers (a run already being cancelled changes nothing, but the
+ *                         agent saves its state before it answers); prints the calls sent
+ *   count-writes DIR NAME MS
+ *                         counts the files NAME renamed into DIR (an atomic write's last act) during MS
+ *                         milliseconds, with inotify; prints the count
+ *   probe PID MS          what the main thread of PID did during MS milliseconds: the ms it waited for a
+ *                         CPU and the ms it ran (schedstat), then of samples taken every 2 ms, how many
+ *                         found it on a CPU or waiting for one, in epoll_wait (idle), and in another
+ *                         system call (blocked), with the most frequent such call's number
  *   cgkill N REPEAT       the baseline: a cgroup of its own with a shell and N sleeps in it, cgroup.kill,
  *                         then inotify until populated 0; prints the µs of each repetition
  *   baseline pgroup|entry SCRIPT READY GRACE_MS
@@ -96,6 +106,126 @@ static int cmd_cancel(const char *run) {
         if (r < 0)
                 return fprintf(stderr, "Cancel: %s\n", error.message ?: strerror(-r)), 2;
         printf("%" PRIu64 "\n", t);
+        sd_bus_unref(bus);
+        return 0;
+}
+
+static int cmd_count_writes(const char *dir, const char *name, unsigned ms) {
+        int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        uint64_t end;
+        unsigned n = 0;
+
+        if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MOVED_TO) < 0)
+                die(dir);
+        end = now_ns(CLOCK_MONOTONIC) + (uint64_t) ms * 1000000ULL;
+        for (;;) {
+                char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                uint64_t t = now_ns(CLOCK_MONOTONIC);
+                ssize_t len;
+
+                if (t >= end)
+                        break;
+                sleep_ms((unsigned) ((end - t) / 1000000ULL < 20 ? (end - t) / 1000000ULL + 1 : 20));
+                while ((len = read(ifd, buf, sizeof(buf))) > 0)
+                        for (char *p = buf; p < buf + len;) {
+                                struct inotify_event *ev = (struct inotify_event *) p;
+                                if (ev->len > 0 && strcmp(ev->name, name) == 0)
+                                        n++;
+                                p += sizeof(*ev) + ev->len;
+                        }
+        }
+        printf("%u\n", n);
+        return 0;
+}
+
+static void schedstat(pid_t pid, uint64_t *run_ns, uint64_t *wait_ns) {
+        char path[64];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int) pid, (int) pid);
+        f = fopen(path, "re");
+        if (!f || fscanf(f, "%" SCNu64 " %" SCNu64, run_ns, wait_ns) != 2)
+                die(path);
+        fclose(f);
+}
+
+static int cmd_probe(pid_t pid, unsigned ms) {
+        uint64_t run0, wait0, run1, wait1, end;
+        unsigned total = 0, running = 0, idle = 0, other = 0, counts[512] = {};
+        char path[64];
+        int top = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int) pid, (int) pid);
+        schedstat(pid, &run0, &wait0);
+        end = now_ns(CLOCK_MONOTONIC) + (uint64_t) ms * 1000000ULL;
+        while (now_ns(CLOCK_MONOTONIC) < end) {
+                char buf[256];
+                ssize_t n;
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0)
+                        die(path);
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        total++;
+                        if (strncmp(buf, "running", 7) == 0)
+                                running++;
+                        else {
+                                int nr = atoi(buf);
+                                /* epoll_wait, epoll_pwait, epoll_pwait2 (x86-64) */
+                                if (nr == 232 || nr == 281 || nr == 441)
+                                        idle++;
+                                else {
+                                        other++;
+                                        if (nr >= 0 && nr < 512 &&
+                                                ++counts[nr] > (top >= 0 ? counts[top] : 0))
+                                                top = nr;
+                                }
+                        }
+                }
+                sleep_ms(2);
+        }
+        schedstat(pid, &run1, &wait1);
+        printf("%.1f %.1f %u %u %u %u %d\n", (double) (wait1 - wait0) / 1e6, (double) (run1 - run0) / 1e6,
+                total, running, idle, other, top);
+        return 0;
+}
+
+static int cmd_recancel(const char *run, unsigned rate, unsigned ms) {
+        sd_bus *bus = NULL;
+        uint64_t id = strtoull(run, NULL, 10), start, next;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return fprintf(stderr, "bus: %s\n", strerror(-r)), 2;
+        start = next = now_ns(CLOCK_MONOTONIC);
+        while (next < start + (uint64_t) ms * 1000000ULL) {
+                sd_bus_message *m = NULL;
+                uint64_t t = now_ns(CLOCK_MONOTONIC);
+
+                if (t < next)
+                        sleep_ms((unsigned) ((next - t) / 1000000ULL));
+                /* On schedule, not after the last answer: the rate is the load's, whatever the agent
+                 * does with it (the renames counted beside say what it did). */
+                r = sd_bus_message_new_method_call(bus, &m, "io.runneragent.Agent1",
+                        "/io/runneragent/Agent1", "io.runneragent.Agent1", "Cancel");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "tb", id, 0);
+                if (r >= 0)
+                        r = sd_bus_message_set_expect_reply(m, 0);
+                if (r >= 0)
+                        r = sd_bus_send(bus, m, NULL);
+                if (r >= 0)
+                        r = sd_bus_flush(bus);
+                sd_bus_message_unref(m);
+                n += r >= 0;
+                next += 1000000000ULL / rate;
+        }
+        printf("%u\n", n);
         sd_bus_unref(bus);
         return 0;
 }
@@ -316,6 +446,12 @@ int main(int argc, char *argv[]) {
                 cmd_sigwait(argv[2]);
         if (argc == 3 && strcmp(argv[1], "cancel") == 0)
                 return cmd_cancel(argv[2]);
+        if (argc == 5 && strcmp(argv[1], "recancel") == 0)
+                return cmd_recancel(argv[2], (unsigned) atoi(argv[3]), (unsigned) atoi(argv[4]));
+        if (argc == 5 && strcmp(argv[1], "count-writes") == 0)
+                return cmd_count_writes(argv[2], argv[3], (unsigned) atoi(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "probe") == 0)
+                return cmd_probe((pid_t) atoi(argv[2]), (unsigned) atoi(argv[3]));
         if (argc == 4 && strcmp(argv[1], "cgkill") == 0)
                 return cmd_cgkill((unsigned) atoi(argv[2]), (unsigned) atoi(argv[3]));
         if (argc == 6 && strcmp(argv[1], "baseline") == 0)

@@ -8,7 +8,11 @@
 
 #include <cmocka.h>
 
+#include <linux/ioprio.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -51,7 +55,7 @@ static void test_order(void **state) {
         Item items[N_JOBS];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(worker_new(e, &w), 0);
+        assert_int_equal(worker_new(e, false, &w), 0);
         for (unsigned i = 0; i < N_JOBS; i++) {
                 items[i] = (Item){ .order = &order, .index = i };
                 assert_int_equal(worker_submit(w, run_item, done_item, &items[i]), 0);
@@ -98,7 +102,7 @@ static void test_blocking_job_does_not_block_loop(void **state) {
 
         assert_int_equal(pipe(fds), 0);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(worker_new(e, &w), 0);
+        assert_int_equal(worker_new(e, false, &w), 0);
         assert_int_equal(worker_submit(w, block_on_pipe, done_set, fds), 0);
         assert_true(sd_event_now(e, CLOCK_MONOTONIC, &now) >= 0);
         assert_int_equal(
@@ -119,7 +123,7 @@ static void test_free_finishes_queue(void **state) {
         Item items[10];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(worker_new(e, &w), 0);
+        assert_int_equal(worker_new(e, false, &w), 0);
         for (unsigned i = 0; i < ELEMENTSOF(items); i++) {
                 items[i] = (Item){ .order = &order, .index = i };
                 assert_int_equal(worker_submit(w, run_item, done_item, &items[i]), 0);
@@ -130,11 +134,67 @@ static void test_free_finishes_queue(void **state) {
         sd_event_unref(e);
 }
 
+typedef struct Priorities {
+        int nice, ioprio;             /* the worker thread's */
+        int child_nice, child_ioprio; /* a child it forked, as the child saw its own */
+} Priorities;
+
+static int read_priorities(void *data) {
+        Priorities *p = data;
+        int fds[2], got[2] = { -1, -1 };
+        pid_t pid;
+
+        p->nice = getpriority(PRIO_PROCESS, (id_t) gettid());
+        p->ioprio = (int) syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, gettid());
+        assert_int_equal(pipe(fds), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                got[0] = getpriority(PRIO_PROCESS, 0);
+                got[1] = (int) syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+                _exit(write(fds[1], got, sizeof(got)) == sizeof(got) ? 0 : 1);
+        }
+        close(fds[1]);
+        assert_int_equal(read(fds[0], got, sizeof(got)), sizeof(got));
+        close(fds[0]);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        p->child_nice = got[0];
+        p->child_ioprio = got[1];
+        return 0;
+}
+
+/* A background worker's jobs, and what they spawn (rm(1) of a workspace), run at nice 19 and the lowest
+ * best-effort I/O level; the loop's thread keeps its own priority; a plain worker changes nothing. */
+static void test_background_priority(void **state) {
+        sd_event *e = NULL;
+        Worker *w = NULL;
+        Priorities bg = {}, plain = {};
+        int loop_nice = getpriority(PRIO_PROCESS, (id_t) gettid());
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(worker_new(e, true, &w), 0);
+        assert_int_equal(worker_submit(w, read_priorities, NULL, &bg), 0);
+        w = worker_free(w);
+        assert_int_equal(bg.nice, 19);
+        assert_int_equal(bg.child_nice, 19);
+        assert_int_equal(bg.ioprio, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7));
+        assert_int_equal(bg.child_ioprio, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7));
+        assert_int_equal(getpriority(PRIO_PROCESS, (id_t) gettid()), loop_nice);
+
+        assert_int_equal(worker_new(e, false, &w), 0);
+        assert_int_equal(worker_submit(w, read_priorities, NULL, &plain), 0);
+        w = worker_free(w);
+        assert_int_equal(plain.nice, loop_nice);
+        assert_int_equal(plain.child_nice, loop_nice);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_order),
                 cmocka_unit_test(test_blocking_job_does_not_block_loop),
                 cmocka_unit_test(test_free_finishes_queue),
+                cmocka_unit_test(test_background_priority),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
