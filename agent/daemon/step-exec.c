@@ -593,6 +593,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                                 private_dirs[i].mount_point ?: m->step_home));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--hide-processes"));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--private-ipc"));
         if (r >= 0 && m->seccomp_path)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--seccomp=%s", m->seccomp_path));
         if (r >= 0)

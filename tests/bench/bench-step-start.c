@@ -162,7 +162,7 @@ static char user_arg[32], seccomp_arg[96];
 /* isolated: as runner-agent starts every step; otherwise runner-step with nothing but the command. */
 static void launch(Launch *l, bool isolated) {
         char id[16], unit[64];
-        char *argv[16];
+        char *argv[17];
         size_t n = 0;
         int r;
 
@@ -175,6 +175,7 @@ static void launch(Launch *l, bool isolated) {
                 for (size_t i = 0; i < ELEMENTSOF(binds); i++)
                         argv[n++] = binds[i];
                 argv[n++] = (char *) "--hide-processes";
+                argv[n++] = (char *) "--private-ipc";
                 argv[n++] = seccomp_arg;
         }
         argv[n++] = (char *) "--";
