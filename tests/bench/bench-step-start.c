@@ -429,7 +429,7 @@ int main(int argc, char *argv[]) {
         printf("# overhead over fork+exec at p50: %.3f ms (target <= %.0f ms: %s; an absolute time, for the "
                "reader)\n",
                 overhead, OVERHEAD_TARGET_MS, overhead <= OVERHEAD_TARGET_MS ? "met" : "missed");
-        printf("# isolation (user, private /tmp, /var/tmp, /dev/shm, home, hidepid /proc, seccomp) at p50: %.3f ms - "
+        printf("# isolation (user, private /tmp, /var/tmp, /dev/shm, home, hidepid /proc, IPC, seccomp) at p50: %.3f ms - "
                "%.3f ms = %.3f ms (target <= %.0f ms: %s; fails above %.0f ms)\n",
                 ag50, pl50, isolation, ISOLATION_TARGET_MS,
                 isolation <= ISOLATION_TARGET_MS ? "met" : "missed", ISOLATION_GATE_MS);
