@@ -13,6 +13,8 @@ packages=(
         systemd systemd-container dbus util-linux procps iproute2 jq passwd
         # the job users (runner-<N>) are userdb records that nss-systemd resolves
         libnss-systemd
+        # vm suite: a throwaway virtual machine (tests/vm/run)
+        qemu-system-x86 qemu-utils e2fsprogs
         # package suite
         dpkg-dev debhelper rpm rpmlint lintian debootstrap scdoc man-db
 )

@@ -93,13 +93,14 @@ static int read_file_command(
         return r;
 }
 
-/* A step killed with SIGKILL may have been killed by the kernel's OOM killer, at the job's MemoryMax=
- * (README, "Steps are untrusted"): the job slice's memory.events counts its kills, and one more than
- * the job's steps have accounted for is this step's. Without the memory controller there is no such
- * file, and the step concludes as killed by signal 9. */
-static char *oom_message(ManagedRun *mr, size_t job) {
+/* A step that failed may have been killed by the kernel's OOM killer, at the job's MemoryMax= (README,
+ * "Steps are untrusted"): the step's entry itself (SIGKILL), or one of its processes, whose end the
+ * entry reported in its exit code (a shell's 137). The job slice's memory.events counts its kills, and
+ * one more than the job's steps have accounted for is this step's. Without the memory controller there
+ * is no such file, and the step concludes as killed by signal 9 or with its exit code. */
+static char *oom_message(ManagedRun *mr, size_t job, int code, int sig) {
         JobCtx *jc = job_ctx(mr, job);
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *limit = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint64_t kills;
 
@@ -110,12 +111,19 @@ static char *oom_message(ManagedRun *mr, size_t job) {
                 return NULL;
         jc->oom_kills = kills;
         if (mr->manager->config.job_memory_max == CONFIG_INFINITY)
-                return strdupf(
-                        "The step was killed by the kernel's OOM killer: the machine ran out of memory.");
+                limit = strdup("the machine ran out of memory");
+        else
+                limit = strdupf("its job used all of its memory (MemoryMax=%" PRIu64
+                                "M in [Job] of agent.conf)",
+                        mr->manager->config.job_memory_max >> 20);
+        if (!limit)
+                return NULL;
+        if (sig == SIGKILL)
+                return strdupf("The step was killed by the kernel's OOM killer: %s.", limit);
         return strdupf(
-                "The step was killed by the kernel's OOM killer: its job used all of its memory (MemoryMax=%" PRIu64
-                "M in [Job] of agent.conf).",
-                mr->manager->config.job_memory_max >> 20);
+                "A process of the step was killed by the kernel's OOM killer: %s. The step exited with "
+                "code %d.",
+                limit, code);
 }
 
 /* runner-step's annotations file (README, "Workflow commands"): a regular file of root's in the run's
@@ -158,8 +166,8 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         int r, r2;
 
         step_fds_forget(ref);
-        if (sig == SIGKILL)
-                res.message = oom = oom_message(ref->mr, ref->job);
+        if (sig == SIGKILL || code != 0)
+                res.message = oom = oom_message(ref->mr, ref->job, code, sig);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
@@ -646,6 +654,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                                 private_dirs[i].mount_point ?: m->step_home));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdup("--hide-processes"));
+        if (r >= 0)
+                r = strv_push(&shim_argv, &n, &allocated, strdup("--private-ipc"));
         if (r >= 0 && m->seccomp_path)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--seccomp=%s", m->seccomp_path));
         if (r >= 0)

@@ -90,6 +90,7 @@ static const char *arg_binds[MAX_BINDS][2]; /* source, mount point */
 static size_t arg_n_binds = 0;
 static const char *arg_seccomp = NULL;
 static bool arg_hide_processes = false;
+static bool arg_private_ipc = false;
 static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
 
 static void help(void) {
@@ -120,6 +121,8 @@ static void help(void) {
                "                           (up to %u; both absolute)\n"
                "     --hide-processes      Mount a /proc there that shows the command only its\n"
                "                           user's processes (hidepid=invisible)\n"
+               "     --private-ipc         Run the command in an IPC namespace of its own (System V\n"
+               "                           IPC and POSIX message queues)\n"
                "     --seccomp=FILE        Load this seccomp BPF program (raw struct sock_filter\n"
                "                           instructions) into the command before executing it\n",
                 program_invocation_short_name, MAX_FIELDS, MAX_BINDS);
@@ -176,6 +179,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ANNOTATIONS,
                 ARG_BIND,
                 ARG_HIDE_PROCESSES,
+                ARG_PRIVATE_IPC,
                 ARG_SECCOMP,
         };
         static const struct option options[] = {
@@ -196,6 +200,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "bind", required_argument, NULL, ARG_BIND },
                 { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 { "hide-processes", no_argument, NULL, ARG_HIDE_PROCESSES },
+                { "private-ipc", no_argument, NULL, ARG_PRIVATE_IPC },
                 {},
         };
         int c;
@@ -285,6 +290,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_HIDE_PROCESSES:
                         arg_hide_processes = true;
+                        break;
+                case ARG_PRIVATE_IPC:
+                        arg_private_ipc = true;
                         break;
                 case ARG_BIND: {
                         char *colon = strchr(optarg, ':');
@@ -393,9 +401,13 @@ static int read_env(char ***ret) {
 
 /* The job's own /tmp, /var/tmp, /dev/shm and home (README, "Steps are untrusted"), as PrivateTmp= does:
  * a mount namespace of the entry's, set up while it is still root, whose mounts do not propagate back
- * to the machine. Every step of the job binds the same directories, so the job sees one of each. */
+ * to the machine. Every step of the job binds the same directories, so the job sees one of each.
+ * With --private-ipc, an IPC namespace of the step's own (systemd's PrivateIPC=): another job's System
+ * V IPC objects and POSIX message queues are not there, and the step's own end with it. */
 static int private_mounts(void) {
-        if (arg_n_binds == 0 && !arg_hide_processes)
+        if (arg_private_ipc && unshare(CLONE_NEWIPC) < 0)
+                return -errno;
+        if (arg_n_binds == 0 && !arg_hide_processes && !arg_private_ipc)
                 return 0;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return -errno;
@@ -406,6 +418,12 @@ static int private_mounts(void) {
          * ProtectProc=invisible): another job's command lines are none of its business. */
         if (arg_hide_processes &&
                 mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") < 0)
+                return -errno;
+        /* The new IPC namespace's message queues where ls looks for them; mq_open(3) needs no mount. A
+         * machine without /dev/mqueue has nothing to show. */
+        if (arg_private_ipc &&
+                mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+                errno != ENOENT)
                 return -errno;
         return 0;
 }

@@ -6,14 +6,15 @@
  * when it ran through a FIFO it opens by name, the same way for all three (runner-step hands a step
  * no descriptor above stderr). Needs root and a booted systemd (the test container).
  *
- *   bench-step-start RUNNER-STEP BENCH-STAMP [ITERATIONS]
+ *   bench-step-start RUNNER-STEP BENCH-STAMP POLICY [ITERATIONS]
  *
  * Prints the whole table every run, with each target beside what it judges (README, "Benchmarks"):
  * p50 overhead at most 2 ms over fork+exec, and at least 3x faster than systemd-run --scope. The
  * targets are for a reader of the table; the machine's speed moves every absolute time by 30% from
  * run to run, so the exit status judges only what is broken whatever the machine: an entry that
  * never reported, a process left in the benchmark's slice, or the agent's path slower than
- * systemd-run --scope measured in the same run (a ratio below 1, a third of its target). */
+ * systemd-run --scope measured in the same run (a ratio below 1, a third of its target), or the
+ * isolation costing more than 5 ms at p50 in the same run (its target is 1 ms). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,9 +28,11 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "fileio.h"
 #include "macro.h"
 #include "pidref.h"
 #include "scope.h"
+#include "seccomp-filter.h"
 #include "step.h"
 
 #define PARALLEL 100
@@ -38,11 +41,16 @@
 #define RATIO_TARGET 3.0
 #define RATIO_GATE 1.0
 #define OVERHEAD_TARGET_MS 2.0
+#define ISOLATION_TARGET_MS 1.0
+#define ISOLATION_GATE_MS 5.0
+/* The user the isolated entries run as: in the job users' range (README, "Steps are untrusted"), above
+ * what a test machine's agent hands out first. */
+#define BENCH_UID 60999U
 #define EMPTY_WAIT_USEC (60 * USEC_PER_SEC)
 #define STAMP_WAIT_MS (60 * 1000)
 
 static const char *arg_shim, *arg_stamp;
-static char stamp_dir[] = "/run/bench-step-start.XXXXXX", stamp_path[64];
+static char stamp_dir[] = "/run/bench-step-start.XXXXXX", stamp_path[64], seccomp_path[64];
 static int stamp_fd = -EBADF;
 static sd_event *event;
 static UnitWatcher *watcher;
@@ -149,15 +157,32 @@ static const char *const private_dirs[][2] = { { "tmp", "/tmp" }, { "var-tmp", "
         { "shm", "/dev/shm" }, { "home", "/mnt" } };
 static char binds[ELEMENTSOF(private_dirs)][128];
 
-static void launch(Launch *l) {
-        char id[16], unit[64], log[64];
-        char *argv[] = { (char *) arg_shim, log, binds[0], binds[1], binds[2], binds[3],
-                (char *) "--hide-processes", (char *) "--", (char *) arg_stamp, stamp_path, id, NULL };
+static char user_arg[32], seccomp_arg[96];
+
+/* isolated: as runner-agent starts every step; otherwise runner-step with nothing but the command. */
+static void launch(Launch *l, bool isolated) {
+        char id[16], unit[64];
+        char *argv[17];
+        size_t n = 0;
         int r;
 
         snprintf(id, sizeof(id), "%u", ++serial);
         snprintf(unit, sizeof(unit), "runner-bench-%u.scope", serial);
-        snprintf(log, sizeof(log), "--log=/dev/null");
+        argv[n++] = (char *) arg_shim;
+        argv[n++] = (char *) "--log=/dev/null";
+        if (isolated) {
+                argv[n++] = user_arg;
+                for (size_t i = 0; i < ELEMENTSOF(binds); i++)
+                        argv[n++] = binds[i];
+                argv[n++] = (char *) "--hide-processes";
+                argv[n++] = (char *) "--private-ipc";
+                argv[n++] = seccomp_arg;
+        }
+        argv[n++] = (char *) "--";
+        argv[n++] = (char *) arg_stamp;
+        argv[n++] = stamp_path;
+        argv[n++] = id;
+        argv[n] = NULL;
         l->t0 = now_ns();
         r = step_process_start(event, watcher,
                 &(StepParams){ .shim_argv = argv, .unit = unit, .slice = SLICE }, &callbacks, l, &l->p);
@@ -167,11 +192,11 @@ static void launch(Launch *l) {
         }
 }
 
-static uint64_t run_agent_path(void) {
+static uint64_t run_agent_path(bool isolated) {
         Launch l = {};
         uint64_t t1;
 
-        launch(&l);
+        launch(&l, isolated);
         while (!l.done)
                 if (sd_event_run(event, UINT64_MAX) < 0)
                         exit(2);
@@ -182,6 +207,30 @@ static uint64_t run_agent_path(void) {
                         exit(2);
         step_process_free(l.p);
         return t1 - l.t0;
+}
+
+/* The filter runner-agent builds from the policy, written where runner-step reads it. */
+static int write_seccomp_filter(const char *policy_path) {
+        _cleanup_(seccomp_policy_freep) SeccompPolicy *p = NULL;
+        _cleanup_free_ char *text = NULL, *message = NULL;
+        _cleanup_free_ void *bpf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t len;
+        ssize_t n;
+        int r;
+
+        n = read_full_file_at(AT_FDCWD, policy_path, 1 << 20, &text);
+        if (n < 0)
+                return (int) n;
+        r = seccomp_policy_parse(text, (size_t) n, &p, &message);
+        if (r < 0 || (r = seccomp_policy_compile(p, &bpf, &len, &message)) < 0) {
+                fprintf(stderr, "bench: %s: %s\n", policy_path, strna(message));
+                return r;
+        }
+        fd = open(seccomp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        return write(fd, bpf, len) == (ssize_t) len ? 0 : -EIO;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -240,16 +289,16 @@ static int wait_slice_empty(int slice_fd, bool *ret_empty) {
 
 int main(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        size_t iterations = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
-        uint64_t *fe, *ag, *sr, par[PARALLEL];
+        size_t iterations = argc > 4 ? strtoul(argv[4], NULL, 10) : 200;
+        uint64_t *fe, *ag, *pl, *sr, par[PARALLEL];
         Launch launches[PARALLEL] = {};
-        double fe50, ag50, sr50, overhead, ratio;
+        double fe50, ag50, pl50, sr50, overhead, ratio, isolation;
         _cleanup_close_ int slice_fd = -EBADF;
         bool pass, empty = false;
         int r;
 
-        if (argc < 3) {
-                fprintf(stderr, "usage: bench-step-start RUNNER-STEP BENCH-STAMP [ITERATIONS]\n");
+        if (argc < 4) {
+                fprintf(stderr, "usage: bench-step-start RUNNER-STEP BENCH-STAMP POLICY [ITERATIONS]\n");
                 return 2;
         }
         if (geteuid() != 0 || access("/run/systemd/system", F_OK) < 0) {
@@ -262,8 +311,18 @@ int main(int argc, char *argv[]) {
         if (!mkdtemp(stamp_dir))
                 return 2;
         snprintf(stamp_path, sizeof(stamp_path), "%s/stamps", stamp_dir);
-        if (mkfifo(stamp_path, 0600) < 0 || (stamp_fd = open(stamp_path, O_RDWR | O_CLOEXEC)) < 0)
+        snprintf(seccomp_path, sizeof(seccomp_path), "%s/seccomp.bpf", stamp_dir);
+        snprintf(user_arg, sizeof(user_arg), "--user=%u:%u", BENCH_UID, BENCH_UID);
+        snprintf(seccomp_arg, sizeof(seccomp_arg), "--seccomp=%s", seccomp_path);
+        /* The isolated entries run as BENCH_UID: they reach the FIFO, and nothing else here. */
+        if (chmod(stamp_dir, 0711) < 0 || mkfifo(stamp_path, 0600) < 0 ||
+                chown(stamp_path, BENCH_UID, 0) < 0 || (stamp_fd = open(stamp_path, O_RDWR | O_CLOEXEC)) < 0)
                 return 2;
+        r = write_seccomp_filter(argv[3]);
+        if (r < 0) {
+                fprintf(stderr, "bench: cannot build the seccomp filter of %s: %s\n", argv[3], strerror(-r));
+                return 2;
+        }
         for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
                 char dir[96];
 
@@ -286,29 +345,33 @@ int main(int argc, char *argv[]) {
 
         fe = calloc(iterations, sizeof(uint64_t));
         ag = calloc(iterations, sizeof(uint64_t));
+        pl = calloc(iterations, sizeof(uint64_t));
         sr = calloc(iterations, sizeof(uint64_t));
-        if (!fe || !ag || !sr)
+        if (!fe || !ag || !pl || !sr)
                 return 2;
 
         /* Warm-up, then interleaved so that drift hits all three alike. */
         for (int i = 0; i < 5; i++) {
                 (void) run_fork_exec();
-                (void) run_agent_path();
+                (void) run_agent_path(true);
+                (void) run_agent_path(false);
                 (void) run_systemd_run();
         }
         for (size_t i = 0; i < iterations; i++) {
                 fe[i] = run_fork_exec();
-                ag[i] = run_agent_path();
+                ag[i] = run_agent_path(true);
+                pl[i] = run_agent_path(false);
                 sr[i] = run_systemd_run();
         }
         qsort(fe, iterations, sizeof(uint64_t), cmp_u64);
         qsort(ag, iterations, sizeof(uint64_t), cmp_u64);
+        qsort(pl, iterations, sizeof(uint64_t), cmp_u64);
         qsort(sr, iterations, sizeof(uint64_t), cmp_u64);
 
         /* 100 steps at once, as 100 parallel jobs would start them. */
         uint64_t t0 = now_ns();
         for (size_t i = 0; i < PARALLEL; i++)
-                launch(&launches[i]);
+                launch(&launches[i], true);
         for (size_t got = 0; got < PARALLEL;) {
                 r = sd_event_run(event, 100 * USEC_PER_MSEC);
                 if (r < 0)
@@ -342,6 +405,8 @@ int main(int argc, char *argv[]) {
 
         fe50 = pct(fe, iterations, 0.5);
         ag50 = pct(ag, iterations, 0.5);
+        pl50 = pct(pl, iterations, 0.5);
+        isolation = ag50 - pl50;
         sr50 = pct(sr, iterations, 0.5);
         overhead = ag50 - fe50;
         ratio = sr50 / ag50;
@@ -354,6 +419,9 @@ int main(int argc, char *argv[]) {
         printf("# %-30s %8.3f %8.3f %8.3f %8.3f  p50 <= baseline + %.0f\n", "runner-agent (shim + scope)",
                 ag50, pct(ag, iterations, 0.9), pct(ag, iterations, 0.99), pct(ag, iterations, 1),
                 OVERHEAD_TARGET_MS);
+        printf("# %-30s %8.3f %8.3f %8.3f %8.3f  runner-agent's p50 <= this + %.0f\n",
+                "runner-agent, no isolation", pl50, pct(pl, iterations, 0.9), pct(pl, iterations, 0.99),
+                pct(pl, iterations, 1), ISOLATION_TARGET_MS);
         printf("# %-30s %8.3f %8.3f %8.3f %8.3f  p50 >= %.0fx runner-agent's\n", "systemd-run --scope", sr50,
                 pct(sr, iterations, 0.9), pct(sr, iterations, 0.99), pct(sr, iterations, 1), RATIO_TARGET);
         printf("# %-30s %8.3f %8.3f %8.3f %8.3f\n", "100 at once (runner-agent)", pct(par, PARALLEL, 0.5),
@@ -361,27 +429,36 @@ int main(int argc, char *argv[]) {
         printf("# overhead over fork+exec at p50: %.3f ms (target <= %.0f ms: %s; an absolute time, for the "
                "reader)\n",
                 overhead, OVERHEAD_TARGET_MS, overhead <= OVERHEAD_TARGET_MS ? "met" : "missed");
+        printf("# isolation (user, private /tmp, /var/tmp, /dev/shm, home, hidepid /proc, IPC, seccomp) at p50: %.3f ms - "
+               "%.3f ms = %.3f ms (target <= %.0f ms: %s; fails above %.0f ms)\n",
+                ag50, pl50, isolation, ISOLATION_TARGET_MS,
+                isolation <= ISOLATION_TARGET_MS ? "met" : "missed", ISOLATION_GATE_MS);
         printf("# systemd-run --scope / runner-agent at p50: %.1fx (target >= %.0fx: %s; fails below %.0fx)\n",
                 ratio, RATIO_TARGET, ratio >= RATIO_TARGET ? "met" : "missed", RATIO_GATE);
 
         /* Every entry exits at once and systemd collects its scope: nothing may stay in the slice. */
         r = slice_fd < 0 ? slice_fd : wait_slice_empty(slice_fd, &empty);
-        printf("1..2\n");
+        printf("1..3\n");
         if (r < 0)
                 printf("not ok 1 - cannot watch %s for processes left in it: %s\n", SLICE, strerror(-r));
         else
                 printf("%s 1 - all %zu entry processes ran, and none is left in %s (populated 0)\n",
-                        empty ? "ok" : "not ok", 3 * iterations + PARALLEL, SLICE);
+                        empty ? "ok" : "not ok", 4 * iterations + PARALLEL, SLICE);
         printf("%s 2 - runner-agent starts a step faster than systemd-run --scope: %.1fx at p50 (target >= "
                "%.0fx)\n",
                 ratio >= RATIO_GATE ? "ok" : "not ok", ratio, RATIO_TARGET);
-        pass = r >= 0 && empty && ratio >= RATIO_GATE;
+        printf("%s 3 - the isolation costs %.3f ms at p50 (target <= %.0f ms, fails above %.0f ms)\n",
+                isolation <= ISOLATION_GATE_MS ? "ok" : "not ok", isolation, ISOLATION_TARGET_MS,
+                ISOLATION_GATE_MS);
+        pass = r >= 0 && empty && ratio >= RATIO_GATE && isolation <= ISOLATION_GATE_MS;
 
         free(fe);
         free(ag);
+        free(pl);
         free(sr);
         unit_watcher_free(watcher);
         (void) unlink(stamp_path);
+        (void) unlink(seccomp_path);
         for (size_t i = 0; i < ELEMENTSOF(private_dirs); i++) {
                 char dir[96];
 

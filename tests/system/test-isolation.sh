@@ -30,24 +30,34 @@ conclusion() { runnerctl status --json "$1" | jq -r "$2"; }
 
 # ---- B: the victim. Publishes what an attacker needs, waits until A and nobody are done, then
 # checks its own files; its second step prints the output the first one set. ----
+# mq NAME [create]: opens (or creates, 0644) a POSIX message queue; fails if it cannot.
+mq='import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+flags = os.O_CREAT | os.O_RDWR if sys.argv[2:] == ["create"] else os.O_RDONLY
+sys.exit(0 if libc.mq_open(sys.argv[1].encode(), flags, 0o644, None) >= 0 else 1)'
 cat >"$work/b.yml" <<YML
 jobs:
   victim:
     steps:
       - id: s
-        env: { SECRET: b-secret-4711 }
+        env: { SECRET: b-secret-4711, mq: $(jq -Rs . <<<"$mq") }
         run: |
           echo original >"\$GITHUB_WORKSPACE/file"
           echo original >"\$RUNNER_TEMP/file"
           echo "result=b-own" >>"\$GITHUB_OUTPUT"
           sleep 1000 &
-          printf '%s\n' "pid=\$\$" "sleeper=\$!" "ws=\$GITHUB_WORKSPACE" "temp=\$RUNNER_TEMP" \\
-                 "output=\$GITHUB_OUTPUT" "script=\$0" "uid=\$(id -u)" >$shared/b.info.new
+          sleeper=\$!
+          shmid=\$(ipcmk -M 4096 | awk '{ print \$NF }') && msqid=\$(ipcmk -Q | awk '{ print \$NF }')
+          python3 -c "\$mq" /b-queue create
+          printf '%s\n' "pid=\$\$" "sleeper=\$sleeper" "ws=\$GITHUB_WORKSPACE" "temp=\$RUNNER_TEMP" \\
+                 "output=\$GITHUB_OUTPUT" "script=\$0" "uid=\$(id -u)" "shmid=\$shmid" "msqid=\$msqid" >$shared/b.info.new
           mv $shared/b.info.new $shared/b.info
           for i in \$(seq 1200); do [ -e $shared/a.done ] && [ -e $shared/test.done ] && break; sleep 0.1; done
           [ -e $shared/a.done ] && [ -e $shared/test.done ] || { echo "A or the test never finished"; exit 1; }
-          kill -0 \$! && echo "B-SLEEPER-ALIVE"
-          kill \$!
+          kill -0 \$sleeper && echo "B-SLEEPER-ALIVE"
+          kill \$sleeper
+          ipcs -m -i \$shmid | grep -q "^uid=" && ipcs -q -i \$msqid | grep -q "^uid=" && python3 -c "\$mq" /b-queue &&
+                  echo "B-IPC-INTACT"
           [ "\$(cat "\$GITHUB_WORKSPACE/file")" = original ] && [ "\$(cat "\$RUNNER_TEMP/file")" = original ] &&
                   echo "B-FILES-INTACT"
           ls -A /tmp /var/tmp /dev/shm "\$HOME" | sed 's/^/B-SEES /'
@@ -59,7 +69,8 @@ cat >"$work/a.yml" <<YML
 jobs:
   attacker:
     steps:
-      - run: |
+      - env: { mq: $(jq -Rs . <<<"$mq") }
+        run: |
           echo "ID \$(id -u) \$(id -un) \$(whoami) \$USER \$HOME"
           echo "SSH-USER \$(ssh -G localhost | sed -n 's/^user //p')"
           cd "\$GITHUB_WORKSPACE" && git init -q . && git -c user.email=a@example.org -c user.name=a \\
@@ -88,6 +99,9 @@ jobs:
           try sh -c 'echo result=injected >>"\$1"' _ "\$output"
           try sh -c 'echo "echo PWNED-B" >>"\$1"' _ "\$script"
           try cat "\$script"
+          try sh -c 'ipcs -m -i "\$1" | grep -q "^uid="' _ \$shmid # ipcs exits 0 for an id it cannot find
+          try sh -c 'ipcs -q -i "\$1" | grep -q "^uid="' _ \$msqid
+          try python3 -c "\$mq" /b-queue
           # Controls: the same probes against A's own processes and files work.
           sleep 1000 & own=\$!
           control perl -e 'exit(syscall(101, 16, \$ARGV[0], 0, 0) == 0 ? 0 : 1)' \$own
@@ -153,7 +167,7 @@ check "A's user ($a_uid) is not B's ($uid)" test -n "$a_uid" -a "$a_uid" != "$ui
 check "A's /proc shows only its own user's processes: $(grep '^SEES-UIDS' <<<"$alog")" \
         bash -c 'grep -qx "SEES-UIDS $2 " <<<"$1" && ! grep -q "^SEES-B-PID" <<<"$1"' _ "$alog" "$a_uid"
 check "every attack of A on B was denied ($(grep -c '^denied' <<<"$alog") denied, $(grep -c '^ESCAPED' <<<"$alog") escaped)" \
-        bash -c '! grep -q "^ESCAPED" <<<"$1" && test "$(grep -c "^denied" <<<"$1")" -eq 15' _ "$alog"
+        bash -c '! grep -q "^ESCAPED" <<<"$1" && test "$(grep -c "^denied" <<<"$1")" -eq 18' _ "$alog"
 check "the same probes against A's own process worked: environ, SIGKILL (the probes can succeed)" \
         bash -c 'grep -q "^control-ok: grep -q PATH" <<<"$1" && grep -q "^control-ok: kill -KILL" <<<"$1"' _ "$alog"
 # systemd-nspawn refuses ptrace to everyone without CAP_SYS_PTRACE: there the ptrace probes prove
@@ -162,6 +176,8 @@ grep -q "^control-ok: perl" <<<"$alog" || say "ptrace is refused to every proces
 check "B concluded success" test "$(conclusion "$b" .conclusion)" = success
 check "B's files are unchanged and its sleeper survived" bash -c 'grep -q "^B-FILES-INTACT$" <<<"$1" && grep -q "^B-SLEEPER-ALIVE$" <<<"$1"' _ "$blog"
 check "B's output is its own: seen=b-own" test "$b2log" = "seen=b-own"
+check "A saw none of B's System V shared memory and message queue, nor its POSIX message queue; B's are intact (a private IPC namespace)" \
+        grep -q "^B-IPC-INTACT$" <<<"$blog"
 check "nothing A planted appeared in B's /tmp, /var/tmp, /dev/shm or home" bash -c '! grep -q planted <<<"$1"' _ "$blog"
 check "A concluded success" test "$(conclusion "$a" .conclusion)" = success
 
