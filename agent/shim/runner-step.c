@@ -585,6 +585,8 @@ static void copy_out(Copier *c, unsigned i, const char *data, size_t len, bool e
         MaskFilter *f = &c->filters[i];
         int r;
 
+        if (len == 0 && !eof)
+                return; /* nothing: above all no automaton built for it after a new ::add-mask:: */
         if (!mask_filter_idle(f)) {
                 r = mask_filter_feed(f, data, len, eof);
                 if (r < 0) {

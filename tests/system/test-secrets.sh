@@ -8,7 +8,8 @@
 # values are found nowhere under /var/lib/runner-agent or in the journal, also after the agent was
 # killed and took the run over; a job env: from a secret and a step output holding one keep their real
 # values for later steps across a restart of the agent; a job output carrying a secret is dropped with
-# a warning; the step's user cannot read the secrets' file. TAP.
+# a warning; a flood of ::add-mask:: while the agent reads nothing does not keep runner-step from
+# reporting the step's end and exiting; the step's user cannot read the secrets' file. TAP.
 #
 #   test-secrets.sh BUILD_DIR
 set -uo pipefail
@@ -187,6 +188,36 @@ for v in "$ENVSECRET" "$filesecret"; do
                 bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
 done
 check "the run's secrets' file is gone once it completed" test ! -e "/run/runner-agent/secrets/r$id"
+
+# ---- a flood of ::add-mask:: while the agent reads nothing ----
+# The agent is stopped (SIGSTOP: its end of the control socket stays open, unread) while a step adds
+# 20,000 masks and exits: runner-step must still report the exit and end, not wait for the agent.
+cat >"$work/maskflood.yml" <<YML
+jobs:
+  f:
+    steps:
+      - run: |
+          touch $marks/mf-waiting
+          while [ ! -e $marks/mf-go ]; do sleep 0.05; done
+          for i in \$(seq 20000); do echo "::add-mask::mf-\$i-Xr7"; done
+          echo "first: mf-1-Xr7"
+      - run: |
+          echo "later: mf-1-Xr7"
+YML
+id=$(runnerctl run "$work/maskflood.yml")
+wait_for 30 test -e "$marks/mf-waiting" || not_ok "the mask flood's step started"
+agent=$(systemctl show -P MainPID runner-agent)
+kill -STOP "$agent"
+touch "$marks/mf-go"
+# Well inside the agent's WatchdogSec= (30 s).
+check "with the agent stopped, the flooding step's runner-step records the exit and ends" \
+        wait_for 15 bash -c "test -e /var/lib/runner-agent/runs/$id/logs/j1-s1.exit && ! pgrep -f -- '--lo[g]=.*/runs/$id/logs/j1-s1.log' >/dev/null"
+kill -CONT "$agent"
+check "the run completes" wait_for 60 completed "$id"
+check "and succeeds" bash -c "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
+check "the flood's values are masked in its step" grep -qx 'first: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s1.log"
+check "and one it sent before the socket filled in the job's next step" \
+        grep -qx 'later: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s2.log"
 
 # ---- workflow commands ----
 cat >"$work/commands.yml" <<'YML'
