@@ -800,6 +800,14 @@ static void test_foreign_keys(void **state) {
         run_free(run);
 }
 
+static void set_string(ExprValue *o, const char *key, const char *value) {
+        ExprValue *v = expr_value_new_stringz(value);
+
+        assert_non_null(v);
+        assert_int_equal(expr_object_set(o, key, strlen(key), v), 0);
+        expr_value_unref(v);
+}
+
 /* A job's env and a step's outputs holding a secret are written masked; the text kept beside the
  * secrets puts the real values back into the run read from that state. */
 static void test_unmasked(void **state) {
@@ -818,9 +826,9 @@ static void test_unmasked(void **state) {
         out = expr_value_new_object();
         assert_non_null(env);
         assert_non_null(out);
-        assert_int_equal(expr_object_set(env, "JOBV", 4, expr_value_new_stringz("pre-s3cr3t-Vq-post")), 0);
-        assert_int_equal(expr_object_set(env, "PLAIN", 5, expr_value_new_stringz("p")), 0);
-        assert_int_equal(expr_object_set(out, "tok", 3, expr_value_new_stringz("s3cr3t-Vq")), 0);
+        set_string(env, "JOBV", "pre-s3cr3t-Vq-post");
+        set_string(env, "PLAIN", "p");
+        set_string(out, "tok", "s3cr3t-Vq");
         expr_value_unref(run->jobs[0].env);
         run->jobs[0].env = env;
         expr_value_unref(run->jobs[0].steps[0].outputs);
