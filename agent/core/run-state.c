@@ -309,6 +309,44 @@ int run_state_to_json(const Run *run, json_object **ret) {
         return 0;
 }
 
+/* ---- the values run_state_to_json() writes masked, kept elsewhere ---- */
+
+static ExprValue **unmasked_slot(const Run *run, size_t job, size_t step) {
+        RunJob *j;
+
+        if (job >= run->n_jobs)
+                return NULL;
+        j = &run->jobs[job];
+        if (step == RUN_STATE_JOB_ENV)
+                return &j->env;
+        return step < j->def->n_steps ? &j->steps[step].outputs : NULL;
+}
+
+int run_state_unmasked_text(const Run *run, size_t job, size_t step, char **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *masked = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        ExprValue **slot = unmasked_slot(run, job, step);
+        const char *text;
+        int r;
+
+        *ret = NULL;
+        if (!slot)
+                return -EINVAL;
+        r = run_mask_strings(run, job, *slot, &masked);
+        if (r < 0)
+                return r;
+        if (masked == *slot)
+                return 0; /* written as it is */
+        r = expr_to_json(*slot, &o);
+        if (r < 0)
+                return r;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+        *ret = strdup(text);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* ---- reading: values ---- */
 
 /* Where in the state a value is ("jobs[1].steps[0]."), and the first reason for refusing it. */
@@ -1163,6 +1201,36 @@ static int count_instances(Parser *p, json_object *o, const Workflow *w, unsigne
         *ret_extras = TAKE_PTR(extras);
         *ret_n_extras = n_extras;
         return 0;
+}
+
+int run_state_unmask(Run *run, size_t job, size_t step, const char *text) {
+        _cleanup_(json_object_putp) json_object *wrap = NULL;
+        _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+        ExprValue **slot = unmasked_slot(run, job, step);
+        json_object *parsed;
+        Parser p = {};
+        int r;
+
+        if (!slot)
+                return -EBADMSG;
+        parsed = json_tokener_parse(text);
+        if (!parsed)
+                return -EBADMSG;
+        wrap = json_object_new_object();
+        if (!wrap || json_object_object_add(wrap, "value", parsed) < 0) {
+                json_object_put(parsed);
+                return -ENOMEM;
+        }
+        r = get_object(
+                &p, wrap, "value", step == RUN_STATE_JOB_ENV ? OBJECT_ENV : OBJECT_STRINGS, false, &v);
+        free(p.error);
+        if (r < 0)
+                return p.oom ? -ENOMEM : -EBADMSG;
+        if (!*slot)
+                return 0; /* saved before the state that has it: the state is behind, not the value */
+        expr_value_unref(*slot);
+        *slot = TAKE_PTR(v);
+        return 1;
 }
 
 int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error) {

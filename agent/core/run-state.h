@@ -36,3 +36,15 @@ int run_state_to_json(const Run *run, json_object **ret);
  * gives -EBADMSG and a one-line reason in *ret_error (to free; ret_error may be NULL), such as
  * "jobs[1].steps[0].cancel_stage: unknown value 'x'". Takes ownership of workflow, also on failure. */
 int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error);
+
+/* The values the state holds masked (README, "Secrets"): a job's environment (step RUN_STATE_JOB_ENV)
+ * or a step's outputs that contain a secret or a masked value are written with them as ***, so that
+ * no secret reaches the state directory; for a restarted agent to carry the run on with the real
+ * values, they are kept elsewhere (the run's secret store, on a tmpfs), as this JSON text. *ret NULL:
+ * the state holds the value as it is. */
+#define RUN_STATE_JOB_ENV SIZE_MAX
+int run_state_unmasked_text(const Run *run, size_t job, size_t step, char **ret);
+/* Puts such a text back into a run read with run_state_from_json(), in place of the masked value.
+ * Returns 1, 0 when the state has no value there (it was saved before the value was set), -EBADMSG
+ * for a text that is not one, -ENOMEM. */
+int run_state_unmask(Run *run, size_t job, size_t step, const char *text);

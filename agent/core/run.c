@@ -2218,7 +2218,9 @@ int run_set_secrets(Run *run, char *const *secrets) {
                 }
                 v = expr_value_new_stringz(eq + 1);
                 /* Names ignore case, as every context's: the last one given wins. */
-                if (!v || expr_object_set(o, *e, (size_t) (eq - *e), v) < 0) {
+                r = v ? expr_object_set(o, *e, (size_t) (eq - *e), v) : -ENOMEM;
+                expr_value_unref(v); /* o holds its own reference */
+                if (r < 0) {
                         r = -ENOMEM;
                         break;
                 }
@@ -2334,7 +2336,11 @@ int run_mask_strings(const Run *run, size_t job, const ExprValue *v, ExprValue *
                 if (e && job_masks_match(run, job, p->key, p->key_len) &&
                         job_mask_string(run, job, p->key, p->key_len, &key, &key_len) < 0)
                         e = expr_value_unref(e);
-                if (!e || expr_object_set(o, key ?: p->key, key_len, e) < 0)
+                if (!e)
+                        return -ENOMEM;
+                r = expr_object_set(o, key ?: p->key, key_len, e);
+                expr_value_unref(e); /* o holds its own reference */
+                if (r < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);

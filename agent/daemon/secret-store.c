@@ -5,7 +5,9 @@
  * the state directory. Removed when the run completes.
  *
  * The file: entries each ended by a NUL byte, "sNAME=VALUE" for a secret, "m<JOB>:VALUE" for a value
- * masked by a step of the job with index JOB. */
+ * masked by a step of the job with index JOB, and the values the run's state holds masked as they
+ * really are (run_state_unmasked_text()): "e<JOB>:JSON" the job's environment, "o<JOB>.<STEP>:JSON" a
+ * step's outputs. Written before each save of the state, so that it is never behind it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "run-state.h"
 
 #define SECRETS_DIR "secrets"
 #define SECRET_STORE_MAX (RUN_SECRETS_SIZE_MAX + 2U * 1024U * 1024U)
@@ -88,6 +91,28 @@ int secret_store_save(ManagedRun *mr) {
                         put(f, 'm', prefix, run->jobs[j].added_masks.values[i],
                                 run->jobs[j].added_masks.lens[i]);
                 }
+        for (size_t j = 0; j < run->n_jobs; j++)
+                for (size_t s = 0; s <= run->jobs[j].def->n_steps; s++) {
+                        /* the job's environment first, then its steps' outputs */
+                        size_t step = s == 0 ? RUN_STATE_JOB_ENV : s - 1;
+                        _cleanup_free_ char *json = NULL;
+                        char prefix[64];
+
+                        r = run_state_unmasked_text(run, j, step, &json);
+                        if (r < 0) {
+                                fclose(f);
+                                explicit_bzero(text, size);
+                                return r;
+                        }
+                        if (!json)
+                                continue;
+                        if (s == 0)
+                                snprintf(prefix, sizeof(prefix), "%zu:", j);
+                        else
+                                snprintf(prefix, sizeof(prefix), "%zu.%zu:", j, step);
+                        put(f, s == 0 ? 'e' : 'o', prefix, json, strlen(json));
+                        explicit_bzero(json, strlen(json));
+                }
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -141,6 +166,17 @@ int secret_store_load(ManagedRun *mr) {
                         r = errno != 0 || job >= mr->run->n_jobs
                                 ? -EBADMSG
                                 : run_job_add_mask(mr->run, job, colon + 1, strlen(colon + 1));
+                } else if ((e[0] == 'e' || e[0] == 'o') && (colon = strchr(e + 1, ':'))) {
+                        unsigned long step = RUN_STATE_JOB_ENV;
+                        char *end;
+
+                        errno = 0;
+                        job = strtoul(e + 1, &end, 10);
+                        if (e[0] == 'o' && *end == '.')
+                                step = strtoul(end + 1, &end, 10);
+                        r = errno != 0 || end != colon || (e[0] == 'o') == (step == RUN_STATE_JOB_ENV)
+                                ? -EBADMSG
+                                : run_state_unmask(mr->run, job, step, colon + 1);
                 } else
                         r = -EBADMSG;
         }

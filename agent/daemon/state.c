@@ -127,6 +127,17 @@ int save_then(ManagedRun *mr, save_done_t then, void *userdata) {
         *w = (StateWrite){
                 .runs_fd = mr->manager->runs_fd, .id = mr->id, .then = then, .userdata = userdata
         };
+        /* The values this state holds masked, as they are, on the tmpfs (secret-store.c): first, so
+         * that a successor never finds the state ahead of them. A completed run has no later steps,
+         * and its store is removed (run-loop.c). */
+        r = mr->run && mr->run->status != RUN_STATUS_COMPLETED && !mr->completed_announced
+                ? secret_store_save(mr)
+                : 0;
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64 ": cannot keep its secrets for a restarted agent; after a restart "
+                        "its later steps see *** where a secret was: %m",
+                        mr->id);
         r = state_texts(mr, &w->internal, &w->public);
         if (r >= 0)
                 r = worker_submit(mr->manager->worker, state_write_run, state_write_done, w);

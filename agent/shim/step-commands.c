@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +18,8 @@
 #include "workflow-command.h"
 
 #define QUEUE_MAX 4096U
+/* What a message costs the socket's buffer beyond its bytes (the kernel's bookkeeping), generously. */
+#define MASK_MESSAGE_OVERHEAD 2048U
 
 /* GitHub's texts, so that logs read the same. */
 #define DEPRECATED(cmd) \
@@ -73,10 +77,36 @@ static void queue_mask(StepCommands *c, const char *value, size_t len) {
         c->queue[c->n_queue++] = m;
 }
 
+/* Whether the control socket has room for a "mask" message of len bytes and still half its buffer
+ * for "exited": the agent may be away (restarting) and read nothing for a while, and a flood of masks
+ * must not leave the last report waiting for it. 0: room; -EAGAIN: not now (the socket says when,
+ * POLLOUT: at a quarter); -ENOSPC: not even then (a small buffer): masked in this step only. */
+static int mask_room(int fd, size_t len) {
+        int outq = 0, sndbuf = 0;
+        socklen_t sl = sizeof(sndbuf);
+        size_t need = len + MASK_MESSAGE_OVERHEAD;
+
+        if (ioctl(fd, SIOCOUTQ, &outq) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 ||
+                outq < 0 || sndbuf <= 0)
+                return 0; /* cannot tell: the send says */
+        if ((size_t) outq + need <= (size_t) sndbuf / 2)
+                return 0;
+        return (size_t) outq <= (size_t) sndbuf / 4 ? -ENOSPC : -EAGAIN;
+}
+
 bool step_commands_send_queue(StepCommands *c, int control_fd) {
         size_t sent = 0;
 
         while (sent < c->n_queue) {
+                int r = mask_room(control_fd, strlen(c->queue[sent]));
+
+                if (r == -EAGAIN)
+                        break;
+                if (r == -ENOSPC) {
+                        c->dropped_masks++;
+                        free(c->queue[sent++]);
+                        continue;
+                }
                 if (send(control_fd, c->queue[sent], strlen(c->queue[sent]), MSG_DONTWAIT | MSG_NOSIGNAL) <
                         0) {
                         if (errno == EAGAIN || errno == EINTR)

@@ -13,6 +13,9 @@
 # The sizes keep the whole benchmark around a minute on a busy 2-core machine. The time is the step's
 # own (stamps taken by the step's script around the command), so that it measures what the step sees
 # of the copy, not the agent's step start; the target is 1.1× the direct write (README, "Benchmarks").
+# The three ways are run in turn, $REPS times, so that the machine's noise hits them alike; the table
+# gives each one's median, and the ratio of runner-agent's to the direct write and to the pipe floor
+# (piped to cat: no copy through a pipe can beat it, and for some shapes it is well above the file).
 # Then the journal copy: a step printing 5,000 lines has all of them in journald; a flood (10,000,000
 # lines) beside a normal step in another job: the normal step's lines are all in journald, the flood's
 # gap is stated (lines sent + lines stated left out = lines written), both logs are complete. Then
@@ -21,8 +24,8 @@
 # The exit status judges what is broken whatever the machine: a log that is not byte for byte what
 # the step wrote (per stream for the interleaved shape: across two pipes only each stream's own order
 # is defined), a journal line lost from a normal step, a missing or wrong gap notice, a step failed or
-# slowed by the size limit or a full disk, or a ratio above 5× (far outside 1.1×: the CI machine is
-# shared and noisy).
+# slowed by the size limit or a full disk, or runner-agent above 3× the pipe floor (far outside:
+# measured 0.3–2.2× here; the CI machine is shared and noisy, and the floor itself varies).
 #
 #   [REPS=N] [BENCH_SHIM=RUNNER-STEP] bench-output.sh BUILD_DIR
 set -uo pipefail
@@ -31,7 +34,7 @@ build=$1
 . "$(dirname "$0")/../system/lib.sh"
 require_test_container
 
-reps=${REPS:-3}
+reps=${REPS:-5}
 work=$(mktemp -d /srv/bench-output.XXXXXX)
 chmod 0777 "$work"
 dropin=/run/systemd/system/runner-agent.service.d/50-bench-output.conf
@@ -78,7 +81,7 @@ EOF
 }
 elapsed() { awk '{ printf "%.4f\n", $2 - $1 }' "$1" 2>/dev/null || echo nan; }
 
-declare -A t_agent t_file t_pipe ratio ok_log j_sent j_left
+declare -A t_agent t_file t_pipe ratio pratio ok_log j_sent j_left
 for s in "${shapes[@]}"; do
         step_yml "$s"
         a=() f=() c=()
@@ -99,6 +102,8 @@ for s in "${shapes[@]}"; do
         t_file[$s]=$(printf '%s\n' "${f[@]}" | med)
         t_pipe[$s]=$(printf '%s\n' "${c[@]}" | med)
         ratio[$s]=$(awk -v a="${t_agent[$s]}" -v f="${t_file[$s]}" 'BEGIN { printf "%.2f", (f > 0 ? a / f : 999) }')
+        pratio[$s]=$(awk -v a="${t_agent[$s]}" -v f="${t_pipe[$s]}" 'BEGIN { printf "%.2f", (f > 0 ? a / f : 999) }')
+        say "$s: file ${f[*]}; pipe ${c[*]}; runner-agent ${a[*]}"
         log="$(logs_of "$last_id")/j1-s1.log"
         if [[ $s == interleaved ]]; then
                 # Each stream's bytes in its own order; across the two pipes only as far as they allow.
@@ -209,17 +214,18 @@ systemctl restart runner-agent
 # ---- the table ----
 row() { # row SHAPE
         local s=$1
-        printf '| %s | %s | %s | %s× | ≤ 1.1× | %s | %s | %s sent, %s stated left out |\n' "${label[$s]}" \
-                "${t_agent[$s]}" "${t_file[$s]}" "${ratio[$s]}" "${t_pipe[$s]}" "${ok_log[$s]}" "${j_sent[$s]}" "${j_left[$s]:-none}"
+        printf '| %s | %s | %s | %s | %s× | %s× | %s | %s sent, %s stated left out |\n' "${label[$s]}" \
+                "${t_file[$s]}" "${t_pipe[$s]}" "${t_agent[$s]}" "${ratio[$s]}" "${pratio[$s]}" "${ok_log[$s]}" \
+                "${j_sent[$s]}" "${j_left[$s]:-none}"
 }
 say "$(
-        echo "| step output (median of $reps) | runner-agent (s) | to a file (s) | ratio | target | piped to cat (s) | log identical | journal |"
+        echo "| step output (median of $reps) | to a file (s) | piped to cat (s) | runner-agent (s) | ÷ file (target 1.1×) | ÷ pipe floor | log identical | journal |"
         echo "|---|---|---|---|---|---|---|---|"
         for s in "${shapes[@]}"; do row "$s"; done
-        echo "| MaxStepLogSize=1000000, 2,000,000 short lines (median of $reps) | $cut_time | ${t_file[short]} | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | head+tail+marker: $cut_ok, $cut_size bytes | |"
-        echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | $full_time | ${t_file[short]} | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | ≤ 1.1× | | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
-        echo "| journal: 5,000 lines alone | | | | all | | | $normal_alone in journald, notices $normal_alone_notice |"
-        echo "| journal: 5,000 lines beside a 10,000,000-line flood | | | | all | | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
+        echo "| MaxStepLogSize=1000000, 2,000,000 short lines (median of $reps) | ${t_file[short]} | ${t_pipe[short]} | $cut_time | $(awk -v a="$cut_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | $(awk -v a="$cut_time" -v f="${t_pipe[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | head+tail+marker: $cut_ok, $cut_size bytes | |"
+        echo "| full disk (1 MiB), 2,000,000 short lines (median of $reps) | ${t_file[short]} | ${t_pipe[short]} | $full_time | $(awk -v a="$full_time" -v f="${t_file[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | $(awk -v a="$full_time" -v f="${t_pipe[short]}" 'BEGIN { printf "%.2f", (a / f) }')× | step: $full_status | told: journal $full_told, agent's stderr $full_told_agent |"
+        echo "| journal: 5,000 lines alone | | | | | | | $normal_alone in journald, notices $normal_alone_notice |"
+        echo "| journal: 5,000 lines beside a 10,000,000-line flood | | | | | | logs: flood $flood_log_ok, normal $normal_log_ok | normal $normal_beside; flood $flood_sent sent + ${flood_left:-no notice} stated |"
 )"
 say "the flood's notice: $flood_notice"
 say "the flood's journal copy: first and last line $flood_ends"
@@ -229,9 +235,9 @@ say "the cut log's marker: $cut_marker"
 for s in "${shapes[@]}"; do
         [[ ${ok_log[$s]} == yes* ]] && ok "$s: the log is the step's output, byte for byte" ||
                 not_ok "$s: the log differs from the step's output (${ok_log[$s]})"
-        awk -v r="${ratio[$s]}" 'BEGIN { exit !(r != "" && r + 0 <= 5) }' &&
-                ok "$s: ${ratio[$s]}× the direct write (target 1.1×, fails above 5×)" ||
-                not_ok "$s: ${ratio[$s]}× the direct write (fails above 5×)"
+        awk -v r="${pratio[$s]}" 'BEGIN { exit !(r != "" && r + 0 <= 3) }' &&
+                ok "$s: ${pratio[$s]}× the pipe floor, ${ratio[$s]}× the direct write (target 1.1×; fails above 3× the floor)" ||
+                not_ok "$s: ${pratio[$s]}× the pipe floor, ${ratio[$s]}× the direct write (fails above 3× the floor)"
 done
 [[ $normal_alone -eq 5000 && $normal_alone_notice -eq 0 ]] && ok "a 5,000-line step has all its lines in journald, no gap notice" ||
         not_ok "a 5,000-line step: $normal_alone lines in journald, $normal_alone_notice gap notices"

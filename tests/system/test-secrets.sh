@@ -6,8 +6,10 @@
 # prints them plainly, line by line, base64-encoded, or makes its parent's command line and the
 # agent's files show them, leaves nothing but *** in the log, the journal and runnerctl logs; the
 # values are found nowhere under /var/lib/runner-agent or in the journal, also after the agent was
-# killed and took the run over; a job output carrying a secret is dropped with a warning; the step's
-# user cannot read the secrets' file. TAP.
+# killed and took the run over; a job env: from a secret and a step output holding one keep their real
+# values for later steps across a restart of the agent; a job output carrying a secret is dropped with
+# a warning; a flood of ::add-mask:: while the agent reads nothing does not keep runner-step from
+# reporting the step's end and exiting; the step's user cannot read the secrets' file. TAP.
 #
 #   test-secrets.sh BUILD_DIR
 set -uo pipefail
@@ -135,6 +137,87 @@ for v in "${values[@]}"; do
         check "'$v' is nowhere under /var/lib/runner-agent" bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
         check "'$v' is nowhere in the journal" bash -c '! journalctl -q -o export | grep -qaF -- "$1"' _ "$v"
 done
+
+# ---- values that hold a secret, across a restart of the agent ----
+# A job's env: from secrets and a step's output that contains one are kept masked in the run's state;
+# the restarted agent must give the later steps the real values, never writing them under /var/lib.
+cat >"$work/restart.yml" <<YML
+name: secrets-restart
+jobs:
+  r:
+    env:
+      JOBSECRET: \${{ secrets.ENVSECRET }}
+      JOBMIX: pre-\${{ secrets.FILESECRET }}-post
+    steps:
+      - id: o
+        run: |
+          echo "tok=x-\$JOBSECRET-y" >> "\$GITHUB_OUTPUT"
+          echo "plain=p" >> "\$GITHUB_OUTPUT"
+      - run: |
+          touch $marks/r-waiting
+          while [ ! -e $marks/r-go ]; do sleep 0.05; done
+      - env:
+          OUT: \${{ steps.o.outputs.tok }}
+          PLAIN: \${{ steps.o.outputs.plain }}
+        run: |
+          echo "job env: \$(printf %s "\$JOBSECRET" | sha256sum | cut -c1-64)"
+          echo "job env mixed: \$(printf %s "\$JOBMIX" | sha256sum | cut -c1-64)"
+          echo "step output: \$(printf %s "\$OUT" | sha256sum | cut -c1-64) plain=\$PLAIN"
+          [ "\$JOBSECRET" = '\${{ secrets.ENVSECRET }}' ] && [ "\$JOBMIX" = 'pre-\${{ secrets.FILESECRET }}-post' ] &&
+            [ "\$OUT" = 'x-\${{ secrets.ENVSECRET }}-y' ]
+YML
+sha() { printf %s "$1" | sha256sum | cut -c1-64; }
+id=$(runnerctl run -s ENVSECRET --secret-file "$work/secrets.env" "$work/restart.yml")
+check "a run whose job env and step output hold secrets submits" test -n "$id"
+wait_for 30 test -e "$marks/r-waiting" || not_ok "its second step started"
+check "its state holds the job env masked" bash -c \
+        "jq -e '.jobs[0].env.JOBSECRET == \"***\"' /var/lib/runner-agent/runs/$id/run-state.json"
+check "the agent restarts under it" systemctl restart runner-agent
+touch "$marks/r-go"
+check "the run completes" wait_for 60 completed "$id"
+rlog=/var/lib/runner-agent/runs/$id/logs/j1-s3.log
+say "$(cat "$rlog")"
+check "after the restart a later step has the job env from a secret as it was" \
+        grep -qx "job env: $(sha "$ENVSECRET")" "$rlog"
+check "and a job env with a secret inside" grep -qx "job env mixed: $(sha "pre-$filesecret-post")" "$rlog"
+check "and a step output that contains a secret" grep -qx "step output: $(sha "x-$ENVSECRET-y") plain=p" "$rlog"
+check "the run concludes success, as without the restart" bash -c \
+        "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
+for v in "$ENVSECRET" "$filesecret"; do
+        check "'$v' is nowhere under /var/lib/runner-agent after the restart" \
+                bash -c '! grep -rqaF -- "$1" /var/lib/runner-agent' _ "$v"
+done
+check "the run's secrets' file is gone once it completed" test ! -e "/run/runner-agent/secrets/r$id"
+
+# ---- a flood of ::add-mask:: while the agent reads nothing ----
+# The agent is stopped (SIGSTOP: its end of the control socket stays open, unread) while a step adds
+# 20,000 masks and exits: runner-step must still report the exit and end, not wait for the agent.
+cat >"$work/maskflood.yml" <<YML
+jobs:
+  f:
+    steps:
+      - run: |
+          touch $marks/mf-waiting
+          while [ ! -e $marks/mf-go ]; do sleep 0.05; done
+          for i in \$(seq 20000); do echo "::add-mask::mf-\$i-Xr7"; done
+          echo "first: mf-1-Xr7"
+      - run: |
+          echo "later: mf-1-Xr7"
+YML
+id=$(runnerctl run "$work/maskflood.yml")
+wait_for 30 test -e "$marks/mf-waiting" || not_ok "the mask flood's step started"
+agent=$(systemctl show -P MainPID runner-agent)
+kill -STOP "$agent"
+touch "$marks/mf-go"
+# Well inside the agent's WatchdogSec= (30 s).
+check "with the agent stopped, the flooding step's runner-step records the exit and ends" \
+        wait_for 15 bash -c "test -e /var/lib/runner-agent/runs/$id/logs/j1-s1.exit && ! pgrep -f -- '--lo[g]=.*/runs/$id/logs/j1-s1.log' >/dev/null"
+kill -CONT "$agent"
+check "the run completes" wait_for 60 completed "$id"
+check "and succeeds" bash -c "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
+check "the flood's values are masked in its step" grep -qx 'first: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s1.log"
+check "and one it sent before the socket filled in the job's next step" \
+        grep -qx 'later: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s2.log"
 
 # ---- workflow commands ----
 cat >"$work/commands.yml" <<'YML'

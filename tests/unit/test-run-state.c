@@ -979,6 +979,80 @@ static void test_foreign_keys(void **state) {
         run_free(run);
 }
 
+static void set_string(ExprValue *o, const char *key, const char *value) {
+        ExprValue *v = expr_value_new_stringz(value);
+
+        assert_non_null(v);
+        assert_int_equal(expr_object_set(o, key, strlen(key), v), 0);
+        expr_value_unref(v);
+}
+
+/* A job's env and a step's outputs holding a secret are written masked; the text kept beside the
+ * secrets puts the real values back into the run read from that state. */
+static void test_unmasked(void **state) {
+        _cleanup_(json_object_putp) json_object *o = state_after(&scenario_files, 12), *masked = NULL;
+        _cleanup_free_ char *env_text = NULL, *out_text = NULL, *none = NULL, *error = NULL,
+                            *masked_text = NULL;
+        char *secrets[] = { (char *) "TOKEN=s3cr3t-Vq", NULL };
+        Run *run = NULL, *again = NULL;
+        ExprValue *env, *out;
+        const ExprValue *v;
+
+        assert_int_equal(run_state_from_json(o, load(scenario_files.yaml), &run, &error), 0);
+        assert_non_null(run->jobs[0].env);
+        assert_int_equal(run_set_secrets(run, secrets), 0);
+        env = expr_value_new_object();
+        out = expr_value_new_object();
+        assert_non_null(env);
+        assert_non_null(out);
+        set_string(env, "JOBV", "pre-s3cr3t-Vq-post");
+        set_string(env, "PLAIN", "p");
+        set_string(out, "tok", "s3cr3t-Vq");
+        expr_value_unref(run->jobs[0].env);
+        run->jobs[0].env = env;
+        expr_value_unref(run->jobs[0].steps[0].outputs);
+        run->jobs[0].steps[0].outputs = out;
+
+        assert_int_equal(run_state_unmasked_text(run, 0, RUN_STATE_JOB_ENV, &env_text), 0);
+        assert_non_null(env_text);
+        assert_int_equal(run_state_unmasked_text(run, 0, 0, &out_text), 0);
+        assert_non_null(out_text);
+        assert_int_equal(run_state_unmasked_text(run, 0, 1, &none), 0);
+        assert_null(none); /* nothing to mask there: the state holds it as it is */
+        assert_int_equal(run_state_unmasked_text(run, 5, 0, &none), -EINVAL);
+
+        /* The state has *** only; the secret is in none of it. */
+        assert_int_equal(run_state_to_json(run, &masked), 0);
+        masked_text = strdup(json_object_to_json_string_ext(masked, JSON_C_TO_STRING_PLAIN));
+        assert_null(strstr(masked_text, "s3cr3t"));
+        assert_non_null(strstr(masked_text, "pre-***-post"));
+
+        assert_int_equal(run_state_from_json(masked, load(scenario_files.yaml), &again, &error), 0);
+        v = expr_object_getz(again->jobs[0].env, "JOBV");
+        assert_string_equal(v->string.s, "pre-***-post");
+        assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, env_text), 1);
+        assert_int_equal(run_state_unmask(again, 0, 0, out_text), 1);
+        v = expr_object_getz(again->jobs[0].env, "JOBV");
+        assert_string_equal(v->string.s, "pre-s3cr3t-Vq-post");
+        v = expr_object_getz(again->jobs[0].steps[0].outputs, "tok");
+        assert_string_equal(v->string.s, "s3cr3t-Vq");
+
+        /* Refused: not this run's place, not an object, not strings, a NUL in an environment. */
+        assert_int_equal(run_state_unmask(again, 5, RUN_STATE_JOB_ENV, env_text), -EBADMSG);
+        assert_int_equal(run_state_unmask(again, 0, 99, out_text), -EBADMSG);
+        assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, "[1]"), -EBADMSG);
+        assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, "{\"A\":1}"), -EBADMSG);
+        assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, "{\"A\":\"x\\u0000y\"}"), -EBADMSG);
+        assert_int_equal(run_state_unmask(again, 0, 0, "{\"A\""), -EBADMSG);
+        /* A place the state has no value for yet (saved before it was set): left alone. */
+        expr_value_unref(again->jobs[0].steps[1].outputs);
+        again->jobs[0].steps[1].outputs = NULL;
+        assert_int_equal(run_state_unmask(again, 0, 1, out_text), 0);
+        assert_null(again->jobs[0].steps[1].outputs);
+        run_free(again);
+        run_free(run);
+}
+
 /* A cut text never parses into a state that is accepted as something else. */
 static void test_truncated(void **state) {
         _cleanup_(json_object_putp) json_object *o = state_after(&scenario_files, 12);
@@ -1075,6 +1149,7 @@ int main(void) {
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_not_an_object),
                 cmocka_unit_test(test_foreign_keys),
+                cmocka_unit_test(test_unmasked),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_other_workflow),
                 cmocka_unit_test(test_version_1),
