@@ -1036,6 +1036,16 @@ static int job_group_begin(Run *run, size_t job, RunTime now, RunActions *action
         if (r < 0)
                 return r;
         r = eval_group(j->def->concurrency, contexts, &scope, &j->group, &j->message);
+        /* The run holds its own group until it concludes: the job would wait for it for ever, and
+         * every later run of the group behind it. Refused, as on GitHub. */
+        if (r >= 0 && run->group.name && strcasecmp(run->group.name, j->group.name) == 0) {
+                r = eval_failed(&scope, &j->message,
+                        "%u:%u: a deadlock for concurrency group '%s' between the workflow and job '%s': a job cannot be in its workflow's group",
+                        j->def->concurrency->group.pos.line, j->def->concurrency->group.pos.column,
+                        j->group.name, j->def->id);
+                j->group.name = mfree(j->group.name);
+                j->group = (RunGroup){};
+        }
         if (r == -EINVAL)
                 return run_job_conclude(run, job, RUN_CONCLUSION_FAILURE, now, actions);
         if (r < 0)

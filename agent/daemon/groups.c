@@ -49,11 +49,17 @@ static void acquire(Manager *m, ConcurrencyOwner owner) {
         RunGroup *g = owner_group(mr, owner.job);
         ConcurrencyDecision d;
         RunActions actions = {};
+        _cleanup_free_ char *group = NULL; /* g moves with its job when jobs are appended below */
         char cause[32];
         int r;
 
         if (!g || !g->name || mr->run->status == RUN_STATUS_COMPLETED)
                 return;
+        group = strdup(g->name);
+        if (!group) {
+                log_oom();
+                return;
+        }
         r = concurrency_acquire(&m->groups, g->name, owner, g->cancel_in_progress, &d);
         if (r < 0) {
                 log_error_errno(
@@ -79,11 +85,14 @@ static void acquire(Manager *m, ConcurrencyOwner owner) {
                         log_error_errno(r,
                                 "Run %" PRIu64 ": failed to cancel what holds concurrency group "
                                 "'%s': %m",
-                                mr->id, g->name);
+                                mr->id, group);
         }
+        /* Driving a run above may have appended jobs to this one (a matrix from ${{ }} expanded): its
+         * jobs may have moved. */
+        g = owner_group(mr, owner.job);
         if (d.acquired)
                 took_over(m, owner);
-        else if (g->state == RUN_GROUP_PENDING)
+        else if (g && g->name && g->state == RUN_GROUP_PENDING)
                 journal_group(mr, owner.job, g->name, true);
 }
 
