@@ -115,7 +115,8 @@ bool step_commands_send_queue(StepCommands *c, int control_fd) {
                 }
                 free(c->queue[sent++]);
         }
-        memmove(c->queue, c->queue + sent, (c->n_queue - sent) * sizeof(char *));
+        if (sent > 0 && sent < c->n_queue) /* no queue yet is NULL: memmove() wants a pointer */
+                memmove(c->queue, c->queue + sent, (c->n_queue - sent) * sizeof(char *));
         c->n_queue -= sent;
         return c->n_queue > 0;
 }
