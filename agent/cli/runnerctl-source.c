@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,28 +30,20 @@ void run_source_done(RunSource *s) {
         s->repository = mfree(s->repository);
 }
 
-/* A file no one else can open: unnamed, in $TMPDIR (or /var/tmp, which can take a large snapshot). */
-static int open_tmpfile(void) {
-        const char *dir = getenv("TMPDIR");
-        int fd;
+/* The snapshot is made in memory, in a memfd that no one else can open, and sealed before it is sent:
+ * the agent takes only a sealed memfd (README, "The run's source"), which it can read knowing the
+ * content is fixed and that no file system (FUSE, a network one) stands behind it that could leave it
+ * waiting. Its memory is this process's until the agent has copied it. */
+static int open_snapshot(void) {
+        int fd = memfd_create("runner-source", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
-        if (!dir || dir[0] != '/')
-                dir = "/var/tmp";
-        fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0 && !streq(dir, "/tmp"))
-                fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                /* A file system without O_TMPFILE: a named one, removed at once. */
-                char path[PATH_MAX];
+        return fd < 0 ? -errno : fd;
+}
 
-                if (snprintf(path, sizeof(path), "%s/runnerctl-source.XXXXXX", dir) >= (int) sizeof(path))
-                        return -ENAMETOOLONG;
-                fd = mkostemp(path, O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                (void) unlink(path);
-        }
-        return fd;
+static int seal_snapshot(int fd) {
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return -errno;
+        return 0;
 }
 
 /* Runs argv with stdout to out_fd (or captured into *ret_out, first line, when out_fd < 0), stderr
@@ -143,9 +136,9 @@ static int snapshot_git(const char *top, RunSource *s) {
                 run_repository_from_url(url, &s->repository) < 0)
                 (void) run_repository_from_url(top, &s->repository);
 
-        s->fd = open_tmpfile();
+        s->fd = open_snapshot();
         if (s->fd < 0) {
-                fprintf(stderr, "runnerctl: cannot create a temporary file for the run's source: %s\n",
+                fprintf(stderr, "runnerctl: cannot create a memory file for the run's source: %s\n",
                         strerror(-s->fd));
                 return s->fd;
         }
@@ -156,6 +149,11 @@ static int snapshot_git(const char *top, RunSource *s) {
                         "runnerctl: git bundle create failed (%s); give --source DIR or --no-source\n",
                         r < 0 ? strerror(-r) : "see above");
                 return -EIO;
+        }
+        r = seal_snapshot(s->fd);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: cannot seal the run's source: %s\n", strerror(-r));
+                return r;
         }
         s->format = "git-bundle";
         return 0;
@@ -178,9 +176,9 @@ static int snapshot_dir(const char *dir, RunSource *s) {
                         errno ? strerror(errno) : "not a directory");
                 return -EINVAL;
         }
-        s->fd = open_tmpfile();
+        s->fd = open_snapshot();
         if (s->fd < 0) {
-                fprintf(stderr, "runnerctl: cannot create a temporary file for the run's source: %s\n",
+                fprintf(stderr, "runnerctl: cannot create a memory file for the run's source: %s\n",
                         strerror(-s->fd));
                 return s->fd;
         }
@@ -189,6 +187,11 @@ static int snapshot_dir(const char *dir, RunSource *s) {
                 fprintf(stderr, "runnerctl: --source %s: tar could not read it all (%s)\n", strna(e),
                         r < 0 ? strerror(-r) : "see above");
                 return -EIO;
+        }
+        r = seal_snapshot(s->fd);
+        if (r < 0) {
+                fprintf(stderr, "runnerctl: cannot seal the run's source: %s\n", strerror(-r));
+                return r;
         }
         s->format = "tar";
         return 0;

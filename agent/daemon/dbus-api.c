@@ -456,22 +456,19 @@ static int read_options(sd_bus_message *m, Manager *manager, Options *o, sd_bus_
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(m);
                         if (r >= 0) {
-                                struct stat st;
-                                int flags = fcntl(fd, F_GETFL);
-                                uint64_t max = manager->config.max_source_size;
+                                uint64_t max = manager->config.max_source_size, size = 0;
 
                                 /* Checked here too, for a clear answer; the worker checks again. A
-                                 * pipe or socket could be held open to block the worker for ever. */
-                                if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-                                        (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
+                                 * pipe, socket or FUSE file could be held open to block the agent. */
+                                if (source_fd_check(fd, 0, &size) < 0)
                                         return invalid_option(error, key,
-                                                "cannot read the source: not a regular file open for reading.");
-                                if (max > 0 && (uint64_t) st.st_size > max)
+                                                "cannot read the source: not a sealed memfd open for reading.");
+                                if (max > 0 && size > max)
                                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                 "The run's source is %" PRIu64
                                                 " bytes, more than MaxSourceSize=%" PRIu64
                                                 " in [Agent] of agent.conf.",
-                                                (uint64_t) st.st_size, max);
+                                                size, max);
                                 safe_close(o->submit.source_fd);
                                 o->submit.source_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                                 if (o->submit.source_fd < 0)

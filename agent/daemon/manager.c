@@ -357,23 +357,43 @@ static Submission *submission_free(Submission *s) {
 /* On the worker: the caller's snapshot (README, "The run's source") copied into the run's directory
  * as "source", root's, mode 0600. The agent reads only the descriptor the caller opened, never a path
  * the caller named, and never looks inside: the checkout step unpacks it as the job's user. */
+int source_fd_check(int fd, uint64_t max, uint64_t *ret_size) {
+        const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+        struct stat st;
+        int flags, got;
+
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return -errno;
+        /* Only memory files answer F_GET_SEALS, and they never wait on anyone: checked before fstat(),
+         * which on FUSE would ask the file system's server. */
+        got = fcntl(fd, F_GET_SEALS);
+        if (got < 0 || (got & seals) != seals || (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
+                return -EBADFD;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (max > 0 && (uint64_t) st.st_size > max)
+                return -EFBIG;
+        if (ret_size)
+                *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
 static int source_copy(int dir_fd, int source_fd, uint64_t max, const char **ret_failed) {
         _cleanup_close_ int fd = -EBADF;
         char buf[64 * 1024];
         uint64_t total = 0;
-        struct stat st;
-        int flags, r = 0;
+        int r;
 
-        *ret_failed = "read the source";
-        flags = fcntl(source_fd, F_GETFL);
-        if (flags < 0 || fstat(source_fd, &st) < 0)
-                return -errno;
-        /* A pipe or socket could be held open by the caller and block the worker for ever. */
-        if (!S_ISREG(st.st_mode) || (flags & O_PATH) || (flags & O_ACCMODE) == O_WRONLY)
-                return -EBADFD;
-        *ret_failed = "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf";
-        if (max > 0 && (uint64_t) st.st_size > max)
-                return -EFBIG;
+        /* A pipe, socket or FUSE file could be held open by the caller and block the worker for ever. */
+        r = source_fd_check(source_fd, max, NULL);
+        *ret_failed = r == -EFBIG
+                ? "keep the source: it is larger than MaxSourceSize= in [Agent] of agent.conf"
+                : "read the source";
+        if (r < 0)
+                return r;
         *ret_failed = "keep the source";
         fd = openat(dir_fd, "source", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)

@@ -148,6 +148,13 @@ int manager_cancel_then(
 void manager_begin_stop(Manager *m);
 bool manager_stopped(Manager *m);
 
+/* Checks a run's source descriptor (README, "The run's source"): it must be a sealed memfd (no
+ * shrinking, growing or writing), so that no file system (FUSE, a network one) stands behind it that
+ * could leave the agent waiting for ever, and its content cannot change while it is copied; open for
+ * reading; at most max bytes (0: no limit). Returns 0 with its size in *ret_size, -EBADFD, -EFBIG,
+ * or -errno. */
+int source_fd_check(int fd, uint64_t max, uint64_t *ret_size);
+
 /* systemctl restart, or an upgrade: every run goes on, its state saved and its steps' descriptors in
  * systemd's store, for the next agent to take over (README, "Restarts"); the loop may exit at once. */
 void manager_hand_over(Manager *m);

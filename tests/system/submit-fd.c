@@ -2,17 +2,20 @@
 /* Calls SubmitWithOptions() with a source descriptor of the kind asked for, as a client other than
  * runnerctl could, for test-source.sh: prints the D-Bus error ("NAME: message") or the run id.
  *
- *   submit-fd pipe|opath|wronly WORKFLOW.yml
+ *   submit-fd pipe|opath|wronly|file|unsealed WORKFLOW.yml
  *
  * pipe: the read end of a pipe whose write end this program keeps open while it waits for the answer
  * (an agent that read it would block for ever); opath: an O_PATH descriptor of the workflow file;
- * wronly: the workflow file opened for writing only. */
+ * wronly: the workflow file opened for writing only; file: the workflow file opened for reading, a
+ * regular file as one on FUSE would be (whose server could leave a reader waiting for ever); unsealed:
+ * a memfd that its sender could still change. Only a sealed memfd is taken. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -39,6 +42,13 @@ int main(int argc, char *argv[]) {
                 fd = open(argv[2], O_PATH | O_CLOEXEC);
         else if (strcmp(argv[1], "wronly") == 0)
                 fd = open(argv[2], O_WRONLY | O_CLOEXEC);
+        else if (strcmp(argv[1], "file") == 0)
+                fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        else if (strcmp(argv[1], "unsealed") == 0) {
+                fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                if (fd >= 0 && write(fd, yaml, (size_t) n) != n)
+                        return 2;
+        }
         if (fd < 0)
                 return 2;
 

@@ -203,7 +203,7 @@ check "no run was created for either" test "$(runnerctl list --json | jq length)
 check "root's file is in no run's snapshot" bash -c "! grep -rqaF root-only-Zx8 /var/lib/runner-agent/runs/"
 # A client other than runnerctl: descriptors the agent must not read from.
 install -o src-tester -m 0644 "$work/src.yml" "$work/mine.yml"
-for kind in pipe opath wronly; do
+for kind in pipe opath wronly file unsealed; do
         start=$SECONDS
         err=$(runuser -u src-tester -- "$build/tests/submit-fd" "$kind" "$work/mine.yml" 2>&1); rc=$?
         say "$kind: $err"
