@@ -704,11 +704,17 @@ static int list_runs(sd_bus *bus) {
         printf("%-6s %-12s %-10s %-25s %-24s %s\n", "RUN", "STATUS", "CONCLUSION", "CREATED", "NAME",
                 "SOURCE");
         for (size_t i = 0; i < json_object_array_length(list); i++) {
-                json_object *run = json_object_array_get_idx(list, i);
-                const char *c = jstr(run, "conclusion");
-                printf("%-6s %-12s %s%-10s%s %-25s %-24.24s %s\n", jstr(run, "id"), jstr(run, "status"),
-                        color_for(c), c ?: "-", color_off(c), jstr(run, "created_at") ?: "-",
-                        jstr(run, "name") ?: "-", jstr(run, "source"));
+                json_object *run = json_object_array_get_idx(list, i), *group = NULL, *pending = NULL;
+                const char *c = jstr(run, "conclusion"), *status = jstr(run, "status");
+
+                /* A run waiting for its concurrency group (README, "Concurrency groups") */
+                if (json_object_object_get_ex(run, "concurrency", &group) &&
+                        json_object_object_get_ex(group, "pending", &pending) &&
+                        json_object_get_boolean(pending))
+                        status = "pending";
+                printf("%-6s %-12s %s%-10s%s %-25s %-24.24s %s\n", jstr(run, "id"), status, color_for(c),
+                        c ?: "-", color_off(c), jstr(run, "created_at") ?: "-", jstr(run, "name") ?: "-",
+                        jstr(run, "source"));
         }
         printf("\n%zu run%s listed.\n", json_object_array_length(list),
                 json_object_array_length(list) == 1 ? "" : "s");

@@ -560,7 +560,7 @@ static int get_run(sd_bus_message *m, Manager *manager, const char *by, sd_bus_e
 
 static int list_runs(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
         static const char *const keys[] = { "id", "source", "name", "status", "conclusion", "created_at",
-                "started_at", "completed_at" };
+                "started_at", "completed_at", "concurrency" };
         json_object *list;
         int r;
 

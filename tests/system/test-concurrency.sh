@@ -72,6 +72,7 @@ check "status --json: run $id2 is queued, pending in group DEPLOY-, nothing star
 table=$(runnerctl status "$id2")
 say "$table"
 check "status shows run $id2 pending with its group" grep -q "pending: waits for concurrency group 'DEPLOY-'" <<<"$table"
+check "runnerctl list shows run $id2 pending" bash -c 'runnerctl list | grep -Eq "^$1 +pending "' _ "$id2"
 wait_for 5 test -e $marks/r1.int
 sleep 3
 check "run $id2 still pending while run $id1 is being cancelled" pending "$id2"
