@@ -45,6 +45,7 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
 #define RUN_STATE_JOB_ENV SIZE_MAX
 int run_state_unmasked_text(const Run *run, size_t job, size_t step, char **ret);
 /* Puts such a text back into a run read with run_state_from_json(), in place of the masked value.
- * Returns 1, 0 when the state has no value there (it was saved before the value was set), -EBADMSG
- * for a text that is not one, -ENOMEM. */
+ * Returns 1, 0 when the state has no value there (it was saved before the value was set) or no such
+ * job yet (one a matrix from an expression appended), -EBADMSG for a text that is not one or a step
+ * the job does not have, -ENOMEM. */
 int run_state_unmask(Run *run, size_t job, size_t step, const char *text);

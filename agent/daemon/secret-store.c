@@ -154,17 +154,26 @@ int secret_store_load(ManagedRun *mr) {
         secrets = calloc((size_t) len / 2 + 2, sizeof(char *));
         if (!secrets)
                 return -ENOMEM;
+        /* The secrets first, whatever follows: every later save masks with them, so that no value
+         * restored below can reach the state on disk unmasked, even if a later entry is refused. */
+        for (ssize_t i = 0; i < len; i += (ssize_t) strlen(text + i) + 1)
+                if (text[i] == 's')
+                        secrets[n++] = text + i + 1;
+        r = run_set_secrets(mr->run, secrets);
+        /* The store is written before the state: it may name jobs (a matrix expanded from an
+         * expression) or steps the state does not have yet; those entries are skipped. */
         for (ssize_t i = 0; i < len && r >= 0; i += (ssize_t) strlen(text + i) + 1) {
                 char *e = text + i, *colon;
                 unsigned long job;
 
                 if (e[0] == 's')
-                        secrets[n++] = e + 1;
-                else if (e[0] == 'm' && (colon = strchr(e + 1, ':'))) {
+                        continue;
+                if (e[0] == 'm' && (colon = strchr(e + 1, ':'))) {
                         errno = 0;
                         job = strtoul(e + 1, NULL, 10);
-                        r = errno != 0 || job >= mr->run->n_jobs
-                                ? -EBADMSG
+                        r = errno != 0 ? -EBADMSG
+                                : job >= mr->run->n_jobs
+                                ? 0
                                 : run_job_add_mask(mr->run, job, colon + 1, strlen(colon + 1));
                 } else if ((e[0] == 'e' || e[0] == 'o') && (colon = strchr(e + 1, ':'))) {
                         unsigned long step = RUN_STATE_JOB_ENV;
@@ -180,8 +189,6 @@ int secret_store_load(ManagedRun *mr) {
                 } else
                         r = -EBADMSG;
         }
-        if (r >= 0)
-                r = run_set_secrets(mr->run, secrets);
         explicit_bzero(text, (size_t) len);
         return r;
 }

@@ -1037,8 +1037,10 @@ static void test_unmasked(void **state) {
         v = expr_object_getz(again->jobs[0].steps[0].outputs, "tok");
         assert_string_equal(v->string.s, "s3cr3t-Vq");
 
+        /* A job the state does not have yet (the store is written first, and a matrix from an
+         * expression appends jobs): skipped, nothing changes. */
+        assert_int_equal(run_state_unmask(again, 5, RUN_STATE_JOB_ENV, env_text), 0);
         /* Refused: not this run's place, not an object, not strings, a NUL in an environment. */
-        assert_int_equal(run_state_unmask(again, 5, RUN_STATE_JOB_ENV, env_text), -EBADMSG);
         assert_int_equal(run_state_unmask(again, 0, 99, out_text), -EBADMSG);
         assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, "[1]"), -EBADMSG);
         assert_int_equal(run_state_unmask(again, 0, RUN_STATE_JOB_ENV, "{\"A\":1}"), -EBADMSG);
