@@ -179,6 +179,9 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                         on_stale_scope_stopped(NULL, r, strerror(-r), ref);
                 return;
         }
+        /* Kills counted before now are not known to be this step's: one while the agent was away is
+         * missed rather than another step's blamed on it. */
+        step_oom_baseline(mr, job);
         if (ended) {
                 a->ended++;
                 pidref_done(&shim);

@@ -40,7 +40,9 @@ static int remove_tree(void *data) {
 }
 
 static void removed_tree(int r, void *data) {
-        if (r < 0)
+        if (r == -ECANCELED)
+                log_info("Left %s for the next start of the agent to remove.", (const char *) data);
+        else if (r < 0)
                 log_warning_errno(r, "Failed to remove %s: %m", (const char *) data);
         free(data);
 }

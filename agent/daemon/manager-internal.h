@@ -149,6 +149,9 @@ typedef struct StepKindOps {
 
 extern const StepCallbacks step_callbacks;
 int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret_message);
+/* Records the job slice's OOM-kill count as a step starts or is taken over (README, "Steps are
+ * untrusted"): a kill counted later is that step's. */
+void step_oom_baseline(ManagedRun *mr, size_t job);
 /* The job's workspace and file-command directories, made once per job. */
 int job_prepare_dirs(ManagedRun *mr, size_t job, char **ret_workspace_job);
 int step_cgroup_path(ManagedRun *mr, size_t job, size_t step, char **ret);

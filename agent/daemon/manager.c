@@ -988,6 +988,9 @@ void manager_finish(Manager *m) {
          * the bus. */
         m->bus_closing = true;
         m->worker = worker_free(m->worker);
+        /* Removals not started yet are left to the next agent's start-up sweep: at the remover's low
+         * priority on a busy machine they could outlast the stop timeout. */
+        worker_cancel_queued(m->remover);
         m->remover = worker_free(m->remover);
         bus_api_close(m);
 }

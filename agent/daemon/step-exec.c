@@ -98,18 +98,44 @@ static int read_file_command(
  * entry reported in its exit code (a shell's 137). The job slice's memory.events counts its kills, and
  * one more than the job's steps have accounted for is this step's. Without the memory controller there
  * is no such file, and the step concludes as killed by signal 9 or with its exit code. */
-static char *oom_message(ManagedRun *mr, size_t job, int code, int sig) {
-        JobCtx *jc = job_ctx(mr, job);
-        _cleanup_free_ char *path = NULL, *text = NULL, *limit = NULL;
+static int job_oom_kills(ManagedRun *mr, size_t job, uint64_t *ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
         _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = run_slice_cgroup_path(mr->id, mr->run->jobs[job].number, &path);
+        if (r < 0)
+                return r;
+        fd = cgroup_open(mr->manager->cgroot, path);
+        if (fd < 0)
+                return fd;
+        r = read_full_file_at(fd, "memory.events", 4096, &text);
+        if (r < 0)
+                return r;
+        return cgroup_memory_events_parse_oom_kill(text, ret);
+}
+
+/* The job's count as a step starts or is taken over: kills before it are not its own. */
+void step_oom_baseline(ManagedRun *mr, size_t job) {
         uint64_t kills;
 
-        if (run_slice_cgroup_path(mr->id, mr->run->jobs[job].number, &path) < 0 ||
-                (fd = cgroup_open(mr->manager->cgroot, path)) < 0 ||
-                read_full_file_at(fd, "memory.events", 4096, &text) < 0 ||
-                cgroup_memory_events_parse_oom_kill(text, &kills) < 0 || kills <= jc->oom_kills)
+        if (job_oom_kills(mr, job, &kills) >= 0)
+                job_ctx(mr, job)->oom_kills = kills;
+}
+
+static char *oom_message(ManagedRun *mr, size_t job, int code, int sig) {
+        JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ char *limit = NULL;
+        uint64_t kills;
+
+        /* Counted at every step's end, a success's too, so that no kill is blamed on a later step. */
+        if (job_oom_kills(mr, job, &kills) < 0 || kills <= jc->oom_kills)
                 return NULL;
         jc->oom_kills = kills;
+        /* Killed by SIGKILL, or failed by its exit code; a step that ended by another signal, or
+         * succeeded, was not ended by the OOM kill that happened in its time. */
+        if (!(sig == SIGKILL || (sig == 0 && code != 0)))
+                return NULL;
         if (mr->manager->config.job_memory_max == CONFIG_INFINITY)
                 limit = strdup("the machine ran out of memory");
         else
@@ -166,8 +192,7 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         int r, r2;
 
         step_fds_forget(ref);
-        if (sig == SIGKILL || code != 0)
-                res.message = oom = oom_message(ref->mr, ref->job, code, sig);
+        res.message = oom = oom_message(ref->mr, ref->job, code, sig);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
@@ -580,6 +605,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 *ret_message = strdupf("Failed to prepare the job's directories: %s", strerror(-r));
                 return r;
         }
+        step_oom_baseline(mr, job);
 
         /* The files the step writes to are made by us, empty, and given to the step's user: what we
          * read back later must be a file we made (read_user_file_at() checks). */

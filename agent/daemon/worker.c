@@ -167,6 +167,24 @@ unsigned worker_pending(const Worker *w) {
         return w ? w->pending : 0;
 }
 
+void worker_cancel_queued(Worker *w) {
+        uint64_t one = 1;
+        bool any = false;
+        Job *j;
+
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        while ((j = queue_pop(&w->todo, &w->todo_tail))) {
+                j->result = -ECANCELED;
+                queue_push(&w->done, &w->done_tail, j);
+                any = true;
+        }
+        if (any)
+                (void) !write(w->event_fd, &one, sizeof(one));
+        pthread_mutex_unlock(&w->lock);
+}
+
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;

@@ -23,5 +23,8 @@ int worker_new(sd_event *event, bool background, Worker **ret);
 int worker_submit(Worker *w, worker_func_t func, worker_done_t done, void *data);
 /* Jobs queued or running now; 0 when idle. */
 unsigned worker_pending(const Worker *w);
+/* Drops the jobs not started yet: their completions are called with -ECANCELED (the one running
+ * finishes). */
+void worker_cancel_queued(Worker *w);
 /* Finishes every queued job, calls their completions, and ends the thread. */
 Worker *worker_free(Worker *w);

@@ -68,6 +68,11 @@
  * CPU time from the step (README, "Benchmarks"). The pipes hold far more than a nap's worth. */
 #define BATCH_MIN (64U * 1024U)
 #define BATCH_NAP_NSEC (250L * 1000L)
+/* ... and only while the other stream has been closed or quiet this long: a nap while both write would
+ * let a later piece of one overtake an earlier piece of the other. */
+#define BATCH_QUIET_NSEC (10LL * 1000LL * 1000LL)
+/* A stream that gave data again within this is writing on (a flood), not one line now and then. */
+#define BATCH_STREAMING_NSEC (2LL * 1000LL * 1000LL)
 /* How long the end of a step waits for journald to take the journal copy's queue (README, "Running
  * workflows"); what is left then is left out of the journal, and stated. */
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
@@ -99,6 +104,13 @@ static const char *arg_seccomp = NULL;
 static bool arg_hide_processes = false;
 static bool arg_private_ipc = false;
 static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
+
+static int64_t now_nsec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static void help(void) {
         printf("%s [OPTIONS...] -- COMMAND [ARGUMENT...]\n\n"
@@ -908,6 +920,8 @@ int main(int argc, char *argv[]) {
         for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                 (void) fcntl(c.fds[i], F_SETFL, O_NONBLOCK);
 
+        /* when each stream last gave data: INT64_MIN / 2, never */
+        int64_t last_data[_JOURNAL_STREAM_MAX] = { INT64_MIN / 2, INT64_MIN / 2 };
         for (;;) {
                 struct pollfd p[4] = {
                         { .fd = c.fds[JOURNAL_STDOUT], .events = POLLIN },
@@ -927,16 +941,29 @@ int main(int argc, char *argv[]) {
                 /* Whatever is ready, in the order of the streams: what the pipes allow of the order in
                  * which the step wrote to both. */
                 ssize_t got[_JOURNAL_STREAM_MAX] = {};
+                bool streaming[_JOURNAL_STREAM_MAX] = {};
+                int64_t t = now_nsec();
                 for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
-                        if (p[i].revents)
+                        if (p[i].revents) {
                                 got[i] = pump(&c, i);
-                /* One stream busy, the other quiet or closed, little read: the step writes in small
-                 * pieces; let them gather. Not while both write, whose order the reads keep. */
-                if (!exited && !p[3].revents &&
-                        ((got[0] > 0 && got[0] < (ssize_t) BATCH_MIN && got[1] <= 0 && !p[1].revents) ||
-                                (got[1] > 0 && got[1] < (ssize_t) BATCH_MIN && got[0] <= 0 &&
-                                        !p[0].revents)))
-                        (void) nanosleep(&(struct timespec){ .tv_nsec = BATCH_NAP_NSEC }, NULL);
+                                if (got[i] > 0) {
+                                        streaming[i] = t - last_data[i] < BATCH_STREAMING_NSEC;
+                                        last_data[i] = t;
+                                }
+                        }
+                /* One stream writing on and on in small pieces, the other closed or quiet for a while:
+                 * let the pieces gather. Not at a stream's first piece, nor while both write, whose
+                 * order the reads keep as far as the pipes allow. */
+                for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++) {
+                        unsigned o = 1 - i;
+
+                        if (!exited && !p[3].revents && streaming[i] && got[i] < (ssize_t) BATCH_MIN &&
+                                got[o] <= 0 && !p[o].revents &&
+                                (c.fds[o] < 0 || t - last_data[o] > BATCH_QUIET_NSEC)) {
+                                (void) nanosleep(&(struct timespec){ .tv_nsec = BATCH_NAP_NSEC }, NULL);
+                                break;
+                        }
+                }
 
                 if (p[3].revents)
                         (void) step_commands_send_queue(&c.commands, CONTROL_FD);

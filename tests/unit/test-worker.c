@@ -134,6 +134,62 @@ static void test_free_finishes_queue(void **state) {
         sd_event_unref(e);
 }
 
+typedef struct Gate {
+        int started[2], release[2];
+        unsigned cancelled, completed;
+} Gate;
+
+static int blocker(void *data) {
+        Gate *g = data;
+        char c = 0;
+
+        assert_int_equal(write(g->started[1], &c, 1), 1);
+        assert_int_equal(read(g->release[0], &c, 1), 1);
+        return 0;
+}
+
+static int never(void *data) {
+        fail_msg("a cancelled job ran");
+        return 0;
+}
+
+static void done_gate(int result, void *data) {
+        Gate *g = data;
+
+        if (result == -ECANCELED)
+                g->cancelled++;
+        else
+                g->completed++;
+}
+
+/* A stopping agent drops the removals not started yet (the next start sweeps them): they complete
+ * with -ECANCELED and never run; the one running finishes. */
+static void test_cancel_queued(void **state) {
+        sd_event *e = NULL;
+        Worker *w = NULL;
+        Gate g = {};
+        char c = 0;
+
+        assert_int_equal(pipe(g.started), 0);
+        assert_int_equal(pipe(g.release), 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(worker_new(e, true, &w), 0);
+        assert_int_equal(worker_submit(w, blocker, done_gate, &g), 0);
+        assert_int_equal(read(g.started[0], &c, 1), 1); /* running: the rest waits behind it */
+        for (unsigned i = 0; i < 5; i++)
+                assert_int_equal(worker_submit(w, never, done_gate, &g), 0);
+        worker_cancel_queued(w);
+        assert_int_equal(write(g.release[1], &c, 1), 1);
+        worker_free(w);
+        assert_int_equal(g.completed, 1);
+        assert_int_equal(g.cancelled, 5);
+        for (unsigned i = 0; i < 2; i++) {
+                close(g.started[i]);
+                close(g.release[i]);
+        }
+        sd_event_unref(e);
+}
+
 typedef struct Priorities {
         int nice, ioprio;             /* the worker thread's */
         int child_nice, child_ioprio; /* a child it forked, as the child saw its own */
@@ -194,6 +250,7 @@ int main(void) {
                 cmocka_unit_test(test_order),
                 cmocka_unit_test(test_blocking_job_does_not_block_loop),
                 cmocka_unit_test(test_free_finishes_queue),
+                cmocka_unit_test(test_cancel_queued),
                 cmocka_unit_test(test_background_priority),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
