@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The workflow loader on arbitrary bytes: no crash, leak or hang; either a model whose jobs all have
- * steps and resolved needs, or at least one error, each with a position inside the text. */
+ * steps (a run: step with its script and shell, a uses: step with what it uses) and resolved needs, or
+ * at least one error, each with a position inside the text. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,10 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t k = 0; k < j->n_needs; k++)
                         if (j->needs_index[k] >= w->n_jobs || j->needs_index[k] == i)
                                 __builtin_trap();
-                for (size_t k = 0; k < j->n_steps; k++)
-                        if (!j->steps[k].id || !j->steps[k].shell || !j->steps[k].run.raw ||
-                                !j->steps[k].condition.node)
+                for (size_t k = 0; k < j->n_steps; k++) {
+                        const WorkflowStep *st = &j->steps[k];
+
+                        if (!st->id || !st->condition.node)
                                 __builtin_trap();
+                        /* a run: step has its script and shell, a uses: step what it uses */
+                        if (st->kind == WORKFLOW_STEP_RUN ? !st->shell || !st->run.raw : !st->uses)
+                                __builtin_trap();
+                }
         }
 
 finish:
