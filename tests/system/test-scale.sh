@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The agent's thousandth run, inside the throwaway container: 5,000 tiny runs one after another and
+# The agent's thousandth run, inside the throwaway container: 2,000 tiny runs one after another and
 # 300 at once must all conclude success with the agent's descriptors flat, and an agent restarted
 # with them all on disk must list every one and start new runs. TAP.
 #
@@ -9,7 +9,7 @@
 set -uo pipefail
 
 build=$(realpath "$1")
-sequential=${2:-5000}
+sequential=${2:-2000}
 parallel=${3:-300}
 . "$(dirname "$0")/lib.sh"
 require_test_container
