@@ -40,12 +40,6 @@ static int open_snapshot(void) {
         return fd < 0 ? -errno : fd;
 }
 
-static int seal_snapshot(int fd) {
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-                return -errno;
-        return 0;
-}
-
 /* Runs argv with stdout to out_fd (or captured into *ret_out, first line, when out_fd < 0), stderr
  * kept, stdin /dev/null. Returns the exit status, or < 0. */
 static int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out) {
@@ -99,6 +93,30 @@ static int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Runs argv (git bundle or tar, as this user) into a new memfd in s->fd and seals it; on failure says
+ * "runnerctl: FAILED (why)HINT". */
+static int snapshot_into_memfd(char *const argv[], RunSource *s, const char *failed, const char *hint) {
+        int r;
+
+        s->fd = open_snapshot();
+        if (s->fd < 0) {
+                fprintf(stderr, "runnerctl: cannot create a memory file for the run's source: %s\n",
+                        strerror(-s->fd));
+                return s->fd;
+        }
+        r = spawn(argv, s->fd, false, NULL);
+        if (r != 0) {
+                fprintf(stderr, "runnerctl: %s (%s)%s\n", failed, r < 0 ? strerror(-r) : "see above", hint);
+                return -EIO;
+        }
+        if (fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+                r = -errno;
+                fprintf(stderr, "runnerctl: cannot seal the run's source: %s\n", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int git_line(const char *dir, char **ret, ...) {
         char *argv[16] = { (char *) "git", (char *) "-C", (char *) dir };
         size_t n = 3;
@@ -136,31 +154,16 @@ static int snapshot_git(const char *top, RunSource *s) {
                 run_repository_from_url(url, &s->repository) < 0)
                 (void) run_repository_from_url(top, &s->repository);
 
-        s->fd = open_snapshot();
-        if (s->fd < 0) {
-                fprintf(stderr, "runnerctl: cannot create a memory file for the run's source: %s\n",
-                        strerror(-s->fd));
-                return s->fd;
-        }
         argv[8] = s->ref ?: (char *) "HEAD";
-        r = spawn(argv, s->fd, false, NULL);
-        if (r != 0) {
-                fprintf(stderr,
-                        "runnerctl: git bundle create failed (%s); give --source DIR or --no-source\n",
-                        r < 0 ? strerror(-r) : "see above");
-                return -EIO;
-        }
-        r = seal_snapshot(s->fd);
-        if (r < 0) {
-                fprintf(stderr, "runnerctl: cannot seal the run's source: %s\n", strerror(-r));
+        r = snapshot_into_memfd(argv, s, "git bundle create failed", "; give --source DIR or --no-source");
+        if (r < 0)
                 return r;
-        }
         s->format = "git-bundle";
         return 0;
 }
 
 static int snapshot_dir(const char *dir, RunSource *s) {
-        _cleanup_free_ char *e = escape_for_terminal(dir);
+        _cleanup_free_ char *e = escape_for_terminal(dir), *failed = NULL;
         char *argv[] = { (char *) "tar", (char *) "-C", (char *) dir, (char *) "-cf", (char *) "-",
                 (char *) ".", NULL };
         _cleanup_close_ int dfd = -EBADF;
@@ -176,23 +179,13 @@ static int snapshot_dir(const char *dir, RunSource *s) {
                         errno ? strerror(errno) : "not a directory");
                 return -EINVAL;
         }
-        s->fd = open_snapshot();
-        if (s->fd < 0) {
-                fprintf(stderr, "runnerctl: cannot create a memory file for the run's source: %s\n",
-                        strerror(-s->fd));
-                return s->fd;
+        if (asprintf(&failed, "--source %s: tar could not read it all", strna(e)) < 0) {
+                failed = NULL;
+                return -ENOMEM;
         }
-        r = spawn(argv, s->fd, false, NULL);
-        if (r != 0) {
-                fprintf(stderr, "runnerctl: --source %s: tar could not read it all (%s)\n", strna(e),
-                        r < 0 ? strerror(-r) : "see above");
-                return -EIO;
-        }
-        r = seal_snapshot(s->fd);
-        if (r < 0) {
-                fprintf(stderr, "runnerctl: cannot seal the run's source: %s\n", strerror(-r));
+        r = snapshot_into_memfd(argv, s, failed, "");
+        if (r < 0)
                 return r;
-        }
         s->format = "tar";
         return 0;
 }

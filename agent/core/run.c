@@ -611,6 +611,16 @@ static int build_contexts(
         return 0;
 }
 
+/* The contexts of a job-level expression, read before the job has an environment of its own (its
+ * if:, its concurrency, a matrix from an expression): env is empty there. */
+static int job_level_contexts(Run *run, RunJob *j, ExprValue **ret) {
+        _cleanup_(expr_value_unrefp) ExprValue *env = expr_value_new_object();
+
+        if (!env)
+                return -ENOMEM;
+        return build_contexts(run, j, false, env, ret);
+}
+
 static int set_message_va(char **where, const char *fmt, va_list ap) _printf_(2, 0);
 static int set_message_va(char **where, const char *fmt, va_list ap) {
         char *m;
@@ -793,12 +803,10 @@ const char *run_condition_text(const WorkflowCondition *c) {
 static int job_condition(Run *run, size_t job, bool *ret, char **message) {
         RunJob *j = &run->jobs[job];
         EvalScope scope = { .run = run, .job = j };
-        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object();
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
         int r;
 
-        if (!env)
-                return -ENOMEM;
-        r = build_contexts(run, j, false, env, &contexts);
+        r = job_level_contexts(run, j, &contexts);
         if (r < 0)
                 return r;
         return eval_condition(&j->def->condition, contexts, &scope, ret, message);
@@ -1027,12 +1035,10 @@ static int run_group_begin(Run *run, RunTime now, RunActions *actions) {
 static int job_group_begin(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         EvalScope scope = { .run = run, .job = j };
-        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object();
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
         int r;
 
-        if (!env)
-                return -ENOMEM;
-        r = build_contexts(run, j, false, env, &contexts);
+        r = job_level_contexts(run, j, &contexts);
         if (r < 0)
                 return r;
         r = eval_group(j->def->concurrency, contexts, &scope, &j->group, &j->message);
@@ -1089,8 +1095,7 @@ static int job_expand(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         const WorkflowStrategy *st = j->def->strategy;
         EvalScope scope = { .run = run, .job = j };
-        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *env = expr_value_new_object(),
-                                               *definition = NULL;
+        _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL, *definition = NULL;
         _cleanup_(matrix_expansion_done) MatrixExpansion m = {};
         ExprEvalContext ctx = { .status = eval_status, .userdata = &scope };
         ExprError err = {};
@@ -1099,9 +1104,7 @@ static int job_expand(Run *run, size_t job, RunTime now, RunActions *actions) {
         size_t def = j->def_index;
         int r;
 
-        if (!env)
-                return -ENOMEM;
-        r = build_contexts(run, j, false, env, &contexts);
+        r = job_level_contexts(run, j, &contexts);
         if (r < 0)
                 return r;
         ctx.contexts = contexts;
