@@ -567,7 +567,7 @@ static int deadlines_foreach(const Run *run, int (*f)(const Deadline *d, void *u
                                 return r;
                 }
         for (size_t i = 0; i < run->n_jobs; i++)
-                for (size_t k = 0; k < run->jobs[i].def->n_steps; k++)
+                for (size_t k = 0; k < run->jobs[i].n_steps; k++)
                         if (run->jobs[i].steps[k].timer != 0) {
                                 r = f(&(Deadline){ run->jobs[i].steps[k].timer, i, k, order++ }, userdata);
                                 if (r != 0)

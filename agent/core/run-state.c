@@ -244,7 +244,7 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
         r = add_group(o, &j->group);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < j->def->n_steps; i++) {
+        for (size_t i = 0; i < j->n_steps; i++) {
                 json_object *s;
 
                 r = step_to_json(run, job, &j->steps[i], &s);
@@ -319,7 +319,7 @@ static ExprValue **unmasked_slot(const Run *run, size_t job, size_t step) {
         j = &run->jobs[job];
         if (step == RUN_STATE_JOB_ENV)
                 return &j->env;
-        return step < j->def->n_steps ? &j->steps[step].outputs : NULL;
+        return step < j->n_steps ? &j->steps[step].outputs : NULL;
 }
 
 int run_state_unmasked_text(const Run *run, size_t job, size_t step, char **ret) {
@@ -994,13 +994,13 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
                 return r;
         j->phase = phase;
         j->local_status = local_status;
-        if (next_step > j->def->n_steps)
+        if (next_step > j->n_steps)
                 return fail(p, "next_step", "%" PRIu64 " is beyond the job's %zu steps", next_step,
-                        j->def->n_steps);
+                        j->n_steps);
         j->next_step = next_step;
-        if (json_object_array_length(steps) != j->def->n_steps)
+        if (json_object_array_length(steps) != j->n_steps)
                 return fail(p, "steps", "%zu steps, but the workflow's job has %zu",
-                        json_object_array_length(steps), j->def->n_steps);
+                        json_object_array_length(steps), j->n_steps);
 
         /* What the state machine keeps true of a job (run.c, cancel.c). */
         started = j->phase > RUN_JOB_QUEUED;
@@ -1026,10 +1026,10 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
                 return fail(p, "outputs", "set before the job's steps are done");
         if (j->phase == RUN_JOB_STEP && j->next_step == 0)
                 return fail(p, "next_step", "0 in phase step");
-        if (j->phase == RUN_JOB_CLEANUP && j->next_step != j->def->n_steps)
+        if (j->phase == RUN_JOB_CLEANUP && j->next_step != j->n_steps)
                 return fail(p, "next_step", "steps left in phase cleanup");
 
-        for (size_t i = 0; i < j->def->n_steps; i++) {
+        for (size_t i = 0; i < j->n_steps; i++) {
                 /* The one step handed to the agent runs; those before it are done, those after it wait. */
                 RunStatus want = j->phase == RUN_JOB_STEP && i + 1 == j->next_step ? RUN_STATUS_IN_PROGRESS
                         : i < j->next_step                                         ? RUN_STATUS_COMPLETED

@@ -115,6 +115,15 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         free(j->group.name);
 }
 
+/* A job's steps as the workflow has them; steps of actions are added as they run (README, "Actions"). */
+static void job_init_steps(RunJob *j) {
+        j->n_steps = j->def->n_steps;
+        for (size_t i = 0; i < j->n_steps; i++)
+                j->steps[i] = (RunStep){
+                        .def = &j->def->steps[i], .number = j->def->steps[i].number, .exit_code = -1
+                };
+}
+
 /* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). A matrix
  * with ${{ }} has none yet: its one instance expands it when it is ready (job_expand()). */
 static int def_expand(const WorkflowJob *def, MatrixExpansion *ret) {
@@ -184,10 +193,7 @@ int run_jobs_init(Run *run, const unsigned *instances) {
                                 break;
                         }
                         run->n_jobs++;
-                        for (size_t i = 0; i < j->def->n_steps; i++) {
-                                j->steps[i].def = &j->def->steps[i];
-                                j->steps[i].exit_code = -1;
-                        }
+                        job_init_steps(j);
                         if (expansions[d].n > 0)
                                 r = job_set_combination(j, &expansions[d].items[k - 1]);
                 }
@@ -223,10 +229,7 @@ int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions) {
                 if (!j->steps)
                         return -ENOMEM;
                 run->n_jobs++;
-                for (size_t i = 0; i < j->def->n_steps; i++) {
-                        j->steps[i].def = &j->def->steps[i];
-                        j->steps[i].exit_code = -1;
-                }
+                job_init_steps(j);
         }
         return actions ? action_push(actions, RUN_ACTION_JOBS_ADDED, at, SIZE_MAX, NULL) : 0;
 }
@@ -246,7 +249,7 @@ Run *run_free(Run *run) {
         if (!run)
                 return NULL;
         for (size_t i = 0; i < run->n_jobs; i++)
-                run_job_done(&run->jobs[i], run->jobs[i].def->n_steps);
+                run_job_done(&run->jobs[i], run->jobs[i].n_steps);
         free(run->jobs);
         free(run->source);
         free(run->workspace_root);
@@ -559,7 +562,7 @@ static int build_contexts(
                         return -ENOMEM;
         }
 
-        for (size_t i = 0; step_level && i < job->def->n_steps; i++) {
+        for (size_t i = 0; step_level && i < job->n_steps; i++) {
                 const RunStep *s = &job->steps[i];
                 _cleanup_(expr_value_unrefp) ExprValue *o = NULL, *outputs = NULL;
 
@@ -882,7 +885,7 @@ int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, R
         j->completed_at = now.realtime;
         if (outcome == RUN_CONCLUSION_SKIPPED || (outcome != RUN_CONCLUSION_SUCCESS && !j->started_at)) {
                 /* Steps of a job that never ran are skipped. */
-                for (size_t i = 0; i < j->def->n_steps; i++)
+                for (size_t i = 0; i < j->n_steps; i++)
                         if (j->steps[i].status != RUN_STATUS_COMPLETED) {
                                 step_conclude(&j->steps[i], RUN_CONCLUSION_SKIPPED, now);
                                 r = changed(actions, job, i);
@@ -949,7 +952,7 @@ static int job_finish_steps(Run *run, size_t job, RunTime now, RunActions *actio
                         return r;
         }
 
-        for (size_t i = 0; i < j->def->n_steps; i++)
+        for (size_t i = 0; i < j->n_steps; i++)
                 if (j->steps[i].unit)
                         any_started = true;
 
@@ -1508,7 +1511,7 @@ static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions)
         RunJob *j = &run->jobs[job];
         int r;
 
-        while (j->next_step < j->def->n_steps) {
+        while (j->next_step < j->n_steps) {
                 size_t step = j->next_step++;
                 RunStep *s = &j->steps[step];
                 _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
@@ -1646,7 +1649,7 @@ int run_advance(Run *run, RunTime now, unsigned *budget, RunActions *actions) {
 /* ---- events from the agent ---- */
 
 RunStep *run_running_step(Run *run, size_t job, size_t step) {
-        if (job >= run->n_jobs || step >= run->jobs[job].def->n_steps)
+        if (job >= run->n_jobs || step >= run->jobs[job].n_steps)
                 return NULL;
         if (run->jobs[job].phase != RUN_JOB_STEP || run->jobs[job].next_step != step + 1)
                 return NULL;
@@ -2017,7 +2020,7 @@ static int step_to_json(const Run *run, size_t job, const RunStep *s, json_objec
 
         if (!o)
                 return -ENOMEM;
-        if ((r = json_add(o, "number", json_object_new_int((int) s->def->number), false)) < 0 ||
+        if ((r = json_add(o, "number", json_object_new_int((int) s->number), false)) < 0 ||
                 (r = json_add(o, "id", json_object_new_string(s->def->id), false)) < 0 ||
                 (r = json_add(o, "name", json_object_new_string(run_step_display_name(s)), false)) < 0 ||
                 (r = json_add(o, "status", json_object_new_string(run_status_to_string(s->status)), false)) <
@@ -2099,7 +2102,7 @@ static int job_to_json(const Run *run, size_t job, json_object **ret) {
         r = json_add(o, "steps", steps, false);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < j->def->n_steps; i++) {
+        for (size_t i = 0; i < j->n_steps; i++) {
                 json_object *s;
                 r = step_to_json(run, job, &j->steps[i], &s);
                 if (r >= 0)

@@ -87,6 +87,7 @@ typedef struct RunGroup {
 
 typedef struct RunStep {
         const WorkflowStep *def;
+        unsigned number; /* 1-based, unique in the job: s<N> of unit and file names */
         RunStatus status;
         RunConclusion outcome;             /* before continue-on-error */
         RunConclusion conclusion;          /* after it */
@@ -141,6 +142,7 @@ typedef struct RunJob {
         char *message; /* why the job failed outside its steps (condition, outputs) */
         size_t next_step;
         RunStep *steps;
+        size_t n_steps;
         ExprValue *env; /* workflow + job env, then $GITHUB_ENV additions */
         char **path;    /* $GITHUB_PATH additions, latest first */
         size_t n_path;

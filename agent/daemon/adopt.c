@@ -114,7 +114,7 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
         RunStep *s = &mr->run->jobs[job].steps[step];
-        unsigned jn = mr->run->jobs[job].number, sn = s->def->number;
+        unsigned jn = mr->run->jobs[job].number, sn = s->number;
         StepRef *ref = &jc->refs[step];
         _cleanup_free_ char *ws = NULL;
         _cleanup_close_ int control = -EBADF;
@@ -302,7 +302,7 @@ static void adopt_resume(Manager *m, ManagedRun *mr, Adoption *a) {
                 const RunJob *job = &mr->run->jobs[j];
 
                 if (job->phase == RUN_JOB_STEP)
-                        for (size_t k = 0; k < job->def->n_steps; k++)
+                        for (size_t k = 0; k < job->n_steps; k++)
                                 if (job->steps[k].status == RUN_STATUS_IN_PROGRESS) {
                                         adopt_step(mr, j, k, dir_fd, a);
                                         break;

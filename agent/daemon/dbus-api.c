@@ -738,6 +738,6 @@ void bus_emit_step_changed(ManagedRun *mr, size_t job, size_t step) {
         const RunStep *s = &j->steps[step];
 
         (void) sd_bus_emit_signal(mr->manager->bus, RUNNER_BUS_PATH, INTERFACE, "StepChanged", "tsuss",
-                mr->id, j->def->id, s->def->number, run_status_to_string(s->status),
+                mr->id, j->def->id, s->number, run_status_to_string(s->status),
                 run_conclusion_to_string(s->conclusion) ?: "");
 }

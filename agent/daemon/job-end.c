@@ -64,7 +64,7 @@ static void job_cleaned(ManagedRun *mr, size_t job) {
         RunActions actions = {};
 
         /* The slice is empty: every shim has exited; this only reaps those the loop has not yet. */
-        for (size_t i = 0; i < mr->run->jobs[job].def->n_steps; i++)
+        for (size_t i = 0; i < mr->run->jobs[job].n_steps; i++)
                 jc->steps[i] = step_process_free(jc->steps[i]);
         jc->files_fd = safe_close(jc->files_fd);
         /* The job's file-command directory and its workspace go on the worker: a workspace can hold
@@ -228,8 +228,8 @@ static int on_clean_job(sd_event_source *s, void *userdata) {
         o = calloc(1, sizeof(*o));
         if (o) {
                 *o = (OrphanScan){ .jc = jc, .slice_fd = fcntl(jc->slice_fd, F_DUPFD_CLOEXEC, 3) };
-                o->shims = calloc(MAX(j->def->n_steps, 1U), sizeof(pid_t));
-                for (size_t i = 0; o->shims && i < j->def->n_steps; i++)
+                o->shims = calloc(MAX(j->n_steps, 1U), sizeof(pid_t));
+                for (size_t i = 0; o->shims && i < j->n_steps; i++)
                         if (jc->steps[i])
                                 o->shims[o->n_shims++] = step_process_shim(jc->steps[i])->pid;
         }

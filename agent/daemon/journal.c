@@ -147,7 +147,7 @@ static void head(Fields *f, ManagedRun *mr, const char *message_id, int priority
         }
         {
                 const RunStep *s = &mr->run->jobs[job].steps[step];
-                add(f, "RUNNER_STEP=%u", s->def->number);
+                add(f, "RUNNER_STEP=%u", s->number);
                 add(f, "RUNNER_STEP_NAME=%s", run_step_display_name(s));
                 if (s->unit)
                         add(f, "RUNNER_UNIT=%s", s->unit);
@@ -172,7 +172,7 @@ static void where(char *buf, size_t size, ManagedRun *mr, size_t job, size_t ste
                 snprintf(buf, size, "Run %" PRIu64 ", job %s", mr->id, j);
         else
                 snprintf(buf, size, "Run %" PRIu64 ", job %s, step %u (%s)", mr->id, j,
-                        mr->run->jobs[job].steps[step].def->number,
+                        mr->run->jobs[job].steps[step].number,
                         run_step_display_name(&mr->run->jobs[job].steps[step]));
 }
 

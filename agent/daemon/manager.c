@@ -63,7 +63,7 @@ ManagedRun *managed_run_free(ManagedRun *mr) {
         if (!mr)
                 return NULL;
         for (size_t i = 0; i < mr->n_job_ctx; i++) {
-                job_ctx_done(mr->jobs[i], mr->run->jobs[i].def->n_steps);
+                job_ctx_done(mr->jobs[i], mr->run->jobs[i].n_steps);
                 free(mr->jobs[i]);
         }
         free(mr->jobs);
@@ -158,7 +158,7 @@ int managed_run_init_jobs(ManagedRun *mr) {
         mr->jobs = jobs;
         for (size_t i = mr->n_job_ctx; i < mr->run->n_jobs; i++) {
                 JobCtx *jc = calloc(1, sizeof(JobCtx));
-                size_t n = MAX(mr->run->jobs[i].def->n_steps, 1U);
+                size_t n = MAX(mr->run->jobs[i].n_steps, 1U);
 
                 if (!jc)
                         return -ENOMEM;

@@ -92,7 +92,7 @@ int secret_store_save(ManagedRun *mr) {
                                 run->jobs[j].added_masks.lens[i]);
                 }
         for (size_t j = 0; j < run->n_jobs; j++)
-                for (size_t s = 0; s <= run->jobs[j].def->n_steps; s++) {
+                for (size_t s = 0; s <= run->jobs[j].n_steps; s++) {
                         /* the job's environment first, then its steps' outputs */
                         size_t step = s == 0 ? RUN_STATE_JOB_ENV : s - 1;
                         _cleanup_free_ char *json = NULL;

@@ -201,8 +201,8 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         res.output = output;
         res.env = env;
         res.path = path;
-        r2 = read_annotations(ref->mr, ref->mr->run->jobs[ref->job].def->number, number, &annotations,
-                &res.annotations_len);
+        r2 = read_annotations(
+                ref->mr, ref->mr->run->jobs[ref->job].number, number, &annotations, &res.annotations_len);
         if (r2 < 0)
                 log_warning_errno(r2,
                         "Run %" PRIu64 ", job %s, step %u: ignoring the step's annotations: %m", ref->mr->id,
@@ -484,7 +484,7 @@ static int masks_memfd(ManagedRun *mr, size_t job) {
 static int shell_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
         char **ret_message) {
         JobCtx *jc = job_ctx(mr, job);
-        unsigned number = mr->run->jobs[job].steps[step].def->number;
+        unsigned number = mr->run->jobs[job].steps[step].number;
         _cleanup_free_ char *script = NULL;
         char name[64];
         int r;
@@ -590,7 +590,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         JobCtx *jc = job_ctx(mr, job);
         const RunJob *j = &mr->run->jobs[job];
         const RunStep *s = &j->steps[step];
-        unsigned number = s->def->number;
+        unsigned number = s->number;
         const StepKindOps *kind = step_kind_of(s);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL, *workdir_path = NULL;
@@ -702,7 +702,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--annotations=%s/runs/%" PRIu64 "/logs/j%u-s%u.annotations", m->state_dir,
-                                mr->id, j->def->number, number));
+                                mr->id, j->number, number));
         if (r >= 0)
                 r = strv_push(&shim_argv, &n, &allocated, strdupf("--field=RUNNER_RUN_ID=%" PRIu64, mr->id));
         if (r >= 0)
