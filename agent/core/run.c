@@ -339,7 +339,7 @@ int run_job_workspace(const Run *run, size_t job, char **ret) {
 
 int run_step_unit_name(const Run *run, size_t job, size_t step, char **ret) {
         return asprintf(ret, "runner-r%" PRIu64 "-j%u-s%u.scope", run->id, run->jobs[job].number,
-                       run->jobs[job].def->steps[step].number) < 0
+                       run->jobs[job].steps[step].number) < 0
                 ? -ENOMEM
                 : 0;
 }

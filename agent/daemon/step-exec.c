@@ -31,7 +31,7 @@ static const char *const step_fd_kinds[] = { "control", "shim", "entry" };
 
 static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
         unsigned job = ref->mr->run->jobs[ref->job].number,
-                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+                 step = ref->mr->run->jobs[ref->job].steps[ref->step].number;
         int fds[] = { step_process_control_fd(p), step_process_shim(p)->fd, entry->fd };
         char name[FDSTORE_NAME_MAX];
         int r;
@@ -49,7 +49,7 @@ static void step_fds_store(StepRef *ref, StepProcess *p, const PidRef *entry) {
 
 void step_fds_forget(StepRef *ref) {
         unsigned job = ref->mr->run->jobs[ref->job].number,
-                 step = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+                 step = ref->mr->run->jobs[ref->job].steps[ref->step].number;
         char name[FDSTORE_NAME_MAX];
 
         for (size_t i = 0; i < ELEMENTSOF(step_fd_kinds); i++) {
@@ -184,7 +184,7 @@ static int read_annotations(
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
-        unsigned number = ref->mr->run->jobs[ref->job].def->steps[ref->step].number;
+        unsigned number = ref->mr->run->jobs[ref->job].steps[ref->step].number;
         _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL,
                             *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
@@ -408,7 +408,7 @@ static int build_environ(
         ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char **ret, size_t *ret_len) {
         Manager *m = mr->manager;
         JobCtx *jc = job_ctx(mr, job);
-        unsigned number = mr->run->jobs[job].def->steps[step].number;
+        unsigned number = mr->run->jobs[job].steps[step].number;
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         const char *user_path = NULL;
