@@ -199,7 +199,7 @@ static int job_reevaluate_running_step(Run *run, size_t job, RunTime now, RunAct
         if (r < 0)
                 return r;
         r = run_event_push(a, RUN_EVENT_STEP_CONDITION, job, step,
-                run_condition_text(&j->steps[step].def->condition), pass, error);
+                run_condition_text(run_step_condition_def(j, &j->steps[step])), pass, error);
         if (r < 0)
                 return r;
         return pass ? 0 : step_cancel(run, job, step, false, now, a);
@@ -230,7 +230,7 @@ static int job_cancel(Run *run, size_t job, const CancelWhy *why, RunTime now, R
         RunJob *j = &run->jobs[job];
         int r;
 
-        if (j->local_status == RUN_CONCLUSION_CANCELLED || !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+        if (j->local_status == RUN_CONCLUSION_CANCELLED || !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING))
                 return 0;
         j->local_status = RUN_CONCLUSION_CANCELLED;
         r = job_note_cancel(j, why);
@@ -265,7 +265,7 @@ static int job_reevaluate(Run *run, size_t job, const CancelWhy *why, RunTime no
         bool pass, queued = j->phase == RUN_JOB_QUEUED;
         int r;
 
-        if (!queued && !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+        if (!queued && !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING))
                 return 0;
         r = run_eval_job_condition(run, job, &pass, &error);
         if (r < 0)
@@ -400,7 +400,7 @@ static int run_force(Run *run, RunCancelReason reason, const char *why, RunTime 
                 RunStep *s;
 
                 /* Jobs that were allowed to go on (always()) are cancelled now too. */
-                if (IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP))
+                if (IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING))
                         j->local_status = RUN_CONCLUSION_CANCELLED;
                 if (j->phase != RUN_JOB_STEP || j->next_step == 0)
                         continue;

@@ -37,6 +37,12 @@ static void effect(const RunDriverOps *ops, void *userdata, RunAction *a, RunAct
         case RUN_ACTION_JOBS_ADDED:
                 f = ops->jobs_added;
                 break;
+        case RUN_ACTION_LOAD_ACTION:
+                f = ops->load_action;
+                break;
+        case RUN_ACTION_STEPS_INSERTED:
+                f = ops->steps_inserted;
+                break;
         }
         if (f)
                 f(userdata, a, more);

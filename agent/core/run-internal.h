@@ -12,6 +12,10 @@ int run_jobs_init(Run *run, const unsigned *instances);
 /* Appends n instances of definition def after the run's jobs, numbered on, without their combinations;
  * with actions, RUN_ACTION_JOBS_ADDED says so. -E2BIG beyond RUN_MAX_JOBS. */
 #define RUN_MAX_JOBS 65536U
+/* Steps a job may have with those its actions add (README, "Actions"). */
+#define RUN_MAX_JOB_STEPS 10000U
+/* Composite actions in composite actions, as deep as GitHub allows. */
+#define RUN_MAX_COMPOSITE_DEPTH 10U
 int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions);
 
 int run_action_push(RunActions *a, const RunAction *action);
@@ -23,6 +27,9 @@ void run_timer_start(uint64_t *timer, uint64_t now, uint64_t usec);
 /* text is copied; condition is the workflow's. */
 int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const char *condition,
         bool result, const char *text);
+
+/* The if: of a step: its own, or its action's pre-if: or post-if: for a pre or post step. */
+const WorkflowCondition *run_step_condition_def(const RunJob *j, const RunStep *s);
 
 /* The if: as written, or what an absent one means. */
 const char *run_condition_text(const WorkflowCondition *c);

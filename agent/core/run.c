@@ -89,7 +89,29 @@ void run_timer_start(uint64_t *timer, uint64_t now, uint64_t usec) {
         *timer = usec >= UINT64_MAX - now ? 0 : MAX(now + usec, 1U);
 }
 
+RunLoadedAction *run_loaded_action_ref(RunLoadedAction *a) {
+        if (a)
+                a->n_ref++;
+        return a;
+}
+
+RunLoadedAction *run_loaded_action_unref(RunLoadedAction *a) {
+        if (!a || --a->n_ref > 0)
+                return NULL;
+        action_free(a->action);
+        free(a->dir);
+        free(a->repository);
+        free(a->ref);
+        free(a->text);
+        free(a);
+        return NULL;
+}
+
 static void run_step_done(RunStep *s) {
+        run_loaded_action_unref(s->action);
+        expr_value_unref(s->inputs);
+        expr_value_unref(s->env);
+        expr_value_unref(s->state);
         free(s->name);
         free(s->unit);
         free(s->message);
@@ -101,6 +123,7 @@ static void run_job_done(RunJob *j, size_t n_steps) {
         for (size_t i = 0; i < n_steps; i++)
                 run_step_done(&j->steps[i]);
         free(j->steps);
+        free(j->load_error);
         free(j->name);
         free(j->message);
         expr_value_unref(j->env);
@@ -117,11 +140,57 @@ static void run_job_done(RunJob *j, size_t n_steps) {
 
 /* A job's steps as the workflow has them; steps of actions are added as they run (README, "Actions"). */
 static void job_init_steps(RunJob *j) {
-        j->n_steps = j->def->n_steps;
+        j->n_steps = j->post_at = j->def->n_steps;
+        j->next_number = (unsigned) j->n_steps;
         for (size_t i = 0; i < j->n_steps; i++)
-                j->steps[i] = (RunStep){
-                        .def = &j->def->steps[i], .number = j->def->steps[i].number, .exit_code = -1
-                };
+                j->steps[i] = (RunStep){ .def = &j->def->steps[i],
+                        .number = j->def->steps[i].number,
+                        .exit_code = -1,
+                        .parent = SIZE_MAX,
+                        .main = SIZE_MAX,
+                        .end = SIZE_MAX };
+}
+
+/* Makes room for n steps before steps[at], blank but for their numbers; every index into the steps
+ * moves with them. post: they are post steps, put in front of the others (post_at stays). */
+static int job_insert_steps(Run *run, size_t job, size_t at, size_t n, bool post, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        RunStep *steps;
+
+        if (n == 0)
+                return 0;
+        if (j->n_steps + n > RUN_MAX_JOB_STEPS || j->next_number + n > RUN_MAX_JOB_STEPS)
+                return -E2BIG;
+        steps = reallocarray(j->steps, j->n_steps + n, sizeof(RunStep));
+        if (!steps)
+                return -ENOMEM;
+        j->steps = steps;
+        memmove(steps + at + n, steps + at, (j->n_steps - at) * sizeof(RunStep));
+        j->n_steps += n;
+        for (size_t i = 0; i < n; i++)
+                steps[at + i] = (RunStep){ .number = ++j->next_number,
+                        .exit_code = -1,
+                        .parent = SIZE_MAX,
+                        .main = SIZE_MAX,
+                        .end = SIZE_MAX };
+        for (size_t i = 0; i < j->n_steps; i++) {
+                RunStep *s = &steps[i];
+
+                if (i >= at && i < at + n)
+                        continue;
+                if (s->parent != SIZE_MAX && s->parent >= at)
+                        s->parent += n;
+                if (s->main != SIZE_MAX && s->main >= at)
+                        s->main += n;
+                if (s->end != SIZE_MAX && s->end >= at)
+                        s->end += n;
+        }
+        if (j->next_step > at)
+                j->next_step += n;
+        if (!post && j->post_at >= at)
+                j->post_at += n;
+        return run_action_push(actions,
+                &(RunAction){ .type = RUN_ACTION_STEPS_INSERTED, .job = job, .step = at, .usec = n });
 }
 
 /* The combinations of a matrix job, as each of its instances gets one (README, "Matrix jobs"). A matrix
@@ -350,6 +419,7 @@ typedef struct EvalScope {
         const Run *run;
         const RunJob *job;
         bool step_level;
+        const RunStep *composite; /* a composite action's step: its steps' success() and failure() */
 } EvalScope;
 
 /* The definitions reachable from definition def through needs. */
@@ -414,6 +484,11 @@ static int step_status_function(const Run *run, const RunJob *job, ExprStatus wh
 static int eval_status(ExprStatus which, void *userdata) {
         const EvalScope *scope = userdata;
 
+        /* The steps of a composite action: success() and failure() are of their action's steps so far
+         * (README, "Actions"); cancelled() is the job's. */
+        if (scope->step_level && scope->composite && IN_SET(which, EXPR_STATUS_SUCCESS, EXPR_STATUS_FAILURE))
+                return scope->composite->local_status ==
+                        (which == EXPR_STATUS_SUCCESS ? RUN_CONCLUSION_SUCCESS : RUN_CONCLUSION_FAILURE);
         return scope->step_level ? step_status_function(scope->run, scope->job, which)
                                  : job_status_function(scope->run, scope->job, which);
 }
@@ -518,8 +593,8 @@ static int strategy_context(const Run *run, const RunJob *job, ExprValue **ret) 
 }
 
 /* The contexts for an expression in job (step_level: inside one of its steps, with env as given). */
-static int build_contexts(
-        const Run *run, const RunJob *job, bool step_level, const ExprValue *env, ExprValue **ret) {
+static int build_contexts_in(const Run *run, const RunJob *job, bool step_level, size_t composite,
+        const ExprValue *env, ExprValue **ret) {
         _cleanup_(expr_value_unrefp) ExprValue *c = NULL, *github = NULL, *needs = NULL, *steps = NULL,
                                                *jobctx = NULL, *envctx = NULL, *strategy = NULL;
         _cleanup_free_ char *workspace = NULL, *run_id = NULL;
@@ -566,8 +641,10 @@ static int build_contexts(
                 const RunStep *s = &job->steps[i];
                 _cleanup_(expr_value_unrefp) ExprValue *o = NULL, *outputs = NULL;
 
-                /* As on GitHub: steps with an id of their own, once they have a result. */
-                if (s->def->id_generated || s->status != RUN_STATUS_COMPLETED)
+                /* As on GitHub: steps with an id of their own, once they have a result; in a composite
+                 * action, its own steps only. */
+                if (s->def->id_generated || s->status != RUN_STATUS_COMPLETED || s->role != RUN_STEP_MAIN ||
+                        s->parent != composite)
                         continue;
                 o = expr_value_new_object();
                 if (!o)
@@ -596,8 +673,18 @@ static int build_contexts(
         if (r < 0)
                 return r;
 
+        /* A composite action's steps see its inputs, and where it is. */
+        if (composite != SIZE_MAX) {
+                const RunLoadedAction *a = job->steps[composite].action;
+
+                if (object_set_string(github, "action_path", a->dir) < 0 ||
+                        object_set_string(github, "action_repository", a->repository) < 0 ||
+                        object_set_string(github, "action_ref", a->ref) < 0)
+                        return -ENOMEM;
+        }
+        const ExprValue *run_inputs = composite != SIZE_MAX ? job->steps[composite].inputs : run->inputs;
         _cleanup_(expr_value_unrefp)
-                ExprValue *inputs = run->inputs ? expr_value_ref(run->inputs) : expr_value_new_object(),
+                ExprValue *inputs = run_inputs ? expr_value_ref((ExprValue *) run_inputs) : expr_value_new_object(),
                           *vars = run->vars ? expr_value_ref(run->vars) : expr_value_new_object(),
                           *secrets = run->secrets ? expr_value_ref(run->secrets) : expr_value_new_object();
         if (!inputs || !vars || !secrets)
@@ -612,6 +699,11 @@ static int build_contexts(
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+static int build_contexts(
+        const Run *run, const RunJob *job, bool step_level, const ExprValue *env, ExprValue **ret) {
+        return build_contexts_in(run, job, step_level, SIZE_MAX, env, ret);
 }
 
 /* The contexts of a job-level expression, read before the job has an environment of its own (its
@@ -753,17 +845,21 @@ static int eval_condition(
         return 0;
 }
 
-/* Adds vars to env (an object), each evaluated with contexts whose env is env as it grows. */
-static int eval_vars(const Run *run, const RunJob *job, bool step_level, const WorkflowVars *vars,
-        ExprValue *env, char **message) {
-        EvalScope scope = { .run = run, .job = job, .step_level = step_level };
+/* Adds vars to env (an object), each evaluated with contexts whose env is env as it grows; composite:
+ * in the steps of that composite action's step (SIZE_MAX: the job's). */
+static int eval_vars_in(const Run *run, const RunJob *job, bool step_level, size_t composite,
+        const WorkflowVars *vars, ExprValue *env, char **message) {
+        EvalScope scope = { .run = run,
+                .job = job,
+                .step_level = step_level,
+                .composite = composite != SIZE_MAX ? &job->steps[composite] : NULL };
         int r;
 
         for (size_t i = 0; i < vars->n; i++) {
                 _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
                 _cleanup_free_ char *value = NULL, *what = NULL;
 
-                r = build_contexts(run, job, step_level, env, &contexts);
+                r = build_contexts_in(run, job, step_level, composite, env, &contexts);
                 if (r < 0)
                         return r;
                 if (asprintf(&what, "env.%s", vars->items[i].name) < 0)
@@ -776,6 +872,11 @@ static int eval_vars(const Run *run, const RunJob *job, bool step_level, const W
                         return r;
         }
         return 0;
+}
+
+static int eval_vars(const Run *run, const RunJob *job, bool step_level, const WorkflowVars *vars,
+        ExprValue *env, char **message) {
+        return eval_vars_in(run, job, step_level, SIZE_MAX, vars, env, message);
 }
 
 /* ---- conditions under a cancellation ---- */
@@ -815,16 +916,36 @@ static int job_condition(Run *run, size_t job, bool *ret, char **message) {
         return eval_condition(&j->def->condition, contexts, &scope, ret, message);
 }
 
+const WorkflowCondition *run_step_condition_def(const RunJob *j, const RunStep *s) {
+        switch (s->role) {
+        case RUN_STEP_PRE:
+                return &j->steps[s->main].action->action->pre_if;
+        case RUN_STEP_POST:
+                return &j->steps[s->main].action->action->post_if;
+        default:
+                return &s->def->condition;
+        }
+}
+
+/* The env a step's own adds to: the job's, or that of the composite action it is a step of. */
+static const ExprValue *step_env_base(const RunJob *j, const RunStep *s) {
+        return s->parent != SIZE_MAX ? j->steps[s->parent].env : j->env;
+}
+
 static int step_condition(Run *run, size_t job, size_t step, bool *ret, char **message) {
         RunJob *j = &run->jobs[job];
-        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        const RunStep *s = &j->steps[step];
+        EvalScope scope = { .run = run,
+                .job = j,
+                .step_level = true,
+                .composite = s->parent != SIZE_MAX ? &j->steps[s->parent] : NULL };
         _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
         int r;
 
-        r = build_contexts(run, j, true, j->env, &contexts);
+        r = build_contexts_in(run, j, true, s->parent, step_env_base(j, s), &contexts);
         if (r < 0)
                 return r;
-        return eval_condition(&j->steps[step].def->condition, contexts, &scope, ret, message);
+        return eval_condition(run_step_condition_def(j, s), contexts, &scope, ret, message);
 }
 
 int run_eval_job_condition(Run *run, size_t job, bool *ret, char **ret_error) {
@@ -866,9 +987,12 @@ static void step_conclude(RunStep *s, RunConclusion outcome, RunTime now) {
         s->completed_at = now.realtime;
 }
 
+/* A step's failure is its job's, or, for a step of a composite action, its action's (README, "Actions"). */
 static void job_note_step(RunJob *j, const RunStep *s) {
-        if (s->conclusion == RUN_CONCLUSION_FAILURE && j->local_status == RUN_CONCLUSION_SUCCESS)
-                j->local_status = RUN_CONCLUSION_FAILURE;
+        RunConclusion *status = s->parent != SIZE_MAX ? &j->steps[s->parent].local_status : &j->local_status;
+
+        if (s->conclusion == RUN_CONCLUSION_FAILURE && *status == RUN_CONCLUSION_SUCCESS)
+                *status = RUN_CONCLUSION_FAILURE;
 }
 
 int run_job_conclude(Run *run, size_t job, RunConclusion outcome, RunTime now, RunActions *actions) {
@@ -1204,7 +1328,8 @@ static bool room_under_max_parallel(const Run *run, const RunJob *j) {
         run_def_instances(run, j->def_index, &first, &n);
         for (size_t i = first; i < run->n_jobs; i++)
                 if (run->jobs[i].def_index == j->def_index &&
-                        IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_CLEANUP))
+                        IN_SET(run->jobs[i].phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING,
+                                RUN_JOB_CLEANUP))
                         running++;
         return running < j->def->strategy->max_parallel;
 }
@@ -1331,10 +1456,96 @@ static const char *const github_env_keys[] = {
         "triggering_actor",
 };
 
+static const char *const action_using_names[] = {
+        [ACTION_USING_NODE16] = "node16",
+        [ACTION_USING_NODE20] = "node20",
+        [ACTION_USING_NODE24] = "node24",
+        [ACTION_USING_COMPOSITE] = "composite",
+};
+
+/* INPUT_<NAME>, as GitHub's runner and @actions/core name an input's variable. */
+static int input_variable_name(const char *input, char **ret) {
+        char *v;
+
+        if (asprintf(&v, "INPUT_%s", input) < 0)
+                return -ENOMEM;
+        for (char *p = v + 6; *p; p++)
+                *p = *p == ' ' ? '_' : (char) toupper((unsigned char) *p);
+        *ret = v;
+        return 0;
+}
+
+/* The inputs of the action of step (a uses: step, loaded): its with:, then each input's default for the
+ * inputs it does not give (README, "Actions"). */
+static int action_inputs(Run *run, size_t job, size_t step, const ExprValue *contexts, EvalScope *scope,
+        ExprValue **ret, char **message) {
+        RunJob *j = &run->jobs[job];
+        const RunStep *s = &j->steps[step];
+        const Action *a = s->action->action;
+        _cleanup_(expr_value_unrefp) ExprValue *o = expr_value_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->def->with.n; i++) {
+                _cleanup_free_ char *value = NULL, *what = NULL;
+
+                if (asprintf(&what, "with.%s", s->def->with.items[i].name) < 0)
+                        return -ENOMEM;
+                r = eval_string(&s->def->with.items[i].value, contexts, scope, what, &value, message);
+                if (r < 0)
+                        return r;
+                r = object_set_string(o, s->def->with.items[i].name, value);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < a->n_inputs; i++) {
+                _cleanup_free_ char *value = NULL, *what = NULL;
+
+                if (expr_object_getz(o, a->inputs[i].name))
+                        continue;
+                if (!a->inputs[i].default_value.raw) {
+                        r = object_set_string(o, a->inputs[i].name, "");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (asprintf(&what, "inputs.%s.default", a->inputs[i].name) < 0)
+                        return -ENOMEM;
+                r = eval_string(&a->inputs[i].default_value, contexts, scope, what, &value, message);
+                if (r < 0)
+                        return r;
+                r = object_set_string(o, a->inputs[i].name, value);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* What a JavaScript action's step runs: its main, or its pre or post (README, "Actions"). */
+static int action_entry(const RunJob *j, const RunStep *s, char **ret) {
+        const RunLoadedAction *a = s->role == RUN_STEP_MAIN ? s->action : j->steps[s->main].action;
+        const char *file = s->role == RUN_STEP_PRE ? a->action->pre
+                : s->role == RUN_STEP_POST         ? a->action->post
+                                                   : a->action->main;
+
+        return asprintf(ret, "%s/%s", a->dir, file) < 0 ? -ENOMEM : 0;
+}
+
 static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret, char **message) {
         RunJob *j = &run->jobs[job];
         RunStep *s = &j->steps[step];
-        EvalScope scope = { .run = run, .job = j, .step_level = true };
+        /* A pre or post step is its action's step again: its with:, env: and state. */
+        size_t main_step = s->role == RUN_STEP_MAIN ? step : s->main;
+        const RunStep *m = &j->steps[main_step];
+        const RunLoadedAction *loaded = m->def->kind == WORKFLOW_STEP_ACTION ? m->action : NULL;
+        size_t composite = m->parent;
+        EvalScope scope = { .run = run,
+                .job = j,
+                .step_level = true,
+                .composite = composite != SIZE_MAX ? &j->steps[composite] : NULL };
+        _cleanup_(expr_value_unrefp) ExprValue *inputs = NULL;
         _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
         _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL;
         _cleanup_free_ char *workspace = NULL, *wd = NULL, *run_id = NULL, *action = NULL;
@@ -1346,14 +1557,14 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         if (!spec)
                 return -ENOMEM;
 
-        r = object_copy(j->env, &env);
+        r = object_copy(step_env_base(j, m), &env);
         if (r < 0)
                 return r;
-        r = eval_vars(run, j, true, &s->def->env, env, message);
+        r = eval_vars_in(run, j, true, composite, &s->def->env, env, message);
         if (r < 0)
                 return r;
 
-        r = build_contexts(run, j, true, env, &contexts);
+        r = build_contexts_in(run, j, true, composite, env, &contexts);
         if (r < 0)
                 return r;
         r = step_action_name(j, step, &action);
@@ -1390,6 +1601,14 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 if (!spec->script)
                         return -ENOMEM;
                 spec->checkout = true;
+        } else if (loaded) {
+                r = action_inputs(run, job, main_step, contexts, &scope, &inputs, message);
+                if (r < 0)
+                        return r;
+                r = action_entry(j, s, &spec->script);
+                if (r < 0)
+                        return r;
+                spec->node = action_using_names[loaded->action->using];
         } else {
                 r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
                 if (r < 0)
@@ -1418,7 +1637,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
         else if (asprintf(&spec->working_directory, "%s/%s", workspace, wd) < 0)
                 return -ENOMEM;
 
-        spec->shell = strdup(spec->checkout ? RUN_CHECKOUT_SHELL : s->def->shell);
+        spec->shell = strdup(spec->checkout ? RUN_CHECKOUT_SHELL : spec->node ?: s->def->shell);
         if (!spec->shell)
                 return -ENOMEM;
         spec->timeout_usec = s->def->timeout_usec;
@@ -1472,6 +1691,37 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                                 run->source_format ?: "none") < 0))
                 return -ENOMEM;
 
+        /* A JavaScript action's inputs, state and whereabouts; a composite action's steps know where
+         * it is too (README, "Actions"). */
+        for (size_t i = 0; inputs && i < inputs->object.n; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                if (input_variable_name(inputs->object.pairs[i].key, &name) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, name,
+                                inputs->object.pairs[i].value->string.s) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; loaded && m->state && i < m->state->object.n; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                if (asprintf(&name, "STATE_%s", m->state->object.pairs[i].key) < 0 ||
+                        strv_env_set(&spec->env, &n_env, &allocated, name,
+                                m->state->object.pairs[i].value->string.s) < 0)
+                        return -ENOMEM;
+        }
+        {
+                const RunLoadedAction *where = loaded ?: composite != SIZE_MAX
+                        ? (const RunLoadedAction *) j->steps[composite].action
+                        : NULL;
+
+                if (where && (strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_PATH", where->dir) < 0 ||
+                                     strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REPOSITORY",
+                                             where->repository ?: "") < 0 ||
+                                     strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REF",
+                                             where->ref ?: "") < 0))
+                        return -ENOMEM;
+        }
+
         spec->path = calloc(j->n_path + 1, sizeof(char *));
         if (!spec->path)
                 return -ENOMEM;
@@ -1481,7 +1731,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                         return -ENOMEM;
         }
 
-        if (s->def->name.raw) {
+        if (s->def->name.raw && s->role == RUN_STEP_MAIN) {
                 r = eval_string(&s->def->name, contexts, &scope, "name", &s->name, message);
                 if (r < 0)
                         return r;
@@ -1507,16 +1757,286 @@ static int step_end_early(
         return changed(actions, job, step);
 }
 
+/* The name of a step that repeats another's action: "Pre Run owner/repo@ref", "Post Run ./path". */
+static int step_set_prefixed_name(RunStep *s, const char *prefix, const RunStep *of) {
+        free(s->name);
+        return asprintf(&s->name, "%s %s", prefix, run_step_display_name(of)) < 0 ? (s->name = NULL, -ENOMEM)
+                                                                                   : 0;
+}
+
+static bool step_is_javascript(const RunStep *s) {
+        return s->action && s->action->action->using != ACTION_USING_COMPOSITE;
+}
+
+/* The job's start (README, "Actions"): the actions its steps name from the action store are asked for
+ * first, so that one missing fails the job before any step runs. */
+static int job_set_up(Run *run, size_t job, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        int r;
+
+        j->set_up = true;
+        for (size_t i = 0; i < j->n_steps; i++) {
+                const RunStep *s = &j->steps[i];
+
+                if (s->role != RUN_STEP_MAIN || s->parent != SIZE_MAX || s->action ||
+                        s->def->kind != WORKFLOW_STEP_ACTION || !s->def->action.owner)
+                        continue;
+                r = action_push(actions, RUN_ACTION_LOAD_ACTION, job, i, NULL);
+                if (r < 0)
+                        return r;
+                j->loading++;
+        }
+        if (j->loading > 0) {
+                j->phase = RUN_JOB_LOADING;
+                j->setting_up = true;
+        }
+        return 0;
+}
+
+/* The actions of the job's start are loaded: their pre steps go first, in the order of their steps; or
+ * one could not be, and the job fails without running a step. */
+static int job_set_up_done(Run *run, size_t job, RunTime now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        size_t n = 0, k = 0;
+        int r;
+
+        if (j->load_error) {
+                r = set_message(&j->message, "%s", j->load_error);
+                if (r < 0)
+                        return r;
+                j->local_status = RUN_CONCLUSION_FAILURE;
+                for (size_t i = 0; i < j->n_steps; i++) {
+                        step_conclude(&j->steps[i], RUN_CONCLUSION_SKIPPED, now);
+                        r = changed(actions, job, i);
+                        if (r < 0)
+                                return r;
+                }
+                j->next_step = j->n_steps;
+                return 0;
+        }
+        for (size_t i = 0; i < j->n_steps; i++)
+                n += step_is_javascript(&j->steps[i]) && j->steps[i].action->action->pre;
+        r = job_insert_steps(run, job, 0, n, false, actions);
+        if (r < 0)
+                return r;
+        for (size_t i = n; i < j->n_steps && k < n; i++) {
+                RunStep *pre = &j->steps[k];
+
+                if (!step_is_javascript(&j->steps[i]) || !j->steps[i].action->action->pre)
+                        continue;
+                pre->def = j->steps[i].def;
+                pre->role = RUN_STEP_PRE;
+                pre->main = i;
+                pre->action = run_loaded_action_ref(j->steps[i].action);
+                r = step_set_prefixed_name(pre, "Pre", &j->steps[i]);
+                if (r < 0)
+                        return r;
+                k++;
+        }
+        return 0;
+}
+
+int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *action, const char *message,
+        RunTime now, RunActions *actions) {
+        RunJob *j;
+        RunStep *s;
+        int r;
+
+        if (job >= run->n_jobs)
+                return -ESTALE;
+        j = &run->jobs[job];
+        if (j->phase != RUN_JOB_LOADING || j->loading == 0 || step >= j->n_steps || j->steps[step].action)
+                return -ESTALE;
+        s = &j->steps[step];
+        j->loading--;
+        if (action)
+                s->action = run_loaded_action_ref(action);
+        if (j->setting_up) {
+                if (!action && !j->load_error) {
+                        j->load_error = strdup(message ?: "An action could not be loaded.");
+                        if (!j->load_error)
+                                return -ENOMEM;
+                }
+                if (j->loading > 0)
+                        return 0;
+                j->setting_up = false;
+                j->phase = RUN_JOB_STEPPING;
+                return job_set_up_done(run, job, now, actions);
+        }
+        j->phase = RUN_JOB_STEPPING;
+        if (action)
+                return 0; /* job_next_step() takes the step again */
+        r = set_message(&s->message, "%s", message ?: "The action could not be loaded.");
+        if (r < 0)
+                return r;
+        j->next_step = step + 1;
+        return step_end_early(j, job, step, RUN_CONCLUSION_FAILURE, now, actions);
+}
+
+/* A composite action's step whose steps are all done concludes: failure if one failed, cancelled if one
+ * was, its outputs evaluated from its steps' (README, "Actions"). Innermost first. */
+static int job_settle_composites(Run *run, size_t job, RunTime now, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        int r;
+
+        for (size_t i = j->n_steps; i-- > 0;) {
+                RunStep *c = &j->steps[i];
+                RunConclusion outcome = RUN_CONCLUSION_SUCCESS;
+                EvalScope scope = { .run = run, .job = j, .step_level = true, .composite = c };
+                _cleanup_(expr_value_unrefp) ExprValue *contexts = NULL;
+                const Action *a;
+
+                if (c->status != RUN_STATUS_IN_PROGRESS || c->end == SIZE_MAX || j->next_step <= c->end)
+                        continue;
+                a = c->action->action;
+                for (size_t k = i + 1; k <= c->end; k++)
+                        if (j->steps[k].parent == i && j->steps[k].conclusion == RUN_CONCLUSION_CANCELLED)
+                                outcome = RUN_CONCLUSION_CANCELLED;
+                if (c->local_status == RUN_CONCLUSION_FAILURE)
+                        outcome = RUN_CONCLUSION_FAILURE;
+                c->outputs = c->outputs ?: expr_value_new_object();
+                if (!c->outputs)
+                        return -ENOMEM;
+                r = build_contexts_in(run, j, true, i, c->env, &contexts);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < a->n_outputs; k++) {
+                        _cleanup_free_ char *value = NULL, *what = NULL;
+
+                        if (!a->outputs[k].value.raw)
+                                continue;
+                        if (asprintf(&what, "outputs.%s", a->outputs[k].name) < 0)
+                                return -ENOMEM;
+                        r = eval_string(&a->outputs[k].value, contexts, &scope, what, &value, &c->message);
+                        if (r == -EINVAL) {
+                                outcome = RUN_CONCLUSION_FAILURE;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                        r = object_set_string(c->outputs, a->outputs[k].name, value);
+                        if (r < 0)
+                                return r;
+                }
+                step_conclude(c, outcome, now);
+                job_note_step(j, c);
+                r = changed(actions, job, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A composite action's step starts: its inputs and env are evaluated, its steps go after it, each a step
+ * of the job in its own scope (README, "Actions"). -EINVAL with *message: it fails. */
+static int composite_begin(Run *run, size_t job, size_t step, RunTime now, RunActions *actions, char **message) {
+        RunJob *j = &run->jobs[job];
+        RunStep *c = &j->steps[step];
+        EvalScope scope = { .run = run,
+                .job = j,
+                .step_level = true,
+                .composite = c->parent != SIZE_MAX ? &j->steps[c->parent] : NULL };
+        _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL, *inputs = NULL;
+        const Action *a = c->action->action;
+        int r;
+
+        for (size_t depth = 0, p = c->parent; p != SIZE_MAX; p = j->steps[p].parent)
+                if (++depth >= RUN_MAX_COMPOSITE_DEPTH)
+                        return set_message(message, "Composite actions are nested more than %u deep.",
+                                       RUN_MAX_COMPOSITE_DEPTH) < 0
+                                ? -ENOMEM
+                                : -EINVAL;
+        r = object_copy(step_env_base(j, c), &env);
+        if (r < 0)
+                return r;
+        r = eval_vars_in(run, j, true, c->parent, &c->def->env, env, message);
+        if (r < 0)
+                return r;
+        r = build_contexts_in(run, j, true, c->parent, env, &contexts);
+        if (r < 0)
+                return r;
+        r = action_inputs(run, job, step, contexts, &scope, &inputs, message);
+        if (r < 0)
+                return r;
+        if (c->def->name.raw) {
+                r = eval_string(&c->def->name, contexts, &scope, "name", &c->name, message);
+                if (r < 0)
+                        return r;
+                r = mask_in_job(run, j, &c->name);
+                if (r < 0)
+                        return r;
+        }
+
+        r = job_insert_steps(run, job, step + 1, a->n_steps, false, actions);
+        if (r == -E2BIG)
+                return set_message(message, "The job would have more than %u steps with its actions'.",
+                               RUN_MAX_JOB_STEPS) < 0
+                        ? -ENOMEM
+                        : -EINVAL;
+        if (r < 0)
+                return r;
+        c = &j->steps[step];
+        for (size_t k = 0; k < a->n_steps; k++) {
+                RunStep *inner = &j->steps[step + 1 + k];
+
+                inner->def = &a->steps[k];
+                inner->parent = step;
+        }
+        c->end = step + a->n_steps;
+        /* The composites it is a step of end after it too. */
+        for (size_t p = c->parent; p != SIZE_MAX; p = j->steps[p].parent)
+                j->steps[p].end = MAX(j->steps[p].end, c->end);
+        c->inputs = TAKE_PTR(inputs);
+        c->env = TAKE_PTR(env);
+        c->local_status = RUN_CONCLUSION_SUCCESS;
+        c->status = RUN_STATUS_IN_PROGRESS;
+        c->started_at = now.realtime;
+        return changed(actions, job, step);
+}
+
+/* A JavaScript action with post: gets its post step when its main step starts: at the job's end, before
+ * the post steps of the steps before it. */
+static int post_step_add(Run *run, size_t job, size_t step, RunActions *actions) {
+        RunJob *j = &run->jobs[job];
+        size_t at = j->post_at;
+        RunStep *post;
+        int r;
+
+        r = job_insert_steps(run, job, at, 1, true, actions);
+        if (r < 0)
+                return r;
+        post = &j->steps[at];
+        post->def = j->steps[step].def;
+        post->role = RUN_STEP_POST;
+        post->main = step;
+        post->action = run_loaded_action_ref(j->steps[step].action);
+        return step_set_prefixed_name(post, "Post", &j->steps[step]);
+}
+
 static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         int r;
 
-        while (j->next_step < j->n_steps) {
-                size_t step = j->next_step++;
-                RunStep *s = &j->steps[step];
+        if (!j->set_up && j->next_step == 0 && j->n_steps == j->def->n_steps) {
+                r = job_set_up(run, job, actions);
+                if (r < 0 || j->phase == RUN_JOB_LOADING)
+                        return r;
+        }
+
+        for (;;) {
+                size_t step;
+                RunStep *s;
                 _cleanup_(run_step_spec_freep) RunStepSpec *spec = NULL;
                 RunConclusion early = RUN_CONCLUSION_NONE;
                 bool pass = false;
+
+                r = job_settle_composites(run, job, now, actions);
+                if (r < 0)
+                        return r;
+                if (j->next_step >= j->n_steps)
+                        break;
+                step = j->next_step++;
+                s = &j->steps[step];
 
                 if (run->force_terminated) {
                         r = step_end_early(j, job, step, RUN_CONCLUSION_SKIPPED, now, actions);
@@ -1529,17 +2049,31 @@ static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions)
                 r = step_condition(run, job, step, &pass, &s->message);
                 if (r < 0 && r != -EINVAL)
                         return r;
+                /* A uses: step's action is loaded once it is to run, and then it is taken again. */
+                if (r >= 0 && pass && s->role == RUN_STEP_MAIN && s->def->kind == WORKFLOW_STEP_ACTION &&
+                        !s->action) {
+                        j->next_step = step;
+                        j->loading = 1;
+                        j->phase = RUN_JOB_LOADING;
+                        return action_push(actions, RUN_ACTION_LOAD_ACTION, job, step, NULL);
+                }
                 if (under_cancellation(run, j)) {
                         int k = run_event_push(actions, RUN_EVENT_STEP_CONDITION, job, step,
-                                run_condition_text(&s->def->condition), r >= 0 && pass,
+                                run_condition_text(run_step_condition_def(j, s)), r >= 0 && pass,
                                 r < 0 ? s->message : NULL);
                         if (k < 0)
                                 return k;
                 }
                 if (r >= 0 && !pass)
                         early = RUN_CONCLUSION_SKIPPED;
-                else if (r >= 0)
+                else if (r >= 0 && s->role == RUN_STEP_MAIN && s->action &&
+                        s->action->action->using == ACTION_USING_COMPOSITE) {
+                        r = composite_begin(run, job, step, now, actions, &s->message);
+                        if (r >= 0)
+                                continue;
+                } else if (r >= 0)
                         r = step_build_spec(run, job, step, &spec, &s->message);
+                s = &j->steps[step];
                 if (r == -EINVAL)
                         early = RUN_CONCLUSION_FAILURE;
                 else if (r < 0)
@@ -1551,6 +2085,12 @@ static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions)
                         continue;
                 }
 
+                if (s->role == RUN_STEP_MAIN && step_is_javascript(s) && s->action->action->post) {
+                        r = post_step_add(run, job, step, actions);
+                        if (r < 0)
+                                return r;
+                        s = &j->steps[step];
+                }
                 s->status = RUN_STATUS_IN_PROGRESS;
                 s->started_at = now.realtime;
                 r = run_step_unit_name(run, job, step, &s->unit);
@@ -1857,7 +2397,7 @@ int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions) {
 
 bool run_is_idle(const Run *run) {
         for (size_t i = 0; i < run->n_jobs; i++)
-                if (IN_SET(run->jobs[i].phase, RUN_JOB_STEP, RUN_JOB_CLEANUP))
+                if (IN_SET(run->jobs[i].phase, RUN_JOB_STEP, RUN_JOB_LOADING, RUN_JOB_CLEANUP))
                         return false;
         return true;
 }

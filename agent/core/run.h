@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "action.h"
 #include "annotation.h"
 #include "expr-value.h"
 #include "mask.h"
@@ -85,8 +86,33 @@ typedef struct RunGroup {
         RunGroupState state;
 } RunGroup;
 
+/* What a step is to its job (README, "Actions"). */
+typedef enum RunStepRole {
+        RUN_STEP_MAIN, /* a step of the workflow, or of a composite action */
+        RUN_STEP_PRE,  /* a JavaScript action's pre:, at the job's start */
+        RUN_STEP_POST, /* a JavaScript action's post:, at the job's end, in reverse order */
+} RunStepRole;
+
+/* An action the agent loaded for a uses: step (README, "Actions"); shared by the step and its pre and
+ * post steps. */
+typedef struct RunLoadedAction {
+        unsigned n_ref;
+        Action *action;
+        char *dir;        /* where the step finds it: GITHUB_ACTION_PATH */
+        char *repository; /* owner/repo, NULL for a local action */
+        char *ref;        /* as in uses:, NULL for a local action */
+        char *text;       /* the action.yml as read, kept for a restarted agent */
+} RunLoadedAction;
+
+RunLoadedAction *run_loaded_action_ref(RunLoadedAction *a);
+RunLoadedAction *run_loaded_action_unref(RunLoadedAction *a);
+static inline void run_loaded_action_unrefp(RunLoadedAction **a) {
+        if (*a)
+                *a = run_loaded_action_unref(*a);
+}
+
 typedef struct RunStep {
-        const WorkflowStep *def;
+        const WorkflowStep *def; /* PRE and POST: their action's step's */
         unsigned number; /* 1-based, unique in the job: s<N> of unit and file names */
         RunStatus status;
         RunConclusion outcome;             /* before continue-on-error */
@@ -106,6 +132,16 @@ typedef struct RunStep {
         uint64_t timer;          /* monotonic µs deadline of the step's timer, 0: none */
         Annotation *annotations; /* ::error:: and friends (README, "Workflow commands") */
         size_t n_annotations;
+        RunStepRole role;
+        size_t parent;           /* the composite action's step it is a step of; SIZE_MAX: the job's */
+        size_t main;             /* PRE and POST: their action's step */
+        RunLoadedAction *action; /* a uses: step's action, once loaded; PRE and POST: their step's */
+        /* A composite action's step, while its steps run: their inputs context, the env they inherit,
+         * their status (success() and failure() see that of their action), and its last step. */
+        ExprValue *inputs, *env;
+        RunConclusion local_status;
+        size_t end;
+        ExprValue *state; /* a JavaScript action's step: what its pre and main saved (GITHUB_STATE) */
 } RunStep;
 
 typedef enum RunJobPhase {
@@ -113,6 +149,7 @@ typedef enum RunJobPhase {
         RUN_JOB_QUEUED,   /* needs complete and if: true; waits for room under MaxParallelJobs */
         RUN_JOB_STEPPING, /* between steps: the next one is chosen by run_advance() */
         RUN_JOB_STEP,     /* a step was handed to the agent and has not ended */
+        RUN_JOB_LOADING,  /* the agent loads the actions of LOAD_ACTION: run_step_action_loaded() */
         RUN_JOB_CLEANUP,  /* steps done; the agent kills what they left, then run_job_cleaned() */
         RUN_JOB_DONE,
 } RunJobPhase;
@@ -143,6 +180,12 @@ typedef struct RunJob {
         size_t next_step;
         RunStep *steps;
         size_t n_steps;
+        size_t post_at;   /* the steps from here on are post steps */
+        size_t loading;   /* LOAD_ACTIONs not answered yet */
+        bool set_up;      /* the actions its steps name from the action store were asked for */
+        bool setting_up;  /* ... and not all answered yet */
+        char *load_error; /* the first action that could not be loaded at the job's start */
+        unsigned next_number; /* the last s<N> given to a step */
         ExprValue *env; /* workflow + job env, then $GITHUB_ENV additions */
         char **path;    /* $GITHUB_PATH additions, latest first */
         size_t n_path;
@@ -251,6 +294,12 @@ typedef enum RunActionType {
         /* Jobs were appended from jobs[job] on (a matrix with ${{ }} was expanded): before any other
          * action about them. */
         RUN_ACTION_JOBS_ADDED,
+        /* Load the action of steps[step]'s uses: (README, "Actions") and answer with
+         * run_step_action_loaded(). */
+        RUN_ACTION_LOAD_ACTION,
+        /* usec steps were inserted before jobs[job].steps[step] (an action's): what the agent keeps per
+         * step from there on moves by as many. Before any other action about them. */
+        RUN_ACTION_STEPS_INSERTED,
 } RunActionType;
 
 /* The decisions of a cancellation that the core makes visible; the agent adds its own events for
@@ -274,6 +323,7 @@ typedef struct RunStepSpec {
         char **path;             /* directories to put in front of PATH, in order */
         uint64_t timeout_usec;   /* 0: none */
         bool checkout;           /* actions/checkout: the run's source is the entry's stdin */
+        const char *node;        /* a JavaScript action: its runs.using (node20…); script is the file */
 } RunStepSpec;
 
 typedef struct RunAction {
@@ -324,7 +374,8 @@ typedef struct RunDriverOps {
         /* Then every action of the round in order; for SIGNAL_STEP and KILL_STEP, what follows the
          * signal or kill (logging it, watching the scope). */
         RunEffect step_signalled, step_killed;
-        RunEffect start_step, abort_step, kill_run, clean_job, event, changed, acquire_group, jobs_added;
+        RunEffect start_step, abort_step, kill_run, clean_job, event, changed, acquire_group, jobs_added,
+                load_action, steps_inserted;
 } RunDriverOps;
 
 /* Carries out actions (the actions of an event, or none), then run_advance() and its actions, until
@@ -345,6 +396,8 @@ typedef struct RunStepResult {
         const char *annotations; /* runner-step's annotations file (annotation.h), NULL: none */
         size_t annotations_len;
         const char *message; /* why it was killed, when the agent knows better than the signal (OOM) */
+        const char *state;   /* what it left in $GITHUB_STATE (NULL: empty) */
+        size_t state_len;
 } RunStepResult;
 int run_step_exited(
         Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions);
@@ -358,6 +411,11 @@ int run_step_failed(
  * cancellation was decided meanwhile, the step ends as a step cancelled before it ran. -ESTALE: the
  * step is not in that state. */
 int run_step_restart(Run *run, size_t job, size_t step, RunTime now, RunActions *actions);
+
+/* The agent loaded the action of a step's uses: (action, referenced), or could not (action NULL,
+ * message says why): after LOAD_ACTION. */
+int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *action, const char *message,
+        RunTime now, RunActions *actions);
 
 /* The job's leftovers are gone: the job completes. */
 int run_job_cleaned(Run *run, size_t job, RunTime now, RunActions *actions);

@@ -115,7 +115,7 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
         JobCtx *jc = job_ctx(mr, job);
         RunStep *s = &mr->run->jobs[job].steps[step];
         unsigned jn = mr->run->jobs[job].number, sn = s->number;
-        StepRef *ref = &jc->refs[step];
+        StepRef *ref = jc->refs[step];
         _cleanup_free_ char *ws = NULL;
         _cleanup_close_ int control = -EBADF;
         PidRef shim = PIDREF_NULL, entry = PIDREF_NULL;
@@ -237,7 +237,7 @@ static int on_adopt_check(sd_event_source *source, void *userdata) {
  * with the checks. */
 bool adopt_claim_start(ManagedRun *mr, size_t job, size_t step) {
         Manager *m = mr->manager;
-        StepRef *ref = &job_ctx(mr, job)->refs[step];
+        StepRef *ref = job_ctx(mr, job)->refs[step];
 
         if (!m->adoption || !mr->adopted || ref->fresh)
                 return false;

@@ -225,9 +225,9 @@ void journal_change(ManagedRun *mr, size_t job, size_t step) {
                 if (s->exit_signal > 0)
                         add(&f, "RUNNER_EXIT_SIGNAL=SIG%s", sigabbrev_np(s->exit_signal) ?: "?");
                 if (job < mr->n_job_ctx && mr->jobs[job]->refs &&
-                        mr->jobs[job]->refs[step].kill_to_empty_usec > 0)
+                        mr->jobs[job]->refs[step]->kill_to_empty_usec > 0)
                         add(&f, "RUNNER_KILL_TO_EMPTY_USEC=%" PRIu64,
-                                mr->jobs[job]->refs[step].kill_to_empty_usec);
+                                mr->jobs[job]->refs[step]->kill_to_empty_usec);
         }
         send_fields(&f);
 }

@@ -87,7 +87,7 @@ void on_step_empty(sd_event_source *s, void *userdata) {
 
 /* The kill itself: into ref, so that kill_step_follow_up() can log and watch afterwards. */
 void kill_step(ManagedRun *mr, const RunAction *a) {
-        StepRef *ref = &job_ctx(mr, a->job)->refs[a->step];
+        StepRef *ref = job_ctx(mr, a->job)->refs[a->step];
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -110,7 +110,7 @@ void kill_step(ManagedRun *mr, const RunAction *a) {
 }
 
 void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more) {
-        StepRef *ref = &job_ctx(mr, a->job)->refs[a->step];
+        StepRef *ref = job_ctx(mr, a->job)->refs[a->step];
         int r = ref->kill_error;
 
         journal_step_killed(mr, a->job, a->step, ref->kill_processes, a->usec);

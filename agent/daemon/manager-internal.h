@@ -40,7 +40,8 @@ struct JobCtx {
         bool counted;        /* in Manager.running_jobs */
         bool masks_full;     /* ::add-mask:: beyond the job's limit was logged once */
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
-        StepRef *refs;       /* the steps' callback userdata */
+        StepRef **refs;      /* the steps' callback userdata, each where it stays */
+        size_t n_steps;      /* of both: the job's, with the steps its actions added */
         int files_fd;        /* the job's file-command directory, owned by the step user */
         char *files_dir;
         uid_t uid;     /* the job's user, its GID the same ((uid_t) -1: none yet; job-user.c) */
@@ -75,6 +76,8 @@ char *strdupf(const char *fmt, ...) _printf_(1, 2);
 int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret);
 /* The JobCtx and StepRef of every job and step: at first, and for the jobs appended since. */
 int managed_run_init_jobs(ManagedRun *mr);
+/* RUN_ACTION_STEPS_INSERTED: n steps before step at. */
+int job_ctx_insert_steps(ManagedRun *mr, size_t job, size_t at, size_t n);
 int managed_run_add(Manager *m, ManagedRun *mr);
 ManagedRun *managed_run_free(ManagedRun *mr);
 void step_ref_done(StepRef *ref);

@@ -2,6 +2,7 @@
 /* The daemon's runs: the table of runs by id, their lifetime, submitting and loading them, and the
  * requests of dbus-api.c and runner-agent.c (cancel, logs, stop, hand over). What a live run does is in
  * the other modules of manager-internal.h. */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,15 +40,18 @@ void step_ref_done(StepRef *ref) {
         ref->scope_fd = safe_close(ref->scope_fd);
 }
 
-static void job_ctx_done(JobCtx *jc, size_t n_steps) {
+static void job_ctx_done(JobCtx *jc) {
         /* Handing over, the steps go on for the next agent: their processes are not touched. */
-        for (size_t i = 0; jc->steps && i < n_steps; i++)
+        for (size_t i = 0; jc->steps && i < jc->n_steps; i++)
                 if (jc->mr->manager->handing_over)
                         step_process_release(jc->steps[i]);
                 else
                         step_process_free(jc->steps[i]);
-        for (size_t i = 0; jc->refs && i < n_steps; i++)
-                step_ref_done(&jc->refs[i]);
+        for (size_t i = 0; jc->refs && i < jc->n_steps; i++)
+                if (jc->refs[i]) {
+                        step_ref_done(jc->refs[i]);
+                        free(jc->refs[i]);
+                }
         free(jc->steps);
         free(jc->refs);
         sd_event_source_disable_unref(jc->clean_source);
@@ -63,7 +67,7 @@ ManagedRun *managed_run_free(ManagedRun *mr) {
         if (!mr)
                 return NULL;
         for (size_t i = 0; i < mr->n_job_ctx; i++) {
-                job_ctx_done(mr->jobs[i], mr->run->jobs[i].n_steps);
+                job_ctx_done(mr->jobs[i]);
                 free(mr->jobs[i]);
         }
         free(mr->jobs);
@@ -171,11 +175,50 @@ int managed_run_init_jobs(ManagedRun *mr) {
                 jc->uid = (uid_t) -1;
                 jc->slice_fd = -EBADF;
                 jc->steps = calloc(n, sizeof(StepProcess *));
-                jc->refs = calloc(n, sizeof(StepRef));
+                jc->refs = calloc(n, sizeof(StepRef *));
                 if (!jc->steps || !jc->refs)
                         return -ENOMEM;
-                for (size_t k = 0; k < n; k++)
-                        jc->refs[k] = (StepRef){ .mr = mr, .job = i, .step = k, .scope_fd = -EBADF };
+                jc->n_steps = n;
+                for (size_t k = 0; k < n; k++) {
+                        jc->refs[k] = malloc(sizeof(StepRef));
+                        if (!jc->refs[k])
+                                return -ENOMEM;
+                        *jc->refs[k] = (StepRef){ .mr = mr, .job = i, .step = k, .scope_fd = -EBADF };
+                }
+        }
+        return 0;
+}
+
+int job_ctx_insert_steps(ManagedRun *mr, size_t job, size_t at, size_t n) {
+        JobCtx *jc = job_ctx(mr, job);
+        StepProcess **steps;
+        StepRef **refs;
+
+        assert(at <= jc->n_steps);
+        steps = reallocarray(jc->steps, jc->n_steps + n, sizeof(StepProcess *));
+        if (!steps)
+                return -ENOMEM;
+        jc->steps = steps;
+        refs = reallocarray(jc->refs, jc->n_steps + n, sizeof(StepRef *));
+        if (!refs)
+                return -ENOMEM;
+        jc->refs = refs;
+        memmove(steps + at + n, steps + at, (jc->n_steps - at) * sizeof(StepProcess *));
+        memmove(refs + at + n, refs + at, (jc->n_steps - at) * sizeof(StepRef *));
+        for (size_t k = at; k < at + n; k++) {
+                steps[k] = NULL;
+                refs[k] = NULL;
+        }
+        jc->n_steps += n;
+        /* Each keeps its place in memory (callbacks hold it) and learns its new index. */
+        for (size_t k = 0; k < jc->n_steps; k++) {
+                if (!refs[k]) {
+                        refs[k] = malloc(sizeof(StepRef));
+                        if (!refs[k])
+                                return -ENOMEM;
+                        *refs[k] = (StepRef){ .mr = mr, .job = job, .scope_fd = -EBADF };
+                }
+                refs[k]->step = k;
         }
         return 0;
 }

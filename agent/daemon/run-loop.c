@@ -96,7 +96,7 @@ static unsigned op_room(void *userdata) {
 
 static void op_signal_step(void *userdata, RunAction *a, RunActions *more) {
         ManagedRun *mr = userdata;
-        job_ctx(mr, a->job)->refs[a->step].sent = signal_step(mr, a);
+        job_ctx(mr, a->job)->refs[a->step]->sent = signal_step(mr, a);
 }
 
 static void op_kill_step(void *userdata, RunAction *a, RunActions *more) {
@@ -105,7 +105,7 @@ static void op_kill_step(void *userdata, RunAction *a, RunActions *more) {
 
 static void op_step_signalled(void *userdata, RunAction *a, RunActions *more) {
         ManagedRun *mr = userdata;
-        SignalSent *sent = &job_ctx(mr, a->job)->refs[a->step].sent;
+        SignalSent *sent = job_ctx(mr, a->job)->refs[a->step]->sent;
 
         if (sent->pid > 0)
                 journal_signal(mr, a->job, a->step, a->signal, sent->pid, sent->processes, a->usec);

@@ -735,7 +735,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 return -ENOMEM;
         }
         job_slice_start(mr, job, slice);
-        ref = &jc->refs[step];
+        ref = jc->refs[step];
         step_ref_done(ref);
         *ref = (StepRef){ .mr = mr, .job = job, .step = step, .scope_fd = -EBADF };
 
