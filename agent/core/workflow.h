@@ -65,14 +65,7 @@ typedef struct WorkflowCondition {
 typedef enum WorkflowStepKind {
         WORKFLOW_STEP_RUN,      /* run: a script run by a shell */
         WORKFLOW_STEP_CHECKOUT, /* uses: actions/checkout@…, built in (README, "The run's source") */
-        WORKFLOW_STEP_ACTION,   /* uses: ./path or owner/repo[/path]@ref (README, "Actions") */
 } WorkflowStepKind;
-
-typedef struct WorkflowActionRef {
-        char *owner, *repo; /* NULL for a local action */
-        char *path;         /* PROVISIONAL */
-        char *ref;
-} WorkflowActionRef;
 
 /* with: of actions/checkout, each raw NULL when absent (may hold ${{ }}). */
 typedef struct WorkflowCheckout {
@@ -86,8 +79,6 @@ typedef struct WorkflowStep {
         WorkflowStepKind kind;
         char *uses;                /* as written, for a uses: step */
         WorkflowCheckout checkout; /* WORKFLOW_STEP_CHECKOUT */
-        WorkflowActionRef action;  /* WORKFLOW_STEP_ACTION */
-        WorkflowVars with;         /* WORKFLOW_STEP_ACTION */
         char *id;                  /* as written, or GitHub's generated __run, __run_2, … */
         bool id_generated;
         WorkflowString name; /* raw NULL when absent */
