@@ -1416,12 +1416,12 @@ static int strv_env_set(char ***env, size_t *n, size_t *allocated, const char *n
 }
 
 /* github.action as GitHub names it: the step's id; for a step without one, __run, __run_2, … for
- * scripts, __actions_checkout for actions/checkout. */
+ * scripts, __actions_checkout for actions/checkout, and the generated id for other actions. */
 static int step_action_name(const RunJob *j, size_t step, char **ret) {
         const WorkflowStep *d = j->steps[step].def;
         unsigned n = 0;
 
-        if (!d->id_generated)
+        if (!d->id_generated || d->kind == WORKFLOW_STEP_ACTION)
                 *ret = strdup(d->id);
         else if (d->kind == WORKFLOW_STEP_CHECKOUT)
                 *ret = strdup("__actions_checkout");

@@ -65,7 +65,17 @@ typedef struct WorkflowCondition {
 typedef enum WorkflowStepKind {
         WORKFLOW_STEP_RUN,      /* run: a script run by a shell */
         WORKFLOW_STEP_CHECKOUT, /* uses: actions/checkout@…, built in (README, "The run's source") */
+        WORKFLOW_STEP_ACTION,   /* uses: ./path or owner/repo[/path]@ref (README, "Actions") */
 } WorkflowStepKind;
+
+/* What an action step uses, checked when loading: GitHub's owner and repository names, a ref without
+ * whitespace or "..", paths without ".." components. */
+typedef struct WorkflowActionRef {
+        char *owner, *repo; /* NULL for a local action */
+        char *path; /* a repository action's sub-directory (NULL: its root); a local action's path as written
+                       ("./x/y") */
+        char *ref;  /* tag, branch or commit; NULL for a local action */
+} WorkflowActionRef;
 
 /* with: of actions/checkout, each raw NULL when absent (may hold ${{ }}). */
 typedef struct WorkflowCheckout {
@@ -78,12 +88,17 @@ typedef struct WorkflowStep {
         unsigned number; /* 1-based, in file order */
         WorkflowStepKind kind;
         char *uses;                /* as written, for a uses: step */
+        WorkflowPos uses_pos;      /* of what uses: says */
         WorkflowCheckout checkout; /* WORKFLOW_STEP_CHECKOUT */
-        char *id;                  /* as written, or GitHub's generated __run, __run_2, … */
+        WorkflowActionRef action;  /* WORKFLOW_STEP_ACTION */
+        WorkflowVars with;         /* WORKFLOW_STEP_ACTION: its inputs, in file order (may hold ${{ }}) */
+        /* as written, or GitHub's generated __run, __run_2, … (run: steps and actions/checkout),
+         * __owner_repo, __owner_repo_2, … or __self, __self_2, … (other actions) */
+        char *id;
         bool id_generated;
         WorkflowString name; /* raw NULL when absent */
         /* What the step is called until it has started: its name as written, or, like on GitHub, "Run "
-         * and the first line of its script (the generated ids __run, __run_2, … stay ids). */
+         * and the first line of its script or what it uses as written (generated ids stay ids). */
         char *display_name;
         WorkflowCondition condition;
         WorkflowString run;
@@ -171,3 +186,4 @@ int workflow_script_display_name(const char *script, char **ret);
  * availability table. */
 extern const ExprParseOptions workflow_expr_job_if;
 extern const ExprParseOptions workflow_expr_step;
+extern const ExprParseOptions workflow_expr_step_if;

@@ -400,6 +400,120 @@ static void test_concurrency(void **state) {
         assert_int_equal(errors.n, 0);
 }
 
+/* uses: other actions: what they use, their with:, display names and GitHub's generated ids; the
+ * built-in actions/checkout stays what it was. */
+static void test_uses(void **state) {
+        _cleanup_(workflow_freep) Workflow *w = NULL;
+        const WorkflowJob *j;
+        const WorkflowStep *s;
+
+        w = load_ok("jobs:\n"
+                    "  a:\n"
+                    "    steps:\n"
+                    "      - uses: actions/setup-node@v4\n"
+                    "        with:\n"
+                    "          node-version: 20\n"
+                    "          token: ${{ secrets.TOKEN }}\n"
+                    "      - run: make\n"
+                    "      - uses: ./.github/actions/hello\n"
+                    "      - uses: octo-org/mono.repo/tools/lint@0123abc\n"
+                    "        id: lint\n"
+                    "        if: always()\n"
+                    "        env: { A: b }\n"
+                    "        continue-on-error: true\n"
+                    "        timeout-minutes: 5\n"
+                    "      - uses: Actions/Checkout@v4\n"
+                    "      - uses: actions/setup-node@v3\n"
+                    "      - uses: ./.github/actions/hello\n"
+                    "      - name: Hi ${{ github.job }}\n"
+                    "        uses: actions/checkout/sub@v4\n"
+                    "      - uses: ./\n");
+        j = &w->jobs[0];
+        assert_int_equal(j->n_steps, 9);
+
+        s = &j->steps[0];
+        assert_int_equal(s->kind, WORKFLOW_STEP_ACTION);
+        assert_string_equal(s->uses, "actions/setup-node@v4");
+        assert_int_equal(s->uses_pos.line, 4);
+        assert_int_equal(s->uses_pos.column, 15);
+        assert_string_equal(s->action.owner, "actions");
+        assert_string_equal(s->action.repo, "setup-node");
+        assert_null(s->action.path);
+        assert_string_equal(s->action.ref, "v4");
+        assert_int_equal(s->with.n, 2);
+        assert_string_equal(s->with.items[0].name, "node-version");
+        assert_string_equal(s->with.items[0].value.raw, "20");
+        assert_string_equal(s->with.items[1].name, "token");
+        assert_non_null(s->with.items[1].value.template->node);
+        assert_string_equal(s->display_name, "Run actions/setup-node@v4");
+        assert_string_equal(s->id, "__actions_setup-node");
+        assert_true(s->id_generated);
+
+        /* scripts keep their numbering; action steps do not take a __run */
+        assert_string_equal(j->steps[1].id, "__run");
+
+        s = &j->steps[2];
+        assert_int_equal(s->kind, WORKFLOW_STEP_ACTION);
+        assert_null(s->action.owner);
+        assert_null(s->action.repo);
+        assert_null(s->action.ref);
+        assert_string_equal(s->action.path, "./.github/actions/hello");
+        assert_string_equal(s->display_name, "Run ./.github/actions/hello");
+        assert_string_equal(s->id, "__self");
+
+        s = &j->steps[3];
+        assert_string_equal(s->action.owner, "octo-org");
+        assert_string_equal(s->action.repo, "mono.repo");
+        assert_string_equal(s->action.path, "tools/lint");
+        assert_string_equal(s->action.ref, "0123abc");
+        assert_string_equal(s->id, "lint");
+        assert_false(s->id_generated);
+        assert_string_equal(s->condition.raw, "always()");
+        assert_int_equal(s->env.n, 1);
+        assert_true(s->continue_on_error);
+        assert_int_equal(s->timeout_usec, 5ULL * 60 * 1000000);
+
+        /* actions/checkout, in any casing, is the built-in one */
+        s = &j->steps[4];
+        assert_int_equal(s->kind, WORKFLOW_STEP_CHECKOUT);
+        assert_string_equal(s->id, "__run_2");
+
+        /* ids stay unique, ignoring case, as GitHub's */
+        assert_string_equal(j->steps[5].id, "__actions_setup-node_2");
+        assert_string_equal(j->steps[6].id, "__self_2");
+
+        /* only actions/checkout itself is built in; a name is shown as written */
+        s = &j->steps[7];
+        assert_int_equal(s->kind, WORKFLOW_STEP_ACTION);
+        assert_string_equal(s->action.path, "sub");
+        assert_string_equal(s->display_name, "Hi ${{ github.job }}");
+        assert_string_equal(s->id, "__actions_checkout");
+
+        s = &j->steps[8];
+        assert_string_equal(s->action.path, "./");
+        assert_string_equal(s->id, "__self_3");
+        w = workflow_free(w);
+
+        /* a given id takes the generated one's place first; '.' becomes '_'; long names are cut to stay
+         * ids */
+        w = load_ok("jobs:\n"
+                    "  a:\n"
+                    "    steps:\n"
+                    "      - uses: a/b.c@v1\n"
+                    "      - uses: a/b.c@v2\n"
+                    "        id: __A_b_c\n"
+                    "      - uses: abcdefghijabcdefghijabcdefghijabcdefghi/"
+                    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij@v1\n"
+                    "      - uses: abcdefghijabcdefghijabcdefghijabcdefghi/"
+                    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij@v2\n");
+        j = &w->jobs[0];
+        assert_string_equal(j->steps[0].id, "__a_b_c_2");
+        assert_int_equal(strlen(j->steps[2].id), WORKFLOW_MAX_ID - 1);
+        assert_true(strncmp(j->steps[2].id, "__abcdefghij", 12) == 0);
+        assert_int_equal(strlen(j->steps[3].id), WORKFLOW_MAX_ID - 1);
+        assert_true(strcmp(j->steps[3].id + WORKFLOW_MAX_ID - 3, "_2") == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_fixtures),
@@ -410,6 +524,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_display_names),
+                cmocka_unit_test(test_uses),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
