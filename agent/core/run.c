@@ -1456,12 +1456,6 @@ static const char *const github_env_keys[] = {
         "triggering_actor",
 };
 
-static const char *const action_using_names[] = {
-        [ACTION_USING_NODE16] = "node16",
-        [ACTION_USING_NODE20] = "node20",
-        [ACTION_USING_NODE24] = "node24",
-        [ACTION_USING_COMPOSITE] = "composite",
-};
 
 /* INPUT_<NAME>, as GitHub's runner and @actions/core name an input's variable. */
 static int input_variable_name(const char *input, char **ret) {
@@ -1608,7 +1602,7 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                 r = action_entry(j, s, &spec->script);
                 if (r < 0)
                         return r;
-                spec->node = action_using_names[loaded->action->using];
+                spec->node = action_using_to_string(loaded->action->using);
         } else {
                 r = eval_string(&s->def->run, contexts, &scope, "run", &spec->script, message);
                 if (r < 0)

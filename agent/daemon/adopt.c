@@ -106,7 +106,7 @@ static void adopt_kill_watch(ManagedRun *mr, size_t job, size_t step, StepRef *r
 }
 
 /* What start_step() makes in the job's file-command directory for step N: sN.<suffix>. */
-static const char *const step_file_suffixes[] = { "output", "env", "path", "environ", "workdir", "sh" };
+static const char *const step_file_suffixes[] = { "output", "env", "path", "state", "environ", "workdir", "sh" };
 
 /* A step that was running when the previous agent went away, or that it may have started after it last
  * saved the run (adopt_claim_start()). */

@@ -34,6 +34,8 @@ struct StepRef {
         bool fresh;                   /* its leftovers are gone: the next start is a real one */
 };
 
+typedef struct ActionLoad ActionLoad;
+
 struct JobCtx {
         ManagedRun *mr;
         size_t index;
@@ -42,6 +44,7 @@ struct JobCtx {
         StepProcess **steps; /* by step index; a shim stays until the job's end (it may still copy output) */
         StepRef **refs;      /* the steps' callback userdata, each where it stays */
         size_t n_steps;      /* of both: the job's, with the steps its actions added */
+        ActionLoad *loads;   /* the actions being loaded for its steps (action-load.c) */
         int files_fd;        /* the job's file-command directory, owned by the step user */
         char *files_dir;
         uid_t uid;     /* the job's user, its GID the same ((uid_t) -1: none yet; job-user.c) */
@@ -76,6 +79,14 @@ char *strdupf(const char *fmt, ...) _printf_(1, 2);
 int managed_run_new(Manager *m, uint64_t id, ManagedRun **ret);
 /* The JobCtx and StepRef of every job and step: at first, and for the jobs appended since. */
 int managed_run_init_jobs(ManagedRun *mr);
+/* ---- action-load.c: RUN_ACTION_LOAD_ACTION (README, "Actions") ---- */
+
+/* Loads the action of the step's uses: and answers with run_step_action_loaded(), into more when it
+ * can at once, else later from the loop. */
+void step_load_action(ManagedRun *mr, size_t job, size_t step, RunActions *more);
+/* The job goes away: the answers still to come are dropped. */
+void job_ctx_cancel_loads(JobCtx *jc);
+
 /* RUN_ACTION_STEPS_INSERTED: n steps before step at. */
 int job_ctx_insert_steps(ManagedRun *mr, size_t job, size_t at, size_t n);
 int managed_run_add(Manager *m, ManagedRun *mr);

@@ -41,6 +41,7 @@ void step_ref_done(StepRef *ref) {
 }
 
 static void job_ctx_done(JobCtx *jc) {
+        job_ctx_cancel_loads(jc);
         /* Handing over, the steps go on for the next agent: their processes are not touched. */
         for (size_t i = 0; jc->steps && i < jc->n_steps; i++)
                 if (jc->mr->manager->handing_over)

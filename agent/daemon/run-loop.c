@@ -105,7 +105,7 @@ static void op_kill_step(void *userdata, RunAction *a, RunActions *more) {
 
 static void op_step_signalled(void *userdata, RunAction *a, RunActions *more) {
         ManagedRun *mr = userdata;
-        SignalSent *sent = job_ctx(mr, a->job)->refs[a->step]->sent;
+        SignalSent *sent = &job_ctx(mr, a->job)->refs[a->step]->sent;
 
         if (sent->pid > 0)
                 journal_signal(mr, a->job, a->step, a->signal, sent->pid, sent->processes, a->usec);
@@ -184,6 +184,15 @@ static void op_jobs_added(void *userdata, RunAction *a, RunActions *more) {
                 log_oom(); /* cannot be: the jobs' actions would find nothing */
 }
 
+static void op_load_action(void *userdata, RunAction *a, RunActions *more) {
+        step_load_action(userdata, a->job, a->step, more);
+}
+
+static void op_steps_inserted(void *userdata, RunAction *a, RunActions *more) {
+        if (job_ctx_insert_steps(userdata, a->job, a->step, (size_t) a->usec) < 0)
+                log_oom(); /* cannot be: the steps' actions would find nothing */
+}
+
 static const RunDriverOps driver_ops = {
         .now = op_now,
         .room = op_room,
@@ -199,6 +208,8 @@ static const RunDriverOps driver_ops = {
         .changed = op_changed,
         .acquire_group = op_acquire_group,
         .jobs_added = op_jobs_added,
+        .load_action = op_load_action,
+        .steps_inserted = op_steps_inserted,
 };
 
 void run_loop_drive(ManagedRun *mr, RunActions *actions) {

@@ -185,7 +185,8 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].steps[ref->step].number;
-        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *message = NULL, *annotations = NULL,
+        _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *state = NULL, *message = NULL,
+                            *annotations = NULL,
                             *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
@@ -198,6 +199,9 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
                 r = read_file_command(jc, number, "env", &env, &res.env_len, &message);
         if (r >= 0)
                 r = read_file_command(jc, number, "path", &path, &res.path_len, &message);
+        if (r >= 0)
+                r = read_file_command(jc, number, "state", &state, &res.state_len, &message);
+        res.state = state;
         res.output = output;
         res.env = env;
         res.path = path;
@@ -428,6 +432,7 @@ static int build_environ(
         fprintf(f, "GITHUB_OUTPUT=%s/s%u.output%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_ENV=%s/s%u.env%c", jc->files_dir, number, '\0');
         fprintf(f, "GITHUB_PATH=%s/s%u.path%c", jc->files_dir, number, '\0');
+        fprintf(f, "GITHUB_STATE=%s/s%u.state%c", jc->files_dir, number, '\0');
         fprintf(f, "RUNNER_TEMP=%s/tmp%c", jc->files_dir, '\0');
         fprintf(f, "GITHUB_EVENT_PATH=%s/event.json%c", jc->files_dir, '\0');
         fprintf(f, "HOME=%s%cUSER=%s%cLOGNAME=%s%cLANG=C.UTF-8%c", m->step_home, '\0', jc->user, '\0',
@@ -538,8 +543,69 @@ static const StepKindOps step_kind_checkout = {
         .open_stdin = checkout_open_stdin,
 };
 
-static const StepKindOps *step_kind_of(const RunStep *s) {
-        return s->def->kind == WORKFLOW_STEP_CHECKOUT ? &step_kind_checkout : &step_kind_shell;
+/* The node binary for runs.using ([Actions] Node16= and so on, README, "Actions"): the one configured,
+ * or node in the default PATH. */
+static int node_binary(Manager *m, const char *using, char **ret) {
+        const char *configured = streq(using, "node16") ? m->config.node16
+                : streq(using, "node20")                ? m->config.node20
+                                                        : m->config.node24;
+
+        if (configured[0]) {
+                *ret = strdup(configured);
+                return *ret ? 0 : -ENOMEM;
+        }
+        for (const char *p = DEFAULT_PATH; *p;) {
+                size_t n = strcspn(p, ":");
+                _cleanup_free_ char *path = strdupf("%.*s/node", (int) n, p);
+
+                if (!path)
+                        return -ENOMEM;
+                if (access(path, X_OK) >= 0) {
+                        *ret = TAKE_PTR(path);
+                        return 0;
+                }
+                p += n + (p[n] == ':');
+        }
+        return -ENOENT;
+}
+
+/* A JavaScript action (README, "Actions"): node runs its main, pre or post file, the entry process of
+ * the step as a shell is for run: (GitHub's cancellation reference names node as such an entry). */
+static int node_prepare(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec, char ***ret_argv,
+        char **ret_message) {
+        _cleanup_free_ char *node = NULL;
+        char **argv;
+        int r;
+
+        r = node_binary(mr->manager, spec->node, &node);
+        if (r == -ENOENT) {
+                *ret_message = strdupf(
+                        "No node for '%s' actions: install node, or set [Actions] %c%s= in agent.conf.",
+                        spec->node, 'N', spec->node + 1);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        argv = calloc(3, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        argv[0] = TAKE_PTR(node);
+        argv[1] = strdup(spec->script);
+        if (!argv[1]) {
+                strv_free(argv);
+                return -ENOMEM;
+        }
+        *ret_argv = argv;
+        return 0;
+}
+
+static const StepKindOps step_kind_node = {
+        .name = "node",
+        .prepare = node_prepare,
+};
+
+static const StepKindOps *step_kind_of(const RunStepSpec *spec) {
+        return spec->checkout ? &step_kind_checkout : spec->node ? &step_kind_node : &step_kind_shell;
 }
 
 /* ---- the job's slice: its [Job] limits (README, "Steps are untrusted") ---- */
@@ -582,6 +648,9 @@ static void job_slice_start(ManagedRun *mr, size_t job, const char *slice) {
 
 /* ---- starting a step: the part every kind shares ---- */
 
+/* The files of GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH and GITHUB_STATE. */
+static const char *const step_file_commands[] = { "output", "env", "path", "state" };
+
 /* The step's files, runner-step's command line (who runs the entry, where, with which environment,
  * where its output and exit status go, the journal fields of its lines, then the entry's argv from the
  * step's kind), and the shim started and held until the step's scope exists. */
@@ -591,7 +660,7 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         const RunJob *j = &mr->run->jobs[job];
         const RunStep *s = &j->steps[step];
         unsigned number = s->number;
-        const StepKindOps *kind = step_kind_of(s);
+        const StepKindOps *kind = step_kind_of(spec);
         _cleanup_free_ char *ws = NULL, *environ_text = NULL, *slice = NULL, *description = NULL;
         _cleanup_free_ char *environ_path = NULL, *workdir_path = NULL;
         _cleanup_close_ int masks_fd = -EBADF, stdin_fd = -EBADF;
@@ -610,10 +679,8 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
         /* The files the step writes to are made by us, empty, and given to the step's user: what we
          * read back later must be a file we made (read_user_file_at() checks). */
         r = 0;
-        for (const char *suffix = "output"; r >= 0 && suffix; suffix = streq(suffix, "output") ? "env"
-                        : streq(suffix, "env")                                                 ? "path"
-                                                                                               : NULL) {
-                snprintf(name, sizeof(name), "s%u.%s", number, suffix);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(step_file_commands); i++) {
+                snprintf(name, sizeof(name), "s%u.%s", number, step_file_commands[i]);
                 r = write_new_file_at(jc->files_fd, name, "", 0, 0600, jc->uid, jc->uid);
         }
         if (r < 0) {
