@@ -234,14 +234,15 @@ bool action_mirror_valid(const char *mirror, size_t max) {
                 /* scp-like: [user@]host:path, as git reads it when no / comes before the first : */
                 const char *colon = strchr(mirror, ':');
 
-                ok = !strstr(mirror, "://") && colon && colon > mirror && colon[1] && !memchr(mirror, '/', (size_t) (colon - mirror));
+                ok = !strstr(mirror, "://") && colon && colon > mirror && colon[1] &&
+                        !memchr(mirror, '/', (size_t) (colon - mirror));
         }
         /* A leading - would be read as an option by git. */
         return ok && mirror[0] != '-';
 }
 
-int action_mirror_urls(const char *mirror, const char *owner, const char *repo, char **ret_plain,
-        char **ret_git) {
+int action_mirror_urls(
+        const char *mirror, const char *owner, const char *repo, char **ret_plain, char **ret_git) {
         size_t n = strlen(mirror);
         char *plain = NULL, *git = NULL;
 

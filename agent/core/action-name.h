@@ -47,8 +47,8 @@ int action_canonical_name(const char *owner, const char *repo, const char *ref, 
 
 /* The URLs [Actions] Mirror= gives for owner/repo, in the order tried: MIRROR/owner/repo and
  * MIRROR/owner/repo.git (a trailing / of the prefix dropped). */
-int action_mirror_urls(const char *mirror, const char *owner, const char *repo, char **ret_plain,
-        char **ret_git);
+int action_mirror_urls(
+        const char *mirror, const char *owner, const char *repo, char **ret_plain, char **ret_git);
 
 /* Whether [Actions] Mirror= is a git URL prefix the agent accepts: git://, http://, https://, ssh://,
  * file:// or scp-like user@host:path, printable ASCII without spaces, at most max bytes. */

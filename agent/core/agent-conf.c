@@ -485,7 +485,7 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
                 r = assign(c, section, key, value, why, sizeof(why));
                 if (r == -ENOENT)
                         ERROR(start_line, "unknown setting %s= in [%s]", key,
-                                section == SECTION_CANCEL         ? "Cancel"
+                                section == SECTION_CANCEL            ? "Cancel"
                                         : section == SECTION_JOB     ? "Job"
                                         : section == SECTION_ACTIONS ? "Actions"
                                                                      : "Agent");

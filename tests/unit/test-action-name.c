@@ -11,7 +11,8 @@
 #include "action-name.h"
 #include "macro.h"
 
-static void check_parse(const char *s, const char *owner, const char *repo, const char *path, const char *ref) {
+static void check_parse(
+        const char *s, const char *owner, const char *repo, const char *path, const char *ref) {
         _cleanup_(action_name_done) ActionName n = {};
         const char *why = NULL;
 
@@ -38,7 +39,8 @@ static void check_refused(const char *s, const char *why_part) {
 
 static void test_parse(void **state) {
         check_parse("actions/checkout@v4", "actions", "checkout", NULL, "v4");
-        check_parse("Someone/Hello.World_x-y@releases/v1", "Someone", "Hello.World_x-y", NULL, "releases/v1");
+        check_parse(
+                "Someone/Hello.World_x-y@releases/v1", "Someone", "Hello.World_x-y", NULL, "releases/v1");
         check_parse("octo-org/.github/actions/lint@main", "octo-org", ".github", "actions/lint", "main");
         check_parse("a/b@0123456789ABCDEF0123456789abcdef01234567", "a", "b", NULL,
                 "0123456789abcdef0123456789abcdef01234567");
@@ -86,7 +88,8 @@ static void test_store_path(void **state) {
         check_path("someone", "hello", "releases/v1", "someone/hello/releases%2Fv1");
         check_path("someone", "hello", "100%/x", "someone/hello/100%25%2Fx");
         /* a commit in either case is one entry; a tag's case is its own */
-        check_path("a", "b", "ABCDEF0123456789ABCDEF0123456789ABCDEF01", "a/b/abcdef0123456789abcdef0123456789abcdef01");
+        check_path("a", "b", "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+                "a/b/abcdef0123456789abcdef0123456789abcdef01");
         check_path("a", "b", "V1", "a/b/V1");
         check_path("a", ".github", "main", "a/.github/main");
         /* what would escape, or name the store's own files, is refused */

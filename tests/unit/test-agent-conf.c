@@ -377,10 +377,12 @@ static void test_actions(void **state) {
         assert_string_equal(c.node16, "/opt/node16/bin/node");
         assert_string_equal(c.node20, "/usr/bin/node");
         assert_string_equal(c.node24, "/opt/node24/bin/node");
-        assert_int_equal(parse(&c, "agent.conf", "[Actions]\nMirror=git@ghe.lan:mirrors\nNode20=\n", &errors), 0);
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Actions]\nMirror=git@ghe.lan:mirrors\nNode20=\n", &errors), 0);
         assert_string_equal(c.action_mirror, "git@ghe.lan:mirrors");
         assert_string_equal(c.node20, "");
-        assert_int_equal(parse(&c, "agent.conf", "[Actions]\nMirror=file:///srv/mirror\nMirror=\n", &errors), 0);
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Actions]\nMirror=file:///srv/mirror\nMirror=\n", &errors), 0);
         assert_string_equal(c.action_mirror, "");
 
         assert_int_equal(parse(&c, "a.conf",
@@ -390,7 +392,8 @@ static void test_actions(void **state) {
                 -EINVAL);
         assert_int_equal(errors.n, 5);
         assert_int_equal(errors.errors[0].line, 2);
-        assert_non_null(strstr(errors.errors[0].message, "invalid Mirror=/srv/mirror: must be a git URL prefix"));
+        assert_non_null(
+                strstr(errors.errors[0].message, "invalid Mirror=/srv/mirror: must be a git URL prefix"));
         assert_non_null(strstr(errors.errors[3].message, "invalid Node16=node: must be an absolute path"));
         assert_string_equal(errors.errors[4].message, "unknown setting Node99= in [Actions]");
         assert_string_equal(c.action_mirror, "");
