@@ -49,7 +49,7 @@ static const char *color_off(const char *conclusion) {
  * verbs map it to an exit status: -EACCES when the bus policy or the agent itself refused the caller
  * (both say org.freedesktop.DBus.Error.AccessDenied), -EHOSTDOWN when the agent is not running, r
  * otherwise. The bus's own message names match rules and bus ids; --verbose adds it. */
-static int agent_error(const char *what, int r, const sd_bus_error *e) {
+int agent_error(const char *what, int r, const sd_bus_error *e) {
         bool set = e && sd_bus_error_is_set(e);
         _cleanup_free_ char *message = set && e->message ? escape_for_terminal(e->message) : NULL;
         int ret;
@@ -86,7 +86,7 @@ static int agent_error(const char *what, int r, const sd_bus_error *e) {
 }
 
 /* The exit status for r: 0, or an error that agent_error(), bad_reply() or connect_bus() printed. */
-static int exit_status(int r) {
+int exit_status(int r) {
         if (r >= 0)
                 return 0;
         if (r == -EACCES)
@@ -96,12 +96,12 @@ static int exit_status(int r) {
         return EXIT_FAILED;
 }
 
-static int bad_reply(const char *what, int r) {
+int bad_reply(const char *what, int r) {
         fprintf(stderr, "runnerctl: %s: cannot read the agent's reply: %s\n", what, strerror(-r));
         return r;
 }
 
-static int connect_bus(sd_bus **ret) {
+int connect_bus(sd_bus **ret) {
         int r = sd_bus_open_system(ret);
         if (r < 0) {
                 fprintf(stderr, "runnerctl: cannot connect to the system bus: %s\n", strerror(-r));

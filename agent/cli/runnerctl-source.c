@@ -40,9 +40,7 @@ static int open_snapshot(void) {
         return fd < 0 ? -errno : fd;
 }
 
-/* Runs argv with stdout to out_fd (or captured into *ret_out, first line, when out_fd < 0), stderr
- * kept, stdin /dev/null. Returns the exit status, or < 0. */
-static int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out) {
+int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out) {
         posix_spawn_file_actions_t fa;
         int pipefd[2] = { -EBADF, -EBADF }, status, r;
         pid_t pid;
@@ -93,9 +91,7 @@ static int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Runs argv (git bundle or tar, as this user) into a new memfd in s->fd and seals it; on failure says
- * "runnerctl: FAILED (why)HINT". */
-static int snapshot_into_memfd(char *const argv[], RunSource *s, const char *failed, const char *hint) {
+int snapshot_into_memfd(char *const argv[], RunSource *s, const char *failed, const char *hint) {
         int r;
 
         s->fd = open_snapshot();

@@ -73,6 +73,21 @@ static void help(void) {
                "                              time since the step's cancellation began, kills,\n"
                "                              conclusions); times relative to the cancel request.\n"
                "                              Needs read access to the system journal.\n"
+               "  action add OWNER/REPO@REF SOURCE\n"
+               "                              Add an action to the agent's action store (root\n"
+               "                              only). SOURCE is a directory (its files, without\n"
+               "                              .git), a tarball (.tar, .tar.gz, .tar.xz), or a\n"
+               "                              git URL (git://, file://, http(s)://, ssh) that\n"
+               "                              runnerctl fetches REF from; a tag or branch is\n"
+               "                              stored under its commit too.\n"
+               "  action list [--json]        List the actions in the store: name, commit, when\n"
+               "                              added, source.\n"
+               "  action remove OWNER/REPO@REF\n"
+               "                              Remove an action from the store (root only).\n"
+               "  action resolve [--json] OWNER/REPO@REF\n"
+               "                              Print the action's directory in the store and its\n"
+               "                              commit, fetching it from [Actions] Mirror= first\n"
+               "                              when the store does not have it.\n"
                "\n"
                "Commands that need no daemon:\n"
                "  validate WORKFLOW.yml...    Check workflow files. Prints every error as\n"
@@ -109,7 +124,8 @@ static void help(void) {
                "  -f --follow         run: --wait, printing each step's output as it is written;\n"
                "                      logs: keep printing until the run completes\n"
                "  -f --force          cancel: kill everything of the run at once\n"
-               "     --json           status, list, events: print JSON\n"
+               "     --json           status, list, events, action list, action resolve: print\n"
+               "                      JSON\n"
                "     --context FILE.json\n"
                "                      eval: a JSON object whose members are the contexts\n"
                "                      (github, env, job, steps, needs, runner, inputs, vars,\n"
@@ -587,6 +603,8 @@ static const Verb verbs[] = {
         { "list", 0, 0, OPTION_JSON, verb_list, "list [--json]" },
         { "logs", 1, 3, OPTION_FOLLOW | OPTION_F, verb_logs, "logs [--follow] RUN [JOB [STEP]]" },
         { "events", 1, 1, OPTION_JSON, verb_events, "events [--json] RUN" },
+        { "action", 1, 3, OPTION_JSON, verb_action,
+                "action add OWNER/REPO@REF SOURCE | action list [--json] | action remove OWNER/REPO@REF | action resolve [--json] OWNER/REPO@REF" },
         { "validate", 1, ARGS_ANY, 0, verb_validate, "validate WORKFLOW.yml..." },
         { "eval", 1, 1, OPTION_CONTEXT | OPTION_IF, verb_eval,
                 "eval [--context FILE.json] [--if] 'EXPRESSION'" },

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <systemd/sd-bus.h>
 
 #include "macro.h"
 
@@ -51,6 +52,14 @@ void run_source_done(RunSource *s);
  * printed. */
 int run_source_make(const char *workflow, const char *dir, bool none, RunSource *ret);
 
+/* Runs argv with stdout to out_fd (or captured into *ret_out, first line, when out_fd < 0), stderr
+ * kept (quiet: /dev/null), stdin /dev/null. Returns the exit status, or < 0. */
+int spawn(char *const argv[], int out_fd, bool quiet, char **ret_out);
+/* Runs argv (git bundle, git archive or tar, as this user) into a new memfd in s->fd and seals it: the
+ * only kind of descriptor the agent takes (README, "The run's source"). On failure says "runnerctl:
+ * FAILED (why)HINT". */
+int snapshot_into_memfd(char *const argv[], RunSource *s, const char *failed, const char *hint);
+
 /* A verb gets its operands with the verb itself first, as argv[0]; it returns the exit status. */
 
 /* Reads a workflow file (at most WORKFLOW_MAX_SIZE bytes). Errors are printed, "FILE:1:1: …" for the
@@ -70,5 +79,14 @@ int verb_run(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_logs(int argc, char *argv[]);
+/* The action store (runnerctl-action.c): add, list, remove, resolve. */
+int verb_action(int argc, char *argv[]);
+
+/* What the D-Bus verbs share (runnerctl-bus.c). */
+int connect_bus(sd_bus **ret);
+int agent_error(const char *what, int r, const sd_bus_error *e);
+int bad_reply(const char *what, int r);
+int exit_status(int r);
+
 /* Reads the journal (runnerctl-events.c). */
 int verb_events(int argc, char *argv[]);

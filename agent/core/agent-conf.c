@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "action-name.h"
 #include "agent-conf.h"
 #include "alloc-util.h"
 #include "macro.h"
@@ -134,6 +135,7 @@ typedef enum Section {
         SECTION_CANCEL,
         SECTION_AGENT,
         SECTION_JOB,
+        SECTION_ACTIONS,
         SECTION_UNKNOWN,
 } Section;
 
@@ -200,6 +202,23 @@ static int parse_job_number(const char *value, uint64_t min, uint64_t max, bool 
                 return -EINVAL;
         }
         *ret = v;
+        return 0;
+}
+
+/* [Actions] Node16=, Node20=, Node24=: an absolute path, printable, or empty (node in PATH). */
+static int parse_node(const char *value, char *dest, char *why, size_t why_size) {
+        size_t len = strlen(value);
+        bool ok = len == 0 || (value[0] == '/' && len <= CONFIG_PATH_MAX);
+
+        for (size_t i = 0; ok && i < len; i++)
+                ok = (unsigned char) value[i] >= ' ' && value[i] != 0x7f;
+        if (!ok) {
+                snprintf(why, why_size,
+                        "must be an absolute path of at most %u bytes, or empty (node found in PATH)",
+                        CONFIG_PATH_MAX);
+                return -EINVAL;
+        }
+        memcpy(dest, value, len + 1);
         return 0;
 }
 
@@ -329,6 +348,29 @@ static int assign(
                                 value, 1, 10000, false, 0, &c->job_cpu_weight, why, why_size);
                 if (streq(key, "IOWeight"))
                         return parse_job_number(value, 1, 10000, false, 0, &c->job_io_weight, why, why_size);
+        } else if (section == SECTION_ACTIONS) {
+                if (streq(key, "Mirror")) {
+                        size_t len = strlen(value);
+
+                        if (len > 0 && !action_mirror_valid(value, CONFIG_URL_MAX)) {
+                                snprintf(why, why_size,
+                                        "must be a git URL prefix (git://, http(s)://, ssh://, file:// or host:path) of at most %u bytes without spaces, or empty (none)",
+                                        CONFIG_URL_MAX);
+                                return -EINVAL;
+                        }
+                        /* Kept without a trailing /: owner/repo is appended. */
+                        while (len > 0 && value[len - 1] == '/')
+                                len--;
+                        memcpy(c->action_mirror, value, len);
+                        c->action_mirror[len] = '\0';
+                        return 0;
+                }
+                if (streq(key, "Node16"))
+                        return parse_node(value, c->node16, why, why_size);
+                if (streq(key, "Node20"))
+                        return parse_node(value, c->node20, why, why_size);
+                if (streq(key, "Node24"))
+                        return parse_node(value, c->node24, why, why_size);
         }
         return -ENOENT;
 }
@@ -414,9 +456,12 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
                                 section = SECTION_AGENT;
                         else if (streq(l + 1, "Job"))
                                 section = SECTION_JOB;
+                        else if (streq(l + 1, "Actions"))
+                                section = SECTION_ACTIONS;
                         else {
                                 ERROR(start_line,
-                                        "unknown section [%s] (expected [Agent], [Cancel] or [Job])", l + 1);
+                                        "unknown section [%s] (expected [Agent], [Cancel], [Job] or [Actions])",
+                                        l + 1);
                                 section = SECTION_UNKNOWN;
                         }
                         continue;
@@ -440,9 +485,10 @@ int config_parse(Config *c, const char *file, const char *text, size_t len, Conf
                 r = assign(c, section, key, value, why, sizeof(why));
                 if (r == -ENOENT)
                         ERROR(start_line, "unknown setting %s= in [%s]", key,
-                                section == SECTION_CANCEL        ? "Cancel"
-                                        : section == SECTION_JOB ? "Job"
-                                                                 : "Agent");
+                                section == SECTION_CANCEL            ? "Cancel"
+                                        : section == SECTION_JOB     ? "Job"
+                                        : section == SECTION_ACTIONS ? "Actions"
+                                                                     : "Agent");
                 else if (r < 0)
                         ERROR(start_line, "invalid %s=%s: %s", key, value, why);
         }

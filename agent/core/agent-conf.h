@@ -13,6 +13,8 @@
 #define CONFIG_MAX_SIZE (64U * 1024U)
 #define CONFIG_MAX_LINE 4096U
 #define CONFIG_SERVER_URL_MAX 255U
+#define CONFIG_URL_MAX 1024U  /* [Actions] Mirror= */
+#define CONFIG_PATH_MAX 1024U /* [Actions] Node16= … */
 /* github.server_url when ServerURL= is not set, as on GitHub.com. */
 #define CONFIG_SERVER_URL_DEFAULT "https://github.com"
 /* MaxSourceSize= when not set: 1G. */
@@ -41,6 +43,11 @@ typedef struct Config {
         uint64_t job_tasks_max;   /* … */
         uint64_t job_cpu_weight;  /* 1…10000; 0: systemd's default */
         uint64_t job_io_weight;   /* … */
+        /* [Actions] (README, "Actions") */
+        char action_mirror[CONFIG_URL_MAX + 1]; /* git URL prefix of owner/repo; "": none */
+        char node16[CONFIG_PATH_MAX + 1];       /* node for runs.using: node16; "": node in PATH */
+        char node20[CONFIG_PATH_MAX + 1];       /* … node20 */
+        char node24[CONFIG_PATH_MAX + 1];       /* … node24 */
 } Config;
 
 #define CONFIG_INFINITY UINT64_MAX

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "action-name.h"
+#include "action-store.h"
 #include "dbus-api.h"
 #include "log.h"
 #include "run-options.h"
@@ -21,6 +23,9 @@
 #define ERROR_NO_SUCH_LOG INTERFACE ".Error.NoSuchLog"
 #define ERROR_NOT_RUNNING INTERFACE ".Error.NotRunning"
 #define ERROR_BUSY INTERFACE ".Error.Busy"
+#define ERROR_INVALID_ACTION INTERFACE ".Error.InvalidAction"
+#define ERROR_NO_SUCH_ACTION INTERFACE ".Error.NoSuchAction"
+#define ERROR_ACTION_FAILED INTERFACE ".Error.ActionFailed"
 
 /* Who may use the agent is decided without blocking the loop (README, "Running workflows"): the
  * caller's UID comes from the bus daemon by an asynchronous call, and for anyone but root, NSS (which
@@ -35,6 +40,7 @@ struct Authorization {
         sd_bus_slot *slot;          /* GetConnectionUnixUser in flight */
         sd_bus_message *message;
         method_body_t body;
+        bool root_only; /* changes what every user's jobs run (README, "Actions") */
         uid_t uid;
         gid_t admin_gid;
         bool allowed;
@@ -83,6 +89,10 @@ static void authorization_done(Authorization *a) {
         if (!a->allowed)
                 r = sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
                         "Only root and members of runner-admin may use runner-agent (caller UID %u).",
+                        a->uid);
+        else if (a->root_only && a->uid != 0)
+                r = sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Only root may change the action store: its actions run in every user's jobs (caller UID %u).",
                         a->uid);
         else if (!a->name)
                 r = -ENOMEM;
@@ -168,7 +178,8 @@ static int on_caller_uid(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
 /* The bus policy lets only root and runner-admin through; this is the second lock, so that a
  * mistake in one does not open the agent. The method is answered later, from its body. */
-static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd_bus_error *error) {
+static int authorize(
+        sd_bus_message *m, Manager *manager, method_body_t body, bool root_only, sd_bus_error *error) {
         Authorization *a;
         int r;
 
@@ -178,6 +189,7 @@ static int authorize(sd_bus_message *m, Manager *manager, method_body_t body, sd
         *a = (Authorization){ .manager = manager,
                 .message = sd_bus_message_ref(m),
                 .body = body,
+                .root_only = root_only,
                 .admin_gid = manager->admin_gid,
                 .next = manager->authorizations };
         if (a->next)
@@ -644,15 +656,220 @@ static int open_log(sd_bus_message *m, Manager *manager, const char *by, sd_bus_
         return sd_bus_reply_method_return(m, "h", fd);
 }
 
-#define METHOD(name, body) \
-        static int name(sd_bus_message *m, void *userdata, sd_bus_error *error) { \
-                return authorize(m, userdata, body, error); \
+/* ---- the action store (README, "Actions") ---- */
+
+/* OWNER/REPO@REF of the store: a whole repository, no path inside it. */
+static int read_action_name(sd_bus_message *m, ActionName *ret, sd_bus_error *error) {
+        const char *name, *why = NULL;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = action_name_parse(name, ret, &why);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(
+                        error, ERROR_INVALID_ACTION, "Invalid action name '%s': %s.", name, why);
+        if (r < 0)
+                return r;
+        if (ret->path) {
+                action_name_done(ret);
+                return sd_bus_error_setf(error, ERROR_INVALID_ACTION,
+                        "Invalid action name '%s': the store holds whole repositories; name OWNER/REPO@REF without a path.",
+                        name);
         }
-METHOD(method_submit, submit)
-METHOD(method_get_run, get_run)
-METHOD(method_list_runs, list_runs)
-METHOD(method_cancel, cancel)
-METHOD(method_open_log, open_log)
+        return 0;
+}
+
+static int action_error(int r, const char *message, sd_bus_error *error) {
+        if (r == -ESHUTDOWN || r == -ECANCELED)
+                return sd_bus_error_set(error, ERROR_BUSY,
+                        message ?: "runner-agent is stopping; try again once it is started again.");
+        if (r == -ENOENT)
+                return sd_bus_error_set(error, ERROR_NO_SUCH_ACTION, message);
+        if (r == -EINVAL && message)
+                return sd_bus_error_set(error, ERROR_INVALID_ACTION, message);
+        if (message)
+                return sd_bus_error_set(error, ERROR_ACTION_FAILED, message);
+        return sd_bus_error_set_errnof(error, r, "The action store failed: %s", strerror(-r));
+}
+
+static void reply_error(sd_bus_message *m, int r, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        (void) action_error(r, message, &error);
+        r = sd_bus_reply_method_error(m, &error);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer a D-Bus call: %m");
+}
+
+static void action_added(int result, const char *message, json_object *names, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata, *reply = NULL;
+        int r;
+
+        if (result < 0) {
+                reply_error(m, result, message);
+                return;
+        }
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(names); i++) {
+                const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+
+                r = sd_bus_message_append(reply, "s", name);
+                if (r >= 0)
+                        log_info("Action %s added to the action store.", name);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer AddAction(): %m");
+}
+
+static int add_action(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_(action_name_done) ActionName name = {};
+        _cleanup_close_ int tar = -EBADF;
+        const char *commit, *source;
+        uint64_t size = 0;
+        int fd, r;
+
+        r = read_action_name(m, &name, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "ssh", &commit, &source, &fd);
+        if (r < 0)
+                return r;
+        if (*commit && !action_ref_is_sha(commit))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "The commit must be 40 hexadecimal digits, or empty when not known.");
+        if (action_ref_is_sha(name.ref) && *commit && strcasecmp(commit, name.ref) != 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_ACTION,
+                        "The action is named by commit %s but its commit is %s.", name.ref, commit);
+        if (strlen(source) > 4096)
+                return sd_bus_error_set(
+                        error, SD_BUS_ERROR_INVALID_ARGS, "The source must be at most 4096 bytes.");
+        /* The same rule as a run's source (README, "The run's source"): a sealed memfd, which cannot
+         * leave the worker waiting, of at most MaxSourceSize=. */
+        r = source_fd_check(fd, manager->config.max_source_size, &size);
+        if (r == -EFBIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "The action is larger than MaxSourceSize=%" PRIu64 " in [Agent] of agent.conf.",
+                        manager->config.max_source_size);
+        if (r < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Cannot read the action: not a sealed memfd open for reading.");
+        tar = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (tar < 0)
+                return -errno;
+        r = action_store_add(manager, name.owner, name.repo, name.ref, *commit ? commit : NULL, source, by,
+                TAKE_FD(tar), action_added, sd_bus_message_ref(m));
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return action_error(r, NULL, error);
+        }
+        return 1;
+}
+
+static void action_removed(int result, const char *message, json_object *removed, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        int r;
+
+        if (result < 0) {
+                reply_error(m, result, message);
+                return;
+        }
+        r = sd_bus_reply_method_return(m, "b", json_object_get_boolean(removed));
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer RemoveAction(): %m");
+}
+
+static int remove_action(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_(action_name_done) ActionName name = {};
+        int r;
+
+        r = read_action_name(m, &name, error);
+        if (r < 0)
+                return r;
+        r = action_store_remove(
+                manager, name.owner, name.repo, name.ref, action_removed, sd_bus_message_ref(m));
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return action_error(r, NULL, error);
+        }
+        return 1;
+}
+
+static void actions_listed(int result, const char *message, json_object *list, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        int r;
+
+        if (result < 0) {
+                reply_error(m, result, message);
+                return;
+        }
+        r = sd_bus_reply_method_return(m, "s",
+                json_object_to_json_string_ext(
+                        list, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer ListActions(): %m");
+}
+
+static int list_actions(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        int r = action_store_list(manager, actions_listed, sd_bus_message_ref(m));
+
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return action_error(r, NULL, error);
+        }
+        return 1;
+}
+
+static void action_resolved(
+        int result, const char *dir, const char *commit, const char *message, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        int r;
+
+        if (result < 0) {
+                reply_error(m, result, message);
+                return;
+        }
+        r = sd_bus_reply_method_return(m, "ss", dir, commit ?: "");
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer ResolveAction(): %m");
+}
+
+static int resolve_action(sd_bus_message *m, Manager *manager, const char *by, sd_bus_error *error) {
+        _cleanup_(action_name_done) ActionName name = {};
+        int r;
+
+        r = read_action_name(m, &name, error);
+        if (r < 0)
+                return r;
+        r = action_store_resolve(
+                manager, name.owner, name.repo, name.ref, action_resolved, sd_bus_message_ref(m), NULL);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return action_error(r, NULL, error);
+        }
+        return 1;
+}
+
+#define METHOD(name, body, root_only) \
+        static int name(sd_bus_message *m, void *userdata, sd_bus_error *error) { \
+                return authorize(m, userdata, body, root_only, error); \
+        }
+METHOD(method_submit, submit, false)
+METHOD(method_get_run, get_run, false)
+METHOD(method_list_runs, list_runs, false)
+METHOD(method_cancel, cancel, false)
+METHOD(method_open_log, open_log, false)
+METHOD(method_add_action, add_action, true)
+METHOD(method_remove_action, remove_action, true)
+METHOD(method_list_actions, list_actions, false)
+METHOD(method_resolve_action, resolve_action, false)
 #undef METHOD
 
 static const sd_bus_vtable agent_vtable[] = {
@@ -672,6 +889,14 @@ static const sd_bus_vtable agent_vtable[] = {
                 method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenLog", SD_BUS_ARGS("t", id, "s", job, "u", step), SD_BUS_RESULT("h", fd),
                 method_open_log, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddAction", SD_BUS_ARGS("s", name, "s", commit, "s", source, "h", tar),
+                SD_BUS_RESULT("as", names), method_add_action, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveAction", SD_BUS_ARGS("s", name), SD_BUS_RESULT("b", removed),
+                method_remove_action, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListActions", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_list_actions,
+                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResolveAction", SD_BUS_ARGS("s", name),
+                SD_BUS_RESULT("s", dir, "s", commit), method_resolve_action, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("RunChanged", SD_BUS_ARGS("t", id, "s", status, "s", conclusion), 0),
         SD_BUS_SIGNAL_WITH_ARGS(
                 "JobChanged", SD_BUS_ARGS("t", id, "s", job, "s", status, "s", conclusion), 0),

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action-store.h"
 #include "alloc-util.h"
 #include "cgroup.h"
 #include "dbus-api.h"
@@ -971,6 +972,7 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
         m->event = sd_event_ref(event);
         m->config = *config;
         m->runs_fd = -EBADF;
+        m->action_abort_fd = -EBADF;
         m->next_id = 1;
         m->state_dir = strdup(getenv("RUNNER_AGENT_STATE_DIR") ?: RUNNER_STATE_DIR);
         m->runtime_dir = strdup(getenv("RUNTIME_DIRECTORY") ?: RUNNER_RUNTIME_DIR);
@@ -1032,6 +1034,9 @@ int manager_new(sd_event *event, const Config *config, Manager **ret) {
                 r = worker_new(m->event, true, &m->remover);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the worker threads: %m");
+        r = action_store_init(m);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -1043,6 +1048,8 @@ void manager_finish(Manager *m) {
          * something; then every other call not answered yet. All before the loop ends, which closes
          * the bus. */
         m->bus_closing = true;
+        /* A fetch from the mirror is ended, not waited for; resolves queued are answered busy. */
+        action_store_finish(m);
         m->worker = worker_free(m->worker);
         /* Removals not started yet are left to the next agent's start-up sweep: at the remover's low
          * priority on a busy machine they could outlast the stop timeout. */
@@ -1056,6 +1063,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* First: what is queued (state writes above all, also on a hand-over) lands, and its
          * completions still find the runs and the bus. */
+        action_store_finish(m);
         m->worker = worker_free(m->worker);
         m->remover = worker_free(m->remover);
         if (m->adoption) {
@@ -1074,6 +1082,8 @@ Manager *manager_free(Manager *m) {
         sd_bus_flush_close_unref(m->systemd_bus);
         sd_event_unref(m->event);
         safe_close(m->runs_fd);
+        safe_close(m->action_abort_fd);
+        free(m->action_dir);
         free(m->state_dir);
         free(m->runtime_dir);
         free(m->seccomp_path);

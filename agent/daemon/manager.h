@@ -46,8 +46,11 @@ struct Manager {
         sd_bus *bus;         /* the system bus: our API */
         sd_bus *systemd_bus; /* systemd, for scopes and slices */
         UnitWatcher *watcher;
-        struct Worker *worker;  /* blocking work off the loop: state writes, NSS lookups */
-        struct Worker *remover; /* removing what jobs leave: as slow as a step makes it */
+        struct Worker *worker;        /* blocking work off the loop: state writes, NSS lookups */
+        struct Worker *remover;       /* removing what jobs leave: as slow as a step makes it */
+        struct Worker *action_worker; /* the action store: unpacking, fetching from the mirror */
+        char *action_dir;             /* STATE_DIRECTORY/actions (action-store.c) */
+        int action_abort_fd;          /* readable once the agent stops: a fetch under way ends */
         Config config;
 
         char *state_dir;   /* /var/lib/runner-agent */

@@ -190,6 +190,8 @@ static void print_config(const Config *c) {
         print_limit("TasksMax", c->job_tasks_max, 0, "");
         print_limit("CPUWeight", c->job_cpu_weight, 0, "");
         print_limit("IOWeight", c->job_io_weight, 0, "");
+        printf("\n[Actions]\nMirror=%s\nNode16=%s\nNode20=%s\nNode24=%s\n", c->action_mirror, c->node16,
+                c->node20, c->node24);
 }
 
 /* The steps' seccomp filter (README, "Steps are untrusted"): the policy read and built here, once, so

@@ -87,7 +87,7 @@ typedef struct ErrorCase {
 static const ErrorCase error_cases[] = {
         { "InterruptTimeoutSec=1s\n", "1: InterruptTimeoutSec= outside of a section\n" },
         { "[Cancle]\nX=1\n[Cancel]\nInterruptTimeoutSec=1s\n",
-                "1: unknown section [Cancle] (expected [Agent], [Cancel] or [Job])\n" },
+                "1: unknown section [Cancle] (expected [Agent], [Cancel], [Job] or [Actions])\n" },
         { "[Cancel\n", "1: invalid section header '[Cancel'\n" },
         { "[Cancel]\nInterruptTimeout=1s\n", "2: unknown setting InterruptTimeout= in [Cancel]\n" },
         { "[Cancel]\nInterruptTimeoutSec\n", "2: expected Key=Value, got 'InterruptTimeoutSec'\n" },
@@ -360,6 +360,46 @@ static void test_verify(void **state) {
         assert_non_null(strstr(warnings.errors[0].message, "the SIGTERM and kill stages"));
 }
 
+/* [Actions]: the mirror's URL prefix (trailing / dropped), the node binaries; empty resets. */
+static void test_actions(void **state) {
+        _cleanup_(config_errors_done) ConfigErrors errors = {};
+        Config c;
+
+        config_init(&c);
+        assert_string_equal(c.action_mirror, "");
+        assert_string_equal(c.node20, "");
+        assert_int_equal(parse(&c, "agent.conf",
+                                 "[Actions]\nMirror=git://mirror.lan/actions/\nNode16=/opt/node16/bin/node\n"
+                                 "Node20=/usr/bin/node\nNode24=/opt/node24/bin/node\n",
+                                 &errors),
+                0);
+        assert_string_equal(c.action_mirror, "git://mirror.lan/actions");
+        assert_string_equal(c.node16, "/opt/node16/bin/node");
+        assert_string_equal(c.node20, "/usr/bin/node");
+        assert_string_equal(c.node24, "/opt/node24/bin/node");
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Actions]\nMirror=git@ghe.lan:mirrors\nNode20=\n", &errors), 0);
+        assert_string_equal(c.action_mirror, "git@ghe.lan:mirrors");
+        assert_string_equal(c.node20, "");
+        assert_int_equal(
+                parse(&c, "agent.conf", "[Actions]\nMirror=file:///srv/mirror\nMirror=\n", &errors), 0);
+        assert_string_equal(c.action_mirror, "");
+
+        assert_int_equal(parse(&c, "a.conf",
+                                 "[Actions]\nMirror=/srv/mirror\nMirror=-uhttp://x\nMirror=git://a b\n"
+                                 "Node16=node\nNode99=/x\n",
+                                 &errors),
+                -EINVAL);
+        assert_int_equal(errors.n, 5);
+        assert_int_equal(errors.errors[0].line, 2);
+        assert_non_null(
+                strstr(errors.errors[0].message, "invalid Mirror=/srv/mirror: must be a git URL prefix"));
+        assert_non_null(strstr(errors.errors[3].message, "invalid Node16=node: must be an absolute path"));
+        assert_string_equal(errors.errors[4].message, "unknown setting Node99= in [Actions]");
+        assert_string_equal(c.action_mirror, "");
+        assert_string_equal(c.node16, "/opt/node16/bin/node");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -371,6 +411,7 @@ int main(void) {
                 cmocka_unit_test(test_valid_lines_still_apply),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_actions),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
