@@ -230,7 +230,8 @@ static int job_cancel(Run *run, size_t job, const CancelWhy *why, RunTime now, R
         RunJob *j = &run->jobs[job];
         int r;
 
-        if (j->local_status == RUN_CONCLUSION_CANCELLED || !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING))
+        if (j->local_status == RUN_CONCLUSION_CANCELLED ||
+                !IN_SET(j->phase, RUN_JOB_STEPPING, RUN_JOB_STEP, RUN_JOB_LOADING))
                 return 0;
         j->local_status = RUN_CONCLUSION_CANCELLED;
         r = job_note_cancel(j, why);

@@ -486,9 +486,11 @@ static int eval_status(ExprStatus which, void *userdata) {
 
         /* The steps of a composite action: success() and failure() are of their action's steps so far
          * (README, "Actions"); cancelled() is the job's. */
-        if (scope->step_level && scope->composite && IN_SET(which, EXPR_STATUS_SUCCESS, EXPR_STATUS_FAILURE))
-                return scope->composite->local_status ==
-                        (which == EXPR_STATUS_SUCCESS ? RUN_CONCLUSION_SUCCESS : RUN_CONCLUSION_FAILURE);
+        if (scope->step_level && scope->composite && which == EXPR_STATUS_SUCCESS)
+                return scope->composite->local_status == RUN_CONCLUSION_SUCCESS &&
+                        step_status_function(scope->run, scope->job, EXPR_STATUS_CANCELLED) == 0;
+        if (scope->step_level && scope->composite && which == EXPR_STATUS_FAILURE)
+                return scope->composite->local_status == RUN_CONCLUSION_FAILURE;
         return scope->step_level ? step_status_function(scope->run, scope->job, which)
                                  : job_status_function(scope->run, scope->job, which);
 }
@@ -684,7 +686,8 @@ static int build_contexts_in(const Run *run, const RunJob *job, bool step_level,
         }
         const ExprValue *run_inputs = composite != SIZE_MAX ? job->steps[composite].inputs : run->inputs;
         _cleanup_(expr_value_unrefp)
-                ExprValue *inputs = run_inputs ? expr_value_ref((ExprValue *) run_inputs) : expr_value_new_object(),
+                ExprValue *inputs = run_inputs ? expr_value_ref((ExprValue *) run_inputs)
+                                               : expr_value_new_object(),
                           *vars = run->vars ? expr_value_ref(run->vars) : expr_value_new_object(),
                           *secrets = run->secrets ? expr_value_ref(run->secrets) : expr_value_new_object();
         if (!inputs || !vars || !secrets)
@@ -1456,7 +1459,6 @@ static const char *const github_env_keys[] = {
         "triggering_actor",
 };
 
-
 /* INPUT_<NAME>, as GitHub's runner and @actions/core name an input's variable. */
 static int input_variable_name(const char *input, char **ret) {
         char *v;
@@ -1704,15 +1706,17 @@ static int step_build_spec(Run *run, size_t job, size_t step, RunStepSpec **ret,
                         return -ENOMEM;
         }
         {
-                const RunLoadedAction *where = loaded ?: composite != SIZE_MAX
-                        ? (const RunLoadedAction *) j->steps[composite].action
-                        : NULL;
+                const RunLoadedAction *where = loaded
+                        ?: composite != SIZE_MAX ? (const RunLoadedAction *) j->steps[composite].action
+                                                 : NULL;
 
-                if (where && (strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_PATH", where->dir) < 0 ||
-                                     strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REPOSITORY",
-                                             where->repository ?: "") < 0 ||
-                                     strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REF",
-                                             where->ref ?: "") < 0))
+                if (where &&
+                        (strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_PATH", where->dir) <
+                                        0 ||
+                                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REPOSITORY",
+                                        where->repository ?: "") < 0 ||
+                                strv_env_set(&spec->env, &n_env, &allocated, "GITHUB_ACTION_REF",
+                                        where->ref ?: "") < 0))
                         return -ENOMEM;
         }
 
@@ -1755,7 +1759,7 @@ static int step_end_early(
 static int step_set_prefixed_name(RunStep *s, const char *prefix, const RunStep *of) {
         free(s->name);
         return asprintf(&s->name, "%s %s", prefix, run_step_display_name(of)) < 0 ? (s->name = NULL, -ENOMEM)
-                                                                                   : 0;
+                                                                                  : 0;
 }
 
 static bool step_is_javascript(const RunStep *s) {
@@ -1923,7 +1927,8 @@ static int job_settle_composites(Run *run, size_t job, RunTime now, RunActions *
 
 /* A composite action's step starts: its inputs and env are evaluated, its steps go after it, each a step
  * of the job in its own scope (README, "Actions"). -EINVAL with *message: it fails. */
-static int composite_begin(Run *run, size_t job, size_t step, RunTime now, RunActions *actions, char **message) {
+static int composite_begin(
+        Run *run, size_t job, size_t step, RunTime now, RunActions *actions, char **message) {
         RunJob *j = &run->jobs[job];
         RunStep *c = &j->steps[step];
         EvalScope scope = { .run = run,
@@ -2302,6 +2307,41 @@ static int apply_file_commands(RunJob *j, RunStep *s, const RunStepResult *res, 
         return 0;
 }
 
+/* Applies $GITHUB_STATE: what a JavaScript action's pre or main saves for the steps of it that follow,
+ * as STATE_<NAME> (README, "Actions"). Returns -EINVAL with *message on bad text. */
+static int apply_state(RunJob *j, RunStep *s, const RunStepResult *res, char **message) {
+        RunStep *m = s->role == RUN_STEP_MAIN ? s : &j->steps[s->main];
+        FileCommandEntries state = {};
+        char err[256] = "";
+        int r;
+
+        if (!res->state || res->state_len == 0)
+                return 0;
+        m->state = m->state ?: expr_value_new_object();
+        if (!m->state)
+                return -ENOMEM;
+        r = file_command_parse(res->state, res->state_len, &state, err, sizeof(err));
+        for (size_t i = 0; r != -ENOMEM && i < state.n; i++) {
+                _cleanup_(expr_value_unrefp) ExprValue *v = NULL;
+
+                if (memchr(state.entries[i].value, 0, state.entries[i].value_len)) {
+                        snprintf(err, sizeof(err), "line %u: the value of '%s' contains a NUL byte",
+                                state.entries[i].line, state.entries[i].name);
+                        r = -EINVAL;
+                        break;
+                }
+                v = expr_value_new_string(state.entries[i].value, state.entries[i].value_len);
+                if (!v ||
+                        expr_object_set(m->state, state.entries[i].name, strlen(state.entries[i].name), v) <
+                                0)
+                        r = -ENOMEM;
+        }
+        file_command_entries_done(&state);
+        if (r == -EINVAL)
+                return set_message(message, "GITHUB_STATE: %s", err) < 0 ? -ENOMEM : -EINVAL;
+        return r < 0 ? r : 0;
+}
+
 int run_step_exited(
         Run *run, size_t job, size_t step, const RunStepResult *result, RunTime now, RunActions *actions) {
         RunStep *s = run_running_step(run, job, step);
@@ -2321,13 +2361,20 @@ int run_step_exited(
                 if (r < 0)
                         return r;
         }
-        /* What a step being cancelled wrote is not taken: it did not complete. */
-        if (s->cancel_stage != RUN_CANCEL_NONE)
+        /* What a step being cancelled wrote is not taken: it did not complete. But its state is, for
+         * its post step, which cleans up after it (README, "Actions"). */
+        if (s->cancel_stage != RUN_CANCEL_NONE) {
+                r = apply_state(j, s, result, &s->message);
+                if (r == -ENOMEM)
+                        return r;
                 return cancel_step_ended(run, job, step, now, actions);
+        }
         outcome = result->exit_signal == 0 && result->exit_code == 0 ? RUN_CONCLUSION_SUCCESS
                                                                      : RUN_CONCLUSION_FAILURE;
 
         r = apply_file_commands(j, s, result, &s->message);
+        if (r >= 0)
+                r = apply_state(j, s, result, &s->message);
         if (r == -EINVAL) {
                 outcome = RUN_CONCLUSION_FAILURE;
                 /* The error quotes the file's line, which may hold a secret. */

@@ -113,7 +113,7 @@ static inline void run_loaded_action_unrefp(RunLoadedAction **a) {
 
 typedef struct RunStep {
         const WorkflowStep *def; /* PRE and POST: their action's step's */
-        unsigned number; /* 1-based, unique in the job: s<N> of unit and file names */
+        unsigned number;         /* 1-based, unique in the job: s<N> of unit and file names */
         RunStatus status;
         RunConclusion outcome;             /* before continue-on-error */
         RunConclusion conclusion;          /* after it */
@@ -180,14 +180,14 @@ typedef struct RunJob {
         size_t next_step;
         RunStep *steps;
         size_t n_steps;
-        size_t post_at;   /* the steps from here on are post steps */
-        size_t loading;   /* LOAD_ACTIONs not answered yet */
-        bool set_up;      /* the actions its steps name from the action store were asked for */
-        bool setting_up;  /* ... and not all answered yet */
-        char *load_error; /* the first action that could not be loaded at the job's start */
+        size_t post_at;       /* the steps from here on are post steps */
+        size_t loading;       /* LOAD_ACTIONs not answered yet */
+        bool set_up;          /* the actions its steps name from the action store were asked for */
+        bool setting_up;      /* ... and not all answered yet */
+        char *load_error;     /* the first action that could not be loaded at the job's start */
         unsigned next_number; /* the last s<N> given to a step */
-        ExprValue *env; /* workflow + job env, then $GITHUB_ENV additions */
-        char **path;    /* $GITHUB_PATH additions, latest first */
+        ExprValue *env;       /* workflow + job env, then $GITHUB_ENV additions */
+        char **path;          /* $GITHUB_PATH additions, latest first */
         size_t n_path;
         ExprValue *outputs; /* object, once completed */
         uint64_t started_at, completed_at;

@@ -92,8 +92,8 @@ static int open_beneath(int dir_fd, const char *path, int flags) {
 
 /* Reads and parses the action.yml (or action.yaml) in dir_fd, the job's user's. Returns 0, or < 0 with
  * *message saying why for the step's log. */
-static int read_action(int dir_fd, uid_t uid, const char *what, Action **ret_action, char **ret_text,
-        char **message) {
+static int read_action(
+        int dir_fd, uid_t uid, const char *what, Action **ret_action, char **ret_text, char **message) {
         _cleanup_(workflow_errors_done) WorkflowErrors errors = {};
         _cleanup_free_ char *text = NULL;
         const char *name = "action.yml";
@@ -138,8 +138,8 @@ static int read_action(int dir_fd, uid_t uid, const char *what, Action **ret_act
         return -EINVAL;
 }
 
-static int loaded_action_new(Action *action, char *text, const char *dir, const WorkflowActionRef *ref,
-        RunLoadedAction **ret) {
+static int loaded_action_new(
+        Action *action, char *text, const char *dir, const WorkflowActionRef *ref, RunLoadedAction **ret) {
         RunLoadedAction *a = calloc(1, sizeof(*a));
 
         if (!a)
@@ -160,8 +160,8 @@ static int loaded_action_new(Action *action, char *text, const char *dir, const 
 }
 
 /* The action in dir_fd (the job user's), found at dir: parsed, and the core told. */
-static void answer_from(ManagedRun *mr, size_t job, size_t step, int dir_fd, const char *dir,
-        RunActions *actions) {
+static void answer_from(
+        ManagedRun *mr, size_t job, size_t step, int dir_fd, const char *dir, RunActions *actions) {
         const WorkflowStep *d = mr->run->jobs[job].steps[step].def;
         _cleanup_(run_loaded_action_unrefp) RunLoadedAction *loaded = NULL;
         _cleanup_free_ char *message = NULL, *text = NULL;
@@ -225,11 +225,12 @@ static int copy_action(void *data) {
                 return -ENOMEM;
         (void) rm_rf_at(AT_FDCWD, tmp);
         r = spawn_wait("/bin/cp",
-                (char *[]){ (char *) "cp", (char *) "-R", (char *) "-P", (char *) "--preserve=mode,timestamps",
-                        (char *) "--", l->store_dir, tmp, NULL });
+                (char *[]){ (char *) "cp", (char *) "-R", (char *) "-P",
+                        (char *) "--preserve=mode,timestamps", (char *) "--", l->store_dir, tmp, NULL });
         if (r >= 0)
                 r = spawn_wait("/bin/chown",
-                        (char *[]){ (char *) "chown", (char *) "-R", (char *) "-h", (char *) "--", uid, tmp, NULL });
+                        (char *[]){ (char *) "chown", (char *) "-R", (char *) "-h", (char *) "--", uid, tmp,
+                                NULL });
         if (r >= 0 && rename(tmp, l->dest) < 0)
                 r = -errno;
         if (r < 0)
@@ -251,12 +252,16 @@ static void copied_action(int result, void *data) {
         }
         load_unlink(l);
         if (result < 0)
-                message = strdupf("Failed to copy the action '%s' for the job: %s", l->uses, strerror(-result));
+                message = strdupf(
+                        "Failed to copy the action '%s' for the job: %s", l->uses, strerror(-result));
         else {
                 root_fd = open(l->dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                dir_fd = root_fd < 0 ? -errno : l->subdir ? open_beneath(root_fd, l->subdir, O_RDONLY | O_DIRECTORY) : dup(root_fd);
+                dir_fd = root_fd < 0 ? -errno
+                        : l->subdir  ? open_beneath(root_fd, l->subdir, O_RDONLY | O_DIRECTORY)
+                                     : dup(root_fd);
                 if (dir_fd < 0)
-                        message = strdupf("The action '%s' has no directory '%s'.", l->uses, l->subdir ?: ".");
+                        message = strdupf(
+                                "The action '%s' has no directory '%s'.", l->uses, l->subdir ?: ".");
                 else
                         dir = l->subdir ? strdupf("%s/%s", l->dest, l->subdir) : strdup(l->dest);
         }
@@ -269,7 +274,8 @@ static void copied_action(int result, void *data) {
         run_actions_done(&actions);
 }
 
-static void on_resolved(int error, const char *dir, const char *commit, const char *message, void *userdata) {
+static void on_resolved(
+        int error, const char *dir, const char *commit, const char *message, void *userdata) {
         ActionLoad *l = userdata;
         ManagedRun *mr = l->mr;
         RunActions actions = {};
@@ -351,8 +357,8 @@ void step_load_action(ManagedRun *mr, size_t job, size_t step, RunActions *more)
         }
         r = action_store_resolve(mr->manager, ref->owner, ref->repo, ref->ref, on_resolved, l, &l->resolve);
         if (r < 0) {
-                message = strdupf("Failed to look the action '%s' up in the action store: %s", d->uses,
-                        strerror(-r));
+                message = strdupf(
+                        "Failed to look the action '%s' up in the action store: %s", d->uses, strerror(-r));
                 action_load_free(l);
                 return answer_error(mr, job, step, message ?: "Out of memory.", more);
         }

@@ -343,20 +343,8 @@ static int format_errors(const char *source, const WorkflowErrors *errors, char 
         return 0;
 }
 
-/* actions/checkout without a source would only fail when it runs: refused at once, at its line. So are
- * the other actions, which the loader accepts (runnerctl validate) but the agent does not run yet. */
+/* actions/checkout without a source would only fail when it runs: refused at once, at its line. */
 static int check_source(const char *source, const Workflow *w, bool has_source, char **ret_errors) {
-        for (size_t i = 0; i < w->n_jobs; i++)
-                for (size_t k = 0; k < w->jobs[i].n_steps; k++) {
-                        const WorkflowStep *st = &w->jobs[i].steps[k];
-
-                        if (st->kind != WORKFLOW_STEP_ACTION)
-                                continue;
-                        *ret_errors = strdupf(
-                                "%s:%u:%u: uses: %s is not supported yet: of actions, runner-agent runs only actions/checkout (JavaScript, composite and container actions are not supported yet)\n",
-                                source, st->uses_pos.line, st->uses_pos.column, st->uses);
-                        return *ret_errors ? -EINVAL : -ENOMEM;
-                }
         for (size_t i = 0; !has_source && i < w->n_jobs; i++)
                 for (size_t k = 0; k < w->jobs[i].n_steps; k++) {
                         const WorkflowStep *st = &w->jobs[i].steps[k];

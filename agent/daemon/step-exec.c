@@ -186,8 +186,7 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         JobCtx *jc = job_ctx(ref->mr, ref->job);
         unsigned number = ref->mr->run->jobs[ref->job].steps[ref->step].number;
         _cleanup_free_ char *output = NULL, *env = NULL, *path = NULL, *state = NULL, *message = NULL,
-                            *annotations = NULL,
-                            *oom = NULL;
+                            *annotations = NULL, *oom = NULL;
         RunStepResult res = { .exit_code = code, .exit_signal = sig };
         RunActions actions = {};
         int r, r2;

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Actions (README, "Actions"), inside the throwaway container: a workflow checks out its repository and
+# uses a local JavaScript action written with @actions/core (vendored as npm installs it: inputs,
+# outputs, core.setSecret, saveState/getState, a post step) and a local composite action that nests
+# another; the outputs come out, the secret is masked, the post step runs at the job's end, also after
+# a cancel. Cancelling a JavaScript action that ignores SIGINT: SIGINT reaches node, SIGTERM 7500 ms
+# later, the kill 2500 ms after, nothing left (its child neither). Cancelling while a composite
+# action's step runs: that step gets the sequence, the action's if: always() step runs, its
+# success() step does not. TAP.
+#
+#   test-actions.sh BUILD_DIR
+set -uo pipefail
+
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+require_test_container
+
+scratch test-actions
+trap 'rm -rf "$work" "$marks"' EXIT
+
+install_agent "$build"
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
+
+expect() { # expect DESCRIPTION LOG LINE
+        if grep -qxF -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1 (want '$3')"; say "$2"; fi
+}
+step_json() { # step_json RUN JOB-INDEX NAME: the step of that name in status --json
+        runnerctl status --json "$1" | jq -c --arg n "$3" ".jobs[$2].steps[] | select(.name == \$n)"
+}
+
+# ---- a repository with the actions and the workflows ----
+repo=$work/repo
+mkdir -p "$repo/.github/workflows" "$repo/.github/actions"
+cp -r "$here/actions/js-core" "$here/actions/composite" "$here/actions/nested" "$repo/.github/actions/"
+git -C "$repo" init -q -b main
+git -C "$repo" config user.email t@example.org
+git -C "$repo" config user.name tester
+cat >"$repo/.github/workflows/use.yml" <<'YML'
+on: push
+jobs:
+  use:
+    steps:
+      - uses: actions/checkout@v4
+      - id: js
+        uses: ./.github/actions/js-core
+        with:
+          who: world
+          secret-value: hunter2-sekrit
+      - id: comp
+        uses: ./.github/actions/composite
+        with:
+          word: hello
+      - run: |
+          echo "js=${{ steps.js.outputs.sentence }}"
+          echo "comp=${{ steps.comp.outputs.upper }} nested=${{ steps.comp.outputs.nested }}"
+          echo "outcome=${{ steps.js.outcome }}/${{ steps.comp.conclusion }}"
+YML
+cat >"$repo/.github/workflows/cancel-js.yml" <<YML
+on: push
+jobs:
+  hang:
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./.github/actions/js-core
+        with:
+          who: cancel
+          marks: $marks
+          hang: 'true'
+      - name: after
+        run: echo after
+YML
+cat >"$repo/.github/workflows/cancel-composite.yml" <<YML
+on: push
+jobs:
+  hang:
+    steps:
+      - uses: actions/checkout@v4
+      - id: comp
+        uses: ./.github/actions/composite
+        with:
+          marks: $marks
+          hang: 'true'
+YML
+git -C "$repo" add . && git -C "$repo" commit -qm actions
+
+# ---- the happy path ----
+id=$(cd "$repo" && runnerctl run --wait .github/workflows/use.yml)
+say "run $id: $(runnerctl status "$id")"
+check "the run with a JavaScript and a composite action concluded success" \
+        bash -c "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
+names=$(runnerctl status --json "$id" | jq -r '.jobs[0].steps[].name')
+say "$names"
+check "steps are named as GitHub names them: a composite action's steps after it, the post step last" \
+        test "$names" = "Run actions/checkout@v4
+Run ./.github/actions/js-core
+Run ./.github/actions/composite
+Run echo \"upper=\$(echo 'hello' | tr a-z A-Z)\" >> \"\$GITHUB_OUTPUT\"
+Run ./.github/actions/nested
+Run echo \"said=inner hello\" >> \"\$GITHUB_OUTPUT\"
+wait for the cancel
+skipped after a cancel
+always
+Run echo \"js=Hello, world!\"
+Post Run ./.github/actions/js-core"
+n_js=$(step_json "$id" 0 "Run ./.github/actions/js-core" | jq -r .number)
+n_post=$(step_json "$id" 0 "Post Run ./.github/actions/js-core" | jq -r .number)
+log=$(runnerctl logs "$id" use "$n_js")
+expect "main ran, with GITHUB_ACTION_PATH the action's directory in the workspace" "$log" \
+        "main ran in /var/lib/runner-agent/work/r$id/use/.github/actions/js-core"
+expect "core.setSecret(): the value is masked in the log" "$log" "secret is ***"
+log=$(runnerctl logs "$id" use "$n_post")
+check "the post step ran with the state main saved (getState) and the step's inputs" \
+        grep -qE '^post ran, state pid-[0-9]+, input world$' <<<"$log"
+n_last=$(step_json "$id" 0 'Run echo "js=Hello, world!"' | jq -r .number)
+log=$(runnerctl logs "$id" use "$n_last")
+expect "the JavaScript action's output (core.setOutput) in steps.js.outputs" "$log" "js=Hello, world!"
+expect "the composite action's outputs, from its steps and a nested composite action" "$log" \
+        "comp=HELLO nested=inner hello"
+expect "steps.<id>.outcome and conclusion of action steps" "$log" "outcome=success/success"
+check "the masked value is in none of the run's logs" \
+        bash -c "! grep -rq hunter2-sekrit /var/lib/runner-agent/runs/$id/logs"
+check "... nor in the journal" bash -c "! journalctl -q -o cat RUNNER_RUN_ID=$id | grep -q hunter2-sekrit"
+
+# ---- cancelling a JavaScript action that ignores SIGINT ----
+rm -f "$marks"/*
+id=$(cd "$repo" && runnerctl run .github/workflows/cancel-js.yml)
+wait_for 120 test -s "$marks/node-pid" || not_ok "the JavaScript action started"
+read -r node_pid child_pid <"$marks/node-pid"
+check "the step's entry process is node" bash -c "[[ \$(cat /proc/$node_pid/comm) == node* ]]"
+runnerctl cancel "$id"
+wait_for 60 completed "$id" || not_ok "the cancelled run completed"
+say "$(cat "$marks/signals" 2>/dev/null)"
+int=$(awk '$1 == "SIGINT" { print $2; exit }' "$marks/signals")
+term=$(awk '$1 == "SIGTERM" { print $2; exit }' "$marks/signals")
+check "SIGINT reached node" test -n "$int"
+check "SIGTERM reached node 7500 ms after SIGINT (±400 ms, as node saw them)" within "$((term - int))" 7100 7900
+journalctl --sync; ev=$(runnerctl events --json "$id")
+stage() { jq -r --arg e "$1" '[.[] | select(.RUNNER_EVENT == $e) | .RUNNER_ELAPSED_USEC | tonumber] | first // empty' <<<"$ev"; }
+a_int=$(stage interrupt) a_term=$(stage terminate) a_kill=$(stage kill)
+say "agent: SIGINT at ${a_int:-?} us, SIGTERM at ${a_term:-?} us, the kill at ${a_kill:-?} us into the cancel"
+check "the agent sent SIGINT at once, SIGTERM 7500 ms and the kill 10000 ms into the cancel (±50 ms)" \
+        bash -c "[[ -n '$a_int' && -n '$a_term' && -n '$a_kill' ]] && (( $a_int <= 50000 && $a_term >= 7450000 && $a_term <= 7550000 && $a_kill >= 9950000 && $a_kill <= 10050000 ))"
+check "node is gone" bash -c "! kill -0 $node_pid 2>/dev/null"
+check "the child the action spawned is gone" bash -c "! kill -0 $child_pid 2>/dev/null"
+check "no process of a step's user is left" test -z "$(live_runner_processes)"
+post=$(step_json "$id" 0 "Post Run ./.github/actions/js-core")
+say "$post"
+check "the post step ran after the cancel" jq -e '.conclusion == "success"' <<<"$post"
+check "the step after it was skipped" bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[] | select(.name == \"after\") | .conclusion == \"skipped\"'"
+log=$(runnerctl logs "$id" hang "$(jq -r .number <<<"$post")")
+check "... with the state its main saved" grep -qE '^post ran, state pid-[0-9]+, input cancel$' <<<"$log"
+
+# ---- cancelling a composite action's step ----
+rm -f "$marks"/*
+id=$(cd "$repo" && runnerctl run .github/workflows/cancel-composite.yml)
+wait_for 120 test -e "$marks/composite-waiting" || not_ok "the composite action's step started"
+runnerctl cancel "$id"
+wait_for 60 completed "$id" || not_ok "the cancelled run completed"
+say "$(runnerctl status "$id")"
+say "$(cat "$marks/composite-signals" 2>/dev/null)"
+check "the composite action's running step got SIGINT and then SIGTERM" \
+        bash -c "grep -q '^SIGINT' '$marks/composite-signals' && grep -q '^SIGTERM' '$marks/composite-signals'"
+check "... and concluded cancelled" bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[] | select(.name == \"wait for the cancel\") | .conclusion == \"cancelled\"'"
+check "the composite action's success() step was skipped" \
+        bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[] | select(.name == \"skipped after a cancel\") | .conclusion == \"skipped\"'"
+always=$(step_json "$id" 0 "always")
+check "the composite action's if: always() step ran" jq -e '.conclusion == "success"' <<<"$always"
+log=$(runnerctl logs "$id" hang "$(jq -r .number <<<"$always")")
+expect "... in the action's directory (GITHUB_ACTION_PATH)" "$log" \
+        "inner always step ran in /var/lib/runner-agent/work/r$id/hang/.github/actions/composite"
+check "the composite action's step concluded cancelled" \
+        bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[1].conclusion == \"cancelled\"'"
+check "no process of a step's user is left" test -z "$(live_runner_processes)"
+
+echo "1..$n"
+((failed == 0))
