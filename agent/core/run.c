@@ -1768,7 +1768,9 @@ static bool step_is_javascript(const RunStep *s) {
 
 /* The job's start (README, "Actions"): the actions its steps name from the action store are asked for
  * first, so that one missing fails the job before any step runs. */
-static int job_set_up(Run *run, size_t job, RunActions *actions) {
+static int job_set_up_done(Run *run, size_t job, RunTime now, RunActions *actions);
+
+static int job_set_up(Run *run, size_t job, RunTime now, RunActions *actions) {
         RunJob *j = &run->jobs[job];
         int r;
 
@@ -1784,10 +1786,10 @@ static int job_set_up(Run *run, size_t job, RunActions *actions) {
                         return r;
                 j->loading++;
         }
-        if (j->loading > 0) {
-                j->phase = RUN_JOB_LOADING;
-                j->setting_up = true;
-        }
+        if (j->loading == 0) /* none, or all loaded before a restart of the agent */
+                return job_set_up_done(run, job, now, actions);
+        j->phase = RUN_JOB_LOADING;
+        j->setting_up = true;
         return 0;
 }
 
@@ -2017,7 +2019,7 @@ static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions)
         int r;
 
         if (!j->set_up && j->next_step == 0 && j->n_steps == j->def->n_steps) {
-                r = job_set_up(run, job, actions);
+                r = job_set_up(run, job, now, actions);
                 if (r < 0 || j->phase == RUN_JOB_LOADING)
                         return r;
         }
