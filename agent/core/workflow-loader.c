@@ -849,8 +849,8 @@ static bool valid_action_path(const char *s, size_t n, bool local) {
                         return false;
                 if (!local && (len == 0 || span_is(s + start, len, ".")))
                         return false;
-                if (local && len == 0 && i < n && i > 0)
-                        return false; /* "a//b"; a final '/' is fine */
+                if (local && len == 0 && i < n)
+                        return false; /* ".//a", "./a//b"; a final '/' is fine */
                 start = i + 1;
         }
         return true;
