@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <yaml.h>
 
 #include "alloc-util.h"
 #include "macro.h"

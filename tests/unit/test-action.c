@@ -233,6 +233,9 @@ static void test_runs_errors(void **state) {
                 "2:30: runs.main must be a file relative to the action's directory, without '..' components, control characters or expressions\n"
                 "2:34: runs.pre-if goes with runs.pre\n"
                 "2:52: runs.post-if goes with runs.post\n");
+        /* pre-if runs before any step: no steps context */
+        check_errors("name: c\nruns: { using: node20, main: a.js, pre: p.js, pre-if: steps.a.outcome }\n",
+                "2:55: invalid expression in if: Unrecognized named-value: 'steps'\n");
         check_errors("name: c\nruns: { using: composite }\n", "2:7: a composite action needs runs.steps\n");
         check_errors("name: c\nruns: { using: composite, steps: [] }\n",
                 "2:34: a composite action needs at least one step\n");
