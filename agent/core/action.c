@@ -297,7 +297,13 @@ static int load_composite(Loader *l, const YNode *runs, Action *a) {
                 s->number = (unsigned) a->n_steps;
                 if (!loader_visit(l, steps->items[i]))
                         break;
-                r = loader_load_step(l, steps->items[i], &(StepPlace){ .composite = true }, s);
+                r = loader_load_step(l, steps->items[i],
+                        &(StepPlace){
+                                .composite = true,
+                                .expr = &action_expr_step,
+                                .expr_if = &action_expr_step_if,
+                        },
+                        s);
                 if (r < 0)
                         return r;
         }

@@ -5,7 +5,6 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "action.h"
 #include "alloc-util.h"
 #include "macro.h"
 #include "workflow-loader.h"
@@ -995,8 +994,7 @@ int loader_load_step(Loader *l, const YNode *n, const StepPlace *place, Workflow
         };
         static const RunDefaults no_defaults = {};
         const RunDefaults *defaults = place->defaults ?: &no_defaults;
-        /* a composite action's steps see no secrets (GitHub's context availability) */
-        const ExprParseOptions *opts = place->composite ? &action_expr_step : &workflow_expr_step;
+        const ExprParseOptions *opts = place->expr;
         const YNode *v;
         int r;
 
@@ -1039,8 +1037,7 @@ int loader_load_step(Loader *l, const YNode *n, const StepPlace *place, Workflow
                         return r;
         }
 
-        r = loader_set_condition(l, ynode_map_get(n, "if"),
-                place->composite ? &action_expr_step_if : &workflow_expr_step_if, &s->condition);
+        r = loader_set_condition(l, ynode_map_get(n, "if"), place->expr_if, &s->condition);
         if (r < 0)
                 return r;
 
