@@ -34,6 +34,9 @@ static const char *const ctx_step[] = {
         "inputs",
         NULL,
 };
+/* pre-if runs before any step, post-if after the job's steps: neither sees steps */
+static const char *const ctx_hook_if[] = { "github", "needs", "strategy", "matrix", "job", "runner", "env",
+        "vars", "inputs", NULL };
 
 const ExprParseOptions action_expr_input_default = {
         .contexts = ctx_input_default,
@@ -41,6 +44,7 @@ const ExprParseOptions action_expr_input_default = {
 };
 const ExprParseOptions action_expr_output = { .contexts = ctx_step, .allow = EXPR_ALLOW_HASH_FILES };
 const ExprParseOptions action_expr_step = { .contexts = ctx_step, .allow = EXPR_ALLOW_HASH_FILES };
+const ExprParseOptions action_expr_hook_if = { .contexts = ctx_hook_if, .allow = EXPR_ALLOW_STATUS };
 const ExprParseOptions action_expr_step_if = {
         .contexts = ctx_step,
         .allow = EXPR_ALLOW_STATUS | EXPR_ALLOW_HASH_FILES,
@@ -228,8 +232,8 @@ static int load_file(Loader *l, const YNode *n, const char *what, char **ret) {
 /* pre-if, post-if: always() when absent, as on GitHub */
 static int load_hook_condition(Loader *l, const YNode *n, WorkflowCondition *c) {
         if (n)
-                return loader_set_condition(l, n, &action_expr_step_if, c);
-        return expr_parse_condition("always()", STRLEN("always()"), &action_expr_step_if, &c->node, NULL);
+                return loader_set_condition(l, n, &action_expr_hook_if, c);
+        return expr_parse_condition("always()", STRLEN("always()"), &action_expr_hook_if, &c->node, NULL);
 }
 
 static int load_javascript(Loader *l, const YNode *runs, Action *a) {
@@ -293,7 +297,13 @@ static int load_composite(Loader *l, const YNode *runs, Action *a) {
                 s->number = (unsigned) a->n_steps;
                 if (!loader_visit(l, steps->items[i]))
                         break;
-                r = loader_load_step(l, steps->items[i], &(StepPlace){ .composite = true }, s);
+                r = loader_load_step(l, steps->items[i],
+                        &(StepPlace){
+                                .composite = true,
+                                .expr = &action_expr_step,
+                                .expr_if = &action_expr_step_if,
+                        },
+                        s);
                 if (r < 0)
                         return r;
         }

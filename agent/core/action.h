@@ -72,3 +72,4 @@ extern const ExprParseOptions action_expr_input_default;
 extern const ExprParseOptions action_expr_output;
 extern const ExprParseOptions action_expr_step;
 extern const ExprParseOptions action_expr_step_if;
+extern const ExprParseOptions action_expr_hook_if; /* runs.pre-if, runs.post-if */

@@ -5,10 +5,11 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "action.h"
 #include "alloc-util.h"
 #include "macro.h"
 #include "workflow-loader.h"
+
+/* The loader's machinery that workflows and actions share (workflow-loader.h). */
 
 static const struct {
         const char *name;
@@ -731,7 +732,7 @@ static bool is_checkout(const char *uses) {
 
 /* with: of actions/checkout: what runs offline from the run's source; what needs GitHub's API is an
  * error that says so, and inputs that change nothing here are accepted. */
-static int load_checkout_with(Loader *l, const YNode *n, WorkflowCheckout *c) {
+static int load_checkout_with(Loader *l, const YNode *n, const ExprParseOptions *opts, WorkflowCheckout *c) {
         static const char *const keys[] = {
                 "path",
                 "clean",
@@ -782,14 +783,14 @@ static int load_checkout_with(Loader *l, const YNode *n, WorkflowCheckout *c) {
                                 "actions/checkout input '%s' is not supported: it needs GitHub's API; leave it false",
                                 k->value);
                 else if (streq(k->value, "path")) {
-                        r = loader_set_string(l, v, &workflow_expr_step, "path", &c->path);
+                        r = loader_set_string(l, v, opts, "path", &c->path);
                         if (r < 0)
                                 return r;
                 } else if (streq(k->value, "clean")) {
                         if (!strstr(v->value, "${{") && !streq(v->value, "true") &&
                                 !streq(v->value, "false"))
                                 loader_error_at(l, v->pos, "'clean' must be true or false");
-                        r = loader_set_string(l, v, &workflow_expr_step, "clean", &c->clean);
+                        r = loader_set_string(l, v, opts, "clean", &c->clean);
                         if (r < 0)
                                 return r;
                 } else if (streq(k->value, "fetch-depth")) {
@@ -797,7 +798,7 @@ static int load_checkout_with(Loader *l, const YNode *n, WorkflowCheckout *c) {
                                 (v->len == 0 || v->len > 9 || strspn(v->value, "0123456789") != v->len))
                                 loader_error_at(
                                         l, v->pos, "'fetch-depth' must be a number of commits (0: all)");
-                        r = loader_set_string(l, v, &workflow_expr_step, "fetch-depth", &c->fetch_depth);
+                        r = loader_set_string(l, v, opts, "fetch-depth", &c->fetch_depth);
                         if (r < 0)
                                 return r;
                 }
@@ -849,8 +850,8 @@ static bool valid_action_path(const char *s, size_t n, bool local) {
                         return false;
                 if (!local && (len == 0 || span_is(s + start, len, ".")))
                         return false;
-                if (local && len == 0 && i < n && i > 0)
-                        return false; /* "a//b"; a final '/' is fine */
+                if (local && len == 0 && i < n)
+                        return false; /* ".//a", "./a//b"; a final '/' is fine */
                 start = i + 1;
         }
         return true;
@@ -955,7 +956,7 @@ static int load_uses(
                 s->uses = strdup(n->value);
                 if (!s->uses)
                         return -ENOMEM;
-                return with ? load_checkout_with(l, with, &s->checkout) : 0;
+                return with ? load_checkout_with(l, with, opts, &s->checkout) : 0;
         }
 
         for (size_t i = 0; i < n->len; i++)
@@ -995,8 +996,7 @@ int loader_load_step(Loader *l, const YNode *n, const StepPlace *place, Workflow
         };
         static const RunDefaults no_defaults = {};
         const RunDefaults *defaults = place->defaults ?: &no_defaults;
-        /* a composite action's steps see no secrets (GitHub's context availability) */
-        const ExprParseOptions *opts = place->composite ? &action_expr_step : &workflow_expr_step;
+        const ExprParseOptions *opts = place->expr;
         const YNode *v;
         int r;
 
@@ -1039,8 +1039,7 @@ int loader_load_step(Loader *l, const YNode *n, const StepPlace *place, Workflow
                         return r;
         }
 
-        r = loader_set_condition(l, ynode_map_get(n, "if"),
-                place->composite ? &action_expr_step_if : &workflow_expr_step_if, &s->condition);
+        r = loader_set_condition(l, ynode_map_get(n, "if"), place->expr_if, &s->condition);
         if (r < 0)
                 return r;
 

@@ -117,11 +117,13 @@ typedef struct RunDefaults {
 /* Resolves a shell name or custom command line; NULL (after reporting) if invalid. */
 const char *loader_resolve_shell(Loader *l, const YNode *n, const char **ret_name);
 
-/* Where a step is: a job's, or a composite action's, where GitHub wants a shell on every run: step,
- * has no timeout-minutes and no secrets context. */
+/* Where a step is: a job's, or a composite action's, where GitHub wants a shell on every run: step
+ * and has no timeout-minutes; and what its expressions may use there (a composite action's steps see
+ * no secrets). */
 typedef struct StepPlace {
         const RunDefaults *defaults; /* a job's; NULL in a composite action */
         bool composite;
+        const ExprParseOptions *expr, *expr_if; /* for the step's strings, for its if: */
 } StepPlace;
 
 int loader_load_step(Loader *l, const YNode *n, const StepPlace *place, WorkflowStep *s);

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <yaml.h>
 
 #include "alloc-util.h"
 #include "macro.h"
@@ -643,7 +641,13 @@ static int load_job(
                 s->number = (unsigned) j->n_steps;
                 if (!loader_visit(l, steps->items[i]))
                         break;
-                r = loader_load_step(l, steps->items[i], &(StepPlace){ .defaults = &defaults }, s);
+                r = loader_load_step(l, steps->items[i],
+                        &(StepPlace){
+                                .defaults = &defaults,
+                                .expr = &workflow_expr_step,
+                                .expr_if = &workflow_expr_step_if,
+                        },
+                        s);
                 if (r < 0)
                         return r;
         }

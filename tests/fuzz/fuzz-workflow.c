@@ -47,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         /* a run: step has its script and shell, a uses: step what it uses */
                         if (st->kind == WORKFLOW_STEP_RUN ? !st->shell || !st->run.raw : !st->uses)
                                 __builtin_trap();
+                        /* a repository's action has owner, repository and ref; a local one its path */
+                        if (st->kind == WORKFLOW_STEP_ACTION &&
+                                (st->action.owner ? !st->action.repo || !st->action.ref
+                                                  : !st->action.path || st->action.ref))
+                                __builtin_trap();
                 }
         }
 

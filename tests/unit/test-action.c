@@ -233,6 +233,9 @@ static void test_runs_errors(void **state) {
                 "2:30: runs.main must be a file relative to the action's directory, without '..' components, control characters or expressions\n"
                 "2:34: runs.pre-if goes with runs.pre\n"
                 "2:52: runs.post-if goes with runs.post\n");
+        /* pre-if runs before any step: no steps context */
+        check_errors("name: c\nruns: { using: node20, main: a.js, pre: p.js, pre-if: steps.a.outcome }\n",
+                "2:55: invalid expression in if: Unrecognized named-value: 'steps'\n");
         check_errors("name: c\nruns: { using: composite }\n", "2:7: a composite action needs runs.steps\n");
         check_errors("name: c\nruns: { using: composite, steps: [] }\n",
                 "2:34: a composite action needs at least one step\n");
@@ -269,7 +272,9 @@ static void test_composite_errors(void **state) {
                      "      shell: bash\n"
                      "    - shell: bash\n"
                      "    - run: a\n"
-                     "      shell: cmd\n",
+                     "      shell: cmd\n"
+                     "    - uses: actions/checkout@v4\n"
+                     "      with: { path: '${{ secrets.P }}' }\n",
                 "5:7: a run step of a composite action needs 'shell': there is no default shell there\n"
                 "8:7: 'timeout-minutes' is not supported in the steps of a composite action\n"
                 "9:21: invalid expression in run: Unrecognized named-value: 'secrets'\n"
@@ -282,7 +287,8 @@ static void test_composite_errors(void **state) {
                 "22:26: continue-on-error must be true or false\n"
                 "23:12: 'run' must not be empty\n"
                 "25:7: a step needs 'run'\n"
-                "27:14: shell 'cmd' exists only on Windows runners\n");
+                "27:14: shell 'cmd' exists only on Windows runners\n"
+                "29:26: invalid expression in path: Unrecognized named-value: 'secrets'\n");
 
         /* the step limit, as a job's */
         {

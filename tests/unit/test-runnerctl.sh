@@ -130,6 +130,12 @@ stderr_is "validate gives each matrix error its line and column" \
         "$(sed "s|^|$fixtures/invalid/matrix.yml:|" "$fixtures/invalid/matrix.expected")"
 check "validate accepts concurrency" 0 "$fixtures/valid/concurrency.yml: valid: 2 jobs, 2 steps" \
         "$runnerctl" validate "$fixtures/valid/concurrency.yml"
+check "validate accepts JavaScript and composite actions" 0 "$fixtures/valid/actions.yml: valid: 1 job, 5 steps" \
+        "$runnerctl" validate "$fixtures/valid/actions.yml"
+check "validate refuses bad uses: and container actions at their line" 1 "" \
+        "$runnerctl" validate "$fixtures/invalid/uses.yml"
+stderr_is "validate names each bad uses: at its line and column" \
+        "$(sed "s|^|$fixtures/invalid/uses.yml:|" "$fixtures/invalid/uses.expected")"
 check "validate an invalid concurrency exits 1" 1 "" "$runnerctl" validate "$fixtures/invalid/concurrency.yml"
 stderr_is "validate gives each concurrency error its line and column" \
         "$(sed "s|^|$fixtures/invalid/concurrency.yml:|" "$fixtures/invalid/concurrency.expected")"
