@@ -44,6 +44,10 @@ int run_eval_step_condition(Run *run, size_t job, size_t step, bool *ret, char *
  * is cancelled with the cancellation sequence, as a run cancel would, and concludes cancelled. */
 int run_fail_fast(Run *run, size_t job, RunTime now, RunActions *a);
 
+/* After a restart (run-state.c): the inputs and env of the composite actions' steps in progress,
+ * evaluated again, not kept on disk, where they could only be kept masked. */
+int run_restore_composites(Run *run);
+
 /* The step handed to the agent and not yet concluded; NULL if that is not (job, step). */
 RunStep *run_running_step(Run *run, size_t job, size_t step);
 

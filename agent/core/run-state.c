@@ -185,7 +185,8 @@ static int step_action_to_json(
         if ((r = add_uint(o, "number", s->number)) < 0)
                 return r;
         if (s->role != RUN_STEP_MAIN &&
-                ((r = add_string(o, "role", role_table[s->role])) < 0 || (r = add_uint(o, "main", s->main)) < 0))
+                ((r = add_string(o, "role", role_table[s->role])) < 0 ||
+                        (r = add_uint(o, "main", s->main)) < 0))
                 return r;
         if (s->parent != SIZE_MAX &&
                 ((r = add_uint(o, "parent", s->parent)) < 0 ||
@@ -1103,9 +1104,9 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
         int r;
 
         if (!json_object_object_get_ex(o, "actions", NULL))
-                return n == j->n_steps ? 0
-                                       : fail(p, "steps", "%zu steps, but the workflow's job has %zu", n,
-                                                 j->n_steps);
+                return n == j->n_steps
+                        ? 0
+                        : fail(p, "steps", "%zu steps, but the workflow's job has %zu", n, j->n_steps);
         if ((r = get_uint64(p, o, "post_at", &post_at)) < 0 ||
                 (r = get_uint64(p, o, "next_number", &next_number)) < 0 ||
                 (r = get(p, o, "actions", json_type_array, false, &actions)) < 0)
@@ -1125,7 +1126,9 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
                 return -ENOMEM;
         j->steps = grown;
         for (size_t i = j->n_steps; i < n; i++)
-                j->steps[i] = (RunStep){ .exit_code = -1, .parent = SIZE_MAX, .main = SIZE_MAX, .end = SIZE_MAX };
+                j->steps[i] = (RunStep){
+                        .exit_code = -1, .parent = SIZE_MAX, .main = SIZE_MAX, .end = SIZE_MAX
+                };
         j->n_steps = n;
         j->post_at = (size_t) post_at;
         j->next_number = (unsigned) next_number;
@@ -1171,7 +1174,8 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
                 numbers[number] = true;
                 s->number = (unsigned) number;
                 s->role = role;
-                if ((role == RUN_STEP_MAIN) != (s->main == SIZE_MAX) || (s->parent == SIZE_MAX) != (inner[i] == SIZE_MAX) ||
+                if ((role == RUN_STEP_MAIN) != (s->main == SIZE_MAX) ||
+                        (s->parent == SIZE_MAX) != (inner[i] == SIZE_MAX) ||
                         (role != RUN_STEP_MAIN && (s->parent != SIZE_MAX || action != SIZE_MAX)) ||
                         (s->end != SIZE_MAX && s->end < i)) {
                         r = fail(p, "role", "does not fit the step's place");
@@ -1219,7 +1223,8 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
                 if (s->role == RUN_STEP_MAIN)
                         continue;
                 m = &j->steps[s->main];
-                if (m->role != RUN_STEP_MAIN || !m->action || m->action->action->using == ACTION_USING_COMPOSITE ||
+                if (m->role != RUN_STEP_MAIN || !m->action ||
+                        m->action->action->using == ACTION_USING_COMPOSITE ||
                         !(s->role == RUN_STEP_PRE ? m->action->action->pre : m->action->action->post))
                         r = fail(p, "main", "step %zu is not a JavaScript action's with a %s step", s->main,
                                 role_table[s->role]);
@@ -1285,8 +1290,8 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
         if (r < 0)
                 return r;
         if (next_step > j->n_steps)
-                return fail(p, "next_step", "%" PRIu64 " is beyond the job's %zu steps", next_step,
-                        j->n_steps);
+                return fail(
+                        p, "next_step", "%" PRIu64 " is beyond the job's %zu steps", next_step, j->n_steps);
         j->next_step = next_step;
 
         /* What the state machine keeps true of a job (run.c, cancel.c). */
@@ -1324,7 +1329,8 @@ static int job_from_json(Parser *p, Run *run, size_t job, json_object *o) {
                 RunStep *s = &j->steps[i];
 
                 /* A composite action's step runs while its steps do. */
-                if (s->end != SIZE_MAX && i < j->next_step && j->next_step <= s->end + 1 && j->phase != RUN_JOB_DONE)
+                if (s->end != SIZE_MAX && i < j->next_step && j->next_step <= s->end + 1 &&
+                        j->phase != RUN_JOB_DONE)
                         want = RUN_STATUS_IN_PROGRESS;
                 size_t len = strlen(p->where);
 
@@ -1563,6 +1569,8 @@ int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **re
                 r = fail(&p, "jobs", "the instances do not fit the expansion of the workflow's matrices");
         if (r >= 0)
                 r = run_fields_from_json(&p, run, o);
+        if (r >= 0)
+                r = run_restore_composites(run);
         if (r < 0) {
                 if (r == -EBADMSG && ret_error)
                         *ret_error = TAKE_PTR(p.error);

@@ -1929,8 +1929,10 @@ static int job_settle_composites(Run *run, size_t job, RunTime now, RunActions *
 
 /* A composite action's step starts: its inputs and env are evaluated, its steps go after it, each a step
  * of the job in its own scope (README, "Actions"). -EINVAL with *message: it fails. */
-static int composite_begin(
-        Run *run, size_t job, size_t step, RunTime now, RunActions *actions, char **message) {
+/* What a composite action's steps inherit from its step: its env, and its inputs as its with: and the
+ * action's defaults make them. */
+static int composite_eval(
+        Run *run, size_t job, size_t step, ExprValue **ret_inputs, ExprValue **ret_env, char **message) {
         RunJob *j = &run->jobs[job];
         RunStep *c = &j->steps[step];
         EvalScope scope = { .run = run,
@@ -1938,15 +1940,8 @@ static int composite_begin(
                 .step_level = true,
                 .composite = c->parent != SIZE_MAX ? &j->steps[c->parent] : NULL };
         _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *contexts = NULL, *inputs = NULL;
-        const Action *a = c->action->action;
         int r;
 
-        for (size_t depth = 0, p = c->parent; p != SIZE_MAX; p = j->steps[p].parent)
-                if (++depth >= RUN_MAX_COMPOSITE_DEPTH)
-                        return set_message(message, "Composite actions are nested more than %u deep.",
-                                       RUN_MAX_COMPOSITE_DEPTH) < 0
-                                ? -ENOMEM
-                                : -EINVAL;
         r = object_copy(step_env_base(j, c), &env);
         if (r < 0)
                 return r;
@@ -1959,7 +1954,7 @@ static int composite_begin(
         r = action_inputs(run, job, step, contexts, &scope, &inputs, message);
         if (r < 0)
                 return r;
-        if (c->def->name.raw) {
+        if (c->def->name.raw && !c->name) {
                 r = eval_string(&c->def->name, contexts, &scope, "name", &c->name, message);
                 if (r < 0)
                         return r;
@@ -1967,6 +1962,49 @@ static int composite_begin(
                 if (r < 0)
                         return r;
         }
+        *ret_inputs = TAKE_PTR(inputs);
+        *ret_env = TAKE_PTR(env);
+        return 0;
+}
+
+int run_restore_composites(Run *run) {
+        for (size_t i = 0; i < run->n_jobs; i++)
+                for (size_t k = 0; k < run->jobs[i].n_steps; k++) {
+                        RunStep *c = &run->jobs[i].steps[k];
+                        _cleanup_free_ char *message = NULL;
+                        int r;
+
+                        if (c->end == SIZE_MAX || c->status != RUN_STATUS_IN_PROGRESS)
+                                continue;
+                        r = composite_eval(run, i, k, &c->inputs, &c->env, &message);
+                        if (r == -ENOMEM)
+                                return r;
+                        /* what evaluated when it began evaluates again; if not, its steps see none */
+                        if (r < 0 &&
+                                (!(c->inputs = expr_value_new_object()) ||
+                                        !(c->env = expr_value_new_object())))
+                                return -ENOMEM;
+                }
+        return 0;
+}
+
+static int composite_begin(
+        Run *run, size_t job, size_t step, RunTime now, RunActions *actions, char **message) {
+        RunJob *j = &run->jobs[job];
+        RunStep *c = &j->steps[step];
+        _cleanup_(expr_value_unrefp) ExprValue *env = NULL, *inputs = NULL;
+        const Action *a = c->action->action;
+        int r;
+
+        for (size_t depth = 0, p = c->parent; p != SIZE_MAX; p = j->steps[p].parent)
+                if (++depth >= RUN_MAX_COMPOSITE_DEPTH)
+                        return set_message(message, "Composite actions are nested more than %u deep.",
+                                       RUN_MAX_COMPOSITE_DEPTH) < 0
+                                ? -ENOMEM
+                                : -EINVAL;
+        r = composite_eval(run, job, step, &inputs, &env, message);
+        if (r < 0)
+                return r;
 
         r = job_insert_steps(run, job, step + 1, a->n_steps, false, actions);
         if (r == -E2BIG)

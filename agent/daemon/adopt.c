@@ -106,7 +106,8 @@ static void adopt_kill_watch(ManagedRun *mr, size_t job, size_t step, StepRef *r
 }
 
 /* What start_step() makes in the job's file-command directory for step N: sN.<suffix>. */
-static const char *const step_file_suffixes[] = { "output", "env", "path", "state", "environ", "workdir", "sh" };
+static const char *const step_file_suffixes[] = { "output", "env", "path", "state", "environ", "workdir",
+        "sh" };
 
 /* A step that was running when the previous agent went away, or that it may have started after it last
  * saved the run (adopt_claim_start()). */
@@ -301,12 +302,10 @@ static void adopt_resume(Manager *m, ManagedRun *mr, Adoption *a) {
         for (size_t j = 0; j < mr->run->n_jobs && mr->run->status != RUN_STATUS_COMPLETED; j++) {
                 const RunJob *job = &mr->run->jobs[j];
 
-                if (job->phase == RUN_JOB_STEP)
-                        for (size_t k = 0; k < job->n_steps; k++)
-                                if (job->steps[k].status == RUN_STATUS_IN_PROGRESS) {
-                                        adopt_step(mr, j, k, dir_fd, a);
-                                        break;
-                                }
+                /* The one step handed to the agent (a composite action's step in progress around it
+                 * runs in it, README, "Actions"). */
+                if (job->phase == RUN_JOB_STEP && job->next_step > 0)
+                        adopt_step(mr, j, job->next_step - 1, dir_fd, a);
                 if (job->phase == RUN_JOB_CLEANUP)
                         job_end_schedule(mr, j);
         }

@@ -84,6 +84,24 @@ jobs:
           marks: $marks
           hang: 'true'
 YML
+cat >"$repo/.github/workflows/restart.yml" <<YML
+on: push
+jobs:
+  r:
+    steps:
+      - uses: actions/checkout@v4
+      - id: js
+        uses: ./.github/actions/js-core
+        with:
+          who: restart
+      - id: comp
+        uses: ./.github/actions/composite
+        with:
+          word: again
+          marks: $marks
+          hang: 'true'
+      - run: echo "after=\${{ steps.comp.outputs.upper }}/\${{ steps.comp.outputs.nested }}/\${{ steps.js.outputs.sentence }}"
+YML
 git -C "$repo" add . && git -C "$repo" commit -qm actions
 
 # ---- the happy path ----
@@ -174,6 +192,25 @@ expect "... in the action's directory (GITHUB_ACTION_PATH)" "$log" \
 check "the composite action's step concluded cancelled" \
         bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[1].conclusion == \"cancelled\"'"
 check "no process of a step's user is left" test -z "$(live_runner_processes)"
+
+# ---- the agent restarts while a composite action's step runs ----
+rm -f "$marks"/*
+id=$(cd "$repo" && runnerctl run .github/workflows/restart.yml)
+wait_for 120 test -e "$marks/composite-waiting" || not_ok "the composite action's step started"
+systemctl restart runner-agent
+touch "$marks/go"
+wait_for 120 completed "$id" || { not_ok "the run completed after the restart"; say "$(journalctl -u runner-agent -n 30 -o cat)"; }
+say "$(runnerctl status "$id")"
+check "the run with actions concluded success across a restart of the agent" \
+        bash -c "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
+n_last=$(runnerctl status --json "$id" | jq -r '.jobs[0].steps[] | select(.name | startswith("Run echo \"after=")) | .number')
+log=$(runnerctl logs "$id" r "$n_last")
+expect "the composite action's outputs and the JavaScript action's, after the restart" "$log" \
+        "after=AGAIN/inner again/Hello, restart!"
+post=$(step_json "$id" 0 "Post Run ./.github/actions/js-core")
+log=$(runnerctl logs "$id" r "$(jq -r .number <<<"$post")")
+check "the post step ran after the restart, with the state main saved before it" \
+        grep -qE '^post ran, state pid-[0-9]+, input restart$' <<<"$log"
 
 echo "1..$n"
 ((failed == 0))
