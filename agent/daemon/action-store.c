@@ -329,7 +329,7 @@ static int tar_check(struct ActionOp *op, int fd) {
  * into .tmp, then in place by an atomic rename, or an atomic exchange with the entry it replaces. */
 static int install(struct ActionOp *op, int fd, const char *path, const char *name, const char *commit,
         const char *source) {
-        _cleanup_free_ char *staging = NULL, *tree = NULL, *err = NULL, *target = NULL, *meta_path = NULL;
+        _cleanup_free_ char *staging = NULL, *tree = NULL, *err = NULL, *target = NULL;
         _cleanup_(json_object_putp) json_object *meta = NULL;
         _cleanup_free_ char *added = iso_time();
         const char *text;
@@ -343,8 +343,7 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
                 return staging ? -errno : -ENOMEM;
         tree = strdupf("%s/tree", staging);
         target = strdupf("%s/%s", op->store, path);
-        meta_path = strdupf("%s/action.json", staging);
-        if (!tree || !target || !meta_path || !added) {
+        if (!tree || !target || !added) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -382,7 +381,11 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
         }
         text = json_object_to_json_string_ext(
                 meta, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        r = write_file_atomic_at(AT_FDCWD, meta_path, text, strlen(text), 0644);
+        {
+                _cleanup_close_ int dfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                r = dfd < 0 ? -errno : write_file_atomic_at(dfd, "action.json", text, strlen(text), 0644);
+        }
         if (r < 0)
                 goto fail;
         if (chmod(staging, 0755) < 0) {
@@ -391,8 +394,8 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
         }
 
         /* OWNER/ and OWNER/REPO/ */
-        for (char *slash = strchr(target + strlen(op->store) + 1, '/');
-                slash && strchr(slash + 1, '/') != NULL; slash = strchr(slash + 1, '/')) {
+        for (char *slash = strchr(target + strlen(op->store) + 1, '/'); slash;
+                slash = strchr(slash + 1, '/')) {
                 *slash = '\0';
                 r = mkdir(target, 0755) < 0 && errno != EEXIST ? -errno : 0;
                 *slash = '/';
@@ -541,9 +544,10 @@ static int fetch_one(
 
 static int do_fetch(struct ActionOp *op) {
         _cleanup_free_ char *dir = NULL, *plain = NULL, *git = NULL, *commit = NULL, *error = NULL,
-                            *name = NULL;
+                            *name = NULL, *lower_plain = NULL, *lower_git = NULL;
         _cleanup_close_ int tar = -EBADF;
         const char *url = NULL;
+        size_t n_urls = 2;
         int r;
 
         r = action_canonical_name(op->owner, op->repo, op->ref, &name);
@@ -551,11 +555,28 @@ static int do_fetch(struct ActionOp *op) {
                 r = action_mirror_urls(op->mirror, op->owner, op->repo, &plain, &git);
         if (r < 0)
                 return r;
+        /* The mirror's paths are case-sensitive, GitHub's names are not: as written in uses:, then in
+         * lowercase (the store's own spelling, "owner/repo@ref"). */
+        {
+                _cleanup_free_ char *owner = strndup(name, strcspn(name, "/")),
+                                    *repo = strndup(
+                                            strchr(name, '/') + 1, strcspn(strchr(name, '/') + 1, "@"));
+
+                if (!owner || !repo)
+                        return -ENOMEM;
+                if (!streq(owner, op->owner) || !streq(repo, op->repo)) {
+                        r = action_mirror_urls(op->mirror, owner, repo, &lower_plain, &lower_git);
+                        if (r < 0)
+                                return r;
+                        n_urls = 4;
+                }
+        }
         dir = strdupf("%s/.tmp/fetch-XXXXXX", op->store);
         if (!dir || !mkdtemp(dir))
                 return dir ? -errno : -ENOMEM;
-        /* Git runs as the runner user, in a directory only it may write, that no one else can reach
-         * (.tmp is root's, mode 0700). */
+        /* Git runs as the runner user (no process of a job's), in a directory only it may enter: .tmp
+         * is root's, mode 0711, so that git can reach its directory by its path but no one can list
+         * .tmp. */
         if (chown(dir, op->fetch_uid, op->fetch_gid) < 0) {
                 r = -errno;
                 goto finish;
@@ -568,8 +589,8 @@ static int do_fetch(struct ActionOp *op) {
                         name, r > 0 ? strna(error) : strerror(-r));
                 goto finish;
         }
-        for (size_t i = 0; i < 2; i++) {
-                url = i == 0 ? plain : git;
+        for (size_t i = 0; i < n_urls; i++) {
+                url = (const char *[]){ plain, git, lower_plain, lower_git }[i];
                 error = mfree(error);
                 r = fetch_one(op, dir, url, &commit, &error);
                 if (r == 0 || r < 0)
@@ -929,7 +950,7 @@ static int sweep_tmp(void *data) {
         if (!tmp)
                 return -ENOMEM;
         r = remove_tree(op, tmp);
-        if (r >= 0 && mkdir(tmp, 0700) < 0 && errno != EEXIST)
+        if (r >= 0 && mkdir(tmp, 0711) < 0 && errno != EEXIST)
                 r = -errno;
         return r;
 }
@@ -949,7 +970,7 @@ int action_store_init(Manager *m) {
         m->action_dir = strdupf("%s/actions", m->state_dir);
         if (!m->action_dir)
                 return log_oom();
-        /* Jobs read the trees: the store is 0755, its .tmp (what is being unpacked or fetched) 0700. */
+        /* Jobs read the trees: the store is 0755, its .tmp (what is being unpacked or fetched) 0711. */
         r = mkdir_p(m->action_dir, 0755, 0, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", m->action_dir);
