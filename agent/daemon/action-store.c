@@ -34,6 +34,8 @@
 /* tar, when it unpacks what the caller has already checked; rm of an old tree. */
 #define LOCAL_TIMEOUT_MSEC (10 * 60 * 1000)
 #define ACTION_JSON_MAX (64U * 1024U)
+/* The names of an archive's members, one a line: beyond this, the archive is refused. */
+#define LIST_MAX (64U * 1024U * 1024U)
 #define MESSAGE_MAX 300
 
 typedef enum ActionOpKind {
@@ -145,6 +147,11 @@ static char *last_line(int fd) {
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
                 text[--n] = '\0';
         line = strrchr(text, '\n');
+        /* tar's last line says only that it failed: the one before says why. */
+        if (line && strstr(line, "Exiting with failure status")) {
+                *line = '\0';
+                line = strrchr(text, '\n');
+        }
         line = line ? line + 1 : text;
         for (end = line; *end; end++)
                 if ((unsigned char) *end < ' ' || *end == 0x7f)
@@ -310,7 +317,10 @@ static int tar_check(struct ActionOp *op, int fd) {
                         r > 0 ? strna(err) : strerror(-r));
         if (lseek(list_fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = read_full_fd(list_fd, SIZE_MAX, &text);
+        r = read_full_fd(list_fd, LIST_MAX, &text);
+        if (r == -EFBIG)
+                return op_fail(op, -EINVAL, "The action's archive has more than %u bytes of member names.",
+                        LIST_MAX);
         if (r < 0)
                 return r;
         for (line = text; *line; line = next) {
@@ -362,7 +372,9 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
                 goto fail;
         }
         walk_error = 0;
-        if (nftw(tree, fix_entry, 16, FTW_PHYS | FTW_MOUNT) != 0) {
+        /* Not FTW_MOUNT: nothing is mounted in a tree just unpacked, and on overlayfs a file's st_dev
+         * is its layer's, not the directory's, so FTW_MOUNT would skip every file unseen. */
+        if (nftw(tree, fix_entry, 16, FTW_PHYS) != 0) {
                 r = walk_error == -EPERM
                         ? op_fail(op, -EINVAL,
                                   "The action's archive has a device file, FIFO or socket: refused.")

@@ -4,7 +4,8 @@
 # The action store (README, "Actions"), inside the throwaway container: runnerctl action add from a git
 # repository served by `git daemon` on the loopback and by a file:// URL (by tag, by branch, by commit;
 # a tag or branch stored under its commit too), from a directory (without .git) and from a tarball;
-# the trees root's and not writable by others; runnerctl action list, resolve and remove; only root
+# the trees root's and not writable by others; what another client sends (absolute or .. members, a
+# FIFO, a symlink to climb out through, an unsealed memfd) refused; runnerctl action list, resolve and remove; only root
 # may add or remove (a member of runner-admin and another user are refused); bad names refused with
 # the reason; a missing action named with how to add it; [Actions] Mirror= fetching owner/repo and
 # owner/repo.git at a tag and at a commit, and saying when the mirror does not have it. TAP.
@@ -122,6 +123,34 @@ tar -C "$work/evil" -cf "$work/evil.tar" --absolute-names --transform='s,^x,../x
 out=$(runnerctl action add tar/evil@v1 "$work/evil.tar" 2>&1); rc=$?
 say "$out"
 check "a tarball with a .. member is refused (exit $rc)" bash -c "[[ $rc -ne 0 ]] && ! test -e $store/tar/evil"
+
+# ---- 3b. what runnerctl never sends, from another client: the agent's own checks ----
+add_fd=$build/tests/add-action-fd
+hostile=$work/hostile
+mkdir -p "$hostile/victim" "$hostile/src"
+echo evil >"$hostile/src/x"
+tar -C "$hostile/src" -cf "$hostile/abs.tar" --absolute-names --transform="s,^x,$hostile/victim/x," x
+tar -C "$hostile/src" -cf "$hostile/dotdot.tar" --absolute-names --transform='s,^x,../../x,' x
+mkfifo "$hostile/src/fifo"
+tar -C "$hostile/src" -cf "$hostile/fifo.tar" fifo
+ln -s "$hostile/victim" "$hostile/src/l"
+tar -C "$hostile/src" -cf "$hostile/climb.tar" l
+tar -C "$hostile/src" -rf "$hostile/climb.tar" --transform='s,^x$,l/x,' x
+for t in abs dotdot fifo climb; do
+        out=$("$add_fd" sealed "hostile/$t@v1" "$hostile/$t.tar"); rc=$?
+        say "$t: $out"
+        check "the agent refuses a tar with $t (exit $rc)" rc_out 1 'io.runneragent.Agent1.Error.InvalidAction'
+done
+check "... and nothing got out" bash -c "[[ -z \$(ls -A $hostile/victim) && ! -e $store/hostile && ! -e /x && ! -e ${store%/*}/x ]]"
+check "... and nothing is left in .tmp" test -z "$(ls -A "$store/.tmp")"
+out=$("$add_fd" unsealed hostile/unsealed@v1 "$work/evil.tar"); rc=$?
+check "the agent refuses an unsealed memfd (exit $rc)" rc_out 1 'not a sealed memfd'
+chmod 4777 "$hostile/src/x"
+tar -C "$hostile/src" -cf "$hostile/ok.tar" --owner=1234 --group=1234 x
+out=$("$add_fd" sealed hostile/ok@v1 "$hostile/ok.tar"); rc=$?
+check "... and takes a sealed one" rc_out 0 '^hostile/ok@v1$'
+check "... a set-ID, world-writable file of another owner made root's 0755" test "$(stat -c '%U %a' "$store/hostile/ok/v1/tree/x")" = "root 755"
+runnerctl action remove hostile/ok@v1 >/dev/null
 
 # ---- 4. replacing an entry: atomic, nothing left over ----
 check "action add over an existing entry" runnerctl action add someone/hello@v1 "$dir"
