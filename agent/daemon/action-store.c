@@ -983,7 +983,7 @@ int action_store_init(Manager *m) {
         if (!m->action_dir)
                 return log_oom();
         /* Jobs read the trees: the store is 0755, its .tmp (what is being unpacked or fetched) 0711. */
-        r = mkdir_p(m->action_dir, 0755, 0, 0);
+        r = mkdir_p(m->action_dir, 0755, (uid_t) -1, (gid_t) -1);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", m->action_dir);
         m->action_abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

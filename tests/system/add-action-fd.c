@@ -40,8 +40,9 @@ int main(int argc, char *argv[]) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return 2;
-        r = sd_bus_call_method(bus, "io.runneragent.Agent1", "/io/runneragent/Agent1", "io.runneragent.Agent1",
-                "AddAction", &error, &reply, "sssh", argv[2], "", "add-action-fd", fd);
+        r = sd_bus_call_method(bus, "io.runneragent.Agent1", "/io/runneragent/Agent1",
+                "io.runneragent.Agent1", "AddAction", &error, &reply, "sssh", argv[2], "", "add-action-fd",
+                fd);
         if (r < 0) {
                 printf("%s: %s\n", error.name ?: "?", error.message ?: strerror(-r));
                 return 1;
