@@ -609,7 +609,8 @@ static int do_fetch(struct ActionOp *op) {
                         break;
         }
         if (r != 0) {
-                if (r < 0 && r != -ENOMEM)
+                /* -ECANCELED: the agent is stopping, which op_done() says. */
+                if (r < 0 && !IN_SET(r, -ENOMEM, -ECANCELED))
                         r = op_fail(op, r, "Fetching %s from %s failed: %s.", name, url,
                                 r == -ETIMEDOUT ? "git took longer than 5 minutes" : strerror(-r));
                 else if (r > 0)

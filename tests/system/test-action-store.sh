@@ -8,7 +8,8 @@
 # FIFO, a symlink to climb out through, an unsealed memfd) refused; runnerctl action list, resolve and remove; only root
 # may add or remove (a member of runner-admin and another user are refused); bad names refused with
 # the reason; a missing action named with how to add it; [Actions] Mirror= fetching owner/repo and
-# owner/repo.git at a tag and at a commit, and saying when the mirror does not have it. TAP.
+# owner/repo.git at a tag and at a commit, and saying when the mirror does not have it; a restart
+# not held up by a fetch from a mirror that never answers, the caller told the agent is stopping. TAP.
 #
 #   test-action-store.sh BUILD_DIR
 set -uo pipefail
@@ -202,6 +203,40 @@ out=$(runnerctl action resolve other/nothing@v1 2>&1); rc=$?
 say "$out"
 check "an action the mirror does not have: exit 1, saying so" rc_out 1 'does not have it' 'runnerctl action add other/nothing@v1'
 check "nothing is left in .tmp after fetches" test -z "$(ls -A "$store/.tmp")"
+
+# ---- 7b. stopping the agent ends a fetch under way: a mirror that accepts and never answers ----
+hang_port=$((port + 1))
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+c, _ = s.accept()
+open(sys.argv[2], "w").close()
+time.sleep(600)
+' "$hang_port" "$marks/accepted" &
+hang_pid=$!
+printf '[Actions]\nMirror=git://127.0.0.1:%s\n' "$hang_port" >"$conf"
+systemctl restart runner-agent || { echo "Bail out! runner-agent did not start with the hanging mirror"; exit 1; }
+runnerctl action resolve slow/action@v1 >"$work/slow.out" 2>&1 &
+resolve_pid=$!
+if wait_for 20 test -e "$marks/accepted"; then
+        start=$SECONDS
+        systemctl restart runner-agent
+        check "a restart during a fetch is not held up by it ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 20
+        wait "$resolve_pid"; rc=$?
+        out=$(cat "$work/slow.out")
+        say "$out"
+        check "the resolve under way is answered: the agent is stopping (exit $rc)" rc_out 1 'stopping'
+else
+        not_ok "git did not reach the hanging mirror"
+        kill "$resolve_pid"
+fi
+kill "$hang_pid" 2>/dev/null
+wait "$hang_pid" 2>/dev/null
+check "nothing of the fetch is left in .tmp" test -z "$(ls -A "$store/.tmp")"
+check "no process of the fetch (the runner user's) is left" bash -c "! pgrep -u runner"
 
 # ---- 8. remove ----
 check "action remove" runnerctl action remove someone/hello@v1
