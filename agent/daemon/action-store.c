@@ -731,8 +731,15 @@ static int subdirs(const char *dir, bool dots, char ***ret) {
         if (!d)
                 return errno == ENOENT ? (*ret = NULL, 0) : -errno;
         while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (!dots && de->d_name[0] == '.') ||
-                        de->d_type != DT_DIR)
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (!dots && de->d_name[0] == '.'))
+                        continue;
+                /* Some file systems do not fill d_type. */
+                if (de->d_type == DT_UNKNOWN &&
+                        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
+                        de->d_type = DT_DIR;
+                if (de->d_type != DT_DIR)
                         continue;
                 if (array_grow((void **) &l, &allocated, n + 1, sizeof(char *)) < 0 ||
                         !(l[n] = strdup(de->d_name))) {
