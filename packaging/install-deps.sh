@@ -11,6 +11,8 @@ packages=(
         libcmocka-dev libclang-rt-14-dev clang-format
         # system tests: a booted systemd container over an overlay of /
         systemd systemd-container dbus util-linux procps iproute2 jq passwd
+        # the action store: git daemon, git fetch and archive (test-action-store)
+        git
         # the job users (runner-<N>) are userdb records that nss-systemd resolves
         libnss-systemd
         # vm suite: a throwaway virtual machine (tests/vm/run)

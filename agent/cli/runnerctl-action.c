@@ -168,9 +168,10 @@ static int action_add(const char *name_text, const char *source) {
                 return EXIT_FAILED;
         if (r < 0 || name.path) {
                 _cleanup_free_ char *n = escape_for_terminal(name_text);
-                return usage_error("invalid action name '%s': %s", strna(n),
+                usage_error("invalid action name '%s': %s", strna(n),
                         r < 0 ? why
                               : "the store holds whole repositories; name OWNER/REPO@REF without a path");
+                return EXIT_USAGE;
         }
 
         if (is_git_url(source)) {

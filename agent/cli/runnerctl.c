@@ -157,7 +157,8 @@ static void help(void) {
                "     failure\n"
                "  2  usage error\n"
                "  3  run --wait/--follow: the run concluded cancelled\n"
-               "  4  access denied: not root and not a member of runner-admin\n"
+               "  4  access denied: not root and not a member of runner-admin (action add and\n"
+               "     action remove: not root)\n"
                "  7  runner-agent is not running, or the system bus cannot be reached\n");
 }
 

@@ -34,6 +34,8 @@
 /* tar, when it unpacks what the caller has already checked; rm of an old tree. */
 #define LOCAL_TIMEOUT_MSEC (10 * 60 * 1000)
 #define ACTION_JSON_MAX (64U * 1024U)
+/* The names of an archive's members, one a line: beyond this, the archive is refused. */
+#define LIST_MAX (64U * 1024U * 1024U)
 #define MESSAGE_MAX 300
 
 typedef enum ActionOpKind {
@@ -145,6 +147,11 @@ static char *last_line(int fd) {
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
                 text[--n] = '\0';
         line = strrchr(text, '\n');
+        /* tar's last line says only that it failed: the one before says why. */
+        if (line && strstr(line, "Exiting with failure status")) {
+                *line = '\0';
+                line = strrchr(text, '\n');
+        }
         line = line ? line + 1 : text;
         for (end = line; *end; end++)
                 if ((unsigned char) *end < ' ' || *end == 0x7f)
@@ -310,7 +317,10 @@ static int tar_check(struct ActionOp *op, int fd) {
                         r > 0 ? strna(err) : strerror(-r));
         if (lseek(list_fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = read_full_fd(list_fd, SIZE_MAX, &text);
+        r = read_full_fd(list_fd, LIST_MAX, &text);
+        if (r == -EFBIG)
+                return op_fail(op, -EINVAL, "The action's archive has more than %u bytes of member names.",
+                        LIST_MAX);
         if (r < 0)
                 return r;
         for (line = text; *line; line = next) {
@@ -329,7 +339,7 @@ static int tar_check(struct ActionOp *op, int fd) {
  * into .tmp, then in place by an atomic rename, or an atomic exchange with the entry it replaces. */
 static int install(struct ActionOp *op, int fd, const char *path, const char *name, const char *commit,
         const char *source) {
-        _cleanup_free_ char *staging = NULL, *tree = NULL, *err = NULL, *target = NULL, *meta_path = NULL;
+        _cleanup_free_ char *staging = NULL, *tree = NULL, *err = NULL, *target = NULL;
         _cleanup_(json_object_putp) json_object *meta = NULL;
         _cleanup_free_ char *added = iso_time();
         const char *text;
@@ -343,8 +353,7 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
                 return staging ? -errno : -ENOMEM;
         tree = strdupf("%s/tree", staging);
         target = strdupf("%s/%s", op->store, path);
-        meta_path = strdupf("%s/action.json", staging);
-        if (!tree || !target || !meta_path || !added) {
+        if (!tree || !target || !added) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -363,7 +372,9 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
                 goto fail;
         }
         walk_error = 0;
-        if (nftw(tree, fix_entry, 16, FTW_PHYS | FTW_MOUNT) != 0) {
+        /* Not FTW_MOUNT: nothing is mounted in a tree just unpacked, and on overlayfs a file's st_dev
+         * is its layer's, not the directory's, so FTW_MOUNT would skip every file unseen. */
+        if (nftw(tree, fix_entry, 16, FTW_PHYS) != 0) {
                 r = walk_error == -EPERM
                         ? op_fail(op, -EINVAL,
                                   "The action's archive has a device file, FIFO or socket: refused.")
@@ -382,7 +393,11 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
         }
         text = json_object_to_json_string_ext(
                 meta, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        r = write_file_atomic_at(AT_FDCWD, meta_path, text, strlen(text), 0644);
+        {
+                _cleanup_close_ int dfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                r = dfd < 0 ? -errno : write_file_atomic_at(dfd, "action.json", text, strlen(text), 0644);
+        }
         if (r < 0)
                 goto fail;
         if (chmod(staging, 0755) < 0) {
@@ -391,8 +406,8 @@ static int install(struct ActionOp *op, int fd, const char *path, const char *na
         }
 
         /* OWNER/ and OWNER/REPO/ */
-        for (char *slash = strchr(target + strlen(op->store) + 1, '/');
-                slash && strchr(slash + 1, '/') != NULL; slash = strchr(slash + 1, '/')) {
+        for (char *slash = strchr(target + strlen(op->store) + 1, '/'); slash;
+                slash = strchr(slash + 1, '/')) {
                 *slash = '\0';
                 r = mkdir(target, 0755) < 0 && errno != EEXIST ? -errno : 0;
                 *slash = '/';
@@ -541,9 +556,10 @@ static int fetch_one(
 
 static int do_fetch(struct ActionOp *op) {
         _cleanup_free_ char *dir = NULL, *plain = NULL, *git = NULL, *commit = NULL, *error = NULL,
-                            *name = NULL;
+                            *name = NULL, *lower_plain = NULL, *lower_git = NULL;
         _cleanup_close_ int tar = -EBADF;
         const char *url = NULL;
+        size_t n_urls = 2;
         int r;
 
         r = action_canonical_name(op->owner, op->repo, op->ref, &name);
@@ -551,11 +567,28 @@ static int do_fetch(struct ActionOp *op) {
                 r = action_mirror_urls(op->mirror, op->owner, op->repo, &plain, &git);
         if (r < 0)
                 return r;
+        /* The mirror's paths are case-sensitive, GitHub's names are not: as written in uses:, then in
+         * lowercase (the store's own spelling, "owner/repo@ref"). */
+        {
+                _cleanup_free_ char *owner = strndup(name, strcspn(name, "/")),
+                                    *repo = strndup(
+                                            strchr(name, '/') + 1, strcspn(strchr(name, '/') + 1, "@"));
+
+                if (!owner || !repo)
+                        return -ENOMEM;
+                if (!streq(owner, op->owner) || !streq(repo, op->repo)) {
+                        r = action_mirror_urls(op->mirror, owner, repo, &lower_plain, &lower_git);
+                        if (r < 0)
+                                return r;
+                        n_urls = 4;
+                }
+        }
         dir = strdupf("%s/.tmp/fetch-XXXXXX", op->store);
         if (!dir || !mkdtemp(dir))
                 return dir ? -errno : -ENOMEM;
-        /* Git runs as the runner user, in a directory only it may write, that no one else can reach
-         * (.tmp is root's, mode 0700). */
+        /* Git runs as the runner user (no process of a job's), in a directory only it may enter: .tmp
+         * is root's, mode 0711, so that git can reach its directory by its path but no one can list
+         * .tmp. */
         if (chown(dir, op->fetch_uid, op->fetch_gid) < 0) {
                 r = -errno;
                 goto finish;
@@ -568,15 +601,16 @@ static int do_fetch(struct ActionOp *op) {
                         name, r > 0 ? strna(error) : strerror(-r));
                 goto finish;
         }
-        for (size_t i = 0; i < 2; i++) {
-                url = i == 0 ? plain : git;
+        for (size_t i = 0; i < n_urls; i++) {
+                url = (const char *[]){ plain, git, lower_plain, lower_git }[i];
                 error = mfree(error);
                 r = fetch_one(op, dir, url, &commit, &error);
                 if (r == 0 || r < 0)
                         break;
         }
         if (r != 0) {
-                if (r < 0 && r != -ENOMEM)
+                /* -ECANCELED: the agent is stopping, which op_done() says. */
+                if (r < 0 && !IN_SET(r, -ENOMEM, -ECANCELED))
                         r = op_fail(op, r, "Fetching %s from %s failed: %s.", name, url,
                                 r == -ETIMEDOUT ? "git took longer than 5 minutes" : strerror(-r));
                 else if (r > 0)
@@ -697,8 +731,15 @@ static int subdirs(const char *dir, bool dots, char ***ret) {
         if (!d)
                 return errno == ENOENT ? (*ret = NULL, 0) : -errno;
         while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (!dots && de->d_name[0] == '.') ||
-                        de->d_type != DT_DIR)
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (!dots && de->d_name[0] == '.'))
+                        continue;
+                /* Some file systems do not fill d_type. */
+                if (de->d_type == DT_UNKNOWN &&
+                        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
+                        de->d_type = DT_DIR;
+                if (de->d_type != DT_DIR)
                         continue;
                 if (array_grow((void **) &l, &allocated, n + 1, sizeof(char *)) < 0 ||
                         !(l[n] = strdup(de->d_name))) {
@@ -929,7 +970,7 @@ static int sweep_tmp(void *data) {
         if (!tmp)
                 return -ENOMEM;
         r = remove_tree(op, tmp);
-        if (r >= 0 && mkdir(tmp, 0700) < 0 && errno != EEXIST)
+        if (r >= 0 && mkdir(tmp, 0711) < 0 && errno != EEXIST)
                 r = -errno;
         return r;
 }
@@ -949,8 +990,8 @@ int action_store_init(Manager *m) {
         m->action_dir = strdupf("%s/actions", m->state_dir);
         if (!m->action_dir)
                 return log_oom();
-        /* Jobs read the trees: the store is 0755, its .tmp (what is being unpacked or fetched) 0700. */
-        r = mkdir_p(m->action_dir, 0755, 0, 0);
+        /* Jobs read the trees: the store is 0755, its .tmp (what is being unpacked or fetched) 0711. */
+        r = mkdir_p(m->action_dir, 0755, (uid_t) -1, (gid_t) -1);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", m->action_dir);
         m->action_abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

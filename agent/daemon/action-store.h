@@ -30,10 +30,12 @@ int action_store_init(Manager *m);
  * ends the worker. */
 void action_store_finish(Manager *m);
 
-/* Looks owner/repo@ref up (a tag, a branch or a commit; owner and repo as in uses:), fetching it from
- * [Actions] Mirror= into the store when it is missing there. Returns < 0 at once only for an invalid
- * name (-EINVAL) or -ENOMEM, and then cb is not called. *ret_handle (may be NULL) cancels the
- * callback with action_resolve_cancel() until cb has been called. */
+/* Looks owner/repo@ref up (a tag, a branch or a commit; owner and repo as in uses:, without the path
+ * inside the repository: the caller finds action.yml below dir), fetching it from [Actions] Mirror=
+ * into the store when it is missing there. Returns < 0 at once only for an invalid name (-EINVAL),
+ * -ESHUTDOWN once the agent is stopping, or -ENOMEM, and then cb is not called. Resolves run one
+ * after another, with adds and removes: a fetch delays those queued after it. *ret_handle (may be NULL)
+ * cancels the callback with action_resolve_cancel() until cb has been called. */
 int action_store_resolve(Manager *m, const char *owner, const char *repo, const char *ref, ActionResolved cb,
         void *userdata, ActionResolve **ret_handle);
 /* cb will not be called; the work under way finishes on the worker. Returns NULL. */

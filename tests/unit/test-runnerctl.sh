@@ -188,5 +188,18 @@ else
         failed=$((failed + 1))
 fi
 
+# runnerctl action: names and usage are checked before the agent is asked
+check "action add of ../x is a usage error" 2 "" "$runnerctl" action add ../x "$tmp"
+stderr_is "the message says the form" "runnerctl: invalid action name '../x': expected owner/repo@ref (a tag, a branch or a commit)
+Try 'runnerctl --help' for more information."
+check "action add of a/b@ is a usage error" 2 "" "$runnerctl" action add a/b@ "$tmp"
+stderr_is "the message says the ref is empty" "runnerctl: invalid action name 'a/b@': the ref after @ is empty
+Try 'runnerctl --help' for more information."
+check "action add with a path inside the repository is a usage error" 2 "" "$runnerctl" action add a/b/dir@v1 "$tmp"
+check "action add of a source that does not exist fails" 1 "" "$runnerctl" action add a/b@v1 "$tmp/none"
+check "an unknown action command is a usage error" 2 "" "$runnerctl" action frob
+check "action remove without a name is a usage error" 2 "" "$runnerctl" action remove
+check "action add --json is a usage error" 2 "" "$runnerctl" action add --json a/b@v1 "$tmp"
+
 echo "1..$n"
 exit $((failed > 0))
