@@ -216,7 +216,8 @@ static int copy_action(void *data) {
         if (!parent)
                 return -ENOMEM;
         *strrchr(parent, '/') = '\0';
-        r = mkdir_p(parent, 0700, l->uid, l->uid);
+        /* 0711: the job's user reaches its copy by name, and lists nothing else */
+        r = mkdir_p(parent, 0711, l->uid, l->uid);
         if (r < 0)
                 return r;
         tmp = strdupf("%s/.copy-%zu-%zu", parent, l->job, l->step);

@@ -193,6 +193,94 @@ check "the composite action's step concluded cancelled" \
         bash -c "runnerctl status --json $id | jq -e '.jobs[0].steps[1].conclusion == \"cancelled\"'"
 check "no process of a step's user is left" test -z "$(live_runner_processes)"
 
+# ---- actions from the action store, by tag and by commit: pre, main and post ----
+hello=$work/hello
+mkdir -p "$hello"
+cat >"$hello/action.yml" <<'YML'
+name: hello
+description: A JavaScript action without dependencies, with pre and post.
+inputs:
+  who:
+    description: whom to greet
+    required: true
+outputs:
+  said:
+    description: what main said
+runs:
+  using: node20
+  pre: pre.js
+  main: main.js
+  post: post.js
+YML
+cat >"$hello/pre.js" <<'JS'
+const fs = require('fs');
+console.log(`pre ran for ${process.env.INPUT_WHO}`);
+fs.appendFileSync(process.env.GITHUB_STATE, `from-pre=pre-${process.env.INPUT_WHO}\n`);
+JS
+cat >"$hello/main.js" <<'JS'
+const fs = require('fs');
+console.log(`main ran for ${process.env.INPUT_WHO}, state ${process.env['STATE_from-pre']}, in ${process.env.GITHUB_ACTION_PATH}`);
+fs.appendFileSync(process.env.GITHUB_OUTPUT, `said=hello ${process.env.INPUT_WHO}\n`);
+JS
+cat >"$hello/post.js" <<'JS'
+console.log(`post ran for ${process.env.INPUT_WHO}, state ${process.env['STATE_from-pre']}`);
+JS
+git -C "$hello" init -q -b main
+git -C "$hello" add . && git -C "$hello" -c user.email=t@example.org -c user.name=t commit -qm hello
+git -C "$hello" tag v1
+hello_sha=$(git -C "$hello" rev-parse HEAD)
+runnerctl action add someone/hello@v1 "file://$hello" >/dev/null || not_ok "runnerctl action add from a file:// URL"
+cat >"$work/store.yml" <<YML
+on: push
+jobs:
+  store:
+    steps:
+      - id: tag
+        uses: someone/hello@v1
+        with:
+          who: tag
+      - id: commit
+        uses: Someone/Hello@$hello_sha
+        with:
+          who: commit
+      - name: outputs
+        run: echo "tag=\${{ steps.tag.outputs.said }} commit=\${{ steps.commit.outputs.said }}"
+  missing:
+    steps:
+      - run: echo "must not run"
+      - uses: someone/missing@v1
+YML
+id=$(runnerctl run --no-source --wait "$work/store.yml")
+say "$(runnerctl status "$id")"
+names=$(runnerctl status --json "$id" | jq -r '.jobs[0].steps[].name')
+check "pre steps first, in the order of their steps; post steps last, in reverse" test "$names" = "Pre Run someone/hello@v1
+Pre Run Someone/Hello@$hello_sha
+Run someone/hello@v1
+Run Someone/Hello@$hello_sha
+outputs
+Post Run Someone/Hello@$hello_sha
+Post Run someone/hello@v1"
+check "the job using actions of the store concluded success" \
+        bash -c "runnerctl status --json $id | jq -e '.jobs[0].conclusion == \"success\"'"
+logs_of() { # logs_of RUN JOB-INDEX JOB NAME
+        runnerctl logs "$1" "$3" "$(step_json "$1" "$2" "$4" | jq -r .number)"
+}
+log=$(logs_of "$id" 0 store "Pre Run someone/hello@v1")
+expect "the pre step ran with the step's inputs" "$log" "pre ran for tag"
+log=$(logs_of "$id" 0 store "Run someone/hello@v1")
+check "main ran with the state pre saved, in the job's copy of the action" \
+        grep -qE "^main ran for tag, state pre-tag, in /run/runner-agent/r$id/j1/actions/someone/hello/v1\$" <<<"$log"
+log=$(logs_of "$id" 0 store "Post Run Someone/Hello@$hello_sha")
+expect "the post step of the action resolved by commit ran with its state" "$log" "post ran for commit, state pre-commit"
+log=$(logs_of "$id" 0 store outputs)
+expect "the outputs of the actions resolved by tag and by commit" "$log" "tag=hello tag commit=hello commit"
+missing=$(runnerctl status --json "$id" | jq -c '.jobs[1]')
+say "$missing"
+check "a job using an action missing from the store fails when it starts" \
+        jq -e '.conclusion == "failure" and all(.steps[]; .conclusion == "skipped")' <<<"$missing"
+check "... saying how to add it" \
+        jq -e '.message | contains("runnerctl action add someone/missing@v1")' <<<"$missing"
+
 # ---- the agent restarts while a composite action's step runs ----
 rm -f "$marks"/*
 id=$(cd "$repo" && runnerctl run .github/workflows/restart.yml)
