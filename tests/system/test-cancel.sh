@@ -75,14 +75,17 @@ int_term=$(ms_between $marks/term.int $marks/term.term)
 say "term: SIGINT seen $(ms_between "$work/cancel-returned" $marks/term.int) ms after runnerctl returned, SIGTERM $int_term ms after SIGINT"
 check "an entry ignoring SIGINT got SIGTERM 7500 ms after SIGINT ($int_term ms, ±50)" within "$int_term" 7450 7550
 kill_term=$(ms_between $marks/kill.int $marks/kill.term)
-last_beat=$(ms_between $marks/kill.term $marks/kill.beat)
 check "the one ignoring both got SIGTERM at 7500 ms too ($kill_term ms)" within "$kill_term" 7450 7550
-check "… and was killed 2500 ms later (last sign of life $last_beat ms after SIGTERM, ±50)" within "$last_beat" 2450 2550
 kill_event=$(event "$id" '.RUNNER_EVENT == "kill" and .RUNNER_JOB == "kill"')
 term_event=$(event "$id" '.RUNNER_EVENT == "terminate" and .RUNNER_JOB == "kill"')
 say "journal: terminate $(jq -r .RUNNER_ELAPSED_USEC <<<"$term_event") µs, kill $(jq -r .RUNNER_ELAPSED_USEC <<<"$kill_event") µs into the step's cancellation"
 journal_gap=$(( ($(jq -r .realtime_usec <<<"$kill_event") - $(jq -r .realtime_usec <<<"$term_event")) / 1000 ))
 check "journal: the kill came ${journal_gap} ms after SIGTERM (±50)" within "$journal_gap" 2450 2550
+# What the step saw lags by however long a busy machine takes to run its trap: its last sign of life is
+# checked against the agent's kill, as test-matrix does: alive until shortly before it, nothing after.
+beat_to_kill=$(awk -v k="$(jq -r .realtime_usec <<<"$kill_event")" '{ t = $1 } END { printf "%d\n", (k / 1e6 - t) * 1000 }' $marks/kill.beat)
+check "… and lived until the kill, not after it (last sign of life $beat_to_kill ms before it, -50/+300)" \
+        within "$beat_to_kill" -50 300
 
 logs=$(runnerctl logs "$id")
 check "the always() cleanup step ran in the cancelled job" grep -q "cleanup step ran" <<<"$logs"

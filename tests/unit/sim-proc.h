@@ -8,6 +8,8 @@
  *   trap INT     ignores SIGINT (trap TERM: SIGTERM)
  *   linger MS    takes MS milliseconds to exit after a signal it does not ignore
  *   output K=V, setenv K=V, addpath D: what it leaves in $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH
+ *   state K=V    what it leaves in $GITHUB_STATE (a JavaScript action's step)
+ * A JavaScript action's step behaves as the name of the file it runs says (main: "sleep 100"). 
  * Include after cmocka.h and run.h. */
 
 #include <inttypes.h>
@@ -35,7 +37,7 @@ typedef struct Proc {
         uint64_t empty_at;
         uint64_t linger;
         int exit_code, exit_signal;
-        char output[256], env[256], path[256];
+        char output[256], env[256], path[256], state[256];
 } Proc;
 
 static inline RunTime sim_time(uint64_t now) {
@@ -84,6 +86,9 @@ static inline void sim_proc_parse(Proc *p, const char *text) {
                                 "%s\n", line + 7);
                 else if (strncmp(line, "setenv ", 7) == 0)
                         snprintf(p->env + strlen(p->env), sizeof(p->env) - strlen(p->env), "%s\n", line + 7);
+                else if (strncmp(line, "state ", 6) == 0)
+                        snprintf(p->state + strlen(p->state), sizeof(p->state) - strlen(p->state), "%s\n",
+                                line + 6);
                 else if (strncmp(line, "addpath ", 8) == 0)
                         snprintf(p->path + strlen(p->path), sizeof(p->path) - strlen(p->path), "%s\n",
                                 line + 8);

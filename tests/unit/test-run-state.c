@@ -31,7 +31,7 @@
 #include "test-util.h"
 
 #define NJ 8
-#define NS 8
+#define NS 16
 
 /* What the scenario is: the workflow and how the world behaves around it. */
 typedef struct Scenario {
@@ -44,6 +44,7 @@ typedef struct Scenario {
         RunCancelSettings cancel;     /* 0s: the defaults */
         uint64_t cancel_at, force_at; /* ms of runnerctl cancel and cancel --force; NEVER: none */
         unsigned required;            /* Situations the scenario must pass through */
+        const char *const *actions;   /* uses: as written, then its action.yml; NULL-terminated */
 } Scenario;
 
 /* Everything a simulated agent and its world hold; all but run survive the restart. */
@@ -103,9 +104,62 @@ static void sim_start_step(void *userdata, RunAction *x, RunActions *more) {
                 .ready_at = s->now + s->sc->scope_delay * MS,
                 .exit_at = NEVER,
                 .empty_at = NEVER };
-        sim_proc_parse(p, x->spec->script);
+        /* a JavaScript action's step: as the name of its file says */
+        sim_proc_parse(p, x->spec->node ? strrchr(x->spec->script, '/') + 1 : x->spec->script);
         log_spec(s, x->job, x->step, x->spec);
 }
+
+/* The agent loads an action: here from the scenario's texts, at once. */
+static void sim_load_action(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        const WorkflowStep *d = s->run->jobs[x->job].steps[x->step].def;
+        RunLoadedAction *a = NULL;
+
+        logf_(s, "LOAD %zu/%zu %s", x->job, x->step, d->uses);
+        for (const char *const *u = s->sc->actions; u && *u; u += 2)
+                if (streq(*u, d->uses)) {
+                        a = calloc(1, sizeof(RunLoadedAction));
+                        assert_non_null(a);
+                        a->n_ref = 1;
+                        assert_int_equal(action_load(u[1], strlen(u[1]), &a->action, NULL), 0);
+                        assert_true(asprintf(&a->dir, "/actions/%s", d->uses) > 0);
+                        a->text = strdup(u[1]);
+                        if (d->action.owner) {
+                                a->repository = strdup(d->action.repo);
+                                a->ref = strdup(d->action.ref);
+                        }
+                }
+        assert_int_equal(
+                run_step_action_loaded(s->run, x->job, x->step, a, a ? NULL : "not found", at(s), more), 0);
+        run_loaded_action_unref(a);
+}
+
+/* Steps an action added: what the world keeps per step moves with them. */
+static void sim_steps_inserted(void *userdata, RunAction *x, RunActions *more) {
+        Sim *s = userdata;
+        Proc *p = s->procs[x->job];
+
+        logf_(s, "INSERTED %zu/%zu +%" PRIu64, x->job, x->step, x->usec);
+        assert_true(x->job < NJ && x->step + x->usec <= NS);
+        memmove(p + x->step + x->usec, p + x->step, (NS - x->step - x->usec) * sizeof(Proc));
+        memset(p + x->step, 0, x->usec * sizeof(Proc));
+}
+
+static const RunDriverOps sim_actions_ops = {
+        .now = sim_now,
+        .room = sim_room_left,
+        .signal_step = sim_signal_step,
+        .kill_step = sim_kill_step,
+        .start_step = sim_start_step,
+        .abort_step = sim_abort_step,
+        .kill_run = sim_kill_run,
+        .clean_job = sim_clean_job,
+        .event = sim_event,
+        .changed = sim_changed,
+        .acquire_group = sim_acquire_group,
+        .load_action = sim_load_action,
+        .steps_inserted = sim_steps_inserted,
+};
 
 static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
@@ -170,7 +224,7 @@ static void sim_event(void *userdata, RunAction *x, RunActions *more) {
 
 /* As the agent does after every event: until nothing more is decided. */
 static void drive(Sim *s, RunActions *actions) {
-        assert_int_equal(run_drive(s->run, &sim_ops, s, actions), 0);
+        assert_int_equal(run_drive(s->run, &sim_actions_ops, s, actions), 0);
 }
 
 static void set_value(ExprValue *o, const char *key, ExprValue *v) {
@@ -294,6 +348,8 @@ static bool sim_step(Sim *s) {
                         .env_len = normal ? strlen(p->env) : 0,
                         .path = normal ? p->path : NULL,
                         .path_len = normal ? strlen(p->path) : 0,
+                        .state = p->state,
+                        .state_len = strlen(p->state),
                 };
                 p->ended = true;
                 logf_(s, "EXIT %zu/%zu %d %d", bj, bs, res.exit_code, res.exit_signal);
@@ -388,6 +444,8 @@ enum {
         SIT_ENV_PATH = 1 << 13,         /* a running job with $GITHUB_ENV and $GITHUB_PATH additions */
         SIT_OUTPUTS = 1 << 14,          /* a step with outputs in a running job */
         SIT_JOB_CANCELLED = 1 << 15,    /* a running job got the cancellation message */
+        SIT_COMPOSITE = 1 << 16,        /* a composite action's step runs its steps */
+        SIT_POST = 1 << 17,             /* a JavaScript action's post step runs */
 };
 
 static unsigned situations(const Run *run) {
@@ -404,9 +462,13 @@ static unsigned situations(const Run *run) {
                 m |= j->timer ? SIT_JOB_TIMEOUT : 0;
                 m |= running && j->n_path > 0 && j->env->object.n > 0 ? SIT_ENV_PATH : 0;
                 m |= running && j->local_status == RUN_CONCLUSION_CANCELLED ? SIT_JOB_CANCELLED : 0;
-                for (size_t k = 0; k < j->def->n_steps; k++) {
+                for (size_t k = 0; k < j->n_steps; k++) {
                         const RunStep *s = &j->steps[k];
 
+                        m |= running && s->end != SIZE_MAX && s->status == RUN_STATUS_IN_PROGRESS ? SIT_COMPOSITE
+                                                                                               : 0;
+                        m |= running && s->role == RUN_STEP_POST && s->status == RUN_STATUS_IN_PROGRESS ? SIT_POST
+                                                                                                     : 0;
                         m |= running && s->outputs && s->outputs->object.n > 0 ? SIT_OUTPUTS : 0;
                         if (s->status != RUN_STATUS_IN_PROGRESS)
                                 continue;
@@ -621,6 +683,60 @@ static const Scenario scenario_job_timeout = {
         .required = SIT_HELD | SIT_PENDING | SIT_INTERRUPT | SIT_TERMINATE | SIT_JOB_CANCELLED |
                 SIT_JOB_TIMEOUT | SIT_STEP_TIMEOUT | SIT_KILL_HALF,
 };
+
+/* README, "Actions": a JavaScript action of the store with pre, main and post and state; a composite
+ * action nesting another; a cancel while a composite action's step runs. */
+static const char *const scenario_actions_texts[] = {
+        "someone/js@v1",
+        "name: js\n"
+        "runs:\n"
+        "  using: node20\n"
+        "  pre: sleep 20\n"
+        "  main: \"sleep 100\"\n"
+        "  post: sleep 30\n",
+        "./comp",
+        "name: comp\n"
+        "inputs: { word: { default: w } }\n"
+        "outputs: { o: { value: '${{ steps.s1.outputs.o }}/${{ steps.in.outputs.n }}' } }\n"
+        "runs:\n"
+        "  using: composite\n"
+        "  steps:\n"
+        "    - { id: s1, shell: bash, run: \"sleep 50\\noutput o=${{ inputs.word }}\" }\n"
+        "    - { id: in, uses: ./nested, with: { n: '${{ inputs.word }}!' } }\n"
+        "    - { if: \"inputs.word == 'hang'\", shell: bash, run: \"trap INT\\nlinger 100\" }\n"
+        "    - { shell: bash, run: sleep 5 }\n"
+        "    - { if: always(), shell: bash, run: sleep 10 }\n",
+        "./nested",
+        "name: nested\n"
+        "inputs: { n: { required: true } }\n"
+        "outputs: { n: { value: '${{ steps.x.outputs.n }}' } }\n"
+        "runs: { using: composite, steps: [ { id: x, shell: sh, run: \"sleep 5\\noutput n=${{ inputs.n }}\" } ] }\n",
+        NULL,
+};
+
+static const Scenario scenario_actions = {
+        .name = "JavaScript and composite actions, a cancel inside a composite action",
+        .yaml = "jobs:\n"
+                "  a:\n"
+                "    steps:\n"
+                "      - { id: js, uses: someone/js@v1, with: { who: x } }\n"
+                "      - { id: comp, uses: ./comp, with: { word: w } }\n"
+                "      - run: \"sleep 10\\noutput z=${{ steps.comp.outputs.o }}\"\n"
+                "  b:\n"
+                "    steps:\n"
+                "      - { uses: ./comp, with: { word: hang } }\n"
+                "      - { if: always(), uses: someone/js@v1 }\n",
+        .scope_delay = 3,
+        .clean_delay = 10,
+        .cancel_at = 500,
+        .force_at = NEVER,
+        .actions = scenario_actions_texts,
+        .required = SIT_RUNNING | SIT_INTERRUPT | SIT_COMPOSITE | SIT_POST | SIT_OUTPUTS | SIT_JOB_CANCELLED,
+};
+
+static void test_resume_actions(void **state) {
+        check_resume(&scenario_actions);
+}
 
 static void test_resume_files(void **state) {
         check_resume(&scenario_files);
@@ -1141,6 +1257,7 @@ static void test_corpus(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_resume_files),
+                cmocka_unit_test(test_resume_actions),
                 cmocka_unit_test(test_resume_cancel),
                 cmocka_unit_test(test_resume_queued),
                 cmocka_unit_test(test_resume_force),
