@@ -13,8 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The workflow of the corpus' states (tests/unit/test-run-state.c, scenario_cancel). */
-static const char yaml[] =
+/* The workflows of the corpus' states (tests/unit/test-run-state.c, scenario_cancel and
+ * scenario_actions): each input is tried with both. */
+static const char yaml_cancel[] =
         "jobs:\n"
         "  main:\n"
         "    steps:\n"
@@ -34,7 +35,18 @@ static const char yaml[] =
         "    if: always()\n"
         "    steps: [ { run: \"trap INT\\nlinger 300\" }, { if: cancelled(), run: sleep 5 } ]\n";
 
-static Workflow *load(void) {
+static const char yaml_actions[] = "jobs:\n"
+                                   "  a:\n"
+                                   "    steps:\n"
+                                   "      - { id: js, uses: someone/js@v1, with: { who: x } }\n"
+                                   "      - { id: comp, uses: ./comp, with: { word: w } }\n"
+                                   "      - run: \"sleep 10\\noutput z=${{ steps.comp.outputs.o }}\"\n"
+                                   "  b:\n"
+                                   "    steps:\n"
+                                   "      - { uses: ./comp, with: { word: hang } }\n"
+                                   "      - { if: always(), uses: someone/js@v1 }\n";
+
+static Workflow *load(const char *yaml) {
         Workflow *w = NULL;
         WorkflowErrors errors = {};
 
@@ -56,7 +68,7 @@ static void go_on(Run *run) {
 
         (void) run_advance(run, now, NULL, &actions);
         for (size_t i = 0; i < run->n_jobs; i++)
-                for (size_t k = 0; k < run->jobs[i].def->n_steps; k++)
+                for (size_t k = 0; k < run->jobs[i].n_steps; k++)
                         (void) run_timer_fired(run, i, k, now, &actions);
         (void) run_cancel(run, "fuzz", false, now, &actions);
         (void) run_advance(run, now, NULL, &actions);
@@ -67,21 +79,13 @@ static void go_on(Run *run) {
                 json_object_put(o);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        _cleanup_(tokener_freep) json_tokener *tok = json_tokener_new();
-        _cleanup_(json_object_putp) json_object *o = NULL, *saved = NULL, *saved2 = NULL, *again = NULL,
-                                                *status = NULL;
+static int try_state(json_object *o, const char *yaml) {
+        _cleanup_(json_object_putp) json_object *saved = NULL, *saved2 = NULL, *again = NULL, *status = NULL;
         _cleanup_(run_freep) Run *run = NULL, *run2 = NULL;
         _cleanup_free_ char *error = NULL, *text = NULL;
         int r;
 
-        if (!tok || size > 1024 * 1024)
-                return 0;
-        o = json_tokener_parse_ex(tok, (const char *) data, (int) size);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success)
-                return 0;
-
-        r = run_state_from_json(o, load(), &run, &error);
+        r = run_state_from_json(o, load(yaml), &run, &error);
         if (r == -ENOMEM)
                 return 0;
         if (r < 0) {
@@ -100,12 +104,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 __builtin_trap();
         free(error);
         error = NULL;
-        if (run_state_from_json(again, load(), &run2, &error) < 0)
+        if (run_state_from_json(again, load(yaml), &run2, &error) < 0)
                 __builtin_trap();
         if (run_state_to_json(run2, &saved2) < 0 ||
                 strcmp(text, json_object_to_json_string_ext(saved2, JSON_C_TO_STRING_PLAIN)) != 0)
                 __builtin_trap();
 
         go_on(run2);
+        return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(tokener_freep) json_tokener *tok = json_tokener_new();
+        _cleanup_(json_object_putp) json_object *o = NULL;
+
+        if (!tok || size > 1024 * 1024)
+                return 0;
+        o = json_tokener_parse_ex(tok, (const char *) data, (int) size);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success)
+                return 0;
+        (void) try_state(o, yaml_cancel);
+        (void) try_state(o, yaml_actions);
         return 0;
 }

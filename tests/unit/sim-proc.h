@@ -9,7 +9,7 @@
  *   linger MS    takes MS milliseconds to exit after a signal it does not ignore
  *   output K=V, setenv K=V, addpath D: what it leaves in $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH
  *   state K=V    what it leaves in $GITHUB_STATE (a JavaScript action's step)
- * A JavaScript action's step behaves as the name of the file it runs says (main: "sleep 100"). 
+ * A JavaScript action's step behaves as the name of the file it runs says (main: "sleep 100").
  * Include after cmocka.h and run.h. */
 
 #include <inttypes.h>

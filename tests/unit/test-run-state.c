@@ -465,10 +465,12 @@ static unsigned situations(const Run *run) {
                 for (size_t k = 0; k < j->n_steps; k++) {
                         const RunStep *s = &j->steps[k];
 
-                        m |= running && s->end != SIZE_MAX && s->status == RUN_STATUS_IN_PROGRESS ? SIT_COMPOSITE
-                                                                                               : 0;
-                        m |= running && s->role == RUN_STEP_POST && s->status == RUN_STATUS_IN_PROGRESS ? SIT_POST
-                                                                                                     : 0;
+                        m |= running && s->end != SIZE_MAX && s->status == RUN_STATUS_IN_PROGRESS
+                                ? SIT_COMPOSITE
+                                : 0;
+                        m |= running && s->role == RUN_STEP_POST && s->status == RUN_STATUS_IN_PROGRESS
+                                ? SIT_POST
+                                : 0;
                         m |= running && s->outputs && s->outputs->object.n > 0 ? SIT_OUTPUTS : 0;
                         if (s->status != RUN_STATUS_IN_PROGRESS)
                                 continue;
