@@ -199,7 +199,7 @@ static int job_reevaluate_running_step(Run *run, size_t job, RunTime now, RunAct
         if (r < 0)
                 return r;
         r = run_event_push(a, RUN_EVENT_STEP_CONDITION, job, step,
-                run_condition_text(run_step_condition_def(j, &j->steps[step])), pass, error);
+                run_step_condition_text(j, &j->steps[step]), pass, error);
         if (r < 0)
                 return r;
         return pass ? 0 : step_cancel(run, job, step, false, now, a);

@@ -31,6 +31,9 @@ int run_event_push(RunActions *a, RunEvent event, size_t job, size_t step, const
 /* The if: of a step: its own, or its action's pre-if: or post-if: for a pre or post step. */
 const WorkflowCondition *run_step_condition_def(const RunJob *j, const RunStep *s);
 
+/* ... as written, or what an absent one means. */
+const char *run_step_condition_text(const RunJob *j, const RunStep *s);
+
 /* The if: as written, or what an absent one means. */
 const char *run_condition_text(const WorkflowCondition *c);
 

@@ -930,6 +930,13 @@ const WorkflowCondition *run_step_condition_def(const RunJob *j, const RunStep *
         }
 }
 
+const char *run_step_condition_text(const RunJob *j, const RunStep *s) {
+        const WorkflowCondition *c = run_step_condition_def(j, s);
+
+        /* pre-if: and post-if: default to always() (README, "Running actions") */
+        return c->raw ?: s->role != RUN_STEP_MAIN ? "always()" : "success()";
+}
+
 /* The env a step's own adds to: the job's, or that of the composite action it is a step of. */
 static const ExprValue *step_env_base(const RunJob *j, const RunStep *s) {
         return s->parent != SIZE_MAX ? j->steps[s->parent].env : j->env;
@@ -2098,8 +2105,7 @@ static int job_next_step(Run *run, size_t job, RunTime now, RunActions *actions)
                 }
                 if (under_cancellation(run, j)) {
                         int k = run_event_push(actions, RUN_EVENT_STEP_CONDITION, job, step,
-                                run_condition_text(run_step_condition_def(j, s)), r >= 0 && pass,
-                                r < 0 ? s->message : NULL);
+                                run_step_condition_text(j, s), r >= 0 && pass, r < 0 ? s->message : NULL);
                         if (k < 0)
                                 return k;
                 }
