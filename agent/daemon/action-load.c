@@ -38,6 +38,7 @@ struct ActionLoad {
         char *uses;              /* as written */
         char *store_dir;         /* the store's tree */
         char *dest;              /* the job's copy: <files>/actions/<owner>/<repo>/<ref> */
+        char *staging;           /* where it is made: <files>/.copy-<step>, root's */
         char *subdir;            /* the action in it: owner/repo/PATH@ref, NULL: the root */
         uid_t uid;
 };
@@ -49,6 +50,7 @@ static ActionLoad *action_load_free(ActionLoad *l) {
         free(l->uses);
         free(l->store_dir);
         free(l->dest);
+        free(l->staging);
         free(l->subdir);
         free(l);
         return NULL;
@@ -203,39 +205,39 @@ static int spawn_wait(const char *path, char *const argv[]) {
 }
 
 /* On the worker: the store's tree to <dest>, the job's user's, unless the job has it already (a second
- * step using the same action). Copied beside dest, given to the user, then renamed into place. */
+ * step using the same action). Made in <files>, which only root may write to, given to the user there,
+ * then renamed into place. Every directory above the copy is root's too: the job's processes (left
+ * running by its earlier steps) cannot put a symlink where the agent writes. */
 static int copy_action(void *data) {
         ActionLoad *l = data;
-        _cleanup_free_ char *tmp = NULL, *parent = NULL, *uid = NULL;
+        _cleanup_free_ char *parent = NULL, *uid = NULL;
         struct stat st;
         int r;
 
         if (lstat(l->dest, &st) >= 0)
                 return 0;
         parent = strdup(l->dest);
-        if (!parent)
+        uid = strdupf("%u:%u", l->uid, l->uid);
+        if (!parent || !uid)
                 return -ENOMEM;
         *strrchr(parent, '/') = '\0';
         /* 0711: the job's user reaches its copy by name, and lists nothing else */
-        r = mkdir_p(parent, 0711, l->uid, l->uid);
+        r = mkdir_p(parent, 0711, (uid_t) -1, (gid_t) -1);
         if (r < 0)
                 return r;
-        tmp = strdupf("%s/.copy-%zu-%zu", parent, l->job, l->step);
-        uid = strdupf("%u:%u", l->uid, l->uid);
-        if (!tmp || !uid)
-                return -ENOMEM;
-        (void) rm_rf_at(AT_FDCWD, tmp);
+        (void) rm_rf_at(AT_FDCWD, l->staging);
         r = spawn_wait("/bin/cp",
                 (char *[]){ (char *) "cp", (char *) "-R", (char *) "-P",
-                        (char *) "--preserve=mode,timestamps", (char *) "--", l->store_dir, tmp, NULL });
+                        (char *) "--preserve=mode,timestamps", (char *) "--", l->store_dir, l->staging,
+                        NULL });
         if (r >= 0)
                 r = spawn_wait("/bin/chown",
-                        (char *[]){ (char *) "chown", (char *) "-R", (char *) "-h", (char *) "--", uid, tmp,
-                                NULL });
-        if (r >= 0 && rename(tmp, l->dest) < 0)
+                        (char *[]){ (char *) "chown", (char *) "-R", (char *) "-h", (char *) "--", uid,
+                                l->staging, NULL });
+        if (r >= 0 && rename(l->staging, l->dest) < 0)
                 r = -errno;
         if (r < 0)
-                (void) rm_rf_at(AT_FDCWD, tmp);
+                (void) rm_rf_at(AT_FDCWD, l->staging);
         return r;
 }
 
@@ -350,9 +352,10 @@ void step_load_action(ManagedRun *mr, size_t job, size_t step, RunActions *more)
         *l = (ActionLoad){ .mr = mr, .job = job, .step = step, .uid = jc->uid };
         l->uses = strdup(d->uses);
         l->dest = strdupf("%s/actions/%s/%s/%s", jc->files_dir, ref->owner, ref->repo, ref->ref);
+        l->staging = strdupf("%s/.copy-%u", jc->files_dir, mr->run->jobs[job].steps[step].number);
         if (ref->path)
                 l->subdir = strdup(ref->path);
-        if (!l->uses || !l->dest || (ref->path && !l->subdir)) {
+        if (!l->uses || !l->dest || !l->staging || (ref->path && !l->subdir)) {
                 action_load_free(l);
                 return answer_error(mr, job, step, "Out of memory.", more);
         }
