@@ -181,8 +181,8 @@ static void answer_from(
         if (r == -ENOMEM && !message)
                 message = strdup("Out of memory loading the action.");
         if (run_step_action_loaded(mr->run, job, step, loaded, message, now(), actions) < 0)
-                log_warning("Run %" PRIu64 ": the action of job %s, step %zu, was not awaited.", mr->id,
-                        mr->run->jobs[job].def->id, step + 1);
+                log_warning("Run %" PRIu64 ": the action of job %s, step %u, was not awaited.", mr->id,
+                        mr->run->jobs[job].def->id, mr->run->jobs[job].steps[step].number);
 }
 
 static void answer_error(ManagedRun *mr, size_t job, size_t step, const char *message, RunActions *actions) {

@@ -57,8 +57,8 @@ SignalSent signal_step(ManagedRun *mr, const RunAction *a) {
         int r;
 
         if (!entry) {
-                log_error("Run %" PRIu64 ": asked to signal step %zu of job %s, which has no entry process.",
-                        mr->id, a->step + 1, mr->run->jobs[a->job].def->id);
+                log_error("Run %" PRIu64 ": asked to signal step %u of job %s, which has no entry process.",
+                        mr->id, mr->run->jobs[a->job].steps[a->step].number, mr->run->jobs[a->job].def->id);
                 return sent;
         }
         sent.pid = entry->pid;
@@ -120,8 +120,8 @@ void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more) {
         /* No scope (it is gone: empty), or it cannot be watched: the job's end kills and waits for
          * the whole slice anyway, so the step need not hang here. */
         if (r != -ENOENT)
-                log_error_errno(r, "Run %" PRIu64 ": failed to kill the scope of step %zu of job %s: %m",
-                        mr->id, a->step + 1, mr->run->jobs[a->job].def->id);
+                log_error_errno(r, "Run %" PRIu64 ": failed to kill the scope of step %u of job %s: %m",
+                        mr->id, mr->run->jobs[a->job].steps[a->step].number, mr->run->jobs[a->job].def->id);
         (void) run_step_emptied(mr->run, a->job, a->step, now(), more);
 }
 

@@ -239,8 +239,9 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
 
-        log_warning("Run %" PRIu64 ", job %s, step %zu: %s", ref->mr->id,
-                ref->mr->run->jobs[ref->job].def->id, ref->step + 1, message);
+        log_warning("Run %" PRIu64 ", job %s, step %u: %s", ref->mr->id,
+                ref->mr->run->jobs[ref->job].def->id, ref->mr->run->jobs[ref->job].steps[ref->step].number,
+                message);
         step_fds_forget(ref);
         /* Whatever still runs in the step's scope (an entry whose shim died or broke the protocol) is
          * no longer supervised: it must not run beside the job's next step. */
