@@ -148,7 +148,7 @@ id=$(cd "$repo" && runnerctl run .github/workflows/cancel-js.yml)
 wait_for 120 test -s "$marks/node-pid" || not_ok "the JavaScript action started"
 read -r node_pid child_pid <"$marks/node-pid"
 check "the step's entry process is node" bash -c "[[ \$(cat /proc/$node_pid/comm) == node* ]]"
-runnerctl cancel "$id"
+runnerctl cancel "$id" >/dev/null
 wait_for 60 completed "$id" || not_ok "the cancelled run completed"
 say "$(cat "$marks/signals" 2>/dev/null)"
 int=$(awk '$1 == "SIGINT" { print $2; exit }' "$marks/signals")
@@ -175,7 +175,7 @@ check "... with the state its main saved" grep -qE '^post ran, state pid-[0-9]+,
 rm -f "$marks"/*
 id=$(cd "$repo" && runnerctl run .github/workflows/cancel-composite.yml)
 wait_for 120 test -e "$marks/composite-waiting" || not_ok "the composite action's step started"
-runnerctl cancel "$id"
+runnerctl cancel "$id" >/dev/null
 wait_for 60 completed "$id" || not_ok "the cancelled run completed"
 say "$(runnerctl status "$id")"
 say "$(cat "$marks/composite-signals" 2>/dev/null)"
