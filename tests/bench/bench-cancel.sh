@@ -13,9 +13,10 @@
 # "Benchmarks"): all 100 SIGINTs within 10 ms of the request, stage errors ≤ 5 ms at p99, 0 survivors.
 # Times in ms are absolute and move with the machine's load, so the exit status judges only what is
 # broken on any machine: a survivor; a lost signal or stage (fewer SIGINTs, SIGTERMs or kills than
-# steps); a stage early (the agent's record before its deadline); a stage or SIGINT more than 10× its
-# target late (50 ms, 100 ms: a stage that fired late by a scheduling hiccup is far below that, one
-# that was missed and caught up by something else is far above); and the baselines run beside it.
+# steps); a stage early (the agent's record before its deadline); a stage (by the agent's record) or
+# SIGINT more than 10× its target late (50 ms, 100 ms: a stage that fired late by a scheduling hiccup
+# is far below that, one that was missed and caught up by something else is far above); and the
+# baselines run beside it.
 #
 #   bench-cancel.sh BUILD_DIR
 set -uo pipefail
@@ -159,10 +160,11 @@ ge() { awk -v v="$1" -v lo="$2" 'BEGIN { exit !(v != "nan" && v >= lo) }'; }
         ok "all $steps steps got SIGINT, the last $int_max ms after the request (target ≤ 10, fails above 100)" ||
         not_ok "SIGINT: $n_int of $steps steps got it, the last $int_max ms after the request (fails above 100)"
 # As received, the error includes each step's own wake-ups for SIGINT and SIGTERM, so it may be a
-# little negative; the agent's record may not.
-[[ $n_term -eq $steps && $n_term_agent -eq $steps ]] && ge "$terma_min" 0 && ge "$term_min" -50 && le "$term_p99" 50 &&
-        ok "all $steps steps got SIGTERM, none before 7500 ms by the agent's record, p99 error $term_p99 ms as received (target ≤ 5, fails above 50)" ||
-        not_ok "SIGTERM: $n_term of $steps received ($n_term_agent logged), error $term_min … $term_max ms as received (p99 $term_p99), the agent's earliest $terma_min ms from 7500"
+# little negative; the agent's record may not. Lateness is judged on the agent's record: what 100
+# steps' traps take to run on a busy 2-core machine is the machine's (README, "Benchmarks").
+[[ $n_term -eq $steps && $n_term_agent -eq $steps ]] && ge "$terma_min" 0 && ge "$term_min" -50 && le "$terma_p99" 50 &&
+        ok "all $steps steps got SIGTERM, none before 7500 ms by the agent's record, p99 error $terma_p99 ms by it, $term_p99 ms as received (target ≤ 5, fails above 50 by the agent's record)" ||
+        not_ok "SIGTERM: $n_term of $steps received ($n_term_agent logged), error $term_min … $term_max ms as received (p99 $term_p99), the agent's earliest $terma_min ms from 7500, p99 $terma_p99"
 [[ $n_kill -eq $steps ]] && ge "$kill_min" 0 && le "$kill_p99" 50 &&
         ok "all $steps scopes were killed, none before 10000 ms, p99 error $kill_p99 ms (target ≤ 5, fails above 50)" ||
         not_ok "kill: $n_kill of $steps scopes killed, earliest $kill_min ms from 10000, p99 error $kill_p99 ms"
