@@ -1142,7 +1142,7 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
                 else
                         r = loaded_action_from_json(p, a, &loaded[n_loaded]);
                 if (r >= 0)
-                        n_loaded++;
+                        run->action_text += strlen(loaded[n_loaded++]->text);
         }
 
         /* What each step is, and where it belongs. */
