@@ -191,5 +191,55 @@ check "the restarted agent took the run over: the step waiting across the restar
 check "a step beyond the run's budget of action.yml text failed, saying so" \
         bash -c "runnerctl status --json $id | jq -e '[.jobs[0].steps[] | select(.message // \"\" | contains(\"larger than\"))] | length > 0'"
 
+# ---- a secret a JavaScript action saved in its state, across a restart ----
+keep=$work/keep
+mkdir -p "$keep"
+cat >"$keep/action.yml" <<'YML'
+name: keep
+description: Saves its token input in its state for its post step.
+inputs:
+  token:
+    description: a token
+runs:
+  using: node20
+  main: main.js
+  post: post.js
+YML
+cat >"$keep/main.js" <<'JS'
+require('fs').appendFileSync(process.env.GITHUB_STATE, `token=${process.env.INPUT_TOKEN}\n`);
+JS
+cat >"$keep/post.js" <<'JS'
+console.log(process.env.STATE_token === process.env.INPUT_TOKEN ? 'state intact' : 'state changed');
+JS
+git -C "$keep" init -q -b main
+git -C "$keep" add . && git -C "$keep" -c user.email=t@example.org -c user.name=t commit -qm keep
+git -C "$keep" tag v1
+runnerctl action add someone/keep@v1 "file://$keep" >/dev/null || not_ok "runnerctl action add someone/keep@v1"
+cat >"$work/keep.yml" <<YML
+on: push
+jobs:
+  keep:
+    steps:
+      - uses: someone/keep@v1
+        with:
+          token: \${{ secrets.TOK }}
+      - name: wait
+        run: |
+          touch $marks/keep-waiting
+          while [ ! -e $marks/keep-go ]; do sleep 0.1; done
+YML
+rm -f "$marks"/*
+id=$(TOK=tok-Vb8qLm3x runnerctl run -s TOK --no-source "$work/keep.yml")
+wait_for 120 test -e "$marks/keep-waiting" || not_ok "the step after the JavaScript action started"
+check "the state on disk does not hold the secret" \
+        bash -c "! grep -qF tok-Vb8qLm3x /var/lib/runner-agent/runs/$id/run-state.json"
+systemctl restart runner-agent
+touch "$marks/keep-go"
+wait_for 120 completed "$id" || not_ok "the run completed after the restart"
+log=$(runnerctl logs "$id" keep "$(step_json "$id" 0 "Post Run someone/keep@v1" | jq -r .number)")
+say "$log"
+check "the post step got the state its main saved, with the secret in it, after a restart" \
+        grep -qx "state intact" <<<"$log"
+
 echo "1..$n"
 ((failed == 0))
