@@ -16,6 +16,10 @@ int run_jobs_init(Run *run, const unsigned *instances);
 #define RUN_MAX_JOB_STEPS 10000U
 /* Composite actions in composite actions, as deep as GitHub allows. */
 #define RUN_MAX_COMPOSITE_DEPTH 10U
+/* The action.yml texts a run's jobs loaded, together (README, "Actions"): each is kept in memory and in
+ * run-state.json (escaped, up to twice as long), whose reader takes at most 64 MiB; a step loads one
+ * each time it runs, and a composite action may use itself 10000 times. */
+#define RUN_MAX_ACTION_TEXT (8U * 1024U * 1024U)
 int run_jobs_append(Run *run, size_t def, size_t n, RunActions *actions);
 
 int run_action_push(RunActions *a, const RunAction *action);

@@ -411,6 +411,10 @@ static ExprValue **unmasked_slot(const Run *run, size_t job, size_t step) {
         j = &run->jobs[job];
         if (step == RUN_STATE_JOB_ENV)
                 return &j->env;
+        if (step & RUN_STATE_STEP_STATE) {
+                step &= ~RUN_STATE_STEP_STATE;
+                return step < j->n_steps ? &j->steps[step].state : NULL;
+        }
         return step < j->n_steps ? &j->steps[step].outputs : NULL;
 }
 
@@ -1142,7 +1146,7 @@ static int job_actions_from_json(Parser *p, Run *run, size_t job, json_object *o
                 else
                         r = loaded_action_from_json(p, a, &loaded[n_loaded]);
                 if (r >= 0)
-                        n_loaded++;
+                        run->action_text += strlen(loaded[n_loaded++]->text);
         }
 
         /* What each step is, and where it belongs. */
@@ -1521,7 +1525,7 @@ int run_state_unmask(Run *run, size_t job, size_t step, const char *text) {
                 return -ENOMEM;
         }
         r = get_object(
-                &p, wrap, "value", step == RUN_STATE_JOB_ENV ? OBJECT_ENV : OBJECT_STRINGS, false, &v);
+                &p, wrap, "value", step & RUN_STATE_STEP_STATE ? OBJECT_ENV : OBJECT_STRINGS, false, &v);
         free(p.error);
         if (r < 0)
                 return p.oom ? -ENOMEM : -EBADMSG;

@@ -37,12 +37,15 @@ int run_state_to_json(const Run *run, json_object **ret);
  * "jobs[1].steps[0].cancel_stage: unknown value 'x'". Takes ownership of workflow, also on failure. */
 int run_state_from_json(json_object *o, Workflow *workflow, Run **ret, char **ret_error);
 
-/* The values the state holds masked (README, "Secrets"): a job's environment (step RUN_STATE_JOB_ENV)
- * or a step's outputs that contain a secret or a masked value are written with them as ***, so that
- * no secret reaches the state directory; for a restarted agent to carry the run on with the real
- * values, they are kept elsewhere (the run's secret store, on a tmpfs), as this JSON text. *ret NULL:
+/* The values the state holds masked (README, "Secrets"): a job's environment (step RUN_STATE_JOB_ENV),
+ * a step's outputs or its action's state that contain a secret or a masked value are written with them as
+ * ***, so that no secret reaches the state directory; for a restarted agent to carry the run on with the
+ * real values, they are kept elsewhere (the run's secret store, on a tmpfs), as this JSON text. *ret NULL:
  * the state holds the value as it is. */
 #define RUN_STATE_JOB_ENV SIZE_MAX
+/* ... or the state a JavaScript action's step saved (GITHUB_STATE, README, "Actions"): its step's index
+ * with this bit. */
+#define RUN_STATE_STEP_STATE (SIZE_MAX / 2U + 1U)
 int run_state_unmasked_text(const Run *run, size_t job, size_t step, char **ret);
 /* Puts such a text back into a run read with run_state_from_json(), in place of the masked value.
  * Returns 1, 0 when the state has no value there (it was saved before the value was set) or no such

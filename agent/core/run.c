@@ -1845,6 +1845,7 @@ static int job_set_up_done(Run *run, size_t job, RunTime now, RunActions *action
 
 int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *action, const char *message,
         RunTime now, RunActions *actions) {
+        _cleanup_free_ char *too_big = NULL;
         RunJob *j;
         RunStep *s;
         int r;
@@ -1856,8 +1857,17 @@ int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *a
                 return -ESTALE;
         s = &j->steps[step];
         j->loading--;
-        if (action)
+        if (action && strlen(action->text) > RUN_MAX_ACTION_TEXT - run->action_text) {
+                if (asprintf(&too_big, "The run's action.yml files would be larger than %u bytes together.",
+                            RUN_MAX_ACTION_TEXT) < 0)
+                        return -ENOMEM;
+                action = NULL;
+                message = too_big;
+        }
+        if (action) {
                 s->action = run_loaded_action_ref(action);
+                run->action_text += strlen(action->text);
+        }
         if (j->setting_up) {
                 if (!action && !j->load_error) {
                         j->load_error = strdup(message ?: "An action could not be loaded.");

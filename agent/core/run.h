@@ -229,6 +229,7 @@ typedef struct Run {
         char *source_format; /* the run's source snapshot: "git-bundle", "tar", or NULL for none */
         ExprValue *secrets;  /* the secrets context: never written to run-state.json or state.json */
         MaskList masks;      /* what the secrets mask (README, "Secrets") */
+        size_t action_text;  /* bytes of the action.yml texts its jobs loaded: RUN_MAX_ACTION_TEXT */
 } Run;
 
 /* The instances of the workflow's job definition def: the *ret_n jobs from jobs[*ret_first] on whose

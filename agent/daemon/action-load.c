@@ -221,7 +221,9 @@ static int copy_action(void *data) {
         if (!parent || !uid)
                 return -ENOMEM;
         *strrchr(parent, '/') = '\0';
-        /* 0711: the job's user reaches its copy by name, and lists nothing else */
+        /* 0711: the job's user reaches its copy by name, and lists nothing else. Root's, all of it: what
+         * is made, copied and given away in here as root (cp follows a symlink at its destination, and
+         * rm_rf_at() leaves one there) must not be a name the job's user can put there first. */
         r = mkdir_p(parent, 0711, (uid_t) -1, (gid_t) -1);
         if (r < 0)
                 return r;

@@ -7,7 +7,8 @@
  * The file: entries each ended by a NUL byte, "sNAME=VALUE" for a secret, "m<JOB>:VALUE" for a value
  * masked by a step of the job with index JOB, and the values the run's state holds masked as they
  * really are (run_state_unmasked_text()): "e<JOB>:JSON" the job's environment, "o<JOB>.<STEP>:JSON" a
- * step's outputs. Written before each save of the state, so that it is never behind it. */
+ * step's outputs, "t<JOB>.<STEP>:JSON" the state its action saved (GITHUB_STATE). Written before each
+ * save of the state, so that it is never behind it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -113,6 +114,25 @@ int secret_store_save(ManagedRun *mr) {
                         put(f, s == 0 ? 'e' : 'o', prefix, json, strlen(json));
                         explicit_bzero(json, strlen(json));
                 }
+        for (size_t j = 0; j < run->n_jobs; j++)
+                for (size_t step = 0; step < run->jobs[j].n_steps; step++) {
+                        _cleanup_free_ char *json = NULL;
+                        char prefix[64];
+
+                        if (!run->jobs[j].steps[step].state)
+                                continue;
+                        r = run_state_unmasked_text(run, j, step | RUN_STATE_STEP_STATE, &json);
+                        if (r < 0) {
+                                fclose(f);
+                                explicit_bzero(text, size);
+                                return r;
+                        }
+                        if (!json)
+                                continue;
+                        snprintf(prefix, sizeof(prefix), "%zu.%zu:", j, step);
+                        put(f, 't', prefix, json, strlen(json));
+                        explicit_bzero(json, strlen(json));
+                }
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -175,17 +195,19 @@ int secret_store_load(ManagedRun *mr) {
                                 : job >= mr->run->n_jobs
                                 ? 0
                                 : run_job_add_mask(mr->run, job, colon + 1, strlen(colon + 1));
-                } else if ((e[0] == 'e' || e[0] == 'o') && (colon = strchr(e + 1, ':'))) {
+                } else if ((e[0] == 'e' || e[0] == 'o' || e[0] == 't') && (colon = strchr(e + 1, ':'))) {
                         unsigned long step = RUN_STATE_JOB_ENV;
                         char *end;
 
                         errno = 0;
                         job = strtoul(e + 1, &end, 10);
-                        if (e[0] == 'o' && *end == '.')
+                        if (e[0] != 'e' && *end == '.')
                                 step = strtoul(end + 1, &end, 10);
-                        r = errno != 0 || end != colon || (e[0] == 'o') == (step == RUN_STATE_JOB_ENV)
+                        r = errno != 0 || end != colon || (e[0] != 'e') == (step == RUN_STATE_JOB_ENV) ||
+                                        (e[0] == 't' && (step & RUN_STATE_STEP_STATE))
                                 ? -EBADMSG
-                                : run_state_unmask(mr->run, job, step, colon + 1);
+                                : run_state_unmask(mr->run, job,
+                                          e[0] == 't' ? step | RUN_STATE_STEP_STATE : step, colon + 1);
                 } else
                         r = -EBADMSG;
         }

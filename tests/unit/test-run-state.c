@@ -1169,6 +1169,31 @@ static void test_unmasked(void **state) {
         again->jobs[0].steps[1].outputs = NULL;
         assert_int_equal(run_state_unmask(again, 0, 1, out_text), 0);
         assert_null(again->jobs[0].steps[1].outputs);
+
+        /* The state a JavaScript action saved (GITHUB_STATE): kept the same way, an environment. */
+        {
+                _cleanup_free_ char *state_text = NULL;
+                ExprValue *st = expr_value_new_object();
+
+                assert_non_null(st);
+                assert_int_equal(run_set_secrets(again, secrets), 0);
+                set_string(st, "token", "s3cr3t-Vq");
+                again->jobs[0].steps[0].state = st;
+                assert_int_equal(
+                        run_state_unmasked_text(again, 0, 0 | RUN_STATE_STEP_STATE, &state_text), 0);
+                assert_non_null(state_text);
+                set_string(st, "token", "***");
+                assert_int_equal(run_state_unmask(again, 0, 0 | RUN_STATE_STEP_STATE, state_text), 1);
+                v = expr_object_getz(again->jobs[0].steps[0].state, "token");
+                assert_string_equal(v->string.s, "s3cr3t-Vq");
+                v = expr_object_getz(again->jobs[0].steps[0].outputs, "tok");
+                assert_string_equal(v->string.s, "s3cr3t-Vq"); /* the outputs are another place */
+                assert_int_equal(
+                        run_state_unmask(again, 0, 0 | RUN_STATE_STEP_STATE, "{\"A\":\"x\\u0000y\"}"),
+                        -EBADMSG);
+                assert_int_equal(
+                        run_state_unmask(again, 0, 99 | RUN_STATE_STEP_STATE, state_text), -EBADMSG);
+        }
         run_free(again);
         run_free(run);
 }
