@@ -14,6 +14,7 @@ int run_jobs_init(Run *run, const unsigned *instances);
 #define RUN_MAX_JOBS 65536U
 /* Steps a job may have with those its actions add (README, "Actions"). */
 #define RUN_MAX_JOB_STEPS 10000U
+#define RUN_MAX_ADDED_STEPS 20000U /* in all the jobs of a run */
 /* Composite actions in composite actions, as deep as GitHub allows. */
 #define RUN_MAX_COMPOSITE_DEPTH 10U
 /* The action.yml texts a run's jobs loaded, together (README, "Actions"): each is kept in memory and in

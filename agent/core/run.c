@@ -161,6 +161,12 @@ static int job_insert_steps(Run *run, size_t job, size_t at, size_t n, bool post
                 return 0;
         if (j->n_steps + n > RUN_MAX_JOB_STEPS || j->next_number + n > RUN_MAX_JOB_STEPS)
                 return -E2BIG;
+        /* ... and a run at most RUN_MAX_ADDED_STEPS in all its jobs: each costs the agent memory */
+        for (size_t i = 0, added = n; i < run->n_jobs; i++) {
+                added += run->jobs[i].n_steps - run->jobs[i].def->n_steps;
+                if (added > RUN_MAX_ADDED_STEPS)
+                        return -E2BIG;
+        }
         steps = reallocarray(j->steps, j->n_steps + n, sizeof(RunStep));
         if (!steps)
                 return -ENOMEM;
@@ -1857,6 +1863,17 @@ int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *a
                 return -ESTALE;
         s = &j->steps[step];
         j->loading--;
+        /* The same action loaded again (a composite action using itself, a step repeated): one copy. */
+        for (size_t i = 0; action && i < j->n_steps; i++) {
+                const RunLoadedAction *o = j->steps[i].action;
+
+                if (o && o != action && streq(o->dir, action->dir) && streq(o->text, action->text) &&
+                        streq_ptr(o->repository, action->repository) && streq_ptr(o->ref, action->ref)) {
+                        s->action = run_loaded_action_ref(j->steps[i].action);
+                        action = NULL;
+                        break;
+                }
+        }
         if (action && strlen(action->text) > RUN_MAX_ACTION_TEXT - run->action_text) {
                 if (asprintf(&too_big, "The run's action.yml files would be larger than %u bytes together.",
                             RUN_MAX_ACTION_TEXT) < 0)
@@ -1869,7 +1886,7 @@ int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *a
                 run->action_text += strlen(action->text);
         }
         if (j->setting_up) {
-                if (!action && !j->load_error) {
+                if (!s->action && !j->load_error) {
                         j->load_error = strdup(message ?: "An action could not be loaded.");
                         if (!j->load_error)
                                 return -ENOMEM;
@@ -1881,7 +1898,7 @@ int run_step_action_loaded(Run *run, size_t job, size_t step, RunLoadedAction *a
                 return job_set_up_done(run, job, now, actions);
         }
         j->phase = RUN_JOB_STEPPING;
-        if (action)
+        if (s->action)
                 return 0; /* job_next_step() takes the step again */
         r = set_message(&s->message, "%s", message ?: "The action could not be loaded.");
         if (r < 0)
@@ -2025,8 +2042,9 @@ static int composite_begin(
 
         r = job_insert_steps(run, job, step + 1, a->n_steps, false, actions);
         if (r == -E2BIG)
-                return set_message(message, "The job would have more than %u steps with its actions'.",
-                               RUN_MAX_JOB_STEPS) < 0
+                return set_message(message,
+                               "The job would have more than %u steps with its actions', or its run more than %u steps added by actions.",
+                               RUN_MAX_JOB_STEPS, RUN_MAX_ADDED_STEPS) < 0
                         ? -ENOMEM
                         : -EINVAL;
         if (r < 0)

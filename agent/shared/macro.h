@@ -113,6 +113,10 @@ static inline int negative_errno(void) {
         })
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+/* Both NULL, or the same string. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
 /* Enough characters for any value of an integer type in decimal, with sign and NUL. */
 #define DECIMAL_STR_MAX(type) \
         (2U + (sizeof(type) <= 1 ? 3U : sizeof(type) <= 2 ? 5U : sizeof(type) <= 4 ? 10U : 20U))
