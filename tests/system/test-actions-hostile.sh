@@ -99,7 +99,7 @@ check "the job using both refs of the action concluded success" \
 
 # ---- a repository with hostile local actions ----
 repo=$work/repo
-mkdir -p "$repo/.github/workflows" "$repo/.github/actions/big" "$repo/.github/actions/ok"
+mkdir -p "$repo/.github/workflows" "$repo/.github/actions/ok"
 git -C "$repo" init -q -b main
 git -C "$repo" config user.email t@example.org
 git -C "$repo" config user.name tester
@@ -112,12 +112,16 @@ runs:
     - run: echo ok
       shell: bash
 YML
-# 1 MiB less a little: quotes, which run-state.json escapes, in a comment
-{
-        printf 'name: big\ndescription: big\nruns:\n  using: composite\n  steps:\n    - run: "true"\n      shell: bash\n# '
-        head -c 1040000 /dev/zero | tr '\0' '"'
-        printf '\n'
-} >"$repo/.github/actions/big/action.yml"
+# 1 MiB less a little: quotes, which run-state.json escapes, in a comment; twelve different ones (the
+# same action loaded again is kept once)
+for i in $(seq 1 12); do
+        mkdir -p "$repo/.github/actions/big$i"
+        {
+                printf 'name: big%s\ndescription: big\nruns:\n  using: composite\n  steps:\n    - run: "true"\n      shell: bash\n# ' "$i"
+                head -c 1040000 /dev/zero | tr '\0' '"'
+                printf '\n'
+        } >"$repo/.github/actions/big$i/action.yml"
+done
 cat >"$repo/.github/workflows/local.yml" <<YML
 on: push
 jobs:
@@ -146,8 +150,8 @@ mkdir -p "$work/rootaction"
 cp "$repo/.github/actions/ok/action.yml" "$work/rootaction/"
 {
         printf 'on: push\njobs:\n  big:\n    steps:\n      - uses: actions/checkout@v4\n'
-        for i in $(seq 1 40); do
-                printf '      - { continue-on-error: true, uses: ./.github/actions/big }\n'
+        for i in $(seq 1 12); do
+                printf '      - { continue-on-error: true, uses: ./.github/actions/big%s }\n' "$i"
         done
         printf '      - name: wait\n        if: always()\n        run: |\n'
         printf '          touch %s/big-waiting\n' "$marks"
@@ -175,7 +179,7 @@ printf 'on: push\njobs:\n  up:\n    steps:\n      - uses: ./../../etc\n' >"$work
 check "a local action with .. in its path is refused when the run is submitted" \
         bash -c "! runnerctl run --no-source '$work/dotdot.yml'"
 
-# ---- 1 MiB action.yml files, 40 times, and a restart ----
+# ---- twelve 1 MiB action.yml files, and a restart ----
 rm -f "$marks"/*
 id=$(cd "$repo" && runnerctl run .github/workflows/big.yml)
 wait_for 280 test -e "$marks/big-waiting" || not_ok "the step after the big actions started"
@@ -240,6 +244,41 @@ log=$(runnerctl logs "$id" keep "$(step_json "$id" 0 "Post Run someone/keep@v1" 
 say "$log"
 check "the post step got the state its main saved, with the secret in it, after a restart" \
         grep -qx "state intact" <<<"$log"
+
+# ---- a composite action that uses itself: bounded, the agent stays responsive ----
+rec=$work/rec
+mkdir -p "$rec/.github/workflows" "$rec/.github/actions/rec"
+cat >"$rec/.github/actions/rec/action.yml" <<'YML'
+name: rec
+description: Uses itself four times a level.
+runs:
+  using: composite
+  steps:
+    - { uses: ./.github/actions/rec, continue-on-error: true }
+    - { uses: ./.github/actions/rec, continue-on-error: true }
+    - { uses: ./.github/actions/rec, continue-on-error: true }
+    - { uses: ./.github/actions/rec, continue-on-error: true }
+YML
+printf 'on: push\njobs:\n  r:\n    steps:\n      - uses: actions/checkout@v4\n      - uses: ./.github/actions/rec\n' \
+        >"$rec/.github/workflows/rec.yml"
+git -C "$rec" init -q -b main
+git -C "$rec" add . && git -C "$rec" -c user.email=t@example.org -c user.name=t commit -qm rec
+id=$(cd "$rec" && runnerctl run .github/workflows/rec.yml)
+slowest=0
+until completed "$id" >/dev/null 2>&1; do
+        t0=$(date +%s%N)
+        runnerctl list >/dev/null
+        t=$((($(date +%s%N) - t0) / 1000000))
+        ((t > slowest)) && slowest=$t
+        ((SECONDS < 600)) || break
+        sleep 0.2
+done
+st=$(runnerctl status --json "$id")
+say "self-using composite action: $(jq '.jobs[0].steps | length' <<<"$st") steps, runnerctl list answered within $slowest ms at worst"
+check "a composite action using itself ends: the nesting is refused at its limit" \
+        jq -e '.status == "completed" and ([.jobs[0].steps[] | select(.message != null and (.message | test("nested more than|more than [0-9]+ steps")))] | length > 0)' <<<"$st"
+check "the job stays under its step limit" jq -e '(.jobs[0].steps | length) <= 10000' <<<"$st"
+check "the agent answered runnerctl list meanwhile (slowest $slowest ms, under 5000)" test "$slowest" -lt 5000
 
 echo "1..$n"
 ((failed == 0))
