@@ -264,10 +264,10 @@ printf 'on: push\njobs:\n  r:\n    steps:\n      - uses: actions/checkout@v4\n  
 git -C "$rec" init -q -b main
 git -C "$rec" add . && git -C "$rec" -c user.email=t@example.org -c user.name=t commit -qm rec
 id=$(cd "$rec" && runnerctl run .github/workflows/rec.yml)
-slowest=0
+slowest=0 unanswered=0
 until completed "$id" >/dev/null 2>&1; do
         t0=$(date +%s%N)
-        runnerctl list >/dev/null
+        runnerctl list >/dev/null || unanswered=$((unanswered + 1))
         t=$((($(date +%s%N) - t0) / 1000000))
         ((t > slowest)) && slowest=$t
         ((SECONDS < 600)) || break
@@ -278,7 +278,8 @@ say "self-using composite action: $(jq '.jobs[0].steps | length' <<<"$st") steps
 check "a composite action using itself ends: the nesting is refused at its limit" \
         jq -e '.status == "completed" and ([.jobs[0].steps[] | select(.message != null and (.message | test("nested more than|more than [0-9]+ steps")))] | length > 0)' <<<"$st"
 check "the job stays under its step limit" jq -e '(.jobs[0].steps | length) <= 10000' <<<"$st"
-check "the agent answered runnerctl list meanwhile (slowest $slowest ms, under 5000)" test "$slowest" -lt 5000
+# Broken, not slow: how long an answer takes on a busy shared machine is printed, not judged.
+check "the agent answered every runnerctl list meanwhile (slowest $slowest ms)" test "$unanswered" -eq 0
 
 echo "1..$n"
 ((failed == 0))
