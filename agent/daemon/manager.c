@@ -193,35 +193,38 @@ int managed_run_init_jobs(ManagedRun *mr) {
 
 int job_ctx_insert_steps(ManagedRun *mr, size_t job, size_t at, size_t n) {
         JobCtx *jc = job_ctx(mr, job);
+        _cleanup_free_ StepRef **added = NULL;
         StepProcess **steps;
         StepRef **refs;
+        size_t k;
 
         assert(at <= jc->n_steps);
-        steps = reallocarray(jc->steps, jc->n_steps + n, sizeof(StepProcess *));
-        if (!steps)
+        /* Everything allocated first: on failure the JobCtx is as it was. */
+        added = calloc(MAX(n, 1U), sizeof(StepRef *));
+        for (k = 0; added && k < n; k++)
+                if (!(added[k] = malloc(sizeof(StepRef))))
+                        break;
+        steps = added && k == n ? reallocarray(jc->steps, jc->n_steps + n, sizeof(StepProcess *)) : NULL;
+        if (steps)
+                jc->steps = steps;
+        refs = steps ? reallocarray(jc->refs, jc->n_steps + n, sizeof(StepRef *)) : NULL;
+        if (!refs) {
+                for (size_t i = 0; added && i < k; i++)
+                        free(added[i]);
                 return -ENOMEM;
-        jc->steps = steps;
-        refs = reallocarray(jc->refs, jc->n_steps + n, sizeof(StepRef *));
-        if (!refs)
-                return -ENOMEM;
+        }
         jc->refs = refs;
         memmove(steps + at + n, steps + at, (jc->n_steps - at) * sizeof(StepProcess *));
         memmove(refs + at + n, refs + at, (jc->n_steps - at) * sizeof(StepRef *));
-        for (size_t k = at; k < at + n; k++) {
-                steps[k] = NULL;
-                refs[k] = NULL;
+        for (k = 0; k < n; k++) {
+                steps[at + k] = NULL;
+                refs[at + k] = added[k];
+                *refs[at + k] = (StepRef){ .mr = mr, .job = job, .scope_fd = -EBADF };
         }
         jc->n_steps += n;
         /* Each keeps its place in memory (callbacks hold it) and learns its new index. */
-        for (size_t k = 0; k < jc->n_steps; k++) {
-                if (!refs[k]) {
-                        refs[k] = malloc(sizeof(StepRef));
-                        if (!refs[k])
-                                return -ENOMEM;
-                        *refs[k] = (StepRef){ .mr = mr, .job = job, .scope_fd = -EBADF };
-                }
+        for (k = 0; k < jc->n_steps; k++)
                 refs[k]->step = k;
-        }
         return 0;
 }
 
