@@ -144,6 +144,10 @@ static void sim_clean_job(void *userdata, RunAction *x, RunActions *more);
 static void sim_event(void *userdata, RunAction *x, RunActions *more);
 static void sim_changed(void *userdata, RunAction *x, RunActions *more);
 static void sim_acquire_group(void *userdata, RunAction *x, RunActions *more);
+#ifdef SIM_ACTIONS /* a test whose workflows use actions defines these too */
+static void sim_load_action(void *userdata, RunAction *x, RunActions *more);
+static void sim_steps_inserted(void *userdata, RunAction *x, RunActions *more);
+#endif
 
 static const RunDriverOps sim_ops = {
         .now = sim_now,
@@ -157,4 +161,8 @@ static const RunDriverOps sim_ops = {
         .event = sim_event,
         .changed = sim_changed,
         .acquire_group = sim_acquire_group,
+#ifdef SIM_ACTIONS
+        .load_action = sim_load_action,
+        .steps_inserted = sim_steps_inserted,
+#endif
 };

@@ -27,6 +27,7 @@
 #include "macro.h"
 #include "run-state.h"
 #include "run.h"
+#define SIM_ACTIONS
 #include "sim-proc.h"
 #include "test-util.h"
 
@@ -145,22 +146,6 @@ static void sim_steps_inserted(void *userdata, RunAction *x, RunActions *more) {
         memset(p + x->step, 0, x->usec * sizeof(Proc));
 }
 
-static const RunDriverOps sim_actions_ops = {
-        .now = sim_now,
-        .room = sim_room_left,
-        .signal_step = sim_signal_step,
-        .kill_step = sim_kill_step,
-        .start_step = sim_start_step,
-        .abort_step = sim_abort_step,
-        .kill_run = sim_kill_run,
-        .clean_job = sim_clean_job,
-        .event = sim_event,
-        .changed = sim_changed,
-        .acquire_group = sim_acquire_group,
-        .load_action = sim_load_action,
-        .steps_inserted = sim_steps_inserted,
-};
-
 static void sim_clean_job(void *userdata, RunAction *x, RunActions *more) {
         Sim *s = userdata;
 
@@ -224,7 +209,7 @@ static void sim_event(void *userdata, RunAction *x, RunActions *more) {
 
 /* As the agent does after every event: until nothing more is decided. */
 static void drive(Sim *s, RunActions *actions) {
-        assert_int_equal(run_drive(s->run, &sim_actions_ops, s, actions), 0);
+        assert_int_equal(run_drive(s->run, &sim_ops, s, actions), 0);
 }
 
 static void set_value(ExprValue *o, const char *key, ExprValue *v) {
