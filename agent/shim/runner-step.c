@@ -59,20 +59,26 @@
 
 #define CONTROL_FD 3
 /* Pipes as large as the kernel gives root (up to PIPE_SIZE_MAX; at least pipe-max-size, 1 MiB by
- * default) let the step write on while the shim is between reads; one read takes up to READ_SIZE. */
+ * default) let the step write on while the shim is between reads; one read takes up to READ_SIZE. A
+ * read holds the pipe's lock while it copies, and the step's writes wait for it: reads of 1 MiB made a
+ * step writing 1,000-byte lines 10% slower than reads of 64 KiB on the machines of the README's
+ * benchmarks. */
 #define PIPE_SIZE_MAX (8 * 1024 * 1024)
-#define READ_SIZE (1024U * 1024U)
+#define READ_SIZE (64U * 1024U)
 /* A read that found less than BATCH_MIN bytes while one stream alone is busy: the shim naps
  * BATCH_NAP_NSEC before the next, so that a step writing fast in small pieces is copied a few large
  * reads at a time rather than one wakeup and three system calls a piece, which on a busy machine take
  * CPU time from the step (README, "Benchmarks"). The pipes hold far more than a nap's worth. */
-#define BATCH_MIN (64U * 1024U)
+#define BATCH_MIN READ_SIZE
 #define BATCH_NAP_NSEC (250L * 1000L)
 /* ... and only while the other stream has been closed or quiet this long: a nap while both write would
  * let a later piece of one overtake an earlier piece of the other. */
 #define BATCH_QUIET_NSEC (10LL * 1000LL * 1000LL)
 /* A stream that gave data again within this is writing on (a flood), not one line now and then. */
 #define BATCH_STREAMING_NSEC (2LL * 1000LL * 1000LL)
+/* While both streams write, the log takes each one's lines whole: a line not yet ended waits, up to
+ * this many bytes, for its newline (README, "Running workflows"). */
+#define LINE_HOLD_MAX READ_SIZE
 /* How long the end of a step waits for journald to take the journal copy's queue (README, "Running
  * workflows"); what is left then is left out of the journal, and stated. */
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
@@ -104,6 +110,49 @@ static const char *arg_seccomp = NULL;
 static bool arg_hide_processes = false;
 static bool arg_private_ipc = false;
 static struct sock_fprog seccomp_filter = {}; /* read from arg_seccomp before the entry exists */
+
+/* The command line as parsed: a copy, as the original's memory becomes the process's title. */
+static char **saved_argv = NULL;
+
+/* journald records the sender's command line (_CMDLINE) with every entry of the journal copy, and a
+ * field over its compression threshold (512 bytes) is stored compressed: systemd 252 (Debian 12) then
+ * decompresses it for every entry it deduplicates against it, which made each entry cost it 45% more
+ * CPU with runner-step's command line of 800 bytes (the paths and fields of a step) than with a short
+ * one. So once the arguments are parsed, from a copy, their memory is overwritten with a short title:
+ * /proc/PID/cmdline (ps, journald) reads "runner-step UNIT". */
+static char **copy_argv(int argc, char *argv[]) {
+        char **copy = calloc((size_t) argc + 1, sizeof(char *));
+
+        if (!copy)
+                return NULL;
+        for (int i = 0; i < argc; i++) {
+                copy[i] = strdup(argv[i]);
+                if (!copy[i])
+                        return NULL; /* the process fails; nothing to free it for */
+        }
+        return copy;
+}
+
+/* The value of --field=NAME=VALUE, or NULL. */
+static const char *field_value(const char *name) {
+        size_t n = strlen(name);
+
+        for (size_t i = 0; i < arg_n_fields; i++)
+                if (strneq(arg_fields[i], name, n) && arg_fields[i][n] == '=')
+                        return arg_fields[i] + n + 1;
+        return NULL;
+}
+
+static void set_title(int argc, char *argv[], const char *unit) {
+        char *start = argv[0], *end = argv[0] + strlen(argv[0]) + 1;
+
+        /* The arguments' strings lie one after the other; only that stretch is overwritten. */
+        for (int i = 1; i < argc && argv[i] == end; i++)
+                end = argv[i] + strlen(argv[i]) + 1;
+        memset(start, 0, (size_t) (end - start));
+        /* Two arguments, as a command line has them (a space inside one is quoted). */
+        snprintf(start, (size_t) (end - start), "runner-step%c%s", '\0', unit ?: "");
+}
 
 static int64_t now_nsec(void) {
         struct timespec ts;
@@ -599,6 +648,12 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
                         strerror(-r));
 }
 
+/* A stream's last line, not yet ended, held back from the log while the other stream writes. */
+typedef struct LineHold {
+        char *buf; /* LINE_HOLD_MAX, allocated when first needed */
+        size_t len;
+} LineHold;
+
 typedef struct Copier {
         int fds[_JOURNAL_STREAM_MAX]; /* the pipes' read ends, O_NONBLOCK; -EBADF once at EOF */
         char *buf;
@@ -608,6 +663,8 @@ typedef struct Copier {
         StepCommands commands;
         StepLog log;
         JournalCopy *journal;
+        int64_t last_data[_JOURNAL_STREAM_MAX]; /* when each stream last gave data; INT64_MIN / 2: never */
+        LineHold holds[_JOURNAL_STREAM_MAX];
 } Copier;
 
 /* A log that cannot be written (a full disk) is told once, to the agent's journal through the shim's
@@ -623,9 +680,64 @@ static void report_log_error(Copier *c, int r) {
         journal_copy_message(c->journal, LOG_ERR, text);
 }
 
-/* One read of a stream into the log and the journal copy. Returns 1 when it copied something, 0 at
- * EOF, -EAGAIN when nothing is there now. No per-line work is on this path but the journal copy's, which
- * is bounded by its budget (step-journal.c). */
+static void log_write(Copier *c, const char *data, size_t len) {
+        int r = step_log_write(&c->log, data, len);
+        if (r < 0)
+                report_log_error(c, r);
+}
+
+/* Whether the other stream than i is open and gave data within BATCH_QUIET_NSEC. */
+static bool other_writes(const Copier *c, unsigned i) {
+        unsigned o = 1 - i;
+
+        return c->fds[o] >= 0 && now_nsec() - c->last_data[o] <= BATCH_QUIET_NSEC;
+}
+
+/* What stream i held back goes to the log. */
+static void release_line(Copier *c, unsigned i) {
+        LineHold *h = &c->holds[i];
+
+        if (h->len > 0)
+                log_write(c, h->buf, h->len);
+        h->len = 0;
+}
+
+/* Bytes of stream i to the log. While the other stream writes too, the last line of what came, if it
+ * has no newline yet, waits for the rest (up to LINE_HOLD_MAX bytes, and only until the other stream
+ * has been quiet BATCH_QUIET_NSEC or this one ends): the other stream's lines go before or after it,
+ * never into its middle. One stream alone goes as it comes. */
+static void log_stream(Copier *c, unsigned i, const char *data, size_t len) {
+        LineHold *h = &c->holds[i];
+        const char *end = data + len, *nl;
+
+        if (data[len - 1] == '\n' || !other_writes(c, i)) {
+                release_line(c, i);
+                log_write(c, data, len);
+                return;
+        }
+        nl = memrchr(data, '\n', len);
+        if (nl) {
+                release_line(c, i);
+                log_write(c, data, (size_t) (nl + 1 - data));
+                data = nl + 1;
+        }
+        if (!h->buf) {
+                h->buf = malloc(LINE_HOLD_MAX);
+                if (!h->buf) {
+                        log_write(c, data, (size_t) (end - data));
+                        return;
+                }
+        }
+        if (h->len + (size_t) (end - data) > LINE_HOLD_MAX) {
+                /* Too long a line to wait for: it goes as it is. */
+                release_line(c, i);
+                log_write(c, data, (size_t) (end - data));
+                return;
+        }
+        memcpy(h->buf + h->len, data, (size_t) (end - data));
+        h->len += (size_t) (end - data);
+}
+
 /* Bytes of stream i to the log and the journal copy, masked (README, "Secrets"). Without values to
  * mask, the bytes go as they are: no per-byte work. eof: the stream ends (what the filter held back
  * comes out). */
@@ -646,12 +758,12 @@ static void copy_out(Copier *c, unsigned i, const char *data, size_t len, bool e
                         len = f->out_len;
                 }
         }
-        if (len == 0)
-                return;
-        r = step_log_write(&c->log, data, len);
-        if (r < 0)
-                report_log_error(c, r);
-        journal_copy_feed(c->journal, i, data, len);
+        if (len > 0) {
+                log_stream(c, i, data, len);
+                journal_copy_feed(c->journal, i, data, len);
+        }
+        if (eof)
+                release_line(c, i);
 }
 
 static void emit_output(void *userdata, unsigned stream, const char *data, size_t len) {
@@ -703,6 +815,7 @@ static ssize_t pump(Copier *c, unsigned i) {
                 c->fds[i] = safe_close(c->fds[i]);
                 return 0;
         }
+        c->last_data[i] = now_nsec();
         process(c, i, c->buf, (size_t) n, false);
         return n;
 }
@@ -732,11 +845,11 @@ static int read_masks(MaskList *l) {
         return r;
 }
 
-/* After the entry exited: everything it wrote is in the pipes by now. Bounded, as background processes
- * may write on. */
+/* After the entry exited: everything it wrote is in the pipes by now. Bounded (the largest pipe twice
+ * over), as background processes may write on. */
 static void drain(Copier *c) {
         for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
-                for (unsigned k = 0; k < 64 && c->fds[i] >= 0; k++)
+                for (unsigned k = 0; k < 2 * PIPE_SIZE_MAX / READ_SIZE && c->fds[i] >= 0; k++)
                         if (pump(c, i) <= 0)
                                 break;
 }
@@ -748,7 +861,10 @@ static void settle(Copier *c) {
         /* A stream still open (background processes hold it) keeps what the filter and the command
          * scanner held back: it may be the start of a value whose rest comes later, and going out
          * now would let the two pieces stand together in the log. It goes out at the stream's end,
-         * which every kill brings about first (payload is killed before the shim). */
+         * which every kill brings about first (payload is killed before the shim). A line held back
+         * from the log while the other stream wrote goes now: the log is complete as it stands. */
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                release_line(c, i);
         r = step_log_finish(&c->log);
         if (r < 0)
                 report_log_error(c, r);
@@ -762,16 +878,27 @@ int main(int argc, char *argv[]) {
                                  report[2] = { -EBADF, -EBADF };
         _cleanup_close_ int log_fd = -EBADF, pidfd = -EBADF, payload_fd = -EBADF;
         _cleanup_free_ char *buf = NULL, *workdir = NULL;
-        Copier c = { .fds = { -EBADF, -EBADF }, .log = STEP_LOG_NULL };
+        Copier c = {
+                .fds = { -EBADF, -EBADF },
+                .log = STEP_LOG_NULL,
+                .last_data = { INT64_MIN / 2, INT64_MIN / 2 },
+        };
         char **env = NULL, msg[64];
         bool exited = false, stuck;
         pid_t pid;
         int r, child_error = 0;
         ssize_t n;
 
-        r = parse_argv(argc, argv);
+        saved_argv = copy_argv(argc, argv);
+        if (!saved_argv) {
+                fprintf(stderr, "runner-step: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        r = parse_argv(argc, saved_argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        set_title(argc, argv, field_value("RUNNER_UNIT"));
+        argv = saved_argv;
 
         /* The shim outlives polite signals meant for the step (SignalTarget=cgroup sends them to every
          * process of the scope); only the kill of the cgroup ends it early. */
@@ -920,8 +1047,6 @@ int main(int argc, char *argv[]) {
         for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                 (void) fcntl(c.fds[i], F_SETFL, O_NONBLOCK);
 
-        /* when each stream last gave data: INT64_MIN / 2, never */
-        int64_t last_data[_JOURNAL_STREAM_MAX] = { INT64_MIN / 2, INT64_MIN / 2 };
         for (;;) {
                 struct pollfd p[4] = {
                         { .fd = c.fds[JOURNAL_STDOUT], .events = POLLIN },
@@ -933,7 +1058,11 @@ int main(int argc, char *argv[]) {
 
                 if (p[0].fd < 0 && p[1].fd < 0 && exited)
                         break;
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                /* A line held back waits only until the other stream has been quiet a while. */
+                int timeout = c.holds[0].len > 0 || c.holds[1].len > 0
+                        ? (int) (BATCH_QUIET_NSEC / 1000000) + 1
+                        : -1;
+                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return EXIT_FAILURE;
@@ -945,12 +1074,15 @@ int main(int argc, char *argv[]) {
                 int64_t t = now_nsec();
                 for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                         if (p[i].revents) {
+                                int64_t before = c.last_data[i];
+
                                 got[i] = pump(&c, i);
-                                if (got[i] > 0) {
-                                        streaming[i] = t - last_data[i] < BATCH_STREAMING_NSEC;
-                                        last_data[i] = t;
-                                }
+                                if (got[i] > 0)
+                                        streaming[i] = t - before < BATCH_STREAMING_NSEC;
                         }
+                for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                        if (c.holds[i].len > 0 && !other_writes(&c, i))
+                                release_line(&c, i);
                 /* One stream writing on and on in small pieces, the other closed or quiet for a while:
                  * let the pieces gather. Not at a stream's first piece, nor while both write, whose
                  * order the reads keep as far as the pipes allow. */
@@ -959,7 +1091,7 @@ int main(int argc, char *argv[]) {
 
                         if (!exited && !p[3].revents && streaming[i] && got[i] < (ssize_t) BATCH_MIN &&
                                 got[o] <= 0 && !p[o].revents &&
-                                (c.fds[o] < 0 || t - last_data[o] > BATCH_QUIET_NSEC)) {
+                                (c.fds[o] < 0 || t - c.last_data[o] > BATCH_QUIET_NSEC)) {
                                 (void) nanosleep(&(struct timespec){ .tv_nsec = BATCH_NAP_NSEC }, NULL);
                                 break;
                         }
@@ -999,6 +1131,8 @@ int main(int argc, char *argv[]) {
         /* What background processes wrote after the entry's exit. */
         settle(&c);
         step_log_done(&c.log);
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                free(c.holds[i].buf);
         c.journal = journal_copy_free(c.journal, &stuck);
         if (stuck)
                 _exit(EXIT_SUCCESS); /* a thread inside journald: nothing may run after it */

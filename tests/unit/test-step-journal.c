@@ -35,7 +35,8 @@ static void test_count_newlines(void **state) {
                 }
         memset(buf, '\n', sizeof(buf));
         assert_int_equal(count_newlines(buf, sizeof(buf)), sizeof(buf));
-        assert_int_equal(count_newlines(buf + 1, 255 * 32 + 1), 255 * 32 + 1);
+        for (size_t len = 255 * 16 - 1; len <= 255 * 16 * 2 + 1; len += 255 * 16 / 2 + 1)
+                assert_int_equal(count_newlines(buf + 1, len), len);
         for (unsigned t = 0; t < 200; t++) {
                 size_t len = (size_t) rand_r(&seed) % sizeof(buf), off = (size_t) rand_r(&seed) % 32;
                 unsigned density = 1 + (unsigned) rand_r(&seed) % 64;
