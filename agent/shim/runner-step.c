@@ -76,9 +76,10 @@
 #define BATCH_QUIET_NSEC (10LL * 1000LL * 1000LL)
 /* A stream that gave data again within this is writing on (a flood), not one line now and then. */
 #define BATCH_STREAMING_NSEC (2LL * 1000LL * 1000LL)
-/* While both streams write, the log takes each one's lines whole: a line not yet ended waits, up to
- * this many bytes, for its newline (README, "Running workflows"). */
+/* Once both streams have written, the log takes each one's lines whole: a line not yet ended waits for
+ * its newline, up to LINE_HOLD_MAX bytes and LINE_HOLD_NSEC (README, "Running workflows"). */
 #define LINE_HOLD_MAX READ_SIZE
+#define LINE_HOLD_NSEC (100LL * 1000LL * 1000LL)
 /* How long the end of a step waits for journald to take the journal copy's queue (README, "Running
  * workflows"); what is left then is left out of the journal, and stated. */
 #define JOURNAL_FLUSH_USEC (2U * 1000U * 1000U)
@@ -652,6 +653,7 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
 typedef struct LineHold {
         char *buf; /* LINE_HOLD_MAX, allocated when first needed */
         size_t len;
+        int64_t since; /* when the line began to wait */
 } LineHold;
 
 typedef struct Copier {
@@ -686,11 +688,11 @@ static void log_write(Copier *c, const char *data, size_t len) {
                 report_log_error(c, r);
 }
 
-/* Whether the other stream than i is open and gave data within BATCH_QUIET_NSEC. */
+/* Whether the other stream than i is open and has written. */
 static bool other_writes(const Copier *c, unsigned i) {
         unsigned o = 1 - i;
 
-        return c->fds[o] >= 0 && now_nsec() - c->last_data[o] <= BATCH_QUIET_NSEC;
+        return c->fds[o] >= 0 && c->last_data[o] != INT64_MIN / 2;
 }
 
 /* What stream i held back goes to the log. */
@@ -702,10 +704,10 @@ static void release_line(Copier *c, unsigned i) {
         h->len = 0;
 }
 
-/* Bytes of stream i to the log. While the other stream writes too, the last line of what came, if it
- * has no newline yet, waits for the rest (up to LINE_HOLD_MAX bytes, and only until the other stream
- * has been quiet BATCH_QUIET_NSEC or this one ends): the other stream's lines go before or after it,
- * never into its middle. One stream alone goes as it comes. */
+/* Bytes of stream i to the log. Once the other stream has written too, the last line of what came, if
+ * it has no newline yet, waits for the rest (up to LINE_HOLD_MAX bytes and LINE_HOLD_NSEC, or until
+ * this stream ends): the other stream's lines go before or after it, never into its middle. One
+ * stream alone goes as it comes. */
 static void log_stream(Copier *c, unsigned i, const char *data, size_t len) {
         LineHold *h = &c->holds[i];
         const char *end = data + len, *nl;
@@ -734,8 +736,23 @@ static void log_stream(Copier *c, unsigned i, const char *data, size_t len) {
                 log_write(c, data, (size_t) (end - data));
                 return;
         }
+        if (h->len == 0)
+                h->since = now_nsec();
         memcpy(h->buf + h->len, data, (size_t) (end - data));
         h->len += (size_t) (end - data);
+}
+
+/* Milliseconds until the first held line has waited LINE_HOLD_NSEC (-1: none waits), for poll(). */
+static int hold_timeout(const Copier *c) {
+        int64_t first = INT64_MAX, left;
+
+        for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
+                if (c->holds[i].len > 0)
+                        first = MIN(first, c->holds[i].since);
+        if (first == INT64_MAX)
+                return -1;
+        left = first + LINE_HOLD_NSEC - now_nsec();
+        return left <= 0 ? 0 : (int) (left / 1000000) + 1;
 }
 
 /* Bytes of stream i to the log and the journal copy, masked (README, "Secrets"). Without values to
@@ -1040,6 +1057,7 @@ int main(int argc, char *argv[]) {
                 snprintf(msg, sizeof(msg), "started %d", (int) pid);
                 (void) send_message(msg, pidfd);
                 c.commands.started = true;
+                journal_copy_start(c.journal);
         }
 
         c.fds[JOURNAL_STDOUT] = TAKE_FD(out_pipe[0]);
@@ -1058,11 +1076,7 @@ int main(int argc, char *argv[]) {
 
                 if (p[0].fd < 0 && p[1].fd < 0 && exited)
                         break;
-                /* A line held back waits only until the other stream has been quiet a while. */
-                int timeout = c.holds[0].len > 0 || c.holds[1].len > 0
-                        ? (int) (BATCH_QUIET_NSEC / 1000000) + 1
-                        : -1;
-                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
+                if (poll(p, ELEMENTSOF(p), hold_timeout(&c)) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return EXIT_FAILURE;
@@ -1081,7 +1095,7 @@ int main(int argc, char *argv[]) {
                                         streaming[i] = t - before < BATCH_STREAMING_NSEC;
                         }
                 for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
-                        if (c.holds[i].len > 0 && !other_writes(&c, i))
+                        if (c.holds[i].len > 0 && now_nsec() - c.holds[i].since >= LINE_HOLD_NSEC)
                                 release_line(&c, i);
                 /* One stream writing on and on in small pieces, the other closed or quiet for a while:
                  * let the pieces gather. Not at a stream's first piece, nor while both write, whose

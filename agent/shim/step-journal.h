@@ -21,6 +21,8 @@ enum {
 
 /* fields: NAME=VALUE strings added to every entry, borrowed until journal_copy_free(). */
 int journal_copy_new(const char *const *fields, size_t n_fields, const char *log_path, JournalCopy **ret);
+/* Starts the thread that sends to journald (otherwise the first line does). */
+void journal_copy_start(JournalCopy *j);
 /* Output of a stream, as it came; cut into lines (longer ones into pieces) here, in this thread. */
 void journal_copy_feed(JournalCopy *j, unsigned stream, const char *data, size_t len);
 /* The stream ended: its last line, if it had no newline. */
