@@ -1085,14 +1085,19 @@ int main(int argc, char *argv[]) {
                  * which the step wrote to both. */
                 ssize_t got[_JOURNAL_STREAM_MAX] = {};
                 bool streaming[_JOURNAL_STREAM_MAX] = {};
-                int64_t t = now_nsec();
+                int64_t t = now_nsec(), before[_JOURNAL_STREAM_MAX];
+                /* A stream with data waiting has written, before the other's read: a line of the
+                 * other cut by that read waits for its end (log_stream()). */
+                for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++) {
+                        before[i] = c.last_data[i];
+                        if (p[i].revents & POLLIN)
+                                c.last_data[i] = t;
+                }
                 for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                         if (p[i].revents) {
-                                int64_t before = c.last_data[i];
-
                                 got[i] = pump(&c, i);
                                 if (got[i] > 0)
-                                        streaming[i] = t - before < BATCH_STREAMING_NSEC;
+                                        streaming[i] = t - before[i] < BATCH_STREAMING_NSEC;
                         }
                 for (unsigned i = 0; i < _JOURNAL_STREAM_MAX; i++)
                         if (c.holds[i].len > 0 && now_nsec() - c.holds[i].since >= LINE_HOLD_NSEC)
