@@ -60,9 +60,8 @@
 #define CONTROL_FD 3
 /* Pipes as large as the kernel gives root (up to PIPE_SIZE_MAX; at least pipe-max-size, 1 MiB by
  * default) let the step write on while the shim is between reads; one read takes up to READ_SIZE. A
- * read holds the pipe's lock while it copies, and the step's writes wait for it: reads of 1 MiB made a
- * step writing 1,000-byte lines 10% slower than reads of 64 KiB on the machines of the README's
- * benchmarks. */
+ * read holds the pipe's lock while it copies, and the step's writes wait for it: with reads of 256 KiB
+ * or 1 MiB a step writing lines took longer than with 64 KiB (README, "Benchmarks"). */
 #define PIPE_SIZE_MAX (8 * 1024 * 1024)
 #define READ_SIZE (64U * 1024U)
 /* A read that found less than BATCH_MIN bytes while one stream alone is busy: the shim naps

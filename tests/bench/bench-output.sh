@@ -32,8 +32,8 @@
 # the step wrote (per stream for the interleaved shape: across two pipes only each stream's own order
 # is defined), a journal line lost from a normal step, a missing or wrong gap notice, a step failed or
 # slowed by the size limit or a full disk, or runner-agent's output phase above 3× the pipe floor of
-# the same run (far outside: measured 0.3–2.2× here; the CI machine is shared and noisy, and the
-# floor itself varies).
+# the same run (far outside: measured 0.65–1.08× in four runs here; the CI machine is shared and
+# noisy, and the floor itself varies).
 #
 #   [REPS=N] [BENCH_SHIM=RUNNER-STEP] bench-output.sh BUILD_DIR
 set -uo pipefail
