@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The journal copy's count of the lines a flood leaves out (step-journal.c), 32 bytes at a time: the
+/* The journal copy's count of the lines a flood leaves out (step-journal.c), 16 bytes at a time: the
  * same as byte by byte, whatever the length, the alignment and the density of newlines. Only the pure
  * counting is tested here: feeding the copy starts a thread that sends to the real journald. */
 #include <setjmp.h>
