@@ -104,7 +104,14 @@ static uint64_t now_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
+/* The condition variables wait on CLOCK_MONOTONIC: a wall clock set back does not stretch a wait. */
+static struct timespec timespec_of(uint64_t ns) {
+        return (struct timespec){ .tv_sec = (time_t) (ns / 1000000000ULL),
+                .tv_nsec = (long) (ns % 1000000000ULL) };
+}
+
 int journal_copy_new(const char *const *fields, size_t n_fields, const char *log_path, JournalCopy **ret) {
+        pthread_condattr_t attr;
         JournalCopy *j;
 
         j = calloc(1, sizeof(*j));
@@ -119,8 +126,11 @@ int journal_copy_new(const char *const *fields, size_t n_fields, const char *log
         j->tail = &j->head;
         j->batch_tail = &j->batch_head;
         pthread_mutex_init(&j->lock, NULL);
-        pthread_cond_init(&j->wake, NULL);
-        pthread_cond_init(&j->idle, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&j->wake, &attr);
+        pthread_cond_init(&j->idle, &attr);
+        pthread_condattr_destroy(&attr);
         *ret = j;
         return 0;
 }
@@ -182,14 +192,8 @@ static void *journal_thread(void *userdata) {
                 if (!j->head)
                         break;
                 if (!j->stop && !j->flushing && now_ns() < j->hold_until_ns) {
-                        struct timespec ts;
-                        uint64_t wait = j->hold_until_ns - now_ns();
+                        struct timespec ts = timespec_of(j->hold_until_ns);
 
-                        /* The condition variable waits on CLOCK_REALTIME: the hold as an interval. */
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += (long) wait;
-                        ts.tv_sec += ts.tv_nsec / 1000000000L;
-                        ts.tv_nsec %= 1000000000L;
                         (void) pthread_cond_timedwait(&j->wake, &j->lock, &ts);
                         continue;
                 }
@@ -503,20 +507,10 @@ void journal_copy_message(JournalCopy *j, int priority, const char *text) {
 
 /* Waits (lock held) until the queue is empty and the thread idle, or until deadline_ns. */
 static bool wait_idle(JournalCopy *j, uint64_t deadline_ns) {
-        struct timespec ts;
-        uint64_t now_mono = now_ns(), wait;
+        struct timespec ts = timespec_of(deadline_ns);
 
         if (!j->started)
                 return !j->head;
-        /* The condition variable waits on CLOCK_REALTIME: the deadline as an interval from now. */
-        wait = deadline_ns > now_mono ? deadline_ns - now_mono : 0;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t) (wait / 1000000000ULL);
-        ts.tv_nsec += (long) (wait % 1000000000ULL);
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
         while (j->head || j->busy)
                 if (pthread_cond_timedwait(&j->idle, &j->lock, &ts) == ETIMEDOUT)
                         break;

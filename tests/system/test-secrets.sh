@@ -19,9 +19,19 @@ build=$1
 require_test_container
 
 scratch test-secrets
-trap 'rm -rf "$work" "$marks"' EXIT
+dropin=/run/systemd/system/runner-agent.service.d/50-test-secrets.conf
+argv_log=/run/test-secrets-argv
+trap 'rm -rf "$work" "$marks" "$argv_log" /usr/local/libexec/test-secrets-shim "$dropin"; systemctl daemon-reload' EXIT
 
 install_agent "$build"
+# runner-step shows a short title once it has parsed its arguments, so the command lines the agent
+# gives it are kept by a wrapper that the agent runs instead (RUNNER_STEP_PATH), for the checks below.
+shim=$(find /usr/lib /usr/libexec -name runner-step -type f 2>/dev/null | head -1)
+mkdir -p /usr/local/libexec "$(dirname "$dropin")"
+printf '#!/bin/bash\nprintf "%%s\\n" "$*" >>%s\nexec %s "$@"\n' "$argv_log" "$shim" >/usr/local/libexec/test-secrets-shim
+chmod 0755 /usr/local/libexec/test-secrets-shim
+printf '[Service]\nEnvironment=RUNNER_STEP_PATH=/usr/local/libexec/test-secrets-shim\n' >"$dropin"
+systemctl daemon-reload
 systemctl restart runner-agent || { echo "Bail out! runner-agent did not start"; exit 1; }
 
 # The values: distinctive, so that a grep finds them wherever they went.
@@ -82,10 +92,14 @@ id=$(runnerctl run -s ENVSECRET --secret-file "$work/secrets.env" -s MULTI -s AC
 say "run $id"
 check "runnerctl run with secrets submits" test -n "$id"
 wait_for 30 test -e "$marks/waiting" || not_ok "the run's second step started"
-# A step's /proc does not list its shim (root): its command line is read here, while step 2 runs.
+# A step's /proc does not list its shim (root): its command line is read here, while step 2 runs, and
+# the command lines the agent gave it from the wrapper's record.
 shims=$(pgrep -a -x runner-step)
 check "runner-step's command lines hold no secret" \
         bash -c '[[ $1 == *runner-step* ]] && ! grep -qF -e "$2" -e "$3" <<<"$1"' _ "$shims" "$ENVSECRET" "$filesecret"
+check "… nor do those the agent gave it" \
+        bash -c '[[ $(grep -c -- "--log=/var/lib/runner-agent/runs/$1/" "$2") -ge 2 ]] && ! grep -qF -e "$3" -e "$4" "$2"' \
+        _ "$id" "$argv_log" "$ENVSECRET" "$filesecret"
 
 # Before the end: the agent keeps the secrets in a root-only file under /run, never /var/lib.
 f=/run/runner-agent/secrets/r$id
@@ -211,7 +225,7 @@ kill -STOP "$agent"
 touch "$marks/mf-go"
 # Well inside the agent's WatchdogSec= (30 s).
 check "with the agent stopped, the flooding step's runner-step records the exit and ends" \
-        wait_for 15 bash -c "test -e /var/lib/runner-agent/runs/$id/logs/j1-s1.exit && ! pgrep -f -- '--lo[g]=.*/runs/$id/logs/j1-s1.log' >/dev/null"
+        wait_for 15 bash -c "test -e /var/lib/runner-agent/runs/$id/logs/j1-s1.exit && ! pgrep -f '^runner-step runner-r$id-j1-s1\.scope' >/dev/null"
 kill -CONT "$agent"
 check "the run completes" wait_for 60 completed "$id"
 check "and succeeds" bash -c "runnerctl status --json $id | jq -e '.conclusion == \"success\"'"
@@ -415,6 +429,8 @@ check "a step runs in a working directory that is a secret" \
         bash -c '[[ $(runnerctl status --json "$1" | jq -r .conclusion) == success && $(cat "$2/pwd") == "$3" ]]' _ "$id" "$marks" "$wdsecret"
 check "runner-step's command line is read" grep -q 'runner-step' "$marks/cmdline"
 check "and does not hold the directory" bash -c '! grep -qF -- "$1" "$2/cmdline"' _ "$wdsecret" "$marks"
+check "… nor does the one the agent gave it" \
+        bash -c 'grep -q -- "--log=/var/lib/runner-agent/runs/$3/" "$2" && ! grep -qF -- "$1" "$2"' _ "$wdsecret" "$argv_log" "$id"
 rmdir "$wdsecret"
 
 # ---- a bad secret file or name: a clear error, no run ----
