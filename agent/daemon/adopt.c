@@ -187,6 +187,10 @@ static void adopt_step(ManagedRun *mr, size_t job, size_t step, int dir_fd, Adop
                 a->ended++;
                 pidref_done(&shim);
                 pidref_done(&entry);
+                /* Values it masked with ::add-mask:: before it ended wait in the control socket: the
+                 * job's later steps mask them too. */
+                if (control >= 0)
+                        step_process_drain(TAKE_FD(control), &step_callbacks, ref);
                 adopt_kill_watch(mr, job, step, ref);
                 on_step_exited(NULL, code, sig, ref);
                 return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,6 +451,30 @@ int step_process_adopt(sd_event *event, int control_fd, PidRef *shim, PidRef *en
         }
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+void step_process_drain(int control_fd, const StepCallbacks *callbacks, void *userdata) {
+        StepProcess p = {
+                .shim = PIDREF_NULL,
+                .entry = PIDREF_NULL,
+                .control_fd = control_fd,
+                .callbacks = *callbacks,
+                .userdata = userdata,
+                .phase = STEP_CONTROL_STARTED,
+                .adopted = true,
+                .reported = true, /* the exit file says how it ended: no exited() or failed() */
+        };
+
+        /* Only what is there: a shim that lives on (background processes hold its pipes) may keep its
+         * end open. on_control() closes ours at 'exited', at the end, or at a message out of turn. */
+        while (p.control_fd >= 0) {
+                struct pollfd pfd = { .fd = p.control_fd, .events = POLLIN };
+
+                if (poll(&pfd, 1, 0) <= 0)
+                        break;
+                (void) on_control(NULL, p.control_fd, EPOLLIN, &p);
+        }
+        safe_close(p.control_fd);
 }
 
 int step_process_control_fd(const StepProcess *p) {

@@ -59,6 +59,12 @@ StepProcess *step_process_release(StepProcess *p);
 int step_process_adopt(sd_event *event, int control_fd, PidRef *shim, PidRef *entry,
         const StepCallbacks *callbacks, void *userdata, StepProcess **ret);
 
+/* A step that ended while no agent ran (its exit status is in its exit file, README "Restarts"): what
+ * its shim sent before it ended, values to mask and then 'exited', still waits in the control socket.
+ * Reads what is there, calling mask() for each value; the exit is the caller's to report, from the exit
+ * file. Takes control_fd. */
+void step_process_drain(int control_fd, const StepCallbacks *callbacks, void *userdata);
+
 /* The agent's end of the control socket (-EBADF once the shim has finished with it). */
 int step_process_control_fd(const StepProcess *p);
 

@@ -9,7 +9,8 @@
 # killed and took the run over; a job env: from a secret and a step output holding one keep their real
 # values for later steps across a restart of the agent; a job output carrying a secret is dropped with
 # a warning; a flood of ::add-mask:: while the agent reads nothing does not keep runner-step from
-# reporting the step's end and exiting; the step's user cannot read the secrets' file. TAP.
+# reporting the step's end and exiting; a value masked by a step that ends while the agent is down is
+# masked in the job's next step; the step's user cannot read the secrets' file. TAP.
 #
 #   test-secrets.sh BUILD_DIR
 set -uo pipefail
@@ -21,7 +22,7 @@ require_test_container
 scratch test-secrets
 dropin=/run/systemd/system/runner-agent.service.d/50-test-secrets.conf
 argv_log=/run/test-secrets-argv
-trap 'rm -rf "$work" "$marks" "$argv_log" /usr/local/libexec/test-secrets-shim "$dropin"; systemctl daemon-reload' EXIT
+trap 'rm -rf "$work" "$marks" "$argv_log" /usr/local/libexec/test-secrets-shim "$dropin" "${restart_dropin:-}"; systemctl daemon-reload' EXIT
 
 install_agent "$build"
 # runner-step shows a short title once it has parsed its arguments, so the command lines the agent
@@ -432,6 +433,41 @@ check "and does not hold the directory" bash -c '! grep -qF -- "$1" "$2/cmdline"
 check "… nor does the one the agent gave it" \
         bash -c 'grep -q -- "--log=/var/lib/runner-agent/runs/$3/" "$2" && ! grep -qF -- "$1" "$2"' _ "$wdsecret" "$argv_log" "$id"
 rmdir "$wdsecret"
+
+# ---- ::add-mask:: by a step that ends while the agent is down: its value still masked in the next ----
+# The shim sends the value on the control socket; the restarted agent finds the step ended (its exit
+# file) and reads what waits in the socket before it goes on. A process the step left behind keeps the
+# shim, and so the socket, alive until then (systemd drops a stored socket whose other end is closed).
+restart_dropin=/run/systemd/system/runner-agent.service.d/60-test-secrets-restart.conf
+printf '[Service]\nRestartSec=4s\n' >"$restart_dropin"
+systemctl daemon-reload
+cat >"$work/addmask.yml" <<YML
+jobs:
+  a:
+    steps:
+      - run: |
+          touch $marks/am-waiting
+          while [ ! -e $marks/am-go ]; do sleep 0.05; done
+          echo "::add-mask::am-9Tq4Zr"
+          sleep 30 &
+      - run: 'echo "after: am-9Tq4Zr"'
+YML
+id=$(runnerctl run "$work/addmask.yml") || not_ok "the workflow with ::add-mask:: was refused"
+wait_for 30 test -e "$marks/am-waiting" || not_ok "the masking step started"
+old=$(systemctl show -P MainPID runner-agent)
+systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+touch "$marks/am-go"
+wait_for 10 test -e "/var/lib/runner-agent/runs/$id/logs/j1-s1.exit"
+down=$(systemctl show -P SubState runner-agent)
+check "the masking step ended while the agent was down (runner-agent: $down)" test "$down" = auto-restart
+wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+check "the run completes after the restart" wait_for 60 completed "$id"
+log2=/var/lib/runner-agent/runs/$id/logs/j1-s2.log
+say "the next step's log: $(cat "$log2" 2>/dev/null)"
+check "the value it masked is masked in the job's next step" grep -qx 'after: \*\*\*' "$log2"
+check "… and is nowhere in that log" bash -c '! grep -q am-9Tq4Zr "$1"' _ "$log2"
+rm -f "$restart_dropin"
+systemctl daemon-reload
 
 # ---- a bad secret file or name: a clear error, no run ----
 printf 'GOOD=1\nnot a secret\n' >"$work/bad.env"
