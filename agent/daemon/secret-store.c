@@ -58,6 +58,20 @@ static int put(FILE *f, char kind, const char *prefix, const char *value, size_t
         return 0;
 }
 
+/* What the run's state holds masked of job's which (run_state_unmasked_text()), as it really is; nothing
+ * if it holds nothing masked. */
+static int put_unmasked(FILE *f, const Run *run, size_t job, size_t which, char kind, const char *prefix) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        r = run_state_unmasked_text(run, job, which, &json);
+        if (r < 0 || !json)
+                return r;
+        put(f, kind, prefix, json, strlen(json));
+        explicit_bzero(json, strlen(json));
+        return 0;
+}
+
 int secret_store_save(ManagedRun *mr) {
         const Run *run = mr->run;
         _cleanup_close_ int dir_fd = -EBADF;
@@ -96,42 +110,26 @@ int secret_store_save(ManagedRun *mr) {
                 for (size_t s = 0; s <= run->jobs[j].n_steps; s++) {
                         /* the job's environment first, then its steps' outputs */
                         size_t step = s == 0 ? RUN_STATE_JOB_ENV : s - 1;
-                        _cleanup_free_ char *json = NULL;
                         char prefix[64];
 
-                        r = run_state_unmasked_text(run, j, step, &json);
-                        if (r < 0) {
-                                fclose(f);
-                                explicit_bzero(text, size);
-                                return r;
-                        }
-                        if (!json)
-                                continue;
                         if (s == 0)
                                 snprintf(prefix, sizeof(prefix), "%zu:", j);
                         else
                                 snprintf(prefix, sizeof(prefix), "%zu.%zu:", j, step);
-                        put(f, s == 0 ? 'e' : 'o', prefix, json, strlen(json));
-                        explicit_bzero(json, strlen(json));
+                        r = put_unmasked(f, run, j, step, s == 0 ? 'e' : 'o', prefix);
+                        if (r < 0)
+                                goto fail;
                 }
         for (size_t j = 0; j < run->n_jobs; j++)
                 for (size_t step = 0; step < run->jobs[j].n_steps; step++) {
-                        _cleanup_free_ char *json = NULL;
                         char prefix[64];
 
                         if (!run->jobs[j].steps[step].state)
                                 continue;
-                        r = run_state_unmasked_text(run, j, step | RUN_STATE_STEP_STATE, &json);
-                        if (r < 0) {
-                                fclose(f);
-                                explicit_bzero(text, size);
-                                return r;
-                        }
-                        if (!json)
-                                continue;
                         snprintf(prefix, sizeof(prefix), "%zu.%zu:", j, step);
-                        put(f, 't', prefix, json, strlen(json));
-                        explicit_bzero(json, strlen(json));
+                        r = put_unmasked(f, run, j, step | RUN_STATE_STEP_STATE, 't', prefix);
+                        if (r < 0)
+                                goto fail;
                 }
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -141,6 +139,11 @@ int secret_store_save(ManagedRun *mr) {
                 return dir_fd;
         snprintf(name, sizeof(name), "r%" PRIu64, mr->id);
         r = write_file_atomic_at(dir_fd, name, text, size, 0600);
+        explicit_bzero(text, size);
+        return r;
+
+fail:
+        fclose(f);
         explicit_bzero(text, size);
         return r;
 }

@@ -648,7 +648,7 @@ static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
                         strerror(-r));
 }
 
-/* A stream's last line, not yet ended, held back from the log while the other stream writes. */
+/* A stream's last line, not yet ended, held back from the log once the other stream has written. */
 typedef struct LineHold {
         char *buf; /* LINE_HOLD_MAX, allocated when first needed */
         size_t len;
@@ -681,6 +681,7 @@ static void report_log_error(Copier *c, int r) {
         journal_copy_message(c->journal, LOG_ERR, text);
 }
 
+/* Bytes to the log; a log that cannot be written is reported, and the step goes on. */
 static void log_write(Copier *c, const char *data, size_t len) {
         int r = step_log_write(&c->log, data, len);
         if (r < 0)
@@ -1045,9 +1046,7 @@ int main(int argc, char *argv[]) {
                 int len = snprintf(line, sizeof(line), "runner-step: failed to execute %s: %s\n",
                         argv[optind], strerror(-child_error));
 
-                r = step_log_write(&c.log, line, (size_t) MIN(len, (int) sizeof(line) - 1));
-                if (r < 0)
-                        report_log_error(&c, r);
+                log_write(&c, line, (size_t) MIN(len, (int) sizeof(line) - 1));
                 line[strcspn(line, "\n")] = '\0';
                 journal_copy_message(c.journal, LOG_ERR, line);
                 snprintf(msg, sizeof(msg), "failed %d", -child_error);
