@@ -250,8 +250,12 @@ rm -f "$dropin/50-test-restart.conf"
 systemctl daemon-reload
 term_ms=$(ms_between $marks/kill.int $marks/kill.term)
 last_ms=$(ms_between $marks/kill.int $marks/kill.beat)
-check "the overdue SIGTERM reached the step on the agent's return, ${term_ms} ms after SIGINT (8500-9500)" \
-        within "$term_ms" 8500 9500
+# When the agent was back: its take-over's journal entry. How long systemd takes to start it again on a
+# busy machine is not the agent's; the SIGTERM follows its return, not a timer of its own.
+back_us=$(journalctl -o json RUNNER_EVENT=agent-readopted | jq -rs '.[-1].__REALTIME_TIMESTAMP')
+back_ms=$(awk -v b="$back_us" -v i="$(cat $marks/kill.int)" 'BEGIN { printf "%d", b / 1000 - i * 1000 }')
+check "the overdue SIGTERM reached the step on the agent's return, ${term_ms} ms after SIGINT (not before 8500; the agent was back at ${back_ms} ms, within 500 ms of that)" \
+        bash -c '(($1 >= 8500 && $1 <= $2 + 500 && $1 >= $2 - 500))' _ "$term_ms" "$back_ms"
 check "the kill kept its original time: last sign of life ${last_ms} ms after SIGINT (10000, -150 +100)" \
         within "$last_ms" 9850 10100
 check "no process of the step survived" test -z "$(live_runner_processes)"
