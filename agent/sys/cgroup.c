@@ -274,12 +274,26 @@ int cgroup_kill_by_freezing(int cgroup_fd) {
         return r < 0 ? r : 0;
 }
 
+/* How the watch learns that a cgroup is empty, and what sd-event asks of it:
+ *
+ *  - cgroup.events changes. The kernel sends at most one change of a cgroup's cgroup.events every 20 ms
+ *    and holds back the rest until then; removing the cgroup drops what it held back. A cgroup emptied
+ *    shortly after it was filled and removed at once (systemd removes an empty scope as soon as it
+ *    knows, which it may learn from a reaped process first) thus never says "populated 0".
+ *  - So the parent directory is watched too: a removal through the same cgroup2 mount (systemd's and
+ *    ours) shows there, and a removed cgroup's cgroup.events fails to read (ENODEV): empty.
+ *  - libsystemd before v258 loops forever on an inotify event that no enabled source of the same
+ *    inode wants. No inotify source is therefore ever left disabled: once empty, both are freed, and
+ *    the caller holds a defer source that then runs the handler. */
 typedef struct EmptyWatch {
         int cgroup_fd;
         int events_fd;
         cgroup_empty_handler_t handler;
         void *userdata;
         bool fired;
+        sd_event_source *source;        /* the caller's (a defer, off until empty); not a reference */
+        sd_event_source *events_source; /* inotify on cgroup.events */
+        sd_event_source *parent_source; /* inotify on the parent directory, for removals */
         /* cgroup_kill_staged(): the leaves killed first, and the grace for the rest. */
         const char *leaf;
         uint64_t grace_usec;
@@ -287,12 +301,18 @@ typedef struct EmptyWatch {
         bool leaves_seen_empty;
 } EmptyWatch;
 
+static void empty_watch_stop(EmptyWatch *w) {
+        w->events_source = sd_event_source_disable_unref(w->events_source);
+        w->parent_source = sd_event_source_disable_unref(w->parent_source);
+        w->grace_source = sd_event_source_disable_unref(w->grace_source);
+}
+
 static void empty_watch_free(void *userdata) {
         EmptyWatch *w = userdata;
 
         if (!w)
                 return;
-        sd_event_source_disable_unref(w->grace_source);
+        empty_watch_stop(w);
         safe_close(w->cgroup_fd);
         safe_close(w->events_fd);
         free(w);
@@ -321,14 +341,21 @@ static int empty_watch_check(EmptyWatch *w, bool *ret_empty) {
         return 0;
 }
 
-static void empty_watch_fire(sd_event_source *s, EmptyWatch *w) {
+/* Empty: stop watching (also from inside the watches' own callbacks) and let the loop run the handler. */
+static void empty_watch_fire(EmptyWatch *w) {
         if (w->fired)
                 return;
         w->fired = true;
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        (void) sd_event_source_set_enabled(w->grace_source, SD_EVENT_OFF);
+        empty_watch_stop(w);
+        (void) sd_event_source_set_enabled(w->source, SD_EVENT_ONESHOT);
+}
+
+static int on_empty_dispatch(sd_event_source *s, void *userdata) {
+        EmptyWatch *w = userdata;
+
         if (w->handler)
                 w->handler(s, w->userdata);
+        return 0;
 }
 
 static int on_events_changed(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
@@ -347,18 +374,24 @@ static int on_events_changed(sd_event_source *s, const struct inotify_event *ev,
         }
 
         if (empty)
-                empty_watch_fire(s, w);
+                empty_watch_fire(w);
         return 0;
 }
 
-static int on_already_empty(sd_event_source *s, void *userdata) {
-        empty_watch_fire(s, userdata);
+/* Something below the parent was removed, perhaps this cgroup. */
+static int on_parent_changed(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        EmptyWatch *w = userdata;
+        bool empty = false;
+
+        if (empty_watch_check(w, &empty) >= 0 && empty)
+                empty_watch_fire(w);
         return 0;
 }
 
 int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handler, void *userdata,
         sd_event_source **ret_source) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *s = NULL;
+        _cleanup_close_ int parent_fd = -EBADF;
         EmptyWatch *w;
         bool empty;
         int r;
@@ -372,22 +405,7 @@ int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handle
         *w = (EmptyWatch){
                 .cgroup_fd = -EBADF, .events_fd = -EBADF, .handler = handler, .userdata = userdata
         };
-
-        w->cgroup_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3);
-        if (w->cgroup_fd < 0) {
-                r = -errno;
-                empty_watch_free(w);
-                return r;
-        }
-        w->events_fd = openat(cgroup_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-        if (w->events_fd < 0) {
-                r = -errno;
-                empty_watch_free(w);
-                return r;
-        }
-
-        /* Watch first, then look: a change between the two is caught by the watch. */
-        r = sd_event_add_inotify_fd(e, &s, w->events_fd, IN_MODIFY | IN_DELETE_SELF, on_events_changed, w);
+        r = sd_event_add_defer(e, &s, on_empty_dispatch, w);
         if (r < 0) {
                 empty_watch_free(w);
                 return r;
@@ -397,28 +415,43 @@ int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handle
                 empty_watch_free(w);
                 return r;
         }
+        w->source = s;
+        r = sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+
+        w->cgroup_fd = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3);
+        if (w->cgroup_fd < 0)
+                return -errno;
+        w->events_fd = openat(cgroup_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+        if (w->events_fd < 0) {
+                if (errno != ENOENT && errno != ENODEV)
+                        return -errno;
+                empty_watch_fire(w); /* removed already */
+                *ret_source = TAKE_PTR(s);
+                return 0;
+        }
+
+        /* Watch first, then look: a change between the two is caught by the watch. */
+        r = sd_event_add_inotify_fd(
+                e, &w->events_source, w->events_fd, IN_MODIFY | IN_DELETE_SELF, on_events_changed, w);
+        if (r < 0)
+                return r;
+        parent_fd = openat(cgroup_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent_fd < 0 && errno != ENOENT && errno != ENODEV)
+                return -errno;
+        if (parent_fd >= 0) { /* else removed already, which the look below sees */
+                r = sd_event_add_inotify_fd(
+                        e, &w->parent_source, parent_fd, IN_DELETE, on_parent_changed, w);
+                if (r < 0)
+                        return r;
+        }
 
         r = empty_watch_check(w, &empty);
         if (r < 0)
                 return r;
-        if (empty) {
-                _cleanup_(sd_event_source_unrefp) sd_event_source *d = NULL;
-
-                /* Hand the state over to a defer source so that the handler runs from the loop, never
-                 * from inside this call. */
-                r = sd_event_add_defer(e, &d, on_already_empty, w);
-                if (r < 0)
-                        return r;
-                (void) sd_event_source_set_destroy_callback(s, NULL);
-                r = sd_event_source_set_destroy_callback(d, empty_watch_free);
-                if (r < 0) {
-                        empty_watch_free(w);
-                        return r;
-                }
-                *ret_source = TAKE_PTR(d);
-                return 0;
-        }
-
+        if (empty)
+                empty_watch_fire(w);
         *ret_source = TAKE_PTR(s);
         return 0;
 }
@@ -501,6 +534,10 @@ int cgroup_kill_staged(sd_event *e, int cgroup_fd, const char *leaf, uint64_t gr
                 return r;
         }
         w = sd_event_source_get_userdata(s);
+        if (w->fired) { /* empty already: nothing to give a grace */
+                *ret_source = TAKE_PTR(s);
+                return 0;
+        }
         w->leaf = leaf;
         w->grace_usec = grace_usec;
         r = sd_event_add_time_relative(

@@ -38,9 +38,10 @@ int cgroup_kill_by_freezing(int cgroup_fd);
 
 typedef void (*cgroup_empty_handler_t)(sd_event_source *s, void *userdata);
 
-/* Calls handler once (if not NULL), from the event loop, when cgroup.events says "populated 0" (or the
- * cgroup is removed). Driven by inotify on cgroup.events; if the cgroup is already empty the handler runs on
- * the next loop iteration. Unref *ret_source to cancel. */
+/* Calls handler once (if not NULL), from the event loop, when cgroup.events says "populated 0" or the
+ * cgroup is removed (also before the call). Driven by inotify on cgroup.events and on the parent
+ * directory; the handler always runs from a later loop iteration, never from inside this call. Unref
+ * *ret_source to cancel. */
 int cgroup_watch_empty(sd_event *e, int cgroup_fd, cgroup_empty_handler_t handler, void *userdata,
         sd_event_source **ret_source);
 
