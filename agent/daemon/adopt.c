@@ -91,6 +91,8 @@ static void adopt_kill_watch(ManagedRun *mr, size_t job, size_t step, StepRef *r
 
         if (s->cancel_stage != RUN_CANCEL_KILL || s->emptied)
                 return;
+        ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
+        ref->scope_fd = safe_close(ref->scope_fd);
         if (step_cgroup_path(mr, job, step, &path) >= 0)
                 ref->scope_fd = cgroup_open(mr->manager->cgroot, path);
         /* A kill already issued waits for the scope to empty, the shim's grace included: that is ours

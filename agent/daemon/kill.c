@@ -101,12 +101,15 @@ void kill_step(ManagedRun *mr, const RunAction *a) {
         if (r >= 0) {
                 (void) cgroup_count_processes(fd, &ref->kill_processes);
                 ref->killed_at = clock_usec(CLOCK_MONOTONIC);
+                ref->empty_source = sd_event_source_disable_unref(ref->empty_source);
                 r = cgroup_kill_staged(mr->manager->event, fd, STEP_CGROUP_PAYLOAD, STEP_SHIM_GRACE_USEC,
                         on_step_empty, ref, &ref->empty_source);
         }
         ref->kill_error = r;
-        if (r >= 0)
+        if (r >= 0) {
+                safe_close(ref->scope_fd);
                 ref->scope_fd = TAKE_FD(fd);
+        }
 }
 
 void kill_step_follow_up(ManagedRun *mr, const RunAction *a, RunActions *more) {

@@ -55,6 +55,11 @@ int cgroup_open(const char *root, const char *path) {
         return fd;
 }
 
+/* Removed (an open directory fd outlives its cgroup): nothing lives in it and nothing can be written. */
+static bool cgroup_is_gone(int cgroup_fd) {
+        return faccessat(cgroup_fd, "cgroup.events", F_OK, 0) < 0 && IN_SET(errno, ENOENT, ENODEV);
+}
+
 int cgroup_is_populated(int cgroup_fd, bool *ret) {
         _cleanup_free_ char *text = NULL;
         int r;
@@ -282,9 +287,9 @@ int cgroup_kill_by_freezing(int cgroup_fd) {
  *    knows, which it may learn from a reaped process first) thus never says "populated 0".
  *  - So the parent directory is watched too: a removal through the same cgroup2 mount (systemd's and
  *    ours) shows there, and a removed cgroup's cgroup.events fails to read (ENODEV): empty.
- *  - libsystemd before v258 loops forever on an inotify event that no enabled source of the same
- *    inode wants. No inotify source is therefore ever left disabled: once empty, both are freed, and
- *    the caller holds a defer source that then runs the handler. */
+ *  - libsystemd without the fix of v258 (Debian 12's 252, for one) loops forever on an inotify event
+ *    that no enabled source of the same inode wants. No inotify source is therefore ever left disabled: once
+ * empty, both are freed, and the caller holds a defer source that then runs the handler. */
 typedef struct EmptyWatch {
         int cgroup_fd;
         int events_fd;
@@ -523,7 +528,7 @@ int cgroup_kill_staged(sd_event *e, int cgroup_fd, const char *leaf, uint64_t gr
                 /* No leaf to kill first (a shim still held, say), or one could not be killed: the
                  * kill must not wait for anything, whatever a grace would have saved. */
                 r = cgroup_kill(cgroup_fd);
-                if (r < 0)
+                if (r < 0 && !cgroup_is_gone(cgroup_fd))
                         return r;
                 return cgroup_watch_empty(e, cgroup_fd, handler, userdata, ret_source);
         }

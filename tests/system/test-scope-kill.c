@@ -532,7 +532,15 @@ static void test_watch_removed(void **state) {
                 assert_int_equal(cgroup_watch_empty(ctx->event, fd, on_empty, &empty, &watch), 0);
                 assert_false(empty);
                 run_until(ctx, &empty, "a removed cgroup to be reported empty");
-                narrate("a cgroup removed before it was watched is reported empty");
+                watch = sd_event_source_unref(watch);
+
+                /* Killing it has nothing to do, and is no error. */
+                empty = false;
+                assert_int_equal(cgroup_kill_staged(
+                                         ctx->event, fd, "payload", USEC_PER_SEC, on_empty, &empty, &watch),
+                        0);
+                run_until(ctx, &empty, "a removed cgroup, killed, to be reported empty");
+                narrate("a cgroup removed before it was watched or killed is reported empty");
         }
 
         for (unsigned round = 0; round < 10; round++) {
