@@ -95,9 +95,14 @@ void step_ref_done(StepRef *ref);
 
 /* ---- secret-store.c: the run's secrets and masked values under the runtime directory ---- */
 
-int secret_store_save(ManagedRun *mr); /* no file when there is nothing to keep */
-int secret_store_load(ManagedRun *mr); /* into mr->run; no file: nothing */
-void secret_store_remove(Manager *m, uint64_t id);
+int secret_store_save(ManagedRun *mr);             /* no file when there is nothing to keep */
+int secret_store_load(ManagedRun *mr);             /* into mr->run; no file: nothing */
+void secret_store_remove(Manager *m, uint64_t id); /* with what runner-step recorded of its steps */
+/* Where runner-step records the values step (numbers) of job masked (runner-step --masked-file): a
+ * name in the secrets' directory, which is made if missing. */
+int secret_store_masked_path(Manager *m, uint64_t id, unsigned job, unsigned step, char **ret);
+/* Those values into *ret (nothing: the step masked none), and the record removed. */
+int secret_store_take_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret);
 
 /* ---- state.c: runs/<id>/ ---- */
 

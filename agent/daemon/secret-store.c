@@ -8,7 +8,12 @@
  * masked by a step of the job with index JOB, and the values the run's state holds masked as they
  * really are (run_state_unmasked_text()): "e<JOB>:JSON" the job's environment, "o<JOB>.<STEP>:JSON" a
  * step's outputs, "t<JOB>.<STEP>:JSON" the state its action saved (GITHUB_STATE). Written before each
- * save of the state, so that it is never behind it. */
+ * save of the state, so that it is never behind it.
+ *
+ * Beside it, r<RUN>.j<JOB>.s<STEP>.masked: the values a step masked with ::add-mask::, each ended by a
+ * NUL byte, as runner-step recorded them before its exit status (runner-step --masked-file; README,
+ * "Workflow commands"); taken when the step's end is, and removed with the run's secrets. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +26,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "mask.h"
 #include "run-state.h"
 
 #define SECRETS_DIR "secrets"
@@ -218,9 +224,57 @@ int secret_store_load(ManagedRun *mr) {
         return r;
 }
 
+static void masked_name(char *buf, size_t size, uint64_t id, unsigned job, unsigned step) {
+        snprintf(buf, size, "r%" PRIu64 ".j%u.s%u.masked", id, job, step);
+}
+
+int secret_store_masked_path(Manager *m, uint64_t id, unsigned job, unsigned step, char **ret) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        char name[64];
+
+        dir_fd = secrets_dir_open(m); /* made, or checked, before runner-step writes there */
+        if (dir_fd < 0)
+                return dir_fd;
+        masked_name(name, sizeof(name), id, job, step);
+        if (asprintf(ret, "%s/" SECRETS_DIR "/%s", m->runtime_dir, name) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int secret_store_take_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret) {
+        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        char name[64];
+        struct stat st;
+        ssize_t len;
+        int r;
+
+        dir_fd = secrets_dir_open(m);
+        if (dir_fd < 0)
+                return dir_fd;
+        masked_name(name, sizeof(name), id, job, step);
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno; /* the step masked nothing */
+        (void) unlinkat(dir_fd, name, 0);
+        /* runner-step's, which never writes more than a job takes; anything else is not. */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
+                return -EPERM;
+        len = read_full_fd(fd, RUN_JOB_MASKS_SIZE_MAX + RUN_JOB_MASKS_MAX, &text);
+        if (len < 0)
+                return (int) len;
+        r = mask_list_parse(text, (size_t) len, ret);
+        explicit_bzero(text, (size_t) len);
+        return r;
+}
+
 void secret_store_remove(Manager *m, uint64_t id) {
         _cleanup_close_ int dir_fd = -EBADF;
-        char name[32];
+        char name[32], prefix[32];
+        DIR *d;
+        struct dirent *de;
 
         dir_fd = secrets_dir_open(m);
         if (dir_fd < 0)
@@ -228,4 +282,15 @@ void secret_store_remove(Manager *m, uint64_t id) {
         snprintf(name, sizeof(name), "r%" PRIu64, id);
         if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
                 log_warning_errno(-errno, "Failed to remove the secrets of run %" PRIu64 ": %m", id);
+
+        /* What runner-step recorded for steps whose end the run did not take (secret_store_take_masked()).
+         */
+        snprintf(prefix, sizeof(prefix), "r%" PRIu64 ".j", id);
+        d = fdopendir(TAKE_FD(dir_fd));
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, prefix))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
 }

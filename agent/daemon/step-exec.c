@@ -181,6 +181,34 @@ static int read_annotations(
         return 0;
 }
 
+static int job_add_mask(StepRef *ref, const char *value, size_t len);
+static void job_keep_masks(StepRef *ref, int r);
+
+/* The values the step masked, as runner-step recorded them before its exit status: also those the
+ * control socket did not carry (the agent was away and systemd dropped the socket, or it was full). */
+static void step_take_masked(StepRef *ref, unsigned number) {
+        ManagedRun *mr = ref->mr;
+        MaskList l = {};
+        int r;
+
+        r = secret_store_take_masked(mr->manager, mr->id, mr->run->jobs[ref->job].number, number, &l);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64 ": cannot read the values step %u of job %s masked; those the agent "
+                        "did not get from it are masked in that step only: %m",
+                        mr->id, number, mr->run->jobs[ref->job].def->id);
+        r = 0;
+        for (size_t i = 0; i < l.n; i++) {
+                int q = job_add_mask(ref, l.values[i], l.lens[i]);
+
+                if (q < 0 || r == 0)
+                        r = q;
+                explicit_bzero(l.values[i], l.lens[i]);
+        }
+        job_keep_masks(ref, r); /* one save for all */
+        mask_list_done(&l);
+}
+
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         StepRef *ref = userdata;
         JobCtx *jc = job_ctx(ref->mr, ref->job);
@@ -192,6 +220,7 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         int r, r2;
 
         step_fds_forget(ref);
+        step_take_masked(ref, number);
         res.message = oom = oom_message(ref->mr, ref->job, code, sig);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
@@ -253,10 +282,8 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
         run_actions_done(&actions);
 }
 
-/* ::add-mask:: in a step: masked in the job's later steps too, and kept for a restarted agent with
- * the run's secrets (never under the state directory). */
-static void on_step_mask(StepProcess *p, const char *value, size_t len, void *userdata) {
-        StepRef *ref = userdata;
+/* ::add-mask:: in a step: masked in the job's later steps too. > 0: a value new to the job. */
+static int job_add_mask(StepRef *ref, const char *value, size_t len) {
         int r;
 
         r = run_job_add_mask(ref->mr->run, ref->job, value, len);
@@ -270,8 +297,13 @@ static void on_step_mask(StepProcess *p, const char *value, size_t len, void *us
                                 ref->mr->id, ref->mr->run->jobs[ref->job].def->id, RUN_JOB_MASKS_MAX,
                                 RUN_JOB_MASKS_SIZE_MAX);
                 jc->masks_full = true;
-                return;
+                return 0;
         }
+        return r;
+}
+
+/* Kept for a restarted agent with the run's secrets (never under the state directory). */
+static void job_keep_masks(StepRef *ref, int r) {
         if (r > 0)
                 r = secret_store_save(ref->mr);
         if (r < 0)
@@ -279,6 +311,12 @@ static void on_step_mask(StepProcess *p, const char *value, size_t len, void *us
                         "Run %" PRIu64
                         ", job %s: cannot keep a value the step masked for the job's later steps: %m",
                         ref->mr->id, ref->mr->run->jobs[ref->job].def->id);
+}
+
+static void on_step_mask(StepProcess *p, const char *value, size_t len, void *userdata) {
+        StepRef *ref = userdata;
+
+        job_keep_masks(ref, job_add_mask(ref, value, len));
 }
 
 const StepCallbacks step_callbacks = {
@@ -763,6 +801,19 @@ int start_step(ManagedRun *mr, size_t job, size_t step, const RunStepSpec *spec,
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--exit-status=%s/runs/%" PRIu64 "/logs/j%u-s%u.exit", m->state_dir, mr->id,
                                 j->number, number));
+        if (r >= 0) {
+                _cleanup_free_ char *masked = NULL;
+
+                /* Without it, values the step masks still reach the job through the control socket
+                 * (README, "Workflow commands"). */
+                if (secret_store_masked_path(m, mr->id, j->number, number, &masked) >= 0)
+                        r = strv_push(&shim_argv, &n, &allocated, strdupf("--masked-file=%s", masked));
+                else
+                        log_warning("Run %" PRIu64
+                                    ": cannot give step %u of job %s a record of the values it "
+                                    "masks; a restart while it ends may lose them",
+                                mr->id, number, j->def->id);
+        }
         if (r >= 0 && m->config.max_step_log_size > 0)
                 r = strv_push(&shim_argv, &n, &allocated,
                         strdupf("--max-log-size=%" PRIu64, m->config.max_step_log_size));

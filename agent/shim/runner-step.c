@@ -96,6 +96,7 @@ static const char *arg_workdir = NULL;
 static const char *arg_workdir_file = NULL;
 static const char *arg_log = NULL;
 static const char *arg_exit_status = NULL;
+static const char *arg_masked_file = NULL;
 static const char *arg_env_file = NULL;
 static uint64_t arg_max_log_size = 0;
 static int arg_masks_fd = -EBADF;
@@ -178,6 +179,10 @@ static void help(void) {
                "                           first 90%% and last 10%% with a line saying what was cut\n"
                "                           (0: unlimited, the default)\n"
                "     --exit-status=FILE    Record the exit status in FILE (written atomically)\n"
+               "     --masked-file=FILE    Before the exit status, record the values the step masked\n"
+               "                           with ::add-mask:: for the agent in FILE (written atomically,\n"
+               "                           0600; each ended by a NUL byte), for an agent that restarts\n"
+               "                           after this has exited\n"
                "     --masks-fd=FD         Mask these values as *** in the log and the journal copy:\n"
                "                           FD holds them, each ended by a NUL byte\n"
                "     --stdin-fd=FD         The command's standard input (default /dev/null)\n"
@@ -239,6 +244,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ENV_FILE,
                 ARG_LOG,
                 ARG_EXIT_STATUS,
+                ARG_MASKED_FILE,
                 ARG_MAX_LOG_SIZE,
                 ARG_FIELD,
                 ARG_MASKS_FD,
@@ -259,6 +265,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "env-file", required_argument, NULL, ARG_ENV_FILE },
                 { "log", required_argument, NULL, ARG_LOG },
                 { "exit-status", required_argument, NULL, ARG_EXIT_STATUS },
+                { "masked-file", required_argument, NULL, ARG_MASKED_FILE },
                 { "max-log-size", required_argument, NULL, ARG_MAX_LOG_SIZE },
                 { "field", required_argument, NULL, ARG_FIELD },
                 { "masks-fd", required_argument, NULL, ARG_MASKS_FD },
@@ -306,6 +313,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_EXIT_STATUS:
                         arg_exit_status = optarg;
+                        break;
+                case ARG_MASKED_FILE:
+                        arg_masked_file = optarg;
                         break;
                 case ARG_MAX_LOG_SIZE:
                         if (parse_size(optarg, &arg_max_log_size) < 0) {
@@ -612,25 +622,51 @@ static pid_t clone_pidfd(int cgroup_fd, int *ret_pidfd) {
         return (pid_t) syscall(SYS_clone3, &args, sizeof(args));
 }
 
-/* The directory of --exit-status=, opened before the step runs, and the file's name in it. */
-static int exit_dir_fd = -EBADF;
-static const char *exit_name = NULL;
+/* The directories of --exit-status= and --masked-file=, opened before the step runs, and the files'
+ * names in them. */
+static int exit_dir_fd = -EBADF, masked_dir_fd = -EBADF;
+static const char *exit_name = NULL, *masked_name = NULL;
 
-static int open_exit_dir(void) {
+static int open_dir_of(const char *path, int *ret_fd, const char **ret_name) {
         _cleanup_free_ char *dir = NULL;
         const char *slash;
 
-        if (!arg_exit_status)
+        if (!path)
                 return 0;
-        slash = strrchr(arg_exit_status, '/');
+        slash = strrchr(path, '/');
         if (!slash || slash[1] == '\0')
                 return -EINVAL;
-        exit_name = slash + 1;
-        dir = strndup(arg_exit_status, (size_t) (slash - arg_exit_status));
+        dir = strndup(path, (size_t) (slash - path));
         if (!dir)
                 return -ENOMEM;
-        exit_dir_fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return exit_dir_fd < 0 ? -errno : 0;
+        *ret_fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_fd < 0)
+                return -errno;
+        *ret_name = slash + 1;
+        return 0;
+}
+
+/* The values masked for the agent so far, where a restarted agent finds them once this has exited and
+ * systemd has dropped the control socket with what it held (README, "Workflow commands"). Written
+ * before the exit status: an agent that finds that finds these complete. */
+static bool record_masked(const StepCommands *commands) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        if (masked_dir_fd < 0)
+                return false;
+        if (commands->given.n == 0)
+                return true;
+        r = mask_list_serialize(&commands->given, &text, &len);
+        if (r >= 0) {
+                r = write_file_atomic_at(masked_dir_fd, masked_name, text, len, 0600);
+                explicit_bzero(text, len);
+        }
+        if (r < 0)
+                fprintf(stderr, "runner-step: failed to record the masked values in %s: %s\n",
+                        arg_masked_file, strerror(-r));
+        return r >= 0;
 }
 
 static void record_exit(const siginfo_t *si, int *ret_code, int *ret_signal) {
@@ -930,9 +966,15 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        r = open_exit_dir();
+        r = open_dir_of(arg_exit_status, &exit_dir_fd, &exit_name);
         if (r < 0) {
                 fprintf(stderr, "runner-step: cannot open the directory of %s: %s\n", arg_exit_status,
+                        strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = open_dir_of(arg_masked_file, &masked_dir_fd, &masked_name);
+        if (r < 0) {
+                fprintf(stderr, "runner-step: cannot open the directory of %s: %s\n", arg_masked_file,
                         strerror(-r));
                 return EXIT_FAILURE;
         }
@@ -1120,6 +1162,7 @@ int main(int argc, char *argv[]) {
                 if (p[2].revents) {
                         siginfo_t si = {};
                         int code, sig;
+                        bool recorded;
 
                         if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0) {
                                 if (errno == EINTR)
@@ -1130,15 +1173,19 @@ int main(int argc, char *argv[]) {
                         /* Output the entry wrote just before exiting goes first. */
                         drain(&c);
                         settle(&c);
+                        recorded = record_masked(&c.commands);
                         record_exit(&si, &code, &sig);
                         /* Values masked so far go before "exited"; after it the protocol has no room for
-                         * them: what the socket does not take now is masked in this step only. */
+                         * them: what the socket does not take now reaches the agent through the record
+                         * only, or without one is masked in this step only. */
                         if (step_commands_send_queue(&c.commands, CONTROL_FD))
-                                c.commands.dropped_masks += c.commands.n_queue;
+                                c.commands.unsent_masks += c.commands.n_queue;
+                        if (!recorded)
+                                c.commands.dropped_masks += c.commands.unsent_masks;
                         c.commands.started = false;
                         if (c.commands.dropped_masks > 0)
                                 fprintf(stderr,
-                                        "runner-step: %lu value(s) of ::add-mask:: are masked in this step only (longer than %u bytes, or the agent's socket was full)\n",
+                                        "runner-step: %lu value(s) of ::add-mask:: are masked in this step only (longer than %u bytes, or neither the agent's socket nor the record took them)\n",
                                         c.commands.dropped_masks, STEP_CONTROL_MASK_MAX);
                         snprintf(msg, sizeof(msg), "exited %d %d", code, sig);
                         (void) send_message(msg, -1);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "run.h"
 #include "step-commands.h"
 #include "step-control.h"
 #include "workflow-command.h"
@@ -39,6 +40,7 @@ void step_commands_done(StepCommands *c) {
         for (size_t i = 0; i < c->n_queue; i++)
                 free(c->queue[i]);
         free(c->queue);
+        mask_list_done(&c->given);
         c->stop_token = NULL;
         c->queue = NULL;
         c->n_queue = 0;
@@ -75,6 +77,11 @@ static void queue_mask(StepCommands *c, const char *value, size_t len) {
         m[5 + len] = '\0';
         c->queue = q;
         c->queue[c->n_queue++] = m;
+        /* Beyond what a job takes, or out of memory: only a restarted agent goes without the value,
+         * which the socket still carries. */
+        if (c->given.n < RUN_JOB_MASKS_MAX && c->given_size + len <= RUN_JOB_MASKS_SIZE_MAX &&
+                mask_list_add(&c->given, value, len) >= 0)
+                c->given_size += len;
 }
 
 /* Whether the control socket has room for a "mask" message of len bytes and still half its buffer
@@ -103,7 +110,7 @@ bool step_commands_send_queue(StepCommands *c, int control_fd) {
                 if (r == -EAGAIN)
                         break;
                 if (r == -ENOSPC) {
-                        c->dropped_masks++;
+                        c->unsent_masks++;
                         free(c->queue[sent++]);
                         continue;
                 }

@@ -206,7 +206,8 @@ check "the run's secrets' file is gone once it completed" test ! -e "/run/runner
 
 # ---- a flood of ::add-mask:: while the agent reads nothing ----
 # The agent is stopped (SIGSTOP: its end of the control socket stays open, unread) while a step adds
-# 20,000 masks and exits: runner-step must still report the exit and end, not wait for the agent.
+# 20,000 masks and exits: runner-step must still report the exit and end, not wait for the agent. What
+# the socket did not take reaches the job from runner-step's record, up to what a job takes (1000).
 cat >"$work/maskflood.yml" <<YML
 jobs:
   f:
@@ -218,6 +219,7 @@ jobs:
           echo "first: mf-1-Xr7"
       - run: |
           echo "later: mf-1-Xr7"
+          echo "last: mf-1000-Xr7"
 YML
 id=$(runnerctl run "$work/maskflood.yml")
 wait_for 30 test -e "$marks/mf-waiting" || not_ok "the mask flood's step started"
@@ -233,6 +235,8 @@ check "and succeeds" bash -c "runnerctl status --json $id | jq -e '.conclusion =
 check "the flood's values are masked in its step" grep -qx 'first: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s1.log"
 check "and one it sent before the socket filled in the job's next step" \
         grep -qx 'later: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s2.log"
+check "and the job's last (the 1000th), which the full socket did not take, from runner-step's record" \
+        grep -qx 'last: \*\*\*' "/var/lib/runner-agent/runs/$id/logs/j1-s2.log"
 
 # ---- workflow commands ----
 cat >"$work/commands.yml" <<'YML'
@@ -435,37 +439,52 @@ check "… nor does the one the agent gave it" \
 rmdir "$wdsecret"
 
 # ---- ::add-mask:: by a step that ends while the agent is down: its value still masked in the next ----
-# The shim sends the value on the control socket; the restarted agent finds the step ended (its exit
-# file) and reads what waits in the socket before it goes on. A process the step left behind keeps the
-# shim, and so the socket, alive until then (systemd drops a stored socket whose other end is closed).
+# runner-step sends the value on the control socket and, before its exit status, records it in a file
+# only root can read beside the run's secrets. The restarted agent finds the step ended (its exit file)
+# and takes the values from both before it goes on. First with a process the step left behind keeping
+# runner-step, and so the socket, alive until then; then with runner-step gone before the agent is
+# back, when systemd has dropped the socket (its other end closed) and only the record is left.
 restart_dropin=/run/systemd/system/runner-agent.service.d/60-test-secrets-restart.conf
 printf '[Service]\nRestartSec=4s\n' >"$restart_dropin"
 systemctl daemon-reload
-cat >"$work/addmask.yml" <<YML
+addmask_across_restart() { # VALUE BACKGROUND("sleep 30 &" or "") WHAT
+        local value=$1 background=$2 what=$3 id old down log2 record
+        rm -f "$marks/am-waiting" "$marks/am-go"
+        cat >"$work/addmask.yml" <<YML
 jobs:
   a:
     steps:
       - run: |
           touch $marks/am-waiting
           while [ ! -e $marks/am-go ]; do sleep 0.05; done
-          echo "::add-mask::am-9Tq4Zr"
-          sleep 30 &
-      - run: 'echo "after: am-9Tq4Zr"'
+          echo "::add-mask::$value"
+          $background
+      - run: 'echo "after: $value"'
 YML
-id=$(runnerctl run "$work/addmask.yml") || not_ok "the workflow with ::add-mask:: was refused"
-wait_for 30 test -e "$marks/am-waiting" || not_ok "the masking step started"
-old=$(systemctl show -P MainPID runner-agent)
-systemctl kill --kill-who=main --signal=SIGKILL runner-agent
-touch "$marks/am-go"
-wait_for 10 test -e "/var/lib/runner-agent/runs/$id/logs/j1-s1.exit"
-down=$(systemctl show -P SubState runner-agent)
-check "the masking step ended while the agent was down (runner-agent: $down)" test "$down" = auto-restart
-wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
-check "the run completes after the restart" wait_for 60 completed "$id"
-log2=/var/lib/runner-agent/runs/$id/logs/j1-s2.log
-say "the next step's log: $(cat "$log2" 2>/dev/null)"
-check "the value it masked is masked in the job's next step" grep -qx 'after: \*\*\*' "$log2"
-check "… and is nowhere in that log" bash -c '! grep -q am-9Tq4Zr "$1"' _ "$log2"
+        id=$(runnerctl run "$work/addmask.yml") || not_ok "the workflow with ::add-mask:: was refused"
+        wait_for 30 test -e "$marks/am-waiting" || not_ok "the masking step started"
+        old=$(systemctl show -P MainPID runner-agent)
+        systemctl kill --kill-who=main --signal=SIGKILL runner-agent
+        touch "$marks/am-go"
+        wait_for 10 test -e "/var/lib/runner-agent/runs/$id/logs/j1-s1.exit"
+        record=/run/runner-agent/secrets/r$id.j1.s1.masked
+        if [[ -z $background ]]; then
+                check "$what: runner-step has exited while the agent is down" wait_for 10 bash -c '! pgrep -x runner-step >/dev/null'
+        fi
+        down=$(systemctl show -P SubState runner-agent)
+        check "$what: the masking step ended while the agent was down (runner-agent: $down)" test "$down" = auto-restart
+        check "$what: runner-step recorded the value in a file only root can read" \
+                bash -c '[[ $(stat -c %U:%a "$1") == root:600 ]] && grep -qaF -- "$2" "$1"' _ "$record" "$value"
+        wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
+        check "$what: the run completes after the restart" wait_for 60 completed "$id"
+        log2=/var/lib/runner-agent/runs/$id/logs/j1-s2.log
+        say "$what: the next step's log: $(cat "$log2" 2>/dev/null)"
+        check "$what: the value it masked is masked in the job's next step" grep -qx 'after: \*\*\*' "$log2"
+        check "$what: … and is nowhere in that log" bash -c '! grep -q -- "$1" "$2"' _ "$value" "$log2"
+        check "$what: the record is gone with the run" bash -c '! compgen -G "/run/runner-agent/secrets/r$1.*" >/dev/null' _ "$id"
+}
+addmask_across_restart am-9Tq4Zr 'sleep 30 &' "runner-step alive"
+addmask_across_restart am-Xw3kP7 '' "runner-step gone"
 rm -f "$restart_dropin"
 systemctl daemon-reload
 
