@@ -103,7 +103,7 @@ int mask_list_add(MaskList *l, const char *value, size_t len) {
         l->max_len = MAX(l->max_len, len);
         l->first[(uint8_t) value[0]] = 1;
         l->generation++;
-        return 0;
+        return 1;
 }
 
 static const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -30,7 +30,7 @@ typedef struct MaskList {
 } MaskList;
 
 void mask_list_done(MaskList *l);
-/* Adds one value as it is (empty values and duplicates are ignored). -E2BIG beyond the limits,
+/* Adds one value as it is: 1; empty values and duplicates are ignored: 0. -E2BIG beyond the limits,
  * -EINVAL for a NUL byte, -ENOMEM. */
 int mask_list_add(MaskList *l, const char *value, size_t len);
 /* Adds a secret and its forms (above). */

@@ -101,8 +101,9 @@ void secret_store_remove(Manager *m, uint64_t id); /* with what runner-step reco
 /* Where runner-step records the values step (numbers) of job masked (runner-step --masked-file): a
  * name in the secrets' directory, which is made if missing. */
 int secret_store_masked_path(Manager *m, uint64_t id, unsigned job, unsigned step, char **ret);
-/* Those values into *ret (nothing: the step masked none), and the record removed. */
-int secret_store_take_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret);
+/* Those values into *ret (nothing: the step masked none). */
+int secret_store_read_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret);
+void secret_store_forget_masked(Manager *m, uint64_t id, unsigned job, unsigned step);
 
 /* ---- state.c: runs/<id>/ ---- */
 

@@ -12,7 +12,8 @@
  *
  * Beside it, r<RUN>.j<JOB>.s<STEP>.masked: the values a step masked with ::add-mask::, each ended by a
  * NUL byte, as runner-step recorded them before its exit status (runner-step --masked-file; README,
- * "Workflow commands"); taken when the step's end is, and removed with the run's secrets. */
+ * "Workflow commands"); read when the step's end is taken, removed once they are kept, and with the
+ * run's secrets. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -241,13 +242,12 @@ int secret_store_masked_path(Manager *m, uint64_t id, unsigned job, unsigned ste
         return 0;
 }
 
-int secret_store_take_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret) {
+int secret_store_read_masked(Manager *m, uint64_t id, unsigned job, unsigned step, MaskList *ret) {
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         char name[64];
         struct stat st;
-        ssize_t len;
-        int r;
+        int len, r;
 
         dir_fd = secrets_dir_open(m);
         if (dir_fd < 0)
@@ -256,23 +256,35 @@ int secret_store_take_masked(Manager *m, uint64_t id, unsigned job, unsigned ste
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno; /* the step masked nothing */
-        (void) unlinkat(dir_fd, name, 0);
-        /* runner-step's, which never writes more than a job takes; anything else is not. */
+        /* runner-step's, which never writes more than a job keeps; anything else is not. */
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
                 return -EPERM;
         len = read_full_fd(fd, RUN_JOB_MASKS_SIZE_MAX + RUN_JOB_MASKS_MAX, &text);
         if (len < 0)
-                return (int) len;
+                return len;
         r = mask_list_parse(text, (size_t) len, ret);
         explicit_bzero(text, (size_t) len);
         return r;
 }
 
+void secret_store_forget_masked(Manager *m, uint64_t id, unsigned job, unsigned step) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        char name[64];
+
+        dir_fd = secrets_dir_open(m);
+        if (dir_fd < 0)
+                return;
+        masked_name(name, sizeof(name), id, job, step);
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                log_warning_errno(
+                        -errno, "Failed to remove %s/" SECRETS_DIR "/%s: %m", m->runtime_dir, name);
+}
+
 void secret_store_remove(Manager *m, uint64_t id) {
         _cleanup_close_ int dir_fd = -EBADF;
-        char name[32], prefix[32];
+        char name[32], prefix[32], temp[40];
         DIR *d;
         struct dirent *de;
 
@@ -283,14 +295,16 @@ void secret_store_remove(Manager *m, uint64_t id) {
         if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
                 log_warning_errno(-errno, "Failed to remove the secrets of run %" PRIu64 ": %m", id);
 
-        /* What runner-step recorded for steps whose end the run did not take (secret_store_take_masked()).
-         */
+        /* What runner-step recorded for steps whose end the run did not take, and what a writer killed
+         * between creating and renaming left of a file (write_file_atomic_at(): ".#NAME.XXXXXX"). */
         snprintf(prefix, sizeof(prefix), "r%" PRIu64 ".j", id);
-        d = fdopendir(TAKE_FD(dir_fd));
+        snprintf(temp, sizeof(temp), ".#r%" PRIu64 ".", id);
+        d = fdopendir(dir_fd);
         if (!d)
                 return;
+        TAKE_FD(dir_fd);
         while ((de = readdir(d)))
-                if (startswith(de->d_name, prefix))
+                if (startswith(de->d_name, prefix) || startswith(de->d_name, temp))
                         (void) unlinkat(dirfd(d), de->d_name, 0);
         closedir(d);
 }

@@ -185,28 +185,36 @@ static int job_add_mask(StepRef *ref, const char *value, size_t len);
 static void job_keep_masks(StepRef *ref, int r);
 
 /* The values the step masked, as runner-step recorded them before its exit status: also those the
- * control socket did not carry (the agent was away and systemd dropped the socket, or it was full). */
-static void step_take_masked(StepRef *ref, unsigned number) {
+ * control socket did not carry (the agent was away and systemd dropped the socket, or it was full).
+ * The record goes once they are kept, so that an agent that dies before reads it again. */
+static void step_take_masked(StepRef *ref) {
         ManagedRun *mr = ref->mr;
+        const RunJob *j = &mr->run->jobs[ref->job];
+        unsigned number = j->steps[ref->step].number;
         MaskList l = {};
-        int r;
+        bool new = false;
+        int r, err = 0;
 
-        r = secret_store_take_masked(mr->manager, mr->id, mr->run->jobs[ref->job].number, number, &l);
+        r = secret_store_read_masked(mr->manager, mr->id, j->number, number, &l);
         if (r < 0)
-                log_warning_errno(r,
-                        "Run %" PRIu64 ": cannot read the values step %u of job %s masked; those the agent "
-                        "did not get from it are masked in that step only: %m",
-                        mr->id, number, mr->run->jobs[ref->job].def->id);
-        r = 0;
+                err = r;
         for (size_t i = 0; i < l.n; i++) {
-                int q = job_add_mask(ref, l.values[i], l.lens[i]);
-
-                if (q < 0 || r == 0)
-                        r = q;
+                r = job_add_mask(ref, l.values[i], l.lens[i]);
+                if (r > 0)
+                        new = true;
+                else if (r < 0)
+                        err = r;
                 explicit_bzero(l.values[i], l.lens[i]);
         }
-        job_keep_masks(ref, r); /* one save for all */
         mask_list_done(&l);
+        if (new)
+                job_keep_masks(ref, 1); /* one save for all */
+        if (err < 0)
+                log_warning_errno(err,
+                        "Run %" PRIu64 ": cannot take the values step %u of job %s masked; those the agent "
+                        "did not get from it are masked in that step only: %m",
+                        mr->id, number, j->def->id);
+        secret_store_forget_masked(mr->manager, mr->id, j->number, number);
 }
 
 void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
@@ -220,7 +228,7 @@ void on_step_exited(StepProcess *p, int code, int sig, void *userdata) {
         int r, r2;
 
         step_fds_forget(ref);
-        step_take_masked(ref, number);
+        step_take_masked(ref);
         res.message = oom = oom_message(ref->mr, ref->job, code, sig);
         r = read_file_command(jc, number, "output", &output, &res.output_len, &message);
         if (r >= 0)
@@ -272,6 +280,7 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
                 ref->mr->run->jobs[ref->job].def->id, ref->mr->run->jobs[ref->job].steps[ref->step].number,
                 message);
         step_fds_forget(ref);
+        step_take_masked(ref); /* the socket may have lost some; the exit status is all that is missing */
         /* Whatever still runs in the step's scope (an entry whose shim died or broke the protocol) is
          * no longer supervised: it must not run beside the job's next step. */
         if (step_cgroup_path(ref->mr, ref->job, ref->step, &path) >= 0 &&

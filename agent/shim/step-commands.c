@@ -56,11 +56,13 @@ static void emit_marked(StepCommands *c, unsigned stream, const char *kind, cons
         c->emit(c->userdata, stream, "\n", 1);
 }
 
+/* A "mask" message for the agent; not queued (out of memory, or a flood beyond the queue): the agent
+ * gets the value from the record only (give()). */
 static void queue_mask(StepCommands *c, const char *value, size_t len) {
         char *m, **q;
 
-        if (!c->started || len > STEP_CONTROL_MASK_MAX || c->n_queue >= QUEUE_MAX) {
-                c->dropped_masks++;
+        if (c->n_queue >= QUEUE_MAX) {
+                c->unsent_masks++;
                 return;
         }
         m = malloc(5 + len + 1);
@@ -69,7 +71,7 @@ static void queue_mask(StepCommands *c, const char *value, size_t len) {
                 free(m);
                 if (q)
                         c->queue = q;
-                c->dropped_masks++;
+                c->unsent_masks++;
                 return;
         }
         memcpy(m, "mask ", 5);
@@ -77,11 +79,19 @@ static void queue_mask(StepCommands *c, const char *value, size_t len) {
         m[5 + len] = '\0';
         c->queue = q;
         c->queue[c->n_queue++] = m;
-        /* Beyond what a job takes, or out of memory: only a restarted agent goes without the value,
-         * which the socket still carries. */
-        if (c->given.n < RUN_JOB_MASKS_MAX && c->given_size + len <= RUN_JOB_MASKS_SIZE_MAX &&
-                mask_list_add(&c->given, value, len) >= 0)
-                c->given_size += len;
+}
+
+/* A value new to the step, for the job's later steps: into the record (kept at most as large as what a
+ * job keeps: the agent would refuse more) and to the agent on the control socket. Values too long, too
+ * late (after the exit status) or beyond a job's share are masked in this step only. */
+static void give(StepCommands *c, const char *value, size_t len) {
+        if (!c->started || len > STEP_CONTROL_MASK_MAX || c->given.n >= RUN_JOB_MASKS_MAX ||
+                c->given_size + len > RUN_JOB_MASKS_SIZE_MAX || mask_list_add(&c->given, value, len) < 0) {
+                c->dropped_masks++;
+                return;
+        }
+        c->given_size += len;
+        queue_mask(c, value, len);
 }
 
 /* Whether the control socket has room for a "mask" message of len bytes and still half its buffer
@@ -131,6 +141,7 @@ bool step_commands_send_queue(StepCommands *c, int control_fd) {
 static void add_mask(StepCommands *c, const WorkflowCommand *cmd) {
         const char *v = cmd->data;
         size_t len = cmd->data_len;
+        int r;
 
         /* As GitHub: surrounding whitespace is not part of the value; a NUL cannot be in output
          * matching anyway and ends the value here. */
@@ -141,11 +152,13 @@ static void add_mask(StepCommands *c, const WorkflowCommand *cmd) {
                 len--;
         if (len == 0)
                 return;
-        if (mask_list_add(c->masks, v, len) < 0) {
+        r = mask_list_add(c->masks, v, len);
+        if (r < 0) {
                 c->dropped_masks++;
                 return;
         }
-        queue_mask(c, v, len);
+        if (r > 0) /* else masked already: a secret, or given before */
+                give(c, v, len);
 }
 
 /* JSON string of s, masked. */

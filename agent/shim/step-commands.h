@@ -24,7 +24,7 @@ typedef struct StepCommands {
         size_t n_queue;
         MaskList given;    /* the values queued for the agent, also kept in a file for a restarted one: */
         size_t given_size; /* at most what a job takes (RUN_JOB_MASKS_MAX, RUN_JOB_MASKS_SIZE_MAX) */
-        unsigned long dropped_masks; /* values masked in this step only (too long, or too late) */
+        unsigned long dropped_masks; /* values masked in this step only (too long, too late, too many) */
         unsigned long unsent_masks; /* values the socket did not take: the agent gets them from the record */
         void (*emit)(void *userdata, unsigned stream, const char *data, size_t len);
         void *userdata;

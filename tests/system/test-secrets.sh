@@ -447,8 +447,8 @@ rmdir "$wdsecret"
 restart_dropin=/run/systemd/system/runner-agent.service.d/60-test-secrets-restart.conf
 printf '[Service]\nRestartSec=4s\n' >"$restart_dropin"
 systemctl daemon-reload
-addmask_across_restart() { # VALUE BACKGROUND("sleep 30 &" or "") WHAT
-        local value=$1 background=$2 what=$3 id old down log2 record
+addmask_across_restart() { # VALUE BACKGROUND("sleep 30 &" or "") WHAT [PRELUDE]
+        local value=$1 background=$2 what=$3 prelude=${4:-} id old down log2 record
         rm -f "$marks/am-waiting" "$marks/am-go"
         cat >"$work/addmask.yml" <<YML
 jobs:
@@ -457,6 +457,7 @@ jobs:
       - run: |
           touch $marks/am-waiting
           while [ ! -e $marks/am-go ]; do sleep 0.05; done
+          $prelude
           echo "::add-mask::$value"
           $background
       - run: 'echo "after: $value"'
@@ -485,6 +486,10 @@ YML
 }
 addmask_across_restart am-9Tq4Zr 'sleep 30 &' "runner-step alive"
 addmask_across_restart am-Xw3kP7 '' "runner-step gone"
+# Values masked again must not take the record's room (a job keeps 256 KiB, 1000 values) or fill the
+# queue of messages before a new value comes.
+addmask_across_restart am-Vq8cJ2 '' "after repeats" \
+        'big=$(head -c 16384 /dev/zero | tr "\\0" B); for i in $(seq 16); do echo "::add-mask::$big"; done; for i in $(seq 4200); do echo "::add-mask::rep-V1"; done' 
 rm -f "$restart_dropin"
 systemctl daemon-reload
 
