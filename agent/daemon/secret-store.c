@@ -57,6 +57,21 @@ static int secrets_dir_open(Manager *m) {
         return TAKE_FD(fd);
 }
 
+/* A file of the directory that only root can have written and only root can read; -ENOENT: none. */
+static int private_file_open(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
+                return -EPERM;
+        return TAKE_FD(fd);
+}
+
 static int put(FILE *f, char kind, const char *prefix, const char *value, size_t len) {
         fputc(kind, f);
         fputs(prefix, f);
@@ -161,7 +176,6 @@ int secret_store_load(ManagedRun *mr) {
         _cleanup_free_ char **secrets = NULL;
         size_t n = 0;
         char name[32];
-        struct stat st;
         ssize_t len;
         int r = 0;
 
@@ -169,13 +183,9 @@ int secret_store_load(ManagedRun *mr) {
         if (dir_fd < 0)
                 return dir_fd;
         snprintf(name, sizeof(name), "r%" PRIu64, mr->id);
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = private_file_open(dir_fd, name);
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno; /* a run without secrets */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
-                return -EPERM;
+                return fd == -ENOENT ? 0 : fd; /* a run without secrets */
         len = read_full_fd(fd, SECRET_STORE_MAX, &text);
         if (len < 0)
                 return (int) len;
@@ -246,21 +256,16 @@ int secret_store_read_masked(Manager *m, uint64_t id, unsigned job, unsigned ste
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         char name[64];
-        struct stat st;
         int len, r;
 
         dir_fd = secrets_dir_open(m);
         if (dir_fd < 0)
                 return dir_fd;
         masked_name(name, sizeof(name), id, job, step);
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = private_file_open(dir_fd, name);
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno; /* the step masked nothing */
-        /* runner-step's, which never writes more than a job keeps; anything else is not. */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
-                return -EPERM;
+                return fd == -ENOENT ? 0 : fd; /* the step masked nothing */
+        /* runner-step's, which never writes more than a job keeps. */
         len = read_full_fd(fd, RUN_JOB_MASKS_SIZE_MAX + RUN_JOB_MASKS_MAX, &text);
         if (len < 0)
                 return len;
