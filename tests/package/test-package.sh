@@ -45,7 +45,9 @@ deb=$out/runner-agent_${old}_$arch.deb
 rpmfile=$(ls "$out"/runner-agent-[0-9]*.rpm 2>/dev/null | grep -v debuginfo | head -n 1)
 
 # --- lint
-lintian --pedantic --display-info --fail-on error,warning "$out/runner-agent_${old}_$arch.changes" >"$scratch/lintian" 2>&1
+# lintian leaves its ELF index (mldbm-elf-*) in $TMPDIR: ours, removed with the rest.
+mkdir "$scratch/tmp"
+TMPDIR=$scratch/tmp lintian --pedantic --display-info --fail-on error,warning "$out/runner-agent_${old}_$arch.changes" >"$scratch/lintian" 2>&1
 rc=$?
 sed 's/^/# lintian: /' "$scratch/lintian"
 if [[ $rc -eq 0 ]] && ! grep -q '^[EW]:' "$scratch/lintian"; then ok "lintian: no error, no warning"; else not_ok "lintian (exit $rc)"; fi
