@@ -181,8 +181,36 @@ static int read_annotations(
         return 0;
 }
 
-static int job_add_mask(StepRef *ref, const char *value, size_t len);
-static void job_keep_masks(StepRef *ref, int r);
+/* ::add-mask:: in a step: masked in the job's later steps too. > 0: a value new to the job. */
+static int job_add_mask(StepRef *ref, const char *value, size_t len) {
+        int r;
+
+        r = run_job_add_mask(ref->mr->run, ref->job, value, len);
+        if (r == -E2BIG) {
+                JobCtx *jc = job_ctx(ref->mr, ref->job);
+
+                if (!jc->masks_full)
+                        log_warning(
+                                "Run %" PRIu64 ", job %s: more than %u values or %u bytes masked with "
+                                "::add-mask::; further values are masked only in the step that adds them",
+                                ref->mr->id, ref->mr->run->jobs[ref->job].def->id, RUN_JOB_MASKS_MAX,
+                                RUN_JOB_MASKS_SIZE_MAX);
+                jc->masks_full = true;
+                return 0;
+        }
+        return r;
+}
+
+/* Kept for a restarted agent with the run's secrets (never under the state directory). */
+static void job_keep_masks(StepRef *ref, int r) {
+        if (r > 0)
+                r = secret_store_save(ref->mr);
+        if (r < 0)
+                log_warning_errno(r,
+                        "Run %" PRIu64
+                        ", job %s: cannot keep a value the step masked for the job's later steps: %m",
+                        ref->mr->id, ref->mr->run->jobs[ref->job].def->id);
+}
 
 /* The values the step masked, as runner-step recorded them before its exit status: also those the
  * control socket did not carry (the agent was away and systemd dropped the socket, or it was full).
@@ -289,37 +317,6 @@ void on_step_failed(StepProcess *p, int error, const char *message, void *userda
         if (run_step_failed(ref->mr->run, ref->job, ref->step, message, now(), &actions) >= 0)
                 run_loop_drive(ref->mr, &actions);
         run_actions_done(&actions);
-}
-
-/* ::add-mask:: in a step: masked in the job's later steps too. > 0: a value new to the job. */
-static int job_add_mask(StepRef *ref, const char *value, size_t len) {
-        int r;
-
-        r = run_job_add_mask(ref->mr->run, ref->job, value, len);
-        if (r == -E2BIG) {
-                JobCtx *jc = job_ctx(ref->mr, ref->job);
-
-                if (!jc->masks_full)
-                        log_warning(
-                                "Run %" PRIu64 ", job %s: more than %u values or %u bytes masked with "
-                                "::add-mask::; further values are masked only in the step that adds them",
-                                ref->mr->id, ref->mr->run->jobs[ref->job].def->id, RUN_JOB_MASKS_MAX,
-                                RUN_JOB_MASKS_SIZE_MAX);
-                jc->masks_full = true;
-                return 0;
-        }
-        return r;
-}
-
-/* Kept for a restarted agent with the run's secrets (never under the state directory). */
-static void job_keep_masks(StepRef *ref, int r) {
-        if (r > 0)
-                r = secret_store_save(ref->mr);
-        if (r < 0)
-                log_warning_errno(r,
-                        "Run %" PRIu64
-                        ", job %s: cannot keep a value the step masked for the job's later steps: %m",
-                        ref->mr->id, ref->mr->run->jobs[ref->job].def->id);
 }
 
 static void on_step_mask(StepProcess *p, const char *value, size_t len, void *userdata) {

@@ -22,8 +22,8 @@ typedef struct StepCommands {
         bool started;            /* "started" was sent and "exited" not yet: "mask" may go */
         char **queue;            /* "mask" messages the control socket did not take yet */
         size_t n_queue;
-        MaskList given;    /* the values queued for the agent, also kept in a file for a restarted one: */
-        size_t given_size; /* at most what a job takes (RUN_JOB_MASKS_MAX, RUN_JOB_MASKS_SIZE_MAX) */
+        MaskList given;    /* the values given to the job: queued, and recorded for a restarted agent */
+        size_t given_size; /* their bytes; at most what a job keeps (RUN_JOB_MASKS_MAX, _SIZE_MAX) */
         unsigned long dropped_masks; /* values masked in this step only (too long, too late, too many) */
         unsigned long unsent_masks; /* values the socket did not take: the agent gets them from the record */
         void (*emit)(void *userdata, unsigned stream, const char *data, size_t len);

@@ -288,8 +288,9 @@ int cgroup_kill_by_freezing(int cgroup_fd) {
  *  - So the parent directory is watched too: a removal through the same cgroup2 mount (systemd's and
  *    ours) shows there, and a removed cgroup's cgroup.events fails to read (ENODEV): empty.
  *  - libsystemd without the fix of v258 (Debian 12's 252, for one) loops forever on an inotify event
- *    that no enabled source of the same inode wants. No inotify source is therefore ever left disabled: once
- * empty, both are freed, and the caller holds a defer source that then runs the handler. */
+ *    that no enabled source of the same inode wants. No inotify source is therefore ever left
+ *    disabled: once empty, both are freed, and the caller holds a defer source that then runs the
+ *    handler. */
 typedef struct EmptyWatch {
         int cgroup_fd;
         int events_fd;

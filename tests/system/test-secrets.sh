@@ -472,10 +472,11 @@ YML
         if [[ -z $background ]]; then
                 check "$what: runner-step has exited while the agent is down" wait_for 10 bash -c '! pgrep -x runner-step >/dev/null'
         fi
-        down=$(systemctl show -P SubState runner-agent)
-        check "$what: the masking step ended while the agent was down (runner-agent: $down)" test "$down" = auto-restart
         check "$what: runner-step recorded the value in a file only root can read" \
                 bash -c '[[ $(stat -c %U:%a "$1") == root:600 ]] && grep -qaF -- "$2" "$1"' _ "$record" "$value"
+        # Looked at after the record: still down, so the record was runner-step's, not yet taken.
+        down=$(systemctl show -P SubState runner-agent)
+        check "$what: the masking step ended while the agent was down (runner-agent: $down)" test "$down" = auto-restart
         wait_for 30 bash -c '[[ $(systemctl show -P MainPID runner-agent) != 0 && $(systemctl show -P MainPID runner-agent) != '"$old"' ]] && systemctl is-active -q runner-agent'
         check "$what: the run completes after the restart" wait_for 60 completed "$id"
         log2=/var/lib/runner-agent/runs/$id/logs/j1-s2.log
